@@ -1,0 +1,10 @@
+//! # weft-protocol
+//!
+//! The rules of the Weft rollup: pure, deterministic, no I/O. The sequencer, the prover
+//! and every verifier share this crate.
+pub mod channel;
+pub mod eip712;
+pub mod error;
+pub mod primitives;
+pub mod signature;
+pub mod transaction;
