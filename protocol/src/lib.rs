@@ -5,6 +5,8 @@
 pub mod channel;
 pub mod eip712;
 pub mod error;
+pub mod merkle;
 pub mod primitives;
 pub mod signature;
+pub mod state;
 pub mod transaction;

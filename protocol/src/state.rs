@@ -1,0 +1,633 @@
+//! The rollup state and its commitment.
+//!
+//! ```text
+//! stateRoot    = keccak256(accountsRoot ‖ channelsRoot ‖ secretsRoot ‖ tokensHash ‖ uint256(queuePosition))
+//! accountsRoot = Merkle root over the PARTITIONS partition roots (depth 4)
+//! partition p  = fixed-depth tree (PARTITION_DEPTH) over accounts i with i % PARTITIONS == p,
+//!                account i at position i / PARTITIONS
+//! account leaf = keccak256(address ‖ uint64 nonce ‖ (uint32 token ‖ uint128 balance)*)
+//!                balances sorted by token, zero balances omitted (abi.encodePacked)
+//! ```
+//!
+//! Accounts get dense indexes on first appearance; partitions are the unit of parallel
+//! commitment. An account proof is the partition path followed by the path over partition
+//! roots, verified with the single rule of [`crate::merkle::verify`] at the combined index
+//! `(i / PARTITIONS) | ((i % PARTITIONS) << PARTITION_DEPTH)`.
+
+use alloy_primitives::map::AddressMap;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::GenesisError,
+    merkle::{self, MerkleTree},
+    primitives::{
+        AccountIndex, Address, Amount, B256, ETH, Nonce, TokenId, hash_pair, keccak256, word_u64,
+    },
+};
+
+/// Number of partitions (a power of two).
+pub const PARTITIONS: usize = 16;
+/// log2(PARTITIONS): the depth of the tree over partition roots.
+pub const PARTITION_BITS: usize = 4;
+/// Depth of each partition's tree: 2^28 accounts per partition, 2^32 in all.
+pub const PARTITION_DEPTH: usize = 28;
+/// Length of an account proof.
+pub const ACCOUNT_PROOF_LEN: usize = PARTITION_DEPTH + PARTITION_BITS;
+/// Depth of the channel and secret trees.
+pub const REGISTRY_DEPTH: usize = 32;
+
+/// Partition of account `index`.
+#[inline]
+pub fn partition_of(index: AccountIndex) -> usize {
+    index as usize % PARTITIONS
+}
+
+/// Position of account `index` inside its partition.
+#[inline]
+pub fn position_of(index: AccountIndex) -> usize {
+    index as usize / PARTITIONS
+}
+
+/// The index at which an account proof is verified.
+#[inline]
+pub fn proof_path(index: AccountIndex) -> u64 {
+    position_of(index) as u64 | ((partition_of(index) as u64) << PARTITION_DEPTH)
+}
+
+/// One token balance of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Balance {
+    /// The token.
+    pub token: TokenId,
+    /// The amount held.
+    #[serde(with = "crate::primitives::serde_dec")]
+    pub amount: Amount,
+}
+
+/// An account: its address, nonce and non-zero balances sorted by token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Account {
+    /// The account's address.
+    pub address: Address,
+    /// Number of transactions it has sent.
+    pub nonce: Nonce,
+    /// Non-zero balances, sorted by token. Most accounts hold one token, so the first lives
+    /// inline (see the memory figure in the executor benchmark).
+    balances: Balances,
+}
+
+/// Non-zero balances sorted by token: the first inline, the rest (rare) on the heap.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+struct Balances {
+    first: Option<Balance>,
+    rest: Option<Box<Vec<Balance>>>,
+}
+
+impl Account {
+    /// A fresh account with nonce 0 and nothing in it.
+    pub fn new(address: Address) -> Self {
+        Self {
+            address,
+            nonce: 0,
+            balances: Balances::default(),
+        }
+    }
+
+    /// The balance of `token`.
+    pub fn balance(&self, token: TokenId) -> Amount {
+        self.balances()
+            .find(|b| b.token == token)
+            .map_or(0, |b| b.amount)
+    }
+
+    /// Non-zero balances sorted by token.
+    pub fn balances(&self) -> impl Iterator<Item = Balance> + '_ {
+        self.balances
+            .first
+            .iter()
+            .chain(self.balances.rest.iter().flat_map(|r| r.iter()))
+            .copied()
+    }
+
+    /// Sets the balance of `token` (zero removes it).
+    pub fn set_balance(&mut self, token: TokenId, amount: Amount) {
+        let mut all: Vec<Balance> = self.balances().filter(|b| b.token != token).collect();
+        if amount != 0 {
+            let at = all.partition_point(|b| b.token < token);
+            all.insert(at, Balance { token, amount });
+        }
+        // Fast path: the overwhelmingly common single-token account never allocates.
+        let mut it = all.into_iter();
+        self.balances.first = it.next();
+        let rest: Vec<Balance> = it.collect();
+        self.balances.rest = (!rest.is_empty()).then(|| Box::new(rest));
+    }
+
+    /// Adds to a balance. Credits cannot overflow: the supply of a token, which bounds every
+    /// balance, never exceeds `u128::MAX` (deposits that would are refused).
+    #[inline]
+    pub fn credit(&mut self, token: TokenId, amount: Amount) {
+        if let Some(first) = &mut self.balances.first
+            && first.token == token
+        {
+            first.amount = first
+                .amount
+                .checked_add(amount)
+                .expect("supply bounds every balance");
+            return;
+        }
+        let current = self.balance(token);
+        self.set_balance(
+            token,
+            current
+                .checked_add(amount)
+                .expect("supply bounds every balance"),
+        );
+    }
+
+    /// Subtracts from a balance the caller has checked is large enough.
+    #[inline]
+    pub fn debit(&mut self, token: TokenId, amount: Amount) {
+        if let Some(first) = &mut self.balances.first
+            && first.token == token
+            && first.amount > amount
+        {
+            first.amount -= amount;
+            return;
+        }
+        let current = self.balance(token);
+        self.set_balance(
+            token,
+            current
+                .checked_sub(amount)
+                .expect("debit checked by caller"),
+        );
+    }
+
+    /// The packed preimage of the account leaf.
+    pub fn leaf_preimage(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(28 + 20);
+        buf.extend_from_slice(self.address.as_slice());
+        buf.extend_from_slice(&self.nonce.to_be_bytes());
+        for b in self.balances() {
+            buf.extend_from_slice(&b.token.to_be_bytes());
+            buf.extend_from_slice(&b.amount.to_be_bytes());
+        }
+        buf
+    }
+
+    /// The account's leaf in its partition tree.
+    pub fn leaf_hash(&self) -> B256 {
+        if self.balances.rest.is_none() {
+            // No allocation on the hot path: at most 48 bytes.
+            let mut buf = [0u8; 48];
+            buf[..20].copy_from_slice(self.address.as_slice());
+            buf[20..28].copy_from_slice(&self.nonce.to_be_bytes());
+            let len = match self.balances.first {
+                Some(b) => {
+                    buf[28..32].copy_from_slice(&b.token.to_be_bytes());
+                    buf[32..48].copy_from_slice(&b.amount.to_be_bytes());
+                    48
+                }
+                None => 28,
+            };
+            return keccak256(&buf[..len]);
+        }
+        keccak256(self.leaf_preimage())
+    }
+}
+
+/// One partition: its accounts (by position) and their tree.
+#[derive(Debug, Clone)]
+pub(crate) struct Partition {
+    pub(crate) accounts: Vec<Account>,
+    pub(crate) tree: MerkleTree,
+}
+
+/// Recomputes the leaves at `positions` (sorted, deduplicated) of one partition.
+pub(crate) fn commit_partition(part: &mut Partition, positions: &[usize]) {
+    let changes: Vec<(usize, B256)> = positions
+        .iter()
+        .map(|&pos| (pos, part.accounts[pos].leaf_hash()))
+        .collect();
+    part.tree.update(&changes);
+}
+
+/// Secrets revealed on the rollup: hashlock → the block it was revealed in.
+#[derive(Debug, Clone)]
+pub(crate) struct SecretRegistry {
+    pub(crate) revealed: alloy_primitives::map::B256Map<u64>,
+    /// Leaves `keccak256(hashlock ‖ uint64 block)` in reveal order.
+    pub(crate) tree: MerkleTree,
+}
+
+/// The whole L2 state.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub(crate) partitions: Vec<Partition>,
+    pub(crate) index: AddressMap<AccountIndex>,
+    pub(crate) len: AccountIndex,
+    /// Cumulative deposits per token id; its length is the number of known tokens.
+    pub(crate) supply: Vec<Amount>,
+    pub(crate) secrets: SecretRegistry,
+    /// Channels are settled by the channel kinds (issue 6); the tree commits to them.
+    pub(crate) channels: MerkleTree,
+    pub(crate) queue_position: u64,
+}
+
+/// A genesis allocation: balances credited to an address before block 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenesisAccount {
+    /// The address.
+    pub address: Address,
+    /// Its balances.
+    pub balances: Vec<Balance>,
+}
+
+/// An account with a proof of its leaf under a state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountProof {
+    /// The account's index.
+    pub index: AccountIndex,
+    /// The account.
+    pub account: Account,
+    /// `ACCOUNT_PROOF_LEN` siblings: partition path, then the path over partition roots.
+    pub siblings: Vec<B256>,
+    /// The rest of the state root's preimage.
+    pub channels_root: B256,
+    /// See [`State::state_root`].
+    pub secrets_root: B256,
+    /// See [`State::state_root`].
+    pub tokens_hash: B256,
+    /// See [`State::state_root`].
+    pub queue_position: u64,
+}
+
+impl AccountProof {
+    /// Checks the proof against `state_root`.
+    pub fn verify(&self, state_root: &B256) -> bool {
+        let leaf = self.account.leaf_hash();
+        let accounts_root = {
+            // Recompute the accounts root with the generic rule.
+            let path = proof_path(self.index);
+            let mut h = leaf;
+            if self.siblings.len() != ACCOUNT_PROOF_LEN {
+                return false;
+            }
+            for (k, s) in self.siblings.iter().enumerate() {
+                h = if (path >> k) & 1 == 0 {
+                    hash_pair(&h, s)
+                } else {
+                    hash_pair(s, &h)
+                };
+            }
+            h
+        };
+        state_root_of(
+            &accounts_root,
+            &self.channels_root,
+            &self.secrets_root,
+            &self.tokens_hash,
+            self.queue_position,
+        ) == *state_root
+    }
+}
+
+/// `keccak256(accountsRoot ‖ channelsRoot ‖ secretsRoot ‖ tokensHash ‖ uint256(queuePosition))`.
+pub fn state_root_of(
+    accounts_root: &B256,
+    channels_root: &B256,
+    secrets_root: &B256,
+    tokens_hash: &B256,
+    queue_position: u64,
+) -> B256 {
+    let mut buf = [0u8; 160];
+    buf[..32].copy_from_slice(accounts_root.as_slice());
+    buf[32..64].copy_from_slice(channels_root.as_slice());
+    buf[64..96].copy_from_slice(secrets_root.as_slice());
+    buf[96..128].copy_from_slice(tokens_hash.as_slice());
+    buf[128..].copy_from_slice(&word_u64(queue_position));
+    keccak256(buf)
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl State {
+    /// The empty state: no accounts, ETH the only token.
+    pub fn new() -> Self {
+        Self {
+            partitions: (0..PARTITIONS)
+                .map(|_| Partition {
+                    accounts: Vec::new(),
+                    tree: MerkleTree::new(PARTITION_DEPTH),
+                })
+                .collect(),
+            index: AddressMap::default(),
+            len: 0,
+            supply: vec![0],
+            secrets: SecretRegistry {
+                revealed: Default::default(),
+                tree: MerkleTree::new(REGISTRY_DEPTH),
+            },
+            channels: MerkleTree::new(REGISTRY_DEPTH),
+            queue_position: 0,
+        }
+    }
+
+    /// A state holding `allocations` (indexes in the given order) with `tokens` known
+    /// tokens (ETH included, so at least 1).
+    pub fn genesis(allocations: &[GenesisAccount], tokens: u32) -> Result<Self, GenesisError> {
+        let mut state = Self::new();
+        state.supply = vec![0; tokens.max(1) as usize];
+        let mut touched = vec![Vec::new(); PARTITIONS];
+        for alloc in allocations {
+            if state.index.contains_key(&alloc.address) {
+                return Err(GenesisError::DuplicateAccount(alloc.address));
+            }
+            let idx = state.push_account(alloc.address);
+            for b in &alloc.balances {
+                let known = state.supply.len();
+                if b.token as usize >= known {
+                    state.supply.resize(b.token as usize + 1, 0);
+                }
+                let s = &mut state.supply[b.token as usize];
+                *s = s
+                    .checked_add(b.amount)
+                    .ok_or(GenesisError::SupplyOverflow(b.token))?;
+                let acc = state.account_mut(idx);
+                let total = acc.balance(b.token) + b.amount;
+                acc.set_balance(b.token, total);
+            }
+            touched[partition_of(idx)].push(position_of(idx));
+        }
+        for (part, positions) in state.partitions.iter_mut().zip(&touched) {
+            commit_partition(part, positions);
+        }
+        Ok(state)
+    }
+
+    /// Appends a fresh account and returns its index.
+    pub(crate) fn push_account(&mut self, address: Address) -> AccountIndex {
+        let idx = self.len;
+        self.len = self
+            .len
+            .checked_add(1)
+            .expect("account index space exhausted");
+        self.partitions[partition_of(idx)]
+            .accounts
+            .push(Account::new(address));
+        self.index.insert(address, idx);
+        idx
+    }
+
+    /// Number of accounts.
+    pub fn account_count(&self) -> AccountIndex {
+        self.len
+    }
+
+    /// The index of `address`, if it has appeared.
+    pub fn index_of(&self, address: &Address) -> Option<AccountIndex> {
+        self.index.get(address).copied()
+    }
+
+    /// The account at `index`.
+    pub fn account(&self, index: AccountIndex) -> Option<&Account> {
+        (index < self.len)
+            .then(|| &self.partitions[partition_of(index)].accounts[position_of(index)])
+    }
+
+    /// The account of `address`.
+    pub fn account_by_address(&self, address: &Address) -> Option<&Account> {
+        self.index_of(address).and_then(|i| self.account(i))
+    }
+
+    pub(crate) fn account_mut(&mut self, index: AccountIndex) -> &mut Account {
+        &mut self.partitions[partition_of(index)].accounts[position_of(index)]
+    }
+
+    /// Number of known tokens (ids `0..n`).
+    pub fn token_count(&self) -> u32 {
+        self.supply.len() as u32
+    }
+
+    /// Cumulative deposits (plus genesis) of `token`.
+    pub fn supply(&self, token: TokenId) -> Option<Amount> {
+        self.supply.get(token as usize).copied()
+    }
+
+    /// The next unconsumed L1 queue index.
+    pub fn queue_position(&self) -> u64 {
+        self.queue_position
+    }
+
+    /// The block a secret with `hashlock` was revealed in.
+    pub fn secret_revealed_at(&self, hashlock: &B256) -> Option<u64> {
+        self.secrets.revealed.get(hashlock).copied()
+    }
+
+    /// The root over the partition roots.
+    pub fn accounts_root(&self) -> B256 {
+        let roots: Vec<B256> = self.partitions.iter().map(|p| p.tree.root()).collect();
+        merkle::root_of(&roots)
+    }
+
+    /// Root of the channel tree.
+    pub fn channels_root(&self) -> B256 {
+        self.channels.root()
+    }
+
+    /// Root of the revealed-secret tree.
+    pub fn secrets_root(&self) -> B256 {
+        self.secrets.tree.root()
+    }
+
+    /// keccak256 of the packed supplies, one `uint128` per known token.
+    pub fn tokens_hash(&self) -> B256 {
+        let mut buf = Vec::with_capacity(16 * self.supply.len());
+        for s in &self.supply {
+            buf.extend_from_slice(&s.to_be_bytes());
+        }
+        keccak256(buf)
+    }
+
+    /// The state root (see the module docs).
+    pub fn state_root(&self) -> B256 {
+        state_root_of(
+            &self.accounts_root(),
+            &self.channels_root(),
+            &self.secrets_root(),
+            &self.tokens_hash(),
+            self.queue_position,
+        )
+    }
+
+    /// A proof of the account at `index` under [`Self::state_root`].
+    pub fn account_proof(&self, index: AccountIndex) -> Option<AccountProof> {
+        let account = self.account(index)?.clone();
+        let part = partition_of(index);
+        let mut siblings = self.partitions[part].tree.proof(position_of(index));
+        let roots: Vec<B256> = self.partitions.iter().map(|p| p.tree.root()).collect();
+        siblings.extend(merkle::proof_of(&roots, part).expect("partition in range"));
+        Some(AccountProof {
+            index,
+            account,
+            siblings,
+            channels_root: self.channels_root(),
+            secrets_root: self.secrets_root(),
+            tokens_hash: self.tokens_hash(),
+            queue_position: self.queue_position,
+        })
+    }
+
+    /// Approximate heap bytes held by the state (accounts, index, trees).
+    pub fn heap_bytes(&self) -> usize {
+        let accounts: usize = self
+            .partitions
+            .iter()
+            .map(|p| {
+                p.accounts.capacity() * size_of::<Account>()
+                    + p.accounts
+                        .iter()
+                        .filter_map(|a| a.balances.rest.as_ref())
+                        .map(|r| size_of::<Vec<Balance>>() + r.capacity() * size_of::<Balance>())
+                        .sum::<usize>()
+                    + p.tree.heap_bytes()
+            })
+            .sum();
+        // hashbrown: one control byte plus one slot per bucket.
+        let index = self.index.capacity() * 8 / 7 * (size_of::<(Address, AccountIndex)>() + 1);
+        accounts + index + self.secrets.tree.heap_bytes() + self.channels.heap_bytes()
+    }
+}
+
+impl Account {
+    /// The balance of ETH.
+    pub fn eth(&self) -> Amount {
+        self.balance(ETH)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn genesis(n: usize) -> State {
+        let allocs: Vec<GenesisAccount> = (0..n)
+            .map(|i| GenesisAccount {
+                address: Address::from_word(keccak256((i as u64).to_be_bytes())),
+                balances: vec![Balance {
+                    token: 0,
+                    amount: 1_000 + i as u128,
+                }],
+            })
+            .collect();
+        State::genesis(&allocs, 2).unwrap()
+    }
+
+    #[test]
+    fn balances_stay_sorted_and_drop_zeros() {
+        let mut a = Account::new(Address::ZERO);
+        a.set_balance(5, 10);
+        a.set_balance(1, 20);
+        a.set_balance(3, 30);
+        let tokens: Vec<_> = a.balances().map(|b| b.token).collect();
+        assert_eq!(tokens, vec![1, 3, 5]);
+        a.debit(1, 20);
+        assert_eq!(a.balance(1), 0);
+        assert_eq!(a.balances().count(), 2);
+        a.credit(9, 1);
+        assert_eq!(a.balance(9), 1);
+    }
+
+    #[test]
+    fn leaf_hash_fast_path_equals_packed_preimage() {
+        let mut a = Account::new(Address::repeat_byte(3));
+        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
+        a.nonce = 7;
+        a.credit(0, 99);
+        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
+        a.credit(4, 1);
+        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
+    }
+
+    #[test]
+    fn genesis_rejects_duplicates_and_overflow() {
+        let g = GenesisAccount {
+            address: Address::repeat_byte(1),
+            balances: vec![Balance {
+                token: 0,
+                amount: u128::MAX,
+            }],
+        };
+        assert!(matches!(
+            State::genesis(&[g.clone(), g.clone()], 1),
+            Err(GenesisError::DuplicateAccount(_))
+        ));
+        let mut h = g.clone();
+        h.address = Address::repeat_byte(2);
+        assert_eq!(
+            State::genesis(&[g, h], 1).err(),
+            Some(GenesisError::SupplyOverflow(0))
+        );
+    }
+
+    #[test]
+    fn a_changed_balance_changes_the_state_root() {
+        let mut s = genesis(40);
+        let before = s.state_root();
+        s.account_mut(17).credit(0, 1);
+        commit_partition(&mut s.partitions[partition_of(17)], &[position_of(17)]);
+        assert_ne!(s.state_root(), before);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn every_account_proof_verifies_and_only_for_its_index(
+            n in 1usize..300,
+            pick in any::<prop::sample::Index>(),
+            other in any::<u32>(),
+        ) {
+            let s = genesis(n);
+            let root = s.state_root();
+            let i = pick.index(n) as AccountIndex;
+            let proof = s.account_proof(i).unwrap();
+            prop_assert!(proof.verify(&root));
+
+            prop_assume!(other != i);
+            let mut moved = proof.clone();
+            moved.index = other;
+            prop_assert!(!moved.verify(&root));
+        }
+
+        #[test]
+        fn account_proof_fails_on_any_bit_flip(
+            n in 2usize..100,
+            pick in any::<prop::sample::Index>(),
+            target in 0usize..4,
+            bit in 0usize..256,
+            sib in 0usize..ACCOUNT_PROOF_LEN,
+        ) {
+            let s = genesis(n);
+            let mut root = s.state_root();
+            let i = pick.index(n) as AccountIndex;
+            let mut proof = s.account_proof(i).unwrap();
+            let flip = |h: &mut B256| h.0[bit / 8] ^= 1 << (bit % 8);
+            match target {
+                0 => proof.account.nonce ^= 1 << (bit % 64),
+                1 => proof.index ^= 1 << (bit % 32),
+                2 => flip(&mut proof.siblings[sib]),
+                _ => flip(&mut root),
+            }
+            prop_assert!(!proof.verify(&root));
+        }
+    }
+}
