@@ -10,3 +10,4 @@ pub mod primitives;
 pub mod signature;
 pub mod state;
 pub mod transaction;
+pub mod execution;

@@ -1,0 +1,56 @@
+//! Access sets: the keys each kind touches and how, declared before execution.
+
+use crate::{
+    execution::prepare::Op,
+    primitives::{AccountIndex, B256, TokenId},
+};
+
+/// A piece of state a transaction can touch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Key {
+    Account(AccountIndex),
+    /// The cumulative supply of a token (written by deposits).
+    Supply(TokenId),
+    /// A hashlock in the secret registry.
+    Secret(B256),
+}
+
+/// How a key is touched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Read only. First used by channel conclusion, which reads the secret registry.
+    #[allow(dead_code)]
+    Read,
+    /// Read and written.
+    Write,
+    /// Only added to; commutes with other credits.
+    Credit,
+}
+
+/// Calls `f` for each key `op` touches.
+#[inline]
+pub(crate) fn for_each_access(op: &Op, fee_recipient: AccountIndex, mut f: impl FnMut(Key, Mode)) {
+    use Key::Account as A;
+    match *op {
+        Op::Transfer { from, to, .. } => {
+            f(A(from), Mode::Write);
+            f(A(to), Mode::Credit);
+            f(A(fee_recipient), Mode::Credit);
+        }
+        Op::Withdraw { from, .. } => {
+            f(A(from), Mode::Write);
+            f(A(fee_recipient), Mode::Credit);
+        }
+        Op::Deposit { to, token, .. } => {
+            f(Key::Supply(token), Mode::Write);
+            f(A(to), Mode::Credit);
+        }
+        Op::ForcedWithdraw { account, .. } => f(A(account), Mode::Write),
+        Op::RevealSecret { from, hashlock, .. } => {
+            f(A(from), Mode::Write);
+            f(Key::Secret(hashlock), Mode::Write);
+            f(A(fee_recipient), Mode::Credit);
+        }
+        Op::Unsupported { from, .. } => f(A(from), Mode::Write),
+    }
+}

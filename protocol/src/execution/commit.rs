@@ -1,0 +1,83 @@
+//! Committing an executed block: deferred credits, partition trees, secret registry, roots.
+
+use rayon::prelude::*;
+
+use crate::{
+    execution::{BlockOutput, Receipt, prepare::Prepared},
+    merkle,
+    primitives::{AccountIndex, Amount, B256, TokenId, keccak256},
+    state::{PARTITIONS, State, commit_partition, position_of},
+    transaction::VerifiedTransaction,
+};
+
+/// A deferred credit to a commutative account.
+pub(crate) type Delta = (AccountIndex, TokenId, Amount);
+
+/// Everything execution produced besides the direct writes.
+#[derive(Debug, Default)]
+pub(crate) struct Effects {
+    pub(crate) receipts: Vec<Receipt>,
+    /// Per worker, per partition: credits to commutative accounts.
+    pub(crate) deltas: Vec<Vec<Vec<Delta>>>,
+    /// `(tx index, hashlock)` of successful reveals, in any order.
+    pub(crate) reveals: Vec<(u32, B256)>,
+}
+
+/// Applies `effects` to `state` and computes the block's roots. Partitions are committed
+/// in parallel on `pool` when given.
+pub(crate) fn commit(
+    state: &mut State,
+    block_number: u64,
+    txs: &[VerifiedTransaction],
+    prepared: Prepared,
+    mut effects: Effects,
+    pool: Option<&rayon::ThreadPool>,
+) -> BlockOutput {
+    let Prepared { mut touched, queue_position, .. } = prepared;
+    let deltas = &effects.deltas;
+    let commit_one = |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {
+        for worker in deltas {
+            for &(idx, token, amount) in &worker[p] {
+                part.accounts[position_of(idx)].credit(token, amount);
+            }
+        }
+        positions.sort_unstable();
+        positions.dedup();
+        commit_partition(part, positions);
+    };
+    match pool {
+        Some(pool) => pool.install(|| {
+            state.partitions.par_iter_mut().zip(touched.par_iter_mut()).enumerate().for_each(commit_one)
+        }),
+        None => state.partitions.iter_mut().zip(touched.iter_mut()).enumerate().for_each(commit_one),
+    }
+    debug_assert_eq!(state.partitions.len(), PARTITIONS);
+
+    // Reveals enter the registry in block order, whatever order the workers ran them in.
+    effects.reveals.sort_unstable_by_key(|&(tx, _)| tx);
+    let first = state.secrets.tree.len();
+    let mut leaves = Vec::with_capacity(effects.reveals.len());
+    for (i, &(_, hashlock)) in effects.reveals.iter().enumerate() {
+        state.secrets.revealed.insert(hashlock, block_number);
+        let mut buf = [0u8; 40];
+        buf[..32].copy_from_slice(hashlock.as_slice());
+        buf[32..].copy_from_slice(&block_number.to_be_bytes());
+        leaves.push((first + i, keccak256(buf)));
+    }
+    state.secrets.tree.update(&leaves);
+    state.queue_position = queue_position;
+
+    let withdrawal_leaves: Vec<B256> = effects
+        .receipts
+        .iter()
+        .zip(txs)
+        .filter_map(|(r, tx)| r.withdrawal.map(|w| w.leaf(&tx.hash)))
+        .collect();
+    BlockOutput {
+        withdrawals_root: merkle::root_of(&withdrawal_leaves),
+        withdrawal_leaves,
+        receipts: effects.receipts,
+        state_root: state.state_root(),
+        queue_position,
+    }
+}
