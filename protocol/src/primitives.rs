@@ -54,10 +54,9 @@ pub(crate) fn word_address(a: &Address) -> [u8; 32] {
     w
 }
 
-/// Serde helpers for the JSON forms of the API.
 pub mod serde_dec {
-    //! `u128` amounts travel as decimal strings: JSON numbers lose precision past 2^53 in
-    //! most clients.
+    //! Serde helpers for the JSON forms of the API: `u128` amounts travel as decimal
+    //! strings, since JSON numbers lose precision past 2^53 in most clients.
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
