@@ -3,6 +3,7 @@
 //! The rules of the Weft rollup: pure, deterministic, no I/O. The sequencer, the prover
 //! and every verifier share this crate.
 pub mod channel;
+pub mod codec;
 pub mod eip712;
 pub mod error;
 pub mod merkle;
