@@ -6,9 +6,11 @@ pub mod channel;
 pub mod codec;
 pub mod eip712;
 pub mod error;
+pub mod execution;
 pub mod merkle;
 pub mod primitives;
 pub mod signature;
 pub mod state;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 pub mod transaction;
-pub mod execution;

@@ -33,23 +33,38 @@ pub(crate) fn commit(
     mut effects: Effects,
     pool: Option<&rayon::ThreadPool>,
 ) -> BlockOutput {
-    let Prepared { mut touched, queue_position, .. } = prepared;
+    let Prepared {
+        mut touched,
+        queue_position,
+        ..
+    } = prepared;
     let deltas = &effects.deltas;
-    let commit_one = |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {
-        for worker in deltas {
-            for &(idx, token, amount) in &worker[p] {
-                part.accounts[position_of(idx)].credit(token, amount);
+    let commit_one =
+        |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {
+            for worker in deltas {
+                for &(idx, token, amount) in &worker[p] {
+                    part.accounts[position_of(idx)].credit(token, amount);
+                }
             }
-        }
-        positions.sort_unstable();
-        positions.dedup();
-        commit_partition(part, positions);
-    };
+            positions.sort_unstable();
+            positions.dedup();
+            commit_partition(part, positions);
+        };
     match pool {
         Some(pool) => pool.install(|| {
-            state.partitions.par_iter_mut().zip(touched.par_iter_mut()).enumerate().for_each(commit_one)
+            state
+                .partitions
+                .par_iter_mut()
+                .zip(touched.par_iter_mut())
+                .enumerate()
+                .for_each(commit_one)
         }),
-        None => state.partitions.iter_mut().zip(touched.iter_mut()).enumerate().for_each(commit_one),
+        None => state
+            .partitions
+            .iter_mut()
+            .zip(touched.iter_mut())
+            .enumerate()
+            .for_each(commit_one),
     }
     debug_assert_eq!(state.partitions.len(), PARTITIONS);
 

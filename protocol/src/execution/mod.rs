@@ -182,11 +182,19 @@ pub struct Receipt {
 
 impl Receipt {
     pub(crate) fn success(fee_paid: Amount) -> Self {
-        Self { status: Status::Success, fee_paid, withdrawal: None }
+        Self {
+            status: Status::Success,
+            fee_paid,
+            withdrawal: None,
+        }
     }
 
     pub(crate) fn failed(reason: FailureReason, fee_paid: Amount) -> Self {
-        Self { status: Status::Failed(reason), fee_paid, withdrawal: None }
+        Self {
+            status: Status::Failed(reason),
+            fee_paid,
+            withdrawal: None,
+        }
     }
 
     /// Whether the transaction was applied.

@@ -47,6 +47,7 @@ pub struct ParallelExecutor {
     last: Vec<u32>,
     /// Per account: whether some transaction of this block writes it.
     ordered: Vec<bool>,
+    always_parallel: bool,
 }
 
 /// Which way a block ran, for the benchmark and metrics.
@@ -81,7 +82,19 @@ impl ParallelExecutor {
             .thread_name(|i| format!("weft-exec-{i}"))
             .build()
             .expect("spawn executor threads");
-        Self { pool, last: Vec::new(), ordered: Vec::new() }
+        Self {
+            pool,
+            last: Vec::new(),
+            ordered: Vec::new(),
+            always_parallel: false,
+        }
+    }
+
+    /// Never falls back to the in-order loop, whatever the block (for tests and
+    /// benchmarks of the DAG path itself).
+    pub fn always_parallel(mut self) -> Self {
+        self.always_parallel = true;
+        self
     }
 
     /// Number of worker threads.
@@ -97,8 +110,10 @@ impl ParallelExecutor {
         txs: &[VerifiedTransaction],
     ) -> Result<(BlockOutput, Schedule), BlockError> {
         let prepared = prepare(state, env, txs, Some(&self.pool))?;
-        let facts =
-            BlockFacts { fee_recipient: prepared.fee_recipient, token_count: prepared.token_count };
+        let facts = BlockFacts {
+            fee_recipient: prepared.fee_recipient,
+            token_count: prepared.token_count,
+        };
         let n = prepared.ops.len();
         let accounts = state.account_count() as usize;
         if self.last.len() < accounts {
@@ -106,19 +121,32 @@ impl ParallelExecutor {
             self.ordered.resize(accounts, false);
         }
 
-        let (effects, schedule) = if n < MIN_PARALLEL_TXS || self.threads() == 1 {
-            (run_in_order(state, &prepared.ops, &facts), Schedule::InOrder)
+        let small = n < MIN_PARALLEL_TXS || self.threads() == 1;
+        let (effects, schedule) = if small && !self.always_parallel {
+            (
+                run_in_order(state, &prepared.ops, &facts),
+                Schedule::InOrder,
+            )
         } else {
             self.mark_ordered(&prepared.ops, facts.fee_recipient);
             let dag = self.build_dag(&prepared.ops, facts.fee_recipient);
-            if (dag.critical_path as usize) * MIN_AVERAGE_WIDTH > n {
-                (run_in_order(state, &prepared.ops, &facts), Schedule::InOrder)
+            if (dag.critical_path as usize) * MIN_AVERAGE_WIDTH > n && !self.always_parallel {
+                (
+                    run_in_order(state, &prepared.ops, &facts),
+                    Schedule::InOrder,
+                )
             } else {
-                (self.run_dag(state, &prepared.ops, &facts, &dag), Schedule::Parallel)
+                (
+                    self.run_dag(state, &prepared.ops, &facts, &dag),
+                    Schedule::Parallel,
+                )
             }
         };
         self.reset_scratch(&prepared.ops, facts.fee_recipient);
-        Ok((commit(state, env.number, txs, prepared, effects, Some(&self.pool)), schedule))
+        Ok((
+            commit(state, env.number, txs, prepared, effects, Some(&self.pool)),
+            schedule,
+        ))
     }
 
     /// Pass 1: an account written by any transaction is ordered for the whole block.
@@ -157,18 +185,20 @@ impl ParallelExecutor {
                     if mode == Mode::Credit && !ordered[a] {
                         return; // commutative: a deferred delta
                     }
-                    if last[a] != NONE {
+                    // A key can appear twice in one access set (a self-transfer, a sender
+                    // who is the fee recipient): never depend on oneself.
+                    if last[a] != NONE && last[a] != i {
                         dag.deps.push(last[a]);
                     }
                     last[a] = i;
                 }
                 key => {
                     let st = other.entry(key).or_default();
-                    dag.deps.extend(st.writer);
+                    dag.deps.extend(st.writer.filter(|&w| w != i));
                     if mode == Mode::Read {
                         st.readers.push(i);
                     } else {
-                        dag.deps.append(&mut st.readers);
+                        dag.deps.extend(st.readers.drain(..).filter(|&r| r != i));
                         st.writer = Some(i);
                     }
                 }
@@ -183,7 +213,11 @@ impl ParallelExecutor {
                 }
             }
             dag.deps.truncate(start + w);
-            let d = 1 + dag.deps[start..].iter().map(|&p| depth[p as usize]).max().unwrap_or(0);
+            let d = 1 + dag.deps[start..]
+                .iter()
+                .map(|&p| depth[p as usize])
+                .max()
+                .unwrap_or(0);
             depth.push(d);
             dag.critical_path = dag.critical_path.max(d);
             dag.end.push(dag.deps.len() as u32);
@@ -205,7 +239,12 @@ impl ParallelExecutor {
     fn run_dag(&self, state: &mut State, ops: &[Op], facts: &BlockFacts, dag: &Dag) -> Effects {
         let n = ops.len();
         let mut receipts: Vec<Receipt> = Vec::with_capacity(n);
-        let State { partitions, supply, secrets, .. } = state;
+        let State {
+            partitions,
+            supply,
+            secrets,
+            ..
+        } = state;
         let shared = Shared {
             parts: std::array::from_fn(|p| partitions[p].accounts.as_mut_ptr()),
             supply: supply.as_mut_ptr(),
@@ -217,17 +256,20 @@ impl ParallelExecutor {
             next: AtomicUsize::new(0),
         };
         let deltas: Vec<Vec<Vec<Delta>>> = self.pool.broadcast(|_| {
-            let mut ctx = WorkerCtx { shared: &shared, deltas: vec![Vec::new(); PARTITIONS] };
+            let mut ctx = WorkerCtx {
+                shared: &shared,
+                deltas: vec![Vec::new(); PARTITIONS],
+            };
             loop {
                 let start = shared.next.fetch_add(CHUNK, Ordering::Relaxed);
                 if start >= n {
                     break;
                 }
-                for i in start..(start + CHUNK).min(n) {
+                for (i, op) in ops.iter().enumerate().skip(start).take(CHUNK) {
                     for &d in dag.deps_of(i) {
                         wait_for(&shared.done[d as usize]);
                     }
-                    let receipt = apply(&ops[i], i as u32, facts, &mut ctx);
+                    let receipt = apply(op, i as u32, facts, &mut ctx);
                     // SAFETY: `i` is claimed by exactly one worker (disjoint chunks of
                     // `0..n`) and `receipts` has capacity `n`.
                     unsafe { shared.receipts.add(i).write(receipt) };
@@ -240,7 +282,11 @@ impl ParallelExecutor {
         // propagates out of `broadcast` before this line).
         unsafe { receipts.set_len(n) };
         let reveals = shared.pending.into_inner().expect("no worker panicked").1;
-        Effects { receipts, deltas, reveals }
+        Effects {
+            receipts,
+            deltas,
+            reveals,
+        }
     }
 }
 
@@ -251,7 +297,8 @@ impl BlockExecutor for ParallelExecutor {
         env: &BlockEnv,
         txs: &[VerifiedTransaction],
     ) -> Result<BlockOutput, BlockError> {
-        self.execute_block_with_schedule(state, env, txs).map(|(out, _)| out)
+        self.execute_block_with_schedule(state, env, txs)
+            .map(|(out, _)| out)
     }
 }
 
@@ -319,7 +366,13 @@ impl Ctx for WorkerCtx<'_, '_> {
 
     fn is_revealed(&self, hashlock: &B256) -> bool {
         self.shared.revealed.contains_key(hashlock)
-            || self.shared.pending.lock().expect("no worker panicked").0.contains(hashlock)
+            || self
+                .shared
+                .pending
+                .lock()
+                .expect("no worker panicked")
+                .0
+                .contains(hashlock)
     }
 
     fn reveal(&mut self, hashlock: B256, tx: u32) {

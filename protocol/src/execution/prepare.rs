@@ -46,10 +46,7 @@ pub(crate) enum Op {
         nonce: Nonce,
     },
     /// Channel kinds whose rules are not implemented yet: consume the nonce, fail.
-    Unsupported {
-        from: AccountIndex,
-        nonce: Nonce,
-    },
+    Unsupported { from: AccountIndex, nonce: Nonce },
 }
 
 /// A block ready to execute.
@@ -75,6 +72,9 @@ fn addresses(tx: &Transaction) -> [Option<Address>; 2] {
     }
 }
 
+/// Each address slot of a transaction with its index, if the address is known.
+type Lookup = [Option<(Address, Option<AccountIndex>)>; 2];
+
 /// Blocks below this size resolve addresses on the calling thread.
 const PARALLEL_LOOKUP_MIN: usize = 512;
 
@@ -91,13 +91,19 @@ pub(crate) fn prepare(
     for tx in txs {
         if let Some(index) = tx.transaction.queue_index() {
             if index != queue {
-                return Err(BlockError::QueueOrder { expected: queue, got: index });
+                return Err(BlockError::QueueOrder {
+                    expected: queue,
+                    got: index,
+                });
             }
             queue += 1;
         }
         if let Transaction::Deposit(d) = &tx.transaction {
             if d.token > token_count {
-                return Err(BlockError::TokenOrder { expected: token_count, got: d.token });
+                return Err(BlockError::TokenOrder {
+                    expected: token_count,
+                    got: d.token,
+                });
             }
             if d.token == token_count {
                 token_count += 1;
@@ -113,7 +119,7 @@ pub(crate) fn prepare(
     let lookup = |tx: &VerifiedTransaction| {
         addresses(&tx.transaction).map(|a| a.map(|a| (a, state.index_of(&a))))
     };
-    let found: Vec<[Option<(Address, Option<AccountIndex>)>; 2]> = match pool {
+    let found: Vec<Lookup> = match pool {
         Some(pool) if txs.len() >= PARALLEL_LOOKUP_MIN => {
             pool.install(|| txs.par_iter().map(lookup).collect())
         }
@@ -122,14 +128,17 @@ pub(crate) fn prepare(
     let mut fresh: AddressMap<AccountIndex> = AddressMap::default();
     let mut resolve = |state: &mut State, address: Address, known: Option<AccountIndex>| {
         known.unwrap_or_else(|| {
-            *fresh.entry(address).or_insert_with(|| state.push_account(address))
+            *fresh
+                .entry(address)
+                .or_insert_with(|| state.push_account(address))
         })
     };
     let fee_known = state.index_of(&env.fee_recipient);
     let fee_recipient = resolve(state, env.fee_recipient, fee_known);
 
-    let mut touched: Vec<Vec<usize>> =
-        (0..PARTITIONS).map(|_| Vec::with_capacity(2 * txs.len() / PARTITIONS + 1)).collect();
+    let mut touched: Vec<Vec<usize>> = (0..PARTITIONS)
+        .map(|_| Vec::with_capacity(2 * txs.len() / PARTITIONS + 1))
+        .collect();
     let mut touch = |idx: AccountIndex| touched[partition_of(idx)].push(position_of(idx));
     touch(fee_recipient);
 
@@ -159,8 +168,15 @@ pub(crate) fn prepare(
                 fee: t.fee,
                 nonce: t.nonce,
             },
-            Transaction::Deposit(d) => Op::Deposit { to: idx[0], token: d.token, amount: d.amount },
-            Transaction::ForcedWithdraw(f) => Op::ForcedWithdraw { account: idx[0], token: f.token },
+            Transaction::Deposit(d) => Op::Deposit {
+                to: idx[0],
+                token: d.token,
+                amount: d.amount,
+            },
+            Transaction::ForcedWithdraw(f) => Op::ForcedWithdraw {
+                account: idx[0],
+                token: f.token,
+            },
             Transaction::RevealSecret(r) => Op::RevealSecret {
                 from: idx[0],
                 hashlock: keccak256(r.secret),
@@ -169,7 +185,10 @@ pub(crate) fn prepare(
             },
             other => {
                 let (_, nonce, _) = other.signer_fields().expect("channel kinds are signed");
-                Op::Unsupported { from: idx[0], nonce }
+                Op::Unsupported {
+                    from: idx[0],
+                    nonce,
+                }
             }
         };
         ops.push(op);
@@ -177,5 +196,11 @@ pub(crate) fn prepare(
     // Registering happens here, before execution, so both executors see the same tokens.
     state.supply.resize(token_count as usize, 0);
     debug_assert!(state.token_count() > ETH);
-    Ok(Prepared { ops, fee_recipient, touched, token_count, queue_position: queue })
+    Ok(Prepared {
+        ops,
+        fee_recipient,
+        touched,
+        token_count,
+        queue_position: queue,
+    })
 }

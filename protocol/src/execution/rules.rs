@@ -87,7 +87,14 @@ fn debit_amount(
 /// Applies one operation; `tx` is its position in the block.
 pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) -> Receipt {
     match *op {
-        Op::Transfer { from, to, token, amount, fee, nonce } => {
+        Op::Transfer {
+            from,
+            to,
+            token,
+            amount,
+            fee,
+            nonce,
+        } => {
             if let Err(r) = begin(ctx, facts, from, nonce, token, fee) {
                 return r;
             }
@@ -103,14 +110,25 @@ pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) ->
                 Err(reason) => Receipt::failed(reason, fee),
             }
         }
-        Op::Withdraw { from, recipient, token, amount, fee, nonce } => {
+        Op::Withdraw {
+            from,
+            recipient,
+            token,
+            amount,
+            fee,
+            nonce,
+        } => {
             if let Err(r) = begin(ctx, facts, from, nonce, token, fee) {
                 return r;
             }
             pay_fee(ctx, facts, token, fee);
             match debit_amount(ctx, from, token, amount, fee) {
                 Ok(()) => Receipt {
-                    withdrawal: Some(Withdrawal { recipient, token, amount }),
+                    withdrawal: Some(Withdrawal {
+                        recipient,
+                        token,
+                        amount,
+                    }),
                     ..Receipt::success(fee)
                 },
                 Err(reason) => Receipt::failed(reason, fee),
@@ -138,9 +156,21 @@ pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) ->
             }
             acc.debit(token, amount);
             let recipient = acc.address;
-            Receipt { withdrawal: Some(Withdrawal { recipient, token, amount }), ..Receipt::success(0) }
+            Receipt {
+                withdrawal: Some(Withdrawal {
+                    recipient,
+                    token,
+                    amount,
+                }),
+                ..Receipt::success(0)
+            }
         }
-        Op::RevealSecret { from, hashlock, fee, nonce } => {
+        Op::RevealSecret {
+            from,
+            hashlock,
+            fee,
+            nonce,
+        } => {
             if let Err(r) = begin(ctx, facts, from, nonce, ETH, fee) {
                 return r;
             }

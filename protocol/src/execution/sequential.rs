@@ -55,9 +55,21 @@ pub(crate) fn run_in_order(
     ops: &[crate::execution::prepare::Op],
     facts: &BlockFacts,
 ) -> Effects {
-    let mut ctx = DirectCtx { state, pending: B256Set::default(), reveals: Vec::new() };
-    let receipts = ops.iter().enumerate().map(|(i, op)| apply(op, i as u32, facts, &mut ctx)).collect();
-    Effects { receipts, deltas: Vec::new(), reveals: ctx.reveals }
+    let mut ctx = DirectCtx {
+        state,
+        pending: B256Set::default(),
+        reveals: Vec::new(),
+    };
+    let receipts = ops
+        .iter()
+        .enumerate()
+        .map(|(i, op)| apply(op, i as u32, facts, &mut ctx))
+        .collect();
+    Effects {
+        receipts,
+        deltas: Vec::new(),
+        reveals: ctx.reveals,
+    }
 }
 
 impl BlockExecutor for SequentialExecutor {
@@ -68,8 +80,10 @@ impl BlockExecutor for SequentialExecutor {
         txs: &[VerifiedTransaction],
     ) -> Result<BlockOutput, BlockError> {
         let prepared = prepare(state, env, txs, None)?;
-        let facts =
-            BlockFacts { fee_recipient: prepared.fee_recipient, token_count: prepared.token_count };
+        let facts = BlockFacts {
+            fee_recipient: prepared.fee_recipient,
+            token_count: prepared.token_count,
+        };
         let effects = run_in_order(state, &prepared.ops, &facts);
         Ok(commit(state, env.number, txs, prepared, effects, None))
     }
