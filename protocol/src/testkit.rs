@@ -293,3 +293,22 @@ impl BlockGen {
         }
     }
 }
+
+/// `n` transfers from account `i` to account `n + i`: no two touch the same account (the
+/// shape of pevm's raw-transfer benchmark). The state needs `2n` accounts.
+pub fn independent_transfers(n: usize) -> Vec<VerifiedTransaction> {
+    let domain = test_domain();
+    (0..n as u64)
+        .map(|i| {
+            Transaction::Transfer(Transfer {
+                from: test_address(i),
+                to: test_address(n as u64 + i),
+                token: 0,
+                amount: 1,
+                fee: 0,
+                nonce: 0,
+            })
+            .assume_verified(&domain)
+        })
+        .collect()
+}

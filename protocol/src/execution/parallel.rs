@@ -7,6 +7,7 @@ use std::{
         Mutex,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
+    time::{Duration, Instant},
 };
 
 use alloy_primitives::map::{B256Map, B256Set};
@@ -50,7 +51,20 @@ pub struct ParallelExecutor {
     always_parallel: bool,
 }
 
-/// Which way a block ran, for the benchmark and metrics.
+/// How a block ran and where its time went, for the benchmark and metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct ExecReport {
+    /// The schedule chosen.
+    pub schedule: Schedule,
+    /// Index assignment and lowering.
+    pub prepare: Duration,
+    /// Running the transactions (DAG construction included).
+    pub execute: Duration,
+    /// Deferred credits, partition trees and roots.
+    pub commit: Duration,
+}
+
+/// Which way a block ran.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Schedule {
     /// Dependency-ordered on the pool.
@@ -102,14 +116,16 @@ impl ParallelExecutor {
         self.pool.current_num_threads()
     }
 
-    /// Executes a block and reports which schedule it chose.
-    pub fn execute_block_with_schedule(
+    /// Executes a block and reports the schedule it chose and its phase times.
+    pub fn execute_block_detailed(
         &mut self,
         state: &mut State,
         env: &BlockEnv,
         txs: &[VerifiedTransaction],
-    ) -> Result<(BlockOutput, Schedule), BlockError> {
+    ) -> Result<(BlockOutput, ExecReport), BlockError> {
+        let started = Instant::now();
         let prepared = prepare(state, env, txs, Some(&self.pool))?;
+        let prepared_at = Instant::now();
         let facts = BlockFacts {
             fee_recipient: prepared.fee_recipient,
             token_count: prepared.token_count,
@@ -143,10 +159,15 @@ impl ParallelExecutor {
             }
         };
         self.reset_scratch(&prepared.ops, facts.fee_recipient);
-        Ok((
-            commit(state, env.number, txs, prepared, effects, Some(&self.pool)),
+        let executed_at = Instant::now();
+        let output = commit(state, env.number, txs, prepared, effects, Some(&self.pool));
+        let report = ExecReport {
             schedule,
-        ))
+            prepare: prepared_at - started,
+            execute: executed_at - prepared_at,
+            commit: executed_at.elapsed(),
+        };
+        Ok((output, report))
     }
 
     /// Pass 1: an account written by any transaction is ordered for the whole block.
@@ -297,7 +318,7 @@ impl BlockExecutor for ParallelExecutor {
         env: &BlockEnv,
         txs: &[VerifiedTransaction],
     ) -> Result<BlockOutput, BlockError> {
-        self.execute_block_with_schedule(state, env, txs)
+        self.execute_block_detailed(state, env, txs)
             .map(|(out, _)| out)
     }
 }
