@@ -115,9 +115,14 @@ fn bench_workload(
         for _ in 0..runs {
             let mut state = genesis.clone();
             let start = Instant::now();
-            let (out, report) = exec.execute_block_detailed(&mut state, &env(1), txs).unwrap();
+            let (out, report) = exec
+                .execute_block_detailed(&mut state, &env(1), txs)
+                .unwrap();
             times.push(start.elapsed());
-            assert_eq!(out.state_root, seq_root, "parallel and sequential roots differ");
+            assert_eq!(
+                out.state_root, seq_root,
+                "parallel and sequential roots differ"
+            );
             phases.push(report);
         }
         let d = median(times);

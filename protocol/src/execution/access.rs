@@ -3,6 +3,7 @@
 use crate::{
     execution::prepare::Op,
     primitives::{AccountIndex, B256, TokenId},
+    state::{PARTITIONS, partition_of, position_of},
 };
 
 /// A piece of state a transaction can touch.
@@ -53,4 +54,19 @@ pub(crate) fn for_each_access(op: &Op, fee_recipient: AccountIndex, mut f: impl 
         }
         Op::Unsupported { from, .. } => f(A(from), Mode::Write),
     }
+}
+
+/// The positions each partition's accounts are touched at, from the access sets (the
+/// serial way; the parallel engine collects them while building its DAG).
+pub(crate) fn touched_positions(ops: &[Op], fee_recipient: AccountIndex) -> Vec<Vec<usize>> {
+    let mut touched: Vec<Vec<usize>> = vec![Vec::new(); PARTITIONS];
+    touched[partition_of(fee_recipient)].push(position_of(fee_recipient));
+    for op in ops {
+        for_each_access(op, fee_recipient, |key, _| {
+            if let Key::Account(a) = key {
+                touched[partition_of(a)].push(position_of(a));
+            }
+        });
+    }
+    touched
 }

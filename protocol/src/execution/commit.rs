@@ -23,21 +23,19 @@ pub(crate) struct Effects {
     pub(crate) reveals: Vec<(u32, B256)>,
 }
 
-/// Applies `effects` to `state` and computes the block's roots. Partitions are committed
-/// in parallel on `pool` when given.
+/// Applies `effects` to `state`, rehashes the `touched` positions of each partition (unsorted,
+/// repeats allowed) and computes the block's roots. Partitions are committed in parallel on
+/// `pool` when given.
 pub(crate) fn commit(
     state: &mut State,
     block_number: u64,
     txs: &[VerifiedTransaction],
     prepared: Prepared,
+    mut touched: Vec<Vec<usize>>,
     mut effects: Effects,
     pool: Option<&rayon::ThreadPool>,
 ) -> BlockOutput {
-    let Prepared {
-        mut touched,
-        queue_position,
-        ..
-    } = prepared;
+    let queue_position = prepared.queue_position;
     let deltas = &effects.deltas;
     let commit_one =
         |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {

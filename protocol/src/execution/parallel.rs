@@ -1,5 +1,9 @@
 //! The parallel engine: a dependency DAG over declared access sets, run by a fixed pool.
 //! See the module docs of [`crate::execution`] for the algorithm.
+//!
+//! Every phase runs on the pool. The DAG is built per *partition*: the worker that owns a
+//! partition scans the block's access sets and handles only the keys of its accounts, so
+//! the per-account bookkeeping (last accessor, ordered flag) is never shared.
 
 use std::{
     collections::HashMap,
@@ -16,7 +20,7 @@ use crate::{
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput, Receipt,
-        access::{Key, Mode, for_each_access},
+        access::{Key, Mode, for_each_access, touched_positions},
         commit::{Delta, Effects, commit},
         prepare::{Op, prepare},
         rules::{BlockFacts, Ctx, apply},
@@ -29,14 +33,18 @@ use crate::{
 
 const NONE: u32 = u32::MAX;
 
+/// Most keys in one access set.
+const MAX_ACCESSES: usize = 3;
+
 /// Transactions a worker claims at a time. Small enough to balance, large enough that the
 /// shared counter is not contended.
-const CHUNK: usize = 32;
+const CHUNK: usize = 64;
 
 /// Blocks smaller than this run in order (the DAG costs more than it saves).
-const MIN_PARALLEL_TXS: usize = 128;
+const MIN_PARALLEL_TXS: usize = 256;
 
-/// Run in parallel only if `txs / critical_path` (the DAG's average width) reaches this.
+/// Run in parallel only if the longest chain of accesses to one key is at most
+/// `txs / MIN_AVERAGE_WIDTH` (a few hot senders make the DAG a chain).
 const MIN_AVERAGE_WIDTH: usize = 4;
 
 /// Executes blocks on a fixed pool of worker threads; results are identical to
@@ -44,12 +52,25 @@ const MIN_AVERAGE_WIDTH: usize = 4;
 #[derive(Debug)]
 pub struct ParallelExecutor {
     pool: rayon::ThreadPool,
-    /// Per account: the last transaction of this block with an ordered access, or `NONE`.
-    last: Vec<u32>,
-    /// Per account: whether some transaction of this block writes it.
-    ordered: Vec<bool>,
+    /// Per partition, per position: bookkeeping of the block being built.
+    scratch: Vec<PartitionScratch>,
     always_parallel: bool,
 }
+
+#[derive(Debug, Default)]
+struct PartitionScratch {
+    /// The last transaction with an ordered access to the account, or `NONE`.
+    last: Vec<u32>,
+    /// Ordered accesses so far (the chain length).
+    count: Vec<u32>,
+    /// `ORDERED | SEEN` bits of the account in this block.
+    flags: Vec<u8>,
+}
+
+/// Some transaction of the block writes the account: credits to it are ordered.
+const ORDERED: u8 = 1;
+/// The account is already in the block's touched list.
+const SEEN: u8 = 2;
 
 /// How a block ran and where its time went, for the benchmark and metrics.
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +79,7 @@ pub struct ExecReport {
     pub schedule: Schedule,
     /// Index assignment and lowering.
     pub prepare: Duration,
-    /// Running the transactions (DAG construction included).
+    /// DAG construction and running the transactions.
     pub execute: Duration,
     /// Deferred credits, partition trees and roots.
     pub commit: Duration,
@@ -73,19 +94,17 @@ pub enum Schedule {
     InOrder,
 }
 
-/// Dependencies in compressed rows: those of tx `i` are `deps[end[i-1]..end[i]]`.
-#[derive(Debug, Default)]
-struct Dag {
-    end: Vec<u32>,
-    deps: Vec<u32>,
-    critical_path: u32,
-}
+/// Per transaction, per access slot: the transaction it waits for, or `NONE`. One array per
+/// analysis worker (a slot is set in the array of the worker owning its key), so workers
+/// never write to the same cache line.
+type Deps = Vec<Vec<[u32; MAX_ACCESSES]>>;
 
-impl Dag {
-    fn deps_of(&self, i: usize) -> &[u32] {
-        let start = if i == 0 { 0 } else { self.end[i - 1] as usize };
-        &self.deps[start..self.end[i] as usize]
-    }
+/// The DAG and the touched positions of one block.
+#[derive(Debug)]
+struct Analysis {
+    deps: Deps,
+    touched: Vec<Vec<usize>>,
+    longest_chain: u32,
 }
 
 impl ParallelExecutor {
@@ -98,8 +117,9 @@ impl ParallelExecutor {
             .expect("spawn executor threads");
         Self {
             pool,
-            last: Vec::new(),
-            ordered: Vec::new(),
+            scratch: (0..PARTITIONS)
+                .map(|_| PartitionScratch::default())
+                .collect(),
             always_parallel: false,
         }
     }
@@ -130,37 +150,48 @@ impl ParallelExecutor {
             fee_recipient: prepared.fee_recipient,
             token_count: prepared.token_count,
         };
-        let n = prepared.ops.len();
-        let accounts = state.account_count() as usize;
-        if self.last.len() < accounts {
-            self.last.resize(accounts, NONE);
-            self.ordered.resize(accounts, false);
-        }
+        let ops = &prepared.ops;
+        let small = ops.len() < MIN_PARALLEL_TXS || self.threads() == 1;
 
-        let small = n < MIN_PARALLEL_TXS || self.threads() == 1;
-        let (effects, schedule) = if small && !self.always_parallel {
-            (
-                run_in_order(state, &prepared.ops, &facts),
-                Schedule::InOrder,
-            )
+        let (effects, touched, schedule) = if small && !self.always_parallel {
+            let touched = touched_positions(ops, facts.fee_recipient);
+            (run_in_order(state, ops, &facts), touched, Schedule::InOrder)
         } else {
-            self.mark_ordered(&prepared.ops, facts.fee_recipient);
-            let dag = self.build_dag(&prepared.ops, facts.fee_recipient);
-            if (dag.critical_path as usize) * MIN_AVERAGE_WIDTH > n && !self.always_parallel {
-                (
-                    run_in_order(state, &prepared.ops, &facts),
-                    Schedule::InOrder,
-                )
+            for (p, part) in state.partitions.iter().enumerate() {
+                let s = &mut self.scratch[p];
+                if s.last.len() < part.accounts.len() {
+                    s.last.resize(part.accounts.len(), NONE);
+                    s.count.resize(part.accounts.len(), 0);
+                    s.flags.resize(part.accounts.len(), 0);
+                }
+            }
+            let analysis = self.analyze(ops, facts.fee_recipient);
+            let chained = analysis.longest_chain as usize * MIN_AVERAGE_WIDTH > ops.len();
+            let (effects, schedule) = if chained && !self.always_parallel {
+                (run_in_order(state, ops, &facts), Schedule::InOrder)
             } else {
                 (
-                    self.run_dag(state, &prepared.ops, &facts, &dag),
+                    self.run_dag(state, ops, &facts, &analysis.deps),
                     Schedule::Parallel,
                 )
+            };
+            for (p, positions) in analysis.touched.iter().enumerate() {
+                for &pos in positions {
+                    self.scratch[p].flags[pos] = 0;
+                }
             }
+            (effects, analysis.touched, schedule)
         };
-        self.reset_scratch(&prepared.ops, facts.fee_recipient);
         let executed_at = Instant::now();
-        let output = commit(state, env.number, txs, prepared, effects, Some(&self.pool));
+        let output = commit(
+            state,
+            env.number,
+            txs,
+            prepared,
+            touched,
+            effects,
+            Some(&self.pool),
+        );
         let report = ExecReport {
             schedule,
             prepare: prepared_at - started,
@@ -170,94 +201,50 @@ impl ParallelExecutor {
         Ok((output, report))
     }
 
-    /// Pass 1: an account written by any transaction is ordered for the whole block.
-    fn mark_ordered(&mut self, ops: &[Op], fee_recipient: AccountIndex) {
-        for op in ops {
-            for_each_access(op, fee_recipient, |key, mode| {
-                if let (Key::Account(a), Mode::Write | Mode::Read) = (key, mode) {
-                    self.ordered[a as usize] = true;
-                }
-            });
+    /// Builds the DAG: each transaction depends, per key, on the previous transaction with
+    /// an ordered access to that key. An account written by any transaction of the block is
+    /// ordered; credits to any other account commute and create no edge. Keys other than
+    /// accounts (token supply, secrets) are rare and always ordered; reads of them are
+    /// ordered like writes, which is conservative and still exact.
+    ///
+    /// Worker `w` owns the partitions `p ≡ w (mod threads)` and scans every access set
+    /// twice: once to mark ordered accounts, once to chain them. Worker 0 also owns the
+    /// other keys.
+    fn analyze(&mut self, ops: &[Op], fee_recipient: AccountIndex) -> Analysis {
+        let threads = self.threads().min(PARTITIONS);
+        let mut groups: Vec<Vec<(usize, &mut PartitionScratch)>> =
+            (0..threads).map(|_| Vec::new()).collect();
+        for (p, s) in self.scratch.iter_mut().enumerate() {
+            groups[p % threads].push((p, s));
         }
-    }
-
-    /// Pass 2: each transaction depends on the previous writer of every ordered key it
-    /// touches, and a write also on the readers since that writer.
-    fn build_dag(&mut self, ops: &[Op], fee_recipient: AccountIndex) -> Dag {
-        #[derive(Default)]
-        struct KeyState {
-            writer: Option<u32>,
-            readers: Vec<u32>,
-        }
-        let mut other: HashMap<Key, KeyState> = HashMap::new();
-        let mut dag = Dag {
-            end: Vec::with_capacity(ops.len()),
-            deps: Vec::with_capacity(2 * ops.len()),
-            critical_path: 0,
-        };
-        let mut depth: Vec<u32> = Vec::with_capacity(ops.len());
-        let (last, ordered) = (&mut self.last, &self.ordered);
-        for (i, op) in ops.iter().enumerate() {
-            let i = i as u32;
-            let start = dag.deps.len();
-            for_each_access(op, fee_recipient, |key, mode| match key {
-                Key::Account(a) => {
-                    let a = a as usize;
-                    if mode == Mode::Credit && !ordered[a] {
-                        return; // commutative: a deferred delta
-                    }
-                    // A key can appear twice in one access set (a self-transfer, a sender
-                    // who is the fee recipient): never depend on oneself.
-                    if last[a] != NONE && last[a] != i {
-                        dag.deps.push(last[a]);
-                    }
-                    last[a] = i;
-                }
-                key => {
-                    let st = other.entry(key).or_default();
-                    dag.deps.extend(st.writer.filter(|&w| w != i));
-                    if mode == Mode::Read {
-                        st.readers.push(i);
-                    } else {
-                        dag.deps.extend(st.readers.drain(..).filter(|&r| r != i));
-                        st.writer = Some(i);
-                    }
-                }
-            });
-            let mine = &mut dag.deps[start..];
-            mine.sort_unstable();
-            let mut w = 0;
-            for r in 0..mine.len() {
-                if w == 0 || mine[w - 1] != mine[r] {
-                    mine[w] = mine[r];
-                    w += 1;
-                }
+        let results: Mutex<Vec<GroupAnalysis>> = Mutex::new(Vec::new());
+        self.pool.scope(|scope| {
+            for (w, mut group) in groups.into_iter().enumerate() {
+                let results = &results;
+                scope.spawn(move |_| {
+                    let out = analyze_group(ops, fee_recipient, &mut group, w == 0);
+                    results.lock().expect("no worker panicked").push(out);
+                });
             }
-            dag.deps.truncate(start + w);
-            let d = 1 + dag.deps[start..]
-                .iter()
-                .map(|&p| depth[p as usize])
-                .max()
-                .unwrap_or(0);
-            depth.push(d);
-            dag.critical_path = dag.critical_path.max(d);
-            dag.end.push(dag.deps.len() as u32);
+        });
+        let mut touched = vec![Vec::new(); PARTITIONS];
+        let mut longest_chain = 0;
+        let mut deps = Vec::with_capacity(threads);
+        for group in results.into_inner().expect("no worker panicked") {
+            longest_chain = longest_chain.max(group.longest_chain);
+            deps.push(group.deps);
+            for (p, positions) in group.touched {
+                touched[p] = positions;
+            }
         }
-        dag
-    }
-
-    fn reset_scratch(&mut self, ops: &[Op], fee_recipient: AccountIndex) {
-        for op in ops {
-            for_each_access(op, fee_recipient, |key, _| {
-                if let Key::Account(a) = key {
-                    self.last[a as usize] = NONE;
-                    self.ordered[a as usize] = false;
-                }
-            });
+        Analysis {
+            deps,
+            touched,
+            longest_chain,
         }
     }
 
-    fn run_dag(&self, state: &mut State, ops: &[Op], facts: &BlockFacts, dag: &Dag) -> Effects {
+    fn run_dag(&self, state: &mut State, ops: &[Op], facts: &BlockFacts, deps: &Deps) -> Effects {
         let n = ops.len();
         let mut receipts: Vec<Receipt> = Vec::with_capacity(n);
         let State {
@@ -266,11 +253,12 @@ impl ParallelExecutor {
             secrets,
             ..
         } = state;
+        let flags: [&[u8]; PARTITIONS] = std::array::from_fn(|p| &self.scratch[p].flags[..]);
         let shared = Shared {
             parts: std::array::from_fn(|p| partitions[p].accounts.as_mut_ptr()),
             supply: supply.as_mut_ptr(),
             receipts: receipts.as_mut_ptr(),
-            ordered: &self.ordered,
+            flags,
             revealed: &secrets.revealed,
             pending: Mutex::new((B256Set::default(), Vec::new())),
             done: (0..n).map(|_| AtomicBool::new(false)).collect(),
@@ -287,8 +275,10 @@ impl ParallelExecutor {
                     break;
                 }
                 for (i, op) in ops.iter().enumerate().skip(start).take(CHUNK) {
-                    for &d in dag.deps_of(i) {
-                        wait_for(&shared.done[d as usize]);
+                    for &d in deps.iter().flat_map(|group| &group[i]) {
+                        if d != NONE {
+                            wait_for(&shared.done[d as usize]);
+                        }
                     }
                     let receipt = apply(op, i as u32, facts, &mut ctx);
                     // SAFETY: `i` is claimed by exactly one worker (disjoint chunks of
@@ -308,6 +298,102 @@ impl ParallelExecutor {
             deltas,
             reveals,
         }
+    }
+}
+
+/// One worker's share of [`ParallelExecutor::analyze`].
+struct GroupAnalysis {
+    deps: Vec<[u32; MAX_ACCESSES]>,
+    /// Each owned partition's touched positions, without repeats.
+    touched: Vec<(usize, Vec<usize>)>,
+    longest_chain: u32,
+}
+
+fn analyze_group(
+    ops: &[Op],
+    fee_recipient: AccountIndex,
+    group: &mut [(usize, &mut PartitionScratch)],
+    owns_other_keys: bool,
+) -> GroupAnalysis {
+    let mut deps = vec![[NONE; MAX_ACCESSES]; ops.len()];
+    let mut slot_of = [usize::MAX; PARTITIONS];
+    for (slot, (p, _)) in group.iter().enumerate() {
+        slot_of[*p] = slot;
+    }
+    for op in ops {
+        for_each_access(op, fee_recipient, |key, mode| {
+            if let (Key::Account(a), Mode::Write | Mode::Read) = (key, mode) {
+                let slot = slot_of[partition_of(a)];
+                if slot != usize::MAX {
+                    group[slot].1.flags[position_of(a)] |= ORDERED;
+                }
+            }
+        });
+    }
+    let per_part = 2 * ops.len() / PARTITIONS + 1;
+    let mut touched: Vec<Vec<usize>> = group.iter().map(|_| Vec::with_capacity(per_part)).collect();
+    let fee_slot = slot_of[partition_of(fee_recipient)];
+    if fee_slot != usize::MAX {
+        let pos = position_of(fee_recipient);
+        group[fee_slot].1.flags[pos] |= SEEN;
+        touched[fee_slot].push(pos);
+    }
+    let mut other: HashMap<Key, (u32, u32)> = HashMap::new();
+    let mut longest = 0u32;
+    for (i, op) in ops.iter().enumerate() {
+        let i = i as u32;
+        let mut access = 0;
+        for_each_access(op, fee_recipient, |key, mode| {
+            let dep = &mut deps[i as usize][access];
+            access += 1;
+            let (last, count) = match key {
+                Key::Account(a) => {
+                    let slot = slot_of[partition_of(a)];
+                    if slot == usize::MAX {
+                        return;
+                    }
+                    let pos = position_of(a);
+                    let s = &mut *group[slot].1;
+                    if s.flags[pos] & SEEN == 0 {
+                        s.flags[pos] |= SEEN;
+                        touched[slot].push(pos);
+                    }
+                    if mode == Mode::Credit && s.flags[pos] & ORDERED == 0 {
+                        return; // commutative: a deferred delta, no edge
+                    }
+                    (&mut s.last[pos], &mut s.count[pos])
+                }
+                key if owns_other_keys => {
+                    let entry = other.entry(key).or_insert((NONE, 0));
+                    (&mut entry.0, &mut entry.1)
+                }
+                _ => return,
+            };
+            // A key can appear twice in one access set (a self-transfer, a sender who is
+            // the fee recipient): never depend on oneself.
+            if *last != NONE && *last != i {
+                *dep = *last;
+            }
+            if *last != i {
+                *count += 1;
+                longest = longest.max(*count);
+            }
+            *last = i;
+        });
+    }
+    // Leave the chain bookkeeping clean for the next block; `ordered` is still needed
+    // while the block runs and is cleared after it.
+    for (slot, (_, s)) in group.iter_mut().enumerate() {
+        for &pos in &touched[slot] {
+            s.last[pos] = NONE;
+            s.count[pos] = 0;
+        }
+    }
+    let touched = group.iter().map(|(p, _)| *p).zip(touched).collect();
+    GroupAnalysis {
+        deps,
+        touched,
+        longest_chain: longest,
     }
 }
 
@@ -340,7 +426,7 @@ struct Shared<'a> {
     parts: [*mut Account; PARTITIONS],
     supply: *mut Amount,
     receipts: *mut Receipt,
-    ordered: &'a [bool],
+    flags: [&'a [u8]; PARTITIONS],
     revealed: &'a B256Map<u64>,
     pending: Mutex<(B256Set, Vec<(u32, B256)>)>,
     done: Vec<AtomicBool>,
@@ -372,7 +458,7 @@ impl Ctx for WorkerCtx<'_, '_> {
     }
 
     fn credit(&mut self, idx: AccountIndex, token: TokenId, amount: Amount) {
-        if self.shared.ordered[idx as usize] {
+        if self.shared.flags[partition_of(idx)][position_of(idx)] & ORDERED != 0 {
             self.account(idx).credit(token, amount);
         } else {
             self.deltas[partition_of(idx)].push((idx, token, amount));

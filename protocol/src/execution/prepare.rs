@@ -7,7 +7,7 @@ use crate::{
     error::BlockError,
     execution::BlockEnv,
     primitives::{AccountIndex, Address, Amount, B256, ETH, Nonce, TokenId, keccak256},
-    state::{PARTITIONS, State, partition_of, position_of},
+    state::State,
     transaction::{Transaction, VerifiedTransaction},
 };
 
@@ -54,8 +54,6 @@ pub(crate) enum Op {
 pub(crate) struct Prepared {
     pub(crate) ops: Vec<Op>,
     pub(crate) fee_recipient: AccountIndex,
-    /// Positions touched per partition (unsorted, may repeat).
-    pub(crate) touched: Vec<Vec<usize>>,
     /// Known tokens after the block's registrations.
     pub(crate) token_count: u32,
     /// The queue position after the block.
@@ -75,8 +73,8 @@ fn addresses(tx: &Transaction) -> [Option<Address>; 2] {
 /// Each address slot of a transaction with its index, if the address is known.
 type Lookup = [Option<(Address, Option<AccountIndex>)>; 2];
 
-/// Blocks below this size resolve addresses on the calling thread.
-const PARALLEL_LOOKUP_MIN: usize = 512;
+/// Blocks below this size are prepared on the calling thread.
+const PARALLEL_MIN: usize = 512;
 
 /// Validates queue order and token ids, assigns indexes, lowers transactions.
 pub(crate) fn prepare(
@@ -88,16 +86,18 @@ pub(crate) fn prepare(
     // L1 queue order and token registration: the L1 contract assigns token ids in order.
     let mut queue = state.queue_position;
     let mut token_count = state.token_count();
-    for tx in txs {
-        if let Some(index) = tx.transaction.queue_index() {
-            if index != queue {
-                return Err(BlockError::QueueOrder {
-                    expected: queue,
-                    got: index,
-                });
-            }
-            queue += 1;
+    for tx in txs.iter().filter(|tx| tx.transaction.is_system()) {
+        let index = tx
+            .transaction
+            .queue_index()
+            .expect("system kinds have a queue index");
+        if index != queue {
+            return Err(BlockError::QueueOrder {
+                expected: queue,
+                got: index,
+            });
         }
+        queue += 1;
         if let Transaction::Deposit(d) = &tx.transaction {
             if d.token > token_count {
                 return Err(BlockError::TokenOrder {
@@ -114,93 +114,93 @@ pub(crate) fn prepare(
     if u64::from(state.account_count()) + new_accounts_bound > u64::from(u32::MAX) {
         return Err(BlockError::AccountsExhausted);
     }
+    let pool = pool.filter(|_| txs.len() >= PARALLEL_MIN);
 
-    // Look up every address (in parallel for large blocks), then assign new indexes in order.
-    let lookup = |tx: &VerifiedTransaction| {
+    // Look up every address, then assign the misses in block order (the only serial step;
+    // it touches new addresses alone), then lower every transaction.
+    let lookup = |tx: &VerifiedTransaction| -> Lookup {
         addresses(&tx.transaction).map(|a| a.map(|a| (a, state.index_of(&a))))
     };
     let found: Vec<Lookup> = match pool {
-        Some(pool) if txs.len() >= PARALLEL_LOOKUP_MIN => {
-            pool.install(|| txs.par_iter().map(lookup).collect())
-        }
-        _ => txs.iter().map(lookup).collect(),
+        Some(pool) => pool.install(|| txs.par_iter().map(lookup).collect()),
+        None => txs.iter().map(lookup).collect(),
     };
     let mut fresh: AddressMap<AccountIndex> = AddressMap::default();
-    let mut resolve = |state: &mut State, address: Address, known: Option<AccountIndex>| {
-        known.unwrap_or_else(|| {
-            *fresh
-                .entry(address)
-                .or_insert_with(|| state.push_account(address))
-        })
+    let fee_recipient = match state.index_of(&env.fee_recipient) {
+        Some(i) => i,
+        None => *fresh
+            .entry(env.fee_recipient)
+            .or_insert_with(|| state.push_account(env.fee_recipient)),
     };
-    let fee_known = state.index_of(&env.fee_recipient);
-    let fee_recipient = resolve(state, env.fee_recipient, fee_known);
-
-    let mut touched: Vec<Vec<usize>> = (0..PARTITIONS)
-        .map(|_| Vec::with_capacity(2 * txs.len() / PARTITIONS + 1))
-        .collect();
-    let mut touch = |idx: AccountIndex| touched[partition_of(idx)].push(position_of(idx));
-    touch(fee_recipient);
-
-    let mut ops = Vec::with_capacity(txs.len());
-    for (tx, slots) in txs.iter().zip(found) {
-        let mut idx = [0 as AccountIndex; 2];
-        for (i, slot) in slots.into_iter().enumerate() {
-            if let Some((address, known)) = slot {
-                idx[i] = resolve(state, address, known);
-                touch(idx[i]);
-            }
-        }
-        let op = match &tx.transaction {
-            Transaction::Transfer(t) => Op::Transfer {
-                from: idx[0],
-                to: idx[1],
-                token: t.token,
-                amount: t.amount,
-                fee: t.fee,
-                nonce: t.nonce,
-            },
-            Transaction::Withdraw(t) => Op::Withdraw {
-                from: idx[0],
-                recipient: t.l1_recipient,
-                token: t.token,
-                amount: t.amount,
-                fee: t.fee,
-                nonce: t.nonce,
-            },
-            Transaction::Deposit(d) => Op::Deposit {
-                to: idx[0],
-                token: d.token,
-                amount: d.amount,
-            },
-            Transaction::ForcedWithdraw(f) => Op::ForcedWithdraw {
-                account: idx[0],
-                token: f.token,
-            },
-            Transaction::RevealSecret(r) => Op::RevealSecret {
-                from: idx[0],
-                hashlock: keccak256(r.secret),
-                fee: r.fee,
-                nonce: r.nonce,
-            },
-            other => {
-                let (_, nonce, _) = other.signer_fields().expect("channel kinds are signed");
-                Op::Unsupported {
-                    from: idx[0],
-                    nonce,
-                }
-            }
-        };
-        ops.push(op);
+    for (address, _) in found
+        .iter()
+        .flatten()
+        .flatten()
+        .filter(|(_, known)| known.is_none())
+    {
+        fresh
+            .entry(*address)
+            .or_insert_with(|| state.push_account(*address));
     }
+    let lower = |(tx, slots): (&VerifiedTransaction, &Lookup)| {
+        let idx = slots.map(|s| s.map_or(0, |(a, known)| known.unwrap_or_else(|| fresh[&a])));
+        lower(&tx.transaction, idx)
+    };
+    let ops: Vec<Op> = match pool {
+        Some(pool) => pool.install(|| txs.par_iter().zip(&found).map(lower).collect()),
+        None => txs.iter().zip(&found).map(lower).collect(),
+    };
     // Registering happens here, before execution, so both executors see the same tokens.
     state.supply.resize(token_count as usize, 0);
     debug_assert!(state.token_count() > ETH);
     Ok(Prepared {
         ops,
         fee_recipient,
-        touched,
         token_count,
         queue_position: queue,
     })
+}
+
+/// A transaction as an [`Op`] over the indexes of its address slots.
+fn lower(tx: &Transaction, idx: [AccountIndex; 2]) -> Op {
+    match tx {
+        Transaction::Transfer(t) => Op::Transfer {
+            from: idx[0],
+            to: idx[1],
+            token: t.token,
+            amount: t.amount,
+            fee: t.fee,
+            nonce: t.nonce,
+        },
+        Transaction::Withdraw(t) => Op::Withdraw {
+            from: idx[0],
+            recipient: t.l1_recipient,
+            token: t.token,
+            amount: t.amount,
+            fee: t.fee,
+            nonce: t.nonce,
+        },
+        Transaction::Deposit(d) => Op::Deposit {
+            to: idx[0],
+            token: d.token,
+            amount: d.amount,
+        },
+        Transaction::ForcedWithdraw(f) => Op::ForcedWithdraw {
+            account: idx[0],
+            token: f.token,
+        },
+        Transaction::RevealSecret(r) => Op::RevealSecret {
+            from: idx[0],
+            hashlock: keccak256(r.secret),
+            fee: r.fee,
+            nonce: r.nonce,
+        },
+        other => {
+            let (_, nonce, _) = other.signer_fields().expect("channel kinds are signed");
+            Op::Unsupported {
+                from: idx[0],
+                nonce,
+            }
+        }
+    }
 }

@@ -6,6 +6,7 @@ use crate::{
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput,
+        access::touched_positions,
         commit::{Effects, commit},
         prepare::prepare,
         rules::{BlockFacts, Ctx, apply},
@@ -85,6 +86,9 @@ impl BlockExecutor for SequentialExecutor {
             token_count: prepared.token_count,
         };
         let effects = run_in_order(state, &prepared.ops, &facts);
-        Ok(commit(state, env.number, txs, prepared, effects, None))
+        let touched = touched_positions(&prepared.ops, facts.fee_recipient);
+        Ok(commit(
+            state, env.number, txs, prepared, touched, effects, None,
+        ))
     }
 }
