@@ -52,7 +52,7 @@ mod sequential;
 
 use serde::{Deserialize, Serialize};
 
-pub use parallel::ParallelExecutor;
+pub use parallel::{ParallelExecutor, Schedule};
 pub use sequential::SequentialExecutor;
 
 use crate::{
