@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use crate::{
-    execution::{BlockOutput, Receipt, prepare::Prepared},
+    execution::{BlockOutput, Receipt},
     merkle,
     primitives::{AccountIndex, Amount, B256, TokenId, keccak256},
     state::{PARTITIONS, State, commit_partition, position_of},
@@ -30,12 +30,11 @@ pub(crate) fn commit(
     state: &mut State,
     block_number: u64,
     txs: &[VerifiedTransaction],
-    prepared: Prepared,
+    queue_position: u64,
     mut touched: Vec<Vec<usize>>,
     mut effects: Effects,
     pool: Option<&rayon::ThreadPool>,
 ) -> BlockOutput {
-    let queue_position = prepared.queue_position;
     let deltas = &effects.deltas;
     let commit_one =
         |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {

@@ -77,7 +77,9 @@ pub struct BlockEnv {
 /// Why an included transaction failed.
 ///
 /// Outcomes (identical in both executors):
-/// - `bad_nonce`: the nonce is not the account's next one. Nothing changes, no fee.
+/// - `bad_nonce`: the nonce is not the account's next one. No fee, no balance or nonce
+///   changes. (Addresses the transaction names still get their index: indexes are
+///   assigned before execution, whatever the outcome.)
 /// - Every other reason of a signed kind consumes the nonce. The fee is charged (and
 ///   credited to the fee recipient) unless the reason is `unknown_token`,
 ///   `insufficient_fee` or `unsupported_kind`.

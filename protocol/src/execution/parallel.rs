@@ -41,7 +41,7 @@ const MAX_ACCESSES: usize = 3;
 const CHUNK: usize = 64;
 
 /// Blocks smaller than this run in order (the DAG costs more than it saves).
-const MIN_PARALLEL_TXS: usize = 256;
+const MIN_PARALLEL_TXS: usize = 128;
 
 /// Run in parallel only if the longest chain of accesses to one key is at most
 /// `txs / MIN_AVERAGE_WIDTH` (a few hot senders make the DAG a chain).
@@ -187,7 +187,7 @@ impl ParallelExecutor {
             state,
             env.number,
             txs,
-            prepared,
+            prepared.queue_position,
             touched,
             effects,
             Some(&self.pool),

@@ -88,7 +88,13 @@ impl BlockExecutor for SequentialExecutor {
         let effects = run_in_order(state, &prepared.ops, &facts);
         let touched = touched_positions(&prepared.ops, facts.fee_recipient);
         Ok(commit(
-            state, env.number, txs, prepared, touched, effects, None,
+            state,
+            env.number,
+            txs,
+            prepared.queue_position,
+            touched,
+            effects,
+            None,
         ))
     }
 }
