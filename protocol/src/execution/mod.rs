@@ -9,7 +9,7 @@
 //! 1. **Prepare** (`prepare.rs`): check the L1 queue order of system transactions, register
 //!    new token ids, give every new address a dense index in block order (fee recipient
 //!    first, then each transaction's addresses in field order) whether or not its
-//!    transaction later succeeds, and lower transactions to index-based [`Op`](prepare)s.
+//!    transaction later succeeds, and lower transactions to index-based operations.
 //!    Address lookups run in parallel; assignment is one ordered pass.
 //! 2. **Execute** (`rules.rs`): the state transition of each kind, written once against a
 //!    small context trait that each executor implements.
