@@ -98,56 +98,56 @@ mod tag {
 }
 
 /// Writes fields; each method's name matches the [`Reader`] method that reads it back.
-struct Writer<'a>(&'a mut Vec<u8>);
+pub(crate) struct Writer<'a>(pub(crate) &'a mut Vec<u8>);
 
 impl Writer<'_> {
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.0.push(v);
     }
 
-    fn u32(&mut self, v: &u32) {
+    pub(crate) fn u32(&mut self, v: &u32) {
         self.0.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn u64(&mut self, v: &u64) {
+    pub(crate) fn u64(&mut self, v: &u64) {
         self.0.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn u128(&mut self, v: &u128) {
+    pub(crate) fn u128(&mut self, v: &u128) {
         self.0.extend_from_slice(&v.to_be_bytes());
     }
 
-    fn address(&mut self, v: &Address) {
+    pub(crate) fn address(&mut self, v: &Address) {
         self.0.extend_from_slice(v.as_slice());
     }
 
-    fn b256(&mut self, v: &B256) {
+    pub(crate) fn b256(&mut self, v: &B256) {
         self.0.extend_from_slice(v.as_slice());
     }
 
-    fn bool(&mut self, v: &bool) {
+    pub(crate) fn bool(&mut self, v: &bool) {
         self.u8(u8::from(*v));
     }
 
-    fn direction(&mut self, v: &LockDirection) {
+    pub(crate) fn direction(&mut self, v: &LockDirection) {
         self.u8(v.as_u8());
     }
 
     /// A `u16` length and the bytes. A length past `u16::MAX` is written as `u16::MAX`,
     /// which is above every limit, so the result never decodes.
-    fn bytes(&mut self, v: &[u8]) {
+    pub(crate) fn bytes(&mut self, v: &[u8]) {
         let len = u16::try_from(v.len()).unwrap_or(u16::MAX);
         self.0.extend_from_slice(&len.to_be_bytes());
         self.0.extend_from_slice(v);
     }
 
-    fn co_signature(&mut self, v: &Bytes) {
+    pub(crate) fn co_signature(&mut self, v: &Bytes) {
         self.bytes(v);
     }
 
     /// A `u8` count and the locks. A count past `u8::MAX` is written as `u8::MAX`, which is
     /// above [`MAX_LOCKS`], so the result never decodes.
-    fn locks(&mut self, locks: &[Lock]) {
+    pub(crate) fn locks(&mut self, locks: &[Lock]) {
         self.u8(u8::try_from(locks.len()).unwrap_or(u8::MAX));
         for lock in locks {
             lock.encode(self.0);
@@ -155,28 +155,28 @@ impl Writer<'_> {
     }
 
     /// `r ‖ s ‖ v` with `v ∈ {27, 28}`.
-    fn signature(&mut self, v: &Signature) {
+    pub(crate) fn signature(&mut self, v: &Signature) {
         self.0.extend_from_slice(&v.to_bytes());
     }
 
-    fn value<T: Encode>(&mut self, v: &T) {
+    pub(crate) fn value<T: Encode>(&mut self, v: &T) {
         v.encode(self.0);
     }
 }
 
 /// Reads fields from the front of a buffer, advancing it; every read checks the remaining
 /// length first.
-struct Reader<'a, 'b>(&'a mut &'b [u8]);
+pub(crate) struct Reader<'a, 'b>(pub(crate) &'a mut &'b [u8]);
 
 impl<'b> Reader<'_, 'b> {
-    fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
         let buf: &'b [u8] = self.0;
         let (head, rest) = buf.split_at_checked(n).ok_or(DecodeError::UnexpectedEnd)?;
         *self.0 = rest;
         Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let buf: &'b [u8] = self.0;
         let (head, rest) = buf
             .split_first_chunk::<N>()
@@ -185,35 +185,35 @@ impl<'b> Reader<'_, 'b> {
         Ok(*head)
     }
 
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         self.array().map(u8::from_be_bytes)
     }
 
-    fn u16(&mut self) -> Result<u16, DecodeError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         self.array().map(u16::from_be_bytes)
     }
 
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         self.array().map(u32::from_be_bytes)
     }
 
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         self.array().map(u64::from_be_bytes)
     }
 
-    fn u128(&mut self) -> Result<u128, DecodeError> {
+    pub(crate) fn u128(&mut self) -> Result<u128, DecodeError> {
         self.array().map(u128::from_be_bytes)
     }
 
-    fn address(&mut self) -> Result<Address, DecodeError> {
+    pub(crate) fn address(&mut self) -> Result<Address, DecodeError> {
         self.array().map(Address::from)
     }
 
-    fn b256(&mut self) -> Result<B256, DecodeError> {
+    pub(crate) fn b256(&mut self) -> Result<B256, DecodeError> {
         self.array().map(B256::from)
     }
 
-    fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
+    pub(crate) fn bool(&mut self, what: &'static str) -> Result<bool, DecodeError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -221,12 +221,12 @@ impl<'b> Reader<'_, 'b> {
         }
     }
 
-    fn direction(&mut self) -> Result<LockDirection, DecodeError> {
+    pub(crate) fn direction(&mut self) -> Result<LockDirection, DecodeError> {
         LockDirection::from_u8(self.u8()?).ok_or(DecodeError::Invalid("lock direction"))
     }
 
     /// A `u16` length of at most `max`, then that many bytes.
-    fn bytes(&mut self, what: &'static str, max: usize) -> Result<Bytes, DecodeError> {
+    pub(crate) fn bytes(&mut self, what: &'static str, max: usize) -> Result<Bytes, DecodeError> {
         let len = usize::from(self.u16()?);
         if len > max {
             return Err(DecodeError::TooLong { what, len, max });
@@ -234,12 +234,12 @@ impl<'b> Reader<'_, 'b> {
         self.take(len).map(Bytes::copy_from_slice)
     }
 
-    fn co_signature(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
+    pub(crate) fn co_signature(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
         self.bytes(what, MAX_CO_SIGNATURE_LEN)
     }
 
     /// A `u8` count of at most [`MAX_LOCKS`], then the locks.
-    fn locks(&mut self) -> Result<Vec<Lock>, DecodeError> {
+    pub(crate) fn locks(&mut self) -> Result<Vec<Lock>, DecodeError> {
         let count = usize::from(self.u8()?);
         if count > MAX_LOCKS {
             return Err(DecodeError::TooLong {
@@ -261,7 +261,7 @@ impl<'b> Reader<'_, 'b> {
 
     /// `r ‖ s ‖ v`, taking only `v ∈ {27, 28}` (unlike [`Signature::from_bytes`], which
     /// also takes 0 and 1) so that the encoding stays canonical.
-    fn signature(&mut self) -> Result<Signature, DecodeError> {
+    pub(crate) fn signature(&mut self) -> Result<Signature, DecodeError> {
         let r = self.b256()?;
         let s = self.b256()?;
         let y_parity = match self.u8()? {
@@ -272,7 +272,7 @@ impl<'b> Reader<'_, 'b> {
         Ok(Signature { r, s, y_parity })
     }
 
-    fn value<T: Decode>(&mut self) -> Result<T, DecodeError> {
+    pub(crate) fn value<T: Decode>(&mut self) -> Result<T, DecodeError> {
         T::decode(self.0)
     }
 }

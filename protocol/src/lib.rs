@@ -20,7 +20,8 @@
 //! - [`signature`]: recovery with the EIP-2 low-s rule; signing keys for wallets and tests.
 //! - [`codec`]: the canonical binary encoding (storage, prover witness).
 //! - [`merkle`]: the one proof-verification rule and the fixed-depth tree.
-//! - [`state`]: accounts, partitions, the state root, account proofs.
+//! - [`state`]: accounts, partitions, the state root, account proofs; [`snapshot`] stores it.
+//! - [`block`]: L2 block headers and their hashes.
 //! - [`execution`]: the sequential reference and the parallel engine (algorithm in its docs).
 //!
 //! ## Example
@@ -57,6 +58,7 @@
 //! assert_eq!(a.account_by_address(&bob).unwrap().balance(0), 30);
 //! ```
 
+pub mod block;
 pub mod channel;
 pub mod codec;
 pub mod eip712;
@@ -65,6 +67,7 @@ pub mod execution;
 pub mod merkle;
 pub mod primitives;
 pub mod signature;
+pub mod snapshot;
 pub mod state;
 pub mod transaction;
 

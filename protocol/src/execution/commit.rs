@@ -5,7 +5,8 @@ use rayon::prelude::*;
 use crate::{
     execution::{BlockOutput, Receipt},
     merkle,
-    primitives::{AccountIndex, Amount, B256, TokenId, keccak256},
+    primitives::{AccountIndex, Amount, B256, TokenId},
+    snapshot::secret_leaf,
     state::{PARTITIONS, State, commit_partition, position_of},
     transaction::VerifiedTransaction,
 };
@@ -71,10 +72,7 @@ pub(crate) fn commit(
     let mut leaves = Vec::with_capacity(effects.reveals.len());
     for (i, &(_, hashlock)) in effects.reveals.iter().enumerate() {
         state.secrets.revealed.insert(hashlock, block_number);
-        let mut buf = [0u8; 40];
-        buf[..32].copy_from_slice(hashlock.as_slice());
-        buf[32..].copy_from_slice(&block_number.to_be_bytes());
-        leaves.push((first + i, keccak256(buf)));
+        leaves.push((first + i, secret_leaf(&hashlock, block_number)));
     }
     state.secrets.tree.update(&leaves);
     state.queue_position = queue_position;

@@ -1,0 +1,121 @@
+//! L2 block headers and their hashes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    execution::BlockEnv,
+    merkle,
+    primitives::{Address, B256, keccak256, word_address, word_u64},
+};
+
+/// An L2 block header. The block hash is `keccak256(abi.encode(header fields in order))`.
+///
+/// Beyond DESIGN.md's list it commits to the fee recipient: re-executing a block (the
+/// prover, a rebuild from L1) needs it, so it must be part of what the hash binds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockHeader {
+    /// Height; the first block after genesis is 1.
+    pub number: u64,
+    /// Hash of the previous header (zero for block 1's parent, the genesis).
+    pub parent_hash: B256,
+    /// Seconds since the Unix epoch.
+    pub timestamp: u64,
+    /// Receives the block's fees.
+    pub fee_recipient: Address,
+    /// Number of transactions.
+    pub tx_count: u64,
+    /// [`merkle::root_of`] the transaction hashes in block order.
+    pub transactions_root: B256,
+    /// State root after the block.
+    pub state_root: B256,
+    /// [`merkle::root_of`] the block's withdrawal leaves.
+    pub withdrawals_root: B256,
+    /// Next unconsumed L1 queue index after the block.
+    pub queue_position: u64,
+}
+
+impl BlockHeader {
+    /// `keccak256(abi.encode(number, parentHash, timestamp, feeRecipient, txCount,
+    /// transactionsRoot, stateRoot, withdrawalsRoot, queuePosition))`.
+    pub fn hash(&self) -> B256 {
+        let mut buf = [0u8; 9 * 32];
+        buf[..32].copy_from_slice(&word_u64(self.number));
+        buf[32..64].copy_from_slice(self.parent_hash.as_slice());
+        buf[64..96].copy_from_slice(&word_u64(self.timestamp));
+        buf[96..128].copy_from_slice(&word_address(&self.fee_recipient));
+        buf[128..160].copy_from_slice(&word_u64(self.tx_count));
+        buf[160..192].copy_from_slice(self.transactions_root.as_slice());
+        buf[192..224].copy_from_slice(self.state_root.as_slice());
+        buf[224..256].copy_from_slice(self.withdrawals_root.as_slice());
+        buf[256..].copy_from_slice(&word_u64(self.queue_position));
+        keccak256(buf)
+    }
+
+    /// The environment the block was executed in.
+    pub fn env(&self) -> BlockEnv {
+        BlockEnv {
+            number: self.number,
+            timestamp: self.timestamp,
+            fee_recipient: self.fee_recipient,
+        }
+    }
+}
+
+/// [`merkle::root_of`] a block's transaction hashes.
+pub fn transactions_root(hashes: &[B256]) -> B256 {
+    merkle::root_of(hashes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_header_field_changes_the_hash() {
+        let h = BlockHeader {
+            number: 1,
+            parent_hash: B256::repeat_byte(1),
+            timestamp: 2,
+            fee_recipient: Address::repeat_byte(3),
+            tx_count: 4,
+            transactions_root: B256::repeat_byte(5),
+            state_root: B256::repeat_byte(6),
+            withdrawals_root: B256::repeat_byte(7),
+            queue_position: 8,
+        };
+        let base = h.hash();
+        let variants = [
+            BlockHeader { number: 9, ..h },
+            BlockHeader {
+                parent_hash: B256::ZERO,
+                ..h
+            },
+            BlockHeader { timestamp: 9, ..h },
+            BlockHeader {
+                fee_recipient: Address::ZERO,
+                ..h
+            },
+            BlockHeader { tx_count: 9, ..h },
+            BlockHeader {
+                transactions_root: B256::ZERO,
+                ..h
+            },
+            BlockHeader {
+                state_root: B256::ZERO,
+                ..h
+            },
+            BlockHeader {
+                withdrawals_root: B256::ZERO,
+                ..h
+            },
+            BlockHeader {
+                queue_position: 9,
+                ..h
+            },
+        ];
+        for v in variants {
+            assert_ne!(v.hash(), base, "{v:?}");
+        }
+    }
+}
