@@ -1,1 +1,87 @@
+//! # weft-sequencer
+//!
+//! The node dApps talk to: a REST API ([`api`]) feeds [`admission`] (cheap checks, then
+//! signature recovery on every core), which feeds the [`mempool`]; the [`builder`] seals
+//! ready transactions into blocks, executes them with the protocol crate's parallel engine
+//! and writes each block to the [`store`] in one database transaction before anything
+//! reports it executed. [`node`] holds the shared state and rebuilds it at start from the
+//! latest snapshot plus the stored blocks after it.
+//!
+//! The binary (`weft-sequencer`) parses [`config::Config`], sets up tracing and calls
+//! [`start`]; tests start nodes the same way on an ephemeral port.
 
+pub mod admission;
+pub mod api;
+pub mod builder;
+pub mod config;
+pub mod mempool;
+pub mod metrics;
+pub mod node;
+pub mod store;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::info;
+
+use crate::{config::Config, node::Node};
+
+/// A running node: its address and shared state, and the handles to stop it.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The node's shared state.
+    pub node: Arc<Node>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    builder: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the node (rebuilding its state), binds the API and starts the block builder.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let listen = config.listen;
+    let node = Node::open(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let app = api::app(node.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut server_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let builder = tokio::spawn(builder::run(node.clone(), stopped));
+    let head = node.head();
+    info!(%addr, head = head.number, "sequencer listening");
+    Ok(Running {
+        addr,
+        node,
+        stop,
+        server,
+        builder,
+    })
+}
+
+impl Running {
+    /// Stops accepting requests, seals what is ready, writes a snapshot and returns.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        self.server
+            .await
+            .context("server task")?
+            .context("server")?;
+        self.builder.await.context("builder task")?
+    }
+
+    /// Resolves when the block builder stops on its own (a fatal error).
+    pub fn builder_finished(&self) -> bool {
+        self.builder.is_finished()
+    }
+}

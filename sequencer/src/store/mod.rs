@@ -6,10 +6,7 @@
 //! as executed.
 
 use weft_protocol::{
-    block::BlockHeader,
-    execution::Receipt,
-    primitives::B256,
-    signature::Signature,
+    block::BlockHeader, execution::Receipt, primitives::B256, signature::Signature,
     transaction::Transaction,
 };
 
@@ -52,3 +49,68 @@ pub struct StoredSnapshot {
     /// `State::encode_snapshot` bytes.
     pub data: Vec<u8>,
 }
+
+// ---- temporary interface stub: replaced by the real implementation (branch `store`) ----
+#[allow(missing_docs, clippy::unused_async, dead_code, unreachable_pub)]
+mod stub {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Backend {
+        Sqlite,
+        Postgres,
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("store stub")]
+    pub struct StoreError;
+
+    #[derive(Debug, Clone)]
+    pub struct Store;
+
+    impl Store {
+        pub async fn connect(_: Option<&str>, _: &std::path::Path) -> Result<Self, StoreError> {
+            unimplemented!()
+        }
+        pub fn backend(&self) -> Backend {
+            unimplemented!()
+        }
+        pub async fn insert_block(&self, _: &SealedBlock) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        pub async fn head(&self) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn header_by_number(
+            &self,
+            _: u64,
+        ) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn header_by_hash(
+            &self,
+            _: &B256,
+        ) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn block_transactions(
+            &self,
+            _: u64,
+        ) -> Result<Vec<StoredTransaction>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn block_transaction_hashes(&self, _: u64) -> Result<Vec<B256>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn transaction(&self, _: &B256) -> Result<Option<StoredTransaction>, StoreError> {
+            unimplemented!()
+        }
+        pub async fn save_snapshot(&self, _: &StoredSnapshot) -> Result<(), StoreError> {
+            unimplemented!()
+        }
+        pub async fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+            unimplemented!()
+        }
+    }
+}
+pub use stub::{Backend, Store, StoreError};

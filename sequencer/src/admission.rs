@@ -1,0 +1,332 @@
+//! Admission: what a submitted transaction goes through before the mempool.
+//!
+//! Cheapest first, so a flood of bad submissions costs little:
+//! 1. shape: a signed, enabled kind; amounts, fee, token, domain echo (microseconds);
+//! 2. state: nonce window and balance against the latest state, capacity, and whether the
+//!    transaction is already known (idempotent resubmission);
+//! 3. signature: one secp256k1 recovery per transaction on the signature pool, batches
+//!    spread over every core;
+//! 4. insert into the mempool, re-checking nonce and capacity under its lock.
+
+use std::{sync::Arc, time::Instant};
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use weft_protocol::{
+    codec::Encode,
+    primitives::{Address, Amount, B256, Nonce, TokenId},
+    signature::Signature,
+    transaction::{SignedTransaction, Transaction},
+};
+
+use crate::{
+    mempool::{MempoolError, PendingTx},
+    node::Node,
+};
+
+/// A submission: a signed transaction, optionally echoing the domain the client signed for
+/// (so a wrong chain or contract gets its own error instead of `invalid_signature`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Submission {
+    /// The transaction (a signed kind).
+    pub transaction: Transaction,
+    /// The sender's signature over its EIP-712 digest.
+    pub signature: Signature,
+    /// The `chainId` the client signed with, if it says.
+    #[serde(default)]
+    pub chain_id: Option<u64>,
+    /// The `verifyingContract` the client signed with, if it says.
+    #[serde(default)]
+    pub verifying_contract: Option<Address>,
+}
+
+/// Where an accepted submission stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    /// Newly admitted to the mempool.
+    Queued,
+    /// Already in the mempool (idempotent resubmission).
+    AlreadyQueued,
+    /// Already executed in this stored block.
+    AlreadyExecuted(u64),
+}
+
+/// Why a submission was refused: a stable code and a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {message}")]
+pub struct Rejection {
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Whether it is the node's condition (full) rather than the transaction's fault.
+    pub fn is_unavailable(&self) -> bool {
+        self.code == "mempool_full"
+    }
+}
+
+/// The result of one submission.
+pub type Outcome = Result<(B256, Accepted), Rejection>;
+
+/// A submission that passed the cheap checks.
+struct Candidate {
+    hash: B256,
+    sender: Address,
+    nonce: Nonce,
+    size: usize,
+    signed: SignedTransaction,
+}
+
+/// The debit a transaction needs from its sender: `(token, amount + fee)`.
+fn required_funds(tx: &Transaction) -> Option<(TokenId, Amount, Amount)> {
+    match tx {
+        Transaction::Transfer(t) => Some((t.token, t.amount, t.fee)),
+        Transaction::Withdraw(t) => Some((t.token, t.amount, t.fee)),
+        Transaction::RevealSecret(t) => Some((0, 0, t.fee)),
+        _ => None,
+    }
+}
+
+/// Step 1: the shape of one submission (no state, no signature).
+fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
+    if let Some(chain) = sub.chain_id
+        && chain != node.domain.chain_id()
+    {
+        return Err(Rejection::new(
+            "wrong_chain_id",
+            format!(
+                "signed for chain {chain}, this chain is {}",
+                node.domain.chain_id()
+            ),
+        ));
+    }
+    if let Some(contract) = sub.verifying_contract
+        && contract != node.domain.verifying_contract()
+    {
+        return Err(Rejection::new(
+            "wrong_contract",
+            format!(
+                "signed for contract {contract}, this deployment is {}",
+                node.domain.verifying_contract()
+            ),
+        ));
+    }
+    let tx = &sub.transaction;
+    if tx.is_system() {
+        return Err(Rejection::new(
+            "system_kind",
+            "deposits and forced withdrawals come from L1",
+        ));
+    }
+    let Some((token, amount, fee)) = required_funds(tx) else {
+        return Err(Rejection::new(
+            "unsupported_kind",
+            format!("{} is not enabled on this node yet", tx.kind()),
+        ));
+    };
+    if sub.signature.is_high_s() {
+        return Err(Rejection::new(
+            "high_s_signature",
+            "signature s is in the upper half of the curve order",
+        ));
+    }
+    if fee < node.config.min_fee {
+        return Err(Rejection::new(
+            "fee_too_low",
+            format!("fee {fee} is below the minimum {}", node.config.min_fee),
+        ));
+    }
+    let is_value_transfer = !matches!(tx, Transaction::RevealSecret(_));
+    if is_value_transfer && amount == 0 {
+        return Err(Rejection::new("zero_amount", "amount must be positive"));
+    }
+    if amount.checked_add(fee).is_none() {
+        return Err(Rejection::new(
+            "amount_overflow",
+            "amount plus fee exceeds 2^128 - 1",
+        ));
+    }
+    if let Transaction::Transfer(t) = tx
+        && t.from == t.to
+    {
+        return Err(Rejection::new(
+            "self_transfer",
+            "sender and receiver are the same",
+        ));
+    }
+    if token >= node.state.read().token_count() {
+        return Err(Rejection::new(
+            "unknown_token",
+            format!("token {token} was never deposited"),
+        ));
+    }
+    Ok(())
+}
+
+/// Admits a batch of submissions; one outcome per submission, in order.
+pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; subs.len()];
+    let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(subs.len());
+    let mut stale: Vec<(usize, B256, Rejection)> = Vec::new();
+    {
+        // Steps 1 and 2 under brief locks: state (read), then mempool.
+        let mut seen = std::collections::HashSet::with_capacity(subs.len());
+        for (i, sub) in subs.into_iter().enumerate() {
+            if let Err(r) = check_shape(node, &sub) {
+                outcomes[i] = Some(Err(r));
+                continue;
+            }
+            let hash = sub.transaction.hash(&node.domain);
+            let (sender, nonce, _) = sub.transaction.signer_fields().expect("signed kind");
+            let signed = SignedTransaction {
+                transaction: sub.transaction,
+                signature: sub.signature,
+            };
+            let size = signed.to_bytes().len();
+            if !seen.insert(hash) {
+                outcomes[i] = Some(Ok((hash, Accepted::AlreadyQueued)));
+                continue;
+            }
+            candidates.push((
+                i,
+                Candidate {
+                    hash,
+                    sender,
+                    nonce,
+                    size,
+                    signed,
+                },
+            ));
+        }
+        let state = node.state.read();
+        let pool = node.mempool.lock();
+        candidates.retain(|(i, c)| {
+            if pool.get(&c.hash).is_some() {
+                outcomes[*i] = Some(Ok((c.hash, Accepted::AlreadyQueued)));
+                return false;
+            }
+            let account = state.account_by_address(&c.sender);
+            let state_nonce = account.map_or(0, |a| a.nonce);
+            if let Err(e) = pool.check(&c.sender, c.nonce, c.size, state_nonce) {
+                let rejection = mempool_rejection(e);
+                if matches!(e, MempoolError::NonceTooLow { .. }) {
+                    // Maybe a resubmission of an executed transaction: look it up below.
+                    stale.push((*i, c.hash, rejection));
+                } else {
+                    outcomes[*i] = Some(Err(rejection));
+                }
+                return false;
+            }
+            let (token, amount, fee) = required_funds(&c.signed.transaction).expect("checked kind");
+            let balance = account.map_or(0, |a| a.balance(token));
+            if balance < amount + fee {
+                outcomes[*i] = Some(Err(Rejection::new(
+                    "insufficient_balance",
+                    format!(
+                        "balance {balance} of token {token} cannot pay {amount} plus fee {fee}"
+                    ),
+                )));
+                return false;
+            }
+            true
+        });
+    }
+    for (i, hash, rejection) in stale {
+        outcomes[i] = Some(match node.store.transaction(&hash).await {
+            Ok(Some(stored)) => Ok((hash, Accepted::AlreadyExecuted(stored.block_number))),
+            _ => Err(rejection),
+        });
+    }
+
+    // Step 3: signatures, on the signature pool.
+    let verified = recover_all(node, candidates).await;
+
+    // Step 4: insert, re-checking under the lock.
+    let received = Instant::now();
+    let mut admitted = 0u64;
+    {
+        let state = node.state.read();
+        let mut pool = node.mempool.lock();
+        for (i, candidate, checked) in verified {
+            outcomes[i] = Some(checked.and_then(|()| {
+                let state_nonce = state
+                    .account_by_address(&candidate.sender)
+                    .map_or(0, |a| a.nonce);
+                let hash = candidate.hash;
+                pool.insert(
+                    PendingTx {
+                        hash,
+                        sender: candidate.sender,
+                        nonce: candidate.nonce,
+                        size: candidate.size,
+                        signature: candidate.signed.signature,
+                        transaction: candidate.signed.transaction,
+                        received,
+                    },
+                    state_nonce,
+                )
+                .map_err(mempool_rejection)?;
+                admitted += 1;
+                Ok((hash, Accepted::Queued))
+            }));
+        }
+        node.metrics.mempool_txs.set(pool.len() as i64);
+        node.metrics.mempool_bytes.set(pool.bytes() as i64);
+    }
+    if admitted > 0 {
+        node.metrics.admitted.inc_by(admitted);
+        node.ready.notify_one();
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            let o = o.expect("every submission has an outcome");
+            if let Err(r) = &o {
+                node.metrics.reject(r.code);
+            }
+            o
+        })
+        .collect()
+}
+
+/// Recovers every candidate's signer on the signature pool.
+async fn recover_all(
+    node: &Arc<Node>,
+    candidates: Vec<(usize, Candidate)>,
+) -> Vec<(usize, Candidate, Result<(), Rejection>)> {
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let domain = node.domain;
+    node.signature_pool.spawn(move || {
+        let checked: Vec<_> = candidates
+            .into_par_iter()
+            .map(|(i, c)| {
+                let result = c
+                    .signed
+                    .verify(&domain)
+                    .map(|_| ())
+                    .map_err(|e| Rejection::new(e.code(), e.to_string()));
+                (i, c, result)
+            })
+            .collect();
+        let _ = tx.send(checked);
+    });
+    rx.await.expect("signature pool never drops a job")
+}
+
+fn mempool_rejection(e: MempoolError) -> Rejection {
+    Rejection::new(e.code(), e.to_string())
+}

@@ -1,0 +1,376 @@
+//! Request handlers.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, State},
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use weft_protocol::{
+    eip712::Domain,
+    execution::{Receipt, Status},
+    primitives::{Address, B256},
+    signature::Signature,
+    state::{AccountProof, Balance},
+    transaction::{ALL_TYPES, Transaction},
+};
+
+use crate::{
+    admission::{self, Accepted, Outcome, Submission},
+    api::{ApiError, ApiJson, OPENAPI},
+    node::Node,
+    store::StoredTransaction,
+};
+
+type AppState = State<Arc<Node>>;
+
+/// The reply to an accepted submission.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmitReply {
+    /// Canonical hash.
+    pub hash: B256,
+    /// `queued` or `executed`.
+    pub status: String,
+    /// The block, if already executed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_number: Option<u64>,
+}
+
+fn reply(hash: B256, accepted: Accepted) -> SubmitReply {
+    match accepted {
+        Accepted::Queued | Accepted::AlreadyQueued => SubmitReply {
+            hash,
+            status: "queued".into(),
+            block_number: None,
+        },
+        Accepted::AlreadyExecuted(n) => SubmitReply {
+            hash,
+            status: "executed".into(),
+            block_number: Some(n),
+        },
+    }
+}
+
+/// `POST /v1/transactions`
+pub async fn submit(
+    State(node): AppState,
+    ApiJson(sub): ApiJson<Submission>,
+) -> Result<ApiJson<SubmitReply>, ApiError> {
+    let outcome = admission::admit(&node, vec![sub])
+        .await
+        .pop()
+        .expect("one outcome");
+    let (hash, accepted) = outcome?;
+    Ok(ApiJson(reply(hash, accepted)))
+}
+
+/// Body of `POST /v1/transactions/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// The submissions.
+    pub transactions: Vec<Submission>,
+}
+
+/// `POST /v1/transactions/batch`: one result per submission, in order.
+pub async fn submit_batch(
+    State(node): AppState,
+    ApiJson(batch): ApiJson<Batch>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let max = node.config.api.max_batch;
+    if batch.transactions.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            "batch has no transactions",
+        ));
+    }
+    if batch.transactions.len() > max {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "batch_too_large",
+            format!(
+                "batch has {} transactions, at most {max}",
+                batch.transactions.len()
+            ),
+        ));
+    }
+    let results: Vec<Value> = admission::admit(&node, batch.transactions)
+        .await
+        .into_iter()
+        .map(|o: Outcome| match o {
+            Ok((hash, accepted)) => json!(reply(hash, accepted)),
+            Err(r) => json!({ "error": { "code": r.code, "message": r.message } }),
+        })
+        .collect();
+    Ok(ApiJson(json!({ "results": results })))
+}
+
+/// A transaction and where it stands.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TransactionView {
+    /// Canonical hash.
+    pub hash: B256,
+    /// `queued`, `executed` or `failed`.
+    pub status: &'static str,
+    /// The failure reason, if failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    /// The block, once executed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block_number: Option<u64>,
+    /// Position in the block.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// The sender's signature (absent for system kinds).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Signature>,
+    /// The receipt, once executed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<Receipt>,
+}
+
+impl From<StoredTransaction> for TransactionView {
+    fn from(t: StoredTransaction) -> Self {
+        let (status, reason) = match t.receipt.status {
+            Status::Success => ("executed", None),
+            Status::Failed(r) => ("failed", Some(r.code())),
+        };
+        Self {
+            hash: t.hash,
+            status,
+            reason,
+            block_number: Some(t.block_number),
+            index: Some(t.index),
+            transaction: t.transaction,
+            signature: t.signature,
+            receipt: Some(t.receipt),
+        }
+    }
+}
+
+fn parse_hash(s: &str) -> Result<B256, ApiError> {
+    s.parse::<B256>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_hash",
+            "expected a 0x-prefixed 32-byte hex hash",
+        )
+    })
+}
+
+fn parse_address(s: &str) -> Result<Address, ApiError> {
+    s.parse::<Address>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_address",
+            "expected a 0x-prefixed 20-byte hex address",
+        )
+    })
+}
+
+/// `GET /v1/transactions/{hash}`: the stored record wins; otherwise the mempool.
+pub async fn transaction(
+    State(node): AppState,
+    Path(hash): Path<String>,
+) -> Result<ApiJson<TransactionView>, ApiError> {
+    let hash = parse_hash(&hash)?;
+    if let Some(stored) = node
+        .store
+        .transaction(&hash)
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Ok(ApiJson(stored.into()));
+    }
+    let pending = node.mempool.lock().get(&hash).cloned();
+    match pending {
+        Some(p) => Ok(ApiJson(TransactionView {
+            hash,
+            status: "queued",
+            reason: None,
+            block_number: None,
+            index: None,
+            transaction: p.transaction.clone(),
+            signature: Some(p.signature),
+            receipt: None,
+        })),
+        None => Err(ApiError::not_found(format!(
+            "transaction {hash} is not known"
+        ))),
+    }
+}
+
+/// An account as the API shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// The address.
+    pub address: Address,
+    /// Its dense index, once it has appeared.
+    pub index: Option<u32>,
+    /// Nonce in the latest state.
+    pub nonce: u64,
+    /// The nonce its next submission must carry (counting pending transactions).
+    pub next_nonce: u64,
+    /// Non-zero balances.
+    pub balances: Vec<Balance>,
+}
+
+/// `GET /v1/accounts/{address}`: an unknown address is an empty account.
+pub async fn account(
+    State(node): AppState,
+    Path(address): Path<String>,
+) -> Result<ApiJson<AccountView>, ApiError> {
+    let address = parse_address(&address)?;
+    let (index, nonce, balances) = {
+        let state = node.state.read();
+        let index = state.index_of(&address);
+        let account = index.and_then(|i| state.account(i));
+        (
+            index,
+            account.map_or(0, |a| a.nonce),
+            account.map(|a| a.balances().collect()).unwrap_or_default(),
+        )
+    };
+    let next_nonce = node.mempool.lock().next_nonce(&address, nonce);
+    Ok(ApiJson(AccountView {
+        address,
+        index,
+        nonce,
+        next_nonce,
+        balances,
+    }))
+}
+
+/// An account proof with the root it verifies against.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofView {
+    /// The state root the proof verifies against.
+    pub state_root: B256,
+    /// The latest stored block when the proof was taken.
+    pub block_number: u64,
+    /// The proof.
+    pub proof: AccountProof,
+}
+
+/// `GET /v1/accounts/{address}/proof`
+pub async fn account_proof(
+    State(node): AppState,
+    Path(address): Path<String>,
+) -> Result<ApiJson<ProofView>, ApiError> {
+    let address = parse_address(&address)?;
+    let block_number = node.head().number;
+    let state = node.state.read();
+    let index = state
+        .index_of(&address)
+        .ok_or_else(|| ApiError::not_found(format!("account {address} has no index yet")))?;
+    let proof = state
+        .account_proof(index)
+        .ok_or_else(|| ApiError::internal("indexed account missing"))?;
+    Ok(ApiJson(ProofView {
+        state_root: state.state_root(),
+        block_number,
+        proof,
+    }))
+}
+
+/// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash.
+pub async fn block(
+    State(node): AppState,
+    Path(id): Path<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let found = if id == "latest" {
+        node.store.head().await
+    } else if id.starts_with("0x") {
+        node.store.header_by_hash(&parse_hash(&id)?).await
+    } else {
+        let number = id.parse::<u64>().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_block_id",
+                "expected a number, latest or a 0x hash",
+            )
+        })?;
+        node.store.header_by_number(number).await
+    }
+    .map_err(ApiError::internal)?;
+    let (header, hash) =
+        found.ok_or_else(|| ApiError::not_found(format!("block {id} is not known")))?;
+    let transactions = node
+        .store
+        .block_transaction_hashes(header.number)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut body = serde_json::to_value(header).map_err(ApiError::internal)?;
+    let obj = body.as_object_mut().expect("a header is an object");
+    obj.insert("hash".into(), json!(hash));
+    obj.insert("transactions".into(), json!(transactions));
+    Ok(ApiJson(body))
+}
+
+/// `GET /v1/domain`
+pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
+    ApiJson(node.domain)
+}
+
+/// `GET /v1/types`: the EIP-712 domain and the typed-data types of every kind, so a
+/// wallet can sign without reading Weft's code.
+pub async fn types(State(node): AppState) -> ApiJson<Value> {
+    let mut kinds = Map::new();
+    for ty in ALL_TYPES {
+        kinds.insert(
+            ty.name.into(),
+            json!({ "primaryType": ty.name, "types": ty.types_json(), "encodeType": ty.encode_type() }),
+        );
+    }
+    ApiJson(json!({ "domain": node.domain.to_json(), "kinds": kinds }))
+}
+
+/// `GET /v1/openapi.json`
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// `GET /health`
+pub async fn health(State(node): AppState) -> ApiJson<Value> {
+    let head = node.head();
+    let mempool = node.mempool.lock().len();
+    ApiJson(
+        json!({ "status": "ok", "head": head.number, "headHash": head.hash, "mempool": mempool }),
+    )
+}
+
+/// `GET /metrics` (Prometheus text format).
+pub async fn metrics(State(node): AppState) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        node.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+/// Known route, wrong method.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed on this route",
+    )
+}

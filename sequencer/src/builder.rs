@@ -1,0 +1,362 @@
+//! The block builder: seals ready transactions into blocks, executes them with the
+//! parallel engine, stores each block in one database transaction, then publishes it.
+//!
+//! Seal rules are small pieces ([`SealRule`]); a block is never empty.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, anyhow};
+use tokio::sync::watch;
+use tracing::{info, warn};
+use weft_protocol::{
+    block::{BlockHeader, transactions_root},
+    execution::{BlockEnv, BlockExecutor},
+    primitives::B256,
+};
+
+use crate::{
+    mempool::PendingTx,
+    metrics::Reason,
+    node::{Head, Node},
+    store::{SealedBlock, StoredSnapshot, StoredTransaction},
+};
+
+/// Why a block was sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealReason {
+    /// The transaction limit is reached.
+    MaxTxs,
+    /// The byte limit is reached.
+    MaxBytes,
+    /// The block time elapsed.
+    BlockTime,
+    /// The node is shutting down and drains the mempool.
+    Shutdown,
+}
+
+impl SealReason {
+    /// Metric label.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::MaxTxs => "max_txs",
+            Self::MaxBytes => "max_bytes",
+            Self::BlockTime => "block_time",
+            Self::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// What a seal rule looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    /// Ready transactions.
+    pub txs: usize,
+    /// Their encoded bytes.
+    pub bytes: usize,
+    /// Time since the last seal.
+    pub since_last_seal: Duration,
+}
+
+/// One reason to seal now.
+pub trait SealRule: Send + Sync + std::fmt::Debug {
+    /// `Some` if the block should be sealed now.
+    fn check(&self, pending: &Pending) -> Option<SealReason>;
+}
+
+/// Seal once the block is full by count.
+#[derive(Debug)]
+pub struct MaxTxs(pub usize);
+/// Seal once the block is full by bytes.
+#[derive(Debug)]
+pub struct MaxBytes(pub usize);
+/// Seal once the block time has passed since the last seal.
+#[derive(Debug)]
+pub struct BlockTime(pub Duration);
+
+impl SealRule for MaxTxs {
+    fn check(&self, p: &Pending) -> Option<SealReason> {
+        (p.txs >= self.0).then_some(SealReason::MaxTxs)
+    }
+}
+
+impl SealRule for MaxBytes {
+    fn check(&self, p: &Pending) -> Option<SealReason> {
+        (p.bytes >= self.0).then_some(SealReason::MaxBytes)
+    }
+}
+
+impl SealRule for BlockTime {
+    fn check(&self, p: &Pending) -> Option<SealReason> {
+        (p.since_last_seal >= self.0).then_some(SealReason::BlockTime)
+    }
+}
+
+/// The first rule that fires; never for an empty pending set.
+pub fn should_seal(rules: &[Box<dyn SealRule>], pending: &Pending) -> Option<SealReason> {
+    if pending.txs == 0 {
+        return None;
+    }
+    rules.iter().find_map(|r| r.check(pending))
+}
+
+/// Runs the builder until `shutdown` turns true, then drains the ready transactions and
+/// writes a snapshot.
+pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let cfg = node.config.block;
+    let rules: Vec<Box<dyn SealRule>> = vec![
+        Box::new(MaxTxs(cfg.max_txs)),
+        Box::new(MaxBytes(cfg.max_bytes)),
+        Box::new(BlockTime(cfg.block_time)),
+    ];
+    let mut last_seal = Instant::now();
+    loop {
+        let pending = {
+            let pool = node.mempool.lock();
+            Pending {
+                txs: pool.ready_len(),
+                bytes: pool.ready_bytes(),
+                since_last_seal: last_seal.elapsed(),
+            }
+        };
+        if *shutdown.borrow() {
+            while node.mempool.lock().ready_len() > 0 {
+                seal(&node, SealReason::Shutdown).await?;
+            }
+            snapshot(&node).await?;
+            return Ok(());
+        }
+        if let Some(reason) = should_seal(&rules, &pending) {
+            seal(&node, reason).await?;
+            last_seal = Instant::now();
+            continue;
+        }
+        let wait = if pending.txs == 0 {
+            Duration::from_secs(3600)
+        } else {
+            cfg.block_time.saturating_sub(pending.since_last_seal)
+        };
+        tokio::select! {
+            _ = node.ready.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Seals, executes, stores and publishes one block from the ready transactions.
+async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
+    let cfg = node.config.block;
+    let txs = node.mempool.lock().take_ready(cfg.max_txs, cfg.max_bytes);
+    if txs.is_empty() {
+        return Ok(());
+    }
+    let parent = node.head();
+    let env = BlockEnv {
+        number: parent.number + 1,
+        timestamp: unix_now().max(parent.timestamp),
+        fee_recipient: node.config.fee_recipient,
+    };
+    let started = Instant::now();
+    let (block, txs) = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || execute(&node, parent, env, txs))
+            .await
+            .context("executor task")??
+    };
+    node.metrics
+        .executor_seconds
+        .observe(started.elapsed().as_secs_f64());
+
+    let write_started = Instant::now();
+    store_with_retry(node, &block).await?;
+    node.metrics
+        .store_seconds
+        .observe(write_started.elapsed().as_secs_f64());
+
+    {
+        let mut pool = node.mempool.lock();
+        pool.remove_included(&txs);
+        node.metrics.mempool_txs.set(pool.len() as i64);
+        node.metrics.mempool_bytes.set(pool.bytes() as i64);
+    }
+    let n = block.transactions.len();
+    node.metrics.block_txs.observe(n as f64);
+    node.metrics.executed.inc_by(n as u64);
+    node.metrics.block_height.set(env.number as i64);
+    node.metrics
+        .seals
+        .get_or_create(&Reason {
+            reason: reason.as_str().into(),
+        })
+        .inc();
+    node.head.send_replace(Head {
+        number: env.number,
+        hash: block.hash,
+        timestamp: env.timestamp,
+    });
+    tracing::debug!(
+        number = env.number,
+        txs = n,
+        reason = reason.as_str(),
+        "sealed block"
+    );
+    if env.number.is_multiple_of(node.config.snapshot_every) {
+        snapshot(node).await?;
+    }
+    Ok(())
+}
+
+/// Executes the block against the shared state and builds what the store writes.
+fn execute(
+    node: &Node,
+    parent: Head,
+    env: BlockEnv,
+    txs: Vec<Arc<PendingTx>>,
+) -> anyhow::Result<(SealedBlock, Vec<Arc<PendingTx>>)> {
+    let verified: Vec<_> = txs.iter().map(|t| t.verified()).collect();
+    let output = {
+        let mut state = node.state.write();
+        node.executor
+            .lock()
+            .execute_block(&mut state, &env, &verified)
+    }
+    .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
+    let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    let header = BlockHeader {
+        number: env.number,
+        parent_hash: parent.hash,
+        timestamp: env.timestamp,
+        fee_recipient: env.fee_recipient,
+        tx_count: txs.len() as u64,
+        transactions_root: transactions_root(&hashes),
+        state_root: output.state_root,
+        withdrawals_root: output.withdrawals_root,
+        queue_position: output.queue_position,
+    };
+    let transactions = txs
+        .iter()
+        .zip(output.receipts)
+        .enumerate()
+        .map(|(i, (t, receipt))| StoredTransaction {
+            hash: t.hash,
+            block_number: env.number,
+            index: i as u32,
+            transaction: t.transaction.clone(),
+            signature: Some(t.signature),
+            receipt,
+        })
+        .collect();
+    Ok((
+        SealedBlock {
+            hash: header.hash(),
+            header,
+            transactions,
+        },
+        txs,
+    ))
+}
+
+/// The state already includes the block, so the write must succeed: retry a few times,
+/// then stop the node (a restart rebuilds the state from what was stored).
+async fn store_with_retry(node: &Node, block: &SealedBlock) -> anyhow::Result<()> {
+    let mut delay = Duration::from_millis(50);
+    for attempt in 1..=5 {
+        match node.store.insert_block(block).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < 5 => {
+                warn!(number = block.header.number, attempt, error = %e, "storing block failed, retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                return Err(anyhow!(e)).context(format!("store block {}", block.header.number));
+            }
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// Writes a snapshot of the current state (taken after the latest stored block).
+async fn snapshot(node: &Arc<Node>) -> anyhow::Result<()> {
+    let head = node.head();
+    if head.number == 0 {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let snap = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || {
+            let state = node.state.read();
+            StoredSnapshot {
+                block_number: head.number,
+                state_root: state.state_root(),
+                data: state.encode_snapshot(),
+            }
+        })
+        .await?
+    };
+    let bytes = snap.data.len();
+    node.store
+        .save_snapshot(&snap)
+        .await
+        .context("save snapshot")?;
+    info!(
+        block = head.number,
+        bytes,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "snapshot saved"
+    );
+    Ok(())
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rules() -> Vec<Box<dyn SealRule>> {
+        vec![
+            Box::new(MaxTxs(10)),
+            Box::new(MaxBytes(1_000)),
+            Box::new(BlockTime(Duration::from_millis(100))),
+        ]
+    }
+
+    fn pending(txs: usize, bytes: usize, ms: u64) -> Pending {
+        Pending {
+            txs,
+            bytes,
+            since_last_seal: Duration::from_millis(ms),
+        }
+    }
+
+    #[test]
+    fn never_seals_an_empty_block() {
+        assert_eq!(should_seal(&rules(), &pending(0, 0, 10_000)), None);
+    }
+
+    #[test]
+    fn each_rule_fires_on_its_own_limit() {
+        assert_eq!(
+            should_seal(&rules(), &pending(10, 10, 0)),
+            Some(SealReason::MaxTxs)
+        );
+        assert_eq!(
+            should_seal(&rules(), &pending(1, 1_000, 0)),
+            Some(SealReason::MaxBytes)
+        );
+        assert_eq!(
+            should_seal(&rules(), &pending(1, 10, 100)),
+            Some(SealReason::BlockTime)
+        );
+        assert_eq!(should_seal(&rules(), &pending(9, 999, 99)), None);
+    }
+}

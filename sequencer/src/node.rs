@@ -1,0 +1,207 @@
+//! The node's shared state and its start: open storage, rebuild the state from the latest
+//! snapshot plus the stored blocks after it, and check every root on the way.
+
+use std::{sync::Arc, time::Instant};
+
+use anyhow::{Context, bail, ensure};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::{Notify, watch};
+use tracing::info;
+use weft_protocol::{
+    block::BlockHeader,
+    eip712::Domain,
+    execution::{BlockExecutor, ParallelExecutor},
+    primitives::B256,
+    state::State,
+};
+
+use crate::{config::Config, mempool::Mempool, metrics::Metrics, store::Store};
+
+/// The latest stored block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    /// Its number (0: genesis, nothing stored yet).
+    pub number: u64,
+    /// Its hash (zero for genesis).
+    pub hash: B256,
+    /// Its timestamp.
+    pub timestamp: u64,
+}
+
+/// Everything the API, admission and the block builder share.
+#[derive(Debug)]
+pub struct Node {
+    /// The configuration.
+    pub config: Config,
+    /// The EIP-712 domain.
+    pub domain: Domain,
+    /// Durable storage.
+    pub store: Store,
+    /// The latest executed state.
+    pub state: RwLock<State>,
+    /// Admitted transactions waiting for a block.
+    pub mempool: Mutex<Mempool>,
+    /// The executor (owned by the block builder; also used to replay at start).
+    pub executor: Mutex<ParallelExecutor>,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Wakes the block builder when transactions become ready.
+    pub ready: Notify,
+    /// The latest stored block; watchers wake on every new block.
+    pub head: watch::Sender<Head>,
+    /// Recovers signatures on every core.
+    pub signature_pool: rayon::ThreadPool,
+}
+
+impl Node {
+    /// Opens storage and rebuilds the state; the node resumes at the block after the stored
+    /// head, with the head's hash as parent.
+    pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
+        let store = Store::connect(config.database_url.as_deref(), &config.data_dir)
+            .await
+            .context("open storage")?;
+        let domain = config.domain();
+        let mut executor = ParallelExecutor::new(config.executor_threads);
+        let (state, head) = recover(&store, &config, &domain, &mut executor).await?;
+        let metrics = Metrics::new();
+        metrics.block_height.set(head.number as i64);
+        let signature_pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.signature_threads)
+            .thread_name(|i| format!("weft-sig-{i}"))
+            .build()
+            .context("spawn signature threads")?;
+        Ok(Arc::new(Self {
+            mempool: Mutex::new(Mempool::new(config.mempool)),
+            config,
+            domain,
+            store,
+            state: RwLock::new(state),
+            executor: Mutex::new(executor),
+            metrics,
+            ready: Notify::new(),
+            head: watch::Sender::new(head),
+            signature_pool,
+        }))
+    }
+
+    /// The latest stored block.
+    pub fn head(&self) -> Head {
+        *self.head.borrow()
+    }
+}
+
+/// The genesis state of `config`.
+pub fn genesis_state(config: &Config) -> anyhow::Result<State> {
+    State::genesis(&config.genesis.allocations(), 1).context("build genesis state")
+}
+
+/// Rebuilds the state: latest snapshot, then every stored block after it, each checked
+/// against its stored state root and receipts.
+async fn recover(
+    store: &Store,
+    config: &Config,
+    domain: &Domain,
+    executor: &mut ParallelExecutor,
+) -> anyhow::Result<(State, Head)> {
+    let genesis = genesis_state(config)?;
+    let Some((head_header, head_hash)) = store.head().await? else {
+        info!(state_root = %genesis.state_root(), "starting from genesis");
+        return Ok((
+            genesis,
+            Head {
+                number: 0,
+                hash: B256::ZERO,
+                timestamp: 0,
+            },
+        ));
+    };
+    let started = Instant::now();
+    let (mut state, from) = match store.latest_snapshot().await? {
+        Some(snap) if snap.block_number <= head_header.number => {
+            let state = State::decode_snapshot(&snap.data).context("decode snapshot")?;
+            let (header, _) = store
+                .header_by_number(snap.block_number)
+                .await?
+                .context("snapshot of a block that is not stored")?;
+            ensure!(
+                state.state_root() == header.state_root && snap.state_root == header.state_root,
+                "snapshot of block {} does not match its stored state root",
+                snap.block_number
+            );
+            (state, snap.block_number + 1)
+        }
+        _ => (genesis, 1),
+    };
+    info!(from, to = head_header.number, "replaying stored blocks");
+    for number in from..=head_header.number {
+        let (header, _) = store
+            .header_by_number(number)
+            .await?
+            .with_context(|| format!("block {number} missing"))?;
+        replay_block(store, domain, executor, &mut state, &header).await?;
+        if number.is_multiple_of(1_000) {
+            info!(number, to = head_header.number, "replaying");
+        }
+    }
+    ensure!(
+        state.state_root() == head_header.state_root,
+        "rebuilt state root differs from the head's"
+    );
+    info!(
+        head = head_header.number,
+        state_root = %head_header.state_root,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "state rebuilt"
+    );
+    Ok((
+        state,
+        Head {
+            number: head_header.number,
+            hash: head_hash,
+            timestamp: head_header.timestamp,
+        },
+    ))
+}
+
+/// Re-executes one stored block and checks its state root and receipts.
+async fn replay_block(
+    store: &Store,
+    domain: &Domain,
+    executor: &mut ParallelExecutor,
+    state: &mut State,
+    header: &BlockHeader,
+) -> anyhow::Result<()> {
+    let stored = store.block_transactions(header.number).await?;
+    let txs: Vec<_> = stored
+        .iter()
+        .map(|t| t.transaction.clone().assume_verified(domain))
+        .collect();
+    for (tx, s) in txs.iter().zip(&stored) {
+        ensure!(
+            tx.hash == s.hash,
+            "stored transaction {} hashes differently",
+            s.hash
+        );
+    }
+    let out = executor
+        .execute_block(state, &header.env(), &txs)
+        .with_context(|| format!("replay block {}", header.number))?;
+    if out.state_root != header.state_root {
+        bail!(
+            "replayed block {} gives state root {}, stored {}",
+            header.number,
+            out.state_root,
+            header.state_root
+        );
+    }
+    for (receipt, s) in out.receipts.iter().zip(&stored) {
+        ensure!(
+            *receipt == s.receipt,
+            "replayed receipt of {} differs from the stored one",
+            s.hash
+        );
+    }
+    Ok(())
+}

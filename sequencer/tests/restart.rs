@@ -1,0 +1,245 @@
+//! Restarting exactly: a graceful stop and a `kill -9` at an arbitrary moment both resume
+//! at the next block on top of the stored head, with the rebuilt state root equal to the
+//! stored one, and no executed transaction lost or executed twice. On SQLite always, on
+//! PostgreSQL when `DATABASE_URL` is set.
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{Client, PgDatabase, config, transfer};
+use serde_json::Value;
+use weft_protocol::primitives::B256;
+use weft_sequencer::config::GenesisConfig;
+
+async fn graceful_restart(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), database_url);
+    c.snapshot_every = 3;
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let client = Client::new(running.addr);
+    let d = running.node.domain;
+    let mut last = B256::ZERO;
+    for nonce in 0..40u64 {
+        for sender in 0..5u32 {
+            let (s, v) = client
+                .submit(&transfer(&d, sender, sender + 5, 1, nonce))
+                .await;
+            assert_eq!(s, 200, "{v}");
+            last = v["hash"].as_str().unwrap().parse().unwrap();
+        }
+        if nonce % 10 == 9 {
+            client.wait_executed(&last, Duration::from_secs(20)).await;
+        }
+    }
+    client.wait_executed(&last, Duration::from_secs(20)).await;
+    let (_, head_before) = client.get("/v1/blocks/latest").await;
+    running.stop().await.unwrap();
+
+    let running = weft_sequencer::start(c).await.unwrap();
+    let client = Client::new(running.addr);
+    let (_, head_after) = client.get("/v1/blocks/latest").await;
+    assert_eq!(
+        head_after, head_before,
+        "the stored head survives the restart"
+    );
+    assert_eq!(
+        running.node.state.read().state_root().to_string(),
+        head_before["stateRoot"].as_str().unwrap()
+    );
+    let (s, v) = client.submit(&transfer(&d, 0, 1, 1, 40)).await;
+    assert_eq!(s, 200, "{v}");
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    let done = client.wait_executed(&hash, Duration::from_secs(10)).await;
+    let number = done["blockNumber"].as_u64().unwrap();
+    assert_eq!(number, head_before["number"].as_u64().unwrap() + 1);
+    let (_, block) = client.get(&format!("/v1/blocks/{number}")).await;
+    assert_eq!(block["parentHash"], head_before["hash"]);
+    for sender in 0..5u32 {
+        let (_, a) = client
+            .get(&format!(
+                "/v1/accounts/{}",
+                GenesisConfig::dev_key(sender).address()
+            ))
+            .await;
+        assert_eq!(a["nonce"], if sender == 0 { 41 } else { 40 });
+    }
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn graceful_restart_resumes_exactly_on_sqlite() {
+    graceful_restart(None).await;
+}
+
+#[tokio::test]
+async fn graceful_restart_resumes_exactly_on_postgres() {
+    let Some(db) = PgDatabase::create().await else {
+        eprintln!("DATABASE_URL not set: PostgreSQL variant skipped");
+        return;
+    };
+    graceful_restart(Some(db.url.clone())).await;
+    db.drop_now().await;
+}
+
+/// Starts the real binary on a free port.
+fn spawn_node(data_dir: &std::path::Path, database_url: Option<&str>, port: u16) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft-sequencer"));
+    cmd.arg("--data-dir")
+        .arg(data_dir)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--block-time-ms")
+        .arg("30")
+        .arg("--dev-accounts")
+        .arg("20")
+        .arg("--rate-per-second")
+        .arg("0")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+    match database_url {
+        Some(url) => cmd.arg("--database-url").arg(url),
+        None => cmd.env_remove("DATABASE_URL"),
+    };
+    cmd.spawn().expect("spawn weft-sequencer")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_healthy(client: &Client) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client
+            .http
+            .get(format!("{}/health", client.base))
+            .send()
+            .await
+            && r.status().is_success()
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "node did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn kill_9_loses_nothing(database_url: Option<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = spawn_node(dir.path(), database_url.as_deref(), port);
+    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap());
+    wait_healthy(&client).await;
+    let d = config(dir.path(), None).domain();
+
+    // Submit a steady stream from 10 senders; remember what was reported executed.
+    let mut executed: HashMap<B256, (u64, u64)> = HashMap::new();
+    let mut submitted = Vec::new();
+    let kill_after = Duration::from_millis(1_500);
+    let started = Instant::now();
+    let mut nonce = 0u64;
+    while started.elapsed() < kill_after {
+        for sender in 0..10u32 {
+            let tx = transfer(&d, sender, sender + 10, 1, nonce);
+            let (s, v) = client.submit(&tx).await;
+            assert_eq!(s, 200, "{v}");
+            submitted.push(tx.transaction.hash(&d));
+        }
+        nonce += 1;
+        // Poll a few statuses as a client would.
+        for hash in submitted.iter().rev().take(20) {
+            let (_, v) = client.get(&format!("/v1/transactions/{hash}")).await;
+            if v["status"] == "executed" {
+                executed.insert(
+                    *hash,
+                    (
+                        v["blockNumber"].as_u64().unwrap(),
+                        v["index"].as_u64().unwrap(),
+                    ),
+                );
+            }
+        }
+    }
+    child.kill().unwrap(); // SIGKILL: no drain, no snapshot
+    child.wait().unwrap();
+    assert!(
+        !executed.is_empty(),
+        "some transactions were executed before the kill"
+    );
+
+    let mut child = spawn_node(dir.path(), database_url.as_deref(), port);
+    wait_healthy(&client).await;
+    for (hash, (block, index)) in &executed {
+        let (s, v) = client.get(&format!("/v1/transactions/{hash}")).await;
+        assert_eq!(s, 200, "executed transaction {hash} lost");
+        assert_eq!(
+            (v["blockNumber"].as_u64(), v["index"].as_u64()),
+            (Some(*block), Some(*index))
+        );
+    }
+    // Nonces equal the number of each sender's stored transactions: nothing executed twice.
+    let (_, head) = client.get("/v1/blocks/latest").await;
+    let mut per_sender: HashMap<String, u64> = HashMap::new();
+    for n in 1..=head["number"].as_u64().unwrap() {
+        let (_, block) = client.get(&format!("/v1/blocks/{n}")).await;
+        if n > 1 {
+            let (_, parent) = client.get(&format!("/v1/blocks/{}", n - 1)).await;
+            assert_eq!(block["parentHash"], parent["hash"]);
+        }
+        for h in block["transactions"].as_array().unwrap() {
+            let (_, v): (u16, Value) = client
+                .get(&format!("/v1/transactions/{}", h.as_str().unwrap()))
+                .await;
+            *per_sender
+                .entry(v["transaction"]["from"].as_str().unwrap().to_lowercase())
+                .or_default() += 1;
+        }
+    }
+    for sender in 0..10u32 {
+        let address = GenesisConfig::dev_key(sender).address();
+        let (_, a) = client.get(&format!("/v1/accounts/{address}")).await;
+        let stored = per_sender
+            .get(&address.to_string().to_lowercase())
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(a["nonce"].as_u64().unwrap(), stored, "sender {sender}");
+    }
+    // And it keeps going on top of the stored head.
+    let tx = transfer(&d, 19, 18, 1, 0);
+    let (s, v) = client.submit(&tx).await;
+    assert_eq!(s, 200, "{v}");
+    let done = client
+        .wait_executed(&tx.transaction.hash(&d), Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        done["blockNumber"].as_u64().unwrap(),
+        head["number"].as_u64().unwrap() + 1
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn kill_9_loses_nothing_executed_on_sqlite() {
+    kill_9_loses_nothing(None).await;
+}
+
+#[tokio::test]
+async fn kill_9_loses_nothing_executed_on_postgres() {
+    let Some(db) = PgDatabase::create().await else {
+        eprintln!("DATABASE_URL not set: PostgreSQL variant skipped");
+        return;
+    };
+    kill_9_loses_nothing(Some(db.url.clone())).await;
+    db.drop_now().await;
+}
