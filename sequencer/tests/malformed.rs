@@ -25,6 +25,7 @@ const KNOWN: &[&str] = &[
     "invalid_hash",
     "invalid_address",
     "invalid_block_id",
+    "invalid_path",
     "not_found",
     "method_not_allowed",
     "empty_batch",

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::State,
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -20,7 +20,7 @@ use weft_protocol::{
 
 use crate::{
     admission::{self, Accepted, Outcome, Submission},
-    api::{ApiError, ApiJson, OPENAPI},
+    api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
     node::Node,
     store::StoredTransaction,
 };
@@ -179,7 +179,7 @@ fn parse_address(s: &str) -> Result<Address, ApiError> {
 /// `GET /v1/transactions/{hash}`: the stored record wins; otherwise the mempool.
 pub async fn transaction(
     State(node): AppState,
-    Path(hash): Path<String>,
+    ApiPath(hash): ApiPath<String>,
 ) -> Result<ApiJson<TransactionView>, ApiError> {
     let hash = parse_hash(&hash)?;
     if let Some(stored) = node
@@ -227,7 +227,7 @@ pub struct AccountView {
 /// `GET /v1/accounts/{address}`: an unknown address is an empty account.
 pub async fn account(
     State(node): AppState,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<ApiJson<AccountView>, ApiError> {
     let address = parse_address(&address)?;
     let (index, nonce, balances) = {
@@ -265,7 +265,7 @@ pub struct ProofView {
 /// `GET /v1/accounts/{address}/proof`
 pub async fn account_proof(
     State(node): AppState,
-    Path(address): Path<String>,
+    ApiPath(address): ApiPath<String>,
 ) -> Result<ApiJson<ProofView>, ApiError> {
     let address = parse_address(&address)?;
     let block_number = node.head().number;
@@ -286,7 +286,7 @@ pub async fn account_proof(
 /// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash.
 pub async fn block(
     State(node): AppState,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let found = if id == "latest" {
         node.store.head().await
