@@ -95,6 +95,19 @@ impl SealRule for BlockTime {
 }
 
 /// The first rule that fires; never for an empty pending set.
+///
+/// ```
+/// use std::time::Duration;
+/// use weft_sequencer::builder::{BlockTime, MaxTxs, Pending, SealReason, SealRule, should_seal};
+///
+/// let rules: Vec<Box<dyn SealRule>> =
+///     vec![Box::new(MaxTxs(100)), Box::new(BlockTime(Duration::from_millis(100)))];
+/// let waited = |ms| Pending { txs: 5, bytes: 500, since_last_seal: Duration::from_millis(ms) };
+/// assert_eq!(should_seal(&rules, &waited(20)), None);
+/// assert_eq!(should_seal(&rules, &waited(100)), Some(SealReason::BlockTime));
+/// let empty = Pending { txs: 0, bytes: 0, since_last_seal: Duration::from_secs(60) };
+/// assert_eq!(should_seal(&rules, &empty), None);
+/// ```
 pub fn should_seal(rules: &[Box<dyn SealRule>], pending: &Pending) -> Option<SealReason> {
     if pending.txs == 0 {
         return None;
