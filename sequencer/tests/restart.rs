@@ -88,13 +88,22 @@ async fn graceful_restart_resumes_exactly_on_postgres() {
 
 /// Starts the real binary on a free port.
 fn spawn_node(data_dir: &std::path::Path, database_url: Option<&str>, port: u16) -> Child {
+    spawn_node_with(data_dir, database_url, port, 30)
+}
+
+fn spawn_node_with(
+    data_dir: &std::path::Path,
+    database_url: Option<&str>,
+    port: u16,
+    block_time_ms: u64,
+) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_weft-sequencer"));
     cmd.arg("--data-dir")
         .arg(data_dir)
         .arg("--listen")
         .arg(format!("127.0.0.1:{port}"))
         .arg("--block-time-ms")
-        .arg("30")
+        .arg(block_time_ms.to_string())
         .arg("--dev-accounts")
         .arg("20")
         .arg("--rate-per-second")
@@ -242,4 +251,45 @@ async fn kill_9_loses_nothing_executed_on_postgres() {
     };
     kill_9_loses_nothing(Some(db.url.clone())).await;
     db.drop_now().await;
+}
+
+/// SIGTERM: the node stops accepting, seals every ready transaction, snapshots, exits 0.
+#[tokio::test]
+async fn sigterm_drains_the_mempool_before_exiting() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A long block time keeps the submissions queued until the signal.
+    let mut child = spawn_node_with(dir.path(), None, port, 60_000);
+    let client = Client::new(format!("127.0.0.1:{port}").parse().unwrap());
+    wait_healthy(&client).await;
+    let d = config(dir.path(), None).domain();
+    let mut hashes = Vec::new();
+    for nonce in 0..20u64 {
+        let tx = transfer(&d, 3, 4, 1, nonce);
+        let (s, v) = client.submit(&tx).await;
+        assert_eq!(s, 200, "{v}");
+        assert_eq!(v["status"], "queued");
+        hashes.push(tx.transaction.hash(&d));
+    }
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful exit, got {exit:?}");
+
+    let mut child = spawn_node(dir.path(), None, port);
+    wait_healthy(&client).await;
+    for hash in &hashes {
+        let (s, v) = client.get(&format!("/v1/transactions/{hash}")).await;
+        assert_eq!(
+            (s, v["status"].as_str()),
+            (200, Some("executed")),
+            "{hash}: {v}"
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
