@@ -16,6 +16,7 @@ test: deps
 ## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/.
 bench:
 	$(CARGO) bench -p weft-protocol --bench executor
+	$(CARGO) bench -p weft-protocol --bench da
 
 ## fmt check + clippy with warnings as errors.
 lint:

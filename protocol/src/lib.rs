@@ -19,6 +19,7 @@
 //! - [`transaction`], [`channel`]: every kind and the co-signed channel state.
 //! - [`signature`]: recovery with the EIP-2 low-s rule; signing keys for wallets and tests.
 //! - [`codec`]: the canonical binary encoding (storage, prover witness).
+//! - [`da`]: the compressed data-availability encoding of a batch (what L1 carries).
 //! - [`merkle`]: the one proof-verification rule and the fixed-depth tree.
 //! - [`state`]: accounts, partitions, the state root, account proofs; [`snapshot`] stores it.
 //! - [`block`]: L2 block headers and their hashes.
@@ -61,6 +62,7 @@
 pub mod block;
 pub mod channel;
 pub mod codec;
+pub mod da;
 pub mod eip712;
 pub mod error;
 pub mod execution;

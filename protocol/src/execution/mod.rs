@@ -46,7 +46,7 @@
 mod access;
 mod commit;
 mod parallel;
-mod prepare;
+pub(crate) mod prepare;
 mod rules;
 mod sequential;
 

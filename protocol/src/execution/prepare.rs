@@ -61,7 +61,7 @@ pub(crate) struct Prepared {
 }
 
 /// Addresses of a transaction that need an index, in field order.
-fn addresses(tx: &Transaction) -> [Option<Address>; 2] {
+pub(crate) fn addresses(tx: &Transaction) -> [Option<Address>; 2] {
     match tx {
         Transaction::Transfer(t) => [Some(t.from), Some(t.to)],
         Transaction::Deposit(d) => [Some(d.to), None],
