@@ -152,11 +152,7 @@ fn main() {
         decode_time.as_secs_f64() * 1e3
     );
 
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("weft-bench");
-    std::fs::create_dir_all(&dir).expect("create target/weft-bench");
+    let dir = weft_protocol::testkit::bench_output_dir();
     let json = format!(
         "{{\"bytes_per_transfer\":{bytes_per_transfer:.3},\"compression_ratio\":{ratio:.2},\"l1_gas_per_transfer\":{gas_per_transfer:.1},\"l1_gas_per_batch\":{},\"transfers_per_batch\":{transfers},\"payload_bytes\":{}}}\n",
         calldata_gas + COMMIT_FIXED_GAS,

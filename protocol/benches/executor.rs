@@ -286,11 +286,7 @@ fn main() {
 
     bench_keccak(runs);
 
-    let dir = std::env::var("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
-        .join("weft-bench");
-    std::fs::create_dir_all(&dir).expect("create target/weft-bench");
+    let dir = weft_protocol::testkit::bench_output_dir();
     let json = format!(
         "[\n  {}\n]\n",
         rows.iter().map(Row::json).collect::<Vec<_>>().join(",\n  ")

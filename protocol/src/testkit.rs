@@ -312,3 +312,14 @@ pub fn independent_transfers(n: usize) -> Vec<VerifiedTransaction> {
         })
         .collect()
 }
+
+/// Where benchmarks write their JSON rows: `$CARGO_TARGET_DIR/weft-bench`, else the
+/// workspace's `target/weft-bench`. Created if missing.
+pub fn bench_output_dir() -> std::path::PathBuf {
+    let dir = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .join("weft-bench");
+    std::fs::create_dir_all(&dir).expect("create the benchmark output directory");
+    dir
+}
