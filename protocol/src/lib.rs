@@ -22,7 +22,7 @@
 //! - [`da`]: the compressed data-availability encoding of a batch (what L1 carries).
 //! - [`merkle`]: the one proof-verification rule and the fixed-depth tree.
 //! - [`state`]: accounts, partitions, the state root, account proofs; [`snapshot`] stores it.
-//! - [`block`]: L2 block headers and their hashes.
+//! - [`block`]: L2 block headers and their hashes; [`batch`]: L1 commitments, queue chain.
 //! - [`execution`]: the sequential reference and the parallel engine (algorithm in its docs).
 //!
 //! ## Example
@@ -59,6 +59,7 @@
 //! assert_eq!(a.account_by_address(&bob).unwrap().balance(0), 30);
 //! ```
 
+pub mod batch;
 pub mod block;
 pub mod channel;
 pub mod codec;
