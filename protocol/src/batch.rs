@@ -86,12 +86,30 @@ mod tests {
             BatchCommitment { index: 2, ..c },
             BatchCommitment { from_block: 2, ..c },
             BatchCommitment { to_block: 6, ..c },
-            BatchCommitment { prev_state_root: B256::ZERO, ..c },
-            BatchCommitment { new_state_root: B256::ZERO, ..c },
-            BatchCommitment { withdrawals_root: B256::ZERO, ..c },
-            BatchCommitment { queue_position: 5, ..c },
-            BatchCommitment { queue_hash: B256::ZERO, ..c },
-            BatchCommitment { da_hash: B256::ZERO, ..c },
+            BatchCommitment {
+                prev_state_root: B256::ZERO,
+                ..c
+            },
+            BatchCommitment {
+                new_state_root: B256::ZERO,
+                ..c
+            },
+            BatchCommitment {
+                withdrawals_root: B256::ZERO,
+                ..c
+            },
+            BatchCommitment {
+                queue_position: 5,
+                ..c
+            },
+            BatchCommitment {
+                queue_hash: B256::ZERO,
+                ..c
+            },
+            BatchCommitment {
+                da_hash: B256::ZERO,
+                ..c
+            },
         ];
         for v in variants {
             assert_ne!(v.hash(), c.hash());

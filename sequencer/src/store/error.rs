@@ -56,6 +56,21 @@ pub enum StoreError {
         value: u64,
     },
     /// A stored row that does not decode: the database was changed outside this store.
+    /// A queue index taken before with a different entry (an L1 reorg deeper than the
+    /// confirmation depth).
+    #[error("queue entry {queue_index} differs from the one taken before")]
+    QueueConflict {
+        /// The index.
+        queue_index: u64,
+    },
+    /// A batch whose index does not follow the latest stored batch.
+    #[error("batch {index} does not follow the stored batches (expected {expected})")]
+    BatchOutOfOrder {
+        /// The batch's index.
+        index: u64,
+        /// The next index.
+        expected: u64,
+    },
     #[error("corrupt {table} row {key}: {reason}")]
     Corrupt {
         /// The table.

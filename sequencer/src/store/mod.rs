@@ -24,6 +24,7 @@
 mod blocks;
 mod columns;
 mod error;
+mod l1;
 mod snapshots;
 mod transactions;
 
@@ -44,6 +45,7 @@ use weft_protocol::{
 };
 
 pub use error::StoreError;
+pub use l1::{BatchStatus, QueueEntry, StoredBatch, StoredL1Transaction};
 pub use snapshots::KEEP_SNAPSHOTS;
 
 /// A transaction as stored: what was signed, its signature (none for system kinds), where it
@@ -223,11 +225,18 @@ const SQLITE_CONNECTION_PRAGMAS: &[&str] = &[
 /// Versions and descriptions come from the file names as `migrate!` derives them, and
 /// `Migration::new` checksums the SQL text, so switching to the macro later (with the
 /// feature on) would see the same applied migrations.
-const MIGRATIONS: &[(&str, &str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/sequencer/sqlite/0001_init.sql"),
-    include_str!("../../../migrations/sequencer/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0001_init.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_l1.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0002_l1.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0002_l1.sql"),
+    ),
+];
 
 /// The backend's migrations.
 fn migrator(backend: Backend) -> Migrator {

@@ -776,3 +776,110 @@ fn the_multi_row_insert_has_a_placeholder_per_column() {
     let sqlite = transactions::insert_sql(Backend::Sqlite, 2);
     assert_eq!(sqlite.matches('?').count(), 2 * columns);
 }
+
+#[tokio::test]
+async fn queue_entries_are_taken_once_and_chain_their_hashes() {
+    on_every_backend(async |db: &TestDb| {
+        let store = db.connect().await;
+        let domain = test_domain();
+        let mut chain = B256::ZERO;
+        let entries: Vec<QueueEntry> = (0..3u64)
+            .map(|i| {
+                let tx = Transaction::Deposit(Deposit { queue_index: i, to: test_address(i), token: 0, amount: 5 });
+                let entry_hash = tx.hash(&domain);
+                chain = weft_protocol::batch::next_queue_hash(&chain, &entry_hash);
+                QueueEntry {
+                    queue_index: i,
+                    transaction: tx,
+                    entry_hash,
+                    queue_hash: chain,
+                    l1_block_number: 10 + i,
+                    l1_block_hash: B256::repeat_byte(i as u8),
+                }
+            })
+            .collect();
+        store.insert_queue_entries(&entries[..2]).await.unwrap();
+        // Taking overlapping entries again is idempotent.
+        store.insert_queue_entries(&entries).await.unwrap();
+        assert_eq!(store.queue_len().await.unwrap(), 3);
+        assert_eq!(store.queue_entries(1, 10).await.unwrap(), entries[1..]);
+        assert_eq!(store.queue_hash_at(0).await.unwrap(), Some(B256::ZERO));
+        assert_eq!(store.queue_hash_at(3).await.unwrap(), Some(chain));
+        assert_eq!(store.queue_hash_at(4).await.unwrap(), None);
+        let mut forged = entries[0].clone();
+        forged.entry_hash = B256::repeat_byte(9);
+        assert!(matches!(
+            store.insert_queue_entries(&[forged]).await,
+            Err(StoreError::QueueConflict { queue_index: 0 })
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn batches_are_contiguous_and_only_move_forward() {
+    on_every_backend(async |db: &TestDb| {
+        let store = db.connect().await;
+        let batch = |index: u64| StoredBatch {
+            commitment: weft_protocol::batch::BatchCommitment {
+                index,
+                from_block: 10 * index - 9,
+                to_block: 10 * index,
+                prev_state_root: B256::repeat_byte(index as u8),
+                new_state_root: B256::repeat_byte(index as u8 + 1),
+                withdrawals_root: B256::ZERO,
+                queue_position: 0,
+                queue_hash: B256::ZERO,
+                da_hash: B256::repeat_byte(7),
+            },
+            accounts_after: 42,
+            da_payload: vec![1, 2, 3],
+            status: BatchStatus::Sealed,
+            commit_l1_tx: None,
+            prove_l1_tx: None,
+            finalize_l1_tx: None,
+        };
+        assert!(matches!(store.insert_batch(&batch(2)).await, Err(StoreError::BatchOutOfOrder { .. })));
+        store.insert_batch(&batch(1)).await.unwrap();
+        store.insert_batch(&batch(2)).await.unwrap();
+        assert_eq!(store.batch(1).await.unwrap(), Some(batch(1)));
+        assert_eq!(store.latest_batch().await.unwrap().unwrap().commitment.index, 2);
+        assert_eq!(store.batch_of_block(15).await.unwrap().unwrap().commitment.index, 2);
+        assert_eq!(store.batch_of_block(21).await.unwrap(), None);
+
+        let l1_tx = B256::repeat_byte(0xc0);
+        store.set_batch_status(1, BatchStatus::Committed, Some(l1_tx)).await.unwrap();
+        store.set_batch_status(1, BatchStatus::Proven, None).await.unwrap();
+        // Never backwards.
+        store.set_batch_status(1, BatchStatus::Committed, Some(B256::ZERO)).await.unwrap();
+        let b = store.batch(1).await.unwrap().unwrap();
+        assert_eq!(b.status, BatchStatus::Proven);
+        assert_eq!(b.commit_l1_tx, Some(l1_tx));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn l1_transactions_are_stored_before_sending_and_listed_while_pending() {
+    on_every_backend(async |db: &TestDb| {
+        let store = db.connect().await;
+        let t = |hash: u8, fee: u128| StoredL1Transaction {
+            tx_hash: B256::repeat_byte(hash),
+            nonce: 7,
+            purpose: "commit".into(),
+            batch_index: Some(3),
+            raw: vec![hash; 10],
+            max_fee_per_gas: fee,
+            max_priority_fee_per_gas: 1,
+            status: "pending".into(),
+            created_at: u64::from(hash),
+        };
+        store.insert_l1_transaction(&t(1, 100)).await.unwrap();
+        store.insert_l1_transaction(&t(2, 110)).await.unwrap();
+        let pending = store.pending_l1_transactions().await.unwrap();
+        assert_eq!(pending, vec![t(2, 110), t(1, 100)], "newest fee first within a nonce");
+        store.set_l1_transaction_status(&B256::repeat_byte(1), "replaced").await.unwrap();
+        assert_eq!(store.pending_l1_transactions().await.unwrap(), vec![t(2, 110)]);
+    })
+    .await;
+}
