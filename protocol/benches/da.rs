@@ -107,7 +107,7 @@ fn main() {
         .collect();
     // The fee recipient is account 10,000: it exists before the batch too.
     let started = Instant::now();
-    let payload = encode_batch(&blocks, ACCOUNTS as u32 + 1, 0, |a| {
+    let (payload, _) = encode_batch(&blocks, ACCOUNTS as u32 + 1, 0, |a| {
         index
             .get(a)
             .copied()

@@ -124,3 +124,153 @@ mod tests {
         assert_ne!(ab, ba);
     }
 }
+
+/// A batch that does not re-execute to its commitment.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    /// The DA payload does not decode.
+    #[error("DA payload: {0}")]
+    Da(#[from] crate::da::DaError),
+    /// A block of the payload is invalid.
+    #[error("block {number}: {source}")]
+    Block {
+        /// The block.
+        number: u64,
+        /// Why.
+        source: crate::error::BlockError,
+    },
+    /// The payload's blocks are not the committed range.
+    #[error("payload holds blocks {got:?}, the commitment says {from}..={to}")]
+    Range {
+        /// Committed first block.
+        from: u64,
+        /// Committed last block.
+        to: u64,
+        /// First and last block of the payload.
+        got: Option<(u64, u64)>,
+    },
+    /// The payload starts from a different state than the one replayed so far.
+    #[error("payload starts at {what} {got}, the state is at {expected}")]
+    Start {
+        /// Which counter.
+        what: &'static str,
+        /// The state's.
+        expected: u64,
+        /// The payload's.
+        got: u64,
+    },
+    /// A root or position differs from the commitment.
+    #[error("re-execution gives {what} {got}, committed {committed}")]
+    Mismatch {
+        /// Which field.
+        what: &'static str,
+        /// Re-executed value.
+        got: String,
+        /// Committed value.
+        committed: String,
+    },
+}
+
+/// Re-executes a batch from its DA payload on `state` (the state after the previous batch)
+/// and checks the result against `commitment`: previous and new state roots, withdrawals
+/// root, queue position, block range, DA hash. On success `state` is the state after the
+/// batch; the decoded blocks are returned. Signatures are not in the payload: whoever needs
+/// them checks them separately. The queue hash is L1's to check.
+pub fn apply_batch(
+    state: &mut crate::state::State,
+    domain: &crate::eip712::Domain,
+    commitment: &BatchCommitment,
+    payload: &[u8],
+    executor: &mut dyn crate::execution::BlockExecutor,
+) -> Result<Vec<crate::da::DaBlock>, BatchError> {
+    let mismatch = |what, got: String, committed: String| BatchError::Mismatch {
+        what,
+        got,
+        committed,
+    };
+    if crate::da::da_hash(payload) != commitment.da_hash {
+        return Err(mismatch(
+            "da hash",
+            crate::da::da_hash(payload).to_string(),
+            commitment.da_hash.to_string(),
+        ));
+    }
+    if state.state_root() != commitment.prev_state_root {
+        return Err(mismatch(
+            "previous state root",
+            state.state_root().to_string(),
+            commitment.prev_state_root.to_string(),
+        ));
+    }
+    let batch = crate::da::decode_batch(payload, |i| state.account(i).map(|a| a.address))?;
+    if batch.accounts_before != state.account_count() {
+        return Err(BatchError::Start {
+            what: "account count",
+            expected: state.account_count().into(),
+            got: batch.accounts_before.into(),
+        });
+    }
+    if batch.queue_before != state.queue_position() {
+        return Err(BatchError::Start {
+            what: "queue position",
+            expected: state.queue_position(),
+            got: batch.queue_before,
+        });
+    }
+    let range = batch
+        .blocks
+        .first()
+        .zip(batch.blocks.last())
+        .map(|(a, b)| (a.number, b.number));
+    if range != Some((commitment.from_block, commitment.to_block)) {
+        return Err(BatchError::Range {
+            from: commitment.from_block,
+            to: commitment.to_block,
+            got: range,
+        });
+    }
+    let mut leaves = Vec::new();
+    for block in &batch.blocks {
+        let txs: Vec<_> = block
+            .transactions
+            .iter()
+            .map(|t| t.clone().assume_verified(domain))
+            .collect();
+        let env = crate::execution::BlockEnv {
+            number: block.number,
+            timestamp: block.timestamp,
+            fee_recipient: block.fee_recipient,
+        };
+        let out = executor
+            .execute_block(state, &env, &txs)
+            .map_err(|source| BatchError::Block {
+                number: block.number,
+                source,
+            })?;
+        leaves.extend(out.withdrawal_leaves);
+    }
+    let root = state.state_root();
+    if root != commitment.new_state_root {
+        return Err(mismatch(
+            "state root",
+            root.to_string(),
+            commitment.new_state_root.to_string(),
+        ));
+    }
+    let withdrawals = crate::merkle::root_of(&leaves);
+    if withdrawals != commitment.withdrawals_root {
+        return Err(mismatch(
+            "withdrawals root",
+            withdrawals.to_string(),
+            commitment.withdrawals_root.to_string(),
+        ));
+    }
+    if state.queue_position() != commitment.queue_position {
+        return Err(mismatch(
+            "queue position",
+            state.queue_position().to_string(),
+            commitment.queue_position.to_string(),
+        ));
+    }
+    Ok(batch.blocks)
+}

@@ -180,15 +180,16 @@ struct Columns {
     new_addresses: Vec<u8>,
 }
 
-/// Encodes and compresses a batch. `index_of` gives the index of an address that existed
-/// before the batch (the sequencer's state after the batch is fine: indexes at or past
-/// `accounts_before` are treated as created by the batch).
+/// Encodes and compresses a batch; returns the payload and the number of accounts after
+/// the batch. `index_of` gives the index of an address that existed before the batch (the
+/// sequencer's state after the batch is fine: indexes at or past `accounts_before` are
+/// treated as created by the batch).
 pub fn encode_batch(
     blocks: &[DaBlock],
     accounts_before: AccountIndex,
     queue_before: u64,
     index_of: impl Fn(&Address) -> Option<AccountIndex>,
-) -> Vec<u8> {
+) -> (Vec<u8>, AccountIndex) {
     let mut head = vec![VERSION];
     put_varint(&mut head, accounts_before.into());
     put_varint(&mut head, queue_before.into());
@@ -227,6 +228,7 @@ pub fn encode_batch(
             encode_fields(&mut cols, tx, &mut last_nonce);
         }
     }
+    let accounts_after = next;
     let mut raw = head;
     for col in [
         &cols.kinds,
@@ -239,7 +241,9 @@ pub fn encode_batch(
         put_varint(&mut raw, col.len() as u128);
         raw.extend_from_slice(col);
     }
-    zstd::bulk::compress(&raw, COMPRESSION_LEVEL).expect("compressing to memory cannot fail")
+    let payload =
+        zstd::bulk::compress(&raw, COMPRESSION_LEVEL).expect("compressing to memory cannot fail");
+    (payload, accounts_after)
 }
 
 /// Writes a transaction's kind byte and its non-address fields.
@@ -595,12 +599,13 @@ mod tests {
             ..Workload::transfers(300)
         };
         let blocks = run_blocks(&mut after, 11, 4, &w);
-        let payload = encode_batch(
+        let (payload, accounts_after) = encode_batch(
             &blocks,
             before.account_count(),
             before.queue_position(),
             |a| after.index_of(a),
         );
+        assert_eq!(accounts_after, after.account_count());
         let decoded = decode_batch(&payload, |i| before.account(i).map(|a| a.address)).unwrap();
         assert_eq!(decoded.blocks, blocks);
         assert_eq!(decoded.accounts_before, before.account_count());

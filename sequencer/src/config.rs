@@ -49,6 +49,12 @@ pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
 /// Default blocks between state snapshots.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
+/// Default most blocks per batch.
+pub const DEFAULT_BATCH_MAX_BLOCKS: u64 = 100;
+/// Default most transactions per batch (bounds one `commitBatch`'s calldata: ~5 bytes each).
+pub const DEFAULT_BATCH_MAX_TXS: u64 = 20_000;
+/// Default longest a block waits to be batched.
+pub const DEFAULT_BATCH_MAX_AGE: Duration = Duration::from_secs(2);
 /// Default number of deterministic dev accounts funded at genesis.
 pub const DEFAULT_DEV_ACCOUNTS: u32 = 10;
 /// Default ETH balance of each dev account (10^24 wei).
@@ -69,6 +75,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Block sealing.
     pub block: BlockConfig,
+    /// Batch sealing.
+    pub batch: BatchConfig,
     /// Mempool limits.
     pub mempool: MempoolConfig,
     /// API limits.
@@ -96,6 +104,17 @@ pub struct BlockConfig {
     pub max_bytes: usize,
     /// Longest wait between the first pending transaction and the seal.
     pub block_time: Duration,
+}
+
+/// Batch seal rules.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchConfig {
+    /// Most blocks per batch.
+    pub max_blocks: u64,
+    /// Most transactions per batch.
+    pub max_txs: u64,
+    /// Longest the oldest unbatched block waits.
+    pub max_age: Duration,
 }
 
 /// Mempool limits.
@@ -168,6 +187,11 @@ impl Default for Config {
                 max_bytes: DEFAULT_MAX_BLOCK_BYTES,
                 block_time: DEFAULT_BLOCK_TIME,
             },
+            batch: BatchConfig {
+                max_blocks: DEFAULT_BATCH_MAX_BLOCKS,
+                max_txs: DEFAULT_BATCH_MAX_TXS,
+                max_age: DEFAULT_BATCH_MAX_AGE,
+            },
             mempool: MempoolConfig {
                 max_txs: DEFAULT_MEMPOOL_MAX_TXS,
                 max_bytes: DEFAULT_MEMPOOL_MAX_BYTES,
@@ -228,6 +252,12 @@ pub struct Cli {
     /// Most transactions per block.
     #[arg(long, env = "WEFT_MAX_BLOCK_TXS")]
     pub max_block_txs: Option<usize>,
+    /// Most blocks per batch.
+    #[arg(long, env = "WEFT_BATCH_MAX_BLOCKS")]
+    pub batch_max_blocks: Option<u64>,
+    /// Longest an unbatched block waits, in milliseconds.
+    #[arg(long, env = "WEFT_BATCH_MAX_AGE_MS")]
+    pub batch_max_age_ms: Option<u64>,
     /// Smallest fee admitted.
     #[arg(long, env = "WEFT_MIN_FEE")]
     pub min_fee: Option<u128>,
@@ -260,6 +290,9 @@ pub struct FileConfig {
     block_time_ms: Option<u64>,
     max_block_txs: Option<usize>,
     max_block_bytes: Option<usize>,
+    batch_max_blocks: Option<u64>,
+    batch_max_txs: Option<u64>,
+    batch_max_age_ms: Option<u64>,
     mempool_max_txs: Option<usize>,
     mempool_max_bytes: Option<usize>,
     max_nonce_ahead: Option<u64>,
@@ -335,6 +368,15 @@ impl Config {
         }
         set!(c.block.max_txs, file.max_block_txs, cli.max_block_txs);
         set!(c.block.max_bytes, file.max_block_bytes);
+        set!(
+            c.batch.max_blocks,
+            file.batch_max_blocks,
+            cli.batch_max_blocks
+        );
+        set!(c.batch.max_txs, file.batch_max_txs);
+        if let Some(ms) = cli.batch_max_age_ms.or(file.batch_max_age_ms) {
+            c.batch.max_age = Duration::from_millis(ms);
+        }
         set!(c.mempool.max_txs, file.mempool_max_txs, cli.mempool_max_txs);
         set!(c.mempool.max_bytes, file.mempool_max_bytes);
         set!(c.mempool.max_nonce_ahead, file.max_nonce_ahead);
@@ -375,6 +417,9 @@ impl Config {
         }
         if self.executor_threads == 0 || self.signature_threads == 0 {
             return bad("thread counts must be positive");
+        }
+        if self.batch.max_blocks == 0 || self.batch.max_txs == 0 {
+            return bad("batch limits must be positive");
         }
         if self.snapshot_every == 0 {
             return bad("snapshot_every must be positive");

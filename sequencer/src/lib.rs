@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod api;
+pub mod batcher;
 pub mod builder;
 pub mod config;
 pub mod mempool;
@@ -37,6 +38,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     builder: JoinHandle<anyhow::Result<()>>,
+    batcher: JoinHandle<anyhow::Result<()>>,
 }
 
 /// Opens the node (rebuilding its state), binds the API and starts the block builder.
@@ -57,7 +59,8 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             })
             .await
     });
-    let builder = tokio::spawn(builder::run(node.clone(), stopped));
+    let builder = tokio::spawn(builder::run(node.clone(), stopped.clone()));
+    let batcher = tokio::spawn(batcher::run(node.clone(), stopped));
     let head = node.head();
     info!(%addr, head = head.number, "sequencer listening");
     Ok(Running {
@@ -66,6 +69,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         stop,
         server,
         builder,
+        batcher,
     })
 }
 
@@ -77,7 +81,8 @@ impl Running {
             .await
             .context("server task")?
             .context("server")?;
-        self.builder.await.context("builder task")?
+        self.builder.await.context("builder task")??;
+        self.batcher.await.context("batcher task")?
     }
 
     /// Resolves when the block builder stops on its own (a fatal error).

@@ -42,6 +42,8 @@ pub struct Metrics {
     pub executor_seconds: Histogram,
     /// Seconds to write a block to the database.
     pub store_seconds: Histogram,
+    /// Index of the newest sealed batch.
+    pub batches_sealed: Gauge,
 }
 
 impl Default for Metrics {
@@ -65,6 +67,7 @@ impl Metrics {
             executed: Counter::default(),
             executor_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
+            batches_sealed: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -116,6 +119,11 @@ impl Metrics {
             "store_seconds",
             "Seconds to write a block to the database",
             m.store_seconds.clone(),
+        );
+        registry.register(
+            "batches_sealed",
+            "Index of the newest sealed batch",
+            m.batches_sealed.clone(),
         );
         Self { registry, ..m }
     }

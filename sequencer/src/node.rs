@@ -51,6 +51,10 @@ pub struct Node {
     pub head: watch::Sender<Head>,
     /// Recovers signatures on every core.
     pub signature_pool: rayon::ThreadPool,
+    /// The genesis state's root (the first batch's previous root).
+    pub genesis_root: B256,
+    /// Accounts in the genesis state.
+    pub genesis_accounts: u32,
 }
 
 impl Node {
@@ -64,7 +68,9 @@ impl Node {
             .context("open storage")?;
         let domain = config.domain();
         let mut executor = ParallelExecutor::new(config.executor_threads);
-        let (state, head) = recover(&store, &config, &domain, &mut executor).await?;
+        let genesis = genesis_state(&config)?;
+        let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
+        let (state, head) = recover(&store, genesis, &domain, &mut executor).await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
         let signature_pool = rayon::ThreadPoolBuilder::new()
@@ -83,6 +89,8 @@ impl Node {
             ready: Notify::new(),
             head: watch::Sender::new(head),
             signature_pool,
+            genesis_root,
+            genesis_accounts,
         }))
     }
 
@@ -101,11 +109,10 @@ pub fn genesis_state(config: &Config) -> anyhow::Result<State> {
 /// against its stored state root and receipts.
 async fn recover(
     store: &Store,
-    config: &Config,
+    genesis: State,
     domain: &Domain,
     executor: &mut ParallelExecutor,
 ) -> anyhow::Result<(State, Head)> {
-    let genesis = genesis_state(config)?;
     let Some((head_header, head_hash)) = store.head().await? else {
         info!(state_root = %genesis.state_root(), "starting from genesis");
         return Ok((

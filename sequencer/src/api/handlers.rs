@@ -22,7 +22,7 @@ use crate::{
     admission::{self, Accepted, Outcome, Submission},
     api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
     node::Node,
-    store::StoredTransaction,
+    store::{BatchStatus, StoredBatch, StoredTransaction},
 };
 
 type AppState = State<Arc<Node>>;
@@ -135,6 +135,40 @@ pub struct TransactionView {
     /// The receipt, once executed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub receipt: Option<Receipt>,
+    /// The batch holding it, once batched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchRef>,
+}
+
+/// Where a transaction's batch stands on L1.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BatchRef {
+    /// Batch index.
+    pub index: u64,
+    /// `sealed`, `committed`, `proven` or `finalized`.
+    pub status: &'static str,
+    /// The L1 transaction that committed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_l1_tx: Option<B256>,
+    /// The L1 transaction that proved it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prove_l1_tx: Option<B256>,
+    /// The L1 transaction that finalized it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finalize_l1_tx: Option<B256>,
+}
+
+impl From<&StoredBatch> for BatchRef {
+    fn from(b: &StoredBatch) -> Self {
+        Self {
+            index: b.commitment.index,
+            status: b.status.as_str(),
+            commit_l1_tx: b.commit_l1_tx,
+            prove_l1_tx: b.prove_l1_tx,
+            finalize_l1_tx: b.finalize_l1_tx,
+        }
+    }
 }
 
 impl From<StoredTransaction> for TransactionView {
@@ -152,6 +186,7 @@ impl From<StoredTransaction> for TransactionView {
             transaction: t.transaction,
             signature: t.signature,
             receipt: Some(t.receipt),
+            batch: None,
         }
     }
 }
@@ -188,7 +223,20 @@ pub async fn transaction(
         .await
         .map_err(ApiError::internal)?
     {
-        return Ok(ApiJson(stored.into()));
+        let batch = node
+            .store
+            .batch_of_block(stored.block_number)
+            .await
+            .map_err(ApiError::internal)?;
+        let mut view = TransactionView::from(stored);
+        if let Some(b) = &batch {
+            // A successful transaction follows its batch: committed → proven → finalized.
+            if view.status == "executed" && b.status >= BatchStatus::Committed {
+                view.status = b.status.as_str();
+            }
+            view.batch = Some(b.into());
+        }
+        return Ok(ApiJson(view));
     }
     let pending = node.mempool.lock().get(&hash).cloned();
     match pending {
@@ -201,6 +249,7 @@ pub async fn transaction(
             transaction: p.transaction.clone(),
             signature: Some(p.signature),
             receipt: None,
+            batch: None,
         })),
         None => Err(ApiError::not_found(format!(
             "transaction {hash} is not known"
@@ -315,6 +364,34 @@ pub async fn block(
     obj.insert("hash".into(), json!(hash));
     obj.insert("transactions".into(), json!(transactions));
     Ok(ApiJson(body))
+}
+
+/// `GET /v1/batches/{index}`: the commitment, the L1 status and transactions, the DA size.
+pub async fn batch(
+    State(node): AppState,
+    ApiPath(index): ApiPath<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let index = index.parse::<u64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_batch_index",
+            "expected a batch number",
+        )
+    })?;
+    let batch = node
+        .store
+        .batch(index)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("batch {index} is not known")))?;
+    Ok(ApiJson(json!({
+        "index": index,
+        "status": batch.status.as_str(),
+        "commitment": batch.commitment,
+        "commitmentHash": batch.commitment.hash(),
+        "daBytes": batch.da_payload.len(),
+        "l1": BatchRef::from(&batch),
+    })))
 }
 
 /// `GET /v1/domain`

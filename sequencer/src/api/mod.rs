@@ -37,6 +37,7 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{address}", get(handlers::account))
         .route("/v1/accounts/{address}/proof", get(handlers::account_proof))
         .route("/v1/blocks/{id}", get(handlers::block))
+        .route("/v1/batches/{index}", get(handlers::batch))
         .route("/v1/domain", get(handlers::domain))
         .route("/v1/types", get(handlers::types))
         .route("/v1/openapi.json", get(handlers::openapi))

@@ -785,7 +785,12 @@ async fn queue_entries_are_taken_once_and_chain_their_hashes() {
         let mut chain = B256::ZERO;
         let entries: Vec<QueueEntry> = (0..3u64)
             .map(|i| {
-                let tx = Transaction::Deposit(Deposit { queue_index: i, to: test_address(i), token: 0, amount: 5 });
+                let tx = Transaction::Deposit(Deposit {
+                    queue_index: i,
+                    to: test_address(i),
+                    token: 0,
+                    amount: 5,
+                });
                 let entry_hash = tx.hash(&domain);
                 chain = weft_protocol::batch::next_queue_hash(&chain, &entry_hash);
                 QueueEntry {
@@ -839,19 +844,49 @@ async fn batches_are_contiguous_and_only_move_forward() {
             prove_l1_tx: None,
             finalize_l1_tx: None,
         };
-        assert!(matches!(store.insert_batch(&batch(2)).await, Err(StoreError::BatchOutOfOrder { .. })));
+        assert!(matches!(
+            store.insert_batch(&batch(2)).await,
+            Err(StoreError::BatchOutOfOrder { .. })
+        ));
         store.insert_batch(&batch(1)).await.unwrap();
         store.insert_batch(&batch(2)).await.unwrap();
         assert_eq!(store.batch(1).await.unwrap(), Some(batch(1)));
-        assert_eq!(store.latest_batch().await.unwrap().unwrap().commitment.index, 2);
-        assert_eq!(store.batch_of_block(15).await.unwrap().unwrap().commitment.index, 2);
+        assert_eq!(
+            store
+                .latest_batch()
+                .await
+                .unwrap()
+                .unwrap()
+                .commitment
+                .index,
+            2
+        );
+        assert_eq!(
+            store
+                .batch_of_block(15)
+                .await
+                .unwrap()
+                .unwrap()
+                .commitment
+                .index,
+            2
+        );
         assert_eq!(store.batch_of_block(21).await.unwrap(), None);
 
         let l1_tx = B256::repeat_byte(0xc0);
-        store.set_batch_status(1, BatchStatus::Committed, Some(l1_tx)).await.unwrap();
-        store.set_batch_status(1, BatchStatus::Proven, None).await.unwrap();
+        store
+            .set_batch_status(1, BatchStatus::Committed, Some(l1_tx))
+            .await
+            .unwrap();
+        store
+            .set_batch_status(1, BatchStatus::Proven, None)
+            .await
+            .unwrap();
         // Never backwards.
-        store.set_batch_status(1, BatchStatus::Committed, Some(B256::ZERO)).await.unwrap();
+        store
+            .set_batch_status(1, BatchStatus::Committed, Some(B256::ZERO))
+            .await
+            .unwrap();
         let b = store.batch(1).await.unwrap().unwrap();
         assert_eq!(b.status, BatchStatus::Proven);
         assert_eq!(b.commit_l1_tx, Some(l1_tx));
@@ -877,9 +912,19 @@ async fn l1_transactions_are_stored_before_sending_and_listed_while_pending() {
         store.insert_l1_transaction(&t(1, 100)).await.unwrap();
         store.insert_l1_transaction(&t(2, 110)).await.unwrap();
         let pending = store.pending_l1_transactions().await.unwrap();
-        assert_eq!(pending, vec![t(2, 110), t(1, 100)], "newest fee first within a nonce");
-        store.set_l1_transaction_status(&B256::repeat_byte(1), "replaced").await.unwrap();
-        assert_eq!(store.pending_l1_transactions().await.unwrap(), vec![t(2, 110)]);
+        assert_eq!(
+            pending,
+            vec![t(2, 110), t(1, 100)],
+            "newest fee first within a nonce"
+        );
+        store
+            .set_l1_transaction_status(&B256::repeat_byte(1), "replaced")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.pending_l1_transactions().await.unwrap(),
+            vec![t(2, 110)]
+        );
     })
     .await;
 }

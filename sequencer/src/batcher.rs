@@ -1,0 +1,208 @@
+//! The batcher: groups stored blocks into batches, builds each batch's compressed DA payload
+//! and its L1 commitment, and stores it (`sealed`) for the poster.
+//!
+//! Seal rules: at most `max_blocks` blocks and `max_txs` transactions per batch, and no
+//! block waits longer than `max_age` to be batched. Batches are built only from stored
+//! blocks, so a batch never holds anything that could be lost.
+
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use anyhow::{Context, ensure};
+use tokio::sync::watch;
+use tracing::info;
+use weft_protocol::{
+    batch::BatchCommitment,
+    da::{DaBlock, da_hash, encode_batch},
+    merkle,
+};
+
+use crate::{
+    node::Node,
+    store::{BatchStatus, StoredBatch},
+};
+
+/// Runs until `shutdown` turns true.
+pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut heads = node.head.subscribe();
+    loop {
+        if *shutdown.borrow() {
+            return Ok(());
+        }
+        let wait = match next_seal(&node).await? {
+            Seal::Now(from, to) => {
+                seal(&node, from, to).await?;
+                continue;
+            }
+            Seal::After(d) => d,
+            Seal::Nothing => Duration::from_secs(3600),
+        };
+        tokio::select! {
+            _ = heads.changed() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+enum Seal {
+    /// Seal blocks `from..=to` now.
+    Now(u64, u64),
+    /// Check again after this long.
+    After(Duration),
+    /// No unbatched block.
+    Nothing,
+}
+
+/// Applies the seal rules to the unbatched blocks.
+async fn next_seal(node: &Node) -> anyhow::Result<Seal> {
+    let cfg = node.config.batch;
+    let from = node
+        .store
+        .latest_batch()
+        .await?
+        .map_or(1, |b| b.commitment.to_block + 1);
+    let head = node.head().number;
+    if head < from {
+        return Ok(Seal::Nothing);
+    }
+    let mut txs = 0;
+    let mut to = from;
+    let mut oldest = None;
+    for n in from..=head.min(from + cfg.max_blocks - 1) {
+        let (header, _) = node
+            .store
+            .header_by_number(n)
+            .await?
+            .context("unbatched block missing")?;
+        oldest.get_or_insert(header.timestamp);
+        if n > from && txs + header.tx_count > cfg.max_txs {
+            return Ok(Seal::Now(from, to));
+        }
+        txs += header.tx_count;
+        to = n;
+    }
+    if to - from + 1 >= cfg.max_blocks || txs >= cfg.max_txs {
+        return Ok(Seal::Now(from, to));
+    }
+    let age = Duration::from_secs(unix_now().saturating_sub(oldest.unwrap_or(0)));
+    if age >= cfg.max_age {
+        return Ok(Seal::Now(from, to));
+    }
+    Ok(Seal::After(cfg.max_age - age))
+}
+
+/// Builds and stores the batch of blocks `from..=to`.
+pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch> {
+    let previous = node.store.latest_batch().await?;
+    let index = previous.as_ref().map_or(1, |b| b.commitment.index + 1);
+    ensure!(
+        previous.as_ref().map_or(1, |b| b.commitment.to_block + 1) == from,
+        "batch {index} would skip blocks"
+    );
+    let (prev_state_root, accounts_before, queue_before) = match &previous {
+        Some(b) => (
+            b.commitment.new_state_root,
+            b.accounts_after,
+            b.commitment.queue_position,
+        ),
+        None => (node.genesis_root, node.genesis_accounts, 0),
+    };
+    let mut blocks = Vec::with_capacity((to - from + 1) as usize);
+    let mut withdrawal_leaves = Vec::new();
+    let mut last_header = None;
+    for n in from..=to {
+        let (header, _) = node
+            .store
+            .header_by_number(n)
+            .await?
+            .with_context(|| format!("block {n} missing"))?;
+        let txs = node.store.block_transactions(n).await?;
+        for t in &txs {
+            if let Some(w) = t.receipt.withdrawal {
+                withdrawal_leaves.push(w.leaf(&t.hash));
+            }
+        }
+        blocks.push(DaBlock {
+            number: n,
+            timestamp: header.timestamp,
+            fee_recipient: header.fee_recipient,
+            transactions: txs.into_iter().map(|t| t.transaction).collect(),
+        });
+        last_header = Some(header);
+    }
+    let last = last_header.context("empty batch")?;
+    // Look up the batch's addresses under one short read lock, then encode without it.
+    let indexes: HashMap<_, _> = {
+        let state = node.state.read();
+        blocks
+            .iter()
+            .flat_map(|b| {
+                std::iter::once(b.fee_recipient).chain(b.transactions.iter().flat_map(addresses_of))
+            })
+            .filter_map(|a| state.index_of(&a).map(|i| (a, i)))
+            .collect()
+    };
+    let (da_payload, accounts_after) = encode_batch(&blocks, accounts_before, queue_before, |a| {
+        indexes.get(a).copied()
+    });
+    let queue_hash = node
+        .store
+        .queue_hash_at(last.queue_position)
+        .await?
+        .with_context(|| format!("queue entry {} not stored", last.queue_position))?;
+    let commitment = BatchCommitment {
+        index,
+        from_block: from,
+        to_block: to,
+        prev_state_root,
+        new_state_root: last.state_root,
+        withdrawals_root: merkle::root_of(&withdrawal_leaves),
+        queue_position: last.queue_position,
+        queue_hash,
+        da_hash: da_hash(&da_payload),
+    };
+    let batch = StoredBatch {
+        commitment,
+        accounts_after,
+        da_payload,
+        status: BatchStatus::Sealed,
+        commit_l1_tx: None,
+        prove_l1_tx: None,
+        finalize_l1_tx: None,
+    };
+    node.store.insert_batch(&batch).await?;
+    node.metrics.batches_sealed.set(index as i64);
+    info!(
+        index,
+        from,
+        to,
+        bytes = batch.da_payload.len(),
+        commitment = %batch.commitment.hash(),
+        "sealed batch"
+    );
+    Ok(batch)
+}
+
+/// Every address a transaction names (for the index lookup).
+fn addresses_of(
+    tx: &weft_protocol::transaction::Transaction,
+) -> Vec<weft_protocol::primitives::Address> {
+    use weft_protocol::transaction::Transaction as T;
+    match tx {
+        T::Transfer(t) => vec![t.from, t.to],
+        T::Deposit(d) => vec![d.to],
+        T::ForcedWithdraw(f) => vec![f.account],
+        T::ChannelOpen(o) => vec![o.from, o.hub],
+        other => other.sender().into_iter().collect(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

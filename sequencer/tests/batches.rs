@@ -1,0 +1,102 @@
+//! Batches: sealed from stored blocks, contiguous, and each one re-executes from its DA
+//! payload alone (plus the state after the previous batch) to its committed roots.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, config, transfer};
+use weft_protocol::{
+    batch::apply_batch,
+    execution::SequentialExecutor,
+    transaction::{Transaction, Withdraw},
+};
+use weft_sequencer::{config::GenesisConfig, node::genesis_state, store::BatchStatus};
+
+#[tokio::test]
+async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), None);
+    c.batch.max_blocks = 3;
+    c.batch.max_age = Duration::ZERO;
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let client = Client::new(running.addr);
+    let d = running.node.domain;
+    let mut last = None;
+    for nonce in 0..12u64 {
+        for sender in 0..4u32 {
+            let tx = if nonce % 4 == 3 {
+                let key = GenesisConfig::dev_key(sender);
+                Transaction::Withdraw(Withdraw {
+                    from: key.address(),
+                    l1_recipient: key.address(),
+                    token: 0,
+                    amount: 1_000,
+                    fee: 1,
+                    nonce,
+                })
+                .sign(&key, &d)
+            } else {
+                // Some receivers are new accounts, so the DA introduces addresses.
+                let mut t = transfer(&d, sender, 10 + sender, 7, nonce);
+                if let Transaction::Transfer(inner) = &mut t.transaction
+                    && nonce % 4 == 1
+                {
+                    inner.to = weft_protocol::testkit::test_address(u64::from(sender) * 100 + nonce);
+                }
+                t.transaction.clone().sign(&GenesisConfig::dev_key(sender), &d)
+            };
+            let (s, v) = client.submit(&tx).await;
+            assert_eq!(s, 200, "{v}");
+            last = Some(tx.transaction.hash(&d));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let done = client.wait_executed(&last.unwrap(), Duration::from_secs(20)).await;
+    let head = done["blockNumber"].as_u64().unwrap();
+
+    // Wait until the batcher covers the head.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let store = running.node.store.clone();
+    while store.latest_batch().await.unwrap().is_none_or(|b| b.commitment.to_block < head) {
+        assert!(Instant::now() < deadline, "batches do not reach the head");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let mut state = genesis_state(&c).unwrap();
+    let mut next_block = 1;
+    let mut withdrawals = 0;
+    let latest = store.latest_batch().await.unwrap().unwrap().commitment.index;
+    assert!(latest >= 2, "several batches");
+    for index in 1..=latest {
+        let batch = store.batch(index).await.unwrap().unwrap();
+        assert_eq!(batch.status, BatchStatus::Sealed);
+        assert_eq!(batch.commitment.from_block, next_block);
+        assert!(batch.commitment.to_block - batch.commitment.from_block < 3);
+        next_block = batch.commitment.to_block + 1;
+        let blocks = apply_batch(&mut state, &d, &batch.commitment, &batch.da_payload, &mut SequentialExecutor)
+            .unwrap_or_else(|e| panic!("batch {index}: {e}"));
+        withdrawals += blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .filter(|t| matches!(t, Transaction::Withdraw(_)))
+            .count();
+        assert_eq!(batch.accounts_after, state.account_count());
+    }
+    assert_eq!(withdrawals, 12);
+
+    // A batch's payload with one byte changed no longer re-executes to its commitment.
+    let batch = store.batch(1).await.unwrap().unwrap();
+    let mut tampered = batch.da_payload.clone();
+    let last_byte = tampered.len() - 1;
+    tampered[last_byte] ^= 1;
+    let mut fresh = genesis_state(&c).unwrap();
+    assert!(apply_batch(&mut fresh, &d, &batch.commitment, &tampered, &mut SequentialExecutor).is_err());
+
+    let (status, v) = client.get("/v1/batches/1").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], "sealed");
+    let (_, tx) = client.get(&format!("/v1/transactions/{}", last.unwrap())).await;
+    assert_eq!(tx["batch"]["index"].as_u64(), Some(latest));
+    running.stop().await.unwrap();
+}
