@@ -15,13 +15,14 @@ use weft_protocol::{
     block::{BlockHeader, transactions_root},
     execution::{BlockEnv, BlockExecutor},
     primitives::B256,
+    transaction::VerifiedTransaction,
 };
 
 use crate::{
     mempool::PendingTx,
     metrics::Reason,
     node::{Head, Node},
-    store::{SealedBlock, StoredSnapshot, StoredTransaction},
+    store::{QueueEntry, SealedBlock, StoredSnapshot, StoredTransaction},
 };
 
 /// Why a block was sealed.
@@ -52,7 +53,7 @@ impl SealReason {
 /// What a seal rule looks at.
 #[derive(Debug, Clone, Copy)]
 pub struct Pending {
-    /// Ready transactions.
+    /// Ready transactions (L1 queue entries waiting included).
     pub txs: usize,
     /// Their encoded bytes.
     pub bytes: usize,
@@ -127,15 +128,16 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
     let mut last_seal = Instant::now();
     loop {
         let pending = {
+            let queued = node.pending_queue_entries();
             let pool = node.mempool.lock();
             Pending {
-                txs: pool.ready_len(),
+                txs: pool.ready_len() + queued as usize,
                 bytes: pool.ready_bytes(),
                 since_last_seal: last_seal.elapsed(),
             }
         };
         if *shutdown.borrow() {
-            while node.mempool.lock().ready_len() > 0 {
+            while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
                 seal(&node, SealReason::Shutdown).await?;
             }
             snapshot(&node).await?;
@@ -162,8 +164,20 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
 /// Seals, executes, stores and publishes one block from the ready transactions.
 async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
     let cfg = node.config.block;
-    let txs = node.mempool.lock().take_ready(cfg.max_txs, cfg.max_bytes);
-    if txs.is_empty() {
+    // L1 queue entries first, in queue order, then the mempool's ready transactions.
+    let queue_position = node.state.read().queue_position();
+    let system = if node.pending_queue_entries() > 0 {
+        node.store
+            .queue_entries(queue_position, cfg.max_txs as u64)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let txs = node
+        .mempool
+        .lock()
+        .take_ready(cfg.max_txs - system.len(), cfg.max_bytes);
+    if txs.is_empty() && system.is_empty() {
         return Ok(());
     }
     let parent = node.head();
@@ -175,7 +189,7 @@ async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
     let started = Instant::now();
     let (block, txs) = {
         let node = node.clone();
-        tokio::task::spawn_blocking(move || execute(&node, parent, env, txs))
+        tokio::task::spawn_blocking(move || execute(&node, parent, env, system, txs))
             .await
             .context("executor task")??
     };
@@ -227,9 +241,17 @@ fn execute(
     node: &Node,
     parent: Head,
     env: BlockEnv,
+    system: Vec<QueueEntry>,
     txs: Vec<Arc<PendingTx>>,
 ) -> anyhow::Result<(SealedBlock, Vec<Arc<PendingTx>>)> {
-    let verified: Vec<_> = txs.iter().map(|t| t.verified()).collect();
+    let verified: Vec<_> = system
+        .iter()
+        .map(|e| VerifiedTransaction {
+            hash: e.entry_hash,
+            transaction: e.transaction.clone(),
+        })
+        .chain(txs.iter().map(|t| t.verified()))
+        .collect();
     let output = {
         let mut state = node.state.write();
         node.executor
@@ -237,28 +259,33 @@ fn execute(
             .execute_block(&mut state, &env, &verified)
     }
     .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
-    let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+    let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
     let header = BlockHeader {
         number: env.number,
         parent_hash: parent.hash,
         timestamp: env.timestamp,
         fee_recipient: env.fee_recipient,
-        tx_count: txs.len() as u64,
+        tx_count: verified.len() as u64,
         transactions_root: transactions_root(&hashes),
         state_root: output.state_root,
         withdrawals_root: output.withdrawals_root,
         queue_position: output.queue_position,
     };
-    let transactions = txs
+    let signatures = system
         .iter()
+        .map(|_| None)
+        .chain(txs.iter().map(|t| Some(t.signature)));
+    let transactions = verified
+        .into_iter()
+        .zip(signatures)
         .zip(output.receipts)
         .enumerate()
-        .map(|(i, (t, receipt))| StoredTransaction {
+        .map(|(i, ((t, signature), receipt))| StoredTransaction {
             hash: t.hash,
             block_number: env.number,
             index: i as u32,
-            transaction: t.transaction.clone(),
-            signature: Some(t.signature),
+            transaction: t.transaction,
+            signature,
             receipt,
         })
         .collect();

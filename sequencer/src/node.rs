@@ -1,7 +1,13 @@
 //! The node's shared state and its start: open storage, rebuild the state from the latest
 //! snapshot plus the stored blocks after it, and check every root on the way.
 
-use std::{sync::Arc, time::Instant};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Instant,
+};
 
 use anyhow::{Context, bail, ensure};
 use parking_lot::{Mutex, RwLock};
@@ -55,6 +61,8 @@ pub struct Node {
     pub genesis_root: B256,
     /// Accounts in the genesis state.
     pub genesis_accounts: u32,
+    /// L1 queue entries stored (taken by the watcher).
+    pub queue_len: AtomicU64,
 }
 
 impl Node {
@@ -71,6 +79,7 @@ impl Node {
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
         let (state, head) = recover(&store, genesis, &domain, &mut executor).await?;
+        let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
         let signature_pool = rayon::ThreadPoolBuilder::new()
@@ -91,12 +100,19 @@ impl Node {
             signature_pool,
             genesis_root,
             genesis_accounts,
+            queue_len: AtomicU64::new(store_queue_len),
         }))
     }
 
     /// The latest stored block.
     pub fn head(&self) -> Head {
         *self.head.borrow()
+    }
+
+    /// L1 queue entries stored but not yet in a block.
+    pub fn pending_queue_entries(&self) -> u64 {
+        let taken = self.queue_len.load(Ordering::Acquire);
+        taken.saturating_sub(self.state.read().queue_position())
     }
 }
 

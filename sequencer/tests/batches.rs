@@ -42,9 +42,12 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
                 if let Transaction::Transfer(inner) = &mut t.transaction
                     && nonce % 4 == 1
                 {
-                    inner.to = weft_protocol::testkit::test_address(u64::from(sender) * 100 + nonce);
+                    inner.to =
+                        weft_protocol::testkit::test_address(u64::from(sender) * 100 + nonce);
                 }
-                t.transaction.clone().sign(&GenesisConfig::dev_key(sender), &d)
+                t.transaction
+                    .clone()
+                    .sign(&GenesisConfig::dev_key(sender), &d)
             };
             let (s, v) = client.submit(&tx).await;
             assert_eq!(s, 200, "{v}");
@@ -52,13 +55,20 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         }
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
-    let done = client.wait_executed(&last.unwrap(), Duration::from_secs(20)).await;
+    let done = client
+        .wait_executed(&last.unwrap(), Duration::from_secs(20))
+        .await;
     let head = done["blockNumber"].as_u64().unwrap();
 
     // Wait until the batcher covers the head.
     let deadline = Instant::now() + Duration::from_secs(20);
     let store = running.node.store.clone();
-    while store.latest_batch().await.unwrap().is_none_or(|b| b.commitment.to_block < head) {
+    while store
+        .latest_batch()
+        .await
+        .unwrap()
+        .is_none_or(|b| b.commitment.to_block < head)
+    {
         assert!(Instant::now() < deadline, "batches do not reach the head");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -66,7 +76,13 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
     let mut state = genesis_state(&c).unwrap();
     let mut next_block = 1;
     let mut withdrawals = 0;
-    let latest = store.latest_batch().await.unwrap().unwrap().commitment.index;
+    let latest = store
+        .latest_batch()
+        .await
+        .unwrap()
+        .unwrap()
+        .commitment
+        .index;
     assert!(latest >= 2, "several batches");
     for index in 1..=latest {
         let batch = store.batch(index).await.unwrap().unwrap();
@@ -74,8 +90,14 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         assert_eq!(batch.commitment.from_block, next_block);
         assert!(batch.commitment.to_block - batch.commitment.from_block < 3);
         next_block = batch.commitment.to_block + 1;
-        let blocks = apply_batch(&mut state, &d, &batch.commitment, &batch.da_payload, &mut SequentialExecutor)
-            .unwrap_or_else(|e| panic!("batch {index}: {e}"));
+        let blocks = apply_batch(
+            &mut state,
+            &d,
+            &batch.commitment,
+            &batch.da_payload,
+            &mut SequentialExecutor,
+        )
+        .unwrap_or_else(|e| panic!("batch {index}: {e}"));
         withdrawals += blocks
             .iter()
             .flat_map(|b| &b.transactions)
@@ -91,12 +113,91 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
     let last_byte = tampered.len() - 1;
     tampered[last_byte] ^= 1;
     let mut fresh = genesis_state(&c).unwrap();
-    assert!(apply_batch(&mut fresh, &d, &batch.commitment, &tampered, &mut SequentialExecutor).is_err());
+    assert!(
+        apply_batch(
+            &mut fresh,
+            &d,
+            &batch.commitment,
+            &tampered,
+            &mut SequentialExecutor
+        )
+        .is_err()
+    );
 
     let (status, v) = client.get("/v1/batches/1").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "sealed");
-    let (_, tx) = client.get(&format!("/v1/transactions/{}", last.unwrap())).await;
+    let (_, tx) = client
+        .get(&format!("/v1/transactions/{}", last.unwrap()))
+        .await;
     assert_eq!(tx["batch"]["index"].as_u64(), Some(latest));
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn queue_entries_enter_blocks_in_order_and_batches_commit_their_hash() {
+    use std::sync::atomic::Ordering;
+    use weft_protocol::{
+        batch::next_queue_hash,
+        primitives::B256,
+        transaction::{Deposit, ForcedWithdraw},
+    };
+    use weft_sequencer::store::QueueEntry;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), None);
+    c.batch.max_age = Duration::ZERO;
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let client = Client::new(running.addr);
+    let node = running.node.clone();
+    let d = node.domain;
+    let newcomer = weft_protocol::testkit::test_address(777);
+    let quitter = GenesisConfig::dev_key(5).address();
+    let txs = [
+        Transaction::Deposit(Deposit { queue_index: 0, to: newcomer, token: 0, amount: 5_000 }),
+        Transaction::ForcedWithdraw(ForcedWithdraw { queue_index: 1, account: quitter, token: 0 }),
+        Transaction::Deposit(Deposit { queue_index: 2, to: newcomer, token: 1, amount: 9 }),
+    ];
+    let mut chain = B256::ZERO;
+    let entries: Vec<QueueEntry> = txs
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| {
+            let entry_hash = tx.hash(&d);
+            chain = next_queue_hash(&chain, &entry_hash);
+            QueueEntry {
+                queue_index: i as u64,
+                transaction: tx.clone(),
+                entry_hash,
+                queue_hash: chain,
+                l1_block_number: 1,
+                l1_block_hash: B256::repeat_byte(1),
+            }
+        })
+        .collect();
+    // What the L1 watcher does once the entries are confirmed.
+    node.store.insert_queue_entries(&entries).await.unwrap();
+    node.queue_len.store(3, Ordering::Release);
+    node.ready.notify_one();
+
+    let done = client.wait_executed(&entries[2].entry_hash, Duration::from_secs(10)).await;
+    assert!(done.get("signature").is_none(), "system kinds carry no signature: {done}");
+    assert_eq!(client.balance(&newcomer).await, 5_000);
+    assert_eq!(client.balance(&quitter).await, 0, "forced withdrawal takes the whole balance");
+    let (_, account) = client.get(&format!("/v1/accounts/{newcomer}")).await;
+    assert_eq!(account["balances"][1]["token"], 1, "token 1 registered by its first deposit");
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let batch = loop {
+        if let Some(b) = node.store.latest_batch().await.unwrap()
+            && b.commitment.queue_position == 3
+        {
+            break b;
+        }
+        assert!(Instant::now() < deadline, "no batch covers the queue entries");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(batch.commitment.queue_hash, chain);
+    assert_ne!(batch.commitment.withdrawals_root, B256::ZERO, "the forced withdrawal is claimable");
     running.stop().await.unwrap();
 }
