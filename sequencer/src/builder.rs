@@ -189,7 +189,7 @@ async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
     let started = Instant::now();
     let (block, txs) = {
         let node = node.clone();
-        tokio::task::spawn_blocking(move || execute(&node, parent, env, system, txs))
+        tokio::task::spawn_blocking(move || execute(&node, parent, env, &system, txs))
             .await
             .context("executor task")??
     };
@@ -241,7 +241,7 @@ fn execute(
     node: &Node,
     parent: Head,
     env: BlockEnv,
-    system: Vec<QueueEntry>,
+    system: &[QueueEntry],
     txs: Vec<Arc<PendingTx>>,
 ) -> anyhow::Result<(SealedBlock, Vec<Arc<PendingTx>>)> {
     let verified: Vec<_> = system
