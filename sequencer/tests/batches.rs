@@ -127,6 +127,24 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
     let (status, v) = client.get("/v1/batches/1").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["status"], "sealed");
+    // The witness holds every transaction of the batch with a signature that verifies.
+    let (status, w) = client.get("/v1/batches/1/witness").await;
+    assert_eq!(status, 200, "{w}");
+    let mut signed = 0;
+    for block in w["blocks"].as_array().unwrap() {
+        for t in block["transactions"].as_array().unwrap() {
+            let tx: weft_protocol::transaction::SignedTransaction = serde_json::from_value(
+                serde_json::json!({ "transaction": t["transaction"], "signature": t["signature"] }),
+            )
+            .unwrap();
+            assert_eq!(
+                tx.verify(&d).unwrap().hash.to_string(),
+                t["hash"].as_str().unwrap()
+            );
+            signed += 1;
+        }
+    }
+    assert!(signed > 0);
     let (_, tx) = client
         .get(&format!("/v1/transactions/{}", last.unwrap()))
         .await;
@@ -154,9 +172,23 @@ async fn queue_entries_enter_blocks_in_order_and_batches_commit_their_hash() {
     let newcomer = weft_protocol::testkit::test_address(777);
     let quitter = GenesisConfig::dev_key(5).address();
     let txs = [
-        Transaction::Deposit(Deposit { queue_index: 0, to: newcomer, token: 0, amount: 5_000 }),
-        Transaction::ForcedWithdraw(ForcedWithdraw { queue_index: 1, account: quitter, token: 0 }),
-        Transaction::Deposit(Deposit { queue_index: 2, to: newcomer, token: 1, amount: 9 }),
+        Transaction::Deposit(Deposit {
+            queue_index: 0,
+            to: newcomer,
+            token: 0,
+            amount: 5_000,
+        }),
+        Transaction::ForcedWithdraw(ForcedWithdraw {
+            queue_index: 1,
+            account: quitter,
+            token: 0,
+        }),
+        Transaction::Deposit(Deposit {
+            queue_index: 2,
+            to: newcomer,
+            token: 1,
+            amount: 9,
+        }),
     ];
     let mut chain = B256::ZERO;
     let entries: Vec<QueueEntry> = txs
@@ -180,12 +212,24 @@ async fn queue_entries_enter_blocks_in_order_and_batches_commit_their_hash() {
     node.queue_len.store(3, Ordering::Release);
     node.ready.notify_one();
 
-    let done = client.wait_executed(&entries[2].entry_hash, Duration::from_secs(10)).await;
-    assert!(done.get("signature").is_none(), "system kinds carry no signature: {done}");
+    let done = client
+        .wait_executed(&entries[2].entry_hash, Duration::from_secs(10))
+        .await;
+    assert!(
+        done.get("signature").is_none(),
+        "system kinds carry no signature: {done}"
+    );
     assert_eq!(client.balance(&newcomer).await, 5_000);
-    assert_eq!(client.balance(&quitter).await, 0, "forced withdrawal takes the whole balance");
+    assert_eq!(
+        client.balance(&quitter).await,
+        0,
+        "forced withdrawal takes the whole balance"
+    );
     let (_, account) = client.get(&format!("/v1/accounts/{newcomer}")).await;
-    assert_eq!(account["balances"][1]["token"], 1, "token 1 registered by its first deposit");
+    assert_eq!(
+        account["balances"][1]["token"], 1,
+        "token 1 registered by its first deposit"
+    );
 
     let deadline = Instant::now() + Duration::from_secs(10);
     let batch = loop {
@@ -194,10 +238,17 @@ async fn queue_entries_enter_blocks_in_order_and_batches_commit_their_hash() {
         {
             break b;
         }
-        assert!(Instant::now() < deadline, "no batch covers the queue entries");
+        assert!(
+            Instant::now() < deadline,
+            "no batch covers the queue entries"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(batch.commitment.queue_hash, chain);
-    assert_ne!(batch.commitment.withdrawals_root, B256::ZERO, "the forced withdrawal is claimable");
+    assert_ne!(
+        batch.commitment.withdrawals_root,
+        B256::ZERO,
+        "the forced withdrawal is claimable"
+    );
     running.stop().await.unwrap();
 }

@@ -394,6 +394,49 @@ pub async fn batch(
     })))
 }
 
+/// `GET /v1/batches/{index}/witness`: every block of the batch with its transactions and
+/// their signatures, in order: what a prover needs besides L1.
+pub async fn batch_witness(
+    State(node): AppState,
+    ApiPath(index): ApiPath<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let index = index.parse::<u64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_batch_index",
+            "expected a batch number",
+        )
+    })?;
+    let batch = node
+        .store
+        .batch(index)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("batch {index} is not known")))?;
+    let mut blocks = Vec::new();
+    for n in batch.commitment.from_block..=batch.commitment.to_block {
+        let (header, hash) = node
+            .store
+            .header_by_number(n)
+            .await
+            .map_err(ApiError::internal)?
+            .ok_or_else(|| ApiError::internal(format!("batched block {n} missing")))?;
+        let txs = node
+            .store
+            .block_transactions(n)
+            .await
+            .map_err(ApiError::internal)?;
+        let txs: Vec<Value> = txs
+            .into_iter()
+            .map(|t| json!({ "hash": t.hash, "transaction": t.transaction, "signature": t.signature }))
+            .collect();
+        blocks.push(json!({ "header": header, "hash": hash, "transactions": txs }));
+    }
+    Ok(ApiJson(
+        json!({ "index": index, "commitment": batch.commitment, "blocks": blocks }),
+    ))
+}
+
 /// `GET /v1/domain`
 pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
     ApiJson(node.domain)

@@ -38,6 +38,7 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{address}/proof", get(handlers::account_proof))
         .route("/v1/blocks/{id}", get(handlers::block))
         .route("/v1/batches/{index}", get(handlers::batch))
+        .route("/v1/batches/{index}/witness", get(handlers::batch_witness))
         .route("/v1/domain", get(handlers::domain))
         .route("/v1/types", get(handlers::types))
         .route("/v1/openapi.json", get(handlers::openapi))
