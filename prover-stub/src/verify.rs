@@ -1,0 +1,204 @@
+//! The check behind an attestation. For a committed batch, given the state after the
+//! previous batch, the batch's DA payload as posted on L1, the witness (the batch's
+//! transactions with their signatures, from the sequencer) and the L1 queue entries:
+//!
+//! 1. every signed transaction of the witness carries a valid signature by its sender;
+//! 2. the DA payload decodes to exactly the witness's blocks and transactions;
+//! 3. re-executing them from the previous state gives the committed state root,
+//!    withdrawals root and queue position ([`weft_protocol::batch::apply_batch`]);
+//! 4. the system transactions are exactly the L1 queue entries they claim to consume.
+
+use rayon::prelude::*;
+use serde::Deserialize;
+use weft_protocol::{
+    batch::{BatchCommitment, BatchError, apply_batch},
+    block::BlockHeader,
+    eip712::Domain,
+    execution::BlockExecutor,
+    primitives::B256,
+    signature::Signature,
+    state::State,
+    transaction::{SignedTransaction, Transaction},
+};
+
+/// One transaction of a witness.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessTransaction {
+    /// Its hash as the sequencer reports it.
+    pub hash: B256,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Its signature (none for system kinds).
+    pub signature: Option<Signature>,
+}
+
+/// One block of a witness.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WitnessBlock {
+    /// The block's header.
+    pub header: BlockHeader,
+    /// Its transactions in order.
+    pub transactions: Vec<WitnessTransaction>,
+}
+
+/// A batch's witness: `GET /v1/batches/{index}/witness` of the sequencer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Witness {
+    /// The batch index.
+    pub index: u64,
+    /// The blocks.
+    pub blocks: Vec<WitnessBlock>,
+}
+
+/// Why a batch is refused. The prover stays halted on such a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// A signed transaction has no signature, a bad one, or one by someone else.
+    #[error("transaction {hash}: {reason}")]
+    Signature {
+        /// The transaction.
+        hash: B256,
+        /// Why.
+        reason: String,
+    },
+    /// A system transaction carries a signature or a signed one lacks it.
+    #[error("transaction {0}: signature presence does not match its kind")]
+    SignatureShape(B256),
+    /// The witness is for another batch or another block range.
+    #[error("witness does not match the commitment: {0}")]
+    WitnessRange(String),
+    /// The payload does not decode to the witness.
+    #[error("DA payload differs from the witness at {0}")]
+    PayloadMismatch(String),
+    /// Re-execution disagrees with the commitment.
+    #[error(transparent)]
+    Execution(#[from] BatchError),
+    /// The system transactions are not the L1 queue's entries.
+    #[error("queue entry {index}: L1 has {l1}, the batch has {batch}")]
+    Queue {
+        /// Queue index.
+        index: u64,
+        /// The entry hash on L1.
+        l1: B256,
+        /// The hash in the batch.
+        batch: B256,
+    },
+}
+
+impl Refusal {
+    /// Stable code for metrics and `/health`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Signature { .. } | Self::SignatureShape(_) => "bad_signature",
+            Self::WitnessRange(_) => "witness_range",
+            Self::PayloadMismatch(_) => "payload_mismatch",
+            Self::Execution(_) => "state_mismatch",
+            Self::Queue { .. } => "queue_mismatch",
+        }
+    }
+}
+
+/// Checks every signature of the witness, in parallel; returns how many were checked.
+pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Refusal> {
+    let txs: Vec<&WitnessTransaction> = witness
+        .blocks
+        .iter()
+        .flat_map(|b| &b.transactions)
+        .collect();
+    txs.par_iter()
+        .map(|t| match (&t.signature, t.transaction.is_system()) {
+            (None, true) => {
+                (t.transaction.hash(domain) == t.hash)
+                    .then_some(0)
+                    .ok_or(Refusal::Signature {
+                        hash: t.hash,
+                        reason: "hash differs".into(),
+                    })
+            }
+            (Some(signature), false) => {
+                let signed = SignedTransaction {
+                    transaction: t.transaction.clone(),
+                    signature: *signature,
+                };
+                let verified = signed.verify(domain).map_err(|e| Refusal::Signature {
+                    hash: t.hash,
+                    reason: e.to_string(),
+                })?;
+                (verified.hash == t.hash)
+                    .then_some(1)
+                    .ok_or(Refusal::Signature {
+                        hash: t.hash,
+                        reason: "hash differs".into(),
+                    })
+            }
+            _ => Err(Refusal::SignatureShape(t.hash)),
+        })
+        .try_reduce(|| 0, |a, b| Ok(a + b))
+}
+
+/// The whole check (module docs). `queue_entries[i]` is the L1 entry hash of queue index
+/// `state.queue_position() + i`. On success `state` is the state after the batch.
+pub fn check_batch(
+    state: &mut State,
+    domain: &Domain,
+    commitment: &BatchCommitment,
+    payload: &[u8],
+    witness: &Witness,
+    queue_entries: &[B256],
+    executor: &mut dyn BlockExecutor,
+) -> Result<(), Refusal> {
+    let range = witness
+        .blocks
+        .first()
+        .zip(witness.blocks.last())
+        .map(|(a, b)| (a.header.number, b.header.number));
+    if witness.index != commitment.index
+        || range != Some((commitment.from_block, commitment.to_block))
+    {
+        return Err(Refusal::WitnessRange(format!(
+            "witness of batch {} blocks {range:?}, commitment of batch {} blocks {}..={}",
+            witness.index, commitment.index, commitment.from_block, commitment.to_block
+        )));
+    }
+    check_signatures(witness, domain)?;
+    let queue_before = state.queue_position();
+    let mut scratch = state.clone();
+    let blocks = apply_batch(&mut scratch, domain, commitment, payload, executor)?;
+    for (decoded, w) in blocks.iter().zip(&witness.blocks) {
+        let at = format!("block {}", w.header.number);
+        if decoded.number != w.header.number
+            || decoded.timestamp != w.header.timestamp
+            || decoded.fee_recipient != w.header.fee_recipient
+            || decoded.transactions.len() != w.transactions.len()
+        {
+            return Err(Refusal::PayloadMismatch(at));
+        }
+        for (i, (d, t)) in decoded.transactions.iter().zip(&w.transactions).enumerate() {
+            if *d != t.transaction {
+                return Err(Refusal::PayloadMismatch(format!("{at}, transaction {i}")));
+            }
+        }
+    }
+    let system: Vec<B256> = blocks
+        .iter()
+        .flat_map(|b| &b.transactions)
+        .filter(|t| t.is_system())
+        .map(|t| t.hash(domain))
+        .collect();
+    for (i, batch) in system.iter().enumerate() {
+        let index = queue_before + i as u64;
+        let l1 = queue_entries.get(i).copied().unwrap_or_default();
+        if l1 != *batch {
+            return Err(Refusal::Queue {
+                index,
+                l1,
+                batch: *batch,
+            });
+        }
+    }
+    *state = scratch;
+    Ok(())
+}
