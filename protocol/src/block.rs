@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    eip712::Domain,
     execution::BlockEnv,
     merkle,
     primitives::{Address, B256, keccak256, word_address, word_u64},
@@ -52,12 +53,13 @@ impl BlockHeader {
         keccak256(buf)
     }
 
-    /// The environment the block was executed in.
-    pub fn env(&self) -> BlockEnv {
+    /// The environment the block was executed in, on the deployment of `domain`.
+    pub fn env(&self, domain: Domain) -> BlockEnv {
         BlockEnv {
             number: self.number,
             timestamp: self.timestamp,
             fee_recipient: self.fee_recipient,
+            domain,
         }
     }
 }

@@ -1,17 +1,47 @@
-//! Channel states: what a wallet and the hub co-sign off-chain (DESIGN.md, "Channels").
+//! Channels (DESIGN.md, "Channels"): the state a wallet and the hub co-sign off-chain
+//! ([`ChannelState`]) and the record the rollup keeps of each channel ([`ChannelRecord`]).
 //!
-//! The rules that settle them on the rollup (register, refute, conclude, lock resolution)
-//! belong to the channel kinds of the executor.
+//! The rules that fund and settle channels (open, deposit, close, register, refute,
+//! conclude, lock resolution) are in `execution/channels.rs`; the table of records and its
+//! tree are part of [`crate::state::State`].
+//!
+//! ## Channel record leaf
+//!
+//! The channels tree (depth [`crate::state::REGISTRY_DEPTH`]) holds one leaf per channel, in
+//! open order. A leaf is `keccak256` of the packed record (`abi.encodePacked`):
+//!
+//! ```text
+//! channelId (bytes32) ‖ wallet (uint32) ‖ hub (uint32) ‖ token (uint32)
+//!   ‖ total (uint128) ‖ walletSide (uint128) ‖ hubSide (uint128) ‖ status (uint8)
+//!   ‖ [status = 1 only: deadline (uint64) ‖ hashStruct(registered ChannelState) (bytes32)]
+//! ```
+//!
+//! `wallet` and `hub` are account indexes; `status` is 0 Open, 1 Disputed, 2 Closed. The
+//! registered state enters through its EIP-712 `hashStruct`, so a contract holding the state
+//! can check it against a leaf with the same hashing it uses for signatures.
 
 use serde::{Deserialize, Serialize};
 
 use crate::{
     eip712::{Eip712, FieldType, StructType, Value},
-    primitives::{Address, Amount, B256, Nonce, keccak256, word_address, word_u64},
+    primitives::{
+        AccountIndex, Address, Amount, B256, Nonce, TokenId, keccak256, word_address, word_u64,
+    },
 };
 
 /// Most locks one channel state may carry (bounds decoding and conclusion work).
 pub const MAX_LOCKS: usize = 64;
+
+/// Blocks between a registration and the end of its dispute: a registered state can be
+/// refuted in blocks `number ..= number + DISPUTE_WINDOW` and concluded after.
+///
+/// Why 36,000: the window must outlast the time a watcher (the hub, a wallet's client)
+/// needs to notice a stale registration and get its refutation included, restarts and a
+/// full mempool included. The sequencer seals at most one block per block time (100 ms by
+/// default) unless blocks fill up, and never seals an empty block, so 36,000 blocks is at
+/// least an hour at full load and longer whenever traffic is lighter. It is counted in
+/// blocks, not seconds, because block numbers are what every executor sees identically.
+pub const DISPUTE_WINDOW: u64 = 36_000;
 
 /// Who pays whom when a lock resolves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -151,6 +181,91 @@ pub fn channel_id(opener: &Address, hub: &Address, nonce: Nonce) -> B256 {
     keccak256(buf)
 }
 
+/// Where a channel is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ChannelStatus {
+    /// Funded; deposits, a cooperative close or a registration may follow.
+    Open,
+    /// A co-signed state was registered; it can be refuted by a higher version until
+    /// `deadline` (inclusive) and concluded after it.
+    #[serde(rename_all = "camelCase")]
+    Disputed {
+        /// The registered state (the highest version presented so far).
+        state: ChannelState,
+        /// The last block in which a refutation is accepted.
+        deadline: u64,
+    },
+    /// Paid out (cooperatively or by conclusion); nothing more can happen to it.
+    Closed,
+}
+
+impl ChannelStatus {
+    /// The `uint8` of the leaf encoding: 0 Open, 1 Disputed, 2 Closed.
+    pub fn as_u8(&self) -> u8 {
+        match self {
+            Self::Open => 0,
+            Self::Disputed { .. } => 1,
+            Self::Closed => 2,
+        }
+    }
+}
+
+/// The rollup's record of one channel (see the module docs for its leaf).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelRecord {
+    /// [`channel_id`] of the opening transaction.
+    pub id: B256,
+    /// The wallet's account index (the opener).
+    pub wallet: AccountIndex,
+    /// The hub's account index.
+    pub hub: AccountIndex,
+    /// The one token the channel holds.
+    pub token: TokenId,
+    /// What the channel holds: `wallet_side + hub_side` until it closes, zero once paid out.
+    #[serde(with = "crate::primitives::serde_dec")]
+    pub total: Amount,
+    /// Everything the wallet put in on the rollup (open and deposits).
+    #[serde(with = "crate::primitives::serde_dec")]
+    pub wallet_side: Amount,
+    /// Everything the hub put in on the rollup (deposits).
+    #[serde(with = "crate::primitives::serde_dec")]
+    pub hub_side: Amount,
+    /// Open, disputed or closed.
+    pub status: ChannelStatus,
+}
+
+impl ChannelRecord {
+    /// The packed preimage of the leaf (see the module docs).
+    pub fn leaf_preimage(&self) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(133);
+        buf.extend_from_slice(self.id.as_slice());
+        buf.extend_from_slice(&self.wallet.to_be_bytes());
+        buf.extend_from_slice(&self.hub.to_be_bytes());
+        buf.extend_from_slice(&self.token.to_be_bytes());
+        buf.extend_from_slice(&self.total.to_be_bytes());
+        buf.extend_from_slice(&self.wallet_side.to_be_bytes());
+        buf.extend_from_slice(&self.hub_side.to_be_bytes());
+        buf.push(self.status.as_u8());
+        if let ChannelStatus::Disputed { state, deadline } = &self.status {
+            buf.extend_from_slice(&deadline.to_be_bytes());
+            buf.extend_from_slice(state.struct_hash().as_slice());
+        }
+        buf
+    }
+
+    /// Its leaf in the channels tree: `keccak256` of [`Self::leaf_preimage`].
+    pub fn leaf_hash(&self) -> B256 {
+        keccak256(self.leaf_preimage())
+    }
+
+    /// Whether `account` is the wallet or the hub.
+    pub fn is_participant(&self, account: AccountIndex) -> bool {
+        account == self.wallet || account == self.hub
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +326,113 @@ mod tests {
         for v in variants {
             assert_ne!(v.struct_hash(), base, "{v:?}");
         }
+    }
+
+    fn record(status: ChannelStatus) -> ChannelRecord {
+        ChannelRecord {
+            id: B256::repeat_byte(7),
+            wallet: 3,
+            hub: 4,
+            token: 1,
+            total: 30,
+            wallet_side: 25,
+            hub_side: 5,
+            status,
+        }
+    }
+
+    #[test]
+    fn record_leaf_is_the_documented_packed_encoding() {
+        let open = record(ChannelStatus::Open);
+        let mut expected = Vec::new();
+        expected.extend_from_slice(&[7u8; 32]);
+        expected.extend_from_slice(&[0, 0, 0, 3, 0, 0, 0, 4, 0, 0, 0, 1]);
+        for v in [30u128, 25, 5] {
+            expected.extend_from_slice(&v.to_be_bytes());
+        }
+        expected.push(0);
+        assert_eq!(open.leaf_preimage(), expected);
+        assert_eq!(open.leaf_hash(), keccak256(&expected));
+
+        let disputed = record(ChannelStatus::Disputed {
+            state: state(),
+            deadline: 0x0102,
+        });
+        expected.pop();
+        expected.push(1);
+        expected.extend_from_slice(&0x0102u64.to_be_bytes());
+        expected.extend_from_slice(state().struct_hash().as_slice());
+        assert_eq!(disputed.leaf_preimage(), expected);
+        assert_eq!(disputed.leaf_preimage().len(), 133);
+
+        let closed = record(ChannelStatus::Closed);
+        assert_eq!(closed.leaf_preimage().len(), 93);
+        assert_eq!(closed.leaf_preimage()[92], 2);
+    }
+
+    #[test]
+    fn record_json_round_trips_with_decimal_amounts() {
+        let r = record(ChannelStatus::Disputed {
+            state: state(),
+            deadline: 9,
+        });
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["total"], "30");
+        assert_eq!(json["status"]["type"], "disputed");
+        assert_eq!(json["status"]["deadline"], 9);
+        assert_eq!(serde_json::from_value::<ChannelRecord>(json).unwrap(), r);
+    }
+
+    #[test]
+    fn every_record_field_changes_the_leaf() {
+        let base = record(ChannelStatus::Open);
+        let disputed = |version| {
+            let mut s = state();
+            s.version = version;
+            record(ChannelStatus::Disputed {
+                state: s,
+                deadline: 9,
+            })
+        };
+        let variants = [
+            ChannelRecord {
+                id: B256::repeat_byte(8),
+                ..base.clone()
+            },
+            ChannelRecord {
+                wallet: 9,
+                ..base.clone()
+            },
+            ChannelRecord {
+                hub: 9,
+                ..base.clone()
+            },
+            ChannelRecord {
+                token: 9,
+                ..base.clone()
+            },
+            ChannelRecord {
+                total: 9,
+                ..base.clone()
+            },
+            ChannelRecord {
+                wallet_side: 9,
+                ..base.clone()
+            },
+            ChannelRecord {
+                hub_side: 9,
+                ..base.clone()
+            },
+            record(ChannelStatus::Closed),
+            disputed(3),
+            disputed(4),
+        ];
+        let mut leaves: Vec<B256> = variants.iter().map(ChannelRecord::leaf_hash).collect();
+        leaves.push(base.leaf_hash());
+        let count = leaves.len();
+        leaves.sort_unstable();
+        leaves.dedup();
+        assert_eq!(leaves.len(), count);
     }
 
     #[test]

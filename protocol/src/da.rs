@@ -29,8 +29,9 @@ use crate::{
     },
 };
 
-/// Format version written first in every payload.
-pub const VERSION: u8 = 1;
+/// Format version written first in every payload (2: a channel opener's hub is an account
+/// reference, as the executor indexes it).
+pub const VERSION: u8 = 2;
 /// zstd level used for payloads (the highest standard level).
 pub const COMPRESSION_LEVEL: i32 = 19;
 /// Most bytes a payload may decompress to (bounds a decompression bomb).
@@ -285,7 +286,6 @@ fn encode_fields(cols: &mut Columns, tx: &Transaction, last_nonce: &mut AddressM
     let mut w = Writer(&mut cols.misc);
     match tx {
         Transaction::Withdraw(t) => w.address(&t.l1_recipient),
-        Transaction::ChannelOpen(t) => w.address(&t.hub),
         Transaction::ChannelDeposit(t) => w.b256(&t.channel_id),
         Transaction::ChannelClose(s)
         | Transaction::ChannelRegister(s)
@@ -477,11 +477,12 @@ fn decode_tx<'a>(
             })
         }
         3 => {
+            let hub = address()?;
             let (nonce, fee) = signed(first, amounts)?;
             let amount = get_amount(amounts)?;
             Transaction::ChannelOpen(ChannelOpen {
                 from: first,
-                hub: Reader(misc).address()?,
+                hub,
                 token,
                 amount,
                 fee,
@@ -608,6 +609,22 @@ mod tests {
         assert_eq!(accounts_after, after.account_count());
         let decoded = decode_batch(&payload, |i| before.account(i).map(|a| a.address)).unwrap();
         assert_eq!(decoded.blocks, blocks);
+        let kinds: std::collections::HashSet<&str> = blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .map(|t| t.kind())
+            .collect();
+        for kind in [
+            "channelOpen",
+            "channelDeposit",
+            "channelClose",
+            "channelRegister",
+            "channelRefute",
+            "channelConclude",
+        ] {
+            assert!(kinds.contains(kind), "the batch has a {kind}");
+        }
+        assert!(!after.channels().is_empty(), "channels were opened");
         assert_eq!(decoded.accounts_before, before.account_count());
 
         let mut rebuilt = before;
@@ -621,6 +638,7 @@ mod tests {
                 number: b.number,
                 timestamp: b.timestamp,
                 fee_recipient: b.fee_recipient,
+                domain: crate::testkit::test_domain(),
             };
             SequentialExecutor
                 .execute_block(&mut rebuilt, &env, &txs)

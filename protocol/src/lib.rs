@@ -16,7 +16,8 @@
 //!
 //! - [`primitives`]: scalar types and keccak256.
 //! - [`eip712`]: the domain, struct types, `hashStruct`, typed-data JSON.
-//! - [`transaction`], [`channel`]: every kind and the co-signed channel state.
+//! - [`transaction`], [`channel`]: every kind, the co-signed channel state, the channel
+//!   record the rollup keeps and the dispute window.
 //! - [`signature`]: recovery with the EIP-2 low-s rule; signing keys for wallets and tests.
 //! - [`codec`]: the canonical binary encoding (storage, prover witness).
 //! - [`da`]: the compressed data-availability encoding of a batch (what L1 carries).
@@ -50,7 +51,7 @@
 //!     .sign(&alice, &domain);
 //! let verified = signed.verify(&domain).unwrap();
 //!
-//! let env = BlockEnv { number: 1, timestamp: 0, fee_recipient: Address::repeat_byte(0xfe) };
+//! let env = BlockEnv { number: 1, timestamp: 0, fee_recipient: Address::repeat_byte(0xfe), domain };
 //! let (mut a, mut b) = (genesis.clone(), genesis);
 //! let seq = SequentialExecutor.execute_block(&mut a, &env, &[verified.clone()]).unwrap();
 //! let par = ParallelExecutor::new(2).execute_block(&mut b, &env, &[verified]).unwrap();

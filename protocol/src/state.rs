@@ -7,6 +7,11 @@
 //!                account i at position i / PARTITIONS
 //! account leaf = keccak256(address ‖ uint64 nonce ‖ (uint32 token ‖ uint128 balance)*)
 //!                balances sorted by token, zero balances omitted (abi.encodePacked)
+//!
+//! channelsRoot = fixed-depth tree (REGISTRY_DEPTH) over channel records in open order,
+//!                leaf = keccak256 of the packed record (module `channel`)
+//! secretsRoot  = fixed-depth tree (REGISTRY_DEPTH) over revealed secrets in reveal order,
+//!                leaf = keccak256(hashlock ‖ uint64 block)
 //! ```
 //!
 //! Accounts get dense indexes on first appearance; partitions are the unit of parallel
@@ -18,6 +23,7 @@ use alloy_primitives::map::AddressMap;
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    channel::ChannelRecord,
     error::GenesisError,
     merkle::{self, MerkleTree},
     primitives::{
@@ -250,6 +256,50 @@ pub(crate) struct SecretRegistry {
     pub(crate) tree: MerkleTree,
 }
 
+/// Channel records: a dense, append-only table in open order, looked up by channel id.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelTable {
+    pub(crate) records: Vec<ChannelRecord>,
+    /// Channel id → position in `records`.
+    pub(crate) index: alloy_primitives::map::B256Map<u32>,
+    /// Leaves [`ChannelRecord::leaf_hash`] by position.
+    pub(crate) tree: MerkleTree,
+}
+
+impl ChannelTable {
+    fn new() -> Self {
+        Self {
+            records: Vec::new(),
+            index: Default::default(),
+            tree: MerkleTree::new(REGISTRY_DEPTH),
+        }
+    }
+
+    /// Position of the channel `id`.
+    pub(crate) fn position(&self, id: &B256) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Appends records (in open order) and rehashes their leaves and those at `changed`
+    /// (existing positions whose records changed; any order, repeats allowed).
+    pub(crate) fn commit(&mut self, mut changed: Vec<usize>, opened: Vec<ChannelRecord>) {
+        changed.sort_unstable();
+        changed.dedup();
+        let mut leaves: Vec<(usize, B256)> = changed
+            .into_iter()
+            .map(|pos| (pos, self.records[pos].leaf_hash()))
+            .collect();
+        for record in opened {
+            let pos = self.records.len();
+            debug_assert!(!self.index.contains_key(&record.id), "channel id reused");
+            self.index.insert(record.id, pos as u32);
+            leaves.push((pos, record.leaf_hash()));
+            self.records.push(record);
+        }
+        self.tree.update(&leaves);
+    }
+}
+
 /// The whole L2 state.
 #[derive(Debug, Clone)]
 pub struct State {
@@ -259,8 +309,7 @@ pub struct State {
     /// Cumulative deposits per token id; its length is the number of known tokens.
     pub(crate) supply: Vec<Amount>,
     pub(crate) secrets: SecretRegistry,
-    /// Channels are settled by the channel kinds (issue 6); the tree commits to them.
-    pub(crate) channels: MerkleTree,
+    pub(crate) channels: ChannelTable,
     pub(crate) queue_position: u64,
 }
 
@@ -364,7 +413,7 @@ impl State {
                 revealed: Default::default(),
                 tree: MerkleTree::new(REGISTRY_DEPTH),
             },
-            channels: MerkleTree::new(REGISTRY_DEPTH),
+            channels: ChannelTable::new(),
             queue_position: 0,
         }
     }
@@ -468,7 +517,18 @@ impl State {
 
     /// Root of the channel tree.
     pub fn channels_root(&self) -> B256 {
-        self.channels.root()
+        self.channels.tree.root()
+    }
+
+    /// The record of channel `id`.
+    pub fn channel(&self, id: &B256) -> Option<&ChannelRecord> {
+        let pos = self.channels.position(id)?;
+        Some(&self.channels.records[pos as usize])
+    }
+
+    /// Every channel record, in open order (the leaf order of the channels tree).
+    pub fn channels(&self) -> &[ChannelRecord] {
+        &self.channels.records
     }
 
     /// Root of the revealed-secret tree.
@@ -531,7 +591,10 @@ impl State {
             .sum();
         // hashbrown: one control byte plus one slot per bucket.
         let index = self.index.capacity() * 8 / 7 * (size_of::<(Address, AccountIndex)>() + 1);
-        accounts + index + self.secrets.tree.heap_bytes() + self.channels.heap_bytes()
+        let channels = self.channels.records.capacity() * size_of::<ChannelRecord>()
+            + self.channels.index.capacity() * 8 / 7 * (size_of::<(B256, u32)>() + 1)
+            + self.channels.tree.heap_bytes();
+        accounts + index + self.secrets.tree.heap_bytes() + channels
     }
 }
 

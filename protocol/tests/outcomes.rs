@@ -8,19 +8,17 @@
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use weft_protocol::{
-    channel::ChannelState,
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput, FailureReason, ParallelExecutor, Receipt, Schedule,
         SequentialExecutor, Status, Withdrawal,
     },
     merkle::{self, MerkleTree},
-    primitives::{Address, Amount, B256, Bytes, ETH, Nonce, TokenId, keccak256},
+    primitives::{Address, Amount, B256, ETH, Nonce, TokenId, keccak256},
     state::{Account, Balance, GenesisAccount, REGISTRY_DEPTH, State},
     testkit::{test_address, test_domain},
     transaction::{
-        ChannelConclude, ChannelDeposit, ChannelOpen, ChannelSettle, Deposit, ForcedWithdraw,
-        RevealSecret, Transaction, Transfer, VerifiedTransaction, Withdraw,
+        Deposit, ForcedWithdraw, RevealSecret, Transaction, Transfer, VerifiedTransaction, Withdraw,
     },
 };
 
@@ -48,6 +46,7 @@ fn env(number: u64) -> BlockEnv {
         number,
         timestamp: 1_700_000_000 + number,
         fee_recipient: FEE,
+        domain: test_domain(),
     }
 }
 
@@ -875,70 +874,6 @@ fn a_reveal_that_cannot_pay_its_fee_does_not_record_the_secret() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Channel kinds
-// ---------------------------------------------------------------------------------------
-
-#[test]
-fn channel_kinds_fail_unsupported_consume_the_nonce_and_charge_no_fee() {
-    let before = base();
-    let channel_id = B256::repeat_byte(0xcc);
-    let settle = |nonce| ChannelSettle {
-        from: ALICE,
-        state: ChannelState {
-            channel_id,
-            version: 1,
-            balance_wallet: 10,
-            balance_hub: 10,
-            locks: vec![],
-            is_final: true,
-        },
-        wallet_signature: Bytes::new(),
-        hub_signature: Bytes::new(),
-        fee: 5,
-        nonce,
-    };
-    let txs = [
-        Transaction::ChannelOpen(ChannelOpen {
-            from: ALICE,
-            hub: BOB,
-            token: ETH,
-            amount: 100,
-            fee: 5,
-            nonce: 0,
-        }),
-        Transaction::ChannelDeposit(ChannelDeposit {
-            from: ALICE,
-            channel_id,
-            amount: 10,
-            fee: 5,
-            nonce: 1,
-        }),
-        Transaction::ChannelClose(settle(2)),
-        Transaction::ChannelRegister(settle(3)),
-        Transaction::ChannelRefute(settle(4)),
-        Transaction::ChannelConclude(ChannelConclude {
-            from: ALICE,
-            channel_id,
-            fee: 5,
-            nonce: 5,
-        }),
-        // The nonce check still comes first.
-        Transaction::ChannelConclude(ChannelConclude {
-            from: ALICE,
-            channel_id,
-            fee: 5,
-            nonce: 9,
-        }),
-    ]
-    .map(verified);
-    let (out, after) = run(&before, &env(1), &txs);
-    let mut expected = vec![failed(FailureReason::UnsupportedKind, 0); 6];
-    expected.push(failed(FailureReason::BadNonce, 0));
-    assert_eq!(out.receipts, expected);
-    assert_only_accounts_changed(&before, &after, |a| a[A].nonce = 6);
-}
-
-// ---------------------------------------------------------------------------------------
 // Contention: ordered and commutative accounts
 // ---------------------------------------------------------------------------------------
 
@@ -1138,21 +1073,43 @@ fn receipts_serialize_to_their_documented_json() {
 
 #[test]
 fn every_failure_reason_serializes_to_its_code() {
-    use FailureReason::*;
-    let all = [
-        BadNonce,
-        UnknownToken,
-        InsufficientFee,
-        ZeroAmount,
-        SelfTransfer,
-        AmountOverflow,
-        InsufficientBalance,
-        SupplyOverflow,
-        NothingToWithdraw,
-        SecretAlreadyRevealed,
-        UnsupportedKind,
-    ];
-    for reason in all {
+    // Fails to compile when a reason is added: list it in `FailureReason::ALL` too.
+    fn listed(reason: FailureReason) {
+        use FailureReason::*;
+        match reason {
+            BadNonce
+            | UnknownToken
+            | InsufficientFee
+            | ZeroAmount
+            | SelfTransfer
+            | AmountOverflow
+            | InsufficientBalance
+            | SupplyOverflow
+            | NothingToWithdraw
+            | SecretAlreadyRevealed
+            | UnsupportedKind
+            | UnknownChannel
+            | SelfChannel
+            | ChannelExists
+            | NotParticipant
+            | ChannelNotOpen
+            | ChannelNotDisputed
+            | ChannelClosed
+            | InvalidCoSignature
+            | NotFinal
+            | TotalMismatch
+            | TooManyLocks
+            | StaleVersion
+            | DisputeExpired
+            | DisputePending => {}
+        }
+    }
+    let mut codes: Vec<&str> = FailureReason::ALL.iter().map(|r| r.code()).collect();
+    codes.sort_unstable();
+    codes.dedup();
+    assert_eq!(codes.len(), FailureReason::ALL.len(), "codes are distinct");
+    for reason in FailureReason::ALL {
+        listed(reason);
         assert_eq!(
             serde_json::to_value(reason).unwrap(),
             serde_json::Value::from(reason.code())

@@ -185,6 +185,7 @@ async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
         number: parent.number + 1,
         timestamp: unix_now().max(parent.timestamp),
         fee_recipient: node.config.fee_recipient,
+        domain: node.domain,
     };
     let started = Instant::now();
     let (block, txs) = {

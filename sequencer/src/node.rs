@@ -209,7 +209,7 @@ async fn replay_block(
         );
     }
     let out = executor
-        .execute_block(state, &header.env(), &txs)
+        .execute_block(state, &header.env(*domain), &txs)
         .with_context(|| format!("replay block {}", header.number))?;
     if out.state_root != header.state_root {
         bail!(

@@ -1,7 +1,7 @@
 //! Access sets: the keys each kind touches and how, declared before execution.
 
 use crate::{
-    execution::prepare::Op,
+    execution::prepare::{ChannelKind, Op, SettleAction, Slot},
     primitives::{AccountIndex, B256, TokenId},
     state::{PARTITIONS, partition_of, position_of},
 };
@@ -14,13 +14,14 @@ pub(crate) enum Key {
     Supply(TokenId),
     /// A hashlock in the secret registry.
     Secret(B256),
+    /// A channel record, by channel id.
+    Channel(B256),
 }
 
 /// How a key is touched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Read only. First used by channel conclusion, which reads the secret registry.
-    #[allow(dead_code)]
+    /// Read only (channel conclusion reads the secret registry).
     Read,
     /// Read and written.
     Write,
@@ -29,10 +30,40 @@ pub(crate) enum Mode {
 }
 
 /// Calls `f` for each key `op` touches.
+///
+/// Channel kinds: the sender (write), the channel (write), the fee recipient (credit);
+/// payouts (a close, a conclusion) credit the wallet and the hub, whose indexes `prepare`
+/// resolved from the channel table; an open declares the hub as a credit so that its new
+/// index enters the tree, though the open never pays it; a conclusion reads the secret of
+/// each lock of the registered state.
 #[inline]
 pub(crate) fn for_each_access(op: &Op, fee_recipient: AccountIndex, mut f: impl FnMut(Key, Mode)) {
     use Key::Account as A;
     match *op {
+        Op::Channel(ref c) => {
+            f(A(c.from), Mode::Write);
+            f(Key::Channel(c.channel.id), Mode::Write);
+            f(A(fee_recipient), Mode::Credit);
+            let pays = match &c.kind {
+                ChannelKind::Open { hub, .. } => {
+                    f(A(*hub), Mode::Credit);
+                    false
+                }
+                ChannelKind::Settle { action, .. } => *action == SettleAction::Close,
+                ChannelKind::Conclude { hashlocks } => {
+                    for h in hashlocks {
+                        f(Key::Secret(*h), Mode::Read);
+                    }
+                    true
+                }
+                ChannelKind::Deposit { .. } => false,
+            };
+            if pays && c.channel.slot != Slot::Missing {
+                let (wallet, hub) = c.channel.parties;
+                f(A(wallet), Mode::Credit);
+                f(A(hub), Mode::Credit);
+            }
+        }
         Op::Transfer { from, to, .. } => {
             f(A(from), Mode::Write);
             f(A(to), Mode::Credit);
@@ -52,7 +83,6 @@ pub(crate) fn for_each_access(op: &Op, fee_recipient: AccountIndex, mut f: impl 
             f(Key::Secret(hashlock), Mode::Write);
             f(A(fee_recipient), Mode::Credit);
         }
-        Op::Unsupported { from, .. } => f(A(from), Mode::Write),
     }
 }
 

@@ -3,7 +3,8 @@
 use rayon::prelude::*;
 
 use crate::{
-    execution::{BlockOutput, Receipt},
+    channel::ChannelRecord,
+    execution::{BlockOutput, Receipt, prepare::Prepared},
     merkle,
     primitives::{AccountIndex, Amount, B256, TokenId},
     snapshot::secret_leaf,
@@ -14,6 +15,9 @@ use crate::{
 /// A deferred credit to a commutative account.
 pub(crate) type Delta = (AccountIndex, TokenId, Amount);
 
+/// A new-channel slot of the block: empty, or the channel opened by transaction `.0`.
+pub(crate) type NewChannel = Option<(u32, ChannelRecord)>;
+
 /// Everything execution produced besides the direct writes.
 #[derive(Debug, Default)]
 pub(crate) struct Effects {
@@ -22,20 +26,24 @@ pub(crate) struct Effects {
     pub(crate) deltas: Vec<Vec<Vec<Delta>>>,
     /// `(tx index, hashlock)` of successful reveals, in any order.
     pub(crate) reveals: Vec<(u32, B256)>,
+    /// The block's new-channel slots.
+    pub(crate) opened: Vec<NewChannel>,
 }
 
 /// Applies `effects` to `state`, rehashes the `touched` positions of each partition (unsorted,
-/// repeats allowed) and computes the block's roots. Partitions are committed in parallel on
+/// repeats allowed) and the channels the block referred to, appends the channels it opened
+/// (in block order) and computes the block's roots. Partitions are committed in parallel on
 /// `pool` when given.
 pub(crate) fn commit(
     state: &mut State,
     block_number: u64,
     txs: &[VerifiedTransaction],
-    queue_position: u64,
+    prepared: Prepared,
     mut touched: Vec<Vec<usize>>,
     mut effects: Effects,
     pool: Option<&rayon::ThreadPool>,
 ) -> BlockOutput {
+    let queue_position = prepared.queue_position;
     let deltas = &effects.deltas;
     let commit_one =
         |(p, (part, positions)): (usize, (&mut crate::state::Partition, &mut Vec<usize>))| {
@@ -75,6 +83,15 @@ pub(crate) fn commit(
         leaves.push((first + i, secret_leaf(&hashlock, block_number)));
     }
     state.secrets.tree.update(&leaves);
+
+    // Channels enter the table in the order they were opened, whatever order the workers
+    // ran them in.
+    let mut opened: Vec<(u32, ChannelRecord)> = effects.opened.into_iter().flatten().collect();
+    opened.sort_unstable_by_key(|&(tx, _)| tx);
+    state.channels.commit(
+        prepared.touched_channels,
+        opened.into_iter().map(|(_, record)| record).collect(),
+    );
     state.queue_position = queue_position;
 
     let withdrawal_leaves: Vec<B256> = effects

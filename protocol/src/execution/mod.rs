@@ -10,17 +10,20 @@
 //!    new token ids, give every new address a dense index in block order (fee recipient
 //!    first, then each transaction's addresses in field order) whether or not its
 //!    transaction later succeeds, and lower transactions to index-based operations.
-//!    Address lookups run in parallel; assignment is one ordered pass.
-//! 2. **Execute** (`rules.rs`): the state transition of each kind, written once against a
-//!    small context trait that each executor implements.
+//!    Address lookups, lowering and the recovery of channel co-signatures run in parallel;
+//!    assignment is one ordered pass, and so is the resolution of the channel each channel
+//!    kind names (a record of the table, or a slot for a channel opened in the block).
+//! 2. **Execute** (`rules.rs`, channel kinds in `channels.rs`): the state transition of
+//!    each kind, written once against a small context trait that each executor implements.
 //! 3. **Commit** (`commit.rs`): apply deferred credits, rehash the touched leaves and their
-//!    paths per partition (partitions in parallel), append revealed secrets in block order,
-//!    and compute the withdrawals root and the state root.
+//!    paths per partition (partitions in parallel), append revealed secrets and opened
+//!    channels in block order, rehash the channels the block touched, and compute the
+//!    withdrawals root and the state root.
 //!
 //! ## The parallel engine (`parallel.rs`)
 //!
 //! Every kind declares its access set up front (`access.rs`): keys (accounts, token supply,
-//! secrets) with a mode, read, write or commutative credit. Per block:
+//! secrets, channels) with a mode, read, write or commutative credit. Per block:
 //!
 //! - An account that some transaction writes is *ordered*: credits to it are treated as
 //!   writes. An account that is only ever credited (the fee recipient, a hot receiver) is
@@ -28,7 +31,9 @@
 //!   receiver does not serialize the block (the Aptos aggregator / pevm lazy-beneficiary
 //!   idea).
 //! - A dependency DAG over the ordered keys, in block order: each transaction depends on the
-//!   previous writer of each key it touches (and, for writes, on readers since).
+//!   previous writer of each key it touches (and, for writes, on readers since). Reads are
+//!   exact for keys other than accounts (only conclusions read: the secrets of their
+//!   locks); a read of an account would be ordered like a write.
 //! - A fixed worker pool claims chunks of transactions in block order and runs each once its
 //!   dependencies are done. Dependencies always point backwards and chunks are claimed in
 //!   order, so a waiting worker always waits on a transaction that is running or done.
@@ -44,6 +49,7 @@
 //! included as failed, so execution never reorders.
 
 mod access;
+mod channels;
 mod commit;
 mod parallel;
 pub(crate) mod prepare;
@@ -56,6 +62,7 @@ pub use parallel::{ExecReport, ParallelExecutor, Schedule};
 pub use sequential::SequentialExecutor;
 
 use crate::{
+    eip712::Domain,
     error::BlockError,
     primitives::{Address, Amount, B256, TokenId, keccak256, word_address, word_u128},
     state::State,
@@ -66,12 +73,14 @@ use crate::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockEnv {
-    /// The block number (recorded by secret reveals).
+    /// The block number (recorded by secret reveals; fixes and ends channel disputes).
     pub number: u64,
     /// Seconds since the Unix epoch.
     pub timestamp: u64,
     /// Receives every fee.
     pub fee_recipient: Address,
+    /// The deployment's EIP-712 domain, under which channel states are co-signed.
+    pub domain: Domain,
 }
 
 /// Why an included transaction failed.
@@ -82,8 +91,24 @@ pub struct BlockEnv {
 ///   assigned before execution, whatever the outcome.)
 /// - Every other reason of a signed kind consumes the nonce. The fee is charged (and
 ///   credited to the fee recipient) unless the reason is `unknown_token`,
-///   `insufficient_fee` or `unsupported_kind`.
+///   `unknown_channel` or `insufficient_fee`: the fee is paid in the kind's token (a
+///   channel kind's is the channel's token), so it is charged once that token is known and
+///   the sender holds the fee.
 /// - System kinds consume their L1 queue entry whatever the outcome.
+///
+/// Channel kinds check, in this order: the nonce; the token (`channelOpen`) or the channel
+/// (`unknown_channel`); the fee; then per kind:
+/// - `channelOpen`: `self_channel`, `channel_exists`, `zero_amount`, `amount_overflow`,
+///   `insufficient_balance`.
+/// - `channelDeposit`: `not_participant`, `channel_not_open`, `zero_amount`,
+///   `amount_overflow`, `insufficient_balance`.
+/// - `channelClose`: `not_participant`, `channel_closed`, `invalid_co_signature`,
+///   `not_final`, `total_mismatch`.
+/// - `channelRegister`: `not_participant`, `channel_not_open`, `invalid_co_signature`,
+///   `too_many_locks`, `total_mismatch`.
+/// - `channelRefute`: `not_participant`, `channel_not_disputed`, `dispute_expired`,
+///   `invalid_co_signature`, `too_many_locks`, `stale_version`, `total_mismatch`.
+/// - `channelConclude` (anyone may send it): `channel_not_disputed`, `dispute_pending`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
@@ -93,11 +118,13 @@ pub enum FailureReason {
     UnknownToken,
     /// The balance cannot pay the fee.
     InsufficientFee,
-    /// Transfers and withdrawals must move a positive amount.
+    /// Transfers, withdrawals, channel opens and channel deposits must move a positive
+    /// amount.
     ZeroAmount,
     /// A transfer to oneself.
     SelfTransfer,
-    /// `amount + fee` exceeds 2^128 - 1.
+    /// `amount + fee` exceeds 2^128 - 1, or a channel deposit would take the channel's
+    /// total past it.
     AmountOverflow,
     /// The balance (after the fee) is below the amount.
     InsufficientBalance,
@@ -108,11 +135,73 @@ pub enum FailureReason {
     NothingToWithdraw,
     /// The secret was revealed before.
     SecretAlreadyRevealed,
-    /// Channel kinds other than `revealSecret` are not executable yet (issue 6).
+    /// No longer produced: every kind executes. Receipts of blocks executed before the
+    /// channel kinds did (issue 6) may still carry it.
     UnsupportedKind,
+    /// No channel has this id (never opened, or opened later in the block). No fee: the
+    /// fee token is the channel's.
+    UnknownChannel,
+    /// A channel whose hub is the opener.
+    SelfChannel,
+    /// A channel with this id exists. Ids derive from the opener's nonce, so only a
+    /// keccak256 collision gets here.
+    ChannelExists,
+    /// The sender is neither the channel's wallet nor its hub (deposit, close, register,
+    /// refute).
+    NotParticipant,
+    /// Deposits and registrations need an open channel (not disputed, not closed).
+    ChannelNotOpen,
+    /// Refutations and conclusions need a disputed channel.
+    ChannelNotDisputed,
+    /// The channel is already closed.
+    ChannelClosed,
+    /// The wallet's or the hub's signature is malformed, high-s, or not by that
+    /// participant over the state's EIP-712 digest.
+    InvalidCoSignature,
+    /// A cooperative close needs a final state without locks.
+    NotFinal,
+    /// The state's balances plus locks differ from the channel's total.
+    TotalMismatch,
+    /// A state with more than [`crate::channel::MAX_LOCKS`] locks.
+    TooManyLocks,
+    /// A refutation whose version is not above the registered one.
+    StaleVersion,
+    /// A refutation after the dispute's deadline.
+    DisputeExpired,
+    /// A conclusion at or before the dispute's deadline.
+    DisputePending,
 }
 
 impl FailureReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [Self; 25] = [
+        Self::BadNonce,
+        Self::UnknownToken,
+        Self::InsufficientFee,
+        Self::ZeroAmount,
+        Self::SelfTransfer,
+        Self::AmountOverflow,
+        Self::InsufficientBalance,
+        Self::SupplyOverflow,
+        Self::NothingToWithdraw,
+        Self::SecretAlreadyRevealed,
+        Self::UnsupportedKind,
+        Self::UnknownChannel,
+        Self::SelfChannel,
+        Self::ChannelExists,
+        Self::NotParticipant,
+        Self::ChannelNotOpen,
+        Self::ChannelNotDisputed,
+        Self::ChannelClosed,
+        Self::InvalidCoSignature,
+        Self::NotFinal,
+        Self::TotalMismatch,
+        Self::TooManyLocks,
+        Self::StaleVersion,
+        Self::DisputeExpired,
+        Self::DisputePending,
+    ];
+
     /// Stable snake_case code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -127,6 +216,20 @@ impl FailureReason {
             Self::NothingToWithdraw => "nothing_to_withdraw",
             Self::SecretAlreadyRevealed => "secret_already_revealed",
             Self::UnsupportedKind => "unsupported_kind",
+            Self::UnknownChannel => "unknown_channel",
+            Self::SelfChannel => "self_channel",
+            Self::ChannelExists => "channel_exists",
+            Self::NotParticipant => "not_participant",
+            Self::ChannelNotOpen => "channel_not_open",
+            Self::ChannelNotDisputed => "channel_not_disputed",
+            Self::ChannelClosed => "channel_closed",
+            Self::InvalidCoSignature => "invalid_co_signature",
+            Self::NotFinal => "not_final",
+            Self::TotalMismatch => "total_mismatch",
+            Self::TooManyLocks => "too_many_locks",
+            Self::StaleVersion => "stale_version",
+            Self::DisputeExpired => "dispute_expired",
+            Self::DisputePending => "dispute_pending",
         }
     }
 }

@@ -17,12 +17,13 @@ use std::{
 use alloy_primitives::map::{B256Map, B256Set};
 
 use crate::{
+    channel::ChannelRecord,
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput, Receipt,
         access::{Key, Mode, for_each_access, touched_positions},
-        commit::{Delta, Effects, commit},
-        prepare::{Op, prepare},
+        commit::{Delta, Effects, NewChannel, commit},
+        prepare::{Op, Prepared, Slot, prepare},
         rules::{BlockFacts, Ctx, apply},
         sequential::run_in_order,
     },
@@ -32,9 +33,6 @@ use crate::{
 };
 
 const NONE: u32 = u32::MAX;
-
-/// Most keys in one access set.
-const MAX_ACCESSES: usize = 3;
 
 /// Transactions a worker claims at a time. Small enough to balance, large enough that the
 /// shared counter is not contended.
@@ -100,10 +98,24 @@ pub enum Schedule {
     InOrder,
 }
 
-/// Per transaction, per access slot: the transaction it waits for, or `NONE`. One array per
-/// analysis worker (a slot is set in the array of the worker owning its key), so workers
-/// never write to the same cache line.
-type Deps = Vec<Vec<[u32; MAX_ACCESSES]>>;
+/// Per analysis worker, the transactions each transaction waits for (for the keys that
+/// worker owns), so workers never write to the same memory.
+type Deps = Vec<DepList>;
+
+/// The dependencies of every transaction of a block, as one compressed list: those of
+/// transaction `i` are `edges[starts[i]..starts[i + 1]]`. Access sets vary in size (a
+/// conclusion reads a secret per lock), and most transactions have one or two edges.
+#[derive(Debug)]
+struct DepList {
+    starts: Vec<u32>,
+    edges: Vec<u32>,
+}
+
+impl DepList {
+    fn of(&self, tx: usize) -> &[u32] {
+        &self.edges[self.starts[tx] as usize..self.starts[tx + 1] as usize]
+    }
+}
 
 /// The DAG and the touched positions of one block.
 #[derive(Debug)]
@@ -152,10 +164,7 @@ impl ParallelExecutor {
         let started = Instant::now();
         let prepared = prepare(state, env, txs, Some(&self.pool))?;
         let prepared_at = Instant::now();
-        let facts = BlockFacts {
-            fee_recipient: prepared.fee_recipient,
-            token_count: prepared.token_count,
-        };
+        let facts = BlockFacts::of(env, &prepared);
         let ops = &prepared.ops;
         let small = ops.len() < MIN_PARALLEL_TXS
             || (state.account_count() as usize) < MIN_PARALLEL_ACCOUNTS
@@ -163,7 +172,11 @@ impl ParallelExecutor {
 
         let (effects, touched, schedule) = if small && !self.always_parallel {
             let touched = touched_positions(ops, facts.fee_recipient);
-            (run_in_order(state, ops, &facts), touched, Schedule::InOrder)
+            (
+                run_in_order(state, &prepared, &facts),
+                touched,
+                Schedule::InOrder,
+            )
         } else {
             for (p, part) in state.partitions.iter().enumerate() {
                 let s = &mut self.scratch[p];
@@ -176,10 +189,10 @@ impl ParallelExecutor {
             let analysis = self.analyze(ops, facts.fee_recipient);
             let chained = analysis.longest_chain as usize * MIN_AVERAGE_WIDTH > ops.len();
             let (effects, schedule) = if chained && !self.always_parallel {
-                (run_in_order(state, ops, &facts), Schedule::InOrder)
+                (run_in_order(state, &prepared, &facts), Schedule::InOrder)
             } else {
                 (
-                    self.run_dag(state, ops, &facts, &analysis.deps),
+                    self.run_dag(state, &prepared, &facts, &analysis.deps),
                     Schedule::Parallel,
                 )
             };
@@ -195,7 +208,7 @@ impl ParallelExecutor {
             state,
             env.number,
             txs,
-            prepared.queue_position,
+            prepared,
             touched,
             effects,
             Some(&self.pool),
@@ -211,9 +224,12 @@ impl ParallelExecutor {
 
     /// Builds the DAG: each transaction depends, per key, on the previous transaction with
     /// an ordered access to that key. An account written by any transaction of the block is
-    /// ordered; credits to any other account commute and create no edge. Keys other than
-    /// accounts (token supply, secrets) are rare and always ordered; reads of them are
-    /// ordered like writes, which is conservative and still exact.
+    /// ordered; credits to any other account commute and create no edge. (No kind reads an
+    /// account without writing it; a read of an account would be ordered like a write.)
+    /// Keys other than accounts (token supply, secrets, channels) are rare and always
+    /// ordered, with read/write semantics: a read depends on the last write before it, a
+    /// write on the reads since the last write (or on that write if there were none), so
+    /// conclusions reading one secret run concurrently and a reveal waits for them.
     ///
     /// Worker `w` owns the partitions `p ≡ w (mod threads)` and scans every access set
     /// twice: once to mark ordered accounts, once to chain them. Worker 0 also owns the
@@ -252,13 +268,22 @@ impl ParallelExecutor {
         }
     }
 
-    fn run_dag(&self, state: &mut State, ops: &[Op], facts: &BlockFacts, deps: &Deps) -> Effects {
+    fn run_dag(
+        &self,
+        state: &mut State,
+        prepared: &Prepared,
+        facts: &BlockFacts,
+        deps: &Deps,
+    ) -> Effects {
+        let ops = &prepared.ops;
         let n = ops.len();
         let mut receipts: Vec<Receipt> = Vec::with_capacity(n);
+        let mut opened: Vec<NewChannel> = vec![None; prepared.new_channels];
         let State {
             partitions,
             supply,
             secrets,
+            channels,
             ..
         } = state;
         let flags: [&[u8]; PARTITIONS] = std::array::from_fn(|p| &self.scratch[p].flags[..]);
@@ -266,6 +291,9 @@ impl ParallelExecutor {
             parts: std::array::from_fn(|p| partitions[p].accounts.as_mut_ptr()),
             supply: supply.as_mut_ptr(),
             receipts: receipts.as_mut_ptr(),
+            channels: channels.records.as_mut_ptr(),
+            opened: opened.as_mut_ptr(),
+            block: facts.number,
             flags,
             revealed: &secrets.revealed,
             pending: Mutex::new((B256Set::default(), Vec::new())),
@@ -283,10 +311,8 @@ impl ParallelExecutor {
                     break;
                 }
                 for (i, op) in ops.iter().enumerate().skip(start).take(CHUNK) {
-                    for &d in deps.iter().flat_map(|group| &group[i]) {
-                        if d != NONE {
-                            wait_for(&shared.done[d as usize]);
-                        }
+                    for &d in deps.iter().flat_map(|group| group.of(i)) {
+                        wait_for(&shared.done[d as usize]);
                     }
                     let receipt = apply(op, i as u32, facts, &mut ctx);
                     // SAFETY: `i` is claimed by exactly one worker (disjoint chunks of
@@ -305,16 +331,35 @@ impl ParallelExecutor {
             receipts,
             deltas,
             reveals,
+            opened,
         }
     }
 }
 
 /// One worker's share of [`ParallelExecutor::analyze`].
 struct GroupAnalysis {
-    deps: Vec<[u32; MAX_ACCESSES]>,
+    deps: DepList,
     /// Each owned partition's touched positions, without repeats.
     touched: Vec<(usize, Vec<usize>)>,
     longest_chain: u32,
+}
+
+/// The accesses so far to a key other than an account.
+struct KeyChain {
+    /// The last transaction that wrote it, or `NONE`.
+    writer: u32,
+    /// Transactions that read it since that write.
+    readers: Vec<u32>,
+    /// Transactions that touched it (the chain length of the fallback heuristic).
+    count: u32,
+}
+
+impl KeyChain {
+    const UNTOUCHED: Self = Self {
+        writer: NONE,
+        readers: Vec::new(),
+        count: 0,
+    };
 }
 
 fn analyze_group(
@@ -323,7 +368,9 @@ fn analyze_group(
     group: &mut [(usize, &mut PartitionScratch)],
     owns_other_keys: bool,
 ) -> GroupAnalysis {
-    let mut deps = vec![[NONE; MAX_ACCESSES]; ops.len()];
+    let mut starts = Vec::with_capacity(ops.len() + 1);
+    starts.push(0u32);
+    let mut edges: Vec<u32> = Vec::with_capacity(ops.len() / group.len().max(1) + 1);
     let mut slot_of = [usize::MAX; PARTITIONS];
     for (slot, (p, _)) in group.iter().enumerate() {
         slot_of[*p] = slot;
@@ -346,15 +393,20 @@ fn analyze_group(
         group[fee_slot].1.flags[pos] |= SEEN;
         touched[fee_slot].push(pos);
     }
-    let mut other: HashMap<Key, (u32, u32)> = HashMap::new();
+    let mut other: HashMap<Key, KeyChain> = HashMap::new();
     let mut longest = 0u32;
     for (i, op) in ops.iter().enumerate() {
         let i = i as u32;
-        let mut access = 0;
         for_each_access(op, fee_recipient, |key, mode| {
-            let dep = &mut deps[i as usize][access];
-            access += 1;
-            let (last, count) = match key {
+            // A key can appear twice in one access set (a self-transfer, a sender who is
+            // the fee recipient, a participant paid by its own close): never depend on
+            // oneself.
+            let mut depend = |on: u32| {
+                if on != NONE && on != i {
+                    edges.push(on);
+                }
+            };
+            let count = match key {
                 Key::Account(a) => {
                     let slot = slot_of[partition_of(a)];
                     if slot == usize::MAX {
@@ -369,25 +421,39 @@ fn analyze_group(
                     if mode == Mode::Credit && s.flags[pos] & ORDERED == 0 {
                         return; // commutative: a deferred delta, no edge
                     }
-                    (&mut s.last[pos], &mut s.count[pos])
+                    let last = &mut s.last[pos];
+                    depend(*last);
+                    let fresh = *last != i;
+                    *last = i;
+                    fresh.then_some(&mut s.count[pos])
                 }
                 key if owns_other_keys => {
-                    let entry = other.entry(key).or_insert((NONE, 0));
-                    (&mut entry.0, &mut entry.1)
+                    let chain = other.entry(key).or_insert(KeyChain::UNTOUCHED);
+                    let fresh = chain.writer != i && chain.readers.last() != Some(&i);
+                    if mode == Mode::Read {
+                        depend(chain.writer);
+                        if chain.readers.last() != Some(&i) {
+                            chain.readers.push(i);
+                        }
+                    } else {
+                        if chain.readers.is_empty() {
+                            depend(chain.writer);
+                        }
+                        for r in chain.readers.drain(..) {
+                            depend(r);
+                        }
+                        chain.writer = i;
+                    }
+                    fresh.then_some(&mut chain.count)
                 }
                 _ => return,
             };
-            // A key can appear twice in one access set (a self-transfer, a sender who is
-            // the fee recipient): never depend on oneself.
-            if *last != NONE && *last != i {
-                *dep = *last;
-            }
-            if *last != i {
+            if let Some(count) = count {
                 *count += 1;
                 longest = longest.max(*count);
             }
-            *last = i;
         });
+        starts.push(edges.len() as u32);
     }
     // Leave the chain bookkeeping clean for the next block; `ordered` is still needed
     // while the block runs and is cleared after it.
@@ -399,7 +465,7 @@ fn analyze_group(
     }
     let touched = group.iter().map(|(p, _)| *p).zip(touched).collect();
     GroupAnalysis {
-        deps,
+        deps: DepList { starts, edges },
         touched,
         longest_chain: longest,
     }
@@ -434,6 +500,11 @@ struct Shared<'a> {
     parts: [*mut Account; PARTITIONS],
     supply: *mut Amount,
     receipts: *mut Receipt,
+    /// The state's channel table.
+    channels: *mut ChannelRecord,
+    /// The block's new-channel slots.
+    opened: *mut NewChannel,
+    block: u64,
     flags: [&'a [u8]; PARTITIONS],
     revealed: &'a B256Map<u64>,
     pending: Mutex<(B256Set, Vec<(u32, B256)>)>,
@@ -442,8 +513,9 @@ struct Shared<'a> {
 }
 
 // SAFETY: the raw pointers are only dereferenced under the DAG discipline described in
-// `WorkerCtx`: two transactions touch the same account or supply slot only if one depends
-// on the other, and the dependency's `done` flag (Release/Acquire) orders their accesses.
+// `WorkerCtx`: two transactions touch the same account, supply slot or channel only if one
+// depends on the other, and the dependency's `done` flag (Release/Acquire) orders their
+// accesses.
 unsafe impl Sync for Shared<'_> {}
 
 /// One worker's view of the state.
@@ -452,7 +524,10 @@ unsafe impl Sync for Shared<'_> {}
 /// accessed only after every earlier transaction touching them is done (DAG edges), and
 /// never by two running transactions at once; commutative accounts are never dereferenced
 /// during execution (their credits go to `deltas`). The account vectors do not reallocate
-/// during execution (`prepare` added the block's new accounts before).
+/// during execution (`prepare` added the block's new accounts before), nor do the channel
+/// table (new channels go to the block's slots, appended at commit) and the slots. A
+/// channel slot is reached only through its channel id's key: every transaction naming a
+/// channel declares a write on `Key::Channel(id)`, and `prepare` maps one id to one slot.
 struct WorkerCtx<'s, 'a> {
     shared: &'s Shared<'a>,
     deltas: Vec<Vec<Delta>>,
@@ -479,20 +554,38 @@ impl Ctx for WorkerCtx<'_, '_> {
         unsafe { &mut *self.shared.supply.add(token as usize) }
     }
 
-    fn is_revealed(&self, hashlock: &B256) -> bool {
-        self.shared.revealed.contains_key(hashlock)
-            || self
-                .shared
-                .pending
-                .lock()
-                .expect("no worker panicked")
-                .0
-                .contains(hashlock)
+    fn revealed_at(&self, hashlock: &B256) -> Option<u64> {
+        if let Some(&block) = self.shared.revealed.get(hashlock) {
+            return Some(block);
+        }
+        let pending = self.shared.pending.lock().expect("no worker panicked");
+        pending.0.contains(hashlock).then_some(self.shared.block)
     }
 
     fn reveal(&mut self, hashlock: B256, tx: u32) {
         let mut pending = self.shared.pending.lock().expect("no worker panicked");
         pending.0.insert(hashlock);
         pending.1.push((tx, hashlock));
+    }
+
+    fn channel(&mut self, slot: Slot) -> Option<&mut ChannelRecord> {
+        // SAFETY: see the type's docs; table positions come from the table's index and new
+        // slots are below the slot count, both fixed by `prepare`.
+        unsafe {
+            match slot {
+                Slot::Table(pos) => Some(&mut *self.shared.channels.add(pos as usize)),
+                Slot::New(s) => (*self.shared.opened.add(s as usize))
+                    .as_mut()
+                    .map(|(_, record)| record),
+                Slot::Missing => None,
+            }
+        }
+    }
+
+    fn open_channel(&mut self, slot: u32, record: ChannelRecord, tx: u32) {
+        // SAFETY: as in `channel`.
+        let entry = unsafe { &mut *self.shared.opened.add(slot as usize) };
+        debug_assert!(entry.is_none(), "a slot is opened once");
+        *entry = Some((tx, record));
     }
 }

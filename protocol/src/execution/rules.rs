@@ -2,7 +2,11 @@
 //! implements over its own view of the state.
 
 use crate::{
-    execution::{FailureReason, Receipt, Withdrawal, prepare::Op},
+    channel::ChannelRecord,
+    execution::{
+        BlockEnv, FailureReason, Receipt, Withdrawal, channels,
+        prepare::{Op, Prepared, Slot},
+    },
     primitives::{AccountIndex, Amount, B256, ETH, Nonce, TokenId},
     state::Account,
 };
@@ -15,38 +19,58 @@ pub(crate) trait Ctx {
     fn credit(&mut self, idx: AccountIndex, token: TokenId, amount: Amount);
     /// The cumulative supply of a known token (mode write on its supply key).
     fn supply(&mut self, token: TokenId) -> &mut Amount;
-    /// Whether a secret with this hashlock was revealed (before, or earlier in this block).
-    fn is_revealed(&self, hashlock: &B256) -> bool;
+    /// The block in which a secret with this hashlock was revealed: an earlier block, or
+    /// this one (by an earlier transaction of it). Mode read (or write) on its secret key.
+    fn revealed_at(&self, hashlock: &B256) -> Option<u64>;
     /// Records a reveal by transaction `tx` of this block.
     fn reveal(&mut self, hashlock: B256, tx: u32);
+    /// The channel record in `slot`, if the channel exists (mode write on its channel key).
+    fn channel(&mut self, slot: Slot) -> Option<&mut ChannelRecord>;
+    /// Fills the empty new-channel slot `slot` with a channel opened by transaction `tx`.
+    fn open_channel(&mut self, slot: u32, record: ChannelRecord, tx: u32);
 }
 
 /// Static facts of the block every transaction needs.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BlockFacts {
+    pub(crate) number: u64,
     pub(crate) fee_recipient: AccountIndex,
     pub(crate) token_count: u32,
 }
 
-/// The common prefix of every signed kind: check and consume the nonce, check the token,
-/// charge the fee. On success the fee has left the sender but not yet reached the fee
-/// recipient.
-fn begin(
+impl BlockFacts {
+    pub(crate) fn of(env: &BlockEnv, prepared: &Prepared) -> Self {
+        Self {
+            number: env.number,
+            fee_recipient: prepared.fee_recipient,
+            token_count: prepared.token_count,
+        }
+    }
+}
+
+/// Checks and consumes the nonce of a signed kind.
+pub(super) fn take_nonce(
     ctx: &mut impl Ctx,
-    facts: &BlockFacts,
     from: AccountIndex,
     nonce: Nonce,
-    token: TokenId,
-    fee: Amount,
 ) -> Result<(), Receipt> {
     let acc = ctx.account(from);
     if acc.nonce != nonce || nonce == Nonce::MAX {
         return Err(Receipt::failed(FailureReason::BadNonce, 0));
     }
     acc.nonce += 1;
-    if token >= facts.token_count {
-        return Err(Receipt::failed(FailureReason::UnknownToken, 0));
-    }
+    Ok(())
+}
+
+/// Takes the fee from the sender if it holds it; the fee recipient is credited separately
+/// ([`pay_fee`]).
+pub(super) fn take_fee(
+    ctx: &mut impl Ctx,
+    from: AccountIndex,
+    token: TokenId,
+    fee: Amount,
+) -> Result<(), Receipt> {
+    let acc = ctx.account(from);
     if acc.balance(token) < fee {
         return Err(Receipt::failed(FailureReason::InsufficientFee, 0));
     }
@@ -56,14 +80,33 @@ fn begin(
     Ok(())
 }
 
-fn pay_fee(ctx: &mut impl Ctx, facts: &BlockFacts, token: TokenId, fee: Amount) {
+/// The common prefix of every signed kind with a token of its own: check and consume the
+/// nonce, check the token, charge the fee. On success the fee has left the sender but not
+/// yet reached the fee recipient.
+fn begin(
+    ctx: &mut impl Ctx,
+    facts: &BlockFacts,
+    from: AccountIndex,
+    nonce: Nonce,
+    token: TokenId,
+    fee: Amount,
+) -> Result<(), Receipt> {
+    take_nonce(ctx, from, nonce)?;
+    if token >= facts.token_count {
+        return Err(Receipt::failed(FailureReason::UnknownToken, 0));
+    }
+    take_fee(ctx, from, token, fee)
+}
+
+pub(super) fn pay_fee(ctx: &mut impl Ctx, facts: &BlockFacts, token: TokenId, fee: Amount) {
     if fee != 0 {
         ctx.credit(facts.fee_recipient, token, fee);
     }
 }
 
-/// Checks shared by transfers and withdrawals once the fee is paid; debits `amount`.
-fn debit_amount(
+/// Checks shared by transfers, withdrawals and channel funding once the fee is paid;
+/// debits `amount`.
+pub(super) fn debit_amount(
     ctx: &mut impl Ctx,
     from: AccountIndex,
     token: TokenId,
@@ -87,6 +130,7 @@ fn debit_amount(
 /// Applies one operation; `tx` is its position in the block.
 pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) -> Receipt {
     match *op {
+        Op::Channel(ref c) => channels::apply(c, tx, facts, ctx),
         Op::Transfer {
             from,
             to,
@@ -175,19 +219,11 @@ pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) ->
                 return r;
             }
             pay_fee(ctx, facts, ETH, fee);
-            if ctx.is_revealed(&hashlock) {
+            if ctx.revealed_at(&hashlock).is_some() {
                 return Receipt::failed(FailureReason::SecretAlreadyRevealed, fee);
             }
             ctx.reveal(hashlock, tx);
             Receipt::success(fee)
-        }
-        Op::Unsupported { from, nonce } => {
-            let acc = ctx.account(from);
-            if acc.nonce != nonce || nonce == Nonce::MAX {
-                return Receipt::failed(FailureReason::BadNonce, 0);
-            }
-            acc.nonce += 1;
-            Receipt::failed(FailureReason::UnsupportedKind, 0)
         }
     }
 }

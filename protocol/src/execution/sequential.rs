@@ -3,12 +3,13 @@
 use alloy_primitives::map::B256Set;
 
 use crate::{
+    channel::ChannelRecord,
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput,
         access::touched_positions,
-        commit::{Effects, commit},
-        prepare::prepare,
+        commit::{Effects, NewChannel, commit},
+        prepare::{Prepared, Slot, prepare},
         rules::{BlockFacts, Ctx, apply},
     },
     primitives::{AccountIndex, Amount, B256, TokenId},
@@ -23,8 +24,11 @@ pub struct SequentialExecutor;
 /// The state seen directly, one transaction at a time.
 pub(crate) struct DirectCtx<'a> {
     pub(crate) state: &'a mut State,
+    pub(crate) block: u64,
     pub(crate) pending: B256Set,
     pub(crate) reveals: Vec<(u32, B256)>,
+    /// The block's new-channel slots.
+    pub(crate) opened: Vec<NewChannel>,
 }
 
 impl Ctx for DirectCtx<'_> {
@@ -40,28 +44,43 @@ impl Ctx for DirectCtx<'_> {
         &mut self.state.supply[token as usize]
     }
 
-    fn is_revealed(&self, hashlock: &B256) -> bool {
-        self.pending.contains(hashlock) || self.state.secrets.revealed.contains_key(hashlock)
+    fn revealed_at(&self, hashlock: &B256) -> Option<u64> {
+        let earlier = self.state.secrets.revealed.get(hashlock).copied();
+        earlier.or_else(|| self.pending.contains(hashlock).then_some(self.block))
     }
 
     fn reveal(&mut self, hashlock: B256, tx: u32) {
         self.pending.insert(hashlock);
         self.reveals.push((tx, hashlock));
     }
+
+    fn channel(&mut self, slot: Slot) -> Option<&mut ChannelRecord> {
+        match slot {
+            Slot::Table(pos) => Some(&mut self.state.channels.records[pos as usize]),
+            Slot::New(s) => self.opened[s as usize].as_mut().map(|(_, record)| record),
+            Slot::Missing => None,
+        }
+    }
+
+    fn open_channel(&mut self, slot: u32, record: ChannelRecord, tx: u32) {
+        let entry = &mut self.opened[slot as usize];
+        debug_assert!(entry.is_none(), "a slot is opened once");
+        *entry = Some((tx, record));
+    }
 }
 
-/// Runs `ops` in order against the state; shared with the parallel engine's fallback.
-pub(crate) fn run_in_order(
-    state: &mut State,
-    ops: &[crate::execution::prepare::Op],
-    facts: &BlockFacts,
-) -> Effects {
+/// Runs the prepared block in order against the state; shared with the parallel engine's
+/// fallback.
+pub(crate) fn run_in_order(state: &mut State, prepared: &Prepared, facts: &BlockFacts) -> Effects {
     let mut ctx = DirectCtx {
         state,
+        block: facts.number,
         pending: B256Set::default(),
         reveals: Vec::new(),
+        opened: vec![None; prepared.new_channels],
     };
-    let receipts = ops
+    let receipts = prepared
+        .ops
         .iter()
         .enumerate()
         .map(|(i, op)| apply(op, i as u32, facts, &mut ctx))
@@ -70,6 +89,7 @@ pub(crate) fn run_in_order(
         receipts,
         deltas: Vec::new(),
         reveals: ctx.reveals,
+        opened: ctx.opened,
     }
 }
 
@@ -81,20 +101,11 @@ impl BlockExecutor for SequentialExecutor {
         txs: &[VerifiedTransaction],
     ) -> Result<BlockOutput, BlockError> {
         let prepared = prepare(state, env, txs, None)?;
-        let facts = BlockFacts {
-            fee_recipient: prepared.fee_recipient,
-            token_count: prepared.token_count,
-        };
-        let effects = run_in_order(state, &prepared.ops, &facts);
+        let facts = BlockFacts::of(env, &prepared);
+        let effects = run_in_order(state, &prepared, &facts);
         let touched = touched_positions(&prepared.ops, facts.fee_recipient);
         Ok(commit(
-            state,
-            env.number,
-            txs,
-            prepared.queue_position,
-            touched,
-            effects,
-            None,
+            state, env.number, txs, prepared, touched, effects, None,
         ))
     }
 }

@@ -752,7 +752,21 @@ fn every_status_round_trips_through_its_columns() {
             | FailureReason::SupplyOverflow
             | FailureReason::NothingToWithdraw
             | FailureReason::SecretAlreadyRevealed
-            | FailureReason::UnsupportedKind => {}
+            | FailureReason::UnsupportedKind
+            | FailureReason::UnknownChannel
+            | FailureReason::SelfChannel
+            | FailureReason::ChannelExists
+            | FailureReason::NotParticipant
+            | FailureReason::ChannelNotOpen
+            | FailureReason::ChannelNotDisputed
+            | FailureReason::ChannelClosed
+            | FailureReason::InvalidCoSignature
+            | FailureReason::NotFinal
+            | FailureReason::TotalMismatch
+            | FailureReason::TooManyLocks
+            | FailureReason::StaleVersion
+            | FailureReason::DisputeExpired
+            | FailureReason::DisputePending => {}
         }
     }
     let statuses = std::iter::once(Status::Success).chain(FAILURE_REASONS.map(|r| {

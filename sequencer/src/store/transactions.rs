@@ -264,17 +264,5 @@ pub(super) fn status_from_columns(
 }
 
 /// Every [`FailureReason`], to read them back from their codes. A test fails to compile
-/// when a variant is added without being listed here.
-pub(super) const FAILURE_REASONS: [FailureReason; 11] = [
-    FailureReason::BadNonce,
-    FailureReason::UnknownToken,
-    FailureReason::InsufficientFee,
-    FailureReason::ZeroAmount,
-    FailureReason::SelfTransfer,
-    FailureReason::AmountOverflow,
-    FailureReason::InsufficientBalance,
-    FailureReason::SupplyOverflow,
-    FailureReason::NothingToWithdraw,
-    FailureReason::SecretAlreadyRevealed,
-    FailureReason::UnsupportedKind,
-];
+/// when a variant is added without being listed in [`FailureReason::ALL`].
+pub(super) const FAILURE_REASONS: [FailureReason; FailureReason::ALL.len()] = FailureReason::ALL;
