@@ -240,6 +240,7 @@ pub fn apply_batch(
             number: block.number,
             timestamp: block.timestamp,
             fee_recipient: block.fee_recipient,
+            domain: *domain,
         };
         let out = executor
             .execute_block(state, &env, &txs)

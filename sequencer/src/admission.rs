@@ -13,9 +13,11 @@ use std::{sync::Arc, time::Instant};
 use rayon::prelude::*;
 use serde::Deserialize;
 use weft_protocol::{
+    channel::MAX_LOCKS,
     codec::Encode,
     primitives::{Address, Amount, B256, Nonce, TokenId},
     signature::Signature,
+    state::State,
     transaction::{SignedTransaction, Transaction},
 };
 
@@ -88,14 +90,31 @@ struct Candidate {
     signed: SignedTransaction,
 }
 
-/// The debit a transaction needs from its sender: `(token, amount + fee)`.
-fn required_funds(tx: &Transaction) -> Option<(TokenId, Amount, Amount)> {
-    match tx {
-        Transaction::Transfer(t) => Some((t.token, t.amount, t.fee)),
-        Transaction::Withdraw(t) => Some((t.token, t.amount, t.fee)),
-        Transaction::RevealSecret(t) => Some((0, 0, t.fee)),
-        _ => None,
-    }
+/// What a transaction moves out of its sender's balance: `(token, amount, fee)`, where the
+/// token of a channel kind is its channel's (read from `state`).
+fn required_funds(tx: &Transaction, state: &State) -> Result<(TokenId, Amount, Amount), Rejection> {
+    let channel_token = |id: &B256| {
+        state.channel(id).map(|c| c.token).ok_or_else(|| {
+            Rejection::new("unknown_channel", format!("channel {id} does not exist"))
+        })
+    };
+    Ok(match tx {
+        Transaction::Transfer(t) => (t.token, t.amount, t.fee),
+        Transaction::Withdraw(t) => (t.token, t.amount, t.fee),
+        Transaction::ChannelOpen(t) => (t.token, t.amount, t.fee),
+        Transaction::ChannelDeposit(t) => (channel_token(&t.channel_id)?, t.amount, t.fee),
+        Transaction::ChannelClose(t)
+        | Transaction::ChannelRegister(t)
+        | Transaction::ChannelRefute(t) => (channel_token(&t.state.channel_id)?, 0, t.fee),
+        Transaction::ChannelConclude(t) => (channel_token(&t.channel_id)?, 0, t.fee),
+        Transaction::RevealSecret(t) => (0, 0, t.fee),
+        Transaction::Deposit(_) | Transaction::ForcedWithdraw(_) => {
+            return Err(Rejection::new(
+                "system_kind",
+                "deposits and forced withdrawals come from L1",
+            ));
+        }
+    })
 }
 
 /// Step 1: the shape of one submission (no state, no signature).
@@ -129,49 +148,67 @@ fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
             "deposits and forced withdrawals come from L1",
         ));
     }
-    let Some((token, amount, fee)) = required_funds(tx) else {
-        return Err(Rejection::new(
-            "unsupported_kind",
-            format!("{} is not enabled on this node yet", tx.kind()),
-        ));
-    };
     if sub.signature.is_high_s() {
         return Err(Rejection::new(
             "high_s_signature",
             "signature s is in the upper half of the curve order",
         ));
     }
+    let (_, _, fee) = tx.signer_fields().expect("signed kind");
     if fee < node.config.min_fee {
         return Err(Rejection::new(
             "fee_too_low",
             format!("fee {fee} is below the minimum {}", node.config.min_fee),
         ));
     }
-    let is_value_transfer = !matches!(tx, Transaction::RevealSecret(_));
-    if is_value_transfer && amount == 0 {
+    let moved = match tx {
+        Transaction::Transfer(t) => Some(t.amount),
+        Transaction::Withdraw(t) => Some(t.amount),
+        Transaction::ChannelOpen(t) => Some(t.amount),
+        Transaction::ChannelDeposit(t) => Some(t.amount),
+        _ => None,
+    };
+    if moved == Some(0) {
         return Err(Rejection::new("zero_amount", "amount must be positive"));
     }
-    if amount.checked_add(fee).is_none() {
+    if moved.unwrap_or(0).checked_add(fee).is_none() {
         return Err(Rejection::new(
             "amount_overflow",
             "amount plus fee exceeds 2^128 - 1",
         ));
     }
-    if let Transaction::Transfer(t) = tx
-        && t.from == t.to
-    {
-        return Err(Rejection::new(
+    match tx {
+        Transaction::Transfer(t) if t.from == t.to => Err(Rejection::new(
             "self_transfer",
             "sender and receiver are the same",
-        ));
+        )),
+        Transaction::ChannelOpen(t) if t.from == t.hub => Err(Rejection::new(
+            "self_channel",
+            "a wallet cannot open a channel with itself",
+        )),
+        Transaction::ChannelClose(t)
+        | Transaction::ChannelRegister(t)
+        | Transaction::ChannelRefute(t)
+            if t.wallet_signature.len() != Signature::LEN
+                || t.hub_signature.len() != Signature::LEN =>
+        {
+            Err(Rejection::new(
+                "invalid_co_signature",
+                "co-signatures must be 65 bytes",
+            ))
+        }
+        Transaction::ChannelClose(t)
+        | Transaction::ChannelRegister(t)
+        | Transaction::ChannelRefute(t)
+            if t.state.locks.len() > MAX_LOCKS =>
+        {
+            Err(Rejection::new(
+                "too_many_locks",
+                format!("at most {MAX_LOCKS} locks"),
+            ))
+        }
+        _ => Ok(()),
     }
-    if token >= node.state.read().token_count() {
-        return Err(Rejection::new(
-            "unknown_token",
-            format!("token {token} was never deposited"),
-        ));
-    }
-    Ok(())
 }
 
 /// Admits a batch of submissions; one outcome per submission, in order.
@@ -228,7 +265,20 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
                 }
                 return false;
             }
-            let (token, amount, fee) = required_funds(&c.signed.transaction).expect("checked kind");
+            let (token, amount, fee) = match required_funds(&c.signed.transaction, &state) {
+                Ok(funds) => funds,
+                Err(r) => {
+                    outcomes[*i] = Some(Err(r));
+                    return false;
+                }
+            };
+            if token >= state.token_count() {
+                outcomes[*i] = Some(Err(Rejection::new(
+                    "unknown_token",
+                    format!("token {token} was never deposited"),
+                )));
+                return false;
+            }
             let balance = account.map_or(0, |a| a.balance(token));
             if balance < amount + fee {
                 outcomes[*i] = Some(Err(Rejection::new(

@@ -212,7 +212,7 @@ async fn each_rejection_has_its_own_code() {
         fee: 1,
         nonce: 0,
     });
-    cases.push(("unsupported_kind", common::body(&conclude.sign(&key, &d))));
+    cases.push(("unknown_channel", common::body(&conclude.sign(&key, &d))));
 
     for (expected, body) in cases {
         let (status, v) = client.post("/v1/transactions", &body).await;
