@@ -116,8 +116,30 @@ pub fn should_seal(rules: &[Box<dyn SealRule>], pending: &Pending) -> Option<Sea
     rules.iter().find_map(|r| r.check(pending))
 }
 
+/// What the builder hands the writer, in order.
+enum Write {
+    /// A block to store, then publish.
+    Block(Box<Sealed>),
+    /// A snapshot of the state after the last block sent before it.
+    Snapshot(StoredSnapshot),
+}
+
+/// An executed block on its way to the database.
+struct Sealed {
+    block: SealedBlock,
+    txs: Vec<Arc<PendingTx>>,
+    reason: SealReason,
+}
+
+/// Blocks executed ahead of the database: the builder executes block N+1 while the writer
+/// stores block N, so a block's execution and its write overlap.
+const WRITE_PIPELINE_DEPTH: usize = 2;
+
 /// Runs the builder until `shutdown` turns true, then drains the ready transactions and
 /// writes a snapshot.
+///
+/// Blocks are executed here and stored by a writer task, in order; nothing reports a block
+/// (head, statuses, mempool removal) before the writer has committed it.
 pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let cfg = node.config.block;
     let rules: Vec<Box<dyn SealRule>> = vec![
@@ -125,44 +147,68 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
         Box::new(MaxBytes(cfg.max_bytes)),
         Box::new(BlockTime(cfg.block_time)),
     ];
+    let (to_writer, writes) = tokio::sync::mpsc::channel(WRITE_PIPELINE_DEPTH);
+    let writer = tokio::spawn(write_loop(node.clone(), writes));
+    let mut tip = node.head();
     let mut last_seal = Instant::now();
-    loop {
-        let pending = {
-            let queued = node.pending_queue_entries();
-            let pool = node.mempool.lock();
-            Pending {
-                txs: pool.ready_len() + queued as usize,
-                bytes: pool.ready_bytes(),
-                since_last_seal: last_seal.elapsed(),
+    let result: anyhow::Result<()> = async {
+        loop {
+            let pending = {
+                let queued = node.pending_queue_entries();
+                let pool = node.mempool.lock();
+                Pending {
+                    txs: pool.ready_len() + queued as usize,
+                    bytes: pool.ready_bytes(),
+                    since_last_seal: last_seal.elapsed(),
+                }
+            };
+            if *shutdown.borrow() {
+                while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
+                    seal(&node, SealReason::Shutdown, &mut tip, &to_writer).await?;
+                }
+                if tip.number > 0 {
+                    let snap = take_snapshot(&node, tip.number).await?;
+                    send(&to_writer, Write::Snapshot(snap)).await?;
+                }
+                return Ok(());
             }
-        };
-        if *shutdown.borrow() {
-            while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
-                seal(&node, SealReason::Shutdown).await?;
+            if let Some(reason) = should_seal(&rules, &pending) {
+                seal(&node, reason, &mut tip, &to_writer).await?;
+                last_seal = Instant::now();
+                continue;
             }
-            snapshot(&node).await?;
-            return Ok(());
-        }
-        if let Some(reason) = should_seal(&rules, &pending) {
-            seal(&node, reason).await?;
-            last_seal = Instant::now();
-            continue;
-        }
-        let wait = if pending.txs == 0 {
-            Duration::from_secs(3600)
-        } else {
-            cfg.block_time.saturating_sub(pending.since_last_seal)
-        };
-        tokio::select! {
-            _ = node.ready.notified() => {}
-            _ = tokio::time::sleep(wait) => {}
-            _ = shutdown.changed() => {}
+            let wait = if pending.txs == 0 {
+                Duration::from_secs(3600)
+            } else {
+                cfg.block_time.saturating_sub(pending.since_last_seal)
+            };
+            tokio::select! {
+                _ = node.ready.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = shutdown.changed() => {}
+            }
         }
     }
+    .await;
+    drop(to_writer);
+    let written = writer.await.context("writer task")?;
+    result.and(written)
 }
 
-/// Seals, executes, stores and publishes one block from the ready transactions.
-async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
+async fn send(to_writer: &tokio::sync::mpsc::Sender<Write>, w: Write) -> anyhow::Result<()> {
+    to_writer
+        .send(w)
+        .await
+        .map_err(|_| anyhow!("the block writer stopped"))
+}
+
+/// Seals and executes one block from the ready transactions and hands it to the writer.
+async fn seal(
+    node: &Arc<Node>,
+    reason: SealReason,
+    tip: &mut Head,
+    to_writer: &tokio::sync::mpsc::Sender<Write>,
+) -> anyhow::Result<()> {
     let cfg = node.config.block;
     // L1 queue entries first, in queue order, then the mempool's ready transactions.
     let queue_position = node.state.read().queue_position();
@@ -180,7 +226,7 @@ async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
     if txs.is_empty() && system.is_empty() {
         return Ok(());
     }
-    let parent = node.head();
+    let parent = *tip;
     let env = BlockEnv {
         number: parent.number + 1,
         timestamp: unix_now().max(parent.timestamp),
@@ -197,42 +243,71 @@ async fn seal(node: &Arc<Node>, reason: SealReason) -> anyhow::Result<()> {
     node.metrics
         .executor_seconds
         .observe(started.elapsed().as_secs_f64());
-
-    let write_started = Instant::now();
-    store_with_retry(node, &block).await?;
-    node.metrics
-        .store_seconds
-        .observe(write_started.elapsed().as_secs_f64());
-
-    {
-        let mut pool = node.mempool.lock();
-        pool.remove_included(&txs);
-        node.metrics.mempool_txs.set(pool.len() as i64);
-        node.metrics.mempool_bytes.set(pool.bytes() as i64);
-    }
-    let n = block.transactions.len();
-    node.metrics.block_txs.observe(n as f64);
-    node.metrics.executed.inc_by(n as u64);
-    node.metrics.block_height.set(env.number as i64);
-    node.metrics
-        .seals
-        .get_or_create(&Reason {
-            reason: reason.as_str().into(),
-        })
-        .inc();
-    node.head.send_replace(Head {
+    *tip = Head {
         number: env.number,
         hash: block.hash,
         timestamp: env.timestamp,
-    });
-    tracing::debug!(
-        number = env.number,
-        txs = n,
-        reason = reason.as_str(),
-        "sealed block"
-    );
+    };
+    send(
+        to_writer,
+        Write::Block(Box::new(Sealed { block, txs, reason })),
+    )
+    .await?;
     if env.number.is_multiple_of(node.config.snapshot_every) {
-        snapshot(node).await?;
+        // Taken now, while the state is exactly after this block.
+        let snap = take_snapshot(node, env.number).await?;
+        send(to_writer, Write::Snapshot(snap)).await?;
+    }
+    Ok(())
+}
+
+/// Stores blocks and snapshots in order; after each block is committed, removes its
+/// transactions from the mempool and publishes the new head.
+async fn write_loop(
+    node: Arc<Node>,
+    mut writes: tokio::sync::mpsc::Receiver<Write>,
+) -> anyhow::Result<()> {
+    while let Some(write) = writes.recv().await {
+        match write {
+            Write::Block(sealed) => {
+                let Sealed { block, txs, reason } = *sealed;
+                let write_started = Instant::now();
+                store_with_retry(&node, &block).await?;
+                node.metrics
+                    .store_seconds
+                    .observe(write_started.elapsed().as_secs_f64());
+                {
+                    let mut pool = node.mempool.lock();
+                    pool.remove_included(&txs);
+                    node.metrics.mempool_txs.set(pool.len() as i64);
+                    node.metrics.mempool_bytes.set(pool.bytes() as i64);
+                }
+                let (number, n) = (block.header.number, block.transactions.len());
+                node.metrics.block_txs.observe(n as f64);
+                node.metrics.executed.inc_by(n as u64);
+                node.metrics.block_height.set(number as i64);
+                node.metrics
+                    .seals
+                    .get_or_create(&Reason {
+                        reason: reason.as_str().into(),
+                    })
+                    .inc();
+                node.head.send_replace(Head {
+                    number,
+                    hash: block.hash,
+                    timestamp: block.header.timestamp,
+                });
+                tracing::debug!(number, txs = n, reason = reason.as_str(), "stored block");
+            }
+            Write::Snapshot(snap) => {
+                let (block, bytes) = (snap.block_number, snap.data.len());
+                node.store
+                    .save_snapshot(&snap)
+                    .await
+                    .context("save snapshot")?;
+                info!(block, bytes, "snapshot saved");
+            }
+        }
     }
     Ok(())
 }
@@ -320,37 +395,25 @@ async fn store_with_retry(node: &Node, block: &SealedBlock) -> anyhow::Result<()
     unreachable!("the last attempt returns")
 }
 
-/// Writes a snapshot of the current state (taken after the latest stored block).
-async fn snapshot(node: &Arc<Node>) -> anyhow::Result<()> {
-    let head = node.head();
-    if head.number == 0 {
-        return Ok(());
-    }
+/// A snapshot of the state as it is now, labelled as the state after block `number`.
+async fn take_snapshot(node: &Arc<Node>, number: u64) -> anyhow::Result<StoredSnapshot> {
+    let node = node.clone();
     let started = Instant::now();
-    let snap = {
-        let node = node.clone();
-        tokio::task::spawn_blocking(move || {
-            let state = node.state.read();
-            StoredSnapshot {
-                block_number: head.number,
-                state_root: state.state_root(),
-                data: state.encode_snapshot(),
-            }
-        })
-        .await?
-    };
-    let bytes = snap.data.len();
-    node.store
-        .save_snapshot(&snap)
-        .await
-        .context("save snapshot")?;
-    info!(
-        block = head.number,
-        bytes,
+    let snap = tokio::task::spawn_blocking(move || {
+        let state = node.state.read();
+        StoredSnapshot {
+            block_number: number,
+            state_root: state.state_root(),
+            data: state.encode_snapshot(),
+        }
+    })
+    .await?;
+    tracing::debug!(
+        number,
         elapsed_ms = started.elapsed().as_millis() as u64,
-        "snapshot saved"
+        "snapshot taken"
     );
-    Ok(())
+    Ok(snap)
 }
 
 fn unix_now() -> u64 {
