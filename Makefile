@@ -1,13 +1,21 @@
 # Weft: one command for each thing a person does. See README.md.
 CARGO ?= cargo
 
-.PHONY: test bench lint fmt deps
+.PHONY: test bench gas lint fmt deps contracts
 
 ## Installs the npm dev tools (Foundry's cast and anvil) the tests use.
 deps: node_modules/.package-lock.json
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+## Recompiles the L1 contracts with the pinned solc (npm) and fails if the committed artifacts
+## in deploy/contracts/out differ from the fresh build (commit them after changing a source).
+contracts: deps
+	node deploy/contracts/build.mjs
+	git diff --exit-code -- deploy/contracts/out
+	@untracked=$$(git ls-files --others --exclude-standard -- deploy/contracts/out); \
+	if [ -n "$$untracked" ]; then echo "uncommitted artifacts: $$untracked"; exit 1; fi
 
 ## Runs every test of the workspace.
 test: deps
@@ -17,6 +25,10 @@ test: deps
 bench:
 	$(CARGO) bench -p weft-protocol --bench executor
 	$(CARGO) bench -p weft-protocol --bench da
+
+## Prints the gas used by each L1 contract call, measured on anvil.
+gas: deps
+	$(CARGO) run -p weft-l1 --example gas
 
 ## fmt check + clippy with warnings as errors.
 lint:

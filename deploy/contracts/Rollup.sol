@@ -1,0 +1,567 @@
+// SPDX-License-Identifier: MIT OR Apache-2.0
+pragma solidity ^0.8.28;
+
+import {IBatchVerifier} from "./IBatchVerifier.sol";
+import {Merkle} from "./Merkle.sol";
+
+/// @notice The part of ERC-20 the rollup uses. Transfers are made with low-level calls so that
+/// tokens which return nothing are supported too.
+interface IERC20Minimal {
+    function balanceOf(address account) external view returns (uint256);
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @title Weft's L1 contract: the deposit queue, batch commitments, proofs, finality,
+/// withdrawals and the exodus escape hatch.
+///
+/// @notice Lifecycle of a batch: `commitBatch` (sequencer) → `proveBatch` (any caller with a
+/// valid proof) → `finalizeBatch` after `finalizationDelay` (anyone; with a zero delay the
+/// proof finalizes at once). Batches move through each step strictly in index order, so
+/// `lastFinalized <= lastProven <= lastCommitted` and a batch's status follows from them.
+///
+/// The L1 queue (deposits, forced withdrawals) is a hash chain whose entries are the L2
+/// transaction hashes of the system kinds: the EIP-712 digests under Weft's domain
+/// `{name "Weft", version "1", chainId l2ChainId, verifyingContract this}`, so the sequencer,
+/// the prover and this contract name every queue entry by the same 32 bytes.
+///
+/// If a forced withdrawal is not served by a finalized batch within
+/// `forcedWithdrawalDeadline`, anyone may freeze the contract. Frozen, it accepts no
+/// batches; users take their balances out with account proofs against the last finalized
+/// state root, deposits not yet consumed by that state are refunded, and withdrawals of
+/// finalized batches stay claimable.
+contract Rollup {
+    // ------------------------------------------------------------------ types
+
+    /// @notice What the sequencer posts for a run of L2 blocks (DESIGN.md, "Blocks, batches").
+    struct BatchCommitment {
+        uint64 index;
+        uint64 fromBlock;
+        uint64 toBlock;
+        bytes32 prevStateRoot;
+        bytes32 newStateRoot;
+        bytes32 withdrawalsRoot;
+        uint64 queuePosition;
+        bytes32 queueHash;
+        bytes32 daHash;
+    }
+
+    /// @notice What the contract keeps of a committed batch. Batch 0 is genesis.
+    struct Batch {
+        bytes32 commitmentHash;
+        bytes32 newStateRoot;
+        bytes32 withdrawalsRoot;
+        uint64 toBlock;
+        uint64 queuePosition;
+        /// When it was proven (0 before).
+        uint64 provenAt;
+    }
+
+    /// @notice One L1 queue entry, kept for exodus: `deadline` is non-zero exactly for
+    /// forced withdrawals; `account` is the L1 depositor of a deposit (who a refund pays)
+    /// or the account of a forced withdrawal; `amount` is zeroed once a deposit is refunded.
+    struct QueueRecord {
+        address account;
+        uint32 token;
+        uint64 deadline;
+        uint128 amount;
+    }
+
+    /// @notice One balance of an account leaf.
+    struct Balance {
+        uint32 token;
+        uint128 amount;
+    }
+
+    enum BatchStatus {
+        None,
+        Committed,
+        Proven,
+        Finalized
+    }
+
+    // -------------------------------------------------------------- constants
+
+    /// @notice `kind` of a QueueEntry event.
+    uint8 public constant KIND_DEPOSIT = 0;
+    /// @notice `kind` of a QueueEntry event.
+    uint8 public constant KIND_FORCED_WITHDRAW = 1;
+
+    bytes32 public constant DEPOSIT_TYPEHASH =
+        keccak256("Deposit(uint64 queueIndex,address to,uint32 token,uint128 amount)");
+    bytes32 public constant FORCED_WITHDRAW_TYPEHASH =
+        keccak256("ForcedWithdraw(uint64 queueIndex,address account,uint32 token)");
+    bytes32 private constant DOMAIN_TYPEHASH =
+        keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
+
+    /// @dev protocol/src/state.rs: 16 partitions of depth 28; proofs of 32 siblings.
+    uint256 private constant PARTITION_BITS = 4;
+    uint256 private constant PARTITION_DEPTH = 28;
+    uint256 private constant ACCOUNT_PROOF_LEN = 32;
+
+    // ------------------------------------------------------------- immutables
+
+    address public immutable sequencer;
+    IBatchVerifier public immutable verifier;
+    uint64 public immutable l2ChainId;
+    /// @notice Seconds a forced withdrawal may wait before exodus can be activated.
+    uint64 public immutable forcedWithdrawalDeadline;
+    /// @notice Seconds between a batch's proof and its finalization.
+    uint64 public immutable finalizationDelay;
+    /// @notice Weft's EIP-712 domain separator for this deployment.
+    bytes32 public immutable domainSeparator;
+
+    // ------------------------------------------------------------------ state
+
+    uint64 public lastCommitted;
+    uint64 public lastProven;
+    uint64 public lastFinalized;
+    bool public frozen;
+
+    mapping(uint64 => Batch) private _batches;
+
+    /// @notice `queueHashes[0] = 0`, `queueHashes[i + 1] = keccak256(abi.encode(queueHashes[i], entryHash_i))`.
+    bytes32[] public queueHashes;
+    QueueRecord[] private _queue;
+
+    /// @notice Token addresses by id; id 0 is ETH (`address(0)`).
+    address[] public tokens;
+    /// @notice Id of a registered ERC-20 (0 for ETH and for unregistered addresses).
+    mapping(address => uint32) public tokenIdOf;
+    /// @notice Cumulative deposits per token id, capped at `type(uint128).max`: the L2 relies
+    /// on a token's supply fitting in 128 bits.
+    mapping(uint32 => uint256) public totalDeposited;
+
+    /// @notice Withdrawal leaves already paid.
+    mapping(bytes32 => bool) public withdrawn;
+    /// @notice Exodus payouts already made, per account and token.
+    mapping(address => mapping(uint32 => bool)) public exodusClaimed;
+
+    // ----------------------------------------------------------------- events
+
+    event TokenRegistered(address token, uint32 id);
+    /// @notice A queue entry. `account` is the L2 recipient of a deposit (kind 0) or the
+    /// account of a forced withdrawal (kind 1, amount 0); `entryHash` is its L2 transaction
+    /// hash and `queueHash` the chain after it (`queueHashes[queueIndex + 1]`).
+    event QueueEntry(
+        uint64 indexed queueIndex,
+        uint8 kind,
+        address account,
+        uint32 token,
+        uint128 amount,
+        bytes32 entryHash,
+        bytes32 queueHash
+    );
+    event BatchCommitted(uint64 indexed index, bytes32 commitmentHash, bytes32 newStateRoot, uint64 toBlock);
+    event BatchProven(uint64 indexed index, bytes32 commitmentHash);
+    event BatchFinalized(uint64 indexed index, bytes32 newStateRoot);
+    event Withdrawn(uint64 indexed batchIndex, bytes32 indexed leaf, address recipient, uint32 token, uint128 amount);
+    event ExodusActivated(uint64 queueIndex);
+    event ExodusWithdrawn(address indexed account, uint32 token, uint128 amount);
+    event DepositRefunded(uint64 indexed queueIndex, address depositor, uint32 token, uint128 amount);
+
+    // ----------------------------------------------------------------- errors
+
+    error ZeroAddress();
+    error ZeroStateRoot();
+    error NotSequencer();
+    error Frozen();
+    error NotFrozen();
+    error ZeroAmount();
+    error NotAToken(address token);
+    error TooManyTokens();
+    error UnknownToken(uint32 token);
+    error DepositCapExceeded(uint32 token);
+    error TransferFailed();
+    error TransferAmountMismatch(uint256 expected, uint256 received);
+    error BatchIndexMismatch(uint64 expected, uint64 got);
+    error FromBlockMismatch(uint64 expected, uint64 got);
+    error InvalidBlockRange(uint64 fromBlock, uint64 toBlock);
+    error PrevStateRootMismatch(bytes32 expected, bytes32 got);
+    error QueuePositionBackwards(uint64 previous, uint64 got);
+    error QueuePositionBeyondQueue(uint64 queueLength, uint64 got);
+    error QueueHashMismatch(bytes32 expected, bytes32 got);
+    error DaHashMismatch(bytes32 expected, bytes32 got);
+    error BatchOutOfOrder(uint64 expected, uint64 got);
+    error BatchNotCommitted(uint64 index);
+    error BatchNotProven(uint64 index);
+    error InvalidAttestation();
+    error FinalizationDelayPending(uint64 readyAt);
+    error BatchNotFinalized(uint64 index);
+    error InvalidProof();
+    error AlreadyWithdrawn(bytes32 leaf);
+    error QueueIndexOutOfRange(uint64 queueIndex);
+    error NotAForcedWithdrawal(uint64 queueIndex);
+    error DeadlineNotPassed(uint64 deadline);
+    error ForcedWithdrawalServed(uint64 queueIndex);
+    error NothingToWithdraw();
+    error AlreadyClaimed(address account, uint32 token);
+    error NotADeposit(uint64 queueIndex);
+    error DepositConsumed(uint64 queueIndex);
+    error AlreadyRefunded(uint64 queueIndex);
+
+    // ------------------------------------------------------------ constructor
+
+    constructor(
+        address sequencer_,
+        IBatchVerifier verifier_,
+        bytes32 genesisStateRoot,
+        uint64 l2ChainId_,
+        uint64 forcedWithdrawalDeadline_,
+        uint64 finalizationDelay_
+    ) {
+        if (sequencer_ == address(0) || address(verifier_) == address(0)) revert ZeroAddress();
+        if (genesisStateRoot == bytes32(0)) revert ZeroStateRoot();
+        sequencer = sequencer_;
+        verifier = verifier_;
+        l2ChainId = l2ChainId_;
+        forcedWithdrawalDeadline = forcedWithdrawalDeadline_;
+        finalizationDelay = finalizationDelay_;
+        domainSeparator = keccak256(
+            abi.encode(DOMAIN_TYPEHASH, keccak256("Weft"), keccak256("1"), uint256(l2ChainId_), address(this))
+        );
+        // Batch 0 is genesis: finalized, block 0, nothing of the queue consumed.
+        _batches[0].newStateRoot = genesisStateRoot;
+        queueHashes.push(bytes32(0));
+        tokens.push(address(0));
+    }
+
+    modifier notFrozen() {
+        if (frozen) revert Frozen();
+        _;
+    }
+
+    // ------------------------------------------------------------------ queue
+
+    /// @notice Deposits `msg.value` wei of ETH (token 0) to `l2Recipient` on L2.
+    function depositETH(address l2Recipient) external payable notFrozen {
+        _enqueueDeposit(l2Recipient, 0, msg.value);
+    }
+
+    /// @notice Deposits `amount` of an ERC-20 to `l2Recipient` on L2; the token gets the next
+    /// id on its first deposit. The contract must receive exactly `amount` (no fee-on-transfer
+    /// tokens), after the caller's `approve`.
+    function depositERC20(address token, uint128 amount, address l2Recipient) external notFrozen {
+        if (amount == 0) revert ZeroAmount();
+        if (token.code.length == 0) revert NotAToken(token);
+        uint32 id = tokenIdOf[token];
+        if (id == 0) {
+            if (tokens.length > type(uint32).max) revert TooManyTokens();
+            id = uint32(tokens.length);
+            tokens.push(token);
+            tokenIdOf[token] = id;
+            emit TokenRegistered(token, id);
+        }
+        uint256 before = IERC20Minimal(token).balanceOf(address(this));
+        _call(token, abi.encodeCall(IERC20Minimal.transferFrom, (msg.sender, address(this), amount)));
+        uint256 received = IERC20Minimal(token).balanceOf(address(this)) - before;
+        if (received != amount) revert TransferAmountMismatch(amount, received);
+        _enqueueDeposit(l2Recipient, id, amount);
+    }
+
+    /// @notice Queues a forced withdrawal of the caller's whole L2 balance of `token`. If no
+    /// finalized batch consumes it within `forcedWithdrawalDeadline`, exodus can be activated.
+    function forceWithdraw(uint32 token) external notFrozen {
+        if (token >= tokens.length) revert UnknownToken(token);
+        uint64 queueIndex = uint64(_queue.length);
+        uint64 deadline = uint64(block.timestamp) + forcedWithdrawalDeadline;
+        _queue.push(QueueRecord({account: msg.sender, token: token, deadline: deadline, amount: 0}));
+        bytes32 entryHash =
+            _typedDigest(keccak256(abi.encode(FORCED_WITHDRAW_TYPEHASH, queueIndex, msg.sender, token)));
+        _append(queueIndex, KIND_FORCED_WITHDRAW, msg.sender, token, 0, entryHash);
+    }
+
+    function _enqueueDeposit(address to, uint32 token, uint256 amount) private {
+        if (to == address(0)) revert ZeroAddress();
+        if (amount == 0) revert ZeroAmount();
+        uint256 total = totalDeposited[token] + amount;
+        if (total > type(uint128).max) revert DepositCapExceeded(token);
+        totalDeposited[token] = total;
+        uint64 queueIndex = uint64(_queue.length);
+        _queue.push(QueueRecord({account: msg.sender, token: token, deadline: 0, amount: uint128(amount)}));
+        bytes32 entryHash =
+            _typedDigest(keccak256(abi.encode(DEPOSIT_TYPEHASH, queueIndex, to, token, uint128(amount))));
+        _append(queueIndex, KIND_DEPOSIT, to, token, uint128(amount), entryHash);
+    }
+
+    function _append(uint64 queueIndex, uint8 kind, address account, uint32 token, uint128 amount, bytes32 entryHash)
+        private
+    {
+        bytes32 queueHash = keccak256(abi.encode(queueHashes[queueIndex], entryHash));
+        queueHashes.push(queueHash);
+        emit QueueEntry(queueIndex, kind, account, token, amount, entryHash, queueHash);
+    }
+
+    /// @dev The EIP-712 signing digest: the L2 transaction hash of a system kind.
+    function _typedDigest(bytes32 structHash) private view returns (bytes32) {
+        return keccak256(abi.encodePacked(hex"1901", domainSeparator, structHash));
+    }
+
+    // ---------------------------------------------------------------- batches
+
+    /// @notice Commits the next batch. Every field is checked against what the contract
+    /// knows, so whatever the poster does, no batch is skipped, repeated, or built on another
+    /// root, and no queue entry is skipped or forged.
+    function commitBatch(BatchCommitment calldata c, bytes calldata daPayload) external notFrozen {
+        if (msg.sender != sequencer) revert NotSequencer();
+        uint64 last = lastCommitted;
+        if (c.index != last + 1) revert BatchIndexMismatch(last + 1, c.index);
+        Batch storage prev = _batches[last];
+        if (c.fromBlock != prev.toBlock + 1) revert FromBlockMismatch(prev.toBlock + 1, c.fromBlock);
+        if (c.toBlock < c.fromBlock) revert InvalidBlockRange(c.fromBlock, c.toBlock);
+        if (c.prevStateRoot != prev.newStateRoot) revert PrevStateRootMismatch(prev.newStateRoot, c.prevStateRoot);
+        if (c.newStateRoot == bytes32(0)) revert ZeroStateRoot();
+        if (c.queuePosition < prev.queuePosition) revert QueuePositionBackwards(prev.queuePosition, c.queuePosition);
+        uint64 length = uint64(_queue.length);
+        if (c.queuePosition > length) revert QueuePositionBeyondQueue(length, c.queuePosition);
+        bytes32 expectedQueueHash = queueHashes[c.queuePosition];
+        if (c.queueHash != expectedQueueHash) revert QueueHashMismatch(expectedQueueHash, c.queueHash);
+        bytes32 daHash = keccak256(daPayload);
+        if (c.daHash != daHash) revert DaHashMismatch(daHash, c.daHash);
+
+        bytes32 commitment = keccak256(abi.encode(c));
+        _batches[c.index] = Batch({
+            commitmentHash: commitment,
+            newStateRoot: c.newStateRoot,
+            withdrawalsRoot: c.withdrawalsRoot,
+            toBlock: c.toBlock,
+            queuePosition: c.queuePosition,
+            provenAt: 0
+        });
+        lastCommitted = c.index;
+        emit BatchCommitted(c.index, commitment, c.newStateRoot, c.toBlock);
+    }
+
+    /// @notice Proves the next committed batch with `proof`, checked by the verifier against
+    /// `attestationDigest(commitmentHash)`. With a zero finalization delay it also finalizes.
+    function proveBatch(uint64 index, bytes calldata proof) external notFrozen {
+        uint64 expected = lastProven + 1;
+        if (index != expected) revert BatchOutOfOrder(expected, index);
+        if (index > lastCommitted) revert BatchNotCommitted(index);
+        Batch storage b = _batches[index];
+        if (!verifier.verify(attestationDigest(b.commitmentHash), proof)) revert InvalidAttestation();
+        b.provenAt = uint64(block.timestamp);
+        lastProven = index;
+        emit BatchProven(index, b.commitmentHash);
+        if (finalizationDelay == 0) _finalize(index, b);
+    }
+
+    /// @notice Finalizes the next proven batch once its delay has passed. Anyone may call.
+    function finalizeBatch(uint64 index) external notFrozen {
+        uint64 expected = lastFinalized + 1;
+        if (index != expected) revert BatchOutOfOrder(expected, index);
+        if (index > lastProven) revert BatchNotProven(index);
+        Batch storage b = _batches[index];
+        uint64 readyAt = b.provenAt + finalizationDelay;
+        if (block.timestamp < readyAt) revert FinalizationDelayPending(readyAt);
+        _finalize(index, b);
+    }
+
+    function _finalize(uint64 index, Batch storage b) private {
+        lastFinalized = index;
+        emit BatchFinalized(index, b.newStateRoot);
+    }
+
+    // ------------------------------------------------------------ withdrawals
+
+    /// @notice Pays a withdrawal of a finalized batch, once. `leafIndex` and `proof` place the
+    /// leaf `keccak256(abi.encode(txHash, recipient, uint256(token), uint256(amount)))` under
+    /// the batch's withdrawals root. Allowed while frozen.
+    function withdraw(
+        uint64 batchIndex,
+        bytes32 txHash,
+        address recipient,
+        uint32 token,
+        uint128 amount,
+        uint256 leafIndex,
+        bytes32[] calldata proof
+    ) external {
+        if (batchIndex == 0 || batchIndex > lastFinalized) revert BatchNotFinalized(batchIndex);
+        bytes32 leaf = keccak256(abi.encode(txHash, recipient, uint256(token), uint256(amount)));
+        if (withdrawn[leaf]) revert AlreadyWithdrawn(leaf);
+        if (!Merkle.verify(leaf, leafIndex, proof, _batches[batchIndex].withdrawalsRoot)) revert InvalidProof();
+        withdrawn[leaf] = true;
+        emit Withdrawn(batchIndex, leaf, recipient, token, amount);
+        _pay(recipient, token, amount);
+    }
+
+    // ----------------------------------------------------------------- exodus
+
+    /// @notice Freezes the contract if the forced withdrawal at `queueIndex` is past its
+    /// deadline and no finalized batch has consumed it. Anyone may call.
+    function activateExodus(uint64 queueIndex) external notFrozen {
+        if (queueIndex >= _queue.length) revert QueueIndexOutOfRange(queueIndex);
+        uint64 deadline = _queue[queueIndex].deadline;
+        if (deadline == 0) revert NotAForcedWithdrawal(queueIndex);
+        if (block.timestamp <= deadline) revert DeadlineNotPassed(deadline);
+        if (_batches[lastFinalized].queuePosition > queueIndex) revert ForcedWithdrawalServed(queueIndex);
+        frozen = true;
+        emit ExodusActivated(queueIndex);
+    }
+
+    /// @notice While frozen, pays `account` its balance of `token` in the last finalized
+    /// state, once per (account, token). The account leaf is
+    /// `keccak256(abi.encodePacked(account, nonce, (balance.token, balance.amount)...))`
+    /// with balances sorted by token (state.rs `Account::leaf_preimage`); `siblings` is the
+    /// partition path then the path over partition roots (`State::account_proof`). Anyone
+    /// may call; the funds go to `account`.
+    function exodusWithdraw(
+        uint32 accountIndex,
+        address account,
+        uint64 nonce,
+        Balance[] calldata balances,
+        uint32 token,
+        bytes32[] calldata siblings,
+        bytes32 channelsRoot,
+        bytes32 secretsRoot,
+        bytes32 tokensHash,
+        uint64 queuePosition
+    ) external {
+        if (!frozen) revert NotFrozen();
+        if (exodusClaimed[account][token]) revert AlreadyClaimed(account, token);
+        // One expression, no named temporaries: the ten parameters already fill the stack.
+        if (
+            keccak256(
+                abi.encode(
+                    _accountsRoot(accountIndex, _accountLeaf(account, nonce, balances), siblings),
+                    channelsRoot,
+                    secretsRoot,
+                    tokensHash,
+                    uint256(queuePosition)
+                )
+            ) != _batches[lastFinalized].newStateRoot
+        ) revert InvalidProof();
+        uint128 amount = _balanceOf(balances, token);
+        if (amount == 0) revert NothingToWithdraw();
+        exodusClaimed[account][token] = true;
+        emit ExodusWithdrawn(account, token, amount);
+        _pay(account, token, amount);
+    }
+
+    /// @notice While frozen, returns a deposit that the last finalized state has not consumed
+    /// to its L1 depositor, once. Anyone may call.
+    function refundDeposit(uint64 queueIndex) external {
+        if (!frozen) revert NotFrozen();
+        if (queueIndex >= _queue.length) revert QueueIndexOutOfRange(queueIndex);
+        QueueRecord storage entry = _queue[queueIndex];
+        if (entry.deadline != 0) revert NotADeposit(queueIndex);
+        if (queueIndex < _batches[lastFinalized].queuePosition) revert DepositConsumed(queueIndex);
+        uint128 amount = entry.amount;
+        if (amount == 0) revert AlreadyRefunded(queueIndex);
+        entry.amount = 0;
+        emit DepositRefunded(queueIndex, entry.account, entry.token, amount);
+        _pay(entry.account, entry.token, amount);
+    }
+
+    /// @dev The packed account preimage, built in place: 20 + 8 bytes, then 4 + 16 per balance.
+    /// Balances need no sortedness check: the encoding is fixed-width, so any other list
+    /// hashes to another leaf and fails the proof.
+    function _accountLeaf(address account, uint64 nonce, Balance[] calldata balances)
+        private
+        pure
+        returns (bytes32 leaf)
+    {
+        uint256 n = balances.length;
+        bytes memory preimage = new bytes(28 + 20 * n);
+        assembly ("memory-safe") {
+            let p := add(preimage, 0x20)
+            mstore(p, shl(96, account))
+            mstore(add(p, 20), shl(192, nonce))
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 word = (uint256(balances[i].token) << 224) | (uint256(balances[i].amount) << 96);
+            // Each write spills 12 bytes past its 20; the next one (or the free area) absorbs them.
+            assembly ("memory-safe") {
+                mstore(add(add(preimage, 60), mul(i, 20)), word)
+            }
+        }
+        leaf = keccak256(preimage);
+    }
+
+    /// @dev Account `i` sits at `(i / 16) | ((i % 16) << 28)` (state.rs `proof_path`).
+    function _accountsRoot(uint32 accountIndex, bytes32 leaf, bytes32[] calldata siblings)
+        private
+        pure
+        returns (bytes32 root)
+    {
+        if (siblings.length != ACCOUNT_PROOF_LEN) revert InvalidProof();
+        uint256 path = (uint256(accountIndex) >> PARTITION_BITS)
+            | (uint256(accountIndex & uint32((1 << PARTITION_BITS) - 1)) << PARTITION_DEPTH);
+        bool ok;
+        (ok, root) = Merkle.rootOf(leaf, path, siblings);
+        if (!ok) revert InvalidProof();
+    }
+
+    function _balanceOf(Balance[] calldata balances, uint32 token) private pure returns (uint128) {
+        for (uint256 i = 0; i < balances.length; ++i) {
+            if (balances[i].token == token) return balances[i].amount;
+        }
+        return 0;
+    }
+
+    // --------------------------------------------------------------- payments
+
+    function _pay(address to, uint32 token, uint256 amount) private {
+        if (token == 0) {
+            (bool ok,) = to.call{value: amount}("");
+            if (!ok) revert TransferFailed();
+        } else {
+            if (token >= tokens.length) revert UnknownToken(token);
+            _call(tokens[token], abi.encodeCall(IERC20Minimal.transfer, (to, amount)));
+        }
+    }
+
+    /// @dev An ERC-20 call that must not revert and, if it returns data, must return true.
+    function _call(address token, bytes memory data) private {
+        (bool ok, bytes memory ret) = token.call(data);
+        if (!ok || (ret.length != 0 && (ret.length != 32 || abi.decode(ret, (uint256)) != 1))) {
+            revert TransferFailed();
+        }
+    }
+
+    // ------------------------------------------------------------------ views
+
+    /// @notice Number of L1 queue entries.
+    function queueLength() external view returns (uint64) {
+        return uint64(_queue.length);
+    }
+
+    /// @notice The record of queue entry `queueIndex`.
+    function queueEntry(uint64 queueIndex) external view returns (QueueRecord memory) {
+        if (queueIndex >= _queue.length) revert QueueIndexOutOfRange(queueIndex);
+        return _queue[queueIndex];
+    }
+
+    /// @notice Number of registered tokens, ETH included.
+    function tokenCount() external view returns (uint32) {
+        return uint32(tokens.length);
+    }
+
+    /// @notice What the contract keeps of batch `index` (zeros if never committed).
+    function batch(uint64 index) external view returns (Batch memory) {
+        return _batches[index];
+    }
+
+    /// @notice Where batch `index` stands. Batch 0 (genesis) is finalized.
+    function batchStatus(uint64 index) external view returns (BatchStatus) {
+        if (index <= lastFinalized) return BatchStatus.Finalized;
+        if (index <= lastProven) return BatchStatus.Proven;
+        if (index <= lastCommitted) return BatchStatus.Committed;
+        return BatchStatus.None;
+    }
+
+    /// @notice The state root of the last finalized batch (the genesis root before any).
+    function finalizedStateRoot() external view returns (bytes32) {
+        return _batches[lastFinalized].newStateRoot;
+    }
+
+    /// @notice `keccak256(abi.encode(c))`.
+    function commitmentHash(BatchCommitment calldata c) external pure returns (bytes32) {
+        return keccak256(abi.encode(c));
+    }
+
+    /// @notice What a batch proof attests: the commitment, bound to this deployment and L1 chain.
+    function attestationDigest(bytes32 commitment) public view returns (bytes32) {
+        return keccak256(abi.encode(address(this), block.chainid, commitment));
+    }
+}

@@ -1,0 +1,37 @@
+//! # weft-l1
+//!
+//! Weft's L1 side: Rust bindings to the contracts of `deploy/contracts` and the hashes the
+//! sequencer and the prover must compute exactly as the `Rollup` contract does.
+//!
+//! ## The contract in one paragraph
+//!
+//! `Rollup` keeps the L1 queue (deposits, forced withdrawals) as a hash chain whose entries
+//! are the L2 transaction hashes of the system kinds ([`queue`]). The sequencer commits
+//! batches (`commitBatch`), each checked against the previous one and against the queue
+//! chain; a prover proves them in order (`proveBatch`, an attestation over
+//! [`commitment::attestation_digest`] checked by an `IBatchVerifier`); proven batches
+//! finalize after a delay, and their withdrawals are paid against their withdrawals root
+//! with the one Merkle rule of `weft_protocol::merkle`. If a forced withdrawal is ignored
+//! past its deadline, anyone freezes the contract and users leave with account proofs
+//! against the last finalized state root ([`exodus`]). The full description is in the
+//! contract's NatSpec (`deploy/contracts/Rollup.sol`).
+//!
+//! ## Where things are
+//!
+//! - [`bindings`]: `sol!` bindings generated from the committed artifacts in
+//!   `deploy/contracts/out` (rebuilt and checked by `make contracts`).
+//! - [`queue`]: queue entry hashes and the queue hash chain.
+//! - [`commitment`]: the batch commitment hash, the attestation digest, the attestation.
+//! - [`exodus`]: the arguments of `exodusWithdraw` from a protocol account proof.
+//! - `testkit` (feature `testkit`): spawns anvil and deploys the contracts.
+
+pub mod bindings;
+pub mod commitment;
+pub mod exodus;
+pub mod queue;
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use bindings::{BatchStatus, EcdsaAttestationVerifier, IBatchVerifier, Rollup, TestToken};
+pub use commitment::{attest, attestation_digest, commitment_hash};
+pub use queue::QueueChain;
