@@ -120,6 +120,7 @@ async fn exodus_pays_the_last_finalized_state_and_refunds_unconsumed_deposits() 
         number: 1,
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
+        domain,
     };
     let out = SequentialExecutor
         .execute_block(&mut state, &env, &txs)
@@ -310,6 +311,7 @@ async fn exodus_rejects_altered_account_proofs() {
         number: 1,
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
+        domain,
     };
     let out = SequentialExecutor
         .execute_block(
