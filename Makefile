@@ -13,9 +13,13 @@ node_modules/.package-lock.json: package.json package-lock.json
 test: deps
 	$(CARGO) test --workspace
 
-## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/.
-bench:
+## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/: the executor
+## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
+## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs).
+bench: deps
 	$(CARGO) bench -p weft-protocol --bench executor
+	$(CARGO) build --release -p weft-sequencer --bins
+	$(CARGO) run --release -p weft-sequencer --bin weft-loadgen --
 
 ## fmt check + clippy with warnings as errors.
 lint:
