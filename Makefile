@@ -21,10 +21,14 @@ contracts: deps
 test: deps
 	$(CARGO) test --workspace
 
-## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/.
-bench:
+## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/: the executor
+## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
+## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs).
+bench: deps
 	$(CARGO) bench -p weft-protocol --bench executor
 	$(CARGO) bench -p weft-protocol --bench da
+	$(CARGO) build --release -p weft-sequencer --bins
+	$(CARGO) run --release -p weft-sequencer --bin weft-loadgen --
 
 ## Prints the gas used by each L1 contract call, measured on anvil.
 gas: deps
