@@ -233,6 +233,7 @@ async fn exodus() {
         number: 1,
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
+        domain,
     };
     let txs: Vec<_> = deposits
         .iter()
