@@ -454,11 +454,17 @@ impl SignedTransaction {
     /// requires it to be the transaction's `from`. This is the expensive step of admission
     /// (one secp256k1 recovery).
     pub fn verify(&self, domain: &Domain) -> Result<VerifiedTransaction, SignatureError> {
+        self.verify_hash(self.transaction.hash(domain))
+    }
+
+    /// [`Self::verify`] with the transaction's canonical hash already computed (admission
+    /// computes it first, to recognise resubmissions before paying for a recovery). `hash`
+    /// must be `self.transaction.hash(domain)`.
+    pub fn verify_hash(&self, hash: B256) -> Result<VerifiedTransaction, SignatureError> {
         let expected = self
             .transaction
             .sender()
             .ok_or(SignatureError::SystemKind)?;
-        let hash = self.transaction.hash(domain);
         let recovered = self.signature.recover(&hash)?;
         if recovered != expected {
             return Err(SignatureError::WrongSigner {

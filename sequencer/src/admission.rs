@@ -246,7 +246,7 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
                 },
             ));
         }
-        let state = node.state.read();
+        let state = read_state(node);
         let pool = node.mempool.lock();
         candidates.retain(|(i, c)| {
             if pool.get(&c.hash).is_some() {
@@ -306,7 +306,7 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
     let received = Instant::now();
     let mut admitted = 0u64;
     {
-        let state = node.state.read();
+        let state = read_state(node);
         let mut pool = node.mempool.lock();
         for (i, candidate, checked) in verified {
             outcomes[i] = Some(checked.and_then(|()| {
@@ -359,14 +359,13 @@ async fn recover_all(
         return Vec::new();
     }
     let (tx, rx) = tokio::sync::oneshot::channel();
-    let domain = node.domain;
     node.signature_pool.spawn(move || {
         let checked: Vec<_> = candidates
             .into_par_iter()
             .map(|(i, c)| {
                 let result = c
                     .signed
-                    .verify(&domain)
+                    .verify_hash(c.hash)
                     .map(|_| ())
                     .map_err(|e| Rejection::new(e.code(), e.to_string()));
                 (i, c, result)
@@ -375,6 +374,21 @@ async fn recover_all(
         let _ = tx.send(checked);
     });
     rx.await.expect("signature pool never drops a job")
+}
+
+/// A read lock on the state. The block builder holds the write lock while it executes a
+/// block (milliseconds); on a multi-threaded runtime the wait happens off the async
+/// workers, so the HTTP server keeps serving other requests meanwhile.
+fn read_state(node: &Node) -> parking_lot::RwLockReadGuard<'_, State> {
+    if let Some(guard) = node.state.try_read() {
+        return guard;
+    }
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| node.state.read())
+        }
+        _ => node.state.read(),
+    }
 }
 
 fn mempool_rejection(e: MempoolError) -> Rejection {

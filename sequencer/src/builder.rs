@@ -173,8 +173,10 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
                 return Ok(());
             }
             if let Some(reason) = should_seal(&rules, &pending) {
-                seal(&node, reason, &mut tip, &to_writer).await?;
+                // Block times count from the start of a seal, so execution time does not
+                // stretch the interval between blocks.
                 last_seal = Instant::now();
+                seal(&node, reason, &mut tip, &to_writer).await?;
                 continue;
             }
             let wait = if pending.txs == 0 {
