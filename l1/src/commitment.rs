@@ -27,9 +27,60 @@ pub fn attest(prover: &SigningKey, digest: &B256) -> Bytes {
     Bytes::copy_from_slice(&prover.sign_digest(digest).to_bytes())
 }
 
+/// The contract's commitment struct from the protocol's.
+pub fn to_sol(c: &weft_protocol::batch::BatchCommitment) -> BatchCommitment {
+    BatchCommitment {
+        index: c.index,
+        fromBlock: c.from_block,
+        toBlock: c.to_block,
+        prevStateRoot: c.prev_state_root,
+        newStateRoot: c.new_state_root,
+        withdrawalsRoot: c.withdrawals_root,
+        queuePosition: c.queue_position,
+        queueHash: c.queue_hash,
+        daHash: c.da_hash,
+    }
+}
+
+/// The protocol's commitment from the contract's struct.
+pub fn from_sol(c: &BatchCommitment) -> weft_protocol::batch::BatchCommitment {
+    weft_protocol::batch::BatchCommitment {
+        index: c.index,
+        from_block: c.fromBlock,
+        to_block: c.toBlock,
+        prev_state_root: c.prevStateRoot,
+        new_state_root: c.newStateRoot,
+        withdrawals_root: c.withdrawalsRoot,
+        queue_position: c.queuePosition,
+        queue_hash: c.queueHash,
+        da_hash: c.daHash,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protocol_and_contract_commitments_hash_alike() {
+        let p = weft_protocol::batch::BatchCommitment {
+            index: 3,
+            from_block: 4,
+            to_block: 9,
+            prev_state_root: B256::repeat_byte(1),
+            new_state_root: B256::repeat_byte(2),
+            withdrawals_root: B256::repeat_byte(3),
+            queue_position: 5,
+            queue_hash: B256::repeat_byte(4),
+            da_hash: B256::repeat_byte(5),
+        };
+        assert_eq!(commitment_hash(&to_sol(&p)), p.hash());
+        assert_eq!(from_sol(&to_sol(&p)), p);
+        assert_eq!(
+            attestation_digest(Address::repeat_byte(9), 31337, p.hash()),
+            weft_protocol::batch::attestation_digest(&Address::repeat_byte(9), 31337, &p.hash())
+        );
+    }
 
     #[test]
     fn commitment_hash_is_the_hash_of_nine_words() {

@@ -33,5 +33,5 @@ pub mod queue;
 pub mod testkit;
 
 pub use bindings::{BatchStatus, EcdsaAttestationVerifier, IBatchVerifier, Rollup, TestToken};
-pub use commitment::{attest, attestation_digest, commitment_hash};
+pub use commitment::{attest, attestation_digest, commitment_hash, from_sol, to_sol};
 pub use queue::QueueChain;
