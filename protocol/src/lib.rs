@@ -66,6 +66,7 @@ pub mod channel;
 pub mod codec;
 pub mod da;
 pub mod eip712;
+pub mod genesis;
 pub mod error;
 pub mod execution;
 pub mod merkle;

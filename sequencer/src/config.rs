@@ -9,7 +9,7 @@ use weft_protocol::{
     eip712::Domain,
     primitives::{Address, Amount, address},
     signature::SigningKey,
-    state::{Balance, GenesisAccount},
+    state::GenesisAccount,
 };
 
 /// Default L2 chain id (`"WEFT"` in ASCII).
@@ -155,19 +155,13 @@ pub struct GenesisConfig {
 impl GenesisConfig {
     /// The `i`-th dev key: deterministic, for devnets, tests and the load generator only.
     pub fn dev_key(i: u32) -> SigningKey {
-        SigningKey::from_seed(format!("weft-dev-{i}").as_bytes())
+        weft_protocol::genesis::dev_key(i)
     }
 
     /// Every genesis allocation, dev accounts first.
     pub fn allocations(&self) -> Vec<GenesisAccount> {
-        (0..self.dev_accounts)
-            .map(|i| GenesisAccount {
-                address: Self::dev_key(i).address(),
-                balances: vec![Balance {
-                    token: 0,
-                    amount: self.dev_balance,
-                }],
-            })
+        weft_protocol::genesis::dev_allocations(self.dev_accounts, self.dev_balance)
+            .into_iter()
             .chain(self.allocations.iter().cloned())
             .collect()
     }
