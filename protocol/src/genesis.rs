@@ -18,7 +18,10 @@ pub fn dev_allocations(n: u32, balance: Amount) -> Vec<GenesisAccount> {
     (0..n)
         .map(|i| GenesisAccount {
             address: dev_key(i).address(),
-            balances: vec![Balance { token: 0, amount: balance }],
+            balances: vec![Balance {
+                token: 0,
+                amount: balance,
+            }],
         })
         .collect()
 }
