@@ -27,6 +27,7 @@ test: deps
 bench: deps
 	$(CARGO) bench -p weft-protocol --bench executor
 	$(CARGO) bench -p weft-protocol --bench da
+	$(CARGO) bench -p weft-prover-stub --bench prover
 	$(CARGO) build --release -p weft-sequencer --bins
 	$(CARGO) run --release -p weft-sequencer --bin weft-loadgen --
 
