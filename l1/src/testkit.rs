@@ -144,7 +144,10 @@ impl Devnet {
         Self {
             config,
             accounts: anvil.addresses().to_vec(),
-            keys: keys.iter().map(|k| B256::from_slice(&k.to_bytes())).collect(),
+            keys: keys
+                .iter()
+                .map(|k| B256::from_slice(&k.to_bytes()))
+                .collect(),
             deploy_block: deployment.deploy_block,
             rollup: Rollup::new(deployment.rollup, provider.clone()),
             verifier: EcdsaAttestationVerifier::new(deployment.verifier, provider.clone()),

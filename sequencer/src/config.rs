@@ -501,7 +501,11 @@ impl Config {
         c.genesis.allocations = file.genesis;
         if let Some(url) = cli.l1_rpc.clone().or(file.l1_rpc.clone()) {
             let mut l1 = L1Config::new(url);
-            set!(l1.confirmations, file.l1_confirmations, cli.l1_confirmations);
+            set!(
+                l1.confirmations,
+                file.l1_confirmations,
+                cli.l1_confirmations
+            );
             set!(l1.from_block, file.l1_from_block, cli.l1_from_block);
             if let Some(ms) = cli.l1_poll_ms.or(file.l1_poll_ms) {
                 l1.poll_interval = Duration::from_millis(ms);
@@ -646,7 +650,10 @@ mod tests {
             config: Some(path.clone()),
             ..Cli::default()
         };
-        assert!(Config::load(&without).unwrap().l1.is_none(), "no --l1-rpc: no L1 side");
+        assert!(
+            Config::load(&without).unwrap().l1.is_none(),
+            "no --l1-rpc: no L1 side"
+        );
         let cli = Cli {
             config: Some(path),
             l1_rpc: Some("http://127.0.0.1:8545".into()),

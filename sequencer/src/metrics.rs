@@ -185,7 +185,11 @@ impl Metrics {
                 "Index of the newest batch finalized on L1 (confirmed)",
                 &m.batches_finalized,
             ),
-            ("l1_head_block", "The latest L1 block seen", &m.l1_head_block),
+            (
+                "l1_head_block",
+                "The latest L1 block seen",
+                &m.l1_head_block,
+            ),
             (
                 "l1_safe_block",
                 "The newest L1 block whose events the watcher has taken",

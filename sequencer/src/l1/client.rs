@@ -129,11 +129,17 @@ pub trait L1Client: Send + Sync + 'static {
     /// `queueHashes[position]` at block `at`.
     fn queue_hash(&self, position: u64, at: u64) -> impl Future<Output = L1Result<B256>> + Send;
     /// `QueueEntry` events of blocks `from..=to`, in chain order.
-    fn queue_logs(&self, from: u64, to: u64)
-    -> impl Future<Output = L1Result<Vec<QueueLog>>> + Send;
+    fn queue_logs(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = L1Result<Vec<QueueLog>>> + Send;
     /// Batch events of blocks `from..=to`, in chain order.
-    fn batch_logs(&self, from: u64, to: u64)
-    -> impl Future<Output = L1Result<Vec<BatchLog>>> + Send;
+    fn batch_logs(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = L1Result<Vec<BatchLog>>> + Send;
     /// The calldata of a transaction (`None` if unknown).
     fn transaction_input(&self, tx: B256) -> impl Future<Output = L1Result<Option<Bytes>>> + Send;
     /// `account`'s nonce at the latest block (transactions included so far).
@@ -237,8 +243,7 @@ impl L1Client for AlloyL1 {
     }
 
     async fn block_number(&self) -> L1Result<u64> {
-        self.rpc(self.provider.get_block_number())
-            .await
+        self.rpc(self.provider.get_block_number()).await
     }
 
     async fn deployment(&self) -> L1Result<Deployment> {
@@ -363,9 +368,7 @@ impl L1Client for AlloyL1 {
 
     async fn transaction_input(&self, tx: B256) -> L1Result<Option<Bytes>> {
         use alloy::consensus::Transaction as _;
-        let found = self
-            .rpc(self.provider.get_transaction_by_hash(tx))
-            .await?;
+        let found = self.rpc(self.provider.get_transaction_by_hash(tx)).await?;
         Ok(found.map(|t| t.input().clone()))
     }
 
@@ -373,24 +376,18 @@ impl L1Client for AlloyL1 {
         self.rpc(
             self.provider
                 .get_transaction_count(account)
-                .block_id(BlockId::latest())
-                ,
+                .block_id(BlockId::latest()),
         )
         .await
     }
 
     async fn balance(&self, account: Address) -> L1Result<U256> {
-        self.rpc(self.provider.get_balance(account))
-            .await
+        self.rpc(self.provider.get_balance(account)).await
     }
 
     async fn fees(&self) -> L1Result<Fees> {
         let block = self
-            .rpc(
-                self.provider
-                    .get_block_by_number(BlockNumberOrTag::Latest)
-                    ,
-            )
+            .rpc(self.provider.get_block_by_number(BlockNumberOrTag::Latest))
             .await?
             .ok_or_else(|| L1Error::Invalid("no latest block".into()))?;
         let tip = self
@@ -407,8 +404,7 @@ impl L1Client for AlloyL1 {
             .with_from(from)
             .with_to(*self.rollup.address())
             .with_input(input);
-        self.rpc(self.provider.estimate_gas(request))
-            .await
+        self.rpc(self.provider.estimate_gas(request)).await
     }
 
     async fn send_raw(&self, raw: Bytes) -> L1Result<B256> {
@@ -417,9 +413,7 @@ impl L1Client for AlloyL1 {
     }
 
     async fn receipt(&self, tx: B256) -> L1Result<Option<L1Receipt>> {
-        let receipt = self
-            .rpc(self.provider.get_transaction_receipt(tx))
-            .await?;
+        let receipt = self.rpc(self.provider.get_transaction_receipt(tx)).await?;
         Ok(receipt.and_then(|r| {
             Some(L1Receipt {
                 block_number: r.block_number?,

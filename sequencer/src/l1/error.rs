@@ -92,7 +92,10 @@ mod tests {
             hex::encode_prefixed(data)
         )));
         assert!(revert.is_revert(), "{revert}");
-        assert!(revert.to_string().contains("BatchIndexMismatch"), "{revert}");
+        assert!(
+            revert.to_string().contains("BatchIndexMismatch"),
+            "{revert}"
+        );
         let funds = L1Error::from_rpc(&response(
             r#"{"code":-32003,"message":"Insufficient funds for gas * price + value"}"#,
         ));

@@ -61,7 +61,9 @@ pub fn spawn<C: L1Client>(
     ))];
     match config.sequencer_key {
         Some(key) => tasks.push(tokio::spawn(poster::run(node, l1, key, stop.clone()))),
-        None => warn!("no sequencer key (WEFT_SEQUENCER_KEY or --sequencer-key-file): watching L1 without posting"),
+        None => warn!(
+            "no sequencer key (WEFT_SEQUENCER_KEY or --sequencer-key-file): watching L1 without posting"
+        ),
     }
     tasks
 }

@@ -78,7 +78,11 @@ pub async fn run<C: L1Client>(
     key: SigningKey,
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let config = node.config.l1.clone().context("the poster needs an L1 section")?;
+    let config = node
+        .config
+        .l1
+        .clone()
+        .context("the poster needs an L1 section")?;
     let poll = config.poll_interval;
     let mut poster = Poster::new(node.clone(), l1, &key, config)?;
     info!(address = %poster.address, "L1 poster started");
@@ -308,7 +312,11 @@ impl<C: L1Client> Poster<C> {
     }
 
     /// Posts batch `last_committed + 1` if it is sealed.
-    async fn post_next(&mut self, nonce: u64, last_committed: u64) -> anyhow::Result<Option<String>> {
+    async fn post_next(
+        &mut self,
+        nonce: u64,
+        last_committed: u64,
+    ) -> anyhow::Result<Option<String>> {
         let store = &self.node.store;
         let index = last_committed + 1;
         let Some(batch) = store.batch(index).await? else {
@@ -459,10 +467,15 @@ pub fn commit_calldata(batch: &StoredBatch) -> Bytes {
 
 /// Replacement fees: each raised by an eighth (rounded up, so always at least the 10%
 /// nodes require to replace a transaction), or to the current level if that is higher.
-pub fn bumped_fees(max_fee_per_gas: u128, max_priority_fee_per_gas: u128, now: Fees) -> (u128, u128) {
+pub fn bumped_fees(
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+    now: Fees,
+) -> (u128, u128) {
     let up = |v: u128| v.saturating_add(v.div_ceil(8));
     let tip = up(max_priority_fee_per_gas).max(now.max_priority_fee_per_gas);
-    let max_fee = up(max_fee_per_gas).max(now.base_fee_per_gas.saturating_mul(2).saturating_add(tip));
+    let max_fee =
+        up(max_fee_per_gas).max(now.base_fee_per_gas.saturating_mul(2).saturating_add(tip));
     (max_fee, tip)
 }
 

@@ -44,8 +44,7 @@ use crate::{
     config::Config,
     node::genesis_state,
     store::{
-        BatchStatus, QueueEntry, SealedBlock, Store, StoredBatch, StoredSnapshot,
-        StoredTransaction,
+        BatchStatus, QueueEntry, SealedBlock, Store, StoredBatch, StoredSnapshot, StoredTransaction,
     },
 };
 
@@ -139,10 +138,9 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         state_root: state.state_root(),
     };
     for (index, log) in &commits {
-        let input = l1
-            .transaction_input(log.tx_hash)
-            .await?
-            .with_context(|| format!("L1 transaction {} of batch {index} not found", log.tx_hash))?;
+        let input = l1.transaction_input(log.tx_hash).await?.with_context(|| {
+            format!("L1 transaction {} of batch {index} not found", log.tx_hash)
+        })?;
         let call = Rollup::commitBatchCall::abi_decode(&input).with_context(|| {
             format!(
                 "L1 transaction {} of batch {index} is not a direct commitBatch call",
@@ -210,7 +208,10 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
             .await?;
     }
     let consumed = state.queue_position() as usize;
-    ensure!(consumed <= queue.len(), "the batches consume more queue entries than L1 has");
+    ensure!(
+        consumed <= queue.len(),
+        "the batches consume more queue entries than L1 has"
+    );
     store.insert_queue_entries(&queue[..consumed]).await?;
     report.queue_entries = consumed as u64;
 

@@ -156,7 +156,10 @@ impl<C: L1Client> Watcher<C> {
         let store = &self.node.store;
         for log in self.l1.batch_logs(from, to).await? {
             let Some(stored) = store.batch(log.index).await? else {
-                warn!(index = log.index, "L1 has a batch event for a batch this node has not sealed");
+                warn!(
+                    index = log.index,
+                    "L1 has a batch event for a batch this node has not sealed"
+                );
                 continue;
             };
             if let Some(hash) = log.commitment_hash

@@ -359,7 +359,8 @@ impl Store {
 
     /// Every stored L1 transaction, by nonce, oldest first within a nonce.
     pub async fn l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, StoreError> {
-        self.select_l1_transactions("ORDER BY nonce, created_at").await
+        self.select_l1_transactions("ORDER BY nonce, created_at")
+            .await
     }
 
     async fn select_l1_transactions(
