@@ -330,7 +330,7 @@ impl<C: L1Client> Poster<C> {
             }
             return Ok(None);
         };
-        if self.included_and_canonical(index).await? {
+        if self.commit_still_on_l1(index).await? {
             debug!(index, "L1 does not show the included commit yet");
             return Ok(None);
         }
@@ -372,16 +372,30 @@ impl<C: L1Client> Poster<C> {
     }
 
     /// Whether a commit of batch `index` is stored as included and L1 still has its
-    /// receipt (then a lower `lastCommitted` is a lagging read, not a reorg).
-    async fn included_and_canonical(&self, index: u64) -> anyhow::Result<bool> {
+    /// receipt (then a lower `lastCommitted` is a lagging read, not a reorg). Included
+    /// commits whose receipt is gone were dropped by a reorg: they become `replaced`, so at
+    /// most one transaction per nonce is ever `included`.
+    async fn commit_still_on_l1(&self, index: u64) -> anyhow::Result<bool> {
         for t in self.node.store.l1_transactions().await? {
-            if t.batch_index == Some(index)
-                && t.purpose == PURPOSE_COMMIT
-                && t.status == status::INCLUDED
-                && self.l1.receipt(t.tx_hash).await?.is_some()
+            if t.batch_index != Some(index)
+                || t.purpose != PURPOSE_COMMIT
+                || t.status != status::INCLUDED
             {
+                continue;
+            }
+            if self.l1.receipt(t.tx_hash).await?.is_some() {
                 return Ok(true);
             }
+            warn!(
+                batch = index,
+                tx = %t.tx_hash,
+                nonce = t.nonce,
+                "an L1 reorg dropped the commit: posting the batch again"
+            );
+            self.node
+                .store
+                .set_l1_transaction_status(&t.tx_hash, status::REPLACED)
+                .await?;
         }
         Ok(false)
     }
