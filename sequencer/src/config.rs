@@ -14,8 +14,9 @@ use weft_protocol::{
 
 /// Default L2 chain id (`"WEFT"` in ASCII).
 pub const DEFAULT_CHAIN_ID: u64 = 0x5745_4654;
-/// Default Rollup contract: the first contract anvil's first dev account deploys.
-pub const DEFAULT_ROLLUP_ADDRESS: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
+/// Default Rollup contract: where `make devnet` deploys it (anvil's first dev account's
+/// second contract, after the attestation verifier).
+pub const DEFAULT_ROLLUP_ADDRESS: Address = address!("e7f1725E7734CE288F8367e1Bb143E90bb3F0512");
 /// Default public listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8547";
 /// Default data directory (SQLite database lives here).
@@ -55,13 +56,15 @@ pub const DEFAULT_BATCH_MAX_BLOCKS: u64 = 100;
 pub const DEFAULT_BATCH_MAX_TXS: u64 = 20_000;
 /// Default longest a block waits to be batched.
 pub const DEFAULT_BATCH_MAX_AGE: Duration = Duration::from_secs(2);
-/// Default L1 confirmations before the watcher takes a queue entry or a batch event (the
-/// block holding it and one more). Since the merge, Ethereum mainnet reorgs deeper than one
-/// block are practically absent (attestations fix the head within a slot), while every
-/// further confirmation delays each deposit by a 12 s slot; an operator who wants finality
-/// proper sets the depth of the finalized checkpoint (~64 blocks). A reorg deeper than this
-/// depth that drops an entry already taken is not repaired: commits then revert on the queue
-/// hash and the poster halts with an alert (see `l1::watcher`).
+/// Default L1 confirmations: the watcher takes a queue entry or a batch event once this many
+/// blocks are mined on top of its block (it scans up to `latest - confirmations`), so an L1
+/// reorg up to this depth never touches what it took. Two: since the merge, Ethereum
+/// mainnet reorgs deeper than one block are practically absent (attestations settle the
+/// head within a slot), while each confirmation delays every deposit by a 12 s slot; an
+/// operator who wants finality proper sets the depth of the finalized checkpoint (~64
+/// blocks). A deeper reorg that drops or changes an entry already taken cannot be undone on
+/// L2: the node refuses the different entry and the next commit reverts on the queue hash,
+/// so the poster halts with an alert (see `l1::watcher`).
 pub const DEFAULT_L1_CONFIRMATIONS: u64 = 2;
 /// Default interval between two L1 polls of the watcher and the poster.
 pub const DEFAULT_L1_POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -120,8 +123,8 @@ pub struct Config {
 pub struct L1Config {
     /// L1 JSON-RPC endpoint (HTTP).
     pub rpc_url: String,
-    /// Blocks a queue entry or batch event must be buried under before it is taken: one
-    /// means the block holding it is the latest.
+    /// Blocks mined on top of a queue entry's or batch event's block before the watcher
+    /// takes it (0: from the latest block, without reorg protection).
     pub confirmations: u64,
     /// Interval between L1 polls.
     pub poll_interval: Duration,
@@ -365,6 +368,9 @@ pub enum Command {
     Rebuild,
     /// Prints the genesis state root of this configuration (the Rollup contract's batch 0).
     GenesisRoot,
+    /// Prints the deterministic dev accounts funded at genesis: index, address, private key.
+    /// For devnets only: anyone can derive these keys.
+    DevKeys,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -516,10 +522,7 @@ impl Config {
             if let Some(ms) = file.l1_rpc_timeout_ms {
                 l1.rpc_timeout = Duration::from_millis(ms);
             }
-            let key_file = cli
-                .sequencer_key_file
-                .clone()
-                .or(file.sequencer_key_file.clone());
+            let key_file = cli.sequencer_key_file.clone().or(file.sequencer_key_file);
             l1.sequencer_key = sequencer_key(key_file.as_deref())?;
             c.l1 = Some(l1);
         }
@@ -545,9 +548,6 @@ impl Config {
             return bad("snapshot_every must be positive");
         }
         if let Some(l1) = &self.l1 {
-            if l1.confirmations == 0 {
-                return bad("l1_confirmations must be at least 1 (the block holding an event)");
-            }
             if l1.poll_interval < Duration::from_millis(10) {
                 return bad("l1 poll interval must be at least 10 ms");
             }

@@ -1,10 +1,10 @@
 //! `weft-sequencer`: parse the configuration, set up tracing, then run the node until SIGINT
-//! or SIGTERM, or run one of its commands (`rebuild`, `genesis-root`).
+//! or SIGTERM, or run one of its commands (`rebuild`, `genesis-root`, `dev-keys`).
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use weft_sequencer::{
-    config::{Cli, Command, Config},
+    config::{Cli, Command, Config, GenesisConfig},
     l1::{AlloyL1, rebuild::rebuild},
     node::genesis_state,
 };
@@ -27,6 +27,13 @@ async fn main() -> anyhow::Result<()> {
         }
         Some(Command::GenesisRoot) => {
             println!("{}", genesis_state(&config)?.state_root());
+            Ok(())
+        }
+        Some(Command::DevKeys) => {
+            for i in 0..config.genesis.dev_accounts {
+                let key = GenesisConfig::dev_key(i);
+                println!("{i} {} {}", key.address(), key.secret_bytes());
+            }
             Ok(())
         }
         Some(Command::Rebuild) => {

@@ -29,8 +29,9 @@
 //! an alert (`l1_poster_alert`, `/health` status `degraded`) and the poster retries.
 
 use std::{
+    collections::HashMap,
     sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use alloy::{
@@ -133,6 +134,9 @@ pub struct Poster<C> {
     config: L1Config,
     /// Known once the deployment has been checked.
     chain_id: Option<u64>,
+    /// When this process first signed a commit of each batch in flight (for the latency
+    /// metric; after a restart the stored second of signing stands in).
+    first_signed: HashMap<u64, Instant>,
 }
 
 impl<C: L1Client> Poster<C> {
@@ -152,6 +156,7 @@ impl<C: L1Client> Poster<C> {
             signer,
             config,
             chain_id: None,
+            first_signed: HashMap::new(),
         })
     }
 
@@ -255,15 +260,21 @@ impl<C: L1Client> Poster<C> {
             let fee = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
             m.l1_fees_paid_wei.inc_by(fee);
             m.l1_gas_used.inc_by(receipt.gas_used);
-            let first_signed = group.iter().map(|t| t.created_at).min().unwrap_or(0);
-            m.l1_commit_seconds
-                .observe(unix_now().saturating_sub(first_signed) as f64);
+            let waited = match self.first_signed.remove(&batch) {
+                Some(at) => at.elapsed().as_secs_f64(),
+                None => {
+                    let first = group.iter().map(|t| t.created_at).min().unwrap_or(0);
+                    unix_now().saturating_sub(first) as f64
+                }
+            };
+            m.l1_commit_seconds.observe(waited);
             info!(
                 batch,
                 tx = %tx.tx_hash,
                 l1_block = receipt.block_number,
                 gas = receipt.gas_used,
                 nonce = tx.nonce,
+                seconds = waited,
                 "batch committed on L1"
             );
             return Ok(None);
@@ -360,6 +371,7 @@ impl<C: L1Client> Poster<C> {
             input,
         };
         let signed = self.sign(tx, Some(index))?;
+        self.first_signed.entry(index).or_insert_with(Instant::now);
         info!(
             batch = index,
             nonce,
