@@ -1,7 +1,12 @@
 # Weft: one command for each thing a person does. See README.md.
 CARGO ?= cargo
 
-.PHONY: test bench gas lint fmt deps contracts
+.PHONY: devnet test bench gas lint fmt deps contracts
+
+## A local Weft: anvil (from npm), the L1 contracts, the sequencer (SQLite) with its L1 side;
+## prints the endpoints and the funded dev keys. Ctrl-C stops everything. See deploy/devnet.sh.
+devnet:
+	CARGO="$(CARGO)" deploy/devnet.sh
 
 ## Installs the npm dev tools (Foundry's cast and anvil) the tests use.
 deps: node_modules/.package-lock.json

@@ -21,6 +21,38 @@ pub fn attestation_digest(rollup: Address, l1_chain_id: u64, commitment_hash: B2
     keccak256((rollup, U256::from(l1_chain_id), commitment_hash).abi_encode())
 }
 
+impl From<&weft_protocol::batch::BatchCommitment> for BatchCommitment {
+    fn from(c: &weft_protocol::batch::BatchCommitment) -> Self {
+        Self {
+            index: c.index,
+            fromBlock: c.from_block,
+            toBlock: c.to_block,
+            prevStateRoot: c.prev_state_root,
+            newStateRoot: c.new_state_root,
+            withdrawalsRoot: c.withdrawals_root,
+            queuePosition: c.queue_position,
+            queueHash: c.queue_hash,
+            daHash: c.da_hash,
+        }
+    }
+}
+
+impl From<&BatchCommitment> for weft_protocol::batch::BatchCommitment {
+    fn from(c: &BatchCommitment) -> Self {
+        Self {
+            index: c.index,
+            from_block: c.fromBlock,
+            to_block: c.toBlock,
+            prev_state_root: c.prevStateRoot,
+            new_state_root: c.newStateRoot,
+            withdrawals_root: c.withdrawalsRoot,
+            queue_position: c.queuePosition,
+            queue_hash: c.queueHash,
+            da_hash: c.daHash,
+        }
+    }
+}
+
 /// The attestation `EcdsaAttestationVerifier` accepts: the prover's 65-byte signature
 /// `r ‖ s ‖ v` over the raw digest (low s, `v` in {27, 28}).
 pub fn attest(prover: &SigningKey, digest: &B256) -> Bytes {
@@ -108,6 +140,10 @@ mod tests {
             c.daHash,
         ];
         assert_eq!(commitment_hash(&c), keccak256(words.concat()));
+        // The protocol's commitment hashes the same way and converts both ways.
+        let protocol = weft_protocol::batch::BatchCommitment::from(&c);
+        assert_eq!(protocol.hash(), commitment_hash(&c));
+        assert_eq!(BatchCommitment::from(&protocol), c);
     }
 
     #[test]

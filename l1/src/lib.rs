@@ -23,10 +23,12 @@
 //! - [`queue`]: queue entry hashes and the queue hash chain.
 //! - [`commitment`]: the batch commitment hash, the attestation digest, the attestation.
 //! - [`exodus`]: the arguments of `exodusWithdraw` from a protocol account proof.
+//! - [`deploy`]: deploying the contracts (the `weft-deploy` binary, the test kit).
 //! - `testkit` (feature `testkit`): spawns anvil and deploys the contracts.
 
 pub mod bindings;
 pub mod commitment;
+pub mod deploy;
 pub mod exodus;
 pub mod queue;
 #[cfg(feature = "testkit")]

@@ -22,6 +22,7 @@ use crate::{
     EcdsaAttestationVerifier, Rollup,
     Rollup::{BatchCommitment, RollupErrors},
     TestToken, attest, attestation_digest, commitment_hash,
+    deploy::{DeployParams, deploy},
 };
 
 /// The deployment parameters.
@@ -53,11 +54,20 @@ impl Default for DevnetConfig {
     }
 }
 
+/// How anvil runs.
+#[derive(Debug, Clone, Default)]
+pub struct AnvilOptions {
+    /// anvil's state file (`--state`): loaded at start if it exists, written when anvil
+    /// stops, so [`Devnet::restart`] resumes the same chain.
+    pub state: Option<PathBuf>,
+}
+
 /// anvil with `Rollup`, its `EcdsaAttestationVerifier` and a `TestToken` deployed.
 ///
 /// anvil's first dev account deployed everything and is the sequencer; it is the default
 /// sender of every transaction. The others (`accounts[1..]`) are funded users: pick one
-/// with `.from(address)` on a call. Dropping the devnet stops anvil.
+/// with `.from(address)` on a call (a test that runs a sequencer posting with the first key
+/// must not send from it too). Dropping the devnet stops anvil.
 #[derive(Debug)]
 pub struct Devnet {
     /// The deployment parameters.
@@ -66,6 +76,10 @@ pub struct Devnet {
     pub provider: DynProvider,
     /// anvil's dev accounts; `accounts[0]` is the sequencer.
     pub accounts: Vec<Address>,
+    /// Their private keys.
+    pub keys: Vec<B256>,
+    /// The L1 block the rollup was deployed in.
+    pub deploy_block: u64,
     /// The key the verifier accepts attestations from.
     pub prover: SigningKey,
     /// The Rollup contract.
@@ -76,13 +90,24 @@ pub struct Devnet {
     pub token: TestToken::TestTokenInstance<DynProvider>,
     /// The L1 chain id.
     pub l1_chain_id: u64,
-    anvil: AnvilInstance,
+    anvil: Option<AnvilInstance>,
+    port: u16,
+    options: AnvilOptions,
 }
 
 impl Devnet {
     /// Starts anvil and deploys with `config`. Panics on failure (test support).
     pub async fn start(config: DevnetConfig) -> Self {
-        let anvil = Anvil::at(anvil_bin()).spawn();
+        Self::start_with(config, AnvilOptions::default()).await
+    }
+
+    /// Like [`Self::start`], with anvil run as `options` say.
+    pub async fn start_with(config: DevnetConfig, options: AnvilOptions) -> Self {
+        let anvil = spawn_anvil(None, &options);
+        let port = anvil
+            .endpoint_url()
+            .port()
+            .expect("anvil's endpoint has a port");
         let keys = anvil.keys();
         let mut wallet = EthereumWallet::new(PrivateKeySigner::from(keys[0].clone()));
         for key in &keys[1..] {
@@ -101,35 +126,91 @@ impl Devnet {
             .erased();
         let l1_chain_id = anvil.chain_id();
         let prover = SigningKey::from_seed(b"weft-devnet-prover");
-
-        let verifier = EcdsaAttestationVerifier::deploy(provider.clone(), prover.address())
-            .await
-            .expect("deploy EcdsaAttestationVerifier");
-        let rollup = Rollup::deploy(
-            provider.clone(),
-            sequencer,
-            *verifier.address(),
-            config.genesis_state_root,
-            config.l2_chain_id,
-            config.forced_withdrawal_deadline,
-            config.finalization_delay,
+        let deployment = deploy(
+            &provider,
+            &DeployParams {
+                sequencer,
+                prover: prover.address(),
+                genesis_state_root: config.genesis_state_root,
+                l2_chain_id: config.l2_chain_id,
+                forced_withdrawal_deadline: config.forced_withdrawal_deadline,
+                finalization_delay: config.finalization_delay,
+                test_token: true,
+            },
         )
         .await
-        .expect("deploy Rollup");
-        let token = TestToken::deploy(provider.clone(), "Weft Test Token".into(), "WTT".into())
-            .await
-            .expect("deploy TestToken");
+        .expect("deploy the contracts");
+        let token = deployment.token.expect("the test token is deployed");
         Self {
             config,
             accounts: anvil.addresses().to_vec(),
+            keys: keys
+                .iter()
+                .map(|k| B256::from_slice(&k.to_bytes()))
+                .collect(),
+            deploy_block: deployment.deploy_block,
+            rollup: Rollup::new(deployment.rollup, provider.clone()),
+            verifier: EcdsaAttestationVerifier::new(deployment.verifier, provider.clone()),
+            token: TestToken::new(token, provider.clone()),
             provider,
             prover,
-            rollup,
-            verifier,
-            token,
             l1_chain_id,
-            anvil,
+            anvil: Some(anvil),
+            port,
+            options,
         }
+    }
+
+    /// Stops anvil (gracefully: with [`AnvilOptions::state`] it writes its state). Calls to
+    /// the chain fail until [`Self::restart`].
+    pub fn stop(&mut self) {
+        drop(self.anvil.take());
+    }
+
+    /// Starts anvil again on the same port, from its state file if it has one.
+    pub fn restart(&mut self) {
+        assert!(self.anvil.is_none(), "anvil is running");
+        self.anvil = Some(spawn_anvil(Some(self.port), &self.options));
+    }
+
+    /// Mines `blocks` empty blocks.
+    pub async fn mine(&self, blocks: u64) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("anvil_mine".into(), (blocks,))
+            .await
+            .expect("anvil_mine");
+    }
+
+    /// Replaces the newest `depth` blocks by as many empty ones: the transactions they held
+    /// are gone (anvil does not return them to its pool).
+    pub async fn reorg(&self, depth: u64) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request(
+                "anvil_reorg".into(),
+                (depth, Vec::<serde_json::Value>::new()),
+            )
+            .await
+            .expect("anvil_reorg");
+    }
+
+    /// Turns mining on arrival on or off (off: transactions wait in the pool until
+    /// [`Self::mine`]).
+    pub async fn set_automine(&self, on: bool) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("evm_setAutomine".into(), (on,))
+            .await
+            .expect("evm_setAutomine");
+    }
+
+    /// The latest block number.
+    pub async fn block_number(&self) -> u64 {
+        self.provider
+            .get_block_number()
+            .await
+            .expect("eth_blockNumber")
     }
 
     /// The sequencer's L1 address.
@@ -144,7 +225,7 @@ impl Devnet {
 
     /// The JSON-RPC endpoint.
     pub fn endpoint(&self) -> String {
-        self.anvil.endpoint()
+        format!("http://127.0.0.1:{}", self.port)
     }
 
     /// Batch 0 as the contract sees it: the genesis root, block 0, nothing of the queue.
@@ -214,6 +295,18 @@ impl Devnet {
             .await
             .expect("balanceOf")
     }
+}
+
+/// Spawns anvil on `port` (any free port if `None`).
+fn spawn_anvil(port: Option<u16>, options: &AnvilOptions) -> AnvilInstance {
+    let mut anvil = Anvil::at(anvil_bin());
+    if let Some(port) = port {
+        anvil = anvil.port(port);
+    }
+    if let Some(state) = &options.state {
+        anvil = anvil.arg("--state").arg(state.as_os_str());
+    }
+    anvil.spawn()
 }
 
 /// The batch after `prev`: `blocks` blocks, the given roots, the queue consumed up to

@@ -183,6 +183,20 @@ pub fn apply_batch(
     payload: &[u8],
     executor: &mut dyn crate::execution::BlockExecutor,
 ) -> Result<Vec<crate::da::DaBlock>, BatchError> {
+    apply_batch_with(state, domain, commitment, payload, executor, |_, _| {})
+}
+
+/// [`apply_batch`], calling `on_block` with each block and its execution output (receipts,
+/// roots) as it is executed: what a node rebuilding its blocks from L1 stores. The batch as
+/// a whole is checked after the last block, so a caller keeps nothing before `Ok`.
+pub fn apply_batch_with(
+    state: &mut crate::state::State,
+    domain: &crate::eip712::Domain,
+    commitment: &BatchCommitment,
+    payload: &[u8],
+    executor: &mut dyn crate::execution::BlockExecutor,
+    mut on_block: impl FnMut(&crate::da::DaBlock, &crate::execution::BlockOutput),
+) -> Result<Vec<crate::da::DaBlock>, BatchError> {
     let mismatch = |what, got: String, committed: String| BatchError::Mismatch {
         what,
         got,
@@ -248,6 +262,7 @@ pub fn apply_batch(
                 number: block.number,
                 source,
             })?;
+        on_block(block, &out);
         leaves.extend(out.withdrawal_leaves);
     }
     let root = state.state_root();

@@ -14,8 +14,9 @@ use weft_protocol::{
 
 /// Default L2 chain id (`"WEFT"` in ASCII).
 pub const DEFAULT_CHAIN_ID: u64 = 0x5745_4654;
-/// Default Rollup contract: the first contract anvil's first dev account deploys.
-pub const DEFAULT_ROLLUP_ADDRESS: Address = address!("5FbDB2315678afecb367f032d93F642f64180aa3");
+/// Default Rollup contract: where `make devnet` deploys it (anvil's first dev account's
+/// second contract, after the attestation verifier).
+pub const DEFAULT_ROLLUP_ADDRESS: Address = address!("e7f1725E7734CE288F8367e1Bb143E90bb3F0512");
 /// Default public listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8547";
 /// Default data directory (SQLite database lives here).
@@ -55,6 +56,26 @@ pub const DEFAULT_BATCH_MAX_BLOCKS: u64 = 100;
 pub const DEFAULT_BATCH_MAX_TXS: u64 = 20_000;
 /// Default longest a block waits to be batched.
 pub const DEFAULT_BATCH_MAX_AGE: Duration = Duration::from_secs(2);
+/// Default L1 confirmations: the watcher takes a queue entry or a batch event once this many
+/// blocks are mined on top of its block (it scans up to `latest - confirmations`), so an L1
+/// reorg up to this depth never touches what it took. Two: since the merge, Ethereum
+/// mainnet reorgs deeper than one block are practically absent (attestations settle the
+/// head within a slot), while each confirmation delays every deposit by a 12 s slot; an
+/// operator who wants finality proper sets the depth of the finalized checkpoint (~64
+/// blocks). A deeper reorg that drops or changes an entry already taken cannot be undone on
+/// L2: the node refuses the different entry and the next commit reverts on the queue hash,
+/// so the poster halts with an alert (see `l1::watcher`).
+pub const DEFAULT_L1_CONFIRMATIONS: u64 = 2;
+/// Default interval between two L1 polls of the watcher and the poster.
+pub const DEFAULT_L1_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// Default time after which a commit transaction without a receipt is re-signed at the same
+/// nonce with higher fees: five mainnet slots.
+pub const DEFAULT_L1_RESEND_AFTER: Duration = Duration::from_secs(60);
+/// Default limit on one L1 JSON-RPC request (an unresponsive node must not stall a task).
+pub const DEFAULT_L1_RPC_TIMEOUT: Duration = Duration::from_secs(10);
+/// Environment variable holding the sequencer's L1 private key (hex), the alternative to
+/// `--sequencer-key-file`. Secrets come only from the environment or files.
+pub const SEQUENCER_KEY_ENV: &str = "WEFT_SEQUENCER_KEY";
 /// Default number of deterministic dev accounts funded at genesis.
 pub const DEFAULT_DEV_ACCOUNTS: u32 = 10;
 /// Default ETH balance of each dev account (10^24 wei).
@@ -93,6 +114,44 @@ pub struct Config {
     pub snapshot_every: u64,
     /// Genesis allocations.
     pub genesis: GenesisConfig,
+    /// The L1 side (watcher, poster); `None`: the node runs without L1.
+    pub l1: Option<L1Config>,
+}
+
+/// The L1 side: where L1 is, how long to wait, who posts.
+#[derive(Debug, Clone)]
+pub struct L1Config {
+    /// L1 JSON-RPC endpoint (HTTP).
+    pub rpc_url: String,
+    /// Blocks mined on top of a queue entry's or batch event's block before the watcher
+    /// takes it (0: from the latest block, without reorg protection).
+    pub confirmations: u64,
+    /// Interval between L1 polls.
+    pub poll_interval: Duration,
+    /// The L1 block the rollup was deployed in: events are scanned from there.
+    pub from_block: u64,
+    /// A commit transaction without a receipt after this long is re-signed at the same nonce
+    /// with fees raised by at least 10%.
+    pub resend_after: Duration,
+    /// Limit on one JSON-RPC request.
+    pub rpc_timeout: Duration,
+    /// The key that signs `commitBatch` (the rollup's `sequencer`); `None`: watch only.
+    pub sequencer_key: Option<SigningKey>,
+}
+
+impl L1Config {
+    /// An L1 section for `rpc_url` with every default and no posting key.
+    pub fn new(rpc_url: impl Into<String>) -> Self {
+        Self {
+            rpc_url: rpc_url.into(),
+            confirmations: DEFAULT_L1_CONFIRMATIONS,
+            poll_interval: DEFAULT_L1_POLL_INTERVAL,
+            from_block: 0,
+            resend_after: DEFAULT_L1_RESEND_AFTER,
+            rpc_timeout: DEFAULT_L1_RPC_TIMEOUT,
+            sequencer_key: None,
+        }
+    }
 }
 
 /// Seal rules.
@@ -207,6 +266,7 @@ impl Default for Config {
                 dev_balance: DEFAULT_DEV_BALANCE,
                 allocations: Vec::new(),
             },
+            l1: None,
         }
     }
 }
@@ -222,54 +282,89 @@ impl Config {
 #[derive(Debug, Parser, Default)]
 #[command(name = "weft-sequencer", version, about = "Weft sequencer node")]
 pub struct Cli {
+    /// What to do; without one, run the node.
+    #[command(subcommand)]
+    pub command: Option<Command>,
     /// TOML configuration file (flags and environment variables override it).
-    #[arg(long, env = "WEFT_CONFIG")]
+    #[arg(long, global = true, env = "WEFT_CONFIG")]
     pub config: Option<PathBuf>,
     /// L2 chain id.
-    #[arg(long, env = "WEFT_CHAIN_ID")]
+    #[arg(long, global = true, env = "WEFT_CHAIN_ID")]
     pub chain_id: Option<u64>,
     /// L1 Rollup contract address.
-    #[arg(long, env = "WEFT_ROLLUP_ADDRESS")]
+    #[arg(long, global = true, env = "WEFT_ROLLUP_ADDRESS")]
     pub rollup_address: Option<Address>,
     /// Data directory.
-    #[arg(long, env = "WEFT_DATA_DIR")]
+    #[arg(long, global = true, env = "WEFT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// Database URL (postgres://…); default SQLite in the data directory.
-    #[arg(long, env = "DATABASE_URL")]
+    #[arg(long, global = true, env = "DATABASE_URL")]
     pub database_url: Option<String>,
     /// Public API listen address.
-    #[arg(long, env = "WEFT_LISTEN")]
+    #[arg(long, global = true, env = "WEFT_LISTEN")]
     pub listen: Option<SocketAddr>,
     /// Block time in milliseconds.
-    #[arg(long, env = "WEFT_BLOCK_TIME_MS")]
+    #[arg(long, global = true, env = "WEFT_BLOCK_TIME_MS")]
     pub block_time_ms: Option<u64>,
     /// Most transactions per block.
-    #[arg(long, env = "WEFT_MAX_BLOCK_TXS")]
+    #[arg(long, global = true, env = "WEFT_MAX_BLOCK_TXS")]
     pub max_block_txs: Option<usize>,
     /// Most blocks per batch.
-    #[arg(long, env = "WEFT_BATCH_MAX_BLOCKS")]
+    #[arg(long, global = true, env = "WEFT_BATCH_MAX_BLOCKS")]
     pub batch_max_blocks: Option<u64>,
     /// Longest an unbatched block waits, in milliseconds.
-    #[arg(long, env = "WEFT_BATCH_MAX_AGE_MS")]
+    #[arg(long, global = true, env = "WEFT_BATCH_MAX_AGE_MS")]
     pub batch_max_age_ms: Option<u64>,
     /// Smallest fee admitted.
-    #[arg(long, env = "WEFT_MIN_FEE")]
+    #[arg(long, global = true, env = "WEFT_MIN_FEE")]
     pub min_fee: Option<u128>,
     /// Fee recipient.
-    #[arg(long, env = "WEFT_FEE_RECIPIENT")]
+    #[arg(long, global = true, env = "WEFT_FEE_RECIPIENT")]
     pub fee_recipient: Option<Address>,
     /// Number of deterministic dev accounts funded at genesis.
-    #[arg(long, env = "WEFT_DEV_ACCOUNTS")]
+    #[arg(long, global = true, env = "WEFT_DEV_ACCOUNTS")]
     pub dev_accounts: Option<u32>,
     /// Executor threads.
-    #[arg(long, env = "WEFT_EXECUTOR_THREADS")]
+    #[arg(long, global = true, env = "WEFT_EXECUTOR_THREADS")]
     pub executor_threads: Option<usize>,
     /// Per-client request rate limit (requests/s, 0 = off).
-    #[arg(long, env = "WEFT_RATE_PER_SECOND")]
+    #[arg(long, global = true, env = "WEFT_RATE_PER_SECOND")]
     pub rate_per_second: Option<u64>,
     /// Mempool capacity in transactions.
-    #[arg(long, env = "WEFT_MEMPOOL_MAX_TXS")]
+    #[arg(long, global = true, env = "WEFT_MEMPOOL_MAX_TXS")]
     pub mempool_max_txs: Option<usize>,
+    /// L1 JSON-RPC endpoint; turns the L1 side (watcher, poster) on.
+    #[arg(long, global = true, env = "WEFT_L1_RPC")]
+    pub l1_rpc: Option<String>,
+    /// L1 confirmations before a queue entry or batch event is taken.
+    #[arg(long, global = true, env = "WEFT_L1_CONFIRMATIONS")]
+    pub l1_confirmations: Option<u64>,
+    /// Interval between L1 polls, in milliseconds.
+    #[arg(long, global = true, env = "WEFT_L1_POLL_MS")]
+    pub l1_poll_ms: Option<u64>,
+    /// L1 block the rollup was deployed in (events are scanned from it).
+    #[arg(long, global = true, env = "WEFT_L1_FROM_BLOCK")]
+    pub l1_from_block: Option<u64>,
+    /// Seconds before a commit without a receipt is re-signed with higher fees.
+    #[arg(long, global = true, env = "WEFT_L1_RESEND_AFTER_SECS")]
+    pub l1_resend_after_secs: Option<u64>,
+    /// File holding the sequencer's L1 private key (hex); or set WEFT_SEQUENCER_KEY.
+    #[arg(long, global = true, env = "WEFT_SEQUENCER_KEY_FILE")]
+    pub sequencer_key_file: Option<PathBuf>,
+}
+
+/// What the binary does besides running the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Reconstructs the L2 state from L1 alone (DA payloads and queue events) into a fresh
+    /// data directory and checks it against L1's latest committed state root; the node can
+    /// then start from that directory. Needs --l1-rpc and --rollup-address.
+    Rebuild,
+    /// Prints the genesis state root of this configuration (the Rollup contract's batch 0).
+    GenesisRoot,
+    /// Prints the deterministic dev accounts funded at genesis: index, address, private key.
+    /// For devnets only: anyone can derive these keys.
+    DevKeys,
 }
 
 /// The TOML file: every key optional, unknown keys rejected.
@@ -303,6 +398,13 @@ pub struct FileConfig {
     dev_balance: Option<String>,
     #[serde(default)]
     genesis: Vec<GenesisAccount>,
+    l1_rpc: Option<String>,
+    l1_confirmations: Option<u64>,
+    l1_poll_ms: Option<u64>,
+    l1_from_block: Option<u64>,
+    l1_resend_after_secs: Option<u64>,
+    l1_rpc_timeout_ms: Option<u64>,
+    sequencer_key_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used.
@@ -397,6 +499,27 @@ impl Config {
                 .map_err(|e| ConfigError::Invalid(format!("dev_balance: {e}")))?;
         }
         c.genesis.allocations = file.genesis;
+        if let Some(url) = cli.l1_rpc.clone().or(file.l1_rpc.clone()) {
+            let mut l1 = L1Config::new(url);
+            set!(
+                l1.confirmations,
+                file.l1_confirmations,
+                cli.l1_confirmations
+            );
+            set!(l1.from_block, file.l1_from_block, cli.l1_from_block);
+            if let Some(ms) = cli.l1_poll_ms.or(file.l1_poll_ms) {
+                l1.poll_interval = Duration::from_millis(ms);
+            }
+            if let Some(secs) = cli.l1_resend_after_secs.or(file.l1_resend_after_secs) {
+                l1.resend_after = Duration::from_secs(secs);
+            }
+            if let Some(ms) = file.l1_rpc_timeout_ms {
+                l1.rpc_timeout = Duration::from_millis(ms);
+            }
+            let key_file = cli.sequencer_key_file.clone().or(file.sequencer_key_file);
+            l1.sequencer_key = sequencer_key(key_file.as_deref())?;
+            c.l1 = Some(l1);
+        }
         c.validate()?;
         Ok(c)
     }
@@ -418,8 +541,42 @@ impl Config {
         if self.snapshot_every == 0 {
             return bad("snapshot_every must be positive");
         }
+        if let Some(l1) = &self.l1 {
+            if l1.poll_interval < Duration::from_millis(10) {
+                return bad("l1 poll interval must be at least 10 ms");
+            }
+            if l1.resend_after.is_zero() {
+                return bad("l1 resend_after must be positive");
+            }
+        }
         Ok(())
     }
+}
+
+/// The sequencer's L1 key: from `file` if given, else from `WEFT_SEQUENCER_KEY`, else none.
+/// Never from a flag or the TOML file itself, so it does not end up in shell histories or
+/// process listings.
+fn sequencer_key(file: Option<&std::path::Path>) -> Result<Option<SigningKey>, ConfigError> {
+    let (text, source) = match file {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+            path.display().to_string(),
+        ),
+        None => match std::env::var(SEQUENCER_KEY_ENV) {
+            Ok(text) => (text, SEQUENCER_KEY_ENV.to_owned()),
+            Err(_) => return Ok(None),
+        },
+    };
+    let bytes: weft_protocol::primitives::B256 = text
+        .trim()
+        .parse()
+        .map_err(|_| ConfigError::Invalid(format!("{source}: not a 32-byte hex key")))?;
+    SigningKey::from_bytes(&bytes)
+        .map(Some)
+        .map_err(|_| ConfigError::Invalid(format!("{source}: not a valid secp256k1 key")))
 }
 
 #[cfg(test)]
@@ -466,5 +623,45 @@ mod tests {
         assert!(matches!(Config::load(&cli), Err(ConfigError::Parse { .. })));
         std::fs::write(&path, "block_time_ms = 1\n").unwrap();
         assert!(matches!(Config::load(&cli), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn l1_section_comes_from_flags_and_the_key_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weft.toml");
+        let key_file = dir.path().join("sequencer.key");
+        let key = SigningKey::from_seed(b"sequencer");
+        std::fs::write(&key_file, format!("{}\n", key.secret_bytes())).unwrap();
+        std::fs::write(
+            &path,
+            format!(
+                "l1_confirmations = 5\nl1_poll_ms = 200\nsequencer_key_file = {:?}\n",
+                key_file.display().to_string()
+            ),
+        )
+        .unwrap();
+        let without = Cli {
+            config: Some(path.clone()),
+            ..Cli::default()
+        };
+        assert!(
+            Config::load(&without).unwrap().l1.is_none(),
+            "no --l1-rpc: no L1 side"
+        );
+        let cli = Cli {
+            config: Some(path),
+            l1_rpc: Some("http://127.0.0.1:8545".into()),
+            l1_from_block: Some(7),
+            ..Cli::default()
+        };
+        let l1 = Config::load(&cli).unwrap().l1.unwrap();
+        assert_eq!(l1.confirmations, 5);
+        assert_eq!(l1.poll_interval, Duration::from_millis(200));
+        assert_eq!(l1.from_block, 7);
+        assert_eq!(l1.resend_after, DEFAULT_L1_RESEND_AFTER);
+        assert_eq!(l1.sequencer_key.unwrap().address(), key.address());
+        // Debug never prints the key.
+        let printed = format!("{:?}", Config::load(&cli).unwrap());
+        assert!(!printed.contains(&key.secret_bytes().to_string()[2..]));
     }
 }

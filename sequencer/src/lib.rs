@@ -5,7 +5,11 @@
 //! ready transactions into blocks, executes them with the protocol crate's parallel engine
 //! and writes each block to the [`store`] in one database transaction before anything
 //! reports it executed. [`node`] holds the shared state and rebuilds it at start from the
-//! latest snapshot plus the stored blocks after it.
+//! latest snapshot plus the stored blocks after it. The [`batcher`] groups stored blocks
+//! into batches; with an L1 configured, the [`l1`] watcher takes deposits and forced
+//! withdrawals from L1 for the builder and follows the batches' L1 statuses, and the poster
+//! commits the batches; `weft-sequencer rebuild` ([`l1::rebuild`]) reconstructs a data
+//! directory from L1 alone.
 //!
 //! The binary (`weft-sequencer`) parses [`config::Config`], sets up tracing and calls
 //! [`start`]; tests start nodes the same way on an ephemeral port.
@@ -15,6 +19,7 @@ pub mod api;
 pub mod batcher;
 pub mod builder;
 pub mod config;
+pub mod l1;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
@@ -39,10 +44,29 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     builder: JoinHandle<anyhow::Result<()>>,
     batcher: JoinHandle<anyhow::Result<()>>,
+    l1: Vec<JoinHandle<anyhow::Result<()>>>,
 }
 
-/// Opens the node (rebuilding its state), binds the API and starts the block builder.
+/// Opens the node (rebuilding its state), binds the API and starts the block builder, the
+/// batcher and, with an L1 section, the L1 watcher and poster (over JSON-RPC).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let l1 = match &config.l1 {
+        Some(c) => Some(l1::AlloyL1::new(
+            &c.rpc_url,
+            config.rollup_address,
+            c.rpc_timeout,
+        )?),
+        None => None,
+    };
+    start_with_l1(config, l1).await
+}
+
+/// [`start`] with the given L1 client (tests put faults behind it); `None` or a
+/// configuration without an L1 section runs the node without L1.
+pub async fn start_with_l1<C: l1::L1Client>(
+    config: Config,
+    l1: Option<C>,
+) -> anyhow::Result<Running> {
     let listen = config.listen;
     let node = Node::open(config).await?;
     let listener = tokio::net::TcpListener::bind(listen)
@@ -60,7 +84,11 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
     });
     let builder = tokio::spawn(builder::run(node.clone(), stopped.clone()));
-    let batcher = tokio::spawn(batcher::run(node.clone(), stopped));
+    let batcher = tokio::spawn(batcher::run(node.clone(), stopped.clone()));
+    let l1 = match l1 {
+        Some(client) => l1::spawn(node.clone(), Arc::new(client), &stopped),
+        None => Vec::new(),
+    };
     let head = node.head();
     info!(%addr, head = head.number, "sequencer listening");
     Ok(Running {
@@ -70,6 +98,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         server,
         builder,
         batcher,
+        l1,
     })
 }
 
@@ -82,7 +111,11 @@ impl Running {
             .context("server task")?
             .context("server")?;
         self.builder.await.context("builder task")??;
-        self.batcher.await.context("batcher task")?
+        self.batcher.await.context("batcher task")??;
+        for task in self.l1 {
+            task.await.context("L1 task")??;
+        }
+        Ok(())
     }
 
     /// Resolves when the block builder stops on its own (a fatal error).

@@ -1,5 +1,7 @@
 //! Prometheus metrics of the node: one struct, registered once, served at `/metrics`.
 
+use std::sync::atomic::AtomicU64;
+
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
     metrics::{
@@ -44,6 +46,34 @@ pub struct Metrics {
     pub store_seconds: Histogram,
     /// Index of the newest sealed batch.
     pub batches_sealed: Gauge,
+    /// Index of the newest batch committed on L1 (confirmed).
+    pub batches_committed: Gauge,
+    /// Index of the newest batch proven on L1 (confirmed).
+    pub batches_proven: Gauge,
+    /// Index of the newest batch finalized on L1 (confirmed).
+    pub batches_finalized: Gauge,
+    /// The latest L1 block seen.
+    pub l1_head_block: Gauge,
+    /// The newest L1 block whose events the watcher has taken.
+    pub l1_safe_block: Gauge,
+    /// L1 queue entries taken (the next queue index).
+    pub l1_queue_entries: Gauge,
+    /// 1 once the poster has halted on a revert (it posts nothing more until a restart).
+    pub l1_poster_halted: Gauge,
+    /// 1 while the poster cannot post for a reason that needs an operator (funds, L1 down).
+    pub l1_poster_alert: Gauge,
+    /// The poster's L1 balance in wei.
+    pub l1_poster_balance_wei: Gauge<f64, AtomicU64>,
+    /// Base fee of the latest L1 block, in wei per gas.
+    pub l1_base_fee_wei: Gauge<f64, AtomicU64>,
+    /// Fees paid by the poster's included transactions, in wei.
+    pub l1_fees_paid_wei: Counter<f64, AtomicU64>,
+    /// Gas used by the poster's included transactions.
+    pub l1_gas_used: Counter,
+    /// Commit transactions signed and sent, by why (`new`, `bump`).
+    pub l1_transactions_sent: Family<Reason, Counter>,
+    /// Seconds from signing a batch's first commit transaction to seeing it included.
+    pub l1_commit_seconds: Histogram,
 }
 
 impl Default for Metrics {
@@ -68,6 +98,20 @@ impl Metrics {
             executor_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             batches_sealed: Gauge::default(),
+            batches_committed: Gauge::default(),
+            batches_proven: Gauge::default(),
+            batches_finalized: Gauge::default(),
+            l1_head_block: Gauge::default(),
+            l1_safe_block: Gauge::default(),
+            l1_queue_entries: Gauge::default(),
+            l1_poster_halted: Gauge::default(),
+            l1_poster_alert: Gauge::default(),
+            l1_poster_balance_wei: Gauge::default(),
+            l1_base_fee_wei: Gauge::default(),
+            l1_fees_paid_wei: Counter::default(),
+            l1_gas_used: Counter::default(),
+            l1_transactions_sent: Family::default(),
+            l1_commit_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             registry: Registry::default(),
         };
         registry.register(
@@ -124,6 +168,81 @@ impl Metrics {
             "batches_sealed",
             "Index of the newest sealed batch",
             m.batches_sealed.clone(),
+        );
+        let gauges = [
+            (
+                "batches_committed",
+                "Index of the newest batch committed on L1 (confirmed)",
+                &m.batches_committed,
+            ),
+            (
+                "batches_proven",
+                "Index of the newest batch proven on L1 (confirmed)",
+                &m.batches_proven,
+            ),
+            (
+                "batches_finalized",
+                "Index of the newest batch finalized on L1 (confirmed)",
+                &m.batches_finalized,
+            ),
+            (
+                "l1_head_block",
+                "The latest L1 block seen",
+                &m.l1_head_block,
+            ),
+            (
+                "l1_safe_block",
+                "The newest L1 block whose events the watcher has taken",
+                &m.l1_safe_block,
+            ),
+            (
+                "l1_queue_entries",
+                "L1 queue entries taken (the next queue index)",
+                &m.l1_queue_entries,
+            ),
+            (
+                "l1_poster_halted",
+                "1 once the poster has halted on a revert",
+                &m.l1_poster_halted,
+            ),
+            (
+                "l1_poster_alert",
+                "1 while the poster cannot post for a reason that needs an operator",
+                &m.l1_poster_alert,
+            ),
+        ];
+        for (name, help, gauge) in gauges {
+            registry.register(name, help, gauge.clone());
+        }
+        registry.register(
+            "l1_poster_balance_wei",
+            "The poster's L1 balance in wei",
+            m.l1_poster_balance_wei.clone(),
+        );
+        registry.register(
+            "l1_base_fee_wei",
+            "Base fee of the latest L1 block, in wei per gas",
+            m.l1_base_fee_wei.clone(),
+        );
+        registry.register(
+            "l1_fees_paid_wei",
+            "Fees paid by the poster's included transactions, in wei",
+            m.l1_fees_paid_wei.clone(),
+        );
+        registry.register(
+            "l1_gas_used",
+            "Gas used by the poster's included transactions",
+            m.l1_gas_used.clone(),
+        );
+        registry.register(
+            "l1_transactions_sent",
+            "Commit transactions signed and sent, by why (new, bump)",
+            m.l1_transactions_sent.clone(),
+        );
+        registry.register(
+            "l1_commit_seconds",
+            "Seconds from signing a batch's first commit transaction to its inclusion",
+            m.l1_commit_seconds.clone(),
         );
         Self { registry, ..m }
     }

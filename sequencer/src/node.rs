@@ -21,7 +21,7 @@ use weft_protocol::{
     state::State,
 };
 
-use crate::{config::Config, mempool::Mempool, metrics::Metrics, store::Store};
+use crate::{config::Config, l1::L1Status, mempool::Mempool, metrics::Metrics, store::Store};
 
 /// The latest stored block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +63,8 @@ pub struct Node {
     pub genesis_accounts: u32,
     /// L1 queue entries stored (taken by the watcher).
     pub queue_len: AtomicU64,
+    /// What the L1 side reports (health, alerts).
+    pub l1: L1Status,
 }
 
 impl Node {
@@ -82,6 +84,10 @@ impl Node {
         let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
+        metrics.l1_queue_entries.set(store_queue_len as i64);
+        if let Some(batch) = store.latest_batch().await? {
+            metrics.batches_sealed.set(batch.commitment.index as i64);
+        }
         let signature_pool = rayon::ThreadPoolBuilder::new()
             .num_threads(config.signature_threads)
             .thread_name(|i| format!("weft-sig-{i}"))
@@ -101,6 +107,7 @@ impl Node {
             genesis_root,
             genesis_accounts,
             queue_len: AtomicU64::new(store_queue_len),
+            l1: L1Status::default(),
         }))
     }
 

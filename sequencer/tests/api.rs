@@ -383,6 +383,7 @@ async fn domain_types_and_openapi_describe_the_api() {
         "/v1/transactions",
         "/v1/transactions/batch",
         "/v1/transactions/{hash}",
+        "/v1/transactions/{hash}/withdrawal",
         "/v1/accounts/{address}",
         "/v1/accounts/{address}/proof",
         "/v1/blocks/{id}",

@@ -257,6 +257,73 @@ pub async fn transaction(
     }
 }
 
+/// `GET /v1/transactions/{hash}/withdrawal`: what `Rollup.withdraw` takes to pay the
+/// withdrawal of a `Withdraw` or a served forced withdrawal: the batch, the leaf, its index
+/// and Merkle proof under the batch's withdrawals root, and the batch's status (claimable on
+/// L1 once `finalized`).
+pub async fn withdrawal(
+    State(node): AppState,
+    ApiPath(hash): ApiPath<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let hash = parse_hash(&hash)?;
+    let store = &node.store;
+    let tx = store
+        .transaction(&hash)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not executed")))?;
+    let withdrawal = tx.receipt.withdrawal.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_a_withdrawal",
+            format!("transaction {hash} withdraws nothing"),
+        )
+    })?;
+    let batch = store
+        .batch_of_block(tx.block_number)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::CONFLICT,
+                "not_batched",
+                format!("block {} is not in a batch yet", tx.block_number),
+            )
+        })?;
+    // The batch's leaves in block order, as the batcher built its withdrawals root.
+    let mut leaves = Vec::new();
+    for n in batch.commitment.from_block..=batch.commitment.to_block {
+        for t in store
+            .block_transactions(n)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            if let Some(w) = t.receipt.withdrawal {
+                leaves.push(w.leaf(&t.hash));
+            }
+        }
+    }
+    let leaf = withdrawal.leaf(&hash);
+    let index = leaves
+        .iter()
+        .position(|l| *l == leaf)
+        .ok_or_else(|| ApiError::internal("withdrawal leaf missing from its batch"))?;
+    let proof = weft_protocol::merkle::proof_of(&leaves, index)
+        .ok_or_else(|| ApiError::internal("no proof for a leaf of the batch"))?;
+    Ok(ApiJson(json!({
+        "batchIndex": batch.commitment.index,
+        "batchStatus": batch.status.as_str(),
+        "txHash": hash,
+        "recipient": withdrawal.recipient,
+        "token": withdrawal.token,
+        "amount": withdrawal.amount.to_string(),
+        "leaf": leaf,
+        "leafIndex": index,
+        "proof": proof,
+        "withdrawalsRoot": batch.commitment.withdrawals_root,
+    })))
+}
+
 /// An account as the API shows it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -460,13 +527,27 @@ pub async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-/// `GET /health`
-pub async fn health(State(node): AppState) -> ApiJson<Value> {
+/// `GET /health`: `status` is `ok`; `degraded` (HTTP 200) while an L1 alert is raised
+/// (the poster cannot pay, L1 unreachable, a queue entry refused), listed under
+/// `l1.alerts`; `halted` (HTTP 503) once the poster has halted on a revert, with the reason
+/// in `l1.posterHalted`. Blocks keep being sealed in every case.
+pub async fn health(State(node): AppState) -> Response {
     let head = node.head();
     let mempool = node.mempool.lock().len();
-    ApiJson(
-        json!({ "status": "ok", "head": head.number, "headHash": head.hash, "mempool": mempool }),
-    )
+    let l1 = node.l1.snapshot();
+    let (code, status) = if l1.poster_halted.is_some() {
+        (StatusCode::SERVICE_UNAVAILABLE, "halted")
+    } else if !l1.alerts.is_empty() {
+        (StatusCode::OK, "degraded")
+    } else {
+        (StatusCode::OK, "ok")
+    };
+    let mut body =
+        json!({ "status": status, "head": head.number, "headHash": head.hash, "mempool": mempool });
+    if l1.enabled {
+        body["l1"] = json!(l1);
+    }
+    (code, ApiJson(body)).into_response()
 }
 
 /// `GET /metrics` (Prometheus text format).

@@ -34,6 +34,10 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/transactions", post(handlers::submit))
         .route("/v1/transactions/batch", post(handlers::submit_batch))
         .route("/v1/transactions/{hash}", get(handlers::transaction))
+        .route(
+            "/v1/transactions/{hash}/withdrawal",
+            get(handlers::withdrawal),
+        )
         .route("/v1/accounts/{address}", get(handlers::account))
         .route("/v1/accounts/{address}/proof", get(handlers::account_proof))
         .route("/v1/blocks/{id}", get(handlers::block))

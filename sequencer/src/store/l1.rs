@@ -272,7 +272,8 @@ impl Store {
     }
 
     /// Moves a batch forward to `status`, recording the L1 transaction that did it. Never
-    /// moves a batch backwards.
+    /// moves a batch backwards; at the same status it records the newer transaction (a
+    /// commit posted again after an L1 reorg dropped the first).
     pub async fn set_batch_status(
         &self,
         index: u64,
@@ -289,9 +290,10 @@ impl Store {
             BatchStatus::Sealed,
             BatchStatus::Committed,
             BatchStatus::Proven,
+            BatchStatus::Finalized,
         ]
         .into_iter()
-        .filter(|s| *s < status)
+        .filter(|s| *s <= status)
         .map(|s| s.as_str())
         .collect();
         let in_list = earlier
@@ -312,11 +314,14 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a signed L1 transaction (before it is sent).
+    /// Stores a signed L1 transaction (before it is sent). Signing the same transaction
+    /// again (after an L1 reorg dropped it) gives the same hash: the row is then made
+    /// `pending` again with the new time.
     pub async fn insert_l1_transaction(&self, t: &StoredL1Transaction) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO l1_transactions (tx_hash, nonce, purpose, batch_index, raw, max_fee_per_gas, \
-             max_priority_fee_per_gas, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             max_priority_fee_per_gas, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (tx_hash) DO UPDATE SET status = excluded.status, created_at = excluded.created_at",
         )
         .bind(t.tx_hash.as_slice())
         .bind(to_i64("nonce", t.nonce)?)
@@ -346,14 +351,27 @@ impl Store {
         Ok(())
     }
 
-    /// L1 transactions still pending, oldest nonce first, newest fee first within a nonce.
+    /// L1 transactions still pending, oldest nonce first, newest first within a nonce.
     pub async fn pending_l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT tx_hash, nonce, purpose, batch_index, raw, max_fee_per_gas, max_priority_fee_per_gas, \
-             status, created_at FROM l1_transactions WHERE status = 'pending' ORDER BY nonce, created_at DESC",
-        )
-        .fetch_all(&self.pool)
-        .await?;
+        self.select_l1_transactions("WHERE status = 'pending' ORDER BY nonce, created_at DESC")
+            .await
+    }
+
+    /// Every stored L1 transaction, by nonce, oldest first within a nonce.
+    pub async fn l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, StoreError> {
+        self.select_l1_transactions("ORDER BY nonce, created_at")
+            .await
+    }
+
+    async fn select_l1_transactions(
+        &self,
+        tail: &'static str,
+    ) -> Result<Vec<StoredL1Transaction>, StoreError> {
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT tx_hash, nonce, purpose, batch_index, raw, max_fee_per_gas, \
+             max_priority_fee_per_gas, status, created_at FROM l1_transactions {tail}"
+        ));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter()
             .map(|row| {
                 let cols = Columns::new(row, "l1_transactions");

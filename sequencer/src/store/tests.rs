@@ -904,6 +904,21 @@ async fn batches_are_contiguous_and_only_move_forward() {
         let b = store.batch(1).await.unwrap().unwrap();
         assert_eq!(b.status, BatchStatus::Proven);
         assert_eq!(b.commit_l1_tx, Some(l1_tx));
+        // At the same status, the newer L1 transaction (a commit posted again after a reorg).
+        let again = B256::repeat_byte(0xc1);
+        store
+            .set_batch_status(2, BatchStatus::Committed, Some(l1_tx))
+            .await
+            .unwrap();
+        store
+            .set_batch_status(2, BatchStatus::Committed, Some(again))
+            .await
+            .unwrap();
+        let b = store.batch(2).await.unwrap().unwrap();
+        assert_eq!(
+            (b.status, b.commit_l1_tx),
+            (BatchStatus::Committed, Some(again))
+        );
     })
     .await;
 }
@@ -939,6 +954,18 @@ async fn l1_transactions_are_stored_before_sending_and_listed_while_pending() {
             store.pending_l1_transactions().await.unwrap(),
             vec![t(2, 110)]
         );
+        // The same transaction signed again (after a reorg dropped it) is pending again.
+        store
+            .set_l1_transaction_status(&B256::repeat_byte(2), "included")
+            .await
+            .unwrap();
+        assert!(store.pending_l1_transactions().await.unwrap().is_empty());
+        store.insert_l1_transaction(&t(2, 110)).await.unwrap();
+        assert_eq!(
+            store.pending_l1_transactions().await.unwrap(),
+            vec![t(2, 110)]
+        );
+        assert_eq!(store.l1_transactions().await.unwrap().len(), 2);
     })
     .await;
 }

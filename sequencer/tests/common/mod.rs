@@ -3,6 +3,8 @@
 //! keys, and a small HTTP client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod l1;
+
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

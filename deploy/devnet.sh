@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# `make devnet`: a local Weft on one machine, with SQLite and nothing to install but npm's
+# anvil. Starts anvil (installed from npm if missing), deploys the L1 contracts, starts the
+# sequencer with its L1 side on, prints the endpoints and the funded dev keys, and runs until
+# Ctrl-C, which stops everything in order (sequencer first: it drains its mempool and writes
+# a snapshot; then anvil).
+#
+# Every run starts a fresh chain, so the data directory is wiped at start. Knobs (env):
+#   WEFT_DEVNET_DATA        data directory            (data/devnet)
+#   WEFT_DEVNET_L1_PORT     anvil's port              (8545)
+#   WEFT_DEVNET_LISTEN      the sequencer's API       (127.0.0.1:8547)
+#   WEFT_DEVNET_BLOCK_TIME  anvil's block time, s     (1; deposits confirm after 2 blocks)
+#   WEFT_DEVNET_PROFILE     cargo profile             (release)
+#   WEFT_DEV_ACCOUNTS       funded L2 dev accounts    (10)
+#   WEFT_ANVIL              an anvil binary to use instead of npm's
+#   CARGO, CARGO_TARGET_DIR as for cargo
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+cargo=${CARGO:-cargo}
+profile=${WEFT_DEVNET_PROFILE:-release}
+data=${WEFT_DEVNET_DATA:-$root/data/devnet}
+l1_port=${WEFT_DEVNET_L1_PORT:-8545}
+listen=${WEFT_DEVNET_LISTEN:-127.0.0.1:8547}
+block_time=${WEFT_DEVNET_BLOCK_TIME:-1}
+dev_accounts=${WEFT_DEV_ACCOUNTS:-10}
+l1_rpc=http://127.0.0.1:$l1_port
+l2_url=http://$listen
+
+# anvil's default dev accounts (its fixed mnemonic): public test keys, never for real funds.
+# Account 0 deploys the contracts and is the sequencer (it signs commitBatch); account 2 is
+# the prover the attestation verifier accepts; the others are funded users.
+sequencer_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
+sequencer_address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+prover_key=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
+prover_address=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'devnet: %s\n' "$*" >&2; exit 1; }
+
+# --- anvil, from npm if missing ------------------------------------------------------------
+anvil_bin() {
+  if [[ -n ${WEFT_ANVIL:-} ]]; then echo "$WEFT_ANVIL"; return; fi
+  local os arch
+  case "$(uname -s)" in Linux) os=linux ;; Darwin) os=darwin ;; *) os=win32 ;; esac
+  case "$(uname -m)" in x86_64 | amd64) arch=amd64 ;; aarch64 | arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+  echo "$root/node_modules/@foundry-rs/anvil-$os-$arch/bin/anvil"
+}
+anvil=$(anvil_bin)
+if [[ ! -x $anvil ]]; then
+  log "installing anvil from npm (npm ci)"
+  command -v npm >/dev/null || die "npm is needed to install anvil (or set WEFT_ANVIL)"
+  npm ci --no-audit --no-fund
+  [[ -x $anvil ]] || die "anvil is still missing at $anvil"
+fi
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_port() {
+  local port=$1 what=$2 pid=$3
+  for _ in $(seq 1 300); do
+    port_open "$port" && return 0
+    kill -0 "$pid" 2>/dev/null || die "$what exited; see its log in $data"
+    sleep 0.1
+  done
+  die "$what does not listen on port $port"
+}
+port_open "$l1_port" && die "port $l1_port is in use (another anvil?); set WEFT_DEVNET_L1_PORT"
+port_open "${listen##*:}" && die "$listen is in use; set WEFT_DEVNET_LISTEN"
+
+# --- build ---------------------------------------------------------------------------------
+log "building weft-sequencer and weft-deploy ($profile)"
+"$cargo" build --profile "$profile" -p weft-sequencer -p weft-l1 --bins
+target=${CARGO_TARGET_DIR:-$root/target}
+[[ $profile == dev ]] && bin=$target/debug || bin=$target/$profile
+
+rm -rf "$data"
+mkdir -p "$data"
+
+# --- stop everything on Ctrl-C, in order ---------------------------------------------------
+# Children run in their own process groups (job control), so Ctrl-C reaches only this
+# script, which stops them one by one.
+set -m
+pids=()
+cleanup() {
+  local i
+  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+    kill -TERM "${pids[i]}" 2>/dev/null || true
+    wait "${pids[i]}" 2>/dev/null || true
+  done
+  if [[ ${#pids[@]} -gt 0 ]]; then log "stopped; logs and data in $data"; fi
+}
+trap 'status=$?; cleanup; exit $status' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- L1 ------------------------------------------------------------------------------------
+log "starting anvil on $l1_rpc (block time ${block_time}s)"
+"$anvil" --port "$l1_port" --block-time "$block_time" >"$data/anvil.log" 2>&1 &
+anvil_pid=$!
+pids+=("$anvil_pid")
+wait_port "$l1_port" anvil "$anvil_pid"
+
+genesis_root=$("$bin/weft-sequencer" genesis-root --dev-accounts "$dev_accounts")
+log "deploying the contracts (genesis root $genesis_root)"
+WEFT_DEPLOYER_KEY=$sequencer_key "$bin/weft-deploy" --l1-rpc "$l1_rpc" \
+  --sequencer "$sequencer_address" --prover "$prover_address" \
+  --genesis-root "$genesis_root" --forced-withdrawal-deadline 3600 --test-token \
+  >"$data/deployment.json"
+field() { node -p "require('$data/deployment.json').$1"; }
+rollup=$(field rollup)
+verifier=$(field verifier)
+token=$(field token)
+deploy_block=$(field deployBlock)
+l1_chain_id=$(field l1ChainId)
+
+# --- sequencer -----------------------------------------------------------------------------
+log "starting the sequencer on $l2_url"
+WEFT_SEQUENCER_KEY=$sequencer_key "$bin/weft-sequencer" \
+  --data-dir "$data/sequencer" --listen "$listen" --dev-accounts "$dev_accounts" \
+  --rollup-address "$rollup" --l1-rpc "$l1_rpc" --l1-from-block "$deploy_block" \
+  --l1-poll-ms 500 >"$data/sequencer.log" 2>&1 &
+sequencer_pid=$!
+pids+=("$sequencer_pid")
+wait_port "${listen##*:}" sequencer "$sequencer_pid"
+
+# --- prover (prover-stub) ------------------------------------------------------------------
+# PROVER: started here by the prover-stub's authors. It watches $l1_rpc for committed
+# batches of $rollup, fetches their witnesses from $l2_url, and attests with $prover_key
+# (anvil account 2, the key the verifier accepts). Append its pid to `pids`. Until it
+# exists, batches stay `committed` on the devnet.
+
+# --- channel hub (channel-hub) -------------------------------------------------------------
+# HUB: started here by the channel hub's authors, against $l2_url. Append its pid to `pids`.
+
+cat <<INFO
+
+Weft devnet is running. Ctrl-C stops it.
+
+  L1 (anvil)       $l1_rpc   chain id $l1_chain_id, a block every ${block_time}s
+  L2 API           $l2_url/v1   (OpenAPI: $l2_url/v1/openapi.json)
+  health, metrics  $l2_url/health   $l2_url/metrics
+  Rollup           $rollup   (deployed in block $deploy_block)
+  verifier         $verifier
+  TestToken (WTT)  $token   (anyone can mint)
+  logs, data       $data
+
+L1 keys (anvil's dev accounts, 10000 ETH each):
+  sequencer  $sequencer_address  $sequencer_key
+  prover     $prover_address  $prover_key
+  users      anvil accounts 1 and 3-9 (see $data/anvil.log)
+
+L2 dev keys (funded at genesis, ETH only):
+INFO
+"$bin/weft-sequencer" dev-keys --dev-accounts "$dev_accounts" | while read -r i address key; do
+  printf '  %2s  %s  %s\n' "$i" "$address" "$key"
+done
+echo
+
+# Runs until Ctrl-C, or until one of the processes exits on its own.
+while true; do
+  for pid in "${pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "a devnet process ($pid) exited; stopping the others (logs in $data)"
+      exit 1
+    fi
+  done
+  sleep 1
+done

@@ -1,0 +1,426 @@
+//! The L1 operations the node needs, as a small trait ([`L1Client`]), and its alloy
+//! implementation over JSON-RPC ([`AlloyL1`]).
+//!
+//! The trait is what the watcher, the poster and the rebuild see: tests can put a fault the
+//! real chain cannot produce behind it (the poster's unit tests do). Everything here is a
+//! single read or a single broadcast; signing happens in the poster.
+
+use std::{
+    future::{Future, IntoFuture},
+    time::Duration,
+};
+
+use alloy::{
+    eips::{BlockId, BlockNumberOrTag},
+    network::TransactionBuilder,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{Filter, Log, TransactionRequest},
+    sol_types::SolEvent,
+};
+use weft_l1::Rollup;
+
+use super::L1Error;
+use crate::store::BatchStatus;
+
+/// What the L1 operations return.
+pub type L1Result<T> = Result<T, L1Error>;
+
+/// A `QueueEntry` event of the Rollup contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueLog {
+    /// The L1 block holding it.
+    pub block_number: u64,
+    /// That block's hash.
+    pub block_hash: B256,
+    /// Position of the log in its block.
+    pub log_index: u64,
+    /// Queue index.
+    pub queue_index: u64,
+    /// 0: deposit, 1: forced withdrawal.
+    pub kind: u8,
+    /// The L2 recipient of a deposit, the account of a forced withdrawal.
+    pub account: Address,
+    /// Token id.
+    pub token: u32,
+    /// Amount (0 for a forced withdrawal).
+    pub amount: u128,
+    /// The L2 transaction hash of the entry.
+    pub entry_hash: B256,
+    /// The queue hash chain after it.
+    pub queue_hash: B256,
+}
+
+/// A `BatchCommitted`, `BatchProven` or `BatchFinalized` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchLog {
+    /// The L1 block holding it.
+    pub block_number: u64,
+    /// Position of the log in its block.
+    pub log_index: u64,
+    /// The L1 transaction that emitted it.
+    pub tx_hash: B256,
+    /// Batch index.
+    pub index: u64,
+    /// `Committed`, `Proven` or `Finalized`.
+    pub status: BatchStatus,
+    /// The commitment hash (commit and prove events).
+    pub commitment_hash: Option<B256>,
+    /// The new state root (commit and finalize events).
+    pub new_state_root: Option<B256>,
+}
+
+/// The rollup's batch counters at one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RollupView {
+    /// `lastCommitted`.
+    pub last_committed: u64,
+    /// `lastProven`.
+    pub last_proven: u64,
+    /// `lastFinalized`.
+    pub last_finalized: u64,
+}
+
+/// What the rollup was deployed with, as far as the node must agree with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deployment {
+    /// The only account allowed to commit.
+    pub sequencer: Address,
+    /// The L2 chain id of its EIP-712 domain.
+    pub l2_chain_id: u64,
+    /// Batch 0's state root: the L2 genesis root.
+    pub genesis_state_root: B256,
+}
+
+/// Current fee levels (EIP-1559).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fees {
+    /// Base fee of the latest block.
+    pub base_fee_per_gas: u128,
+    /// Suggested priority fee.
+    pub max_priority_fee_per_gas: u128,
+}
+
+/// The part of a receipt the poster uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1Receipt {
+    /// The block holding the transaction.
+    pub block_number: u64,
+    /// Whether it succeeded (false: reverted).
+    pub success: bool,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Price paid per gas.
+    pub effective_gas_price: u128,
+}
+
+/// The L1 operations the node needs. Every method is one request (or a handful) and fails
+/// with an [`L1Error`] whose policy ([`L1Error::is_revert`], [`L1Error::is_transient`])
+/// tells the caller what to do.
+pub trait L1Client: Send + Sync + 'static {
+    /// The chain id.
+    fn chain_id(&self) -> impl Future<Output = L1Result<u64>> + Send;
+    /// The latest block number.
+    fn block_number(&self) -> impl Future<Output = L1Result<u64>> + Send;
+    /// What the rollup was deployed with.
+    fn deployment(&self) -> impl Future<Output = L1Result<Deployment>> + Send;
+    /// The batch counters at block `at` (`None`: latest).
+    fn rollup_view(&self, at: Option<u64>) -> impl Future<Output = L1Result<RollupView>> + Send;
+    /// `queueHashes[position]` at block `at`.
+    fn queue_hash(&self, position: u64, at: u64) -> impl Future<Output = L1Result<B256>> + Send;
+    /// `QueueEntry` events of blocks `from..=to`, in chain order.
+    fn queue_logs(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = L1Result<Vec<QueueLog>>> + Send;
+    /// Batch events of blocks `from..=to`, in chain order.
+    fn batch_logs(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = L1Result<Vec<BatchLog>>> + Send;
+    /// The calldata of a transaction (`None` if unknown).
+    fn transaction_input(&self, tx: B256) -> impl Future<Output = L1Result<Option<Bytes>>> + Send;
+    /// `account`'s nonce at the latest block (transactions included so far).
+    fn nonce(&self, account: Address) -> impl Future<Output = L1Result<u64>> + Send;
+    /// `account`'s balance at the latest block.
+    fn balance(&self, account: Address) -> impl Future<Output = L1Result<U256>> + Send;
+    /// Current fee levels.
+    fn fees(&self) -> impl Future<Output = L1Result<Fees>> + Send;
+    /// Gas a call from `from` to the rollup with `input` needs; [`L1Error::Revert`] if it
+    /// reverts.
+    fn estimate_gas(
+        &self,
+        from: Address,
+        input: Bytes,
+    ) -> impl Future<Output = L1Result<u64>> + Send;
+    /// Broadcasts a signed transaction.
+    fn send_raw(&self, raw: Bytes) -> impl Future<Output = L1Result<B256>> + Send;
+    /// The receipt of `tx`, once it is in a block of the canonical chain.
+    fn receipt(&self, tx: B256) -> impl Future<Output = L1Result<Option<L1Receipt>>> + Send;
+}
+
+/// [`L1Client`] over JSON-RPC with alloy. Every request is bounded by a timeout: a stopped
+/// node makes requests fail, not hang.
+#[derive(Debug, Clone)]
+pub struct AlloyL1 {
+    provider: DynProvider,
+    rollup: Rollup::RollupInstance<DynProvider>,
+    timeout: Duration,
+}
+
+impl AlloyL1 {
+    /// A client of the node at `url` for the rollup at `rollup`. Connects lazily: the node
+    /// may be down now and come up later.
+    pub fn new(url: &str, rollup: Address, timeout: Duration) -> L1Result<Self> {
+        let url = url
+            .parse()
+            .map_err(|e| L1Error::Invalid(format!("l1 rpc url {url}: {e}")))?;
+        // No fillers: the poster sets nonce, gas and fees itself and signs locally.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect_http(url)
+            .erased();
+        Ok(Self {
+            rollup: Rollup::new(rollup, provider.clone()),
+            provider,
+            timeout,
+        })
+    }
+
+    /// Runs a request under the timeout, classifying its error.
+    async fn rpc<T>(
+        &self,
+        f: impl IntoFuture<Output = Result<T, alloy::transports::TransportError>>,
+    ) -> L1Result<T> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(r) => r.map_err(|e| L1Error::from_rpc(&e)),
+            Err(_) => Err(L1Error::Timeout(self.timeout)),
+        }
+    }
+
+    /// Runs a contract call under the timeout.
+    async fn contract<T>(
+        &self,
+        f: impl IntoFuture<Output = Result<T, alloy::contract::Error>>,
+    ) -> L1Result<T> {
+        match tokio::time::timeout(self.timeout, f).await {
+            Ok(r) => r.map_err(|e| L1Error::from_contract(&e)),
+            Err(_) => Err(L1Error::Timeout(self.timeout)),
+        }
+    }
+
+    async fn logs(&self, from: u64, to: u64, topics: Vec<B256>) -> L1Result<Vec<Log>> {
+        let filter = Filter::new()
+            .address(*self.rollup.address())
+            .event_signature(topics)
+            .from_block(from)
+            .to_block(to);
+        let mut logs = self.rpc(self.provider.get_logs(&filter)).await?;
+        logs.retain(|l| !l.removed);
+        logs.sort_by_key(|l| (l.block_number, l.log_index));
+        Ok(logs)
+    }
+}
+
+fn position(log: &Log) -> L1Result<(u64, u64, B256)> {
+    match (log.block_number, log.log_index, log.block_hash) {
+        (Some(b), Some(i), Some(h)) => Ok((b, i, h)),
+        _ => Err(L1Error::Invalid("a log without its block".into())),
+    }
+}
+
+fn decode<E: SolEvent>(log: &Log) -> L1Result<E> {
+    log.log_decode::<E>()
+        .map(|l| l.inner.data)
+        .map_err(|e| L1Error::Invalid(format!("{}: {e}", E::SIGNATURE)))
+}
+
+impl L1Client for AlloyL1 {
+    async fn chain_id(&self) -> L1Result<u64> {
+        self.rpc(self.provider.get_chain_id()).await
+    }
+
+    async fn block_number(&self) -> L1Result<u64> {
+        self.rpc(self.provider.get_block_number()).await
+    }
+
+    async fn deployment(&self) -> L1Result<Deployment> {
+        Ok(Deployment {
+            sequencer: self.contract(self.rollup.sequencer().call()).await?,
+            l2_chain_id: self.contract(self.rollup.l2ChainId().call()).await?,
+            genesis_state_root: self
+                .contract(self.rollup.batch(0).call())
+                .await?
+                .newStateRoot,
+        })
+    }
+
+    async fn rollup_view(&self, at: Option<u64>) -> L1Result<RollupView> {
+        let block = at.map_or(BlockId::latest(), BlockId::number);
+        Ok(RollupView {
+            last_committed: self
+                .contract(self.rollup.lastCommitted().block(block).call())
+                .await?,
+            last_proven: self
+                .contract(self.rollup.lastProven().block(block).call())
+                .await?,
+            last_finalized: self
+                .contract(self.rollup.lastFinalized().block(block).call())
+                .await?,
+        })
+    }
+
+    async fn queue_hash(&self, position: u64, at: u64) -> L1Result<B256> {
+        self.contract(
+            self.rollup
+                .queueHashes(U256::from(position))
+                .block(BlockId::number(at))
+                .call(),
+        )
+        .await
+    }
+
+    async fn queue_logs(&self, from: u64, to: u64) -> L1Result<Vec<QueueLog>> {
+        let logs = self
+            .logs(from, to, vec![Rollup::QueueEntry::SIGNATURE_HASH])
+            .await?;
+        logs.iter()
+            .map(|log| {
+                let (block_number, log_index, block_hash) = position(log)?;
+                let e: Rollup::QueueEntry = decode(log)?;
+                Ok(QueueLog {
+                    block_number,
+                    block_hash,
+                    log_index,
+                    queue_index: e.queueIndex,
+                    kind: e.kind,
+                    account: e.account,
+                    token: e.token,
+                    amount: e.amount,
+                    entry_hash: e.entryHash,
+                    queue_hash: e.queueHash,
+                })
+            })
+            .collect()
+    }
+
+    async fn batch_logs(&self, from: u64, to: u64) -> L1Result<Vec<BatchLog>> {
+        let logs = self
+            .logs(
+                from,
+                to,
+                vec![
+                    Rollup::BatchCommitted::SIGNATURE_HASH,
+                    Rollup::BatchProven::SIGNATURE_HASH,
+                    Rollup::BatchFinalized::SIGNATURE_HASH,
+                ],
+            )
+            .await?;
+        logs.iter()
+            .map(|log| {
+                let (block_number, log_index, _) = position(log)?;
+                let tx_hash = log
+                    .transaction_hash
+                    .ok_or_else(|| L1Error::Invalid("a log without its transaction".into()))?;
+                let base = BatchLog {
+                    block_number,
+                    log_index,
+                    tx_hash,
+                    index: 0,
+                    status: BatchStatus::Committed,
+                    commitment_hash: None,
+                    new_state_root: None,
+                };
+                Ok(match log.topic0() {
+                    Some(&Rollup::BatchCommitted::SIGNATURE_HASH) => {
+                        let e: Rollup::BatchCommitted = decode(log)?;
+                        BatchLog {
+                            index: e.index,
+                            commitment_hash: Some(e.commitmentHash),
+                            new_state_root: Some(e.newStateRoot),
+                            ..base
+                        }
+                    }
+                    Some(&Rollup::BatchProven::SIGNATURE_HASH) => {
+                        let e: Rollup::BatchProven = decode(log)?;
+                        BatchLog {
+                            index: e.index,
+                            status: BatchStatus::Proven,
+                            commitment_hash: Some(e.commitmentHash),
+                            ..base
+                        }
+                    }
+                    _ => {
+                        let e: Rollup::BatchFinalized = decode(log)?;
+                        BatchLog {
+                            index: e.index,
+                            status: BatchStatus::Finalized,
+                            new_state_root: Some(e.newStateRoot),
+                            ..base
+                        }
+                    }
+                })
+            })
+            .collect()
+    }
+
+    async fn transaction_input(&self, tx: B256) -> L1Result<Option<Bytes>> {
+        use alloy::consensus::Transaction as _;
+        let found = self.rpc(self.provider.get_transaction_by_hash(tx)).await?;
+        Ok(found.map(|t| t.input().clone()))
+    }
+
+    async fn nonce(&self, account: Address) -> L1Result<u64> {
+        self.rpc(
+            self.provider
+                .get_transaction_count(account)
+                .block_id(BlockId::latest()),
+        )
+        .await
+    }
+
+    async fn balance(&self, account: Address) -> L1Result<U256> {
+        self.rpc(self.provider.get_balance(account)).await
+    }
+
+    async fn fees(&self) -> L1Result<Fees> {
+        let block = self
+            .rpc(self.provider.get_block_by_number(BlockNumberOrTag::Latest))
+            .await?
+            .ok_or_else(|| L1Error::Invalid("no latest block".into()))?;
+        let tip = self
+            .rpc(self.provider.get_max_priority_fee_per_gas())
+            .await?;
+        Ok(Fees {
+            base_fee_per_gas: block.header.base_fee_per_gas.unwrap_or_default().into(),
+            max_priority_fee_per_gas: tip,
+        })
+    }
+
+    async fn estimate_gas(&self, from: Address, input: Bytes) -> L1Result<u64> {
+        let request = TransactionRequest::default()
+            .with_from(from)
+            .with_to(*self.rollup.address())
+            .with_input(input);
+        self.rpc(self.provider.estimate_gas(request)).await
+    }
+
+    async fn send_raw(&self, raw: Bytes) -> L1Result<B256> {
+        let pending = self.rpc(self.provider.send_raw_transaction(&raw)).await?;
+        Ok(*pending.tx_hash())
+    }
+
+    async fn receipt(&self, tx: B256) -> L1Result<Option<L1Receipt>> {
+        let receipt = self.rpc(self.provider.get_transaction_receipt(tx)).await?;
+        Ok(receipt.and_then(|r| {
+            Some(L1Receipt {
+                block_number: r.block_number?,
+                success: r.status(),
+                gas_used: r.gas_used,
+                effective_gas_price: r.effective_gas_price,
+            })
+        }))
+    }
+}

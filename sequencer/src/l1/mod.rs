@@ -1,0 +1,124 @@
+//! The node's L1 side, through alloy.
+//!
+//! Two tasks run beside the block builder and the batcher when the node has an L1
+//! (`--l1-rpc`):
+//!
+//! - the [`watcher`] takes the rollup's queue entries (deposits, forced withdrawals) once
+//!   they are `confirmations` blocks deep, exactly once each by queue index, checks each one
+//!   against the L2 hash of its system transaction and the queue hash chain, and hands them
+//!   to the builder; it also follows the batch events (committed, proven, finalized) into
+//!   the batches' statuses;
+//! - the [`poster`] commits the batcher's batches with `commitBatch`: it stores every signed
+//!   transaction before sending it, re-signs at the same nonce with higher fees when one is
+//!   stuck, resumes after a restart from what L1 says was committed, and halts with an
+//!   alert when a commit would revert.
+//!
+//! [`rebuild`] reconstructs a node's data directory from L1 alone. All three talk to L1
+//! through the [`L1Client`] trait; [`AlloyL1`] is the JSON-RPC implementation.
+//!
+//! | file         | what                                                      |
+//! |--------------|-----------------------------------------------------------|
+//! | `client.rs`  | [`L1Client`], its types, [`AlloyL1`]                      |
+//! | `error.rs`   | [`L1Error`] and its policy (revert, transient)            |
+//! | `watcher.rs` | queue entries and batch events after confirmations        |
+//! | `poster.rs`  | `commitBatch`: persist, send, bump, resume, halt          |
+//! | `rebuild.rs` | `weft-sequencer rebuild`                                  |
+//!
+//! What the node reports about its L1 side (`/health`, metrics) is kept in [`L1Status`].
+
+pub mod client;
+mod error;
+pub mod poster;
+pub mod rebuild;
+pub mod watcher;
+
+use std::{collections::BTreeMap, sync::Arc};
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::warn;
+
+pub use client::{AlloyL1, L1Client};
+pub use error::L1Error;
+
+use crate::node::Node;
+
+/// Starts the watcher and, if the configuration has a sequencer key, the poster.
+pub fn spawn<C: L1Client>(
+    node: Arc<Node>,
+    l1: Arc<C>,
+    stop: &watch::Receiver<bool>,
+) -> Vec<JoinHandle<anyhow::Result<()>>> {
+    let Some(config) = node.config.l1.clone() else {
+        return Vec::new();
+    };
+    node.l1.update(|s| s.enabled = true);
+    let mut tasks = vec![tokio::spawn(watcher::run(
+        node.clone(),
+        l1.clone(),
+        stop.clone(),
+    ))];
+    match config.sequencer_key {
+        Some(key) => tasks.push(tokio::spawn(poster::run(node, l1, key, stop.clone()))),
+        None => warn!(
+            "no sequencer key (WEFT_SEQUENCER_KEY or --sequencer-key-file): watching L1 without posting"
+        ),
+    }
+    tasks
+}
+
+/// What the node reports about its L1 side: shared by the watcher, the poster and `/health`.
+#[derive(Debug, Default)]
+pub struct L1Status {
+    inner: Mutex<L1Health>,
+}
+
+/// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L1Health {
+    /// Whether the node has an L1 side.
+    pub enabled: bool,
+    /// The latest L1 block seen.
+    pub head_block: Option<u64>,
+    /// The newest L1 block the watcher has taken events from (`head - confirmations + 1`).
+    pub safe_block: Option<u64>,
+    /// `lastCommitted` on L1 at its latest block, as the poster last read it.
+    pub last_committed: Option<u64>,
+    /// Why the poster halted; it posts nothing more until the node restarts.
+    pub poster_halted: Option<String>,
+    /// Conditions that need an operator but do not stop the node, by source (`poster`,
+    /// `watcher`): missing funds, an unreachable L1, a mismatch with the deployment.
+    pub alerts: BTreeMap<String, String>,
+}
+
+impl L1Status {
+    /// A copy of the current status.
+    pub fn snapshot(&self) -> L1Health {
+        self.inner.lock().clone()
+    }
+
+    /// Changes the status.
+    pub fn update(&self, f: impl FnOnce(&mut L1Health)) {
+        f(&mut self.inner.lock());
+    }
+
+    /// Raises (or replaces) the alert of `source`.
+    pub fn alert(&self, source: &str, message: impl Into<String>) {
+        self.inner
+            .lock()
+            .alerts
+            .insert(source.to_owned(), message.into());
+    }
+
+    /// Clears the alert of `source`.
+    pub fn clear(&self, source: &str) {
+        self.inner.lock().alerts.remove(source);
+    }
+
+    /// Whether the poster has halted.
+    pub fn halted(&self) -> bool {
+        self.inner.lock().poster_halted.is_some()
+    }
+}
