@@ -26,7 +26,7 @@ use weft_protocol::{
 use weft_sequencer::store::{Backend, columns::Columns, open_pool};
 
 pub use group::MAX_GROUP_JOBS;
-pub(crate) use group::{Apply, GroupWriter};
+pub(crate) use group::GroupWriter;
 pub(crate) use rows::{insert_sql, now_secs};
 pub use weft_sequencer::store::StoreError;
 
