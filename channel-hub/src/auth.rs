@@ -129,8 +129,13 @@ mod tests {
         };
         assert!(other_wallet.verify(&sig, &domain(), 1_000, window).is_err());
         assert!(
-            req.verify(&sig, &Domain::new(8, Address::repeat_byte(1)), 1_000, window)
-                .is_err()
+            req.verify(
+                &sig,
+                &Domain::new(8, Address::repeat_byte(1)),
+                1_000,
+                window
+            )
+            .is_err()
         );
     }
 

@@ -276,7 +276,10 @@ mod tests {
                 dev_key: true,
                 ..Cli::default()
             };
-            assert_eq!(Config::load(&dev).unwrap().key.address(), dev_key().address());
+            assert_eq!(
+                Config::load(&dev).unwrap().key.address(),
+                dev_key().address()
+            );
         }
     }
 }

@@ -58,8 +58,7 @@ use crate::{
     transition::{self, Side},
     wire::{
         Ack, ChannelView, CloseReply, CoSigned, HubInfo, HubMessage, Offer, OfferKind,
-        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply,
-        SyncRequest,
+        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
     },
     ws::Sessions,
 };
@@ -318,7 +317,10 @@ impl Hub {
             self.insert_channel(channel);
         }
         *self.payments.lock() = open;
-        info!(channels = count, "hub loaded its channels (unsynced until each wallet answers)");
+        info!(
+            channels = count,
+            "hub loaded its channels (unsynced until each wallet answers)"
+        );
         Ok(())
     }
 
@@ -362,7 +364,11 @@ impl Hub {
         Ok(())
     }
 
-    fn check_hub_signature(&self, state: &ChannelState, signature: &Signature) -> Result<(), HubError> {
+    fn check_hub_signature(
+        &self,
+        state: &ChannelState,
+        signature: &Signature,
+    ) -> Result<(), HubError> {
         let signer = signature.recover(&state.signing_hash(&self.domain))?;
         if signer != self.address {
             return Err(HubError::Unauthorized("not the hub's signature".into()));
@@ -425,7 +431,12 @@ impl Hub {
     }
 
     /// Makes `state` (signed by the wallet) the channel's latest; returns the hub's signature.
-    fn set_latest(&self, ch: &mut Channel, state: ChannelState, wallet_signature: Signature) -> Signature {
+    fn set_latest(
+        &self,
+        ch: &mut Channel,
+        state: ChannelState,
+        wallet_signature: Signature,
+    ) -> Signature {
         let delta = state.balance_hub as f64 - ch.latest.balance_hub as f64;
         self.metrics.add_liquidity(ch.token, delta);
         let hub_signature = self.sign(&state);
@@ -518,7 +529,9 @@ impl Hub {
         }
         self.verify_wallet(&wallet, &update.state, &update.wallet_signature)?;
 
-        let deposit = self.reserve_funding(record.token, record.wallet_side).await?;
+        let deposit = self
+            .reserve_funding(record.token, record.wallet_side)
+            .await?;
         let funding = (deposit > 0)
             .then(|| transition::deposit(&expected, Side::Hub, deposit))
             .transpose()?;
@@ -579,16 +592,18 @@ impl Hub {
     }
 
     /// Reserves the hub's deposit for a new channel out of its rollup balance.
-    async fn reserve_funding(&self, token: TokenId, wallet_side: Amount) -> Result<Amount, HubError> {
+    async fn reserve_funding(
+        &self,
+        token: TokenId,
+        wallet_side: Amount,
+    ) -> Result<Amount, HubError> {
         if self.config.funding.match_cap == 0 {
             return Ok(0);
         }
         let balance = self.rollup.account(&self.address).await?.balance(token);
         let mut reserved = self.reserved.lock();
         let r = reserved.entry(token).or_default();
-        let available = balance
-            .saturating_sub(*r)
-            .saturating_sub(self.config.fee);
+        let available = balance.saturating_sub(*r).saturating_sub(self.config.fee);
         let deposit = self.config.funding.deposit_for(wallet_side, available);
         *r += deposit;
         Ok(deposit)
@@ -627,7 +642,8 @@ impl Hub {
                 signature: update.wallet_signature,
             }])
             .await?;
-            let hub_signature = self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
+            let hub_signature =
+                self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
             ch.offer = None;
             (
                 Ack {
@@ -766,7 +782,9 @@ impl Hub {
     pub async fn pay(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
         let proposed = update.state.clone();
         self.wallet_update(id, update, "pay", |latest| {
-            let amount = latest.balance_wallet.saturating_sub(proposed.balance_wallet);
+            let amount = latest
+                .balance_wallet
+                .saturating_sub(proposed.balance_wallet);
             Ok(transition::pay(latest, Side::Wallet, amount)?)
         })
         .await
@@ -779,14 +797,21 @@ impl Hub {
     pub async fn top_up(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
         let proposed = update.state.clone();
         self.wallet_update(id, update, "topup", |latest| {
-            let amount = proposed.balance_wallet.saturating_sub(latest.balance_wallet);
+            let amount = proposed
+                .balance_wallet
+                .saturating_sub(latest.balance_wallet);
             Ok(transition::deposit(latest, Side::Wallet, amount)?)
         })
         .await
     }
 
     /// `POST /v1/channels/{id}/close`: co-signs the final state; submits the close if asked.
-    pub async fn close(&self, id: &B256, update: SignedUpdate, submit: bool) -> Result<CloseReply, HubError> {
+    pub async fn close(
+        &self,
+        id: &B256,
+        update: SignedUpdate,
+        submit: bool,
+    ) -> Result<CloseReply, HubError> {
         let ack = self
             .wallet_update(id, update.clone(), "close", |latest| {
                 Ok(transition::finalize(latest)?)
@@ -883,7 +908,8 @@ impl Hub {
                 _ => None,
             };
             self.commit(writes).await?;
-            let hub_signature = self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
+            let hub_signature =
+                self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
             ch.offer = None;
             if ch.phase == Phase::Unsynced {
                 // Countersigning the hub's own offer proves the wallet holds it.
@@ -929,7 +955,9 @@ impl Hub {
                 drop((payer, payee));
                 let freed = payee_slot.freed.notified();
                 if Instant::now() >= deadline
-                    || tokio::time::timeout_at(deadline.into(), freed).await.is_err()
+                    || tokio::time::timeout_at(deadline.into(), freed)
+                        .await
+                        .is_err()
                 {
                     return Err(HubError::Busy(payee_id));
                 }
@@ -971,7 +999,9 @@ impl Hub {
             let phase = slot.channel.lock().await.phase;
             if matches!(phase, Phase::Active | Phase::Unsynced) && id != payer_id {
                 if !self.sessions.is_connected(payee) {
-                    return Err(HubError::PayeeUnavailable("the payee is not connected".into()));
+                    return Err(HubError::PayeeUnavailable(
+                        "the payee is not connected".into(),
+                    ));
                 }
                 return Ok(*id);
             }
@@ -989,12 +1019,21 @@ impl Hub {
         payer: &mut Channel,
         payee: &mut Channel,
         req: &RouteRequest,
-    ) -> Result<(Signature, B256, oneshot::Receiver<(RouteStatus, Option<Offer>)>), HubError> {
+    ) -> Result<
+        (
+            Signature,
+            B256,
+            oneshot::Receiver<(RouteStatus, Option<Offer>)>,
+        ),
+        HubError,
+    > {
         self.ensure_backed(payer).await?;
         self.ensure_backed(payee).await?;
         let lock = transition::added_lock(&payer.latest, &req.state)
             .filter(|l| l.direction == LockDirection::WalletToHub)
-            .ok_or_else(|| HubError::InvalidRequest("the state must add one lock to the hub".into()))?;
+            .ok_or_else(|| {
+                HubError::InvalidRequest("the state must add one lock to the hub".into())
+            })?;
         let expected = transition::add_lock(&payer.latest, lock.clone())?;
         if req.state != expected {
             return Err(HubError::UnexpectedState {
@@ -1009,7 +1048,9 @@ impl Hub {
             });
         }
         let hashlock = lock.hashlock;
-        if self.payments.lock().contains_key(&hashlock) || self.store.payment(&hashlock).await?.is_some() {
+        if self.payments.lock().contains_key(&hashlock)
+            || self.store.payment(&hashlock).await?.is_some()
+        {
             return Err(HubError::DuplicatePayment(hashlock));
         }
         self.verify_wallet(&payer.wallet, &req.state, &req.wallet_signature)?;
@@ -1217,7 +1258,11 @@ impl Hub {
     ) -> Result<Option<ChannelState>, HubError> {
         if payer.offer.is_some()
             || payer.phase != Phase::Active && payer.phase != Phase::Unsynced
-            || !payer.latest.locks.iter().any(|l| l.hashlock == payment.hashlock)
+            || !payer
+                .latest
+                .locks
+                .iter()
+                .any(|l| l.hashlock == payment.hashlock)
         {
             return Ok(None);
         }
@@ -1335,7 +1380,9 @@ impl Hub {
         let slot = self.slot(id)?;
         let ch = slot.channel.lock().await;
         if &ch.wallet != wallet {
-            return Err(HubError::Unauthorized("not a participant of the channel".into()));
+            return Err(HubError::Unauthorized(
+                "not a participant of the channel".into(),
+            ));
         }
         Ok(ch.view())
     }
@@ -1378,12 +1425,23 @@ impl Hub {
             } else if ch.offer.as_ref().map(|o| o.state.version) == Some(theirs.version) {
                 ch.offer.as_ref().map(|o| o.state.clone())
             } else {
-                self.store.state(&ch.id, theirs.version).await?.map(|s| s.state)
+                self.store
+                    .state(&ch.id, theirs.version)
+                    .await?
+                    .map(|s| s.state)
             };
             if let Some(ours) = ours
                 && &ours != theirs
             {
-                return self.halt(ch, format!("the wallet holds a different state at version {}", theirs.version)).await;
+                return self
+                    .halt(
+                        ch,
+                        format!(
+                            "the wallet holds a different state at version {}",
+                            theirs.version
+                        ),
+                    )
+                    .await;
             }
             // An offer the wallet already signed becomes the latest.
             if let (Some(sig), Some(offer)) = (req.wallet_signature, ch.offer.clone())
@@ -1491,7 +1549,11 @@ impl Hub {
     /// A state of channel `id` was registered (or refuted) on the rollup in block
     /// `block`: stop updating the channel, refute with a newer co-signed state if the hub
     /// has one, and reveal the secrets of the wallet's locks that the hub can claim.
-    pub async fn on_registered(&self, id: &B256, registered: &ChannelState) -> Result<(), HubError> {
+    pub async fn on_registered(
+        &self,
+        id: &B256,
+        registered: &ChannelState,
+    ) -> Result<(), HubError> {
         let slot = self.slot(id)?;
         let mut ch = slot.channel.lock().await;
         if ch.phase != Phase::Disputed {
@@ -1499,7 +1561,10 @@ impl Hub {
             self.commit(vec![Write::ChannelStatus {
                 id: *id,
                 status: "disputed",
-                reason: Some(format!("version {} registered on the rollup", registered.version)),
+                reason: Some(format!(
+                    "version {} registered on the rollup",
+                    registered.version
+                )),
             }])
             .await?;
         }
@@ -1541,7 +1606,11 @@ impl Hub {
         total: Amount,
     ) -> Result<Option<(ChannelState, Signature, Signature)>, HubError> {
         if ch.latest.total() == Some(total) {
-            return Ok(Some((ch.latest.clone(), ch.wallet_signature, ch.hub_signature)));
+            return Ok(Some((
+                ch.latest.clone(),
+                ch.wallet_signature,
+                ch.hub_signature,
+            )));
         }
         let states = self.store.states(&ch.id).await?;
         Ok(states
@@ -1672,14 +1741,19 @@ impl Hub {
 
     /// Waits up to `timeout` for a channel to have no offer outstanding.
     pub async fn wait_idle(&self, id: &B256, timeout: Duration) -> bool {
-        let Ok(slot) = self.slot(id) else { return false };
+        let Ok(slot) = self.slot(id) else {
+            return false;
+        };
         let deadline = Instant::now() + timeout;
         loop {
             let freed = slot.freed.notified();
             if slot.channel.lock().await.offer.is_none() {
                 return true;
             }
-            if tokio::time::timeout_at(deadline.into(), freed).await.is_err() {
+            if tokio::time::timeout_at(deadline.into(), freed)
+                .await
+                .is_err()
+            {
                 return false;
             }
         }

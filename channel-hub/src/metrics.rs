@@ -74,11 +74,7 @@ impl Metrics {
             "The hub's balance in its channels' latest states, per token (base units)",
             m.liquidity.clone(),
         );
-        registry.register(
-            "payments",
-            "Routed payments by outcome",
-            m.payments.clone(),
-        );
+        registry.register("payments", "Routed payments by outcome", m.payments.clone());
         registry.register("sessions", "Connected wallets", m.sessions.clone());
         registry.register(
             "update_seconds",
@@ -100,7 +96,9 @@ impl Metrics {
 
     /// Adds `delta` (may be negative) to the hub's liquidity in `token`.
     pub fn add_liquidity(&self, token: TokenId, delta: f64) {
-        self.liquidity.get_or_create(&TokenLabel { token }).inc_by(delta);
+        self.liquidity
+            .get_or_create(&TokenLabel { token })
+            .inc_by(delta);
     }
 
     /// Counts a routed payment's outcome.

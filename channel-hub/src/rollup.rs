@@ -135,7 +135,10 @@ impl RollupClient {
         Ok(Some(body))
     }
 
-    async fn get<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<Option<T>, RollupError> {
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<T>, RollupError> {
         self.get_json(path)
             .await?
             .map(|v| serde_json::from_value(v).map_err(|e| RollupError::Unexpected(e.to_string())))

@@ -63,7 +63,10 @@ fn next(prev: &ChannelState) -> Result<ChannelState, TransitionError> {
         return Err(TransitionError::Final);
     }
     let mut s = prev.clone();
-    s.version = prev.version.checked_add(1).ok_or(TransitionError::Overflow)?;
+    s.version = prev
+        .version
+        .checked_add(1)
+        .ok_or(TransitionError::Overflow)?;
     Ok(s)
 }
 
@@ -86,7 +89,11 @@ fn balances(s: &mut ChannelState, side: Side) -> (&mut Amount, &mut Amount) {
 }
 
 /// `from` pays `amount` to the other side.
-pub fn pay(prev: &ChannelState, from: Side, amount: Amount) -> Result<ChannelState, TransitionError> {
+pub fn pay(
+    prev: &ChannelState,
+    from: Side,
+    amount: Amount,
+) -> Result<ChannelState, TransitionError> {
     if amount == 0 {
         return Err(TransitionError::ZeroAmount);
     }
@@ -148,13 +155,19 @@ pub fn resolve_lock(
 }
 
 /// `side` deposits `amount` on the rollup: the channel's total grows by it.
-pub fn deposit(prev: &ChannelState, side: Side, amount: Amount) -> Result<ChannelState, TransitionError> {
+pub fn deposit(
+    prev: &ChannelState,
+    side: Side,
+    amount: Amount,
+) -> Result<ChannelState, TransitionError> {
     if amount == 0 {
         return Err(TransitionError::ZeroAmount);
     }
     let mut s = next(prev)?;
     let (balance, _) = balances(&mut s, side);
-    *balance = balance.checked_add(amount).ok_or(TransitionError::Overflow)?;
+    *balance = balance
+        .checked_add(amount)
+        .ok_or(TransitionError::Overflow)?;
     if s.total().is_none() {
         return Err(TransitionError::Overflow);
     }
@@ -227,7 +240,10 @@ mod tests {
         assert_eq!((locked.balance_wallet, locked.balance_hub), (100, 10));
         assert_eq!(locked.total(), state().total());
         let paid = resolve_lock(&locked, &keccak256(b"s"), true).unwrap();
-        assert_eq!((paid.balance_wallet, paid.balance_hub, paid.version), (140, 10, 6));
+        assert_eq!(
+            (paid.balance_wallet, paid.balance_hub, paid.version),
+            (140, 10, 6)
+        );
         let refunded = resolve_lock(&locked, &keccak256(b"s"), false).unwrap();
         assert_eq!((refunded.balance_wallet, refunded.balance_hub), (100, 50));
         assert!(add_lock(&state(), lock(51, LockDirection::HubToWallet)).is_err());

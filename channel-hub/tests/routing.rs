@@ -21,23 +21,38 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
     let a = alice.open_channel(0, 10_000).await.unwrap();
     let b = bob.open_channel(0, 5_000).await.unwrap();
     let ca = alice.channel(&a).unwrap();
-    assert_eq!((ca.latest.balance_wallet, ca.latest.balance_hub), (10_000, 10_000));
+    assert_eq!(
+        (ca.latest.balance_wallet, ca.latest.balance_hub),
+        (10_000, 10_000)
+    );
     let cb = bob.channel(&b).unwrap();
-    assert_eq!((cb.latest.balance_wallet, cb.latest.balance_hub), (5_000, 5_000));
+    assert_eq!(
+        (cb.latest.balance_wallet, cb.latest.balance_hub),
+        (5_000, 5_000)
+    );
 
     for i in 1..=5u128 {
         let invoice = bob.invoice(100 * i).await.unwrap();
-        let status = alice.pay(&a, bob.address(), 100 * i, invoice).await.unwrap();
+        let status = alice
+            .pay(&a, bob.address(), 100 * i, invoice)
+            .await
+            .unwrap();
         assert_eq!(status, RouteStatus::Settled);
     }
     assert!(hub.hub.wait_idle(&b, Duration::from_secs(5)).await);
     let ca = alice.channel(&a).unwrap();
-    assert_eq!((ca.latest.balance_wallet, ca.latest.balance_hub), (8_500, 11_500));
+    assert_eq!(
+        (ca.latest.balance_wallet, ca.latest.balance_hub),
+        (8_500, 11_500)
+    );
     assert!(ca.latest.locks.is_empty());
     // Bob's side settles when the hub acknowledges his fulfil.
     tokio::time::sleep(Duration::from_millis(200)).await;
     let cb = bob.channel(&b).unwrap();
-    assert_eq!((cb.latest.balance_wallet, cb.latest.balance_hub), (6_500, 3_500));
+    assert_eq!(
+        (cb.latest.balance_wallet, cb.latest.balance_hub),
+        (6_500, 3_500)
+    );
 
     alice.pay_hub(&a, 500).await.unwrap();
     alice.close_channel(&a, true).await.unwrap();

@@ -50,8 +50,8 @@ use crate::{
     transition::{self, Side, TransitionError},
     wire::{
         Ack, ChannelView, CloseReply, CloseRequest, HubInfo, HubMessage, Offer, OfferKind,
-        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply,
-        SyncRequest, WalletMessage,
+        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
+        WalletMessage,
     },
 };
 
@@ -243,13 +243,17 @@ impl Wallet {
     async fn load(&self) -> Result<(), ClientError> {
         let s = &self.inner.store;
         for (hashlock, secret, amount) in s.secrets().await? {
-            self.inner.invoices.lock().insert(hashlock, (secret, amount));
+            self.inner
+                .invoices
+                .lock()
+                .insert(hashlock, (secret, amount));
         }
         for row in s.channels().await? {
             let states = s.states(&row.id).await?;
-            let latest = states.iter().rev().find_map(|w| {
-                Some((w.state.clone(), w.wallet_signature?, w.hub_signature?))
-            });
+            let latest = states
+                .iter()
+                .rev()
+                .find_map(|w| Some((w.state.clone(), w.wallet_signature?, w.hub_signature?)));
             let Some((latest, wallet_signature, hub_signature)) = latest else {
                 continue;
             };
@@ -357,7 +361,11 @@ impl Wallet {
         self.channel(id).ok_or(ClientError::UnknownChannel(*id))
     }
 
-    async fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R, ClientError> {
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
         let r = self
             .inner
             .http
@@ -369,11 +377,13 @@ impl Wallet {
             Ok(r.json().await?)
         } else {
             let status = r.status();
-            Err(ClientError::Hub(r.json().await.unwrap_or_else(|_| ErrorBody {
-                code: "http_error".into(),
-                message: status.to_string(),
-                expected: None,
-                hub_version: None,
+            Err(ClientError::Hub(r.json().await.unwrap_or_else(|_| {
+                ErrorBody {
+                    code: "http_error".into(),
+                    message: status.to_string(),
+                    expected: None,
+                    hub_version: None,
+                }
             })))
         }
     }
@@ -397,12 +407,20 @@ impl Wallet {
         Ok(())
     }
 
-    fn set_latest(&self, state: ChannelState, wallet_signature: Signature, hub_signature: Signature) {
+    fn set_latest(
+        &self,
+        state: ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+    ) {
         let mut channels = self.inner.channels.lock();
         if let Some(c) = channels.get_mut(&state.channel_id)
             && state.version > c.latest.version
         {
-            if c.offer.as_ref().is_some_and(|o| o.state.version <= state.version) {
+            if c.offer
+                .as_ref()
+                .is_some_and(|o| o.state.version <= state.version)
+            {
                 c.offer = None;
             }
             c.latest = state;
@@ -431,7 +449,11 @@ impl Wallet {
     /// Opens a channel with the hub on the rollup, locking `amount` of `token`, registers
     /// it with the hub and accepts the hub's funding offer. Returns the channel id.
     pub async fn open_channel(&self, token: TokenId, amount: Amount) -> Result<B256, ClientError> {
-        let (key, hub, fee) = (&self.inner.config.key, self.inner.hub, self.inner.config.fee);
+        let (key, hub, fee) = (
+            &self.inner.config.key,
+            self.inner.hub,
+            self.inner.config.fee,
+        );
         let from = self.inner.address;
         let (hash, signed) = self
             .inner
@@ -518,7 +540,9 @@ impl Wallet {
         if let Some(offer) = reply.funding {
             let _op = self.op_lock(&id).lock_owned().await;
             let update = self.accept_offer(&offer).await?;
-            let ack: Ack = self.post(&format!("/v1/channels/{id}/fund"), &update).await?;
+            let ack: Ack = self
+                .post(&format!("/v1/channels/{id}/fund"), &update)
+                .await?;
             self.check_hub(&update.state, &ack.hub_signature)?;
         }
         Ok(())
@@ -652,7 +676,11 @@ impl Wallet {
     /// Starts a dispute on the rollup with the co-signed state of `version` (default: the
     /// latest). Registering anything but the latest is what a cheating wallet does; the
     /// hub refutes it. Returns the transaction's hash once executed.
-    pub async fn register_on_rollup(&self, id: &B256, version: Option<u64>) -> Result<B256, ClientError> {
+    pub async fn register_on_rollup(
+        &self,
+        id: &B256,
+        version: Option<u64>,
+    ) -> Result<B256, ClientError> {
         let (state, ws, hs) = self.co_signed_at(id, version).await?;
         let hash = self.submit_settle(&state, ws, hs, Settle::Register).await?;
         self.inner
@@ -670,7 +698,11 @@ impl Wallet {
     ) -> Result<(ChannelState, Signature, Signature), ClientError> {
         let channel = self.latest(id)?;
         match version {
-            None => Ok((channel.latest, channel.wallet_signature, channel.hub_signature)),
+            None => Ok((
+                channel.latest,
+                channel.wallet_signature,
+                channel.hub_signature,
+            )),
             Some(v) => self
                 .inner
                 .store
@@ -678,8 +710,11 @@ impl Wallet {
                 .await?
                 .into_iter()
                 .find_map(|w| {
-                    (w.state.version == v)
-                        .then_some((w.state, w.wallet_signature?, w.hub_signature?))
+                    (w.state.version == v).then_some((
+                        w.state,
+                        w.wallet_signature?,
+                        w.hub_signature?,
+                    ))
                 })
                 .ok_or_else(|| ClientError::BadOffer(format!("no co-signed state at version {v}"))),
         }
@@ -691,13 +726,20 @@ impl Wallet {
 
     /// Sends a state update the wallet starts (`pay`, `topup`) and stores the co-signed
     /// result.
-    async fn update(&self, id: &B256, route: &str, state: ChannelState) -> Result<Ack, ClientError> {
+    async fn update(
+        &self,
+        id: &B256,
+        route: &str,
+        state: ChannelState,
+    ) -> Result<Ack, ClientError> {
         let wallet_signature = self.sign(&state);
         let update = SignedUpdate {
             state: state.clone(),
             wallet_signature,
         };
-        let ack: Ack = self.post(&format!("/v1/channels/{id}/{route}"), &update).await?;
+        let ack: Ack = self
+            .post(&format!("/v1/channels/{id}/{route}"), &update)
+            .await?;
         self.check_hub(&state, &ack.hub_signature)?;
         self.store_co_signed(state, wallet_signature, ack.hub_signature)
             .await?;
@@ -725,7 +767,10 @@ impl Wallet {
                 amount,
             }])
             .await?;
-        self.inner.invoices.lock().insert(hashlock, (secret, amount));
+        self.inner
+            .invoices
+            .lock()
+            .insert(hashlock, (secret, amount));
         Ok(hashlock)
     }
 
@@ -789,9 +834,9 @@ impl Wallet {
                 next.balance_wallet.saturating_sub(latest.balance_wallet),
             )?,
             OfferKind::Settle => {
-                let secret = offer
-                    .secret
-                    .ok_or_else(|| ClientError::BadOffer("a settlement without its secret".into()))?;
+                let secret = offer.secret.ok_or_else(|| {
+                    ClientError::BadOffer("a settlement without its secret".into())
+                })?;
                 transition::resolve_lock(latest, &keccak256(secret), true)?
             }
             OfferKind::Refund => {
@@ -869,9 +914,13 @@ impl Wallet {
         self.check_hub(&offer.state, &offer.hub_signature)?;
         let lock = transition::added_lock(&latest.latest, &offer.state)
             .filter(|l| l.direction == LockDirection::HubToWallet)
-            .ok_or_else(|| ClientError::BadOffer("a lock offer must add one lock to the wallet".into()))?;
+            .ok_or_else(|| {
+                ClientError::BadOffer("a lock offer must add one lock to the wallet".into())
+            })?;
         if transition::add_lock(&latest.latest, lock.clone())? != offer.state {
-            return Err(ClientError::BadOffer("the lock offer changes more than the lock".into()));
+            return Err(ClientError::BadOffer(
+                "the lock offer changes more than the lock".into(),
+            ));
         }
         self.inner
             .store
@@ -929,7 +978,9 @@ impl Wallet {
         for offer in offers {
             let id = offer.state.channel_id;
             let _op = self.op_lock(&id).lock_owned().await;
-            let Some(latest) = self.channel(&id) else { continue };
+            let Some(latest) = self.channel(&id) else {
+                continue;
+            };
             if offer.kind != OfferKind::Lock || offer.state.version <= latest.latest.version {
                 continue;
             }
@@ -943,7 +994,11 @@ impl Wallet {
 
     /// The hub acknowledged a state the wallet sent on the socket.
     async fn on_ack(&self, ack: Ack) -> Result<(), ClientError> {
-        let state = self.inner.sent.lock().remove(&(ack.channel_id, ack.version));
+        let state = self
+            .inner
+            .sent
+            .lock()
+            .remove(&(ack.channel_id, ack.version));
         let Some(state) = state else { return Ok(()) };
         self.check_hub(&state, &ack.hub_signature)?;
         let wallet_signature = self.sign(&state);
@@ -1003,7 +1058,9 @@ impl Wallet {
                 .wallet_signature
                 .recover(&latest.state.signing_hash(&self.inner.domain));
             if signer.ok() != Some(self.inner.address) {
-                return Err(ClientError::BadOffer("a sync with a state the wallet did not sign".into()));
+                return Err(ClientError::BadOffer(
+                    "a sync with a state the wallet did not sign".into(),
+                ));
             }
             self.store_co_signed(latest.state, latest.wallet_signature, latest.hub_signature)
                 .await?;

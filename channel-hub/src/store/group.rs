@@ -16,11 +16,12 @@ use weft_sequencer::store::{Backend, StoreError};
 pub const MAX_GROUP_JOBS: usize = 512;
 
 /// Applies a group's writes, in order, inside an open transaction.
-pub(crate) type Apply<W> = for<'c> fn(
-    &'c mut AnyConnection,
-    Backend,
-    &'c [&'c W],
-) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
+pub(crate) type Apply<W> =
+    for<'c> fn(
+        &'c mut AnyConnection,
+        Backend,
+        &'c [&'c W],
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
 
 struct Job<W> {
     writes: Vec<W>,

@@ -25,8 +25,8 @@ use weft_protocol::{
 };
 use weft_sequencer::store::{Backend, columns::Columns, open_pool};
 
-pub use group::MAX_GROUP_JOBS;
 pub(crate) use group::GroupWriter;
+pub use group::MAX_GROUP_JOBS;
 pub(crate) use rows::{insert_sql, now_secs};
 pub use weft_sequencer::store::StoreError;
 
@@ -391,7 +391,9 @@ impl HubStore {
     }
 
     /// The hub's rollup transactions not yet seen executed, by nonce.
-    pub async fn pending_rollup_transactions(&self) -> Result<Vec<(B256, Vec<u8>, Signature)>, StoreError> {
+    pub async fn pending_rollup_transactions(
+        &self,
+    ) -> Result<Vec<(B256, Vec<u8>, Signature)>, StoreError> {
         sqlx::query(
             "SELECT hash, encoded, signature FROM rollup_transactions \
              WHERE status = 'pending' ORDER BY nonce",

@@ -97,7 +97,12 @@ async fn apply_all(
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
         for (id, wallet, token, at) in chunk {
-            q = q.bind(*id).bind(*wallet).bind(*token).bind("active").bind(*at);
+            q = q
+                .bind(*id)
+                .bind(*wallet)
+                .bind(*token)
+                .bind("active")
+                .bind(*at);
         }
         q.execute(&mut *conn).await?;
     }
