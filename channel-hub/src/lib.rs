@@ -94,7 +94,9 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
         self.watcher.await.context("watcher task")??;
-        // Open WebSockets keep a graceful shutdown waiting; they are the wallets' to reopen.
+        // Open WebSockets would keep a graceful shutdown waiting: close them (the wallets
+        // reconnect to the next hub) and stop serving.
+        self.hub.sessions.close_all();
         self.server.abort();
         let _ = self.server.await;
         self.hub.store.close().await;
@@ -103,6 +105,7 @@ impl Running {
 
     /// Stops at once, as a crash would: no draining, whatever is not committed is lost.
     pub fn kill(self) {
+        self.hub.sessions.close_all();
         self.server.abort();
         self.watcher.abort();
     }

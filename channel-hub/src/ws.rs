@@ -49,6 +49,12 @@ impl Sessions {
             .is_some_and(|(_, tx)| !tx.is_closed())
     }
 
+    /// Closes every session (the hub stops): each socket is closed, and its wallet
+    /// reconnects to whatever listens next.
+    pub fn close_all(&self) {
+        self.inner.lock().clear();
+    }
+
     /// A new session for `wallet`, replacing (and so closing) an older one.
     fn open(&self, wallet: Address) -> (u64, mpsc::UnboundedReceiver<HubMessage>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
