@@ -1402,6 +1402,8 @@ impl Hub {
                 self.verify_wallet(&ch.wallet, &req.state, sig)?;
             }
             self.apply_sync(&mut ch, &req).await?;
+            // The reply carries the hub's latest and its outstanding offer, which the
+            // wallet answers as if it had just been offered.
             SyncReply {
                 latest: ch.co_signed(),
                 offer: ch.offer.as_ref().map(PendingOffer::wire),

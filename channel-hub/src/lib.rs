@@ -102,11 +102,4 @@ impl Running {
         self.hub.store.close().await;
         Ok(())
     }
-
-    /// Stops at once, as a crash would: no draining, whatever is not committed is lost.
-    pub fn kill(self) {
-        self.hub.sessions.close_all();
-        self.server.abort();
-        self.watcher.abort();
-    }
 }

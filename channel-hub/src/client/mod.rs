@@ -172,6 +172,8 @@ struct Inner {
     invoices: Mutex<HashMap<B256, (B256, Amount)>>,
     /// States sent on the socket awaiting the hub's ack: `(channel, version) -> state`.
     sent: Mutex<HashMap<(B256, u64), ChannelState>>,
+    /// Signalled whenever the hub answers a state sent on the socket.
+    answered: tokio::sync::Notify,
     socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
     connected: tokio_watch::Sender<bool>,
     answering: AtomicBool,
@@ -223,6 +225,7 @@ impl Wallet {
             ops: Mutex::default(),
             invoices: Mutex::default(),
             sent: Mutex::default(),
+            answered: tokio::sync::Notify::new(),
             socket: Mutex::default(),
             connected: tokio_watch::Sender::new(false),
             answering: AtomicBool::new(true),
@@ -552,6 +555,7 @@ impl Wallet {
     /// wallet deposits on the rollup.
     pub async fn top_up(&self, id: &B256, amount: Amount) -> Result<(), ClientError> {
         let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
         let state = transition::deposit(&self.latest(id)?.latest, Side::Wallet, amount)?;
         self.update(id, "topup", state).await?;
         let (key, fee, from, channel_id) = (
@@ -585,6 +589,7 @@ impl Wallet {
     /// transaction's hash.
     pub async fn close_channel(&self, id: &B256, hub_submits: bool) -> Result<B256, ClientError> {
         let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
         let state = transition::finalize(&self.latest(id)?.latest)?;
         let wallet_signature = self.sign(&state);
         self.inner
@@ -749,6 +754,7 @@ impl Wallet {
     /// Pays the hub `amount` directly.
     pub async fn pay_hub(&self, id: &B256, amount: Amount) -> Result<(), ClientError> {
         let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
         let state = transition::pay(&self.latest(id)?.latest, Side::Wallet, amount)?;
         self.update(id, "pay", state).await.map(|_| ())
     }
@@ -794,6 +800,7 @@ impl Wallet {
             direction: LockDirection::WalletToHub,
         };
         let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
         let state = transition::add_lock(&self.latest(id)?.latest, lock)?;
         let wallet_signature = self.sign(&state);
         let req = RouteRequest {
@@ -874,7 +881,18 @@ impl Wallet {
 
     async fn on_message(&self, message: HubMessage) {
         let result = match message {
-            HubMessage::Offer(offer) => self.on_offer(offer).await,
+            HubMessage::Offer(offer) => {
+                let id = offer.state.channel_id;
+                match self.on_offer(offer).await {
+                    // An offer the wallet cannot place is built on a state it does not hold
+                    // (the hub's answer to one of its requests was lost): sync, which
+                    // brings the hub's latest state and the offer again.
+                    Err(ClientError::Transition(_) | ClientError::BadOffer(_)) => {
+                        self.sync(&id).await
+                    }
+                    other => other,
+                }
+            }
             HubMessage::Ack(ack) => self.on_ack(ack).await,
             HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id),
             HubMessage::Synced(reply) => self.adopt(reply).await,
@@ -886,6 +904,7 @@ impl Wallet {
                 warn!(channel = ?channel_id, %code, %message, "hub refused a socket message");
                 if let Some(id) = channel_id {
                     self.inner.sent.lock().retain(|(c, _), _| c != &id);
+                    self.inner.answered.notify_waiters();
                 }
                 Ok(())
             }
@@ -994,16 +1013,36 @@ impl Wallet {
 
     /// The hub acknowledged a state the wallet sent on the socket.
     async fn on_ack(&self, ack: Ack) -> Result<(), ClientError> {
-        let state = self
-            .inner
-            .sent
-            .lock()
-            .remove(&(ack.channel_id, ack.version));
+        let key = (ack.channel_id, ack.version);
+        let state = self.inner.sent.lock().get(&key).cloned();
         let Some(state) = state else { return Ok(()) };
-        self.check_hub(&state, &ack.hub_signature)?;
-        let wallet_signature = self.sign(&state);
-        self.store_co_signed(state, wallet_signature, ack.hub_signature)
-            .await
+        let result = match self.check_hub(&state, &ack.hub_signature) {
+            Ok(()) => {
+                let wallet_signature = self.sign(&state);
+                self.store_co_signed(state, wallet_signature, ack.hub_signature)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.inner.sent.lock().remove(&key);
+        self.inner.answered.notify_waiters();
+        result
+    }
+
+    /// Waits until the hub answered every state the wallet sent on the socket for this
+    /// channel, so the next proposal builds on the hub's latest; syncs if it does not.
+    async fn settle_sent(&self, id: &B256) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let answered = self.inner.answered.notified();
+            if !self.inner.sent.lock().keys().any(|(c, _)| c == id) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, answered).await.is_err() {
+                self.inner.sent.lock().retain(|(c, _), _| c != id);
+                return self.sync(id).await;
+            }
+        }
     }
 
     fn send(&self, message: WalletMessage) {
