@@ -437,13 +437,24 @@ impl Hub {
         state: ChannelState,
         wallet_signature: Signature,
     ) -> Signature {
+        let hub_signature = self.sign(&state);
+        self.set_latest_signed(ch, state, wallet_signature, hub_signature);
+        hub_signature
+    }
+
+    /// [`Self::set_latest`] for a state whose signature the hub already computed (an offer).
+    fn set_latest_signed(
+        &self,
+        ch: &mut Channel,
+        state: ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+    ) {
         let delta = state.balance_hub as f64 - ch.latest.balance_hub as f64;
         self.metrics.add_liquidity(ch.token, delta);
-        let hub_signature = self.sign(&state);
         ch.latest = state;
         ch.wallet_signature = wallet_signature;
         ch.hub_signature = hub_signature;
-        hub_signature
     }
 
     /// Checks that the rollup holds what the latest state splits, re-reading the record if
@@ -642,8 +653,13 @@ impl Hub {
                 signature: update.wallet_signature,
             }])
             .await?;
-            let hub_signature =
-                self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
+            let hub_signature = offer.hub_signature;
+            self.set_latest_signed(
+                &mut ch,
+                offer.state.clone(),
+                update.wallet_signature,
+                hub_signature,
+            );
             ch.offer = None;
             (
                 Ack {
@@ -908,8 +924,13 @@ impl Hub {
                 _ => None,
             };
             self.commit(writes).await?;
-            let hub_signature =
-                self.set_latest(&mut ch, offer.state.clone(), update.wallet_signature);
+            let hub_signature = offer.hub_signature;
+            self.set_latest_signed(
+                &mut ch,
+                offer.state.clone(),
+                update.wallet_signature,
+                hub_signature,
+            );
             ch.offer = None;
             if ch.phase == Phase::Unsynced {
                 // Countersigning the hub's own offer proves the wallet holds it.

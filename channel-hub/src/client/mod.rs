@@ -170,8 +170,8 @@ struct Inner {
     /// Serializes the wallet's operations on one channel.
     ops: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
     invoices: Mutex<HashMap<B256, (B256, Amount)>>,
-    /// States sent on the socket awaiting the hub's ack: `(channel, version) -> state`.
-    sent: Mutex<HashMap<(B256, u64), ChannelState>>,
+    /// States sent on the socket awaiting the hub's ack, with the wallet's signature.
+    sent: Mutex<HashMap<(B256, u64), (ChannelState, Signature)>>,
     /// Signalled whenever the hub answers a state sent on the socket.
     answered: tokio::sync::Notify,
     socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
@@ -762,22 +762,37 @@ impl Wallet {
     /// A new invoice for `amount`: a random secret, stored; returns its hashlock, which
     /// the payer locks to.
     pub async fn invoice(&self, amount: Amount) -> Result<B256, ClientError> {
-        let mut secret = B256::ZERO;
-        self.inner.rng.lock().fill_bytes(secret.as_mut_slice());
-        let hashlock = keccak256(secret);
+        Ok(self.invoices(&[amount]).await?[0])
+    }
+
+    /// One invoice per amount, stored in one commit.
+    pub async fn invoices(&self, amounts: &[Amount]) -> Result<Vec<B256>, ClientError> {
+        let invoices: Vec<(B256, B256, Amount)> = amounts
+            .iter()
+            .map(|&amount| {
+                let mut secret = B256::ZERO;
+                self.inner.rng.lock().fill_bytes(secret.as_mut_slice());
+                (keccak256(secret), secret, amount)
+            })
+            .collect();
         self.inner
             .store
-            .commit(vec![WalletWrite::Secret {
-                hashlock,
-                secret,
-                amount,
-            }])
+            .commit(
+                invoices
+                    .iter()
+                    .map(|&(hashlock, secret, amount)| WalletWrite::Secret {
+                        hashlock,
+                        secret,
+                        amount,
+                    })
+                    .collect(),
+            )
             .await?;
-        self.inner
-            .invoices
-            .lock()
-            .insert(hashlock, (secret, amount));
-        Ok(hashlock)
+        let mut known = self.inner.invoices.lock();
+        for &(hashlock, secret, amount) in &invoices {
+            known.insert(hashlock, (secret, amount));
+        }
+        Ok(invoices.into_iter().map(|(h, _, _)| h).collect())
     }
 
     /// Pays `amount` to `payee` through the hub, locked to `hashlock` (the payee's
@@ -810,14 +825,25 @@ impl Wallet {
         };
         let reply: RouteReply = self.post(&format!("/v1/channels/{id}/route"), &req).await?;
         self.check_hub(&state, &reply.hub_signature)?;
-        self.store_co_signed(state, wallet_signature, reply.hub_signature)
+        let locked = WalletWrite::State {
+            state: state.clone(),
+            wallet_signature: Some(wallet_signature),
+            hub_signature: Some(reply.hub_signature),
+        };
+        let Some(offer) = reply.offer else {
+            self.inner.store.commit(vec![locked]).await?;
+            self.set_latest(state, wallet_signature, reply.hub_signature);
+            return Ok(reply.status);
+        };
+        // The locked state and its resolution are stored in one commit.
+        self.set_latest(state, wallet_signature, reply.hub_signature);
+        let update = self.accept_offer_with(&offer, vec![locked]).await?;
+        let ack: Ack = self
+            .post(&format!("/v1/channels/{id}/countersign"), &update)
             .await?;
-        if let Some(offer) = reply.offer {
-            let update = self.accept_offer(&offer).await?;
-            let ack: Ack = self
-                .post(&format!("/v1/channels/{id}/countersign"), &update)
-                .await?;
-            self.check_hub(&update.state, &ack.hub_signature)?;
+        // The hub's signature is deterministic: the one already verified on the offer.
+        if ack.hub_signature != offer.hub_signature {
+            return Err(ClientError::BadHubSignature);
         }
         Ok(reply.status)
     }
@@ -825,6 +851,15 @@ impl Wallet {
     /// Checks an offer against the state its kind leads to from the latest one, stores it
     /// with both signatures and returns the countersignature to send.
     async fn accept_offer(&self, offer: &Offer) -> Result<SignedUpdate, ClientError> {
+        self.accept_offer_with(offer, Vec::new()).await
+    }
+
+    /// [`Self::accept_offer`], committing `writes` with the accepted state.
+    async fn accept_offer_with(
+        &self,
+        offer: &Offer,
+        mut writes: Vec<WalletWrite>,
+    ) -> Result<SignedUpdate, ClientError> {
         self.check_hub(&offer.state, &offer.hub_signature)?;
         let channel = self.latest(&offer.state.channel_id)?;
         let latest = &channel.latest;
@@ -867,8 +902,13 @@ impl Wallet {
             )));
         }
         let wallet_signature = self.sign(next);
-        self.store_co_signed(next.clone(), wallet_signature, offer.hub_signature)
-            .await?;
+        writes.push(WalletWrite::State {
+            state: next.clone(),
+            wallet_signature: Some(wallet_signature),
+            hub_signature: Some(offer.hub_signature),
+        });
+        self.inner.store.commit(writes).await?;
+        self.set_latest(next.clone(), wallet_signature, offer.hub_signature);
         Ok(SignedUpdate {
             state: next.clone(),
             wallet_signature,
@@ -967,10 +1007,10 @@ impl Wallet {
             .map(|(s, _)| s);
         let next = transition::resolve_lock(&offer.state, &lock.hashlock, secret.is_some())?;
         let wallet_signature = self.sign(&next);
-        self.inner
-            .sent
-            .lock()
-            .insert((next.channel_id, next.version), next.clone());
+        self.inner.sent.lock().insert(
+            (next.channel_id, next.version),
+            (next.clone(), wallet_signature),
+        );
         let message = match secret {
             Some(secret) => WalletMessage::Fulfil {
                 secret,
@@ -1014,11 +1054,12 @@ impl Wallet {
     /// The hub acknowledged a state the wallet sent on the socket.
     async fn on_ack(&self, ack: Ack) -> Result<(), ClientError> {
         let key = (ack.channel_id, ack.version);
-        let state = self.inner.sent.lock().get(&key).cloned();
-        let Some(state) = state else { return Ok(()) };
+        let sent = self.inner.sent.lock().get(&key).cloned();
+        let Some((state, wallet_signature)) = sent else {
+            return Ok(());
+        };
         let result = match self.check_hub(&state, &ack.hub_signature) {
             Ok(()) => {
-                let wallet_signature = self.sign(&state);
                 self.store_co_signed(state, wallet_signature, ack.hub_signature)
                     .await
             }
