@@ -19,7 +19,7 @@ use std::{
 
 use weft_channel_hub::{
     Config as HubConfig,
-    client::{Wallet, WalletConfig},
+    client::{Wallet, WalletConfig, WalletStore},
     config::dev_key,
     wire::RouteStatus,
 };
@@ -128,7 +128,11 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
     .await
     .expect("hub");
 
-    // Wallets open their channels concurrently (the hub matches each deposit).
+    // Wallets open their channels concurrently (the hub matches each deposit). They share
+    // one database, as the wallets of one wallet service would: their writes share commits.
+    let wallet_store = WalletStore::open(&dir.path().join("wallets"))
+        .await
+        .expect("wallet store");
     let mut opening = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let mut config = WalletConfig::new(
@@ -138,8 +142,11 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
             dir.path().join(format!("wallet-{i}")),
         );
         config.watch_interval = None;
+        let store = wallet_store.clone();
         opening.push(tokio::spawn(async move {
-            let wallet = Wallet::open(config).await.expect("wallet");
+            let wallet = Wallet::open_with_store(config, store)
+                .await
+                .expect("wallet");
             assert!(wallet.wait_connected(Duration::from_secs(10)).await);
             let channel = wallet
                 .open_channel(0, 1_000_000_000)

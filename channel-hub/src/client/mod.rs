@@ -201,6 +201,15 @@ impl Wallet {
     /// (if configured) its rollup watcher.
     pub async fn open(config: WalletConfig) -> Result<Self, ClientError> {
         let store = WalletStore::open(&config.data_dir).await?;
+        Self::open_with_store(config, store).await
+    }
+
+    /// [`Self::open`] on a database shared with other wallets (a wallet service: their
+    /// writes share commits). `config.data_dir` is not used.
+    pub async fn open_with_store(
+        config: WalletConfig,
+        store: WalletStore,
+    ) -> Result<Self, ClientError> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
@@ -251,7 +260,7 @@ impl Wallet {
                 .lock()
                 .insert(hashlock, (secret, amount));
         }
-        for row in s.channels().await? {
+        for row in s.channels(&self.inner.address).await? {
             let states = s.states(&row.id).await?;
             let latest = states
                 .iter()
@@ -292,7 +301,7 @@ impl Wallet {
         Ok(())
     }
 
-    /// Stops the wallet's background tasks and closes its database.
+    /// Stops the wallet's background tasks and closes its database (shared ones too).
     pub async fn close(&self) {
         self.inner.stop.send_replace(true);
         self.inner.socket.lock().take();
@@ -506,6 +515,7 @@ impl Wallet {
             .commit(vec![
                 WalletWrite::Channel {
                     id,
+                    wallet: self.inner.address,
                     hub: self.inner.hub,
                     token: remote.record.token,
                 },

@@ -33,6 +33,8 @@ pub enum WalletWrite {
     Channel {
         /// Its id.
         id: B256,
+        /// The wallet.
+        wallet: Address,
         /// The hub.
         hub: Address,
         /// The token.
@@ -97,7 +99,7 @@ pub struct WalletStore {
 }
 
 impl WalletStore {
-    /// Opens (creating) `<dir>/wallet.db`.
+    /// Opens (creating) `<dir>/wallet.db`. One database may hold several wallets.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
         let (pool, backend) = open_pool(None, dir, WALLET_DB_FILE, MIGRATIONS).await?;
         let writer = GroupWriter::spawn(pool.clone(), backend, apply);
@@ -109,9 +111,10 @@ impl WalletStore {
         self.writer.commit(writes).await
     }
 
-    /// Every channel.
-    pub async fn channels(&self) -> Result<Vec<WalletChannelRow>, StoreError> {
-        sqlx::query("SELECT id, hub, token, status FROM channels")
+    /// Every channel of `wallet`.
+    pub async fn channels(&self, wallet: &Address) -> Result<Vec<WalletChannelRow>, StoreError> {
+        sqlx::query("SELECT id, hub, token, status FROM channels WHERE wallet = $1")
+            .bind(wallet.as_slice())
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -189,12 +192,18 @@ async fn apply_all(
     let mut states = Vec::new();
     for w in writes {
         match w {
-            WalletWrite::Channel { id, hub, token } => {
+            WalletWrite::Channel {
+                id,
+                wallet,
+                hub,
+                token,
+            } => {
                 sqlx::query(
-                    "INSERT INTO channels (id, hub, token, status) VALUES ($1, $2, $3, 'active') \
-                     ON CONFLICT (id) DO NOTHING",
+                    "INSERT INTO channels (id, wallet, hub, token, status) \
+                     VALUES ($1, $2, $3, $4, 'active') ON CONFLICT (id) DO NOTHING",
                 )
                 .bind(id.as_slice())
+                .bind(wallet.as_slice())
                 .bind(hub.as_slice())
                 .bind(i64::from(*token))
                 .execute(&mut *conn)

@@ -1,8 +1,10 @@
--- The wallet client's storage (SQLite, one file per wallet): its channels, every state it
--- or the hub signed, and the secrets of its invoices. Schema: ../README.md.
+-- The wallet client's storage (SQLite): its channels, every state it or the hub signed, and
+-- the secrets of its invoices. One file may serve several wallets (a wallet service): each
+-- channel names its wallet. Schema: ../README.md.
 
 CREATE TABLE channels (
     id     BLOB    PRIMARY KEY CHECK (length(id) = 32),
+    wallet BLOB    NOT NULL CHECK (length(wallet) = 20),
     hub    BLOB    NOT NULL CHECK (length(hub) = 20),
     token  INTEGER NOT NULL CHECK (token >= 0),
     -- active | closing | disputed | closed
