@@ -1264,7 +1264,7 @@ impl Hub {
         payee_slot.freed.notify_waiters();
         self.metrics.payment(secret.is_some());
         if let Some((payer_wallet, offer)) = payer_offer {
-            self.deliver_payer_offer(&payer_wallet, &hashlock, offer);
+            self.deliver_payer_offer(&payer_wallet, &hashlock, &offer);
         }
         Ok(ack)
     }
@@ -1297,7 +1297,7 @@ impl Hub {
         Ok(Some(state))
     }
 
-    fn deliver_payer_offer(&self, wallet: &Address, hashlock: &B256, offer: PendingOffer) {
+    fn deliver_payer_offer(&self, wallet: &Address, hashlock: &B256, offer: &PendingOffer) {
         let status = if offer.kind == OfferKind::Settle {
             RouteStatus::Settled
         } else {
@@ -1356,7 +1356,7 @@ impl Hub {
             payer.offer = Some(offer.clone());
             (payer.wallet, offer)
         };
-        self.deliver_payer_offer(&offer.0, &p.hashlock, offer.1);
+        self.deliver_payer_offer(&offer.0, &p.hashlock, &offer.1);
         Ok(())
     }
 

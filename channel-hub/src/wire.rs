@@ -236,7 +236,7 @@ pub enum HubMessage {
         version: u64,
     },
     /// The hub's view after a sync on the socket.
-    Synced(SyncReply),
+    Synced(Box<SyncReply>),
     /// A message the hub could not accept.
     #[serde(rename_all = "camelCase")]
     Error {

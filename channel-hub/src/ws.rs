@@ -157,7 +157,9 @@ async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<H
             WalletMessage::Countersign(update) => {
                 HubMessage::Ack(hub.countersign(&channel_id, update).await?)
             }
-            WalletMessage::Sync(req) => HubMessage::Synced(hub.sync(&channel_id, req).await?),
+            WalletMessage::Sync(req) => {
+                HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
+            }
         })
     }
     .await;

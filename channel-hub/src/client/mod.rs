@@ -69,7 +69,7 @@ pub const RECONNECT_DELAY: Duration = Duration::from_millis(100);
 pub enum ClientError {
     /// The hub refused (its stable code and message).
     #[error("hub refused: {}: {}", .0.code, .0.message)]
-    Hub(ErrorBody),
+    Hub(Box<ErrorBody>),
     /// The hub could not be reached.
     #[error("hub unreachable: {0}")]
     Http(#[from] reqwest::Error),
@@ -389,14 +389,14 @@ impl Wallet {
             Ok(r.json().await?)
         } else {
             let status = r.status();
-            Err(ClientError::Hub(r.json().await.unwrap_or_else(|_| {
-                ErrorBody {
+            Err(ClientError::Hub(Box::new(r.json().await.unwrap_or_else(
+                |_| ErrorBody {
                     code: "http_error".into(),
                     message: status.to_string(),
                     expected: None,
                     hub_version: None,
-                }
-            })))
+                },
+            ))))
         }
     }
 
@@ -945,7 +945,7 @@ impl Wallet {
             }
             HubMessage::Ack(ack) => self.on_ack(ack).await,
             HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id),
-            HubMessage::Synced(reply) => self.adopt(reply).await,
+            HubMessage::Synced(reply) => self.adopt(*reply).await,
             HubMessage::Error {
                 channel_id,
                 code,
@@ -1184,7 +1184,7 @@ impl Wallet {
         if r.status().is_success() {
             Ok(r.json().await?)
         } else {
-            Err(ClientError::Hub(r.json().await?))
+            Err(ClientError::Hub(Box::new(r.json().await?)))
         }
     }
 }
