@@ -17,6 +17,7 @@ test: deps
 bench:
 	$(CARGO) bench -p weft-protocol --bench executor
 	$(CARGO) bench -p weft-protocol --bench da
+	$(CARGO) bench -p weft-channel-hub --bench hub
 
 ## fmt check + clippy with warnings as errors.
 lint:
