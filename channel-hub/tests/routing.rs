@@ -47,12 +47,18 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
     );
     assert!(ca.latest.locks.is_empty());
     // Bob's side settles when the hub acknowledges his fulfil.
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let cb = bob.channel(&b).unwrap();
-    assert_eq!(
-        (cb.latest.balance_wallet, cb.latest.balance_hub),
-        (6_500, 3_500)
-    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let cb = bob.channel(&b).unwrap();
+        if (cb.latest.balance_wallet, cb.latest.balance_hub) == (6_500, 3_500) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob not settled: {cb:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     alice.pay_hub(&a, 500).await.unwrap();
     alice.close_channel(&a, true).await.unwrap();
