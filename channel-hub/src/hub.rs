@@ -1128,7 +1128,8 @@ impl Hub {
     }
 
     /// The payee's answer to a lock offer: `secret` to be paid, `None` to refuse. Settles
-    /// the payee's channel, then the payer's (or defers that while the payer is busy).
+    /// the payee's channel, then the payer's (or defers that while the payer is busy). The
+    /// acknowledgement is also pushed on the payee's socket.
     pub async fn answer_lock(
         &self,
         wallet: &Address,
@@ -1261,6 +1262,10 @@ impl Hub {
                 payer_offer,
             )
         };
+        // The payee's acknowledgement is queued on its socket before anything can follow
+        // it there: the payer's answer may start the next payment to the same payee at
+        // once, and the payee must see this ack before that payment's lock.
+        self.push(wallet, HubMessage::Ack(ack.clone()));
         payee_slot.freed.notify_waiters();
         self.metrics.payment(secret.is_some());
         if let Some((payer_wallet, offer)) = payer_offer {

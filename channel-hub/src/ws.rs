@@ -124,48 +124,45 @@ async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<H
         if &owner != wallet {
             return Err(HubError::Unauthorized("not the channel's wallet".into()));
         }
-        Ok(match message {
+        Ok(Some(match message {
+            // `answer_lock` queues its acknowledgement on the socket itself, in order.
             WalletMessage::Fulfil {
                 secret,
                 state,
                 wallet_signature,
-            } => HubMessage::Ack(
-                hub.answer_lock(
-                    wallet,
-                    Some(secret),
-                    SignedUpdate {
-                        state,
-                        wallet_signature,
-                    },
-                )
-                .await?,
-            ),
+            } => {
+                let update = SignedUpdate {
+                    state,
+                    wallet_signature,
+                };
+                hub.answer_lock(wallet, Some(secret), update).await?;
+                return Ok(None);
+            }
             WalletMessage::Reject {
                 state,
                 wallet_signature,
-            } => HubMessage::Ack(
-                hub.answer_lock(
-                    wallet,
-                    None,
-                    SignedUpdate {
-                        state,
-                        wallet_signature,
-                    },
-                )
-                .await?,
-            ),
+            } => {
+                let update = SignedUpdate {
+                    state,
+                    wallet_signature,
+                };
+                hub.answer_lock(wallet, None, update).await?;
+                return Ok(None);
+            }
             WalletMessage::Countersign(update) => {
                 HubMessage::Ack(hub.countersign(&channel_id, update).await?)
             }
             WalletMessage::Sync(req) => {
                 HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
             }
-        })
+        }))
     }
     .await;
-    Some(result.unwrap_or_else(|e: HubError| HubMessage::Error {
-        channel_id: Some(channel_id),
-        code: e.code().into(),
-        message: e.to_string(),
-    }))
+    result.unwrap_or_else(|e: HubError| {
+        Some(HubMessage::Error {
+            channel_id: Some(channel_id),
+            code: e.code().into(),
+            message: e.to_string(),
+        })
+    })
 }
