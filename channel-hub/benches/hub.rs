@@ -38,6 +38,8 @@ const DEFAULT_SECONDS: u64 = 20;
 /// Payments per pair before measuring.
 const WARMUP: usize = 5;
 const AMOUNT: u128 = 1;
+/// Invoices each payee prepares at a time.
+const INVOICES: usize = 2_000;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
@@ -47,6 +49,13 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 }
 
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let pairs: usize = env_or("WEFT_HUB_BENCH_PAIRS", DEFAULT_PAIRS);
     let seconds: u64 = env_or("WEFT_HUB_BENCH_SECONDS", DEFAULT_SECONDS);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -161,25 +170,29 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
     }
     eprintln!("{} channels open", wallets.len());
 
+    // Invoices up front: the payees' secrets are stored before anything is measured.
+    let mut pairs_ready = Vec::new();
+    let mut it = wallets.into_iter();
+    while let (Some((payer, channel)), Some((payee, _))) = (it.next(), it.next()) {
+        let invoices = payee
+            .invoices(&vec![AMOUNT; INVOICES])
+            .await
+            .expect("invoices");
+        pairs_ready.push((payer, channel, payee, invoices));
+    }
     let deadline = Arc::new(std::sync::OnceLock::<Instant>::new());
     let mut tasks = Vec::new();
-    let mut it = wallets.into_iter();
     let mut payees = Vec::new();
-    while let (Some((payer, channel)), Some((payee, _))) = (it.next(), it.next()) {
+    for (payer, channel, payee, mut invoices) in pairs_ready {
         let deadline = deadline.clone();
         payees.push(payee.clone());
         tasks.push(tokio::spawn(async move {
-            let batch = 4_096;
-            let mut invoices = payee
-                .invoices(&vec![AMOUNT; batch])
-                .await
-                .expect("invoices");
             let mut latencies = Vec::new();
             let mut done = 0;
             loop {
                 if invoices.is_empty() {
                     invoices = payee
-                        .invoices(&vec![AMOUNT; batch])
+                        .invoices(&vec![AMOUNT; INVOICES])
                         .await
                         .expect("invoices");
                 }
@@ -190,7 +203,7 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
                     .await
                     .expect("payment");
                 let elapsed = t.elapsed();
-                assert_eq!(status, RouteStatus::Settled);
+                assert_eq!(status, RouteStatus::Settled, "payment {done} of {channel}");
                 done += 1;
                 if done == WARMUP {
                     let _ = deadline.set(Instant::now() + duration);

@@ -190,6 +190,7 @@ async fn apply_all(
     writes: &[&WalletWrite],
 ) -> Result<(), StoreError> {
     let mut states = Vec::new();
+    let mut secrets = Vec::new();
     for w in writes {
         match w {
             WalletWrite::Channel {
@@ -220,17 +221,7 @@ async fn apply_all(
                 hashlock,
                 secret,
                 amount,
-            } => {
-                sqlx::query(
-                    "INSERT INTO secrets (hashlock, secret, amount) VALUES ($1, $2, $3) \
-                     ON CONFLICT (hashlock) DO NOTHING",
-                )
-                .bind(hashlock.as_slice())
-                .bind(secret.as_slice())
-                .bind(amount.to_string())
-                .execute(&mut *conn)
-                .await?;
-            }
+            } => secrets.push((hashlock, secret, amount.to_string())),
             WalletWrite::State {
                 state,
                 wallet_signature,
@@ -247,6 +238,23 @@ async fn apply_all(
                 hub_signature.map(|s| s.to_bytes()),
             )),
         }
+    }
+    for chunk in secrets.chunks(256) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO secrets (hashlock, secret, amount) VALUES ",
+            3,
+            chunk.len(),
+            " ON CONFLICT (hashlock) DO NOTHING",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (hashlock, secret, amount) in chunk {
+            q = q
+                .bind(hashlock.as_slice())
+                .bind(secret.as_slice())
+                .bind(amount.as_str());
+        }
+        q.execute(&mut *conn).await?;
     }
     for chunk in states.chunks(128) {
         let sql = insert_sql(
