@@ -387,6 +387,8 @@ async fn domain_types_and_openapi_describe_the_api() {
         "/v1/accounts/{address}",
         "/v1/accounts/{address}/proof",
         "/v1/blocks/{id}",
+        "/v1/blocks/{id}/transactions",
+        "/v1/channels/{id}",
         "/v1/batches/{index}",
         "/v1/batches/{index}/witness",
         "/v1/domain",

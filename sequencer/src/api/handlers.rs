@@ -10,6 +10,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use weft_protocol::{
+    channel::ChannelRecord,
     eip712::Domain,
     execution::{Receipt, Status},
     primitives::{Address, B256},
@@ -431,6 +432,85 @@ pub async fn block(
     obj.insert("hash".into(), json!(hash));
     obj.insert("transactions".into(), json!(transactions));
     Ok(ApiJson(body))
+}
+
+/// `GET /v1/blocks/{number}/transactions`: the block's transactions in order, each with its
+/// signature and receipt (what a channel watcher scans for registrations).
+pub async fn block_transactions(
+    State(node): AppState,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<Value>, ApiError> {
+    let number = id.parse::<u64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_block_id",
+            "expected a block number",
+        )
+    })?;
+    let (_, hash) = node
+        .store
+        .header_by_number(number)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("block {number} is not known")))?;
+    let transactions: Vec<Value> = node
+        .store
+        .block_transactions(number)
+        .await
+        .map_err(ApiError::internal)?
+        .into_iter()
+        .map(|t| {
+            json!({
+                "hash": t.hash,
+                "transaction": t.transaction,
+                "signature": t.signature,
+                "receipt": t.receipt,
+            })
+        })
+        .collect();
+    Ok(ApiJson(
+        json!({ "number": number, "hash": hash, "transactions": transactions }),
+    ))
+}
+
+/// A channel as the rollup records it, with the participants' addresses.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    /// The wallet's address.
+    pub wallet_address: Address,
+    /// The hub's address.
+    pub hub_address: Address,
+    /// The latest stored block when the record was read.
+    pub block_number: u64,
+    /// The record.
+    #[serde(flatten)]
+    pub record: ChannelRecord,
+}
+
+/// `GET /v1/channels/{id}`: the channel's record in the latest state.
+pub async fn channel(
+    State(node): AppState,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<ChannelView>, ApiError> {
+    let id = parse_hash(&id)?;
+    let block_number = node.head().number;
+    let state = node.state.read();
+    let record = state
+        .channel(&id)
+        .ok_or_else(|| ApiError::not_found(format!("channel {id} is not known")))?;
+    let address = |index| {
+        state
+            .account(index)
+            .map(|a| a.address)
+            .ok_or_else(|| ApiError::internal("channel participant without an account"))
+    };
+    Ok(ApiJson(ChannelView {
+        wallet_address: address(record.wallet)?,
+        hub_address: address(record.hub)?,
+        block_number,
+        record: record.clone(),
+    }))
 }
 
 /// `GET /v1/batches/{index}`: the commitment, the L1 status and transactions, the DA size.

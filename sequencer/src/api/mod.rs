@@ -41,6 +41,11 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/accounts/{address}", get(handlers::account))
         .route("/v1/accounts/{address}/proof", get(handlers::account_proof))
         .route("/v1/blocks/{id}", get(handlers::block))
+        .route(
+            "/v1/blocks/{id}/transactions",
+            get(handlers::block_transactions),
+        )
+        .route("/v1/channels/{id}", get(handlers::channel))
         .route("/v1/batches/{index}", get(handlers::batch))
         .route("/v1/batches/{index}/witness", get(handlers::batch_witness))
         .route("/v1/domain", get(handlers::domain))

@@ -8,21 +8,30 @@ use weft_protocol::primitives::{Address, B256, serde_dec::parse_u128};
 use super::StoreError;
 
 /// `value` as a database integer.
-pub(super) fn to_i64(what: &'static str, value: u64) -> Result<i64, StoreError> {
+pub fn to_i64(what: &'static str, value: u64) -> Result<i64, StoreError> {
     i64::try_from(value).map_err(|_| StoreError::OutOfRange { what, value })
 }
 
 /// Reads the columns of one row, turning every missing, mistyped or malformed value into
 /// [`StoreError::Corrupt`] that names the table, the row and the column.
-pub(super) struct Columns<'r> {
+pub struct Columns<'r> {
     row: &'r AnyRow,
     table: &'static str,
     key: String,
 }
 
+impl std::fmt::Debug for Columns<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Columns")
+            .field("table", &self.table)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'r> Columns<'r> {
     /// A reader for `row` of `table`; name the row with [`Self::keyed`] once its key is read.
-    pub(super) fn new(row: &'r AnyRow, table: &'static str) -> Self {
+    pub fn new(row: &'r AnyRow, table: &'static str) -> Self {
         Self {
             row,
             table,
@@ -31,13 +40,13 @@ impl<'r> Columns<'r> {
     }
 
     /// Names the row in errors from now on.
-    pub(super) fn keyed(mut self, key: String) -> Self {
+    pub fn keyed(mut self, key: String) -> Self {
         self.key = key;
         self
     }
 
     /// A [`StoreError::Corrupt`] for this row.
-    pub(super) fn corrupt(&self, column: &str, reason: impl std::fmt::Display) -> StoreError {
+    pub fn corrupt(&self, column: &str, reason: impl std::fmt::Display) -> StoreError {
         StoreError::Corrupt {
             table: self.table,
             key: self.key.clone(),
@@ -46,7 +55,7 @@ impl<'r> Columns<'r> {
     }
 
     /// A column as its natural Rust type.
-    pub(super) fn get<T>(&self, column: &str) -> Result<T, StoreError>
+    pub fn get<T>(&self, column: &str) -> Result<T, StoreError>
     where
         T: Decode<'r, Any> + Type<Any>,
     {
@@ -55,34 +64,34 @@ impl<'r> Columns<'r> {
             .map_err(|e| self.corrupt(column, e))
     }
 
-    pub(super) fn u64(&self, column: &str) -> Result<u64, StoreError> {
+    pub fn u64(&self, column: &str) -> Result<u64, StoreError> {
         let v: i64 = self.get(column)?;
         u64::try_from(v).map_err(|_| self.corrupt(column, format!("negative value {v}")))
     }
 
-    pub(super) fn opt_u64(&self, column: &str) -> Result<Option<u64>, StoreError> {
+    pub fn opt_u64(&self, column: &str) -> Result<Option<u64>, StoreError> {
         let v: Option<i64> = self.get(column)?;
         v.map(|v| u64::try_from(v).map_err(|_| self.corrupt(column, format!("negative value {v}"))))
             .transpose()
     }
 
-    pub(super) fn u32(&self, column: &str) -> Result<u32, StoreError> {
+    pub fn u32(&self, column: &str) -> Result<u32, StoreError> {
         let v = self.u64(column)?;
         u32::try_from(v).map_err(|_| self.corrupt(column, format!("{v} exceeds u32")))
     }
 
-    pub(super) fn b256(&self, column: &str) -> Result<B256, StoreError> {
+    pub fn b256(&self, column: &str) -> Result<B256, StoreError> {
         let bytes: Vec<u8> = self.get(column)?;
         B256::try_from(bytes.as_slice())
             .map_err(|_| self.corrupt(column, format!("{} bytes, expected 32", bytes.len())))
     }
 
-    pub(super) fn address(&self, column: &str) -> Result<Address, StoreError> {
+    pub fn address(&self, column: &str) -> Result<Address, StoreError> {
         let bytes: Vec<u8> = self.get(column)?;
         self.address_from(column, &bytes)
     }
 
-    pub(super) fn opt_address(&self, column: &str) -> Result<Option<Address>, StoreError> {
+    pub fn opt_address(&self, column: &str) -> Result<Option<Address>, StoreError> {
         let bytes: Option<Vec<u8>> = self.get(column)?;
         bytes.map(|b| self.address_from(column, &b)).transpose()
     }
@@ -92,12 +101,12 @@ impl<'r> Columns<'r> {
             .map_err(|_| self.corrupt(column, format!("{} bytes, expected 20", bytes.len())))
     }
 
-    pub(super) fn u128(&self, column: &str) -> Result<u128, StoreError> {
+    pub fn u128(&self, column: &str) -> Result<u128, StoreError> {
         let text: String = self.get(column)?;
         self.u128_from(column, &text)
     }
 
-    pub(super) fn opt_u128(&self, column: &str) -> Result<Option<u128>, StoreError> {
+    pub fn opt_u128(&self, column: &str) -> Result<Option<u128>, StoreError> {
         let text: Option<String> = self.get(column)?;
         text.map(|t| self.u128_from(column, &t)).transpose()
     }

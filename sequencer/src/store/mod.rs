@@ -19,10 +19,11 @@
 //! | `transactions.rs` | `transactions`, with their receipts            |
 //! | `snapshots.rs`    | `snapshots`                                    |
 //!
-//! `columns.rs` converts values to and from columns for all of them.
+//! `columns.rs` converts values to and from columns for all of them. It and [`open_pool`]
+//! are public so that the channel hub's store follows the same conventions on both backends.
 
 mod blocks;
-mod columns;
+pub mod columns;
 mod error;
 mod l1;
 mod snapshots;
@@ -108,7 +109,7 @@ pub enum Backend {
 
 impl Backend {
     /// The backend a connection URL names.
-    fn of_url(url: &str) -> Result<Self, StoreError> {
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
         let scheme = url.split_once(':').map_or("", |(scheme, _)| scheme);
         match scheme {
             "sqlite" => Ok(Self::Sqlite),
@@ -121,7 +122,7 @@ impl Backend {
     /// The statement that opens a write transaction. SQLite takes the write lock at once
     /// (`IMMEDIATE`): a transaction that reads first and upgrades later can fail with
     /// `SQLITE_BUSY` without waiting for the busy timeout.
-    fn begin_write(self) -> &'static str {
+    pub fn begin_write(self) -> &'static str {
         match self {
             Self::Sqlite => "BEGIN IMMEDIATE",
             Self::Postgres => "BEGIN",
@@ -144,49 +145,8 @@ impl Store {
     /// `sqlite:` URL. SQLite connections run in WAL mode with `synchronous = FULL` (a
     /// committed block survives power loss), foreign keys on and a busy timeout.
     pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
-        sqlx::any::install_default_drivers();
-        let (options, backend) = match database_url {
-            None => {
-                std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-                    path: data_dir.to_owned(),
-                    source,
-                })?;
-                // Through the SQLite options, so that the path is escaped into a URL properly.
-                let sqlite = SqliteConnectOptions::new()
-                    .filename(data_dir.join(DEFAULT_SQLITE_FILE))
-                    .create_if_missing(true);
-                (
-                    AnyConnectOptions::from_url(&sqlite.to_url_lossy())?,
-                    Backend::Sqlite,
-                )
-            }
-            Some(url) => (url.parse::<AnyConnectOptions>()?, Backend::of_url(url)?),
-        };
-        let pool = AnyPoolOptions::new()
-            .max_connections(DEFAULT_MAX_CONNECTIONS)
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        for pragma in SQLITE_CONNECTION_PRAGMAS {
-                            sqlx::query(*pragma).execute(&mut *conn).await?;
-                        }
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(options)
-            .await?;
-        if backend == Backend::Sqlite {
-            // Persistent in the file, and it needs an exclusive lock: set once, not per
-            // connection. An in-memory database answers "memory".
-            let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
-                .fetch_one(&pool)
-                .await?;
-            if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
-                tracing::warn!(journal_mode = %mode, "sqlite refused WAL mode");
-            }
-        }
-        migrator(backend).run(&pool).await?;
+        let (pool, backend) =
+            open_pool(database_url, data_dir, DEFAULT_SQLITE_FILE, MIGRATIONS).await?;
         Ok(Self { pool, backend })
     }
 
@@ -204,6 +164,65 @@ impl Store {
     async fn begin_write(&self) -> Result<DbTransaction<'static, Any>, StoreError> {
         Ok(self.pool.begin_with(self.backend.begin_write()).await?)
     }
+}
+
+/// Opens a connection pool and applies the `migrations` it lacks (see [`MIGRATIONS`] for
+/// their form): the sequencer's conventions, shared with the channel hub's store.
+///
+/// `database_url` `None` opens (creating it and `data_dir` if needed) the SQLite file
+/// `<data_dir>/<sqlite_file>`; `Some(url)` opens a `postgres://` (or `postgresql://`) or
+/// `sqlite:` URL. SQLite connections run in WAL mode with `synchronous = FULL`, foreign keys
+/// on and a busy timeout.
+pub async fn open_pool(
+    database_url: Option<&str>,
+    data_dir: &Path,
+    sqlite_file: &str,
+    migrations: &[(&str, &'static str, &'static str)],
+) -> Result<(AnyPool, Backend), StoreError> {
+    sqlx::any::install_default_drivers();
+    let (options, backend) = match database_url {
+        None => {
+            std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+                path: data_dir.to_owned(),
+                source,
+            })?;
+            // Through the SQLite options, so that the path is escaped into a URL properly.
+            let sqlite = SqliteConnectOptions::new()
+                .filename(data_dir.join(sqlite_file))
+                .create_if_missing(true);
+            (
+                AnyConnectOptions::from_url(&sqlite.to_url_lossy())?,
+                Backend::Sqlite,
+            )
+        }
+        Some(url) => (url.parse::<AnyConnectOptions>()?, Backend::of_url(url)?),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(DEFAULT_MAX_CONNECTIONS)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if backend == Backend::Sqlite {
+                    for pragma in SQLITE_CONNECTION_PRAGMAS {
+                        sqlx::query(*pragma).execute(&mut *conn).await?;
+                    }
+                }
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?;
+    if backend == Backend::Sqlite {
+        // Persistent in the file, and it needs an exclusive lock: set once, not per
+        // connection. An in-memory database answers "memory".
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode = WAL")
+            .fetch_one(&pool)
+            .await?;
+        if !mode.eq_ignore_ascii_case("wal") && !mode.eq_ignore_ascii_case("memory") {
+            tracing::warn!(journal_mode = %mode, "sqlite refused WAL mode");
+        }
+    }
+    migrator(backend, migrations).run(&pool).await?;
+    Ok((pool, backend))
 }
 
 /// Run on every new SQLite connection. `synchronous = FULL` makes every commit durable in
@@ -238,9 +257,9 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
     ),
 ];
 
-/// The backend's migrations.
-fn migrator(backend: Backend) -> Migrator {
-    let migrations = MIGRATIONS
+/// The backend's migrations out of a list of `(file name, SQLite SQL, PostgreSQL SQL)`.
+fn migrator(backend: Backend, list: &[(&str, &'static str, &'static str)]) -> Migrator {
+    let migrations = list
         .iter()
         .map(|(file, sqlite, postgres)| {
             let (version, description) = parse_migration_file_name(file);

@@ -1,0 +1,247 @@
+//! Routed payments through one hub: throughput and latency with every state durable.
+//!
+//! A sequencer (in process, SQLite) and a hub (in process, SQLite with WAL and
+//! `synchronous = FULL`), and `PAIRS` payer/payee pairs of wallets, each with its own SQLite
+//! database. Every payer pays its payee in a loop (lock → payee reveals → settle →
+//! countersign, the whole protocol over REST and WebSocket); a payment's latency is one
+//! `Wallet::pay` call, from signing the lock to the hub's acknowledgement of the payer's
+//! countersignature. Every state the hub signs is committed before it signs it; the wallets
+//! commit theirs too. Writes are group-committed, so concurrent payments share fsyncs.
+//!
+//! `cargo bench -p weft-channel-hub --bench hub` (or `make bench`) prints a table and writes
+//! `target/weft-bench/hub.json` with `payments_per_s`, `p50_ms`, `p99_ms`.
+//! `WEFT_HUB_BENCH_PAIRS` and `WEFT_HUB_BENCH_SECONDS` override the defaults.
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use weft_channel_hub::{
+    Config as HubConfig,
+    client::{Wallet, WalletConfig, WalletStore},
+    config::dev_key,
+    wire::RouteStatus,
+};
+use weft_protocol::{
+    primitives::{Address, B256, keccak256},
+    signature::SigningKey,
+    state::{Balance, GenesisAccount},
+    testkit::bench_output_dir,
+};
+use weft_sequencer::config::Config as SeqConfig;
+
+/// Payer/payee pairs paying concurrently.
+const DEFAULT_PAIRS: usize = 48;
+/// Seconds of the measured run.
+const DEFAULT_SECONDS: u64 = 20;
+/// Payments per pair before measuring.
+const WARMUP: usize = 5;
+const AMOUNT: u128 = 1;
+/// Invoices each payee prepares at a time.
+const INVOICES: usize = 2_000;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let pairs: usize = env_or("WEFT_HUB_BENCH_PAIRS", DEFAULT_PAIRS);
+    let seconds: u64 = env_or("WEFT_HUB_BENCH_SECONDS", DEFAULT_SECONDS);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (sign_us, recover_us) = crypto_costs();
+    let result = runtime.block_on(run(pairs, Duration::from_secs(seconds)));
+    let (per_s, p50, p99, p999, payments) = result;
+    println!();
+    println!("routed payments through one hub ({workers} cores, {pairs} pairs, {seconds} s)");
+    println!("| payments | payments/s | p50 ms | p99 ms | p99.9 ms |");
+    println!("|---:|---:|---:|---:|---:|");
+    println!("| {payments} | {per_s:.0} | {p50:.2} | {p99:.2} | {p999:.2} |");
+    println!("secp256k1 on this box: sign {sign_us:.1} us, recover {recover_us:.1} us");
+    let json = format!(
+        "{{\"payments_per_s\": {per_s:.1}, \"p50_ms\": {p50:.3}, \"p99_ms\": {p99:.3}, \
+         \"p999_ms\": {p999:.3}, \"payments\": {payments}, \"pairs\": {pairs}, \
+         \"seconds\": {seconds}, \"cores\": {workers}, \"sign_us\": {sign_us:.1}, \
+         \"recover_us\": {recover_us:.1}}}\n"
+    );
+    let path = bench_output_dir().join("hub.json");
+    std::fs::write(&path, json).expect("write hub.json");
+    println!("wrote {}", path.display());
+}
+
+/// Microseconds per signature and per recovery (the protocol's dominant CPU cost).
+fn crypto_costs() -> (f64, f64) {
+    let key = SigningKey::from_seed(b"bench");
+    let n = 2_000;
+    let digests: Vec<B256> = (0..n).map(|i: u32| keccak256(i.to_be_bytes())).collect();
+    let t = Instant::now();
+    let sigs: Vec<_> = digests.iter().map(|d| key.sign_digest(d)).collect();
+    let sign = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    let t = Instant::now();
+    for (s, d) in sigs.iter().zip(&digests) {
+        assert_eq!(s.recover(d).unwrap(), key.address());
+    }
+    let recover = t.elapsed().as_secs_f64() * 1e6 / f64::from(n);
+    (sign, recover)
+}
+
+async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys: Vec<SigningKey> = (0..2 * pairs)
+        .map(|i| SigningKey::from_seed(format!("hub bench wallet {i}").as_bytes()))
+        .collect();
+    let funded = |address: Address| GenesisAccount {
+        address,
+        balances: vec![Balance {
+            token: 0,
+            amount: 1 << 100,
+        }],
+    };
+    let mut seq_config = SeqConfig {
+        data_dir: dir.path().join("seq"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        executor_threads: 1,
+        signature_threads: 1,
+        ..SeqConfig::default()
+    };
+    seq_config.block.block_time = Duration::from_millis(20);
+    seq_config.genesis.dev_accounts = 0;
+    seq_config.api.rate_per_second = 0;
+    seq_config.genesis.allocations = keys
+        .iter()
+        .map(|k| funded(k.address()))
+        .chain([funded(dev_key().address())])
+        .collect();
+    let seq = weft_sequencer::start(seq_config).await.expect("sequencer");
+    let hub = weft_channel_hub::start(HubConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("hub"),
+        sequencer_url: format!("http://{}", seq.addr),
+        ..HubConfig::default()
+    })
+    .await
+    .expect("hub");
+
+    // Wallets open their channels concurrently (the hub matches each deposit). They share
+    // one database, as the wallets of one wallet service would: their writes share commits.
+    let wallet_store = WalletStore::open(&dir.path().join("wallets"))
+        .await
+        .expect("wallet store");
+    let mut opening = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let mut config = WalletConfig::new(
+            &format!("http://{}", hub.addr),
+            &format!("http://{}", seq.addr),
+            key.clone(),
+            dir.path().join(format!("wallet-{i}")),
+        );
+        config.watch_interval = None;
+        let store = wallet_store.clone();
+        opening.push(tokio::spawn(async move {
+            let wallet = Wallet::open_with_store(config, store)
+                .await
+                .expect("wallet");
+            assert!(wallet.wait_connected(Duration::from_secs(10)).await);
+            let channel = wallet
+                .open_channel(0, 1_000_000_000)
+                .await
+                .expect("open channel");
+            (wallet, channel)
+        }));
+    }
+    let mut wallets = Vec::new();
+    for o in opening {
+        wallets.push(o.await.expect("open task"));
+    }
+    eprintln!("{} channels open", wallets.len());
+
+    // Invoices up front: the payees' secrets are stored before anything is measured.
+    let mut pairs_ready = Vec::new();
+    let mut it = wallets.into_iter();
+    while let (Some((payer, channel)), Some((payee, _))) = (it.next(), it.next()) {
+        let invoices = payee
+            .invoices(&vec![AMOUNT; INVOICES])
+            .await
+            .expect("invoices");
+        pairs_ready.push((payer, channel, payee, invoices));
+    }
+    let deadline = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let mut tasks = Vec::new();
+    let mut payees = Vec::new();
+    for (payer, channel, payee, mut invoices) in pairs_ready {
+        let deadline = deadline.clone();
+        payees.push(payee.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut done = 0;
+            loop {
+                if invoices.is_empty() {
+                    invoices = payee
+                        .invoices(&vec![AMOUNT; INVOICES])
+                        .await
+                        .expect("invoices");
+                }
+                let invoice = invoices.pop().expect("refilled");
+                let t = Instant::now();
+                let status = payer
+                    .pay(&channel, payee.address(), AMOUNT, invoice)
+                    .await
+                    .expect("payment");
+                let elapsed = t.elapsed();
+                assert_eq!(status, RouteStatus::Settled, "payment {done} of {channel}");
+                done += 1;
+                if done == WARMUP {
+                    let _ = deadline.set(Instant::now() + duration);
+                }
+                if done > WARMUP {
+                    latencies.push(elapsed);
+                }
+                if deadline.get().is_some_and(|d| Instant::now() >= *d) {
+                    return latencies;
+                }
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    for t in tasks {
+        latencies.extend(t.await.expect("payer task"));
+    }
+    let started = *deadline.get().expect("warmed up") - duration;
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    let pct = |p: f64| {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
+            * 1e3
+    };
+    let payments = latencies.len();
+    let per_s = payments as f64 / elapsed.as_secs_f64();
+    let (p50, p99, p999) = (pct(0.50), pct(0.99), pct(0.999));
+    let counts = hub
+        .hub
+        .store
+        .payment_counts()
+        .await
+        .expect("payment counts");
+    eprintln!("payments recorded by the hub: {counts:?}");
+    for p in payees {
+        p.close().await;
+    }
+    hub.stop().await.expect("stop hub");
+    seq.stop().await.expect("stop sequencer");
+    (per_s, p50, p99, p999, payments)
+}

@@ -1,0 +1,316 @@
+//! The hub's REST API and WebSocket endpoint (axum). JSON under `/v1`, errors as
+//! `{code, message}` with the stable codes of [`HubError::code`].
+//!
+//! | route | what |
+//! |---|---|
+//! | `GET /v1/info` | the hub's address, domain, head and policies |
+//! | `POST /v1/channels` | register a channel opened on the rollup (opening state, signed) |
+//! | `GET /v1/channels/{id}` | the channel (signed request, its wallet only) |
+//! | `POST /v1/channels/{id}/fund` | countersign the hub's funding offer; the hub deposits |
+//! | `POST /v1/channels/{id}/topup` | a state with the wallet's coming deposit |
+//! | `POST /v1/channels/{id}/pay` | pay the hub |
+//! | `POST /v1/channels/{id}/route` | pay another wallet through the hub (hashlock) |
+//! | `POST /v1/channels/{id}/countersign` | countersign the hub's offer |
+//! | `POST /v1/channels/{id}/close` | cooperative close |
+//! | `POST /v1/channels/{id}/sync` | the wallet's latest state, after the hub restarted |
+//! | `GET /v1/ws` | the wallet's WebSocket (signed request in the query) |
+//! | `GET /health`, `GET /metrics` | liveness; Prometheus metrics |
+
+use std::sync::Arc;
+
+use axum::{
+    Json, Router,
+    extract::{
+        DefaultBodyLimit, FromRequest, Path, Query, Request, State, WebSocketUpgrade,
+        rejection::JsonRejection,
+    },
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde_json::json;
+use weft_protocol::{
+    primitives::{Address, B256},
+    signature::Signature,
+};
+
+use crate::{
+    auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_WALLET, HubRequest},
+    error::HubError,
+    hub::Hub,
+    store::now_secs,
+    wire::{
+        Ack, ChannelView, CloseReply, CloseRequest, HubInfo, RegisterReply, RouteReply,
+        RouteRequest, SignedUpdate, SyncReply, SyncRequest,
+    },
+};
+
+type AppState = State<Arc<Hub>>;
+
+/// The public router.
+pub fn app(hub: Arc<Hub>) -> Router {
+    let limit = hub.config.max_body_bytes;
+    Router::new()
+        .route("/v1/info", get(info))
+        .route("/v1/channels", post(register))
+        .route("/v1/channels/{id}", get(channel))
+        .route("/v1/channels/{id}/fund", post(fund))
+        .route("/v1/channels/{id}/topup", post(top_up))
+        .route("/v1/channels/{id}/pay", post(pay))
+        .route("/v1/channels/{id}/route", post(route))
+        .route("/v1/channels/{id}/countersign", post(countersign))
+        .route("/v1/channels/{id}/close", post(close))
+        .route("/v1/channels/{id}/sync", post(sync))
+        .route("/v1/ws", get(ws))
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(hub)
+}
+
+/// The body of every error response.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: String,
+    /// Detail for humans.
+    pub message: String,
+    /// For `unexpected_state`: the state the hub expected to be signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<weft_protocol::channel::ChannelState>,
+    /// For `sync_required` and `stale_version`: the hub's highest signed version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_version: Option<u64>,
+}
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        let message = match &self {
+            HubError::Store(e) => {
+                tracing::error!(error = %e, "storage error");
+                "internal error".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            code: self.code().into(),
+            message,
+            expected: match &self {
+                HubError::UnexpectedState { expected } => Some((**expected).clone()),
+                _ => None,
+            },
+            hub_version: match &self {
+                HubError::SyncRequired { hub } | HubError::StaleVersion { hub, .. } => Some(*hub),
+                _ => None,
+            },
+        };
+        (self.status(), Json(body)).into_response()
+    }
+}
+
+/// JSON body extractor whose rejections are [`HubError`]s.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = HubError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| Self(v))
+            .map_err(|e: JsonRejection| HubError::InvalidRequest(e.body_text()))
+    }
+}
+
+fn channel_id(s: &str) -> Result<B256, HubError> {
+    s.parse()
+        .map_err(|_| HubError::InvalidRequest("expected a 0x 32-byte channel id".into()))
+}
+
+fn same_channel(id: &B256, state_channel: &B256) -> Result<(), HubError> {
+    if id == state_channel {
+        Ok(())
+    } else {
+        Err(HubError::InvalidRequest(
+            "the state belongs to another channel".into(),
+        ))
+    }
+}
+
+async fn info(State(hub): AppState) -> Json<HubInfo> {
+    Json(hub.info())
+}
+
+async fn register(
+    State(hub): AppState,
+    ApiJson(update): ApiJson<SignedUpdate>,
+) -> Result<Json<RegisterReply>, HubError> {
+    Ok(Json(hub.register(update).await?))
+}
+
+async fn channel(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<ChannelView>, HubError> {
+    let id = channel_id(&id)?;
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| HubError::Unauthorized(format!("missing {name} header")))
+    };
+    let wallet = authenticate(
+        &hub,
+        "GET",
+        &format!("/v1/channels/{id}"),
+        header(HEADER_WALLET)?,
+        header(HEADER_TIMESTAMP)?,
+        header(HEADER_SIGNATURE)?,
+    )?;
+    Ok(Json(hub.view(&id, &wallet).await?))
+}
+
+/// Checks a signed read request; returns the wallet.
+fn authenticate(
+    hub: &Hub,
+    method: &str,
+    path: &str,
+    wallet: &str,
+    timestamp: &str,
+    signature: &str,
+) -> Result<Address, HubError> {
+    let bad = |what: &str| HubError::Unauthorized(format!("malformed {what}"));
+    let wallet: Address = wallet.parse().map_err(|_| bad("wallet"))?;
+    let timestamp: u64 = timestamp.parse().map_err(|_| bad("timestamp"))?;
+    let signature: Signature = signature.parse().map_err(|_| bad("signature"))?;
+    HubRequest {
+        wallet,
+        method,
+        path,
+        timestamp,
+    }
+    .verify(&signature, &hub.domain, now_secs(), hub.config.auth_window)?;
+    Ok(wallet)
+}
+
+async fn fund(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<SignedUpdate>,
+) -> Result<Json<Ack>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &update.state.channel_id)?;
+    Ok(Json(hub.fund(&id, update).await?))
+}
+
+async fn top_up(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<SignedUpdate>,
+) -> Result<Json<Ack>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &update.state.channel_id)?;
+    Ok(Json(hub.top_up(&id, update).await?))
+}
+
+async fn pay(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<SignedUpdate>,
+) -> Result<Json<Ack>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &update.state.channel_id)?;
+    Ok(Json(hub.pay(&id, update).await?))
+}
+
+async fn route(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<RouteRequest>,
+) -> Result<Json<RouteReply>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &req.state.channel_id)?;
+    Ok(Json(hub.route(&id, req).await?))
+}
+
+async fn countersign(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(update): ApiJson<SignedUpdate>,
+) -> Result<Json<Ack>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &update.state.channel_id)?;
+    Ok(Json(hub.countersign(&id, update).await?))
+}
+
+async fn close(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CloseRequest>,
+) -> Result<Json<CloseReply>, HubError> {
+    let id = channel_id(&id)?;
+    same_channel(&id, &req.state.channel_id)?;
+    let update = SignedUpdate {
+        state: req.state,
+        wallet_signature: req.wallet_signature,
+    };
+    Ok(Json(hub.close(&id, update, req.submit).await?))
+}
+
+async fn sync(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SyncRequest>,
+) -> Result<Json<SyncReply>, HubError> {
+    let id = channel_id(&id)?;
+    Ok(Json(hub.sync(&id, req).await?))
+}
+
+/// Query of the WebSocket upgrade: the signed request of `GET /v1/ws`.
+#[derive(Debug, Deserialize)]
+struct WsAuth {
+    wallet: String,
+    timestamp: String,
+    signature: String,
+}
+
+async fn ws(
+    State(hub): AppState,
+    Query(q): Query<WsAuth>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, HubError> {
+    let wallet = authenticate(&hub, "GET", "/v1/ws", &q.wallet, &q.timestamp, &q.signature)?;
+    Ok(upgrade.on_upgrade(move |socket| crate::ws::serve(hub, wallet, socket)))
+}
+
+async fn health(State(hub): AppState) -> Json<serde_json::Value> {
+    Json(json!({
+        "status": "ok",
+        "address": hub.address,
+        "head": hub.head(),
+        "channels": hub.channel_ids().len(),
+    }))
+}
+
+async fn metrics(State(hub): AppState) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        hub.metrics.render(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "code": "not_found", "message": "no such route" })),
+    )
+        .into_response()
+}

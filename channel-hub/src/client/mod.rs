@@ -1,0 +1,1267 @@
+//! The wallet side of channels: a library a wallet embeds to use the hub.
+//!
+//! A [`Wallet`] keeps its channels' states durable in its own SQLite file (`store.rs`),
+//! builds every state it signs with [`crate::transition`] (the same functions the hub
+//! checks with), verifies the hub's signature of every state before relying on it, talks to
+//! the hub over REST and its WebSocket (answering lock offers with the invoice's secret,
+//! countersigning settlements and payments, syncing after the hub restarts), and watches
+//! the rollup for registrations of its channels with stale states, refuting them with its
+//! latest co-signed state (`watch.rs`).
+//!
+//! Rules the client keeps: it stores a state (with the hub's signature) before it reveals a
+//! secret for it or signs anything on top of it; it reveals a secret only for a lock the hub
+//! has signed; it countersigns an offer only if it is exactly the state the update leads to.
+
+mod store;
+mod watch;
+
+use std::{
+    collections::HashMap,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use rand::{RngCore, SeedableRng, rngs::StdRng};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio::sync::{mpsc, watch as tokio_watch};
+use tokio_tungstenite::tungstenite::Message;
+use tracing::{debug, warn};
+use weft_protocol::{
+    channel::{ChannelState, Lock, LockDirection},
+    eip712::{Domain, Eip712},
+    primitives::{Address, Amount, B256, TokenId, keccak256},
+    signature::{Signature, SigningKey},
+    transaction::{ChannelDeposit, ChannelOpen, ChannelSettle, Transaction},
+};
+
+pub use store::{WalletState, WalletStore, WalletWrite};
+
+use crate::{
+    api::ErrorBody,
+    auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_WALLET, HubRequest},
+    rollup::{RollupClient, RollupError},
+    store::{StoreError, now_secs},
+    transition::{self, Side, TransitionError},
+    wire::{
+        Ack, ChannelView, CloseReply, CloseRequest, HubInfo, HubMessage, Offer, OfferKind,
+        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
+        WalletMessage,
+    },
+};
+
+/// Default lifetime of the wallet's locks beyond the hub's minimum, in blocks.
+pub const DEFAULT_LOCK_EXTRA_BLOCKS: u64 = 100;
+/// Default interval of the wallet's rollup watcher.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// How long the wallet waits for its rollup transactions.
+pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between WebSocket reconnection attempts.
+pub const RECONNECT_DELAY: Duration = Duration::from_millis(100);
+
+/// Why a wallet operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The hub refused (its stable code and message).
+    #[error("hub refused: {}: {}", .0.code, .0.message)]
+    Hub(Box<ErrorBody>),
+    /// The hub could not be reached.
+    #[error("hub unreachable: {0}")]
+    Http(#[from] reqwest::Error),
+    /// The rollup refused or could not be reached.
+    #[error("rollup: {0}")]
+    Rollup(#[from] RollupError),
+    /// The wallet's database failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// A signature that is not the hub's on a state it should have signed.
+    #[error("the hub's signature does not verify")]
+    BadHubSignature,
+    /// The hub offered a state that is not what the update leads to.
+    #[error("unacceptable offer: {0}")]
+    BadOffer(String),
+    /// No such channel in the wallet.
+    #[error("channel {0} is not known to the wallet")]
+    UnknownChannel(B256),
+    /// The update is impossible from the latest state.
+    #[error("{0}")]
+    Transition(#[from] TransitionError),
+}
+
+impl ClientError {
+    /// The hub's error code, if the hub refused.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Self::Hub(e) => Some(&e.code),
+            _ => None,
+        }
+    }
+}
+
+/// A wallet's configuration.
+#[derive(Debug, Clone)]
+pub struct WalletConfig {
+    /// The hub's API (`http://host:port`).
+    pub hub_url: String,
+    /// The sequencer's API.
+    pub sequencer_url: String,
+    /// The wallet's key.
+    pub key: SigningKey,
+    /// Directory of the wallet's database.
+    pub data_dir: PathBuf,
+    /// Blocks a lock lives beyond the hub's minimum.
+    pub lock_extra_blocks: u64,
+    /// Fee of the wallet's rollup transactions.
+    pub fee: Amount,
+    /// Interval of the wallet's rollup watcher (`None`: no watcher).
+    pub watch_interval: Option<Duration>,
+}
+
+impl WalletConfig {
+    /// A configuration with the defaults.
+    pub fn new(hub_url: &str, sequencer_url: &str, key: SigningKey, data_dir: PathBuf) -> Self {
+        Self {
+            hub_url: hub_url.trim_end_matches('/').into(),
+            sequencer_url: sequencer_url.into(),
+            key,
+            data_dir,
+            lock_extra_blocks: DEFAULT_LOCK_EXTRA_BLOCKS,
+            fee: 0,
+            watch_interval: Some(DEFAULT_WATCH_INTERVAL),
+        }
+    }
+}
+
+/// One of the wallet's channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalletChannel {
+    /// Its id.
+    pub id: B256,
+    /// The token.
+    pub token: TokenId,
+    /// The latest co-signed state.
+    pub latest: ChannelState,
+    /// The wallet's signature of it.
+    pub wallet_signature: Signature,
+    /// The hub's signature of it.
+    pub hub_signature: Signature,
+    /// A newer state the hub signed that the wallet has not answered (stored).
+    pub offer: Option<Offer>,
+    /// `active`, `closed`, `disputed`.
+    pub status: String,
+}
+
+struct Inner {
+    config: WalletConfig,
+    address: Address,
+    hub: Address,
+    domain: Domain,
+    /// The hub's minimum lock lifetime (from `/v1/info`).
+    min_lock_blocks: u64,
+    http: reqwest::Client,
+    rollup: RollupClient,
+    store: WalletStore,
+    channels: Mutex<HashMap<B256, WalletChannel>>,
+    /// Serializes the wallet's operations on one channel.
+    ops: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
+    invoices: Mutex<HashMap<B256, (B256, Amount)>>,
+    /// States sent on the socket awaiting the hub's ack, with the wallet's signature.
+    sent: Mutex<HashMap<(B256, u64), (ChannelState, Signature)>>,
+    /// Signalled whenever the hub answers a state sent on the socket.
+    answered: tokio::sync::Notify,
+    socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
+    connected: tokio_watch::Sender<bool>,
+    answering: AtomicBool,
+    head: Mutex<(Option<Instant>, u64)>,
+    stop: tokio_watch::Sender<bool>,
+    rng: Mutex<StdRng>,
+}
+
+/// A wallet using the hub; cheap to clone.
+#[derive(Clone)]
+pub struct Wallet {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Wallet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wallet")
+            .field("address", &self.inner.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    /// Opens the wallet's database, asks the hub who it is, and connects its WebSocket and
+    /// (if configured) its rollup watcher.
+    pub async fn open(config: WalletConfig) -> Result<Self, ClientError> {
+        let store = WalletStore::open(&config.data_dir).await?;
+        Self::open_with_store(config, store).await
+    }
+
+    /// [`Self::open`] on a database shared with other wallets (a wallet service: their
+    /// writes share commits). `config.data_dir` is not used.
+    pub async fn open_with_store(
+        config: WalletConfig,
+        store: WalletStore,
+    ) -> Result<Self, ClientError> {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build()?;
+        let info: HubInfo = http
+            .get(format!("{}/v1/info", config.hub_url))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let rollup = RollupClient::new(&config.sequencer_url);
+        let address = config.key.address();
+        let inner = Arc::new(Inner {
+            address,
+            hub: info.address,
+            domain: info.domain,
+            min_lock_blocks: info.min_lock_blocks,
+            http,
+            rollup,
+            store,
+            channels: Mutex::default(),
+            ops: Mutex::default(),
+            invoices: Mutex::default(),
+            sent: Mutex::default(),
+            answered: tokio::sync::Notify::new(),
+            socket: Mutex::default(),
+            connected: tokio_watch::Sender::new(false),
+            answering: AtomicBool::new(true),
+            head: Mutex::new((None, info.head)),
+            stop: tokio_watch::Sender::new(false),
+            rng: Mutex::new(StdRng::from_os_rng()),
+            config,
+        });
+        let wallet = Self { inner };
+        wallet.load().await?;
+        tokio::spawn(socket_loop(wallet.clone()));
+        if let Some(interval) = wallet.inner.config.watch_interval {
+            tokio::spawn(watch::run(wallet.clone(), interval));
+        }
+        Ok(wallet)
+    }
+
+    async fn load(&self) -> Result<(), ClientError> {
+        let s = &self.inner.store;
+        for (hashlock, secret, amount) in s.secrets().await? {
+            self.inner
+                .invoices
+                .lock()
+                .insert(hashlock, (secret, amount));
+        }
+        for row in s.channels(&self.inner.address).await? {
+            let states = s.states(&row.id).await?;
+            let latest = states
+                .iter()
+                .rev()
+                .find_map(|w| Some((w.state.clone(), w.wallet_signature?, w.hub_signature?)));
+            let Some((latest, wallet_signature, hub_signature)) = latest else {
+                continue;
+            };
+            let offer = states
+                .iter()
+                .rev()
+                .find(|w| w.state.version > latest.version && w.hub_signature.is_some())
+                .map(|w| Offer {
+                    kind: if transition::added_lock(&latest, &w.state)
+                        .is_some_and(|l| l.direction == LockDirection::HubToWallet)
+                    {
+                        OfferKind::Lock
+                    } else {
+                        OfferKind::Payment
+                    },
+                    state: w.state.clone(),
+                    hub_signature: w.hub_signature.expect("filtered"),
+                    secret: None,
+                });
+            self.inner.channels.lock().insert(
+                row.id,
+                WalletChannel {
+                    id: row.id,
+                    token: row.token,
+                    latest,
+                    wallet_signature,
+                    hub_signature,
+                    offer,
+                    status: row.status,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the wallet's background tasks and closes its database (shared ones too).
+    pub async fn close(&self) {
+        self.inner.stop.send_replace(true);
+        self.inner.socket.lock().take();
+        self.inner.store.close().await;
+    }
+
+    /// The wallet's address.
+    pub fn address(&self) -> Address {
+        self.inner.address
+    }
+
+    /// The hub's address.
+    pub fn hub(&self) -> Address {
+        self.inner.hub
+    }
+
+    /// The rollup client the wallet uses.
+    pub fn rollup(&self) -> &RollupClient {
+        &self.inner.rollup
+    }
+
+    /// A snapshot of a channel.
+    pub fn channel(&self, id: &B256) -> Option<WalletChannel> {
+        self.inner.channels.lock().get(id).cloned()
+    }
+
+    /// Every stored state of a channel (history included).
+    pub async fn history(&self, id: &B256) -> Result<Vec<WalletState>, ClientError> {
+        Ok(self.inner.store.states(id).await?)
+    }
+
+    /// Stops (or resumes) answering the hub's lock offers: they stay stored, unanswered,
+    /// as if the wallet were busy or offline (used by tests to hold a payment mid-way).
+    pub fn set_answering(&self, on: bool) {
+        self.inner.answering.store(on, Ordering::SeqCst);
+        if on {
+            let wallet = self.clone();
+            tokio::spawn(async move { wallet.answer_stored_offers().await });
+        }
+    }
+
+    /// Waits until the WebSocket is connected.
+    pub async fn wait_connected(&self, timeout: Duration) -> bool {
+        let mut rx = self.inner.connected.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|c| *c))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    fn op_lock(&self, id: &B256) -> Arc<tokio::sync::Mutex<()>> {
+        self.inner.ops.lock().entry(*id).or_default().clone()
+    }
+
+    fn sign(&self, state: &ChannelState) -> Signature {
+        self.inner
+            .config
+            .key
+            .sign_digest(&state.signing_hash(&self.inner.domain))
+    }
+
+    fn check_hub(&self, state: &ChannelState, signature: &Signature) -> Result<(), ClientError> {
+        match signature.recover(&state.signing_hash(&self.inner.domain)) {
+            Ok(a) if a == self.inner.hub => Ok(()),
+            _ => Err(ClientError::BadHubSignature),
+        }
+    }
+
+    fn latest(&self, id: &B256) -> Result<WalletChannel, ClientError> {
+        self.channel(id).ok_or(ClientError::UnknownChannel(*id))
+    }
+
+    async fn post<B: Serialize, R: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<R, ClientError> {
+        let r = self
+            .inner
+            .http
+            .post(format!("{}{path}", self.inner.config.hub_url))
+            .json(body)
+            .send()
+            .await?;
+        if r.status().is_success() {
+            Ok(r.json().await?)
+        } else {
+            let status = r.status();
+            Err(ClientError::Hub(Box::new(r.json().await.unwrap_or_else(
+                |_| ErrorBody {
+                    code: "http_error".into(),
+                    message: status.to_string(),
+                    expected: None,
+                    hub_version: None,
+                },
+            ))))
+        }
+    }
+
+    /// Stores `state` as co-signed and makes it the channel's latest.
+    async fn store_co_signed(
+        &self,
+        state: ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+    ) -> Result<(), ClientError> {
+        self.inner
+            .store
+            .commit(vec![WalletWrite::State {
+                state: state.clone(),
+                wallet_signature: Some(wallet_signature),
+                hub_signature: Some(hub_signature),
+            }])
+            .await?;
+        self.set_latest(state, wallet_signature, hub_signature);
+        Ok(())
+    }
+
+    fn set_latest(
+        &self,
+        state: ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+    ) {
+        let mut channels = self.inner.channels.lock();
+        if let Some(c) = channels.get_mut(&state.channel_id)
+            && state.version > c.latest.version
+        {
+            if c.offer
+                .as_ref()
+                .is_some_and(|o| o.state.version <= state.version)
+            {
+                c.offer = None;
+            }
+            c.latest = state;
+            c.wallet_signature = wallet_signature;
+            c.hub_signature = hub_signature;
+        }
+    }
+
+    /// The rollup head, re-read at most once a second.
+    async fn head(&self) -> Result<u64, ClientError> {
+        let cached = *self.inner.head.lock();
+        if let (Some(at), head) = cached
+            && at.elapsed() < Duration::from_secs(1)
+        {
+            return Ok(head);
+        }
+        let head = self.inner.rollup.head().await?;
+        *self.inner.head.lock() = (Some(Instant::now()), head);
+        Ok(head)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Opening, funding, closing
+    // ---------------------------------------------------------------------------------
+
+    /// Opens a channel with the hub on the rollup, locking `amount` of `token`, registers
+    /// it with the hub and accepts the hub's funding offer. Returns the channel id.
+    pub async fn open_channel(&self, token: TokenId, amount: Amount) -> Result<B256, ClientError> {
+        let (key, hub, fee) = (
+            &self.inner.config.key,
+            self.inner.hub,
+            self.inner.config.fee,
+        );
+        let from = self.inner.address;
+        let (hash, signed) = self
+            .inner
+            .rollup
+            .sign_and_submit(key, &self.inner.domain, |nonce| {
+                Transaction::ChannelOpen(ChannelOpen {
+                    from,
+                    hub,
+                    token,
+                    amount,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.inner
+            .rollup
+            .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+            .await?;
+        let Transaction::ChannelOpen(open) = &signed.transaction else {
+            unreachable!("built above")
+        };
+        let id = weft_protocol::channel::channel_id(&from, &hub, open.nonce);
+        self.register(id).await?;
+        Ok(id)
+    }
+
+    /// Registers a channel the wallet opened on the rollup and accepts the hub's funding.
+    pub async fn register(&self, id: B256) -> Result<(), ClientError> {
+        let remote = self
+            .inner
+            .rollup
+            .channel(&id)
+            .await?
+            .ok_or(ClientError::UnknownChannel(id))?;
+        let opening = ChannelState {
+            channel_id: id,
+            version: 1,
+            balance_wallet: remote.record.wallet_side,
+            balance_hub: remote.record.hub_side,
+            locks: vec![],
+            is_final: false,
+        };
+        let wallet_signature = self.sign(&opening);
+        self.inner
+            .store
+            .commit(vec![
+                WalletWrite::Channel {
+                    id,
+                    wallet: self.inner.address,
+                    hub: self.inner.hub,
+                    token: remote.record.token,
+                },
+                WalletWrite::State {
+                    state: opening.clone(),
+                    wallet_signature: Some(wallet_signature),
+                    hub_signature: None,
+                },
+            ])
+            .await?;
+        let reply: RegisterReply = self
+            .post(
+                "/v1/channels",
+                &SignedUpdate {
+                    state: opening.clone(),
+                    wallet_signature,
+                },
+            )
+            .await?;
+        self.check_hub(&opening, &reply.hub_signature)?;
+        self.inner.channels.lock().insert(
+            id,
+            WalletChannel {
+                id,
+                token: remote.record.token,
+                latest: opening.clone(),
+                wallet_signature,
+                hub_signature: reply.hub_signature,
+                offer: None,
+                status: "active".into(),
+            },
+        );
+        self.store_co_signed(opening, wallet_signature, reply.hub_signature)
+            .await?;
+        if let Some(offer) = reply.funding {
+            let _op = self.op_lock(&id).lock_owned().await;
+            let update = self.accept_offer(&offer).await?;
+            let ack: Ack = self
+                .post(&format!("/v1/channels/{id}/fund"), &update)
+                .await?;
+            self.check_hub(&update.state, &ack.hub_signature)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `amount` to the wallet's side: the hub co-signs the larger state first, then the
+    /// wallet deposits on the rollup.
+    pub async fn top_up(&self, id: &B256, amount: Amount) -> Result<(), ClientError> {
+        let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
+        let state = transition::deposit(&self.latest(id)?.latest, Side::Wallet, amount)?;
+        self.update(id, "topup", state).await?;
+        let (key, fee, from, channel_id) = (
+            &self.inner.config.key,
+            self.inner.config.fee,
+            self.inner.address,
+            *id,
+        );
+        let (hash, _) = self
+            .inner
+            .rollup
+            .sign_and_submit(key, &self.inner.domain, |nonce| {
+                Transaction::ChannelDeposit(ChannelDeposit {
+                    from,
+                    channel_id,
+                    amount,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.inner
+            .rollup
+            .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+            .await?;
+        Ok(())
+    }
+
+    /// Closes the channel cooperatively: the hub co-signs the final state; it submits the
+    /// close itself if `hub_submits`, otherwise the wallet does. Returns the close
+    /// transaction's hash.
+    pub async fn close_channel(&self, id: &B256, hub_submits: bool) -> Result<B256, ClientError> {
+        let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
+        let state = transition::finalize(&self.latest(id)?.latest)?;
+        let wallet_signature = self.sign(&state);
+        self.inner
+            .store
+            .commit(vec![
+                WalletWrite::State {
+                    state: state.clone(),
+                    wallet_signature: Some(wallet_signature),
+                    hub_signature: None,
+                },
+                WalletWrite::Status {
+                    id: *id,
+                    status: "closing",
+                },
+            ])
+            .await?;
+        let reply: CloseReply = self
+            .post(
+                &format!("/v1/channels/{id}/close"),
+                &CloseRequest {
+                    state: state.clone(),
+                    wallet_signature,
+                    submit: hub_submits,
+                },
+            )
+            .await?;
+        self.check_hub(&state, &reply.hub_signature)?;
+        self.store_co_signed(state.clone(), wallet_signature, reply.hub_signature)
+            .await?;
+        let hash = match reply.transaction {
+            Some(hash) => hash,
+            None => {
+                let hash = self
+                    .submit_settle(&state, wallet_signature, reply.hub_signature, Settle::Close)
+                    .await?;
+                self.inner
+                    .rollup
+                    .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+                    .await?;
+                hash
+            }
+        };
+        self.set_status(id, "closed").await?;
+        Ok(hash)
+    }
+
+    async fn set_status(&self, id: &B256, status: &'static str) -> Result<(), ClientError> {
+        self.inner
+            .store
+            .commit(vec![WalletWrite::Status { id: *id, status }])
+            .await?;
+        if let Some(c) = self.inner.channels.lock().get_mut(id) {
+            c.status = status.into();
+        }
+        Ok(())
+    }
+
+    /// Submits a co-signed state on the rollup (close, register or refute).
+    async fn submit_settle(
+        &self,
+        state: &ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+        kind: Settle,
+    ) -> Result<B256, ClientError> {
+        let body = ChannelSettle {
+            from: self.inner.address,
+            state: state.clone(),
+            wallet_signature: wallet_signature.to_bytes().to_vec().into(),
+            hub_signature: hub_signature.to_bytes().to_vec().into(),
+            fee: self.inner.config.fee,
+            nonce: 0,
+        };
+        let (hash, _) = self
+            .inner
+            .rollup
+            .sign_and_submit(&self.inner.config.key, &self.inner.domain, |nonce| {
+                let body = ChannelSettle { nonce, ..body };
+                match kind {
+                    Settle::Close => Transaction::ChannelClose(body),
+                    Settle::Register => Transaction::ChannelRegister(body),
+                    Settle::Refute => Transaction::ChannelRefute(body),
+                }
+            })
+            .await?;
+        Ok(hash)
+    }
+
+    /// Starts a dispute on the rollup with the co-signed state of `version` (default: the
+    /// latest). Registering anything but the latest is what a cheating wallet does; the
+    /// hub refutes it. Returns the transaction's hash once executed.
+    pub async fn register_on_rollup(
+        &self,
+        id: &B256,
+        version: Option<u64>,
+    ) -> Result<B256, ClientError> {
+        let (state, ws, hs) = self.co_signed_at(id, version).await?;
+        let hash = self.submit_settle(&state, ws, hs, Settle::Register).await?;
+        self.inner
+            .rollup
+            .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+            .await?;
+        self.set_status(id, "disputed").await?;
+        Ok(hash)
+    }
+
+    async fn co_signed_at(
+        &self,
+        id: &B256,
+        version: Option<u64>,
+    ) -> Result<(ChannelState, Signature, Signature), ClientError> {
+        let channel = self.latest(id)?;
+        match version {
+            None => Ok((
+                channel.latest,
+                channel.wallet_signature,
+                channel.hub_signature,
+            )),
+            Some(v) => self
+                .inner
+                .store
+                .states(id)
+                .await?
+                .into_iter()
+                .find_map(|w| {
+                    (w.state.version == v).then_some((
+                        w.state,
+                        w.wallet_signature?,
+                        w.hub_signature?,
+                    ))
+                })
+                .ok_or_else(|| ClientError::BadOffer(format!("no co-signed state at version {v}"))),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Payments
+    // ---------------------------------------------------------------------------------
+
+    /// Sends a state update the wallet starts (`pay`, `topup`) and stores the co-signed
+    /// result.
+    async fn update(
+        &self,
+        id: &B256,
+        route: &str,
+        state: ChannelState,
+    ) -> Result<Ack, ClientError> {
+        let wallet_signature = self.sign(&state);
+        let update = SignedUpdate {
+            state: state.clone(),
+            wallet_signature,
+        };
+        let ack: Ack = self
+            .post(&format!("/v1/channels/{id}/{route}"), &update)
+            .await?;
+        self.check_hub(&state, &ack.hub_signature)?;
+        self.store_co_signed(state, wallet_signature, ack.hub_signature)
+            .await?;
+        Ok(ack)
+    }
+
+    /// Pays the hub `amount` directly.
+    pub async fn pay_hub(&self, id: &B256, amount: Amount) -> Result<(), ClientError> {
+        let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
+        let state = transition::pay(&self.latest(id)?.latest, Side::Wallet, amount)?;
+        self.update(id, "pay", state).await.map(|_| ())
+    }
+
+    /// A new invoice for `amount`: a random secret, stored; returns its hashlock, which
+    /// the payer locks to.
+    pub async fn invoice(&self, amount: Amount) -> Result<B256, ClientError> {
+        Ok(self.invoices(&[amount]).await?[0])
+    }
+
+    /// One invoice per amount, stored in one commit.
+    pub async fn invoices(&self, amounts: &[Amount]) -> Result<Vec<B256>, ClientError> {
+        let invoices: Vec<(B256, B256, Amount)> = amounts
+            .iter()
+            .map(|&amount| {
+                let mut secret = B256::ZERO;
+                self.inner.rng.lock().fill_bytes(secret.as_mut_slice());
+                (keccak256(secret), secret, amount)
+            })
+            .collect();
+        self.inner
+            .store
+            .commit(
+                invoices
+                    .iter()
+                    .map(|&(hashlock, secret, amount)| WalletWrite::Secret {
+                        hashlock,
+                        secret,
+                        amount,
+                    })
+                    .collect(),
+            )
+            .await?;
+        let mut known = self.inner.invoices.lock();
+        for &(hashlock, secret, amount) in &invoices {
+            known.insert(hashlock, (secret, amount));
+        }
+        Ok(invoices.into_iter().map(|(h, _, _)| h).collect())
+    }
+
+    /// Pays `amount` to `payee` through the hub, locked to `hashlock` (the payee's
+    /// invoice). Returns how it stands: `Settled` (done), `Refunded` (failed, nothing
+    /// moved) or `Pending` (the payee has not answered; the hub will offer the outcome on
+    /// the WebSocket, and the wallet answers it there).
+    pub async fn pay(
+        &self,
+        id: &B256,
+        payee: Address,
+        amount: Amount,
+        hashlock: B256,
+    ) -> Result<RouteStatus, ClientError> {
+        let head = self.head().await?;
+        let min = self.inner.min_lock_blocks;
+        let lock = Lock {
+            amount,
+            hashlock,
+            expiry: head + min + self.inner.config.lock_extra_blocks,
+            direction: LockDirection::WalletToHub,
+        };
+        let _op = self.op_lock(id).lock_owned().await;
+        self.settle_sent(id).await?;
+        let state = transition::add_lock(&self.latest(id)?.latest, lock)?;
+        let wallet_signature = self.sign(&state);
+        let req = RouteRequest {
+            state: state.clone(),
+            wallet_signature,
+            payee,
+        };
+        let reply: RouteReply = self.post(&format!("/v1/channels/{id}/route"), &req).await?;
+        self.check_hub(&state, &reply.hub_signature)?;
+        let locked = WalletWrite::State {
+            state: state.clone(),
+            wallet_signature: Some(wallet_signature),
+            hub_signature: Some(reply.hub_signature),
+        };
+        let Some(offer) = reply.offer else {
+            self.inner.store.commit(vec![locked]).await?;
+            self.set_latest(state, wallet_signature, reply.hub_signature);
+            return Ok(reply.status);
+        };
+        // The locked state and its resolution are stored in one commit.
+        self.set_latest(state, wallet_signature, reply.hub_signature);
+        let update = self.accept_offer_with(&offer, vec![locked]).await?;
+        let ack: Ack = self
+            .post(&format!("/v1/channels/{id}/countersign"), &update)
+            .await?;
+        // The hub's signature is deterministic: the one already verified on the offer.
+        if ack.hub_signature != offer.hub_signature {
+            return Err(ClientError::BadHubSignature);
+        }
+        Ok(reply.status)
+    }
+
+    /// Checks an offer against the state its kind leads to from the latest one, stores it
+    /// with both signatures and returns the countersignature to send.
+    async fn accept_offer(&self, offer: &Offer) -> Result<SignedUpdate, ClientError> {
+        self.accept_offer_with(offer, Vec::new()).await
+    }
+
+    /// [`Self::accept_offer`], committing `writes` with the accepted state.
+    async fn accept_offer_with(
+        &self,
+        offer: &Offer,
+        mut writes: Vec<WalletWrite>,
+    ) -> Result<SignedUpdate, ClientError> {
+        self.check_hub(&offer.state, &offer.hub_signature)?;
+        let channel = self.latest(&offer.state.channel_id)?;
+        let latest = &channel.latest;
+        let next = &offer.state;
+        let expected = match offer.kind {
+            OfferKind::Funding => transition::deposit(
+                latest,
+                Side::Hub,
+                next.balance_hub.saturating_sub(latest.balance_hub),
+            )?,
+            OfferKind::Payment => transition::pay(
+                latest,
+                Side::Hub,
+                next.balance_wallet.saturating_sub(latest.balance_wallet),
+            )?,
+            OfferKind::Settle => {
+                let secret = offer.secret.ok_or_else(|| {
+                    ClientError::BadOffer("a settlement without its secret".into())
+                })?;
+                transition::resolve_lock(latest, &keccak256(secret), true)?
+            }
+            OfferKind::Refund => {
+                let removed = latest
+                    .locks
+                    .iter()
+                    .find(|l| !next.locks.contains(l))
+                    .ok_or_else(|| ClientError::BadOffer("a refund that removes no lock".into()))?;
+                transition::resolve_lock(latest, &removed.hashlock, false)?
+            }
+            OfferKind::Lock => {
+                return Err(ClientError::BadOffer(
+                    "a lock is answered with fulfil or reject".into(),
+                ));
+            }
+        };
+        if &expected != next {
+            return Err(ClientError::BadOffer(format!(
+                "{:?} offer is not the expected state",
+                offer.kind
+            )));
+        }
+        let wallet_signature = self.sign(next);
+        writes.push(WalletWrite::State {
+            state: next.clone(),
+            wallet_signature: Some(wallet_signature),
+            hub_signature: Some(offer.hub_signature),
+        });
+        self.inner.store.commit(writes).await?;
+        self.set_latest(next.clone(), wallet_signature, offer.hub_signature);
+        Ok(SignedUpdate {
+            state: next.clone(),
+            wallet_signature,
+        })
+    }
+
+    // ---------------------------------------------------------------------------------
+    // The hub's messages
+    // ---------------------------------------------------------------------------------
+
+    async fn on_message(&self, message: HubMessage) {
+        let result = match message {
+            HubMessage::Offer(offer) => {
+                let id = offer.state.channel_id;
+                match self.on_offer(offer).await {
+                    // An offer the wallet cannot place is built on a state it does not hold
+                    // (the hub's answer to one of its requests was lost): sync, which
+                    // brings the hub's latest state and the offer again.
+                    Err(ClientError::Transition(_) | ClientError::BadOffer(_)) => {
+                        self.sync(&id).await
+                    }
+                    other => other,
+                }
+            }
+            HubMessage::Ack(ack) => self.on_ack(ack).await,
+            HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id),
+            HubMessage::Synced(reply) => self.adopt(*reply).await,
+            HubMessage::Error {
+                channel_id,
+                code,
+                message,
+            } => {
+                warn!(channel = ?channel_id, %code, %message, "hub refused a socket message");
+                if let Some(id) = channel_id {
+                    self.inner.sent.lock().retain(|(c, _), _| c != &id);
+                    self.inner.answered.notify_waiters();
+                }
+                Ok(())
+            }
+        };
+        if let Err(e) = result {
+            warn!(error = %e, "handling a hub message failed");
+        }
+    }
+
+    async fn on_offer(&self, offer: Offer) -> Result<(), ClientError> {
+        let id = offer.state.channel_id;
+        let _op = self.op_lock(&id).lock_owned().await;
+        let latest = self.latest(&id)?;
+        if offer.state.version <= latest.latest.version {
+            return Ok(()); // answered already
+        }
+        if offer.kind != OfferKind::Lock {
+            let update = self.accept_offer(&offer).await?;
+            let ack: Ack = self
+                .post(&format!("/v1/channels/{id}/countersign"), &update)
+                .await?;
+            return self.check_hub(&update.state, &ack.hub_signature);
+        }
+        // A lock to the wallet: check it, store it (with the hub's signature) before
+        // revealing anything, then answer.
+        self.check_hub(&offer.state, &offer.hub_signature)?;
+        let lock = transition::added_lock(&latest.latest, &offer.state)
+            .filter(|l| l.direction == LockDirection::HubToWallet)
+            .ok_or_else(|| {
+                ClientError::BadOffer("a lock offer must add one lock to the wallet".into())
+            })?;
+        if transition::add_lock(&latest.latest, lock.clone())? != offer.state {
+            return Err(ClientError::BadOffer(
+                "the lock offer changes more than the lock".into(),
+            ));
+        }
+        self.inner
+            .store
+            .commit(vec![WalletWrite::State {
+                state: offer.state.clone(),
+                wallet_signature: None,
+                hub_signature: Some(offer.hub_signature),
+            }])
+            .await?;
+        if let Some(c) = self.inner.channels.lock().get_mut(&id) {
+            c.offer = Some(offer.clone());
+        }
+        if self.inner.answering.load(Ordering::SeqCst) {
+            self.answer_lock(&offer, &lock)?;
+        }
+        Ok(())
+    }
+
+    /// Fulfils a stored lock offer if the wallet has the invoice, rejects it otherwise.
+    fn answer_lock(&self, offer: &Offer, lock: &Lock) -> Result<(), ClientError> {
+        let invoice = self.inner.invoices.lock().get(&lock.hashlock).copied();
+        let head = self.inner.head.lock().1;
+        let secret = invoice
+            .filter(|(_, amount)| lock.amount >= *amount && lock.expiry > head)
+            .map(|(s, _)| s);
+        let next = transition::resolve_lock(&offer.state, &lock.hashlock, secret.is_some())?;
+        let wallet_signature = self.sign(&next);
+        self.inner.sent.lock().insert(
+            (next.channel_id, next.version),
+            (next.clone(), wallet_signature),
+        );
+        let message = match secret {
+            Some(secret) => WalletMessage::Fulfil {
+                secret,
+                state: next,
+                wallet_signature,
+            },
+            None => WalletMessage::Reject {
+                state: next,
+                wallet_signature,
+            },
+        };
+        self.send(message);
+        Ok(())
+    }
+
+    async fn answer_stored_offers(&self) {
+        let offers: Vec<Offer> = self
+            .inner
+            .channels
+            .lock()
+            .values()
+            .filter_map(|c| c.offer.clone())
+            .collect();
+        for offer in offers {
+            let id = offer.state.channel_id;
+            let _op = self.op_lock(&id).lock_owned().await;
+            let Some(latest) = self.channel(&id) else {
+                continue;
+            };
+            if offer.kind != OfferKind::Lock || offer.state.version <= latest.latest.version {
+                continue;
+            }
+            if let Some(lock) = transition::added_lock(&latest.latest, &offer.state)
+                && let Err(e) = self.answer_lock(&offer, &lock)
+            {
+                warn!(error = %e, "answering a stored lock failed");
+            }
+        }
+    }
+
+    /// The hub acknowledged a state the wallet sent on the socket.
+    async fn on_ack(&self, ack: Ack) -> Result<(), ClientError> {
+        let key = (ack.channel_id, ack.version);
+        let sent = self.inner.sent.lock().get(&key).cloned();
+        let Some((state, wallet_signature)) = sent else {
+            return Ok(());
+        };
+        let result = match self.check_hub(&state, &ack.hub_signature) {
+            Ok(()) => {
+                self.store_co_signed(state, wallet_signature, ack.hub_signature)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        self.inner.sent.lock().remove(&key);
+        self.inner.answered.notify_waiters();
+        result
+    }
+
+    /// Waits until the hub answered every state the wallet sent on the socket for this
+    /// channel, so the next proposal builds on the hub's latest; syncs if it does not.
+    async fn settle_sent(&self, id: &B256) -> Result<(), ClientError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let answered = self.inner.answered.notified();
+            if !self.inner.sent.lock().keys().any(|(c, _)| c == id) {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, answered).await.is_err() {
+                self.inner.sent.lock().retain(|(c, _), _| c != id);
+                return self.sync(id).await;
+            }
+        }
+    }
+
+    fn send(&self, message: WalletMessage) {
+        let sent = self
+            .inner
+            .socket
+            .lock()
+            .as_ref()
+            .is_some_and(|tx| tx.send(message).is_ok());
+        if !sent {
+            debug!("socket down: the answer is sent again after the hub re-offers");
+        }
+    }
+
+    /// Sends the wallet's latest hub-signed state of a channel (for a hub that restarted).
+    fn send_sync(&self, id: &B256) -> Result<(), ClientError> {
+        self.send(WalletMessage::Sync(self.sync_request(id)?));
+        Ok(())
+    }
+
+    fn sync_request(&self, id: &B256) -> Result<SyncRequest, ClientError> {
+        let c = self.latest(id)?;
+        Ok(match &c.offer {
+            Some(o) => SyncRequest {
+                state: o.state.clone(),
+                wallet_signature: None,
+                hub_signature: o.hub_signature,
+            },
+            None => SyncRequest {
+                state: c.latest.clone(),
+                wallet_signature: Some(c.wallet_signature),
+                hub_signature: c.hub_signature,
+            },
+        })
+    }
+
+    /// Syncs a channel over REST (after a `sync_required` answer).
+    pub async fn sync(&self, id: &B256) -> Result<(), ClientError> {
+        let req = self.sync_request(id)?;
+        let reply: SyncReply = self.post(&format!("/v1/channels/{id}/sync"), &req).await?;
+        self.adopt(reply).await
+    }
+
+    /// Adopts the hub's view after a sync where it is newer (both signatures checked).
+    async fn adopt(&self, reply: SyncReply) -> Result<(), ClientError> {
+        let latest = reply.latest;
+        let id = latest.state.channel_id;
+        let ours = self.latest(&id)?;
+        if latest.state.version > ours.latest.version {
+            self.check_hub(&latest.state, &latest.hub_signature)?;
+            let signer = latest
+                .wallet_signature
+                .recover(&latest.state.signing_hash(&self.inner.domain));
+            if signer.ok() != Some(self.inner.address) {
+                return Err(ClientError::BadOffer(
+                    "a sync with a state the wallet did not sign".into(),
+                ));
+            }
+            self.store_co_signed(latest.state, latest.wallet_signature, latest.hub_signature)
+                .await?;
+        }
+        if let Some(offer) = reply.offer {
+            Box::pin(self.on_offer(offer)).await?;
+        }
+        Ok(())
+    }
+
+    /// The channel as the hub shows it (a signed read).
+    pub async fn hub_view(&self, id: &B256) -> Result<ChannelView, ClientError> {
+        let path = format!("/v1/channels/{id}");
+        let timestamp = now_secs();
+        let signature = HubRequest {
+            wallet: self.inner.address,
+            method: "GET",
+            path: &path,
+            timestamp,
+        }
+        .sign(&self.inner.config.key, &self.inner.domain);
+        let r = self
+            .inner
+            .http
+            .get(format!("{}{path}", self.inner.config.hub_url))
+            .header(HEADER_WALLET, self.inner.address.to_string())
+            .header(HEADER_TIMESTAMP, timestamp.to_string())
+            .header(HEADER_SIGNATURE, signature.to_string())
+            .send()
+            .await?;
+        if r.status().is_success() {
+            Ok(r.json().await?)
+        } else {
+            Err(ClientError::Hub(Box::new(r.json().await?)))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Settle {
+    Close,
+    Register,
+    Refute,
+}
+
+/// Keeps the wallet's WebSocket open, reconnecting after drops, until the wallet closes.
+async fn socket_loop(wallet: Wallet) {
+    let mut stop = wallet.inner.stop.subscribe();
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if let Err(e) = run_socket(&wallet, &mut stop).await {
+            debug!(error = %e, "hub socket closed");
+        }
+        wallet.inner.connected.send_replace(false);
+        wallet.inner.socket.lock().take();
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(RECONNECT_DELAY) => {}
+        }
+    }
+}
+
+async fn run_socket(
+    wallet: &Wallet,
+    stop: &mut tokio_watch::Receiver<bool>,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let inner = &wallet.inner;
+    let timestamp = now_secs();
+    let signature = HubRequest {
+        wallet: inner.address,
+        method: "GET",
+        path: "/v1/ws",
+        timestamp,
+    }
+    .sign(&inner.config.key, &inner.domain);
+    let url = format!(
+        "{}/v1/ws?wallet={}&timestamp={timestamp}&signature={signature}",
+        inner.config.hub_url.replacen("http", "ws", 1),
+        inner.address
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+    let (mut sink, mut stream) = socket.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<WalletMessage>();
+    *inner.socket.lock() = Some(tx);
+    inner.connected.send_replace(true);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            let text = serde_json::to_string(&m).expect("messages serialize");
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    let result = loop {
+        let frame = tokio::select! {
+            _ = stop.wait_for(|s| *s) => break Ok(()),
+            frame = stream.next() => frame,
+        };
+        let text = match frame {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(Message::Close(_))) | None => break Ok(()),
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => break Err(e.into()),
+        };
+        match serde_json::from_str::<HubMessage>(&text) {
+            Ok(m) => wallet.on_message(m).await,
+            Err(e) => warn!(error = %e, "unreadable hub message"),
+        }
+    };
+    writer.abort();
+    result
+}

@@ -1,0 +1,285 @@
+//! Hub configuration: typed structs with named defaults, filled from (lowest first) the
+//! defaults, environment variables and CLI flags. The hub's key comes only from the
+//! environment or a file; without either, a dev key derived from a public seed is used (and
+//! logged as such).
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use weft_protocol::{
+    primitives::{Amount, B256},
+    signature::SigningKey,
+};
+
+use crate::error::HubError;
+
+/// Default public listener (the sequencer's default is 8547).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8548";
+/// Default data directory (the SQLite database lives here).
+pub const DEFAULT_DATA_DIR: &str = "data/channel-hub";
+/// Default sequencer API.
+pub const DEFAULT_SEQUENCER_URL: &str = "http://127.0.0.1:8547";
+/// Seed of the dev key (`keccak256` of it): public, for devnets and tests only.
+pub const DEV_KEY_SEED: &[u8] = b"weft-hub-dev";
+/// Default funding policy: the hub matches a wallet's opening deposit up to this amount
+/// (base units of the channel's token).
+pub const DEFAULT_MATCH_CAP: Amount = 1_000_000_000_000_000_000;
+/// Default fee the hub offers on its own rollup transactions.
+pub const DEFAULT_FEE: Amount = 0;
+/// Default: the payer's lock must expire at least this many blocks after the hub's head.
+/// Blocks are only sealed with traffic, so this is a floor, not a duration.
+pub const DEFAULT_MIN_LOCK_BLOCKS: u64 = 200;
+/// Default: the hub's lock to the payee expires this many blocks before the payer's, so
+/// the hub can still reveal the secret on the rollup after the payee did.
+pub const DEFAULT_LOCK_MARGIN_BLOCKS: u64 = 100;
+/// Default: how long a routed payment waits for the payee to answer before the payer is
+/// told it is pending.
+pub const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default: how long a payment waits for a busy payee channel.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
+/// Default interval between polls of the sequencer's head by the watcher.
+pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// Default: how long the hub waits for one of its rollup transactions to execute.
+pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default request body limit.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 256 << 10;
+/// Default accepted clock skew of a signed request's timestamp.
+pub const DEFAULT_AUTH_WINDOW: Duration = Duration::from_secs(300);
+
+/// The whole hub configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Public API listener.
+    pub listen: SocketAddr,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// PostgreSQL (or SQLite) URL; `None`: SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// The sequencer's API (`http://host:port`).
+    pub sequencer_url: String,
+    /// The hub's key: it signs channel states and the hub's rollup transactions.
+    pub key: SigningKey,
+    /// How the hub funds its side of new channels.
+    pub funding: FundingPolicy,
+    /// Fee on the hub's rollup transactions.
+    pub fee: Amount,
+    /// Expiry rules of routed payments.
+    pub locks: LockPolicy,
+    /// How long a routed payment waits for the payee's answer.
+    pub route_timeout: Duration,
+    /// How long a payment waits for a payee channel busy with another update.
+    pub busy_wait: Duration,
+    /// Interval between the watcher's polls of the sequencer.
+    pub watch_interval: Duration,
+    /// How long the hub waits for one of its rollup transactions to execute.
+    pub rollup_timeout: Duration,
+    /// Request body limit in bytes.
+    pub max_body_bytes: usize,
+    /// Accepted clock skew of signed requests.
+    pub auth_window: Duration,
+}
+
+/// How much the hub deposits on its side of a newly registered channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FundingPolicy {
+    /// The hub matches the wallet's side up to this amount (0: the hub adds nothing).
+    pub match_cap: Amount,
+}
+
+impl FundingPolicy {
+    /// The hub's deposit for a channel whose wallet side is `wallet_side`, given what the hub
+    /// has on the rollup (`available`, after fees).
+    pub fn deposit_for(&self, wallet_side: Amount, available: Amount) -> Amount {
+        wallet_side.min(self.match_cap).min(available)
+    }
+}
+
+/// Expiry rules of the locks of routed payments (in L2 blocks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockPolicy {
+    /// The payer's lock must expire at least this many blocks after the hub's head, plus
+    /// the margin.
+    pub min_blocks: u64,
+    /// The payee's lock expires this many blocks before the payer's.
+    pub margin_blocks: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: DEFAULT_LISTEN.parse().expect("valid default"),
+            data_dir: DEFAULT_DATA_DIR.into(),
+            database_url: None,
+            sequencer_url: DEFAULT_SEQUENCER_URL.into(),
+            key: dev_key(),
+            funding: FundingPolicy {
+                match_cap: DEFAULT_MATCH_CAP,
+            },
+            fee: DEFAULT_FEE,
+            locks: LockPolicy {
+                min_blocks: DEFAULT_MIN_LOCK_BLOCKS,
+                margin_blocks: DEFAULT_LOCK_MARGIN_BLOCKS,
+            },
+            route_timeout: DEFAULT_ROUTE_TIMEOUT,
+            busy_wait: DEFAULT_BUSY_WAIT,
+            watch_interval: DEFAULT_WATCH_INTERVAL,
+            rollup_timeout: DEFAULT_ROLLUP_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            auth_window: DEFAULT_AUTH_WINDOW,
+        }
+    }
+}
+
+/// The dev key: `keccak256("weft-hub-dev")`. Its address must be funded at genesis.
+pub fn dev_key() -> SigningKey {
+    SigningKey::from_seed(DEV_KEY_SEED)
+}
+
+/// Command-line flags; each also reads an environment variable.
+#[derive(Debug, Parser, Default)]
+#[command(name = "weft-channel-hub", version, about = "Weft state-channel hub")]
+pub struct Cli {
+    /// Public API listen address.
+    #[arg(long, env = "WEFT_HUB_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory.
+    #[arg(long, env = "WEFT_HUB_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL (postgres://…); default SQLite in the data directory.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// The sequencer's API.
+    #[arg(long, env = "WEFT_SEQUENCER_URL")]
+    pub sequencer_url: Option<String>,
+    /// File holding the hub's private key (0x-hex); see also WEFT_HUB_KEY.
+    #[arg(long, env = "WEFT_HUB_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+    /// Use the public dev key when no key is given (devnets only).
+    #[arg(long, env = "WEFT_HUB_DEV_KEY")]
+    pub dev_key: bool,
+    /// The hub matches a wallet's opening deposit up to this amount.
+    #[arg(long, env = "WEFT_HUB_MATCH_CAP")]
+    pub match_cap: Option<u128>,
+    /// Fee on the hub's rollup transactions.
+    #[arg(long, env = "WEFT_HUB_FEE")]
+    pub fee: Option<u128>,
+    /// Minimum lock lifetime in blocks.
+    #[arg(long, env = "WEFT_HUB_MIN_LOCK_BLOCKS")]
+    pub min_lock_blocks: Option<u64>,
+    /// Blocks between the payee's and the payer's lock expiry.
+    #[arg(long, env = "WEFT_HUB_LOCK_MARGIN_BLOCKS")]
+    pub lock_margin_blocks: Option<u64>,
+    /// Milliseconds a routed payment waits for the payee.
+    #[arg(long, env = "WEFT_HUB_ROUTE_TIMEOUT_MS")]
+    pub route_timeout_ms: Option<u64>,
+    /// Milliseconds between the watcher's polls.
+    #[arg(long, env = "WEFT_HUB_WATCH_INTERVAL_MS")]
+    pub watch_interval_ms: Option<u64>,
+}
+
+/// Name of the environment variable that may hold the hub's key (0x-hex).
+pub const KEY_ENV: &str = "WEFT_HUB_KEY";
+
+impl Config {
+    /// Defaults overridden by `cli` (which clap filled from flags and the environment). The
+    /// key comes from `WEFT_HUB_KEY`, else the key file, else (with `--dev-key`) the dev key.
+    pub fn load(cli: &Cli) -> Result<Self, HubError> {
+        let mut c = Self::default();
+        macro_rules! set {
+            ($dst:expr, $src:expr) => {
+                if let Some(v) = $src.clone() {
+                    $dst = v;
+                }
+            };
+        }
+        set!(c.listen, cli.listen);
+        set!(c.data_dir, cli.data_dir);
+        c.database_url = cli.database_url.clone().filter(|u| !u.is_empty());
+        set!(c.sequencer_url, cli.sequencer_url);
+        set!(c.funding.match_cap, cli.match_cap);
+        set!(c.fee, cli.fee);
+        set!(c.locks.min_blocks, cli.min_lock_blocks);
+        set!(c.locks.margin_blocks, cli.lock_margin_blocks);
+        if let Some(ms) = cli.route_timeout_ms {
+            c.route_timeout = Duration::from_millis(ms);
+        }
+        if let Some(ms) = cli.watch_interval_ms {
+            c.watch_interval = Duration::from_millis(ms);
+        }
+        c.key = match (std::env::var(KEY_ENV).ok(), &cli.key_file) {
+            (Some(hex), _) => parse_key(&hex)?,
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    HubError::Config(format!("cannot read key file {}: {e}", path.display()))
+                })?;
+                parse_key(text.trim())?
+            }
+            (None, None) if cli.dev_key => dev_key(),
+            (None, None) => {
+                return Err(HubError::Config(format!(
+                    "no hub key: set {KEY_ENV}, --key-file, or --dev-key for a devnet"
+                )));
+            }
+        };
+        c.validate()?;
+        Ok(c)
+    }
+
+    fn validate(&self) -> Result<(), HubError> {
+        if self.locks.margin_blocks == 0 {
+            return Err(HubError::Config("lock margin must be positive".into()));
+        }
+        if self.watch_interval.is_zero() || self.route_timeout.is_zero() {
+            return Err(HubError::Config("intervals must be positive".into()));
+        }
+        Ok(())
+    }
+}
+
+fn parse_key(hex: &str) -> Result<SigningKey, HubError> {
+    let bytes: B256 = hex
+        .parse()
+        .map_err(|_| HubError::Config("hub key must be 32 bytes of 0x-hex".into()))?;
+    SigningKey::from_bytes(&bytes).map_err(|_| HubError::Config("invalid hub key".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn funding_matches_up_to_the_cap_and_what_the_hub_has() {
+        let p = FundingPolicy { match_cap: 100 };
+        assert_eq!(p.deposit_for(40, 1_000), 40);
+        assert_eq!(p.deposit_for(400, 1_000), 100);
+        assert_eq!(p.deposit_for(400, 30), 30);
+        assert_eq!(FundingPolicy { match_cap: 0 }.deposit_for(5, 5), 0);
+    }
+
+    #[test]
+    fn a_key_file_is_read_and_no_key_is_an_error_without_dev_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        let key = SigningKey::from_seed(b"file key");
+        std::fs::write(&path, format!("{}\n", key.secret_bytes())).unwrap();
+        let cli = Cli {
+            key_file: Some(path),
+            ..Cli::default()
+        };
+        if std::env::var(KEY_ENV).is_err() {
+            assert_eq!(Config::load(&cli).unwrap().key.address(), key.address());
+            assert!(matches!(
+                Config::load(&Cli::default()),
+                Err(HubError::Config(_))
+            ));
+            let dev = Cli {
+                dev_key: true,
+                ..Cli::default()
+            };
+            assert_eq!(
+                Config::load(&dev).unwrap().key.address(),
+                dev_key().address()
+            );
+        }
+    }
+}

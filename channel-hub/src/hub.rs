@@ -1,0 +1,1830 @@
+//! The hub: its channels, the rules it signs by, and routed payments.
+//!
+//! Each channel lives in a [`Slot`] behind an async mutex; an update locks the channels it
+//! touches (two, in id order, for a routed payment), checks the wallet's proposal against
+//! the state the hub builds itself ([`crate::transition`]), commits the new state to the
+//! database and only then signs it. Three rules hold for every signature:
+//!
+//! 1. **Durable first.** The state's row is committed before the hub computes or releases
+//!    its signature (the signature is deterministic, RFC 6979, so it is not stored: it is
+//!    recomputed from the stored state when needed).
+//! 2. **One state per version.** The hub signs version `v + 1` only on top of its highest
+//!    signed version `v`; the `states` primary key `(channel_id, version)` refuses a second
+//!    row, so even a bug above cannot sign two states with one version.
+//! 3. **Backed credits.** Every state the hub signs comes out of a transition from its own
+//!    latest state, which refuses to debit the hub below zero; a lock or payment to a wallet
+//!    is therefore always backed by the hub's balance in that channel.
+//!
+//! After a restart every channel starts *unsynced*: the database may be older than the
+//! newest state the hub signed (a restored backup), so the hub asks the wallet for its latest
+//! state (verifying both signatures) before it signs anything on the channel, and halts the
+//! channel if the wallet holds a state that contradicts the hub's own history.
+//!
+//! A routed payment A → hub → B: A proposes its state with a lock to the hub; the hub
+//! commits it together with its own lock to B (expiring `margin` blocks earlier) and offers
+//! that to B over B's WebSocket. B answers with the secret and the next state, the lock
+//! paid to it (or refuses, the lock returned); the hub commits that with the payment's
+//! secret and the offer settling A's lock, acknowledges B and answers A, who countersigns.
+//! If B or A stop answering, the locks stay co-signed and each side can enforce them on the
+//! rollup (`RevealSecret` + `ChannelRegister`/`ChannelConclude`).
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use parking_lot::Mutex;
+use tokio::sync::{Notify, oneshot};
+use tracing::{info, warn};
+use weft_protocol::{
+    channel::{ChannelState, ChannelStatus, Lock, LockDirection},
+    codec::Encode,
+    eip712::{Domain, Eip712},
+    primitives::{Address, Amount, B256, Nonce, TokenId, keccak256},
+    signature::{Signature, SigningKey},
+    transaction::{ChannelConclude, ChannelDeposit, ChannelSettle, RevealSecret, Transaction},
+};
+
+use crate::{
+    config::Config,
+    error::HubError,
+    metrics::Metrics,
+    rollup::RollupClient,
+    store::{HubStore, PaymentRow, PaymentStatus, RollupTxRow, Write},
+    transition::{self, Side},
+    wire::{
+        Ack, ChannelView, CloseReply, CoSigned, HubInfo, HubMessage, Offer, OfferKind,
+        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
+    },
+    ws::Sessions,
+};
+
+/// Where a channel stands for the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Takes updates.
+    Active,
+    /// The hub restarted and has not yet learned the wallet's latest state.
+    Unsynced,
+    /// Registered on the rollup: no more updates.
+    Disputed,
+    /// Closed on the rollup (or closing cooperatively).
+    Closed,
+    /// The wallet presented a state contradicting the hub's history: no more signatures.
+    Halted,
+}
+
+impl Phase {
+    /// The name the API shows.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Unsynced => "unsynced",
+            Self::Disputed => "disputed",
+            Self::Closed => "closed",
+            Self::Halted => "halted",
+        }
+    }
+
+    fn from_stored(s: &str) -> Self {
+        match s {
+            "disputed" => Self::Disputed,
+            "closed" => Self::Closed,
+            "halted" => Self::Halted,
+            _ => Self::Unsynced,
+        }
+    }
+}
+
+/// A state the hub signed and offered, awaiting the wallet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOffer {
+    /// Why.
+    pub kind: OfferKind,
+    /// The state.
+    pub state: ChannelState,
+    /// The hub's signature.
+    pub hub_signature: Signature,
+    /// The routed payment it belongs to.
+    pub payment: Option<B256>,
+    /// For a settle offer, the secret.
+    pub secret: Option<B256>,
+}
+
+impl PendingOffer {
+    fn wire(&self) -> Offer {
+        Offer {
+            kind: self.kind,
+            state: self.state.clone(),
+            hub_signature: self.hub_signature,
+            secret: self.secret,
+        }
+    }
+}
+
+/// One channel as the hub holds it.
+#[derive(Debug)]
+pub struct Channel {
+    /// Its id.
+    pub id: B256,
+    /// The wallet.
+    pub wallet: Address,
+    /// The token.
+    pub token: TokenId,
+    /// What the rollup holds for it, as last read.
+    pub rollup_total: Amount,
+    /// The latest co-signed state.
+    pub latest: ChannelState,
+    /// The wallet's signature of `latest`.
+    pub wallet_signature: Signature,
+    /// The hub's signature of `latest`.
+    pub hub_signature: Signature,
+    /// A newer state the hub signed, awaiting the wallet.
+    pub offer: Option<PendingOffer>,
+    /// Where it stands.
+    pub phase: Phase,
+}
+
+impl Channel {
+    /// The highest version the hub has signed.
+    pub fn highest_version(&self) -> u64 {
+        self.offer
+            .as_ref()
+            .map_or(self.latest.version, |o| o.state.version)
+    }
+
+    fn co_signed(&self) -> CoSigned {
+        CoSigned {
+            state: self.latest.clone(),
+            wallet_signature: self.wallet_signature,
+            hub_signature: self.hub_signature,
+        }
+    }
+
+    fn view(&self) -> ChannelView {
+        ChannelView {
+            id: self.id,
+            wallet: self.wallet,
+            token: self.token,
+            status: self.phase.as_str().into(),
+            rollup_total: self.rollup_total,
+            latest: self.co_signed(),
+            offer: self.offer.as_ref().map(PendingOffer::wire),
+        }
+    }
+
+    /// Refuses updates unless the channel is active and has no offer outstanding.
+    fn ready_for_wallet_update(&self, proposed: u64) -> Result<(), HubError> {
+        self.check_phase()?;
+        if let Some(o) = &self.offer {
+            return Err(HubError::OfferPending {
+                version: o.state.version,
+            });
+        }
+        let hub = self.highest_version();
+        if proposed <= hub {
+            return Err(HubError::StaleVersion { proposed, hub });
+        }
+        if proposed > hub + 1 {
+            // The wallet holds newer states than the hub: the hub's database is behind.
+            return Err(HubError::SyncRequired { hub });
+        }
+        Ok(())
+    }
+
+    fn check_phase(&self) -> Result<(), HubError> {
+        match self.phase {
+            Phase::Active => Ok(()),
+            Phase::Unsynced => Err(HubError::SyncRequired {
+                hub: self.highest_version(),
+            }),
+            Phase::Halted => Err(HubError::Halted("the channel is halted".into())),
+            Phase::Disputed => Err(HubError::NotActive("disputed")),
+            Phase::Closed => Err(HubError::NotActive("closed")),
+        }
+    }
+}
+
+/// A channel's slot: the channel behind an async mutex, and a signal for waiters when an
+/// offer on it is answered.
+#[derive(Debug)]
+pub struct Slot {
+    /// The channel.
+    pub channel: tokio::sync::Mutex<Channel>,
+    freed: Notify,
+}
+
+/// A routed payment in flight: how to answer the payer who waits for it.
+type RouteWaiter = oneshot::Sender<(RouteStatus, Option<Offer>)>;
+
+/// The hub's shared state.
+#[derive(Debug)]
+pub struct Hub {
+    /// The configuration.
+    pub config: Config,
+    key: SigningKey,
+    /// The hub's address.
+    pub address: Address,
+    /// The EIP-712 domain of the rollup.
+    pub domain: Domain,
+    /// Durable storage.
+    pub store: HubStore,
+    /// The sequencer.
+    pub rollup: RollupClient,
+    /// Metrics.
+    pub metrics: Metrics,
+    /// Connected wallets.
+    pub sessions: Sessions,
+    channels: parking_lot::RwLock<HashMap<B256, Arc<Slot>>>,
+    by_wallet: parking_lot::RwLock<HashMap<(Address, TokenId), Vec<B256>>>,
+    /// Payments not yet over, by hashlock.
+    payments: Mutex<HashMap<B256, PaymentRow>>,
+    waiters: Mutex<HashMap<B256, RouteWaiter>>,
+    /// Funding offered but not yet deposited, per token.
+    reserved: Mutex<HashMap<TokenId, Amount>>,
+    head: AtomicU64,
+    /// Serializes the hub's own rollup transactions (their nonces).
+    tx_lock: tokio::sync::Mutex<()>,
+}
+
+impl Hub {
+    /// Opens storage, reads the domain from the sequencer and loads every channel (each
+    /// unsynced until its wallet confirms its latest state).
+    pub async fn open(config: Config) -> Result<Arc<Self>, HubError> {
+        let store = HubStore::connect(config.database_url.as_deref(), &config.data_dir).await?;
+        let rollup = RollupClient::new(&config.sequencer_url);
+        let domain = rollup.domain().await?;
+        let head = rollup.head().await?;
+        let key = config.key.clone();
+        let hub = Arc::new(Self {
+            address: key.address(),
+            key,
+            domain,
+            store,
+            rollup,
+            metrics: Metrics::new(),
+            sessions: Sessions::default(),
+            channels: Default::default(),
+            by_wallet: Default::default(),
+            payments: Default::default(),
+            waiters: Default::default(),
+            reserved: Default::default(),
+            head: AtomicU64::new(head),
+            tx_lock: Default::default(),
+            config,
+        });
+        hub.load().await?;
+        Ok(hub)
+    }
+
+    async fn load(&self) -> Result<(), HubError> {
+        let open: HashMap<B256, PaymentRow> = self
+            .store
+            .open_payments()
+            .await?
+            .into_iter()
+            .map(|p| (p.hashlock, p))
+            .collect();
+        let stored = self.store.channels().await?;
+        let count = stored.len();
+        for s in stored {
+            let hub_signature = self.sign(&s.latest.0);
+            let offer = s.offer.map(|(state, purpose, payment)| PendingOffer {
+                kind: offer_kind(&purpose),
+                hub_signature: self.sign(&state),
+                secret: payment
+                    .and_then(|p| open.get(&p))
+                    .and_then(|p| p.secret)
+                    .filter(|_| purpose == "settle"),
+                state,
+                payment,
+            });
+            let channel = Channel {
+                id: s.id,
+                wallet: s.wallet,
+                token: s.token,
+                rollup_total: s.latest.0.total().unwrap_or(0),
+                latest: s.latest.0,
+                wallet_signature: s.latest.1,
+                hub_signature,
+                offer,
+                phase: Phase::from_stored(&s.status),
+            };
+            self.insert_channel(channel);
+        }
+        *self.payments.lock() = open;
+        info!(
+            channels = count,
+            "hub loaded its channels (unsynced until each wallet answers)"
+        );
+        Ok(())
+    }
+
+    fn insert_channel(&self, channel: Channel) {
+        if channel.phase != Phase::Closed {
+            self.metrics.channels.inc();
+        }
+        self.metrics
+            .add_liquidity(channel.token, channel.latest.balance_hub as f64);
+        self.by_wallet
+            .write()
+            .entry((channel.wallet, channel.token))
+            .or_default()
+            .push(channel.id);
+        self.channels.write().insert(
+            channel.id,
+            Arc::new(Slot {
+                channel: tokio::sync::Mutex::new(channel),
+                freed: Notify::new(),
+            }),
+        );
+    }
+
+    /// The hub's signature of `state`. Call only for states whose row is committed.
+    fn sign(&self, state: &ChannelState) -> Signature {
+        self.key.sign_digest(&state.signing_hash(&self.domain))
+    }
+
+    fn verify_wallet(
+        &self,
+        wallet: &Address,
+        state: &ChannelState,
+        signature: &Signature,
+    ) -> Result<(), HubError> {
+        let signer = signature.recover(&state.signing_hash(&self.domain))?;
+        if &signer != wallet {
+            return Err(HubError::Unauthorized(
+                "the state is not signed by the channel's wallet".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_hub_signature(
+        &self,
+        state: &ChannelState,
+        signature: &Signature,
+    ) -> Result<(), HubError> {
+        let signer = signature.recover(&state.signing_hash(&self.domain))?;
+        if signer != self.address {
+            return Err(HubError::Unauthorized("not the hub's signature".into()));
+        }
+        Ok(())
+    }
+
+    /// The slot of a channel.
+    pub fn slot(&self, id: &B256) -> Result<Arc<Slot>, HubError> {
+        self.channels
+            .read()
+            .get(id)
+            .cloned()
+            .ok_or(HubError::UnknownChannel(*id))
+    }
+
+    /// Ids of every channel of `wallet`.
+    pub fn channels_of(&self, wallet: &Address) -> Vec<B256> {
+        self.by_wallet
+            .read()
+            .iter()
+            .filter(|((w, _), _)| w == wallet)
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect()
+    }
+
+    /// Every channel id.
+    pub fn channel_ids(&self) -> Vec<B256> {
+        self.channels.read().keys().copied().collect()
+    }
+
+    /// The hub's latest view of the rollup head.
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// Records a newer head.
+    pub fn set_head(&self, head: u64) {
+        self.head.fetch_max(head, Ordering::AcqRel);
+    }
+
+    /// `GET /v1/info`.
+    pub fn info(&self) -> HubInfo {
+        HubInfo {
+            address: self.address,
+            domain: self.domain,
+            head: self.head(),
+            match_cap: self.config.funding.match_cap,
+            min_lock_blocks: self.config.locks.min_blocks + self.config.locks.margin_blocks,
+        }
+    }
+
+    async fn commit(&self, writes: Vec<Write>) -> Result<(), HubError> {
+        let started = Instant::now();
+        self.store.commit(writes).await?;
+        self.metrics
+            .persist_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Makes `state` (signed by the wallet) the channel's latest; returns the hub's signature.
+    fn set_latest(
+        &self,
+        ch: &mut Channel,
+        state: ChannelState,
+        wallet_signature: Signature,
+    ) -> Signature {
+        let hub_signature = self.sign(&state);
+        self.set_latest_signed(ch, state, wallet_signature, hub_signature);
+        hub_signature
+    }
+
+    /// [`Self::set_latest`] for a state whose signature the hub already computed (an offer).
+    fn set_latest_signed(
+        &self,
+        ch: &mut Channel,
+        state: ChannelState,
+        wallet_signature: Signature,
+        hub_signature: Signature,
+    ) {
+        let delta = state.balance_hub as f64 - ch.latest.balance_hub as f64;
+        self.metrics.add_liquidity(ch.token, delta);
+        ch.latest = state;
+        ch.wallet_signature = wallet_signature;
+        ch.hub_signature = hub_signature;
+    }
+
+    /// Checks that the rollup holds what the latest state splits, re-reading the record if
+    /// it does not (a deposit may have executed since).
+    async fn ensure_backed(&self, ch: &mut Channel) -> Result<(), HubError> {
+        if ch.latest.total() == Some(ch.rollup_total) {
+            return Ok(());
+        }
+        let record = self
+            .rollup
+            .channel(&ch.id)
+            .await?
+            .ok_or(HubError::UnknownChannel(ch.id))?
+            .record;
+        if record.status != ChannelStatus::Open {
+            ch.phase = Phase::Disputed;
+            return Err(HubError::NotActive("disputed"));
+        }
+        ch.rollup_total = record.total;
+        if ch.latest.total() == Some(ch.rollup_total) {
+            Ok(())
+        } else {
+            Err(HubError::DepositPending)
+        }
+    }
+
+    fn push(&self, wallet: &Address, message: HubMessage) {
+        self.sessions.send(wallet, message);
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Registration and funding
+    // ---------------------------------------------------------------------------------
+
+    /// `POST /v1/channels`: registers a channel the wallet opened on the rollup. The body is
+    /// the opening state (version 1: the record's sides, no locks) signed by the wallet.
+    pub async fn register(&self, update: SignedUpdate) -> Result<RegisterReply, HubError> {
+        let id = update.state.channel_id;
+        if let Ok(slot) = self.slot(&id) {
+            // Idempotent: the same opening state gets the same answer.
+            let ch = slot.channel.lock().await;
+            let opening = self.store.state(&id, 1).await?;
+            if opening.is_some_and(|s| s.state == update.state) {
+                return Ok(RegisterReply {
+                    hub_signature: self.sign(&update.state),
+                    funding: ch
+                        .offer
+                        .as_ref()
+                        .filter(|o| o.kind == OfferKind::Funding)
+                        .map(PendingOffer::wire),
+                });
+            }
+            return Err(HubError::NotRegistrable("already registered".into()));
+        }
+        let remote = self
+            .rollup
+            .channel(&id)
+            .await?
+            .ok_or(HubError::UnknownChannel(id))?;
+        let record = &remote.record;
+        if remote.hub_address != self.address {
+            return Err(HubError::NotRegistrable(format!(
+                "the channel's hub is {}, not this hub",
+                remote.hub_address
+            )));
+        }
+        if record.status != ChannelStatus::Open {
+            return Err(HubError::NotRegistrable("the channel is not open".into()));
+        }
+        let wallet = remote.wallet_address;
+        let expected = ChannelState {
+            channel_id: id,
+            version: 1,
+            balance_wallet: record.wallet_side,
+            balance_hub: record.hub_side,
+            locks: vec![],
+            is_final: false,
+        };
+        if update.state != expected {
+            return Err(HubError::UnexpectedState {
+                expected: Box::new(expected),
+            });
+        }
+        self.verify_wallet(&wallet, &update.state, &update.wallet_signature)?;
+
+        let deposit = self
+            .reserve_funding(record.token, record.wallet_side)
+            .await?;
+        let funding = (deposit > 0)
+            .then(|| transition::deposit(&expected, Side::Hub, deposit))
+            .transpose()?;
+        let mut writes = vec![
+            Write::Channel {
+                id,
+                wallet,
+                token: record.token,
+                registered_at: crate::store::now_secs(),
+            },
+            Write::State {
+                state: expected.clone(),
+                purpose: "open",
+                payment: None,
+            },
+            Write::WalletSignature {
+                channel_id: id,
+                version: 1,
+                signature: update.wallet_signature,
+            },
+        ];
+        if let Some(f) = &funding {
+            writes.push(Write::State {
+                state: f.clone(),
+                purpose: "funding",
+                payment: None,
+            });
+        }
+        if let Err(e) = self.commit(writes).await {
+            self.release_funding(record.token, deposit);
+            return Err(e);
+        }
+        let hub_signature = self.sign(&expected);
+        let offer = funding.map(|state| PendingOffer {
+            kind: OfferKind::Funding,
+            hub_signature: self.sign(&state),
+            state,
+            payment: None,
+            secret: None,
+        });
+        let reply = RegisterReply {
+            hub_signature,
+            funding: offer.as_ref().map(PendingOffer::wire),
+        };
+        info!(channel = %id, %wallet, token = record.token, deposit, "channel registered");
+        self.insert_channel(Channel {
+            id,
+            wallet,
+            token: record.token,
+            rollup_total: record.total,
+            latest: expected,
+            wallet_signature: update.wallet_signature,
+            hub_signature,
+            offer,
+            phase: Phase::Active,
+        });
+        Ok(reply)
+    }
+
+    /// Reserves the hub's deposit for a new channel out of its rollup balance.
+    async fn reserve_funding(
+        &self,
+        token: TokenId,
+        wallet_side: Amount,
+    ) -> Result<Amount, HubError> {
+        if self.config.funding.match_cap == 0 {
+            return Ok(0);
+        }
+        let balance = self.rollup.account(&self.address).await?.balance(token);
+        let mut reserved = self.reserved.lock();
+        let r = reserved.entry(token).or_default();
+        let available = balance.saturating_sub(*r).saturating_sub(self.config.fee);
+        let deposit = self.config.funding.deposit_for(wallet_side, available);
+        *r += deposit;
+        Ok(deposit)
+    }
+
+    fn release_funding(&self, token: TokenId, amount: Amount) {
+        if amount > 0 {
+            let mut reserved = self.reserved.lock();
+            let r = reserved.entry(token).or_default();
+            *r = r.saturating_sub(amount);
+        }
+    }
+
+    /// `POST /v1/channels/{id}/fund`: the wallet countersigns the hub's funding offer; the
+    /// hub deposits and answers once the deposit executed.
+    pub async fn fund(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
+        let slot = self.slot(id)?;
+        let (ack, deposit, token) = {
+            let mut ch = slot.channel.lock().await;
+            ch.check_phase()?;
+            let offer = ch
+                .offer
+                .clone()
+                .filter(|o| o.kind == OfferKind::Funding)
+                .ok_or_else(|| HubError::InvalidRequest("no funding offer".into()))?;
+            if update.state != offer.state {
+                return Err(HubError::UnexpectedState {
+                    expected: Box::new(offer.state),
+                });
+            }
+            self.verify_wallet(&ch.wallet, &update.state, &update.wallet_signature)?;
+            let deposit = offer.state.balance_hub - ch.latest.balance_hub;
+            self.commit(vec![Write::WalletSignature {
+                channel_id: *id,
+                version: offer.state.version,
+                signature: update.wallet_signature,
+            }])
+            .await?;
+            let hub_signature = offer.hub_signature;
+            self.set_latest_signed(
+                &mut ch,
+                offer.state.clone(),
+                update.wallet_signature,
+                hub_signature,
+            );
+            ch.offer = None;
+            (
+                Ack {
+                    channel_id: *id,
+                    version: offer.state.version,
+                    hub_signature,
+                },
+                deposit,
+                ch.token,
+            )
+        };
+        slot.freed.notify_waiters();
+        let result = self.deposit(id, deposit).await;
+        self.release_funding(token, deposit);
+        let block = result?;
+        let mut ch = slot.channel.lock().await;
+        ch.rollup_total = ch.rollup_total.max(ch.latest.total().unwrap_or(0));
+        info!(channel = %id, deposit, block, "hub side funded");
+        Ok(ack)
+    }
+
+    /// Sends the hub's `ChannelDeposit` and waits for it to execute.
+    async fn deposit(&self, id: &B256, amount: Amount) -> Result<u64, HubError> {
+        let fee = self.config.fee;
+        let from = self.address;
+        let channel_id = *id;
+        let hash = self
+            .send_transaction(Some(*id), move |nonce| {
+                Transaction::ChannelDeposit(ChannelDeposit {
+                    from,
+                    channel_id,
+                    amount,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.wait_transaction(&hash).await
+    }
+
+    /// Signs the hub's rollup transaction at its next nonce, stores it, then submits it.
+    pub async fn send_transaction(
+        &self,
+        channel: Option<B256>,
+        build: impl FnOnce(Nonce) -> Transaction,
+    ) -> Result<B256, HubError> {
+        let _serial = self.tx_lock.lock().await;
+        let nonce = self.rollup.account(&self.address).await?.next_nonce;
+        let signed = build(nonce).sign(&self.key, &self.domain);
+        let hash = signed.transaction.hash(&self.domain);
+        self.commit(vec![Write::RollupTransaction(RollupTxRow {
+            hash,
+            nonce,
+            kind: signed.transaction.kind(),
+            channel_id: channel,
+            encoded: signed.transaction.to_bytes(),
+            signature: signed.signature,
+        })])
+        .await?;
+        self.rollup.submit(&signed).await?;
+        tracing::debug!(tx = %hash, kind = signed.transaction.kind(), nonce, "hub transaction sent");
+        Ok(hash)
+    }
+
+    /// Waits for one of the hub's transactions and records how it ended.
+    pub async fn wait_transaction(&self, hash: &B256) -> Result<u64, HubError> {
+        let result = self
+            .rollup
+            .wait_executed(hash, self.config.rollup_timeout)
+            .await;
+        let status = match &result {
+            Ok(_) => "executed",
+            Err(crate::rollup::RollupError::Failed { .. }) => "failed",
+            Err(_) => return Ok(result?),
+        };
+        self.commit(vec![Write::RollupTransactionStatus {
+            hash: *hash,
+            status,
+        }])
+        .await?;
+        Ok(result?)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Updates the wallet starts
+    // ---------------------------------------------------------------------------------
+
+    /// Checks a wallet's proposal against the state the hub builds, then commits and signs.
+    async fn wallet_update(
+        &self,
+        id: &B256,
+        update: SignedUpdate,
+        purpose: &'static str,
+        build: impl FnOnce(&ChannelState) -> Result<ChannelState, HubError>,
+    ) -> Result<Ack, HubError> {
+        let started = Instant::now();
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        ch.ready_for_wallet_update(update.state.version)?;
+        if purpose != "topup" {
+            self.ensure_backed(&mut ch).await?;
+        }
+        let expected = build(&ch.latest)?;
+        if update.state != expected {
+            return Err(HubError::UnexpectedState {
+                expected: Box::new(expected),
+            });
+        }
+        self.verify_wallet(&ch.wallet, &update.state, &update.wallet_signature)?;
+        self.commit(vec![
+            Write::State {
+                state: expected.clone(),
+                purpose,
+                payment: None,
+            },
+            Write::WalletSignature {
+                channel_id: *id,
+                version: expected.version,
+                signature: update.wallet_signature,
+            },
+        ])
+        .await?;
+        let version = expected.version;
+        let hub_signature = self.set_latest(&mut ch, expected, update.wallet_signature);
+        self.metrics
+            .update_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(Ack {
+            channel_id: *id,
+            version,
+            hub_signature,
+        })
+    }
+
+    /// `POST /v1/channels/{id}/pay`: the wallet pays the hub.
+    pub async fn pay(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
+        let proposed = update.state.clone();
+        self.wallet_update(id, update, "pay", |latest| {
+            let amount = latest
+                .balance_wallet
+                .saturating_sub(proposed.balance_wallet);
+            Ok(transition::pay(latest, Side::Wallet, amount)?)
+        })
+        .await
+    }
+
+    /// `POST /v1/channels/{id}/topup`: the wallet announces its own deposit; the hub signs
+    /// the state with the larger balance before the wallet deposits (so the wallet never
+    /// deposits into a channel whose new total no co-signed state splits), and takes no
+    /// further update until the rollup shows the deposit.
+    pub async fn top_up(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
+        let proposed = update.state.clone();
+        self.wallet_update(id, update, "topup", |latest| {
+            let amount = proposed
+                .balance_wallet
+                .saturating_sub(latest.balance_wallet);
+            Ok(transition::deposit(latest, Side::Wallet, amount)?)
+        })
+        .await
+    }
+
+    /// `POST /v1/channels/{id}/close`: co-signs the final state; submits the close if asked.
+    pub async fn close(
+        &self,
+        id: &B256,
+        update: SignedUpdate,
+        submit: bool,
+    ) -> Result<CloseReply, HubError> {
+        let ack = self
+            .wallet_update(id, update.clone(), "close", |latest| {
+                Ok(transition::finalize(latest)?)
+            })
+            .await?;
+        let slot = self.slot(id)?;
+        slot.channel.lock().await.phase = Phase::Closed;
+        self.metrics.channels.dec();
+        let transaction = if submit {
+            let from = self.address;
+            let fee = self.config.fee;
+            let settle = ChannelSettle {
+                from,
+                state: update.state,
+                wallet_signature: update.wallet_signature.to_bytes().to_vec().into(),
+                hub_signature: ack.hub_signature.to_bytes().to_vec().into(),
+                fee,
+                nonce: 0,
+            };
+            let hash = self
+                .send_transaction(Some(*id), move |nonce| {
+                    Transaction::ChannelClose(ChannelSettle { nonce, ..settle })
+                })
+                .await?;
+            self.wait_transaction(&hash).await?;
+            Some(hash)
+        } else {
+            None
+        };
+        self.commit(vec![Write::ChannelStatus {
+            id: *id,
+            status: "closed",
+            reason: Some("cooperative close".into()),
+        }])
+        .await?;
+        info!(channel = %id, submitted = submit, "channel closed cooperatively");
+        Ok(CloseReply {
+            hub_signature: ack.hub_signature,
+            transaction,
+        })
+    }
+
+    /// `POST /v1/channels/{id}/countersign` (or on the WebSocket): the wallet signs the
+    /// hub's outstanding offer.
+    pub async fn countersign(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
+        let started = Instant::now();
+        let slot = self.slot(id)?;
+        let (ack, payer_done) = {
+            let mut ch = slot.channel.lock().await;
+            if ch.phase == Phase::Halted || ch.phase == Phase::Closed {
+                ch.check_phase()?;
+            }
+            let offer = match &ch.offer {
+                Some(o) if o.kind != OfferKind::Lock => o.clone(),
+                Some(_) => {
+                    return Err(HubError::InvalidRequest(
+                        "a lock is answered with fulfil or reject".into(),
+                    ));
+                }
+                None if update.state == ch.latest => {
+                    // Already countersigned (a retry): the same answer.
+                    return Ok(Ack {
+                        channel_id: *id,
+                        version: ch.latest.version,
+                        hub_signature: ch.hub_signature,
+                    });
+                }
+                None => return Err(HubError::InvalidRequest("no offer to countersign".into())),
+            };
+            if update.state != offer.state {
+                return Err(HubError::UnexpectedState {
+                    expected: Box::new(offer.state),
+                });
+            }
+            self.verify_wallet(&ch.wallet, &update.state, &update.wallet_signature)?;
+            let mut writes = vec![Write::WalletSignature {
+                channel_id: *id,
+                version: offer.state.version,
+                signature: update.wallet_signature,
+            }];
+            let finished = match (offer.kind, offer.payment) {
+                (OfferKind::Settle | OfferKind::Refund, Some(h)) => {
+                    let row = self.payments.lock().get(&h).cloned();
+                    row.map(|mut p| {
+                        p.status = if offer.kind == OfferKind::Settle {
+                            PaymentStatus::Settled
+                        } else {
+                            PaymentStatus::Refunded
+                        };
+                        writes.push(Write::Payment(p.clone()));
+                        p
+                    })
+                }
+                _ => None,
+            };
+            self.commit(writes).await?;
+            let hub_signature = offer.hub_signature;
+            self.set_latest_signed(
+                &mut ch,
+                offer.state.clone(),
+                update.wallet_signature,
+                hub_signature,
+            );
+            ch.offer = None;
+            if ch.phase == Phase::Unsynced {
+                // Countersigning the hub's own offer proves the wallet holds it.
+                ch.phase = Phase::Active;
+            }
+            (
+                Ack {
+                    channel_id: *id,
+                    version: offer.state.version,
+                    hub_signature,
+                },
+                finished,
+            )
+        };
+        if let Some(p) = payer_done {
+            self.payments.lock().remove(&p.hashlock);
+        }
+        slot.freed.notify_waiters();
+        self.metrics
+            .update_seconds
+            .observe(started.elapsed().as_secs_f64());
+        self.settle_deferred(id).await;
+        Ok(ack)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Routed payments
+    // ---------------------------------------------------------------------------------
+
+    /// `POST /v1/channels/{id}/route`: a payment to `payee` through the hub, atomic by
+    /// hashlock. Answers when the payee answered or after the route timeout (`pending`).
+    pub async fn route(&self, id: &B256, req: RouteRequest) -> Result<RouteReply, HubError> {
+        let started = Instant::now();
+        let payer_slot = self.slot(id)?;
+        let deadline = Instant::now() + self.config.busy_wait;
+        let (hub_signature, hashlock, waiter) = loop {
+            let payee_id = self.payee_channel(&req.payee, id).await?;
+            let payee_slot = self.slot(&payee_id)?;
+            let (mut payer, mut payee) = lock_pair(&payer_slot, &payee_slot).await;
+            payer.ready_for_wallet_update(req.state.version)?;
+            let payee_busy = payee.offer.is_some() || payee.phase == Phase::Unsynced;
+            if payee_busy {
+                drop((payer, payee));
+                let freed = payee_slot.freed.notified();
+                if Instant::now() >= deadline
+                    || tokio::time::timeout_at(deadline.into(), freed)
+                        .await
+                        .is_err()
+                {
+                    return Err(HubError::Busy(payee_id));
+                }
+                continue;
+            }
+            break self.lock_route(&mut payer, &mut payee, &req).await?;
+        };
+        self.metrics
+            .update_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let (status, offer) = match tokio::time::timeout(self.config.route_timeout, waiter).await {
+            Ok(Ok(answer)) => answer,
+            _ => {
+                self.waiters.lock().remove(&hashlock);
+                (RouteStatus::Pending, None)
+            }
+        };
+        self.metrics
+            .route_seconds
+            .observe(started.elapsed().as_secs_f64());
+        Ok(RouteReply {
+            hub_signature,
+            status,
+            offer,
+        })
+    }
+
+    /// The payee's channel in the payer's token: an active one of the payee's channels.
+    async fn payee_channel(&self, payee: &Address, payer_id: &B256) -> Result<B256, HubError> {
+        let token = self.slot(payer_id)?.channel.lock().await.token;
+        let ids = self
+            .by_wallet
+            .read()
+            .get(&(*payee, token))
+            .cloned()
+            .unwrap_or_default();
+        for id in ids.iter().rev() {
+            let slot = self.slot(id)?;
+            let phase = slot.channel.lock().await.phase;
+            if matches!(phase, Phase::Active | Phase::Unsynced) && id != payer_id {
+                if !self.sessions.is_connected(payee) {
+                    return Err(HubError::PayeeUnavailable(
+                        "the payee is not connected".into(),
+                    ));
+                }
+                return Ok(*id);
+            }
+        }
+        Err(HubError::PayeeUnavailable(format!(
+            "{payee} has no open channel in token {token}"
+        )))
+    }
+
+    /// Commits the payer's lock and the hub's lock to the payee, offers the latter to the
+    /// payee, and returns the hub's signature of the payer's state and the waiter for the
+    /// payee's answer.
+    async fn lock_route(
+        &self,
+        payer: &mut Channel,
+        payee: &mut Channel,
+        req: &RouteRequest,
+    ) -> Result<
+        (
+            Signature,
+            B256,
+            oneshot::Receiver<(RouteStatus, Option<Offer>)>,
+        ),
+        HubError,
+    > {
+        self.ensure_backed(payer).await?;
+        self.ensure_backed(payee).await?;
+        let lock = transition::added_lock(&payer.latest, &req.state)
+            .filter(|l| l.direction == LockDirection::WalletToHub)
+            .ok_or_else(|| {
+                HubError::InvalidRequest("the state must add one lock to the hub".into())
+            })?;
+        let expected = transition::add_lock(&payer.latest, lock.clone())?;
+        if req.state != expected {
+            return Err(HubError::UnexpectedState {
+                expected: Box::new(expected),
+            });
+        }
+        let min = self.head() + self.config.locks.min_blocks + self.config.locks.margin_blocks;
+        if lock.expiry < min {
+            return Err(HubError::LockExpiry {
+                expiry: lock.expiry,
+                min,
+            });
+        }
+        let hashlock = lock.hashlock;
+        if self.payments.lock().contains_key(&hashlock)
+            || self.store.payment(&hashlock).await?.is_some()
+        {
+            return Err(HubError::DuplicatePayment(hashlock));
+        }
+        self.verify_wallet(&payer.wallet, &req.state, &req.wallet_signature)?;
+        let payee_state = transition::add_lock(
+            &payee.latest,
+            Lock {
+                amount: lock.amount,
+                hashlock,
+                expiry: lock.expiry - self.config.locks.margin_blocks,
+                direction: LockDirection::HubToWallet,
+            },
+        )?;
+        let payment = PaymentRow {
+            hashlock,
+            payer_channel: payer.id,
+            payee_channel: payee.id,
+            amount: lock.amount,
+            status: PaymentStatus::Offered,
+            secret: None,
+        };
+        self.commit(vec![
+            Write::State {
+                state: expected.clone(),
+                purpose: "route",
+                payment: Some(hashlock),
+            },
+            Write::WalletSignature {
+                channel_id: payer.id,
+                version: expected.version,
+                signature: req.wallet_signature,
+            },
+            Write::State {
+                state: payee_state.clone(),
+                purpose: "lock",
+                payment: Some(hashlock),
+            },
+            Write::Payment(payment.clone()),
+        ])
+        .await?;
+        let hub_signature = self.set_latest(payer, expected, req.wallet_signature);
+        let offer = PendingOffer {
+            kind: OfferKind::Lock,
+            hub_signature: self.sign(&payee_state),
+            state: payee_state,
+            payment: Some(hashlock),
+            secret: None,
+        };
+        let (tx, rx) = oneshot::channel();
+        self.payments.lock().insert(hashlock, payment);
+        self.waiters.lock().insert(hashlock, tx);
+        self.push(&payee.wallet, HubMessage::Offer(offer.wire()));
+        payee.offer = Some(offer);
+        Ok((hub_signature, hashlock, rx))
+    }
+
+    /// The payee's answer to a lock offer: `secret` to be paid, `None` to refuse. Settles
+    /// the payee's channel, then the payer's (or defers that while the payer is busy). The
+    /// acknowledgement is also pushed on the payee's socket.
+    pub async fn answer_lock(
+        &self,
+        wallet: &Address,
+        secret: Option<B256>,
+        update: SignedUpdate,
+    ) -> Result<Ack, HubError> {
+        let payee_id = update.state.channel_id;
+        let payee_slot = self.slot(&payee_id)?;
+        let hashlock = {
+            let ch = payee_slot.channel.lock().await;
+            if &ch.wallet != wallet {
+                return Err(HubError::Unauthorized("not the channel's wallet".into()));
+            }
+            match &ch.offer {
+                Some(PendingOffer {
+                    kind: OfferKind::Lock,
+                    payment: Some(h),
+                    ..
+                }) => *h,
+                Some(PendingOffer {
+                    kind: OfferKind::Lock,
+                    state,
+                    ..
+                }) => state.locks.last().map(|l| l.hashlock).ok_or_else(|| {
+                    HubError::InvalidRequest("the offered lock is missing".into())
+                })?,
+                _ if update.state == ch.latest => {
+                    return Ok(Ack {
+                        channel_id: payee_id,
+                        version: ch.latest.version,
+                        hub_signature: ch.hub_signature,
+                    });
+                }
+                _ => return Err(HubError::InvalidRequest("no lock offered".into())),
+            }
+        };
+        if let Some(s) = &secret
+            && keccak256(s) != hashlock
+        {
+            return Err(HubError::WrongSecret);
+        }
+        let cached = self.payments.lock().get(&hashlock).cloned();
+        let payment = match cached {
+            Some(p) => Some(p),
+            None => self.store.payment(&hashlock).await?,
+        };
+        let payer_slot = match &payment {
+            Some(p) => Some(self.slot(&p.payer_channel)?),
+            None => None,
+        };
+        let (ack, payer_offer) = {
+            let (mut payee, mut payer) = match &payer_slot {
+                Some(ps) => {
+                    let (a, b) = lock_pair(&payee_slot, ps).await;
+                    (a, Some(b))
+                }
+                None => (payee_slot.channel.lock().await, None),
+            };
+            let offer = payee
+                .offer
+                .clone()
+                .filter(|o| o.kind == OfferKind::Lock)
+                .ok_or_else(|| HubError::InvalidRequest("no lock offered".into()))?;
+            let paid = secret.is_some();
+            let expected = transition::resolve_lock(&offer.state, &hashlock, paid)?;
+            if update.state != expected {
+                return Err(HubError::UnexpectedState {
+                    expected: Box::new(expected),
+                });
+            }
+            self.verify_wallet(&payee.wallet, &update.state, &update.wallet_signature)?;
+            let mut writes = vec![
+                Write::State {
+                    state: expected.clone(),
+                    purpose: if paid { "fulfil" } else { "reject" },
+                    payment: Some(hashlock),
+                },
+                Write::WalletSignature {
+                    channel_id: payee_id,
+                    version: expected.version,
+                    signature: update.wallet_signature,
+                },
+            ];
+            let mut payment = payment;
+            if let Some(p) = &mut payment {
+                p.status = if paid {
+                    PaymentStatus::Fulfilled
+                } else {
+                    PaymentStatus::Refused
+                };
+                p.secret = secret;
+                writes.push(Write::Payment(p.clone()));
+            }
+            // The payer's side, unless its channel is busy with another offer.
+            let payer_offer = match (&mut payer, &payment) {
+                (Some(payer), Some(p)) => self.resolve_payer(payer, p, &mut writes)?,
+                _ => None,
+            };
+            self.commit(writes).await?;
+            let version = expected.version;
+            let hub_signature = self.set_latest(&mut payee, expected, update.wallet_signature);
+            payee.offer = None;
+            if let Some(p) = payment {
+                self.payments.lock().insert(p.hashlock, p);
+            }
+            let payer_offer = match (payer.as_mut(), payer_offer) {
+                (Some(payer), Some(state)) => {
+                    let offer = PendingOffer {
+                        kind: if paid {
+                            OfferKind::Settle
+                        } else {
+                            OfferKind::Refund
+                        },
+                        hub_signature: self.sign(&state),
+                        state,
+                        payment: Some(hashlock),
+                        secret,
+                    };
+                    payer.offer = Some(offer.clone());
+                    Some((payer.wallet, offer))
+                }
+                _ => None,
+            };
+            (
+                Ack {
+                    channel_id: payee_id,
+                    version,
+                    hub_signature,
+                },
+                payer_offer,
+            )
+        };
+        // The payee's acknowledgement is queued on its socket before anything can follow
+        // it there: the payer's answer may start the next payment to the same payee at
+        // once, and the payee must see this ack before that payment's lock.
+        self.push(wallet, HubMessage::Ack(ack.clone()));
+        payee_slot.freed.notify_waiters();
+        self.metrics.payment(secret.is_some());
+        if let Some((payer_wallet, offer)) = payer_offer {
+            self.deliver_payer_offer(&payer_wallet, &hashlock, &offer);
+        }
+        Ok(ack)
+    }
+
+    /// The payer's next state for a payment whose payee answered, if the payer's channel
+    /// can take it now (no other offer outstanding, the lock still in its latest state).
+    fn resolve_payer(
+        &self,
+        payer: &mut Channel,
+        payment: &PaymentRow,
+        writes: &mut Vec<Write>,
+    ) -> Result<Option<ChannelState>, HubError> {
+        if payer.offer.is_some()
+            || payer.phase != Phase::Active && payer.phase != Phase::Unsynced
+            || !payer
+                .latest
+                .locks
+                .iter()
+                .any(|l| l.hashlock == payment.hashlock)
+        {
+            return Ok(None);
+        }
+        let paid = payment.status == PaymentStatus::Fulfilled;
+        let state = transition::resolve_lock(&payer.latest, &payment.hashlock, paid)?;
+        writes.push(Write::State {
+            state: state.clone(),
+            purpose: if paid { "settle" } else { "refund" },
+            payment: Some(payment.hashlock),
+        });
+        Ok(Some(state))
+    }
+
+    fn deliver_payer_offer(&self, wallet: &Address, hashlock: &B256, offer: &PendingOffer) {
+        let status = if offer.kind == OfferKind::Settle {
+            RouteStatus::Settled
+        } else {
+            RouteStatus::Refunded
+        };
+        let waiter = self.waiters.lock().remove(hashlock);
+        match waiter {
+            Some(w) => {
+                if let Err((_, Some(offer))) = w.send((status, Some(offer.wire()))) {
+                    self.push(wallet, HubMessage::Offer(offer));
+                }
+            }
+            None => self.push(wallet, HubMessage::Offer(offer.wire())),
+        }
+    }
+
+    /// Settles payments whose payee answered while this (payer) channel was busy.
+    async fn settle_deferred(&self, id: &B256) {
+        let waiting: Vec<PaymentRow> = self
+            .payments
+            .lock()
+            .values()
+            .filter(|p| {
+                &p.payer_channel == id
+                    && matches!(p.status, PaymentStatus::Fulfilled | PaymentStatus::Refused)
+            })
+            .cloned()
+            .collect();
+        for p in waiting {
+            if let Err(e) = self.settle_payer(&p).await {
+                warn!(payment = %p.hashlock, error = %e, "could not offer the payer's settlement");
+            }
+        }
+    }
+
+    async fn settle_payer(&self, p: &PaymentRow) -> Result<(), HubError> {
+        let slot = self.slot(&p.payer_channel)?;
+        let offer = {
+            let mut payer = slot.channel.lock().await;
+            let mut writes = Vec::new();
+            let Some(state) = self.resolve_payer(&mut payer, p, &mut writes)? else {
+                return Ok(());
+            };
+            self.commit(writes).await?;
+            let offer = PendingOffer {
+                kind: if p.status == PaymentStatus::Fulfilled {
+                    OfferKind::Settle
+                } else {
+                    OfferKind::Refund
+                },
+                hub_signature: self.sign(&state),
+                state,
+                payment: Some(p.hashlock),
+                secret: p.secret,
+            };
+            payer.offer = Some(offer.clone());
+            (payer.wallet, offer)
+        };
+        self.deliver_payer_offer(&offer.0, &p.hashlock, &offer.1);
+        Ok(())
+    }
+
+    /// Pays `amount` from the hub to the wallet of channel `id`: offers the state on the
+    /// wallet's WebSocket (the wallet countersigns it there).
+    pub async fn pay_wallet(&self, id: &B256, amount: Amount) -> Result<Offer, HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        ch.check_phase()?;
+        if let Some(o) = &ch.offer {
+            return Err(HubError::OfferPending {
+                version: o.state.version,
+            });
+        }
+        self.ensure_backed(&mut ch).await?;
+        let state = transition::pay(&ch.latest, Side::Hub, amount)?;
+        self.commit(vec![Write::State {
+            state: state.clone(),
+            purpose: "payment",
+            payment: None,
+        }])
+        .await?;
+        let offer = PendingOffer {
+            kind: OfferKind::Payment,
+            hub_signature: self.sign(&state),
+            state,
+            payment: None,
+            secret: None,
+        };
+        self.push(&ch.wallet, HubMessage::Offer(offer.wire()));
+        let wire = offer.wire();
+        ch.offer = Some(offer);
+        Ok(wire)
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Reads, sync, sessions
+    // ---------------------------------------------------------------------------------
+
+    /// The channel as its wallet sees it.
+    pub async fn view(&self, id: &B256, wallet: &Address) -> Result<ChannelView, HubError> {
+        let slot = self.slot(id)?;
+        let ch = slot.channel.lock().await;
+        if &ch.wallet != wallet {
+            return Err(HubError::Unauthorized(
+                "not a participant of the channel".into(),
+            ));
+        }
+        Ok(ch.view())
+    }
+
+    /// `POST /v1/channels/{id}/sync`: the wallet's latest state the hub signed. The hub
+    /// adopts a newer one (its database is behind), confirms an equal one, and halts the
+    /// channel if the wallet's state contradicts a state the hub holds at that version.
+    pub async fn sync(&self, id: &B256, req: SyncRequest) -> Result<SyncReply, HubError> {
+        let slot = self.slot(id)?;
+        let reply = {
+            let mut ch = slot.channel.lock().await;
+            if req.state.channel_id != *id {
+                return Err(HubError::InvalidRequest("state of another channel".into()));
+            }
+            self.check_hub_signature(&req.state, &req.hub_signature)?;
+            if let Some(sig) = &req.wallet_signature {
+                self.verify_wallet(&ch.wallet, &req.state, sig)?;
+            }
+            self.apply_sync(&mut ch, &req).await?;
+            // The reply carries the hub's latest and its outstanding offer, which the
+            // wallet answers as if it had just been offered.
+            SyncReply {
+                latest: ch.co_signed(),
+                offer: ch.offer.as_ref().map(PendingOffer::wire),
+            }
+        };
+        slot.freed.notify_waiters();
+        self.settle_deferred(id).await;
+        Ok(reply)
+    }
+
+    async fn apply_sync(&self, ch: &mut Channel, req: &SyncRequest) -> Result<(), HubError> {
+        if ch.phase == Phase::Halted {
+            return Err(HubError::Halted("the channel is halted".into()));
+        }
+        let theirs = &req.state;
+        let hub_highest = ch.highest_version();
+        if theirs.version <= hub_highest {
+            // The hub knows this version: it must be the same state.
+            let ours = if theirs.version == ch.latest.version {
+                Some(ch.latest.clone())
+            } else if ch.offer.as_ref().map(|o| o.state.version) == Some(theirs.version) {
+                ch.offer.as_ref().map(|o| o.state.clone())
+            } else {
+                self.store
+                    .state(&ch.id, theirs.version)
+                    .await?
+                    .map(|s| s.state)
+            };
+            if let Some(ours) = ours
+                && &ours != theirs
+            {
+                return self
+                    .halt(
+                        ch,
+                        format!(
+                            "the wallet holds a different state at version {}",
+                            theirs.version
+                        ),
+                    )
+                    .await;
+            }
+            // An offer the wallet already signed becomes the latest.
+            if let (Some(sig), Some(offer)) = (req.wallet_signature, ch.offer.clone())
+                && offer.state == *theirs
+            {
+                let update = SignedUpdate {
+                    state: offer.state,
+                    wallet_signature: sig,
+                };
+                return self.adopt(ch, update).await;
+            }
+            if ch.phase == Phase::Unsynced {
+                ch.phase = Phase::Active;
+                info!(channel = %ch.id, version = hub_highest, "channel synced");
+            }
+            return Ok(());
+        }
+        // The wallet holds a state the hub signed but no longer has: the database is older
+        // than the hub's latest signature. Adopt it, never signing below it again.
+        warn!(channel = %ch.id, hub = hub_highest, wallet = theirs.version, "the hub's database is behind the wallet: adopting its latest state");
+        let mut writes = vec![Write::State {
+            state: theirs.clone(),
+            purpose: "sync",
+            payment: None,
+        }];
+        match req.wallet_signature {
+            Some(sig) => {
+                writes.push(Write::WalletSignature {
+                    channel_id: ch.id,
+                    version: theirs.version,
+                    signature: sig,
+                });
+                self.commit(writes).await?;
+                self.set_latest(ch, theirs.clone(), sig);
+                ch.offer = None;
+            }
+            None => {
+                self.commit(writes).await?;
+                ch.offer = Some(PendingOffer {
+                    kind: recovered_offer_kind(&ch.latest, theirs),
+                    hub_signature: req.hub_signature,
+                    state: theirs.clone(),
+                    payment: theirs.locks.last().map(|l| l.hashlock),
+                    secret: None,
+                });
+            }
+        }
+        ch.phase = Phase::Active;
+        Ok(())
+    }
+
+    async fn adopt(&self, ch: &mut Channel, update: SignedUpdate) -> Result<(), HubError> {
+        self.commit(vec![Write::WalletSignature {
+            channel_id: ch.id,
+            version: update.state.version,
+            signature: update.wallet_signature,
+        }])
+        .await?;
+        self.set_latest(ch, update.state, update.wallet_signature);
+        ch.offer = None;
+        ch.phase = Phase::Active;
+        Ok(())
+    }
+
+    async fn halt(&self, ch: &mut Channel, reason: String) -> Result<(), HubError> {
+        warn!(channel = %ch.id, %reason, "channel halted");
+        self.commit(vec![Write::ChannelStatus {
+            id: ch.id,
+            status: "halted",
+            reason: Some(reason.clone()),
+        }])
+        .await?;
+        ch.phase = Phase::Halted;
+        Err(HubError::Halted(reason))
+    }
+
+    /// A wallet connected its WebSocket: ask it to sync unsynced channels and re-send
+    /// every outstanding offer.
+    pub async fn on_connect(&self, wallet: &Address) {
+        for id in self.channels_of(wallet) {
+            let Ok(slot) = self.slot(&id) else { continue };
+            let ch = slot.channel.lock().await;
+            match ch.phase {
+                Phase::Unsynced => self.push(
+                    wallet,
+                    HubMessage::SyncRequest {
+                        channel_id: id,
+                        version: ch.highest_version(),
+                    },
+                ),
+                Phase::Active => {
+                    if let Some(o) = &ch.offer {
+                        self.push(wallet, HubMessage::Offer(o.wire()));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------
+    // Disputes (the watcher's side)
+    // ---------------------------------------------------------------------------------
+
+    /// A state of channel `id` was registered (or refuted) on the rollup in block
+    /// `block`: stop updating the channel, refute with a newer co-signed state if the hub
+    /// has one, and reveal the secrets of the wallet's locks that the hub can claim.
+    pub async fn on_registered(
+        &self,
+        id: &B256,
+        registered: &ChannelState,
+    ) -> Result<(), HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        if ch.phase != Phase::Disputed {
+            ch.phase = Phase::Disputed;
+            self.commit(vec![Write::ChannelStatus {
+                id: *id,
+                status: "disputed",
+                reason: Some(format!(
+                    "version {} registered on the rollup",
+                    registered.version
+                )),
+            }])
+            .await?;
+        }
+        let record = self.rollup.channel(id).await?.map(|c| c.record);
+        let Some(record) = record else { return Ok(()) };
+        let ChannelStatus::Disputed { state: current, .. } = &record.status else {
+            return Ok(());
+        };
+        // The newest co-signed state the rollup accepts (its total must match).
+        let best = self.best_co_signed(&ch, record.total).await?;
+        let mut final_state = current.clone();
+        if let Some((state, wallet_signature, hub_signature)) = best
+            && state.version > current.version
+        {
+            let settle = ChannelSettle {
+                from: self.address,
+                state: state.clone(),
+                wallet_signature: wallet_signature.to_bytes().to_vec().into(),
+                hub_signature: hub_signature.to_bytes().to_vec().into(),
+                fee: self.config.fee,
+                nonce: 0,
+            };
+            warn!(channel = %id, registered = current.version, refute = state.version, "refuting a stale registration");
+            let hash = self
+                .send_transaction(Some(*id), move |nonce| {
+                    Transaction::ChannelRefute(ChannelSettle { nonce, ..settle })
+                })
+                .await?;
+            self.wait_transaction(&hash).await?;
+            final_state = state;
+        }
+        drop(ch);
+        self.reveal_claimable(&final_state).await
+    }
+
+    async fn best_co_signed(
+        &self,
+        ch: &Channel,
+        total: Amount,
+    ) -> Result<Option<(ChannelState, Signature, Signature)>, HubError> {
+        if ch.latest.total() == Some(total) {
+            return Ok(Some((
+                ch.latest.clone(),
+                ch.wallet_signature,
+                ch.hub_signature,
+            )));
+        }
+        let states = self.store.states(&ch.id).await?;
+        Ok(states
+            .into_iter()
+            .rev()
+            .find_map(|s| {
+                let sig = s.wallet_signature?;
+                (s.state.total() == Some(total)).then_some((s.state, sig))
+            })
+            .map(|(state, sig)| {
+                let hub = self.sign(&state);
+                (state, sig, hub)
+            }))
+    }
+
+    /// Reveals on the rollup the secrets the hub knows for the wallet's locks to it in
+    /// `state`, so that conclusion pays them to the hub.
+    async fn reveal_claimable(&self, state: &ChannelState) -> Result<(), HubError> {
+        for lock in &state.locks {
+            if lock.direction != LockDirection::WalletToHub {
+                continue;
+            }
+            let secret = self
+                .store
+                .payment(&lock.hashlock)
+                .await?
+                .and_then(|p| p.secret);
+            if let Some(secret) = secret {
+                let from = self.address;
+                let hash = self
+                    .send_transaction(None, move |nonce| {
+                        Transaction::RevealSecret(RevealSecret {
+                            from,
+                            secret,
+                            fee: 0,
+                            nonce,
+                        })
+                    })
+                    .await?;
+                if let Err(e) = self.wait_transaction(&hash).await {
+                    warn!(error = %e, "reveal failed (already revealed?)");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Concludes a disputed channel after its deadline.
+    pub async fn conclude(&self, id: &B256) -> Result<B256, HubError> {
+        let from = self.address;
+        let channel_id = *id;
+        let fee = self.config.fee;
+        let hash = self
+            .send_transaction(Some(*id), move |nonce| {
+                Transaction::ChannelConclude(ChannelConclude {
+                    from,
+                    channel_id,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.wait_transaction(&hash).await?;
+        self.on_closed(id).await?;
+        Ok(hash)
+    }
+
+    /// The channel was closed on the rollup.
+    pub async fn on_closed(&self, id: &B256) -> Result<(), HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        if ch.phase != Phase::Closed {
+            ch.phase = Phase::Closed;
+            self.metrics.channels.dec();
+            self.commit(vec![Write::ChannelStatus {
+                id: *id,
+                status: "closed",
+                reason: Some("closed on the rollup".into()),
+            }])
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A deposit to channel `id` executed: refresh what the rollup holds.
+    pub async fn on_deposit(&self, id: &B256) -> Result<(), HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        if let Some(c) = self.rollup.channel(id).await? {
+            ch.rollup_total = c.record.total;
+        }
+        drop(ch);
+        slot.freed.notify_waiters();
+        Ok(())
+    }
+
+    /// Resubmits the hub's stored transactions that were never seen executed (a restart
+    /// between storing and sending); resubmission of a known transaction is idempotent.
+    pub async fn resend_pending(&self) -> Result<(), HubError> {
+        use weft_protocol::codec::Decode;
+        for (hash, encoded, signature) in self.store.pending_rollup_transactions().await? {
+            let Ok(transaction) = Transaction::from_bytes(&encoded) else {
+                continue;
+            };
+            let signed = weft_protocol::transaction::SignedTransaction {
+                transaction,
+                signature,
+            };
+            match self.rollup.submit(&signed).await {
+                Ok(_) => {
+                    let hub = self;
+                    if let Err(e) = hub.wait_transaction(&hash).await {
+                        warn!(tx = %hash, error = %e, "resent transaction did not execute");
+                    }
+                }
+                Err(e) => {
+                    warn!(tx = %hash, error = %e, "stored transaction refused on resend");
+                    self.commit(vec![Write::RollupTransactionStatus {
+                        hash,
+                        status: "failed",
+                    }])
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for a channel to have no offer outstanding.
+    pub async fn wait_idle(&self, id: &B256, timeout: Duration) -> bool {
+        let Ok(slot) = self.slot(id) else {
+            return false;
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let freed = slot.freed.notified();
+            if slot.channel.lock().await.offer.is_none() {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline.into(), freed)
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+    }
+}
+
+/// Locks two channels in one fixed order (by slot address), so two routes in opposite
+/// directions cannot deadlock; returns the guards in the order asked.
+async fn lock_pair<'a>(
+    a: &'a Slot,
+    b: &'a Slot,
+) -> (
+    tokio::sync::MutexGuard<'a, Channel>,
+    tokio::sync::MutexGuard<'a, Channel>,
+) {
+    let a_first = std::ptr::from_ref(a) < std::ptr::from_ref(b);
+    if a_first {
+        let ga = a.channel.lock().await;
+        let gb = b.channel.lock().await;
+        (ga, gb)
+    } else {
+        let gb = b.channel.lock().await;
+        let ga = a.channel.lock().await;
+        (ga, gb)
+    }
+}
+
+fn offer_kind(purpose: &str) -> OfferKind {
+    match purpose {
+        "funding" => OfferKind::Funding,
+        "lock" => OfferKind::Lock,
+        "settle" => OfferKind::Settle,
+        "refund" => OfferKind::Refund,
+        _ => OfferKind::Payment,
+    }
+}
+
+/// The kind of an offer the hub recovers from a wallet after losing it: a lock if it adds
+/// one, otherwise a payment.
+fn recovered_offer_kind(latest: &ChannelState, offered: &ChannelState) -> OfferKind {
+    if transition::added_lock(latest, offered).is_some() {
+        OfferKind::Lock
+    } else {
+        OfferKind::Payment
+    }
+}

@@ -1,0 +1,105 @@
+//! # weft-channel-hub
+//!
+//! The state-channel hub of DESIGN.md ("Channels") and the wallet-side client.
+//!
+//! Wallets open channels with the hub on the rollup (`ChannelOpen`) and register them here;
+//! the hub funds its side by its [`config::FundingPolicy`] with its own `ChannelDeposit`.
+//! Off the rollup, wallet and hub co-sign [`weft_protocol::channel::ChannelState`]s: direct
+//! payments either way, and routed payments A → hub → B made atomic by hashlocks. The rules
+//! the hub signs by (durable before signing, one state per version, only backed credits,
+//! sync after a restart) are in [`hub`]; the transitions both sides build states with are
+//! in [`transition`]; the [`watcher`] refutes stale registrations on the rollup.
+//!
+//! ## Where things are
+//!
+//! - [`api`]: REST routes and the WebSocket endpoint; [`ws`]: the per-wallet socket.
+//! - [`hub`]: channels, updates, routing, sync, disputes.
+//! - [`transition`]: the pure state updates (pay, lock, resolve, deposit, finalize).
+//! - [`store`]: the database (sqlx; SQLite or PostgreSQL) with group commit.
+//! - [`rollup`]: the sequencer's API as the hub and wallets use it.
+//! - [`auth`]: the signed read requests; [`wire`]: every message between hub and wallet.
+//! - [`client`]: the wallet library: durable states, signing, verification, its watcher.
+//!
+//! The binary (`weft-channel-hub`) parses [`config::Config`], sets up tracing and calls
+//! [`start`]; tests start hubs the same way on an ephemeral port.
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod hub;
+pub mod metrics;
+pub mod rollup;
+pub mod store;
+pub mod transition;
+pub mod watcher;
+pub mod wire;
+pub mod ws;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use tokio::{sync::watch, task::JoinHandle};
+use tracing::{info, warn};
+
+pub use crate::{config::Config, error::HubError, hub::Hub};
+
+/// A running hub: its address and shared state, and the handles to stop it.
+#[derive(Debug)]
+pub struct Running {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The hub's shared state.
+    pub hub: Arc<Hub>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    watcher: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Opens the hub (loading its channels), binds the API and starts the watcher.
+pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let listen = config.listen;
+    let hub = Hub::open(config).await.context("open the hub")?;
+    if let Err(e) = hub.resend_pending().await {
+        warn!(error = %e, "could not resend the hub's pending rollup transactions");
+    }
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("bind {listen}"))?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let app = api::app(hub.clone());
+    let mut server_stop = stopped.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = server_stop.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let watcher = tokio::spawn(watcher::run(hub.clone(), stopped));
+    info!(%addr, hub = %hub.address, "channel hub listening");
+    Ok(Running {
+        addr,
+        hub,
+        stop,
+        server,
+        watcher,
+    })
+}
+
+impl Running {
+    /// Stops accepting requests and the watcher, then closes the database.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        self.watcher.await.context("watcher task")??;
+        // Open WebSockets would keep a graceful shutdown waiting: close them (the wallets
+        // reconnect to the next hub) and stop serving.
+        self.hub.sessions.close_all();
+        self.server.abort();
+        let _ = self.server.await;
+        self.hub.store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,454 @@
+//! The hub's durable state through sqlx: SQLite in the data directory by default,
+//! PostgreSQL when `DATABASE_URL` names one, with the sequencer's conventions
+//! ([`weft_sequencer::store::open_pool`], its column helpers). Schema and invariants:
+//! `migrations/channel-hub/README.md`.
+//!
+//! Every change goes through [`HubStore::commit`], which group-commits it with the other
+//! updates in flight (`group.rs`) and returns once it is durable; the hub signs or
+//! acknowledges a state only after that.
+
+mod group;
+mod rows;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use sqlx::AnyPool;
+use weft_protocol::{
+    channel::ChannelState,
+    codec::{Decode, Encode},
+    eip712::Eip712,
+    primitives::{Address, Amount, B256, TokenId},
+    signature::Signature,
+};
+use weft_sequencer::store::{Backend, columns::Columns, open_pool};
+
+pub(crate) use group::GroupWriter;
+pub use group::MAX_GROUP_JOBS;
+pub(crate) use rows::{insert_sql, now_secs};
+pub use weft_sequencer::store::StoreError;
+
+/// File name of the default SQLite database inside the data directory.
+pub const DEFAULT_SQLITE_FILE: &str = "channel-hub.db";
+
+/// The migrations, embedded: `(file name, SQLite SQL, PostgreSQL SQL)`. Append only.
+const MIGRATIONS: &[(&str, &str, &str)] = &[(
+    "0001_init.sql",
+    include_str!("../../../migrations/channel-hub/sqlite/0001_init.sql"),
+    include_str!("../../../migrations/channel-hub/postgres/0001_init.sql"),
+)];
+
+/// One change to the hub's database.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// A newly registered channel.
+    Channel {
+        /// Its id.
+        id: B256,
+        /// The wallet.
+        wallet: Address,
+        /// Its token.
+        token: TokenId,
+        /// Unix seconds.
+        registered_at: u64,
+    },
+    /// A channel's new status (`active`, `halted`, `disputed`, `closed`).
+    ChannelStatus {
+        /// The channel.
+        id: B256,
+        /// The status.
+        status: &'static str,
+        /// Why, for humans.
+        reason: Option<String>,
+    },
+    /// A state the hub is about to sign.
+    State {
+        /// The state.
+        state: ChannelState,
+        /// What it does.
+        purpose: &'static str,
+        /// The routed payment it belongs to.
+        payment: Option<B256>,
+    },
+    /// The wallet's signature of a stored state.
+    WalletSignature {
+        /// The channel.
+        channel_id: B256,
+        /// The state's version.
+        version: u64,
+        /// The signature.
+        signature: Signature,
+    },
+    /// A routed payment, inserted or moved to a new status.
+    Payment(PaymentRow),
+    /// A rollup transaction of the hub, stored before it is sent.
+    RollupTransaction(RollupTxRow),
+    /// A rollup transaction's new status.
+    RollupTransactionStatus {
+        /// Its hash.
+        hash: B256,
+        /// `executed` or `failed`.
+        status: &'static str,
+    },
+    /// A named counter.
+    Meta {
+        /// The name.
+        key: &'static str,
+        /// The value.
+        value: u64,
+    },
+}
+
+/// A routed payment as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentRow {
+    /// Its hashlock (the payment's id).
+    pub hashlock: B256,
+    /// The payer's channel.
+    pub payer_channel: B256,
+    /// The payee's channel.
+    pub payee_channel: B256,
+    /// The amount.
+    pub amount: Amount,
+    /// `offered`, `fulfilled`, `refused`, `settled` or `refunded`.
+    pub status: PaymentStatus,
+    /// The secret, once revealed.
+    pub secret: Option<B256>,
+}
+
+/// Where a routed payment stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PaymentStatus {
+    /// The payer's lock is co-signed and the hub's lock is offered to the payee.
+    Offered,
+    /// The payee revealed the secret and its channel is settled; the payer's is not yet.
+    Fulfilled,
+    /// The payee refused; its lock is removed, the payer's is not yet.
+    Refused,
+    /// Both channels settled: the payment is done.
+    Settled,
+    /// Both locks removed: the payment failed and nothing moved.
+    Refunded,
+}
+
+impl PaymentStatus {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Offered => "offered",
+            Self::Fulfilled => "fulfilled",
+            Self::Refused => "refused",
+            Self::Settled => "settled",
+            Self::Refunded => "refunded",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "offered" => Self::Offered,
+            "fulfilled" => Self::Fulfilled,
+            "refused" => Self::Refused,
+            "settled" => Self::Settled,
+            "refunded" => Self::Refunded,
+            _ => return None,
+        })
+    }
+
+    /// Whether the payment is over (settled or refunded).
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Settled | Self::Refunded)
+    }
+}
+
+/// One of the hub's rollup transactions as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupTxRow {
+    /// Canonical hash.
+    pub hash: B256,
+    /// The hub's nonce.
+    pub nonce: u64,
+    /// `Transaction::kind()`.
+    pub kind: &'static str,
+    /// The channel it concerns.
+    pub channel_id: Option<B256>,
+    /// Codec encoding of the transaction.
+    pub encoded: Vec<u8>,
+    /// The hub's signature.
+    pub signature: Signature,
+}
+
+/// A channel as loaded at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredChannel {
+    /// Its id.
+    pub id: B256,
+    /// The wallet.
+    pub wallet: Address,
+    /// Its token.
+    pub token: TokenId,
+    /// `active`, `halted`, `disputed` or `closed`.
+    pub status: String,
+    /// The latest co-signed state and the wallet's signature of it.
+    pub latest: (ChannelState, Signature),
+    /// A newer state the hub signed, awaiting the wallet: `(state, purpose, payment)`.
+    pub offer: Option<(ChannelState, String, Option<B256>)>,
+}
+
+/// A stored state with the wallet's signature if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredState {
+    /// The state.
+    pub state: ChannelState,
+    /// What it did.
+    pub purpose: String,
+    /// The wallet's signature.
+    pub wallet_signature: Option<Signature>,
+}
+
+/// The hub's database: a pool and its group-commit writer; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct HubStore {
+    pool: AnyPool,
+    backend: Backend,
+    writer: GroupWriter<Write>,
+}
+
+impl HubStore {
+    /// Opens the database (SQLite `<data_dir>/channel-hub.db` unless `database_url` names
+    /// one) and applies the migrations it lacks.
+    pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
+        let (pool, backend) =
+            open_pool(database_url, data_dir, DEFAULT_SQLITE_FILE, MIGRATIONS).await?;
+        let writer = GroupWriter::spawn(pool.clone(), backend, rows::apply);
+        Ok(Self {
+            pool,
+            backend,
+            writer,
+        })
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Makes `writes` durable (one database transaction, shared with concurrent commits).
+    pub async fn commit(&self, writes: Vec<Write>) -> Result<(), StoreError> {
+        self.writer.commit(writes).await
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Every channel with its latest co-signed state and pending offer.
+    pub async fn channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
+        let rows = sqlx::query("SELECT id, wallet, token, status FROM channels ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut channels = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let c = Columns::new(row, "channels");
+            let id = c.b256("id")?;
+            let c = c.keyed(id.to_string());
+            let states = self.latest_states(&id).await?;
+            let mut latest = None;
+            let mut offer = None;
+            for s in states {
+                match s.wallet_signature {
+                    Some(sig) => latest = Some((s.state, sig)),
+                    None if latest.is_some() => offer = Some((s.state, s.purpose, None)),
+                    None => {}
+                }
+            }
+            let latest = latest.ok_or_else(|| c.corrupt("states", "no co-signed state"))?;
+            channels.push(StoredChannel {
+                id,
+                wallet: c.address("wallet")?,
+                token: c.u32("token")?,
+                status: c.get("status")?,
+                latest,
+                offer,
+            });
+        }
+        // Payments attach to offers by the state's own `payment` column.
+        for ch in &mut channels {
+            if let Some((state, _, payment)) = &mut ch.offer {
+                *payment = self.state_payment(&ch.id, state.version).await?;
+            }
+        }
+        Ok(channels)
+    }
+
+    /// The states from the latest co-signed one on, in version order.
+    async fn latest_states(&self, id: &B256) -> Result<Vec<StoredState>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
+             LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
+             WHERE s.channel_id = $1 AND s.version >= \
+               (SELECT COALESCE(MAX(version), 0) FROM wallet_signatures x WHERE x.channel_id = $1) \
+             ORDER BY s.version",
+        )
+        .bind(id.as_slice())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(stored_state).collect()
+    }
+
+    async fn state_payment(&self, id: &B256, version: u64) -> Result<Option<B256>, StoreError> {
+        let row = sqlx::query("SELECT payment FROM states WHERE channel_id = $1 AND version = $2")
+            .bind(id.as_slice())
+            .bind(rows::to_i64("version", version)?)
+            .fetch_one(&self.pool)
+            .await?;
+        let bytes: Option<Vec<u8>> = Columns::new(&row, "states").get("payment")?;
+        Ok(bytes.and_then(|b| B256::try_from(b.as_slice()).ok()))
+    }
+
+    /// The state of `version` the hub signed on channel `id`, if any.
+    pub async fn state(&self, id: &B256, version: u64) -> Result<Option<StoredState>, StoreError> {
+        let Ok(version) = i64::try_from(version) else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
+             LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
+             WHERE s.channel_id = $1 AND s.version = $2",
+        )
+        .bind(id.as_slice())
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| stored_state(&r))
+        .transpose()
+    }
+
+    /// Every state the hub signed on channel `id`, in version order.
+    pub async fn states(&self, id: &B256) -> Result<Vec<StoredState>, StoreError> {
+        sqlx::query(
+            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
+             LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
+             WHERE s.channel_id = $1 ORDER BY s.version",
+        )
+        .bind(id.as_slice())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(stored_state)
+        .collect()
+    }
+
+    /// A payment by its hashlock.
+    pub async fn payment(&self, hashlock: &B256) -> Result<Option<PaymentRow>, StoreError> {
+        sqlx::query(
+            "SELECT hashlock, payer_channel, payee_channel, amount, status, secret \
+             FROM payments WHERE hashlock = $1",
+        )
+        .bind(hashlock.as_slice())
+        .fetch_optional(&self.pool)
+        .await?
+        .map(|r| payment_row(&r))
+        .transpose()
+    }
+
+    /// Payments that are not over, oldest first.
+    pub async fn open_payments(&self) -> Result<Vec<PaymentRow>, StoreError> {
+        sqlx::query(
+            "SELECT hashlock, payer_channel, payee_channel, amount, status, secret \
+             FROM payments WHERE status IN ('offered', 'fulfilled', 'refused') ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(payment_row)
+        .collect()
+    }
+
+    /// How many payments have each status: `(status, count)`.
+    pub async fn payment_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        sqlx::query("SELECT status, COUNT(*) AS n FROM payments GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let c = Columns::new(r, "payments");
+                Ok((c.get("status")?, c.u64("n")?))
+            })
+            .collect()
+    }
+
+    /// A named counter.
+    pub async fn meta(&self, key: &str) -> Result<Option<u64>, StoreError> {
+        sqlx::query("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| Columns::new(&r, "meta").u64("value"))
+            .transpose()
+    }
+
+    /// The hub's rollup transactions not yet seen executed, by nonce.
+    pub async fn pending_rollup_transactions(
+        &self,
+    ) -> Result<Vec<(B256, Vec<u8>, Signature)>, StoreError> {
+        sqlx::query(
+            "SELECT hash, encoded, signature FROM rollup_transactions \
+             WHERE status = 'pending' ORDER BY nonce",
+        )
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            let c = Columns::new(r, "rollup_transactions");
+            let sig: Vec<u8> = c.get("signature")?;
+            Ok((
+                c.b256("hash")?,
+                c.get("encoded")?,
+                Signature::from_bytes(&sig).map_err(|e| c.corrupt("signature", e))?,
+            ))
+        })
+        .collect()
+    }
+}
+
+fn stored_state(row: &sqlx::any::AnyRow) -> Result<StoredState, StoreError> {
+    let c = Columns::new(row, "states");
+    let encoded: Vec<u8> = c.get("encoded")?;
+    let state = ChannelState::from_bytes(&encoded).map_err(|e| c.corrupt("encoded", e))?;
+    let sig: Option<Vec<u8>> = c.get("signature")?;
+    let wallet_signature = sig
+        .map(|s| Signature::from_bytes(&s).map_err(|e| c.corrupt("signature", e)))
+        .transpose()?;
+    Ok(StoredState {
+        state,
+        purpose: c.get("purpose")?,
+        wallet_signature,
+    })
+}
+
+fn payment_row(row: &sqlx::any::AnyRow) -> Result<PaymentRow, StoreError> {
+    let c = Columns::new(row, "payments");
+    let hashlock = c.b256("hashlock")?;
+    let c = c.keyed(hashlock.to_string());
+    let status: String = c.get("status")?;
+    let secret: Option<Vec<u8>> = c.get("secret")?;
+    Ok(PaymentRow {
+        hashlock,
+        payer_channel: c.b256("payer_channel")?,
+        payee_channel: c.b256("payee_channel")?,
+        amount: c.u128("amount")?,
+        status: PaymentStatus::parse(&status)
+            .ok_or_else(|| c.corrupt("status", format!("unknown status {status:?}")))?,
+        secret: secret
+            .map(|s| B256::try_from(s.as_slice()).map_err(|_| c.corrupt("secret", "not 32 bytes")))
+            .transpose()?,
+    })
+}
+
+/// The encoding and hash of a state, as stored.
+pub(crate) fn encode_state(state: &ChannelState) -> (Vec<u8>, B256) {
+    (state.to_bytes(), state.struct_hash())
+}

@@ -1,0 +1,250 @@
+//! How a group of [`Write`]s reaches the tables: rows of one kind go in one multi-row
+//! statement, kinds in dependency order (channels, states, signatures, payments, statuses,
+//! rollup transactions, counters), so a group of hundreds of channel updates costs a
+//! handful of statements.
+
+use std::{fmt::Write as _, future::Future, pin::Pin};
+
+use sqlx::{AnyConnection, AssertSqlSafe, any::AnyArguments, query::Query};
+use weft_sequencer::store::{Backend, StoreError};
+
+use super::{Write, encode_state};
+
+pub(super) use weft_sequencer::store::columns::to_i64;
+
+type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
+
+/// Rows per multi-row statement (parameters stay far below both backends' limits).
+const CHUNK: usize = 256;
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The [`super::Apply`] of the hub's store.
+pub(super) fn apply<'c>(
+    conn: &'c mut AnyConnection,
+    backend: Backend,
+    writes: &'c [&'c Write],
+) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>> {
+    Box::pin(apply_all(conn, backend, writes))
+}
+
+async fn apply_all(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    writes: &[&Write],
+) -> Result<(), StoreError> {
+    let now = to_i64("time", now_secs())?;
+
+    let mut channels = Vec::new();
+    let mut states = Vec::new();
+    let mut signatures = Vec::new();
+    let mut payments = Vec::new();
+    let mut others = Vec::new();
+    for w in writes {
+        match w {
+            Write::Channel {
+                id,
+                wallet,
+                token,
+                registered_at,
+            } => channels.push((
+                id.as_slice(),
+                wallet.as_slice(),
+                i64::from(*token),
+                to_i64("registered_at", *registered_at)?,
+            )),
+            Write::State {
+                state,
+                purpose,
+                payment,
+            } => {
+                let (encoded, hash) = encode_state(state);
+                states.push((
+                    state.channel_id,
+                    to_i64("version", state.version)?,
+                    hash,
+                    encoded,
+                    *purpose,
+                    *payment,
+                ));
+            }
+            Write::WalletSignature {
+                channel_id,
+                version,
+                signature,
+            } => signatures.push((
+                *channel_id,
+                to_i64("version", *version)?,
+                signature.to_bytes(),
+            )),
+            Write::Payment(p) => payments.push(p),
+            other => others.push(*other),
+        }
+    }
+
+    for chunk in channels.chunks(CHUNK) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO channels (id, wallet, token, status, registered_at) VALUES ",
+            5,
+            chunk.len(),
+            "",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, wallet, token, at) in chunk {
+            q = q
+                .bind(*id)
+                .bind(*wallet)
+                .bind(*token)
+                .bind("active")
+                .bind(*at);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in states.chunks(CHUNK) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO states (channel_id, version, state_hash, encoded, purpose, payment) VALUES ",
+            6,
+            chunk.len(),
+            "",
+        );
+        let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
+        for (id, version, hash, encoded, purpose, payment) in chunk {
+            q = q
+                .bind(id.as_slice())
+                .bind(*version)
+                .bind(hash.as_slice())
+                .bind(encoded.as_slice())
+                .bind(*purpose)
+                .bind(payment.as_ref().map(|p| p.as_slice()));
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in signatures.chunks(CHUNK) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO wallet_signatures (channel_id, version, signature) VALUES ",
+            3,
+            chunk.len(),
+            "",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (id, version, sig) in chunk {
+            q = q.bind(id.as_slice()).bind(*version).bind(sig.as_slice());
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for chunk in payments.chunks(CHUNK) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO payments (hashlock, payer_channel, payee_channel, amount, status, secret, \
+             created_at, updated_at) VALUES ",
+            8,
+            chunk.len(),
+            " ON CONFLICT (hashlock) DO UPDATE SET status = excluded.status, \
+             secret = COALESCE(excluded.secret, payments.secret), updated_at = excluded.updated_at",
+        );
+        let amounts: Vec<String> = chunk.iter().map(|p| p.amount.to_string()).collect();
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (p, amount) in chunk.iter().zip(&amounts) {
+            q = q
+                .bind(p.hashlock.as_slice())
+                .bind(p.payer_channel.as_slice())
+                .bind(p.payee_channel.as_slice())
+                .bind(amount.as_str())
+                .bind(p.status.as_str())
+                .bind(p.secret.as_ref().map(|s| s.as_slice()))
+                .bind(now)
+                .bind(now);
+        }
+        q.execute(&mut *conn).await?;
+    }
+    for w in others {
+        match w {
+            Write::ChannelStatus { id, status, reason } => {
+                sqlx::query("UPDATE channels SET status = $1, status_reason = $2 WHERE id = $3")
+                    .bind(*status)
+                    .bind(reason.as_deref())
+                    .bind(id.as_slice())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Write::RollupTransaction(t) => {
+                sqlx::query(
+                    "INSERT INTO rollup_transactions \
+                     (hash, nonce, kind, channel_id, encoded, signature, status) \
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending')",
+                )
+                .bind(t.hash.as_slice())
+                .bind(to_i64("nonce", t.nonce)?)
+                .bind(t.kind)
+                .bind(t.channel_id.as_ref().map(|c| c.as_slice()))
+                .bind(t.encoded.as_slice())
+                .bind(t.signature.to_bytes().as_slice())
+                .execute(&mut *conn)
+                .await?;
+            }
+            Write::RollupTransactionStatus { hash, status } => {
+                sqlx::query("UPDATE rollup_transactions SET status = $1 WHERE hash = $2")
+                    .bind(*status)
+                    .bind(hash.as_slice())
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Write::Meta { key, value } => {
+                sqlx::query(
+                    "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .bind(*key)
+                .bind(to_i64("meta value", *value)?)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Write::Channel { .. }
+            | Write::State { .. }
+            | Write::WalletSignature { .. }
+            | Write::Payment(_) => unreachable!("sorted above"),
+        }
+    }
+    Ok(())
+}
+
+/// `head (?, ..), (?, ..) tail` with `columns` parameters per row: anonymous `?` on SQLite
+/// (numbered ones cost a linear scan each, see the sequencer's `transactions.rs`), `$n` on
+/// PostgreSQL. Built from constants and counts only, never from values.
+pub(crate) fn insert_sql(
+    backend: Backend,
+    head: &str,
+    columns: usize,
+    rows: usize,
+    tail: &str,
+) -> String {
+    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 5);
+    sql.push_str(head);
+    let mut param = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            param += 1;
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            match backend {
+                Backend::Sqlite => sql.push('?'),
+                Backend::Postgres => {
+                    write!(sql, "${param}").expect("writing to a String cannot fail");
+                }
+            }
+        }
+        sql.push(')');
+    }
+    sql.push_str(tail);
+    sql
+}

@@ -1,0 +1,260 @@
+//! Every test body runs on SQLite, then on a fresh PostgreSQL database when `DATABASE_URL`
+//! names a server (the same harness as the sequencer's store tests).
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use sqlx::{Any, migrate::MigrateDatabase};
+use tempfile::TempDir;
+use weft_protocol::{
+    channel::{ChannelState, Lock, LockDirection},
+    primitives::keccak256,
+    signature::SigningKey,
+};
+
+use super::*;
+
+struct TestDb {
+    dir: TempDir,
+    url: Option<String>,
+}
+
+impl TestDb {
+    async fn connect(&self) -> HubStore {
+        HubStore::connect(self.url.as_deref(), self.dir.path())
+            .await
+            .expect("connect")
+    }
+}
+
+async fn on_every_backend(test: impl AsyncFn(&TestDb)) {
+    let sqlite = TestDb {
+        dir: tempfile::tempdir().unwrap(),
+        url: None,
+    };
+    test(&sqlite).await;
+    let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        eprintln!("DATABASE_URL is not set: skipping PostgreSQL");
+        return;
+    };
+    sqlx::any::install_default_drivers();
+    let url = fresh_database_url(&server);
+    Any::create_database(&url).await.expect("create database");
+    let postgres = TestDb {
+        dir: tempfile::tempdir().unwrap(),
+        url: Some(url.clone()),
+    };
+    test(&postgres).await;
+    Any::force_drop_database(&url).await.expect("drop database");
+}
+
+fn fresh_database_url(server: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let name = format!(
+        "weft_hub_{}_{nanos}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let (base, query) = server
+        .split_once('?')
+        .map_or((server, None), |(b, q)| (b, Some(q)));
+    let (scheme, rest) = base.split_once("://").expect("a URL with ://");
+    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
+    match query {
+        Some(q) => format!("{scheme}://{host}/{name}?{q}"),
+        None => format!("{scheme}://{host}/{name}"),
+    }
+}
+
+const ID: B256 = B256::repeat_byte(0x11);
+
+fn state(version: u64, wallet: Amount) -> ChannelState {
+    ChannelState {
+        channel_id: ID,
+        version,
+        balance_wallet: wallet,
+        balance_hub: 100 - wallet,
+        locks: vec![],
+        is_final: false,
+    }
+}
+
+fn signature(state: &ChannelState) -> Signature {
+    SigningKey::from_seed(b"store test wallet").sign_digest(&state.struct_hash())
+}
+
+async fn open_channel(store: &HubStore) {
+    let s = state(1, 60);
+    store
+        .commit(vec![
+            Write::Channel {
+                id: ID,
+                wallet: Address::repeat_byte(0xaa),
+                token: 0,
+                registered_at: 1,
+            },
+            Write::State {
+                state: s.clone(),
+                purpose: "open",
+                payment: None,
+            },
+            Write::WalletSignature {
+                channel_id: ID,
+                version: 1,
+                signature: signature(&s),
+            },
+        ])
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_second_state_with_a_signed_version_is_refused() {
+    on_every_backend(async |db| {
+        let store = db.connect().await;
+        open_channel(&store).await;
+        let first = state(2, 50);
+        store
+            .commit(vec![Write::State {
+                state: first.clone(),
+                purpose: "pay",
+                payment: None,
+            }])
+            .await
+            .unwrap();
+        let other = state(2, 40);
+        let refused = store
+            .commit(vec![Write::State {
+                state: other,
+                purpose: "pay",
+                payment: None,
+            }])
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Database(_))),
+            "{refused:?}"
+        );
+        let states = store.states(&ID).await.unwrap();
+        assert_eq!(states.len(), 2);
+        assert_eq!(states[1].state, first);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_failing_write_fails_only_its_own_commit_in_a_group() {
+    on_every_backend(async |db| {
+        let store = db.connect().await;
+        open_channel(&store).await;
+        // Many concurrent commits, one of them a duplicate version: they share groups.
+        let mut tasks = Vec::new();
+        for v in 2..40u64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let s = state(v, 50);
+                store
+                    .commit(vec![Write::State {
+                        state: s,
+                        purpose: "pay",
+                        payment: None,
+                    }])
+                    .await
+            }));
+        }
+        let dup = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .commit(vec![Write::State {
+                        state: state(1, 10),
+                        purpose: "pay",
+                        payment: None,
+                    }])
+                    .await
+            })
+        };
+        for t in tasks {
+            t.await.unwrap().unwrap();
+        }
+        assert!(dup.await.unwrap().is_err());
+        assert_eq!(store.states(&ID).await.unwrap().len(), 39);
+        store.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn channels_load_with_their_latest_co_signed_state_and_offer() {
+    on_every_backend(async |db| {
+        let store = db.connect().await;
+        open_channel(&store).await;
+        let hashlock = keccak256(b"secret");
+        let co_signed = state(2, 55);
+        let mut offer = state(3, 55);
+        offer.balance_hub -= 5;
+        offer.locks.push(Lock {
+            amount: 5,
+            hashlock,
+            expiry: 100,
+            direction: LockDirection::HubToWallet,
+        });
+        store
+            .commit(vec![
+                Write::State {
+                    state: co_signed.clone(),
+                    purpose: "pay",
+                    payment: None,
+                },
+                Write::WalletSignature {
+                    channel_id: ID,
+                    version: 2,
+                    signature: signature(&co_signed),
+                },
+                Write::State {
+                    state: offer.clone(),
+                    purpose: "lock",
+                    payment: Some(hashlock),
+                },
+                Write::Payment(PaymentRow {
+                    hashlock,
+                    payer_channel: ID,
+                    payee_channel: ID,
+                    amount: 5,
+                    status: PaymentStatus::Offered,
+                    secret: None,
+                }),
+                Write::Meta {
+                    key: "watch_cursor",
+                    value: 42,
+                },
+            ])
+            .await
+            .unwrap();
+        let channels = store.channels().await.unwrap();
+        assert_eq!(channels.len(), 1);
+        let c = &channels[0];
+        assert_eq!(c.latest, (co_signed.clone(), signature(&co_signed)));
+        assert_eq!(c.offer, Some((offer, "lock".into(), Some(hashlock))));
+        assert_eq!(store.meta("watch_cursor").await.unwrap(), Some(42));
+
+        let mut settled = store.payment(&hashlock).await.unwrap().unwrap();
+        assert_eq!(store.open_payments().await.unwrap(), vec![settled.clone()]);
+        settled.status = PaymentStatus::Settled;
+        settled.secret = Some(keccak256(b"x"));
+        store
+            .commit(vec![Write::Payment(settled.clone())])
+            .await
+            .unwrap();
+        assert_eq!(store.payment(&hashlock).await.unwrap(), Some(settled));
+        assert!(store.open_payments().await.unwrap().is_empty());
+        store.close().await;
+    })
+    .await;
+}

@@ -1,0 +1,276 @@
+//! The state updates of a channel, as pure functions from the latest state to the next one.
+//!
+//! Both sides build the state an update leads to with these functions and sign only that
+//! state: the hub compares what a wallet signed with what it built, the wallet client checks
+//! the hub's offers the same way. Each returns the next state (version + 1) or why the update
+//! is impossible; none can create or destroy value: every next state has the same
+//! [`ChannelState::total`] as its predecessor except [`deposit`], which adds exactly the
+//! deposit.
+
+use weft_protocol::{
+    channel::{ChannelState, Lock, LockDirection, MAX_LOCKS},
+    primitives::{Amount, B256},
+};
+
+/// Why an update cannot be applied to a state.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// The wallet's balance does not cover it.
+    #[error("the wallet's balance does not cover {0}")]
+    WalletBalance(Amount),
+    /// The hub's balance does not cover it.
+    #[error("the hub's balance ({available}) does not cover {amount}")]
+    HubBalance {
+        /// The hub's balance.
+        available: Amount,
+        /// The amount.
+        amount: Amount,
+    },
+    /// A zero amount.
+    #[error("amount must be positive")]
+    ZeroAmount,
+    /// No lock with this hashlock.
+    #[error("no lock with hashlock {0}")]
+    NoSuchLock(B256),
+    /// A lock with this hashlock exists already.
+    #[error("a lock with hashlock {0} exists already")]
+    DuplicateLock(B256),
+    /// Too many locks.
+    #[error("a state holds at most {MAX_LOCKS} locks")]
+    TooManyLocks,
+    /// The state has locks (it cannot be final).
+    #[error("the state has pending locks")]
+    HasLocks,
+    /// The state is final.
+    #[error("the state is final")]
+    Final,
+    /// An amount past 2^128 - 1.
+    #[error("amount overflow")]
+    Overflow,
+}
+
+/// Which side of a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The wallet.
+    Wallet,
+    /// The hub.
+    Hub,
+}
+
+fn next(prev: &ChannelState) -> Result<ChannelState, TransitionError> {
+    if prev.is_final {
+        return Err(TransitionError::Final);
+    }
+    let mut s = prev.clone();
+    s.version = prev
+        .version
+        .checked_add(1)
+        .ok_or(TransitionError::Overflow)?;
+    Ok(s)
+}
+
+fn debit(balance: &mut Amount, amount: Amount, side: Side) -> Result<(), TransitionError> {
+    *balance = balance.checked_sub(amount).ok_or(match side {
+        Side::Wallet => TransitionError::WalletBalance(amount),
+        Side::Hub => TransitionError::HubBalance {
+            available: *balance,
+            amount,
+        },
+    })?;
+    Ok(())
+}
+
+fn balances(s: &mut ChannelState, side: Side) -> (&mut Amount, &mut Amount) {
+    match side {
+        Side::Wallet => (&mut s.balance_wallet, &mut s.balance_hub),
+        Side::Hub => (&mut s.balance_hub, &mut s.balance_wallet),
+    }
+}
+
+/// `from` pays `amount` to the other side.
+pub fn pay(
+    prev: &ChannelState,
+    from: Side,
+    amount: Amount,
+) -> Result<ChannelState, TransitionError> {
+    if amount == 0 {
+        return Err(TransitionError::ZeroAmount);
+    }
+    let mut s = next(prev)?;
+    let (payer, payee) = balances(&mut s, from);
+    debit(payer, amount, from)?;
+    *payee = payee.checked_add(amount).ok_or(TransitionError::Overflow)?;
+    Ok(s)
+}
+
+/// Adds `lock`, debiting its sender's balance.
+pub fn add_lock(prev: &ChannelState, lock: Lock) -> Result<ChannelState, TransitionError> {
+    if lock.amount == 0 {
+        return Err(TransitionError::ZeroAmount);
+    }
+    if prev.locks.iter().any(|l| l.hashlock == lock.hashlock) {
+        return Err(TransitionError::DuplicateLock(lock.hashlock));
+    }
+    if prev.locks.len() >= MAX_LOCKS {
+        return Err(TransitionError::TooManyLocks);
+    }
+    let mut s = next(prev)?;
+    let sender = match lock.direction {
+        LockDirection::WalletToHub => Side::Wallet,
+        LockDirection::HubToWallet => Side::Hub,
+    };
+    let (balance, _) = balances(&mut s, sender);
+    debit(balance, lock.amount, sender)?;
+    s.locks.push(lock);
+    Ok(s)
+}
+
+/// Removes the lock of `hashlock`: paid to its receiver if `paid`, else back to its sender.
+pub fn resolve_lock(
+    prev: &ChannelState,
+    hashlock: &B256,
+    paid: bool,
+) -> Result<ChannelState, TransitionError> {
+    let mut s = next(prev)?;
+    let at = s
+        .locks
+        .iter()
+        .position(|l| &l.hashlock == hashlock)
+        .ok_or(TransitionError::NoSuchLock(*hashlock))?;
+    let lock = s.locks.remove(at);
+    let to_hub = match lock.direction {
+        LockDirection::WalletToHub => paid,
+        LockDirection::HubToWallet => !paid,
+    };
+    let balance = if to_hub {
+        &mut s.balance_hub
+    } else {
+        &mut s.balance_wallet
+    };
+    *balance = balance
+        .checked_add(lock.amount)
+        .ok_or(TransitionError::Overflow)?;
+    Ok(s)
+}
+
+/// `side` deposits `amount` on the rollup: the channel's total grows by it.
+pub fn deposit(
+    prev: &ChannelState,
+    side: Side,
+    amount: Amount,
+) -> Result<ChannelState, TransitionError> {
+    if amount == 0 {
+        return Err(TransitionError::ZeroAmount);
+    }
+    let mut s = next(prev)?;
+    let (balance, _) = balances(&mut s, side);
+    *balance = balance
+        .checked_add(amount)
+        .ok_or(TransitionError::Overflow)?;
+    if s.total().is_none() {
+        return Err(TransitionError::Overflow);
+    }
+    Ok(s)
+}
+
+/// The final state of a cooperative close: same balances, no locks.
+pub fn finalize(prev: &ChannelState) -> Result<ChannelState, TransitionError> {
+    if !prev.locks.is_empty() {
+        return Err(TransitionError::HasLocks);
+    }
+    let mut s = next(prev)?;
+    s.is_final = true;
+    Ok(s)
+}
+
+/// The only lock `next` adds to `prev`, if `next` is `prev` with one more lock.
+pub fn added_lock(prev: &ChannelState, next: &ChannelState) -> Option<Lock> {
+    (next.locks.len() == prev.locks.len() + 1 && next.locks[..prev.locks.len()] == prev.locks[..])
+        .then(|| next.locks.last().cloned())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_protocol::primitives::keccak256;
+
+    use super::*;
+
+    fn state() -> ChannelState {
+        ChannelState {
+            channel_id: B256::repeat_byte(1),
+            version: 4,
+            balance_wallet: 100,
+            balance_hub: 50,
+            locks: vec![],
+            is_final: false,
+        }
+    }
+
+    fn lock(amount: Amount, direction: LockDirection) -> Lock {
+        Lock {
+            amount,
+            hashlock: keccak256(b"s"),
+            expiry: 10,
+            direction,
+        }
+    }
+
+    #[test]
+    fn payments_move_value_and_keep_the_total() {
+        let s = pay(&state(), Side::Wallet, 30).unwrap();
+        assert_eq!((s.version, s.balance_wallet, s.balance_hub), (5, 70, 80));
+        let s = pay(&s, Side::Hub, 80).unwrap();
+        assert_eq!((s.balance_wallet, s.balance_hub), (150, 0));
+        assert_eq!(s.total(), state().total());
+        assert_eq!(
+            pay(&s, Side::Hub, 1),
+            Err(TransitionError::HubBalance {
+                available: 0,
+                amount: 1
+            })
+        );
+        assert_eq!(pay(&s, Side::Wallet, 0), Err(TransitionError::ZeroAmount));
+    }
+
+    #[test]
+    fn a_lock_resolves_to_its_receiver_or_back_to_its_sender() {
+        let locked = add_lock(&state(), lock(40, LockDirection::HubToWallet)).unwrap();
+        assert_eq!((locked.balance_wallet, locked.balance_hub), (100, 10));
+        assert_eq!(locked.total(), state().total());
+        let paid = resolve_lock(&locked, &keccak256(b"s"), true).unwrap();
+        assert_eq!(
+            (paid.balance_wallet, paid.balance_hub, paid.version),
+            (140, 10, 6)
+        );
+        let refunded = resolve_lock(&locked, &keccak256(b"s"), false).unwrap();
+        assert_eq!((refunded.balance_wallet, refunded.balance_hub), (100, 50));
+        assert!(add_lock(&state(), lock(51, LockDirection::HubToWallet)).is_err());
+        assert_eq!(
+            add_lock(&locked, lock(1, LockDirection::WalletToHub)),
+            Err(TransitionError::DuplicateLock(keccak256(b"s")))
+        );
+        assert_eq!(
+            added_lock(&state(), &locked),
+            Some(lock(40, LockDirection::HubToWallet))
+        );
+        assert_eq!(added_lock(&locked, &paid), None);
+    }
+
+    #[test]
+    fn final_states_have_no_locks_and_nothing_follows_them() {
+        let locked = add_lock(&state(), lock(1, LockDirection::WalletToHub)).unwrap();
+        assert_eq!(finalize(&locked), Err(TransitionError::HasLocks));
+        let fin = finalize(&state()).unwrap();
+        assert!(fin.is_final);
+        assert_eq!(pay(&fin, Side::Wallet, 1), Err(TransitionError::Final));
+    }
+
+    #[test]
+    fn deposits_grow_the_total_by_the_deposit() {
+        let s = deposit(&state(), Side::Hub, 25).unwrap();
+        assert_eq!(s.total(), Some(175));
+        assert_eq!(s.balance_hub, 75);
+    }
+}

@@ -1,0 +1,118 @@
+//! The hub's rollup watcher: polls the sequencer for new blocks, scans their transactions
+//! for the hub's channels, and reacts: a registration of a stale state is refuted with the
+//! hub's latest co-signed state (well inside [`DISPUTE_WINDOW`]), secrets the hub can claim
+//! are revealed, closes and deposits update the channel, and disputes past their deadline
+//! are concluded. The block cursor is stored, so a restart resumes where it stopped.
+
+use std::{collections::HashMap, sync::Arc};
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+use weft_protocol::{channel::DISPUTE_WINDOW, primitives::B256};
+
+use crate::{
+    error::HubError,
+    hub::Hub,
+    rollup::{ChannelEvent, channel_event},
+    store::Write,
+};
+
+/// Name of the stored cursor: the last block scanned.
+pub const CURSOR: &str = "watch_cursor";
+
+/// Runs until `stop` turns true.
+pub async fn run(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut cursor = match hub.store.meta(CURSOR).await? {
+        Some(c) => c,
+        None => hub.head(),
+    };
+    let mut deadlines: HashMap<B256, u64> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+            _ = tokio::time::sleep(hub.config.watch_interval) => {}
+        }
+        match scan(&hub, &mut cursor, &mut deadlines).await {
+            Ok(()) => {}
+            Err(e) => warn!(error = %e, cursor, "watcher: scan failed, retrying"),
+        }
+        let head = hub.head();
+        let due: Vec<B256> = deadlines
+            .iter()
+            .filter(|(_, d)| head > **d)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            match hub.conclude(&id).await {
+                Ok(tx) => {
+                    info!(channel = %id, %tx, "concluded a dispute after its deadline");
+                    deadlines.remove(&id);
+                }
+                Err(e) => warn!(channel = %id, error = %e, "conclusion failed"),
+            }
+        }
+    }
+}
+
+/// Scans the blocks after `cursor` up to the head.
+async fn scan(
+    hub: &Hub,
+    cursor: &mut u64,
+    deadlines: &mut HashMap<B256, u64>,
+) -> Result<(), HubError> {
+    let head = hub.rollup.head().await?;
+    hub.set_head(head);
+    let start = *cursor;
+    while *cursor < head {
+        let number = *cursor + 1;
+        let Some(transactions) = hub.rollup.block_transactions(number).await? else {
+            break;
+        };
+        for tx in transactions.iter().filter(|t| t.succeeded()) {
+            let Some((id, from, event)) = channel_event(&tx.transaction) else {
+                continue;
+            };
+            if hub.slot(&id).is_err() {
+                continue;
+            }
+            handle(hub, &id, from == hub.address, event, number, deadlines).await;
+        }
+        *cursor = number;
+    }
+    if *cursor != start {
+        hub.store
+            .commit(vec![Write::Meta {
+                key: CURSOR,
+                value: *cursor,
+            }])
+            .await?;
+    }
+    Ok(())
+}
+
+async fn handle(
+    hub: &Hub,
+    id: &B256,
+    by_hub: bool,
+    event: ChannelEvent,
+    block: u64,
+    deadlines: &mut HashMap<B256, u64>,
+) {
+    let result = match event {
+        ChannelEvent::Registered(state) => {
+            deadlines.insert(*id, block.saturating_add(DISPUTE_WINDOW));
+            info!(channel = %id, version = state.version, block, "channel registered on the rollup");
+            hub.on_registered(id, &state).await
+        }
+        ChannelEvent::Refuted(_) if by_hub => Ok(()),
+        ChannelEvent::Refuted(state) => hub.on_registered(id, &state).await,
+        ChannelEvent::Closed => {
+            deadlines.remove(id);
+            hub.on_closed(id).await
+        }
+        ChannelEvent::Deposit => hub.on_deposit(id).await,
+    };
+    if let Err(e) = result {
+        warn!(channel = %id, error = %e, "watcher: handling a channel event failed");
+    }
+}

@@ -1,0 +1,279 @@
+//! What the hub and a wallet say to each other: REST bodies and WebSocket messages, shared by
+//! the service and the [`crate::client`]. JSON, camelCase, amounts as decimal strings (the
+//! protocol types' own serde), unknown fields rejected.
+//!
+//! Every state a wallet sends carries its own EIP-712 signature of that state, which is what
+//! authenticates a state update; the hub answers with its signature of the same state.
+
+use serde::{Deserialize, Serialize};
+use weft_protocol::{
+    channel::ChannelState,
+    eip712::Domain,
+    primitives::{Address, Amount, B256, TokenId},
+    signature::Signature,
+};
+
+/// A state signed by the wallet: the body of every state update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignedUpdate {
+    /// The proposed state.
+    pub state: ChannelState,
+    /// The wallet's signature of it.
+    pub wallet_signature: Signature,
+}
+
+/// `POST /v1/channels/{id}/route`: a state locking `amount` to the hub for `payee`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteRequest {
+    /// The payer's state with the new lock.
+    pub state: ChannelState,
+    /// The payer's signature of it.
+    pub wallet_signature: Signature,
+    /// The wallet to be paid (it has a channel with the hub in the same token).
+    pub payee: Address,
+}
+
+/// `POST /v1/channels/{id}/close`: a final state; the hub co-signs it and, if asked, submits
+/// the `ChannelClose` itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloseRequest {
+    /// The final state.
+    pub state: ChannelState,
+    /// The wallet's signature of it.
+    pub wallet_signature: Signature,
+    /// Whether the hub submits the close transaction.
+    #[serde(default)]
+    pub submit: bool,
+}
+
+/// `POST /v1/channels/{id}/sync`: the wallet's latest state that the hub signed (co-signed,
+/// or an offer it has not answered), so a hub that lost its newest states can catch up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncRequest {
+    /// The state.
+    pub state: ChannelState,
+    /// The wallet's signature, if it signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_signature: Option<Signature>,
+    /// The hub's signature of it.
+    pub hub_signature: Signature,
+}
+
+/// A state with both signatures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CoSigned {
+    /// The state.
+    pub state: ChannelState,
+    /// The wallet's signature.
+    pub wallet_signature: Signature,
+    /// The hub's signature.
+    pub hub_signature: Signature,
+}
+
+/// Why the hub offers a state for the wallet to countersign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OfferKind {
+    /// The hub's deposit on its side (the wallet signs before the hub deposits).
+    Funding,
+    /// A lock from the hub to the wallet (a routed payment to it): answer with
+    /// [`WalletMessage::Fulfil`] or [`WalletMessage::Reject`].
+    Lock,
+    /// The wallet's lock to the hub resolved to the hub (the payee revealed the secret).
+    Settle,
+    /// The wallet's lock to the hub removed (the payment failed).
+    Refund,
+    /// A payment from the hub to the wallet.
+    Payment,
+}
+
+/// A state the hub signed and offers the wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Offer {
+    /// Why.
+    pub kind: OfferKind,
+    /// The state.
+    pub state: ChannelState,
+    /// The hub's signature of it.
+    pub hub_signature: Signature,
+    /// For [`OfferKind::Settle`]: the secret that resolves the wallet's lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<B256>,
+}
+
+/// The hub's answer to a state update: its signature of the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Ack {
+    /// The channel.
+    pub channel_id: B256,
+    /// The state's version.
+    pub version: u64,
+    /// The hub's signature of the state.
+    pub hub_signature: Signature,
+}
+
+/// The hub's answer to a routed payment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RouteReply {
+    /// The hub's signature of the payer's locked state.
+    pub hub_signature: Signature,
+    /// `settled`: `offer` settles the lock to the hub (countersign it); `refunded`: `offer`
+    /// removes the lock; `pending`: the payee has not answered yet, an offer will follow on
+    /// the WebSocket.
+    pub status: RouteStatus,
+    /// The offer resolving the lock, unless pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+/// Where a routed payment stands in the payer's reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RouteStatus {
+    /// The payee was paid; the offer settles the payer's lock.
+    Settled,
+    /// The payee refused; the offer refunds the payer's lock.
+    Refunded,
+    /// The payee has not answered yet.
+    Pending,
+}
+
+/// The hub's answer to a registration.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegisterReply {
+    /// The hub's signature of the opening state.
+    pub hub_signature: Signature,
+    /// The hub's offer to fund its side, if its policy funds this channel: countersign it
+    /// with `POST /v1/channels/{id}/fund` and the hub deposits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub funding: Option<Offer>,
+}
+
+/// The hub's answer to a cooperative close.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct CloseReply {
+    /// The hub's signature of the final state.
+    pub hub_signature: Signature,
+    /// The close transaction, if the hub submitted it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transaction: Option<B256>,
+}
+
+/// The hub's answer to a sync: its own latest co-signed state and pending offer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncReply {
+    /// The latest co-signed state.
+    pub latest: CoSigned,
+    /// A newer state the hub offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+/// A channel as the hub shows it to its wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChannelView {
+    /// The channel.
+    pub id: B256,
+    /// The wallet.
+    pub wallet: Address,
+    /// The token.
+    pub token: TokenId,
+    /// `active`, `unsynced`, `disputed`, `closed` or `halted`.
+    pub status: String,
+    /// What the rollup holds for the channel, as last seen.
+    #[serde(with = "weft_protocol::primitives::serde_dec")]
+    pub rollup_total: Amount,
+    /// The latest co-signed state.
+    pub latest: CoSigned,
+    /// A newer state the hub offers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offer: Option<Offer>,
+}
+
+/// `GET /v1/info`: who the hub is and its policies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HubInfo {
+    /// The hub's address (the `hub` of `ChannelOpen`).
+    pub address: Address,
+    /// The EIP-712 domain states are signed under.
+    pub domain: Domain,
+    /// The hub's latest view of the rollup head.
+    pub head: u64,
+    /// The hub matches a wallet's opening deposit up to this amount.
+    #[serde(with = "weft_protocol::primitives::serde_dec")]
+    pub match_cap: Amount,
+    /// A payer's lock must expire at least this many blocks after `head`.
+    pub min_lock_blocks: u64,
+}
+
+/// What the hub sends on a wallet's WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum HubMessage {
+    /// A state to answer (countersign, or fulfil/reject a lock).
+    Offer(Offer),
+    /// The hub's signature of a state the wallet sent on the socket.
+    Ack(Ack),
+    /// The hub needs the wallet's latest state of a channel before it signs anything on it.
+    #[serde(rename_all = "camelCase")]
+    SyncRequest {
+        /// The channel.
+        channel_id: B256,
+        /// The hub's highest signed version.
+        version: u64,
+    },
+    /// The hub's view after a sync on the socket.
+    Synced(Box<SyncReply>),
+    /// A message the hub could not accept.
+    #[serde(rename_all = "camelCase")]
+    Error {
+        /// The channel, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel_id: Option<B256>,
+        /// Stable code.
+        code: String,
+        /// Detail.
+        message: String,
+    },
+}
+
+/// What a wallet sends on its WebSocket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum WalletMessage {
+    /// Accepts a lock offer: the secret and the next state, with the lock paid to the wallet.
+    #[serde(rename_all = "camelCase")]
+    Fulfil {
+        /// The preimage of the lock's hashlock.
+        secret: B256,
+        /// The settled state (one version above the offer).
+        state: ChannelState,
+        /// The wallet's signature of it.
+        wallet_signature: Signature,
+    },
+    /// Refuses a lock offer: the next state, with the lock returned to the hub.
+    #[serde(rename_all = "camelCase")]
+    Reject {
+        /// The state without the lock (one version above the offer).
+        state: ChannelState,
+        /// The wallet's signature of it.
+        wallet_signature: Signature,
+    },
+    /// Countersigns an offer (settle, refund, payment, funding).
+    Countersign(SignedUpdate),
+    /// Answers a sync request.
+    Sync(SyncRequest),
+}

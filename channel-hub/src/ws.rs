@@ -1,0 +1,168 @@
+//! One WebSocket per wallet: the hub pushes what the wallet must answer (offers, sync
+//! requests) and the wallet answers on the same socket. Messages are [`HubMessage`] and
+//! [`WalletMessage`] as JSON text frames.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use tokio::sync::mpsc;
+use tracing::debug;
+use weft_protocol::primitives::Address;
+
+use crate::{
+    error::HubError,
+    hub::Hub,
+    wire::{HubMessage, SignedUpdate, WalletMessage},
+};
+
+type Outbox = mpsc::UnboundedSender<HubMessage>;
+
+/// The connected wallets and their outgoing queues.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    inner: Mutex<HashMap<Address, (u64, Outbox)>>,
+    next: AtomicU64,
+}
+
+impl Sessions {
+    /// Queues `message` for `wallet`; `false` if it is not connected.
+    pub fn send(&self, wallet: &Address, message: HubMessage) -> bool {
+        self.inner
+            .lock()
+            .get(wallet)
+            .is_some_and(|(_, tx)| tx.send(message).is_ok())
+    }
+
+    /// Whether `wallet` has a socket open.
+    pub fn is_connected(&self, wallet: &Address) -> bool {
+        self.inner
+            .lock()
+            .get(wallet)
+            .is_some_and(|(_, tx)| !tx.is_closed())
+    }
+
+    /// Closes every session (the hub stops): each socket is closed, and its wallet
+    /// reconnects to whatever listens next.
+    pub fn close_all(&self) {
+        self.inner.lock().clear();
+    }
+
+    /// A new session for `wallet`, replacing (and so closing) an older one.
+    fn open(&self, wallet: Address) -> (u64, mpsc::UnboundedReceiver<HubMessage>) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.inner.lock().insert(wallet, (id, tx));
+        (id, rx)
+    }
+
+    fn close(&self, wallet: &Address, id: u64) {
+        let mut inner = self.inner.lock();
+        if inner.get(wallet).is_some_and(|(current, _)| *current == id) {
+            inner.remove(wallet);
+        }
+    }
+}
+
+/// Serves one wallet's socket until it closes.
+pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
+    let (id, mut outbox) = hub.sessions.open(wallet);
+    hub.metrics.sessions.inc();
+    debug!(%wallet, "wallet connected");
+    let (mut sink, mut stream) = socket.split();
+    let writer = tokio::spawn(async move {
+        while let Some(message) = outbox.recv().await {
+            let text = serde_json::to_string(&message).expect("messages serialize");
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+        let _ = sink.close().await;
+    });
+    hub.on_connect(&wallet).await;
+    while let Some(Ok(frame)) = stream.next().await {
+        let text = match frame {
+            Message::Text(t) => t,
+            Message::Close(_) => break,
+            _ => continue,
+        };
+        let reply = match serde_json::from_str::<WalletMessage>(&text) {
+            Ok(message) => handle(&hub, &wallet, message).await,
+            Err(e) => Some(HubMessage::Error {
+                channel_id: None,
+                code: "invalid_json".into(),
+                message: e.to_string(),
+            }),
+        };
+        if let Some(reply) = reply {
+            hub.sessions.send(&wallet, reply);
+        }
+    }
+    hub.sessions.close(&wallet, id);
+    hub.metrics.sessions.dec();
+    writer.abort();
+    debug!(%wallet, "wallet disconnected");
+}
+
+async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<HubMessage> {
+    let channel_id = match &message {
+        WalletMessage::Fulfil { state, .. } | WalletMessage::Reject { state, .. } => {
+            state.channel_id
+        }
+        WalletMessage::Countersign(u) => u.state.channel_id,
+        WalletMessage::Sync(s) => s.state.channel_id,
+    };
+    let result = async {
+        let owner = hub.slot(&channel_id)?.channel.lock().await.wallet;
+        if &owner != wallet {
+            return Err(HubError::Unauthorized("not the channel's wallet".into()));
+        }
+        Ok(Some(match message {
+            // `answer_lock` queues its acknowledgement on the socket itself, in order.
+            WalletMessage::Fulfil {
+                secret,
+                state,
+                wallet_signature,
+            } => {
+                let update = SignedUpdate {
+                    state,
+                    wallet_signature,
+                };
+                hub.answer_lock(wallet, Some(secret), update).await?;
+                return Ok(None);
+            }
+            WalletMessage::Reject {
+                state,
+                wallet_signature,
+            } => {
+                let update = SignedUpdate {
+                    state,
+                    wallet_signature,
+                };
+                hub.answer_lock(wallet, None, update).await?;
+                return Ok(None);
+            }
+            WalletMessage::Countersign(update) => {
+                HubMessage::Ack(hub.countersign(&channel_id, update).await?)
+            }
+            WalletMessage::Sync(req) => {
+                HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
+            }
+        }))
+    }
+    .await;
+    result.unwrap_or_else(|e: HubError| {
+        Some(HubMessage::Error {
+            channel_id: Some(channel_id),
+            code: e.code().into(),
+            message: e.to_string(),
+        })
+    })
+}

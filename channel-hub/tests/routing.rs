@@ -1,0 +1,77 @@
+//! Channels end to end over real sockets: a sequencer in process, a hub, wallets with their
+//! own databases.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, wallet};
+use weft_channel_hub::wire::RouteStatus;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 5_000).await.unwrap();
+    let ca = alice.channel(&a).unwrap();
+    assert_eq!(
+        (ca.latest.balance_wallet, ca.latest.balance_hub),
+        (10_000, 10_000)
+    );
+    let cb = bob.channel(&b).unwrap();
+    assert_eq!(
+        (cb.latest.balance_wallet, cb.latest.balance_hub),
+        (5_000, 5_000)
+    );
+
+    for i in 1..=5u128 {
+        let invoice = bob.invoice(100 * i).await.unwrap();
+        let status = alice
+            .pay(&a, bob.address(), 100 * i, invoice)
+            .await
+            .unwrap();
+        assert_eq!(status, RouteStatus::Settled);
+    }
+    assert!(hub.hub.wait_idle(&b, Duration::from_secs(5)).await);
+    let ca = alice.channel(&a).unwrap();
+    assert_eq!(
+        (ca.latest.balance_wallet, ca.latest.balance_hub),
+        (8_500, 11_500)
+    );
+    assert!(ca.latest.locks.is_empty());
+    // Bob's side settles when the hub acknowledges his fulfil.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let cb = bob.channel(&b).unwrap();
+        if (cb.latest.balance_wallet, cb.latest.balance_hub) == (6_500, 3_500) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "bob not settled: {cb:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    alice.pay_hub(&a, 500).await.unwrap();
+    alice.close_channel(&a, true).await.unwrap();
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await,
+        GENESIS_BALANCE - 10_000 + 8_000
+    );
+    assert_eq!(
+        l2_balance(&seq, &hub.hub.address).await,
+        GENESIS_BALANCE - 10_000 - 5_000 + 12_000
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}

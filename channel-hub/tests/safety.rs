@@ -1,0 +1,423 @@
+//! The hub's safety rules, each against a real sequencer and hub:
+//! durable before signing, one state per version, only backed credits, no older state after
+//! a restart from an older database, and refutation of stale registrations.
+
+mod common;
+
+use std::{path::Path, time::Duration};
+
+use common::{hub_config, key, sequencer, wallet};
+use serde_json::Value;
+use sqlx::{Connection, SqliteConnection};
+use weft_channel_hub::{
+    Config as HubConfig,
+    client::Wallet,
+    error::HubError,
+    transition::{self, Side},
+    wire::{RouteStatus, SignedUpdate},
+};
+use weft_protocol::{
+    channel::{ChannelState, ChannelStatus},
+    eip712::{Domain, Eip712},
+    primitives::B256,
+    signature::SigningKey,
+};
+
+/// Posts a raw update to the hub; returns the status and the JSON body.
+async fn post(
+    hub: &weft_channel_hub::Running,
+    path: &str,
+    body: &impl serde::Serialize,
+) -> (u16, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}{path}", hub.addr))
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+fn signed(key: &SigningKey, domain: &Domain, state: ChannelState) -> SignedUpdate {
+    SignedUpdate {
+        wallet_signature: key.sign_digest(&state.signing_hash(domain)),
+        state,
+    }
+}
+
+async fn sqlite(dir: &Path) -> SqliteConnection {
+    let url = format!("sqlite://{}", dir.join("channel-hub.db").display());
+    SqliteConnection::connect(&url).await.unwrap()
+}
+
+async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_signs_nothing_before_its_state_is_committed() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub_dir = dir.path().join("hub");
+    let hub = weft_channel_hub::start(hub_config(&hub_dir, &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let a = alice.open_channel(0, 1_000).await.unwrap();
+    let before = alice.channel(&a).unwrap().latest;
+
+    // Every insert of a state fails: the commit fails, so no signature may come back.
+    let mut db = sqlite(&hub_dir).await;
+    sqlx::query(
+        "CREATE TRIGGER refuse BEFORE INSERT ON states BEGIN SELECT RAISE(ABORT, 'injected'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let next = transition::pay(&before, Side::Wallet, 10).unwrap();
+    let update = signed(&key(0), &hub.hub.domain, next.clone());
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/pay"), &update).await;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.get("hubSignature").is_none(), "{body}");
+    assert_eq!(alice.hub_view(&a).await.unwrap().latest.state, before);
+
+    // Once the database takes it, the same update is signed, and its row is there first.
+    sqlx::query("DROP TRIGGER refuse")
+        .execute(&mut db)
+        .await
+        .unwrap();
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/pay"), &update).await;
+    assert_eq!(status, 200, "{body}");
+    let stored: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM states s JOIN wallet_signatures w \
+         ON w.channel_id = s.channel_id AND w.version = s.version \
+         WHERE s.channel_id = ? AND s.version = ?",
+    )
+    .bind(a.as_slice())
+    .bind(next.version as i64)
+    .fetch_one(&mut db)
+    .await
+    .unwrap();
+    assert_eq!(stored, 1);
+    alice.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_never_signs_two_states_with_one_version_nor_an_unbacked_credit() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    config.funding.match_cap = 1_000;
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 5_000).await.unwrap();
+    let b = bob.open_channel(0, 5_000).await.unwrap();
+    assert_eq!(bob.channel(&b).unwrap().latest.balance_hub, 1_000);
+    let domain = hub.hub.domain;
+
+    // Version 3 is signed (alice pays 10); another state with version 3 is refused.
+    let v2 = alice.channel(&a).unwrap().latest;
+    alice.pay_hub(&a, 10).await.unwrap();
+    let twin = transition::pay(&v2, Side::Wallet, 20).unwrap();
+    let (status, body) = post(
+        &hub,
+        &format!("/v1/channels/{a}/pay"),
+        &signed(&key(0), &domain, twin),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("stale_version")),
+        "{body}"
+    );
+    // A version ahead of the hub's is not signed either: the hub asks to sync first.
+    let latest = alice.channel(&a).unwrap().latest;
+    let mut ahead = transition::pay(&latest, Side::Wallet, 1).unwrap();
+    ahead.version += 1;
+    let (status, body) = post(
+        &hub,
+        &format!("/v1/channels/{a}/pay"),
+        &signed(&key(0), &domain, ahead),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("sync_required")),
+        "{body}"
+    );
+    // A "payment" that credits the wallet is refused.
+    let credit = transition::pay(&latest, Side::Hub, 5).unwrap();
+    let (status, body) = post(
+        &hub,
+        &format!("/v1/channels/{a}/pay"),
+        &signed(&key(0), &domain, credit),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("invalid_update")),
+        "{body}"
+    );
+    assert!(body.get("hubSignature").is_none());
+
+    // The hub has 1,000 in bob's channel: a routed 1,500 is refused before anything is
+    // signed, and nothing is recorded.
+    let invoice = bob.invoice(1_500).await.unwrap();
+    let err = alice
+        .pay(&a, bob.address(), 1_500, invoice)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some("insufficient_liquidity"), "{err}");
+    assert_eq!(alice.channel(&a).unwrap().latest, latest);
+    assert!(hub.hub.store.payment(&invoice).await.unwrap().is_none());
+    assert!(matches!(
+        hub.hub.pay_wallet(&b, 1_001).await,
+        Err(HubError::Transition(_))
+    ));
+    // Up to the hub's balance it routes.
+    let invoice = bob.invoice(1_000).await.unwrap();
+    assert_eq!(
+        alice.pay(&a, bob.address(), 1_000, invoice).await.unwrap(),
+        RouteStatus::Settled
+    );
+    // Every version of each channel has exactly one state in the hub's database.
+    for id in [a, b] {
+        let states = hub.hub.store.states(&id).await.unwrap();
+        for (i, s) in states.iter().enumerate() {
+            assert_eq!(s.state.version, i as u64 + 1);
+        }
+    }
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+/// Copies the hub's database files (stopped hub).
+fn copy_db(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for f in ["channel-hub.db", "channel-hub.db-wal", "channel-hub.db-shm"] {
+        let src = from.join(f);
+        let dst = to.join(f);
+        if src.exists() {
+            std::fs::copy(&src, &dst).unwrap();
+        } else if dst.exists() {
+            std::fs::remove_file(&dst).unwrap();
+        }
+    }
+}
+
+async fn restart(config: &HubConfig, addr: std::net::SocketAddr) -> weft_channel_hub::Running {
+    let config = HubConfig {
+        listen: addr,
+        ..config.clone()
+    };
+    weft_channel_hub::start(config).await.unwrap()
+}
+
+async fn pay_bob(alice: &Wallet, a: &B256, bob: &Wallet, amount: u128) {
+    let invoice = bob.invoice(amount).await.unwrap();
+    let mut tries = 0;
+    loop {
+        match alice.pay(a, bob.address(), amount, invoice).await {
+            Ok(status) => {
+                assert_eq!(status, RouteStatus::Settled);
+                return;
+            }
+            Err(e) if e.code() == Some("sync_required") && tries < 50 => {
+                alice.sync(a).await.unwrap();
+            }
+            Err(e) if tries < 50 => {
+                tracing::debug!(error = %e, "retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("payment failed: {e}"),
+        }
+        tries += 1;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub_dir = dir.path().join("hub");
+    let config = hub_config(&hub_dir, &seq);
+    let hub = weft_channel_hub::start(config.clone()).await.unwrap();
+    let addr = hub.addr;
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    for _ in 0..3 {
+        pay_bob(&alice, &a, &bob, 10).await;
+    }
+    assert!(hub.hub.wait_idle(&b, Duration::from_secs(5)).await);
+
+    // A backup of the database, taken with the hub stopped.
+    hub.stop().await.unwrap();
+    let backup = dir.path().join("backup");
+    copy_db(&hub_dir, &backup);
+    let hub = restart(&config, addr).await;
+    for _ in 0..3 {
+        pay_bob(&alice, &a, &bob, 10).await;
+    }
+    wait_for("bob's last settlement", async || {
+        bob.channel(&b).unwrap().latest.balance_wallet == 10_060
+    })
+    .await;
+    let (alice_v, bob_v) = (
+        alice.channel(&a).unwrap().latest.version,
+        bob.channel(&b).unwrap().latest.version,
+    );
+    hub.stop().await.unwrap();
+
+    // The hub comes back on the backup: its newest states are gone.
+    copy_db(&backup, &hub_dir);
+    bob.close().await;
+    let hub = restart(&config, addr).await;
+    let stale = hub.hub.store.channels().await.unwrap();
+    assert!(
+        stale
+            .iter()
+            .all(|c| c.latest.0.version < alice_v.max(bob_v))
+    );
+    // Bob is offline: his channel is unsynced, so the hub signs nothing on it.
+    assert!(matches!(
+        hub.hub.pay_wallet(&b, 1).await,
+        Err(HubError::SyncRequired { .. })
+    ));
+    // Alice pays again: the hub learns her latest state first (sync), then signs above it.
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    pay_bob(&alice, &a, &bob, 10).await;
+    wait_for("bob's settlement after the restore", async || {
+        bob.channel(&b).unwrap().latest.balance_wallet == 10_070
+    })
+    .await;
+    let alice_after = alice.channel(&a).unwrap().latest;
+    let bob_after = bob.channel(&b).unwrap().latest;
+    assert!(
+        alice_after.version > alice_v,
+        "{} <= {alice_v}",
+        alice_after.version
+    );
+    assert!(
+        bob_after.version > bob_v,
+        "{} <= {bob_v}",
+        bob_after.version
+    );
+    assert_eq!(alice_after.balance_wallet, 10_000 - 70);
+    // No version the wallets hold carries two different states signed by the hub.
+    for (w, id) in [(&alice, a), (&bob, b)] {
+        let history = w.history(&id).await.unwrap();
+        let mut hub_signed: Vec<u64> = history
+            .iter()
+            .filter(|s| s.hub_signature.is_some())
+            .map(|s| s.state.version)
+            .collect();
+        let count = hub_signed.len();
+        hub_signed.dedup();
+        assert_eq!(
+            hub_signed.len(),
+            count,
+            "two hub-signed states at one version"
+        );
+    }
+
+    // A wallet state that contradicts the hub's own history halts the channel.
+    hub.stop().await.unwrap();
+    let mut db = sqlite(&hub_dir).await;
+    let mut forged = bob_after.clone();
+    forged.version += 1;
+    forged.balance_hub -= 1;
+    forged.balance_wallet += 1;
+    let bob_next = transition::pay(&bob_after, Side::Wallet, 1).unwrap();
+    sqlx::query("INSERT INTO states (channel_id, version, state_hash, encoded, purpose) VALUES (?, ?, ?, ?, 'payment')")
+        .bind(b.as_slice())
+        .bind(forged.version as i64)
+        .bind(forged.struct_hash().as_slice())
+        .bind(weft_protocol::codec::Encode::to_bytes(&forged))
+        .execute(&mut db)
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let hub = restart(&config, addr).await;
+    let domain = hub.hub.domain;
+    let req = weft_channel_hub::wire::SyncRequest {
+        hub_signature: hub_key_sign(&domain, &bob_next),
+        wallet_signature: Some(key(1).sign_digest(&bob_next.signing_hash(&domain))),
+        state: bob_next,
+    };
+    let (status, body) = post(&hub, &format!("/v1/channels/{b}/sync"), &req).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("channel_halted")),
+        "{body}"
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+/// The hub's signature, as if it had signed `state` before losing it (the test plays the
+/// hub's past; the dev key is public).
+fn hub_key_sign(domain: &Domain, state: &ChannelState) -> weft_protocol::signature::Signature {
+    weft_channel_hub::config::dev_key().sign_digest(&state.signing_hash(domain))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_registration_is_refuted_with_the_latest_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    bob.open_channel(0, 10_000).await.unwrap();
+    for _ in 0..3 {
+        pay_bob(&alice, &a, &bob, 100).await;
+    }
+    let latest = alice.channel(&a).unwrap().latest;
+    assert_eq!(latest.balance_wallet, 9_700);
+
+    // Alice registers version 2, where she still had 10,000.
+    alice.register_on_rollup(&a, Some(2)).await.unwrap();
+    let registered = || {
+        seq.node.state.read().channel(&a).map(|r| match &r.status {
+            ChannelStatus::Disputed { state, deadline } => Some((state.version, *deadline)),
+            _ => None,
+        })
+    };
+    wait_for("the hub's refutation", async || {
+        registered()
+            .flatten()
+            .is_some_and(|(v, _)| v == latest.version)
+    })
+    .await;
+    let record = seq.node.state.read().channel(&a).cloned().unwrap();
+    let ChannelStatus::Disputed { state, .. } = record.status else {
+        panic!("not disputed")
+    };
+    assert_eq!(state, latest);
+    assert_eq!(
+        hub.hub.view(&a, &alice.address()).await.unwrap().status,
+        "disputed"
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
