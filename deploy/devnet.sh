@@ -69,8 +69,8 @@ port_open "$l1_port" && die "port $l1_port is in use (another anvil?); set WEFT_
 port_open "${listen##*:}" && die "$listen is in use; set WEFT_DEVNET_LISTEN"
 
 # --- build ---------------------------------------------------------------------------------
-log "building weft-sequencer and weft-deploy ($profile)"
-"$cargo" build --profile "$profile" -p weft-sequencer -p weft-l1 --bins
+log "building weft-sequencer, weft-deploy, weft-prover and weft-channel-hub ($profile)"
+"$cargo" build --profile "$profile" -p weft-sequencer -p weft-l1 -p weft-prover-stub -p weft-channel-hub --bins
 target=${CARGO_TARGET_DIR:-$root/target}
 [[ $profile == dev ]] && bin=$target/debug || bin=$target/$profile
 
@@ -125,13 +125,27 @@ pids+=("$sequencer_pid")
 wait_port "${listen##*:}" sequencer "$sequencer_pid"
 
 # --- prover (prover-stub) ------------------------------------------------------------------
-# PROVER: started here by the prover-stub's authors. It watches $l1_rpc for committed
-# batches of $rollup, fetches their witnesses from $l2_url, and attests with $prover_key
-# (anvil account 2, the key the verifier accepts). Append its pid to `pids`. Until it
-# exists, batches stay `committed` on the devnet.
+# Watches $l1_rpc for committed batches of $rollup, fetches their witnesses from $l2_url,
+# re-executes them and attests with $prover_key (anvil account 2, the key the verifier
+# accepts); it also finalizes proven batches.
+prover_listen=${WEFT_DEVNET_PROVER_LISTEN:-127.0.0.1:8548}
+log "starting the prover (health on http://$prover_listen/health)"
+WEFT_PROVER_KEY=$prover_key "$bin/weft-prover" \
+  --l1-rpc "$l1_rpc" --rollup-address "$rollup" --sequencer-url "$l2_url" \
+  --data-dir "$data/prover" --listen "$prover_listen" --dev-accounts "$dev_accounts" \
+  >"$data/prover.log" 2>&1 &
+prover_pid=$!
+pids+=("$prover_pid")
+wait_port "${prover_listen##*:}" prover "$prover_pid"
 
 # --- channel hub (channel-hub) -------------------------------------------------------------
-# HUB: started here by the channel hub's authors, against $l2_url. Append its pid to `pids`.
+hub_listen=${WEFT_DEVNET_HUB_LISTEN:-127.0.0.1:8549}
+log "starting the channel hub on http://$hub_listen"
+"$bin/weft-channel-hub" --dev-key --listen "$hub_listen" --data-dir "$data/hub" \
+  --sequencer-url "$l2_url" >"$data/hub.log" 2>&1 &
+hub_pid=$!
+pids+=("$hub_pid")
+wait_port "${hub_listen##*:}" hub "$hub_pid"
 
 cat <<INFO
 
@@ -140,6 +154,8 @@ Weft devnet is running. Ctrl-C stops it.
   L1 (anvil)       $l1_rpc   chain id $l1_chain_id, a block every ${block_time}s
   L2 API           $l2_url/v1   (OpenAPI: $l2_url/v1/openapi.json)
   health, metrics  $l2_url/health   $l2_url/metrics
+  prover           http://$prover_listen/health   http://$prover_listen/metrics
+  channel hub      http://$hub_listen   (its L2 account funds channels: send it ETH on L2)
   Rollup           $rollup   (deployed in block $deploy_block)
   verifier         $verifier
   TestToken (WTT)  $token   (anyone can mint)
