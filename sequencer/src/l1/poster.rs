@@ -92,7 +92,13 @@ pub async fn run<C: L1Client>(
             return Ok(());
         }
         if !node.l1.halted() {
-            let alert = match poster.tick().await {
+            // A tick cut short by the stop is safe: what was signed is stored before it is
+            // sent, and the next start follows it.
+            let ticked = tokio::select! {
+                t = poster.tick() => t,
+                _ = stop.changed() => return Ok(()),
+            };
+            let alert = match ticked {
                 Ok(alert) => alert,
                 Err(e) => Some(format!("{e:#}")),
             };

@@ -72,7 +72,13 @@ pub async fn run<C: L1Client>(
         if *stop.borrow() {
             return Ok(());
         }
-        match watcher.tick().await {
+        // A tick cut short by the stop is safe: entries are stored before `queue_len` moves,
+        // and a start reads `queue_len` from the store.
+        let ticked = tokio::select! {
+            t = watcher.tick() => t,
+            _ = stop.changed() => return Ok(()),
+        };
+        match ticked {
             Ok(()) => node.l1.clear("watcher"),
             Err(e) => {
                 warn!(error = format!("{e:#}"), "L1 watcher");
