@@ -151,7 +151,12 @@ async fn deposits_transfers_and_withdrawals_settle_on_l1_with_exact_balances() {
 
     // L2: transfers to bob, then both withdraw to L1.
     let c = &node.client;
-    execute(c, &transfer(&node, &alice, bob.address(), 0, ETHER, 0)).await;
+    let paid = execute(c, &transfer(&node, &alice, bob.address(), 0, ETHER, 0)).await;
+    let (status, v) = c.get(&format!("/v1/transactions/{paid}/withdrawal")).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (404, Some("not_a_withdrawal"))
+    );
     execute(c, &transfer(&node, &alice, bob.address(), 1, 100, 1)).await;
     let bob_w = execute(c, &withdraw(&node, &bob, bob_out, 0, ETHER / 2, 0)).await;
     let alice_w = execute(c, &withdraw(&node, &alice, alice_out, 1, 200, 2)).await;

@@ -337,12 +337,14 @@ impl<C: L1Client> Poster<C> {
         let store = &self.node.store;
         let index = last_committed + 1;
         let Some(batch) = store.batch(index).await? else {
-            if let Some(latest) = store.latest_batch().await?
-                && latest.commitment.index < last_committed
-            {
+            let sealed = store
+                .latest_batch()
+                .await?
+                .map_or(0, |b| b.commitment.index);
+            if sealed < last_committed {
                 return Ok(Some(format!(
-                    "L1 has {last_committed} batches, this node's store only {}",
-                    latest.commitment.index
+                    "L1 has {last_committed} committed batches, this node's store {sealed}: \
+                     is this the rollup's data directory (or rebuild it from L1)?"
                 )));
             }
             return Ok(None);
