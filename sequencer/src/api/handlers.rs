@@ -518,19 +518,7 @@ pub async fn batch(
     State(node): AppState,
     ApiPath(index): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let index = index.parse::<u64>().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_batch_index",
-            "expected a batch number",
-        )
-    })?;
-    let batch = node
-        .store
-        .batch(index)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("batch {index} is not known")))?;
+    let (index, batch) = stored_batch(&node, &index).await?;
     Ok(ApiJson(json!({
         "index": index,
         "status": batch.status.as_str(),
@@ -547,19 +535,7 @@ pub async fn batch_witness(
     State(node): AppState,
     ApiPath(index): ApiPath<String>,
 ) -> Result<ApiJson<Value>, ApiError> {
-    let index = index.parse::<u64>().map_err(|_| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_batch_index",
-            "expected a batch number",
-        )
-    })?;
-    let batch = node
-        .store
-        .batch(index)
-        .await
-        .map_err(ApiError::internal)?
-        .ok_or_else(|| ApiError::not_found(format!("batch {index} is not known")))?;
+    let (index, batch) = stored_batch(&node, &index).await?;
     let mut blocks = Vec::new();
     for n in batch.commitment.from_block..=batch.commitment.to_block {
         let (header, hash) = node
@@ -654,4 +630,22 @@ pub async fn method_not_allowed() -> ApiError {
         "method_not_allowed",
         "method not allowed on this route",
     )
+}
+
+/// The stored batch a path's `{index}` names: 400 `invalid_batch_index`, 404 `not_found`.
+async fn stored_batch(node: &Node, index: &str) -> Result<(u64, StoredBatch), ApiError> {
+    let index = index.parse::<u64>().map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_batch_index",
+            "expected a batch number",
+        )
+    })?;
+    let batch = node
+        .store
+        .batch(index)
+        .await
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("batch {index} is not known")))?;
+    Ok((index, batch))
 }
