@@ -65,19 +65,27 @@ fn main() {
         .build()
         .expect("runtime");
     let (sign_us, recover_us) = crypto_costs();
-    let result = runtime.block_on(run(pairs, Duration::from_secs(seconds)));
-    let (per_s, p50, p99, p999, payments) = result;
+    let Measured {
+        per_s,
+        p50,
+        p99,
+        p999,
+        payments,
+        cpu_us,
+    } = runtime.block_on(run(pairs, Duration::from_secs(seconds)));
+    let cpu = cpu_us.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0}"));
     println!();
     println!("routed payments through one hub ({workers} cores, {pairs} pairs, {seconds} s)");
-    println!("| payments | payments/s | p50 ms | p99 ms | p99.9 ms |");
-    println!("|---:|---:|---:|---:|---:|");
-    println!("| {payments} | {per_s:.0} | {p50:.2} | {p99:.2} | {p999:.2} |");
+    println!("| payments | payments/s | p50 ms | p99 ms | p99.9 ms | CPU us/payment |");
+    println!("|---:|---:|---:|---:|---:|---:|");
+    println!("| {payments} | {per_s:.0} | {p50:.2} | {p99:.2} | {p999:.2} | {cpu} |");
     println!("secp256k1 on this box: sign {sign_us:.1} us, recover {recover_us:.1} us");
     let json = format!(
         "{{\"payments_per_s\": {per_s:.1}, \"p50_ms\": {p50:.3}, \"p99_ms\": {p99:.3}, \
          \"p999_ms\": {p999:.3}, \"payments\": {payments}, \"pairs\": {pairs}, \
          \"seconds\": {seconds}, \"cores\": {workers}, \"sign_us\": {sign_us:.1}, \
-         \"recover_us\": {recover_us:.1}}}\n"
+         \"recover_us\": {recover_us:.1}, \"cpu_us_per_payment\": {}}}\n",
+        cpu_us.map_or_else(|| "null".to_owned(), |c| format!("{c:.1}"))
     );
     let path = bench_output_dir().join("hub.json");
     std::fs::write(&path, json).expect("write hub.json");
@@ -100,7 +108,30 @@ fn crypto_costs() -> (f64, f64) {
     (sign, recover)
 }
 
-async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
+/// One run's figures.
+struct Measured {
+    per_s: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    payments: usize,
+    /// CPU time of the whole process (hub, wallets, sequencer) per payment: the figure that
+    /// stays comparable when other work shares the machine.
+    cpu_us: Option<f64>,
+}
+
+/// User plus system CPU seconds of this process so far (Linux `/proc/self/stat`).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    // USER_HZ is 100 on Linux.
+    Some(ticks / 100.0)
+}
+
+async fn run(pairs: usize, duration: Duration) -> Measured {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys: Vec<SigningKey> = (0..2 * pairs)
         .map(|i| SigningKey::from_seed(format!("hub bench wallet {i}").as_bytes()))
@@ -181,10 +212,12 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
         pairs_ready.push((payer, channel, payee, invoices));
     }
     let deadline = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let cpu_start = Arc::new(parking_lot::Mutex::new(None));
     let mut tasks = Vec::new();
     let mut payees = Vec::new();
     for (payer, channel, payee, mut invoices) in pairs_ready {
         let deadline = deadline.clone();
+        let cpu_start = cpu_start.clone();
         payees.push(payee.clone());
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
@@ -205,8 +238,8 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
                 let elapsed = t.elapsed();
                 assert_eq!(status, RouteStatus::Settled, "payment {done} of {channel}");
                 done += 1;
-                if done == WARMUP {
-                    let _ = deadline.set(Instant::now() + duration);
+                if done == WARMUP && deadline.set(Instant::now() + duration).is_ok() {
+                    *cpu_start.lock() = process_cpu_seconds();
                 }
                 if done > WARMUP {
                     latencies.push(elapsed);
@@ -223,6 +256,7 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
     }
     let started = *deadline.get().expect("warmed up") - duration;
     let elapsed = started.elapsed();
+    let cpu_end = process_cpu_seconds();
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
@@ -243,5 +277,16 @@ async fn run(pairs: usize, duration: Duration) -> (f64, f64, f64, f64, usize) {
     }
     hub.stop().await.expect("stop hub");
     seq.stop().await.expect("stop sequencer");
-    (per_s, p50, p99, p999, payments)
+    let cpu_us = match (*cpu_start.lock(), cpu_end) {
+        (Some(start), Some(end)) => Some((end - start) * 1e6 / payments as f64),
+        _ => None,
+    };
+    Measured {
+        per_s,
+        p50,
+        p99,
+        p999,
+        payments,
+        cpu_us,
+    }
 }

@@ -284,7 +284,12 @@ async fn ws(
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, HubError> {
     let wallet = authenticate(&hub, "GET", "/v1/ws", &q.wallet, &q.timestamp, &q.signature)?;
-    Ok(upgrade.on_upgrade(move |socket| crate::ws::serve(hub, wallet, socket)))
+    Ok(upgrade
+        .read_buffer_size(crate::wire::SOCKET_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(crate::wire::MAX_SOCKET_MESSAGE)
+        .max_frame_size(crate::wire::MAX_SOCKET_MESSAGE)
+        .on_upgrade(move |socket| crate::ws::serve(hub, wallet, socket)))
 }
 
 async fn health(State(hub): AppState) -> Json<serde_json::Value> {

@@ -1069,9 +1069,9 @@ impl Hub {
             });
         }
         let hashlock = lock.hashlock;
-        if self.payments.lock().contains_key(&hashlock)
-            || self.store.payment(&hashlock).await?.is_some()
-        {
+        // A payment in flight is refused here; one that is over, by the payments table's
+        // primary key when the commit below inserts its row.
+        if self.payments.lock().contains_key(&hashlock) {
             return Err(HubError::DuplicatePayment(hashlock));
         }
         self.verify_wallet(&payer.wallet, &req.state, &req.wallet_signature)?;
@@ -1092,25 +1092,34 @@ impl Hub {
             status: PaymentStatus::Offered,
             secret: None,
         };
-        self.commit(vec![
-            Write::State {
-                state: expected.clone(),
-                purpose: "route",
-                payment: Some(hashlock),
-            },
-            Write::WalletSignature {
-                channel_id: payer.id,
-                version: expected.version,
-                signature: req.wallet_signature,
-            },
-            Write::State {
-                state: payee_state.clone(),
-                purpose: "lock",
-                payment: Some(hashlock),
-            },
-            Write::Payment(payment.clone()),
-        ])
-        .await?;
+        let committed = self
+            .commit(vec![
+                Write::State {
+                    state: expected.clone(),
+                    purpose: "route",
+                    payment: Some(hashlock),
+                },
+                Write::WalletSignature {
+                    channel_id: payer.id,
+                    version: expected.version,
+                    signature: req.wallet_signature,
+                },
+                Write::State {
+                    state: payee_state.clone(),
+                    purpose: "lock",
+                    payment: Some(hashlock),
+                },
+                Write::Payment(payment.clone()),
+            ])
+            .await;
+        if let Err(e) = committed {
+            // Nothing of this commit was written: if the hashlock has a row, it is an
+            // earlier payment's.
+            return Err(match self.store.payment(&hashlock).await {
+                Ok(Some(_)) => HubError::DuplicatePayment(hashlock),
+                _ => e,
+            });
+        }
         let hub_signature = self.set_latest(payer, expected, req.wallet_signature);
         let offer = PendingOffer {
             kind: OfferKind::Lock,

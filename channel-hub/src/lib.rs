@@ -37,6 +37,7 @@ pub mod watcher;
 pub mod wire;
 pub mod ws;
 
+use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
@@ -68,6 +69,12 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("bind {listen}"))?;
     let addr = listener.local_addr()?;
+    // Small request/response messages: no Nagle delay on the answers.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let (stop, stopped) = watch::channel(false);
     let app = api::app(hub.clone());
     let mut server_stop = stopped.clone();

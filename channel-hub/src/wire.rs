@@ -13,6 +13,13 @@ use weft_protocol::{
     signature::Signature,
 };
 
+/// Largest WebSocket message either side accepts: a sync with a state of
+/// [`weft_protocol::channel::MAX_LOCKS`] locks and its offer stays under 64 KiB of JSON.
+pub const MAX_SOCKET_MESSAGE: usize = 256 * 1024;
+
+/// Read buffer of a WebSocket (a message larger than it takes several reads).
+pub const SOCKET_BUFFER: usize = 8 * 1024;
+
 /// A state signed by the wallet: the body of every state update.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

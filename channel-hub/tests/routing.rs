@@ -31,6 +31,7 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
         (5_000, 5_000)
     );
 
+    let mut hashlocks = Vec::new();
     for i in 1..=5u128 {
         let invoice = bob.invoice(100 * i).await.unwrap();
         let status = alice
@@ -38,7 +39,15 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
             .await
             .unwrap();
         assert_eq!(status, RouteStatus::Settled);
+        hashlocks.push(invoice);
     }
+    // A hashlock is one payment: reusing a settled one is refused (by the payments table,
+    // the hub no longer holds the payment in memory) and changes nothing.
+    let reused = alice
+        .pay(&a, bob.address(), 100, hashlocks[0])
+        .await
+        .unwrap_err();
+    assert_eq!(reused.code(), Some("duplicate_payment"), "{reused}");
     assert!(hub.hub.wait_idle(&b, Duration::from_secs(5)).await);
     let ca = alice.channel(&a).unwrap();
     assert_eq!(

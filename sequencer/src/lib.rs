@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod node;
 pub mod store;
 
+use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
@@ -73,6 +74,12 @@ pub async fn start_with_l1<C: l1::L1Client>(
         .await
         .with_context(|| format!("bind {listen}"))?;
     let addr = listener.local_addr()?;
+    // Small request/response messages: no Nagle delay on the answers.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let (stop, stopped) = watch::channel(false);
     let app = api::app(node.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let mut server_stop = stopped.clone();

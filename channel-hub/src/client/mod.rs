@@ -1233,7 +1233,14 @@ async fn run_socket(
         inner.config.hub_url.replacen("http", "ws", 1),
         inner.address
     );
-    let (socket, _) = tokio_tungstenite::connect_async(url).await?;
+    // Messages are a few KiB at most: small buffers (tungstenite zeroes its whole read
+    // buffer on each read, 128 KiB by default) and no Nagle delay.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(crate::wire::SOCKET_BUFFER)
+        .write_buffer_size(0)
+        .max_message_size(Some(crate::wire::MAX_SOCKET_MESSAGE))
+        .max_frame_size(Some(crate::wire::MAX_SOCKET_MESSAGE));
+    let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let (mut sink, mut stream) = socket.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<WalletMessage>();
     *inner.socket.lock() = Some(tx);

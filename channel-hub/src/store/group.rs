@@ -5,15 +5,23 @@
 //! carries many channel updates and the fsync cost is shared; alone, a write is committed at
 //! once. If a group fails (a constraint one of its writes violates), each job is retried in
 //! its own transaction, so one bad write fails only its own caller.
+//!
+//! The writer keeps one connection of the pool for itself. On SQLite a connection's page
+//! cache is dropped whenever another connection has written, so a writer that took any
+//! pooled connection (one a reader just used) re-read the tables' index pages on every
+//! group; its own connection keeps them cached across groups.
 
 use std::{future::Future, pin::Pin};
 
-use sqlx::{AnyConnection, AnyPool};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
 use weft_sequencer::store::{Backend, StoreError};
 
 /// Most jobs in one group (bounds one transaction's size and latency).
 pub const MAX_GROUP_JOBS: usize = 512;
+
+/// Times the writer yields to other tasks to let a group fill before it commits.
+const COALESCE_PASSES: usize = 1;
 
 /// Applies a group's writes, in order, inside an open transaction.
 pub(crate) type Apply<W> =
@@ -72,16 +80,39 @@ async fn run<W>(
     apply: Apply<W>,
     mut rx: mpsc::UnboundedReceiver<Job<W>>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP_JOBS {
-            match rx.try_recv() {
-                Ok(job) => group.push(job),
-                Err(_) => break,
+    let mut closed = std::pin::pin!(pool.close_event());
+    let mut writer = Writer { pool, conn: None };
+    loop {
+        let first = tokio::select! {
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => break,
+            },
+            // Closing the pool waits for every connection: give the writer's back. Later
+            // commits fail with `PoolClosed`.
+            () = &mut closed, if writer.conn.is_some() => {
+                writer.conn = None;
+                continue;
             }
+        };
+        let mut group = vec![first];
+        // Take what is queued, then let the tasks that are ready to run (requests on their
+        // way to a commit) run once and take theirs too: the group grows with the load, and
+        // a lone write waits only for one pass over the run queue.
+        for pass in 0..=COALESCE_PASSES {
+            while group.len() < MAX_GROUP_JOBS {
+                match rx.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            if pass == COALESCE_PASSES || group.len() >= MAX_GROUP_JOBS {
+                break;
+            }
+            tokio::task::yield_now().await;
         }
         let writes: Vec<&W> = group.iter().flat_map(|j| j.writes.iter()).collect();
-        let result = commit(&pool, backend, apply, &writes).await;
+        let result = writer.commit(backend, apply, &writes).await;
         drop(writes);
         match result {
             Ok(()) => {
@@ -97,7 +128,7 @@ async fn run<W>(
                 tracing::debug!(error = %e, jobs = group.len(), "group commit failed, retrying jobs alone");
                 for job in group {
                     let writes: Vec<&W> = job.writes.iter().collect();
-                    let r = commit(&pool, backend, apply, &writes).await;
+                    let r = writer.commit(backend, apply, &writes).await;
                     let _ = job.done.send(r);
                 }
             }
@@ -105,13 +136,41 @@ async fn run<W>(
     }
 }
 
-async fn commit<W>(
-    pool: &AnyPool,
+/// The writer's own connection, taken from the pool when first needed and again after a
+/// failed commit (which may have broken it).
+struct Writer {
+    pool: AnyPool,
+    conn: Option<PoolConnection<Any>>,
+}
+
+impl Writer {
+    async fn commit<W>(
+        &mut self,
+        backend: Backend,
+        apply: Apply<W>,
+        writes: &[&W],
+    ) -> Result<(), StoreError> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(self.pool.acquire().await?),
+        };
+        let result = commit_on(conn, backend, apply, writes).await;
+        if result.is_err()
+            && let Some(mut conn) = self.conn.take()
+        {
+            conn.close_on_drop();
+        }
+        result
+    }
+}
+
+async fn commit_on<W>(
+    conn: &mut AnyConnection,
     backend: Backend,
     apply: Apply<W>,
     writes: &[&W],
 ) -> Result<(), StoreError> {
-    let mut tx = pool.begin_with(backend.begin_write()).await?;
+    let mut tx = conn.begin_with(backend.begin_write()).await?;
     apply(&mut tx, backend, writes).await?;
     tx.commit().await?;
     Ok(())

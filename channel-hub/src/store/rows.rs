@@ -8,7 +8,7 @@ use std::{fmt::Write as _, future::Future, pin::Pin};
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyArguments, query::Query};
 use weft_sequencer::store::{Backend, StoreError};
 
-use super::{Write, encode_state};
+use super::{PaymentRow, PaymentStatus, Write, encode_state};
 
 pub(super) use weft_sequencer::store::columns::to_i64;
 
@@ -140,30 +140,39 @@ async fn apply_all(
         }
         q.execute(&mut *conn).await?;
     }
-    for chunk in payments.chunks(CHUNK) {
-        let sql = insert_sql(
-            backend,
-            "INSERT INTO payments (hashlock, payer_channel, payee_channel, amount, status, secret, \
-             created_at, updated_at) VALUES ",
-            8,
-            chunk.len(),
-            " ON CONFLICT (hashlock) DO UPDATE SET status = excluded.status, \
-             secret = COALESCE(excluded.secret, payments.secret), updated_at = excluded.updated_at",
-        );
-        let amounts: Vec<String> = chunk.iter().map(|p| p.amount.to_string()).collect();
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (p, amount) in chunk.iter().zip(&amounts) {
-            q = q
-                .bind(p.hashlock.as_slice())
-                .bind(p.payer_channel.as_slice())
-                .bind(p.payee_channel.as_slice())
-                .bind(amount.as_str())
-                .bind(p.status.as_str())
-                .bind(p.secret.as_ref().map(|s| s.as_slice()))
-                .bind(now)
-                .bind(now);
+    // A new payment is a plain insert, so a hashlock used before fails the commit (the
+    // primary key); a later status of the payment is an upsert.
+    let (new, updated): (Vec<&PaymentRow>, Vec<&PaymentRow>) = payments
+        .into_iter()
+        .partition(|p| p.status == PaymentStatus::Offered);
+    let upsert = " ON CONFLICT (hashlock) DO UPDATE SET status = excluded.status, \
+                  secret = COALESCE(excluded.secret, payments.secret), \
+                  updated_at = excluded.updated_at";
+    for (rows, tail) in [(new, ""), (updated, upsert)] {
+        for chunk in rows.chunks(CHUNK) {
+            let sql = insert_sql(
+                backend,
+                "INSERT INTO payments (hashlock, payer_channel, payee_channel, amount, status, \
+                 secret, created_at, updated_at) VALUES ",
+                8,
+                chunk.len(),
+                tail,
+            );
+            let amounts: Vec<String> = chunk.iter().map(|p| p.amount.to_string()).collect();
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for (p, amount) in chunk.iter().zip(&amounts) {
+                q = q
+                    .bind(p.hashlock.as_slice())
+                    .bind(p.payer_channel.as_slice())
+                    .bind(p.payee_channel.as_slice())
+                    .bind(amount.as_str())
+                    .bind(p.status.as_str())
+                    .bind(p.secret.as_ref().map(|s| s.as_slice()))
+                    .bind(now)
+                    .bind(now);
+            }
+            q.execute(&mut *conn).await?;
         }
-        q.execute(&mut *conn).await?;
     }
     for w in others {
         match w {
