@@ -1637,6 +1637,88 @@ impl Hub {
         self.reveal_claimable(&final_state).await
     }
 
+    /// Enforces on the rollup the payments whose payer stopped answering: the payee was
+    /// paid (the hub knows the secret) but the payer has not countersigned the settlement,
+    /// and its lock to the hub is within half the lock margin of expiring. The hub reveals
+    /// the secret (so the lock resolves to the hub whenever a state holding it concludes)
+    /// and registers the payer's channel with its latest co-signed state, which holds the
+    /// lock; the watcher concludes it after the deadline. Returns the channels registered.
+    pub async fn enforce_stalled(&self) -> Result<Vec<B256>, HubError> {
+        let head = self.head();
+        let guard = self.config.locks.margin_blocks / 2;
+        let fulfilled: Vec<PaymentRow> = self
+            .payments
+            .lock()
+            .values()
+            .filter(|p| p.status == PaymentStatus::Fulfilled && p.secret.is_some())
+            .cloned()
+            .collect();
+        let mut registered = Vec::new();
+        for p in fulfilled {
+            let slot = self.slot(&p.payer_channel)?;
+            let mut ch = slot.channel.lock().await;
+            if !matches!(ch.phase, Phase::Active | Phase::Unsynced) {
+                continue;
+            }
+            let due = ch.latest.locks.iter().any(|l| {
+                l.hashlock == p.hashlock
+                    && l.direction == LockDirection::WalletToHub
+                    && head.saturating_add(guard) >= l.expiry
+            });
+            let Some(secret) = p.secret.filter(|_| due) else {
+                continue;
+            };
+            warn!(channel = %ch.id, payment = %p.hashlock, head, "the payer stopped answering: enforcing its lock on the rollup");
+            // No more off-chain updates on this channel: the rollup decides it now.
+            self.commit(vec![Write::ChannelStatus {
+                id: ch.id,
+                status: "disputed",
+                reason: Some(format!("payer did not settle payment {}", p.hashlock)),
+            }])
+            .await?;
+            ch.phase = Phase::Disputed;
+            ch.offer = None;
+            let (id, latest, wallet_signature, hub_signature) = (
+                ch.id,
+                ch.latest.clone(),
+                ch.wallet_signature,
+                ch.hub_signature,
+            );
+            drop(ch);
+            let from = self.address;
+            let reveal = self
+                .send_transaction(None, move |nonce| {
+                    Transaction::RevealSecret(RevealSecret {
+                        from,
+                        secret,
+                        fee: 0,
+                        nonce,
+                    })
+                })
+                .await?;
+            if let Err(e) = self.wait_transaction(&reveal).await {
+                // Revealed by someone else already (the payee on the rollup) is as good.
+                warn!(error = %e, "revealing the secret failed");
+            }
+            let settle = ChannelSettle {
+                from,
+                state: latest,
+                wallet_signature: wallet_signature.to_bytes().to_vec().into(),
+                hub_signature: hub_signature.to_bytes().to_vec().into(),
+                fee: self.config.fee,
+                nonce: 0,
+            };
+            let register = self
+                .send_transaction(Some(id), move |nonce| {
+                    Transaction::ChannelRegister(ChannelSettle { nonce, ..settle })
+                })
+                .await?;
+            self.wait_transaction(&register).await?;
+            registered.push(id);
+        }
+        Ok(registered)
+    }
+
     async fn best_co_signed(
         &self,
         ch: &Channel,

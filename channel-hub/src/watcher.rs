@@ -36,6 +36,13 @@ pub async fn run(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) -> anyhow::Resu
             Ok(()) => {}
             Err(e) => warn!(error = %e, cursor, "watcher: scan failed, retrying"),
         }
+        match hub.enforce_stalled().await {
+            Ok(ids) if !ids.is_empty() => {
+                info!(channels = ?ids, "registered channels whose payer stopped answering")
+            }
+            Ok(_) => {}
+            Err(e) => warn!(error = %e, "enforcing stalled payments failed"),
+        }
         let head = hub.head();
         let due: Vec<B256> = deadlines
             .iter()

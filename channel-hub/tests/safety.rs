@@ -421,3 +421,121 @@ async fn a_stale_registration_is_refuted_with_the_latest_state() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// The payer locks a payment to the hub and then stops answering: the payee is paid and the
+/// payer never countersigns the settlement. Before the payer's lock expires, the hub reveals
+/// the secret on the rollup and registers the payer's channel with the co-signed state
+/// holding the lock, so that conclusion pays the lock to the hub.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
+    use weft_channel_hub::{
+        rollup::RollupClient,
+        wire::{RouteReply, RouteRequest},
+    };
+    use weft_protocol::{
+        channel::{Lock, LockDirection},
+        transaction::{Transaction, Transfer},
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    config.locks.min_blocks = 10;
+    config.locks.margin_blocks = 6;
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    let before = alice.channel(&a).unwrap().latest;
+    // Alice's wallet goes away; she sends one more lock by hand and never answers again.
+    alice.close().await;
+
+    let domain = hub.hub.domain;
+    let hashlock = bob.invoice(100).await.unwrap();
+    let expiry = hub.hub.head() + 10 + 6 + 4;
+    let locked = transition::add_lock(
+        &before,
+        Lock {
+            amount: 100,
+            hashlock,
+            expiry,
+            direction: LockDirection::WalletToHub,
+        },
+    )
+    .unwrap();
+    let request = RouteRequest {
+        wallet_signature: key(0).sign_digest(&locked.signing_hash(&domain)),
+        state: locked.clone(),
+        payee: bob.address(),
+    };
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/route"), &request).await;
+    assert_eq!(status, 200, "{body}");
+    let reply: RouteReply = serde_json::from_value(body).unwrap();
+    assert_eq!(reply.status, RouteStatus::Settled);
+    // Bob was paid off-chain.
+    wait_for("bob's settlement", async || {
+        bob.channel(&b).unwrap().latest.balance_wallet == 10_100
+    })
+    .await;
+    assert!(
+        seq.node
+            .state
+            .read()
+            .secret_revealed_at(&hashlock)
+            .is_none(),
+        "nothing on the rollup yet"
+    );
+
+    // Blocks go by (a dev account's transfers); the hub acts before the lock expires.
+    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let sender = key(5);
+    let registered = || {
+        seq.node
+            .state
+            .read()
+            .channel(&a)
+            .and_then(|r| match &r.status {
+                ChannelStatus::Disputed { state, .. } => Some(state.clone()),
+                _ => None,
+            })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while registered().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the hub never enforced the lock"
+        );
+        let (hash, _) = rollup
+            .sign_and_submit(&sender, &domain, |nonce| {
+                Transaction::Transfer(Transfer {
+                    from: sender.address(),
+                    to: bob.address(),
+                    token: 0,
+                    amount: 1,
+                    fee: 0,
+                    nonce,
+                })
+            })
+            .await
+            .unwrap();
+        rollup
+            .wait_executed(&hash, Duration::from_secs(10))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(registered(), Some(locked), "registered with the lock");
+    let revealed = seq.node.state.read().secret_revealed_at(&hashlock);
+    assert!(
+        revealed.is_some_and(|at| at < expiry),
+        "secret revealed at {revealed:?}, lock expiry {expiry}"
+    );
+    assert_eq!(
+        hub.hub.view(&a, &alice.address()).await.unwrap().status,
+        "disputed"
+    );
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
