@@ -139,9 +139,13 @@ pids+=("$prover_pid")
 wait_port "${prover_listen##*:}" prover "$prover_pid"
 
 # --- channel hub (channel-hub) -------------------------------------------------------------
+# The hub signs with the last L2 dev account's key: funded at genesis, so it can match the
+# wallets' deposits from the start.
 hub_listen=${WEFT_DEVNET_HUB_LISTEN:-127.0.0.1:8549}
-log "starting the channel hub on http://$hub_listen"
-"$bin/weft-channel-hub" --dev-key --listen "$hub_listen" --data-dir "$data/hub" \
+read -r hub_index hub_address hub_key < <("$bin/weft-sequencer" dev-keys --dev-accounts "$dev_accounts" | tail -n 1) \
+  || die "the hub needs an L2 dev account (WEFT_DEV_ACCOUNTS is 0)"
+log "starting the channel hub on http://$hub_listen (L2 dev account $hub_index, $hub_address)"
+WEFT_HUB_KEY=$hub_key "$bin/weft-channel-hub" --listen "$hub_listen" --data-dir "$data/hub" \
   --sequencer-url "$l2_url" >"$data/hub.log" 2>&1 &
 hub_pid=$!
 pids+=("$hub_pid")
@@ -155,7 +159,7 @@ Weft devnet is running. Ctrl-C stops it.
   L2 API           $l2_url/v1   (OpenAPI: $l2_url/v1/openapi.json)
   health, metrics  $l2_url/health   $l2_url/metrics
   prover           http://$prover_listen/health   http://$prover_listen/metrics
-  channel hub      http://$hub_listen   (its L2 account funds channels: send it ETH on L2)
+  channel hub      http://$hub_listen   (L2 account $hub_address, dev account $hub_index)
   Rollup           $rollup   (deployed in block $deploy_block)
   verifier         $verifier
   TestToken (WTT)  $token   (anyone can mint)

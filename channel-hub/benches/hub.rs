@@ -265,6 +265,12 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
     let payments = latencies.len();
     let per_s = payments as f64 / elapsed.as_secs_f64();
     let (p50, p99, p999) = (pct(0.50), pct(0.99), pct(0.999));
+    let (hub_groups, hub_jobs) = hub.hub.store.commit_stats();
+    let (wallet_groups, wallet_jobs) = wallet_store.commit_stats();
+    eprintln!(
+        "group commit: hub {hub_jobs} commits in {hub_groups} transactions, wallets \
+         {wallet_jobs} in {wallet_groups}"
+    );
     let counts = hub
         .hub
         .store

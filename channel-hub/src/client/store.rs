@@ -111,6 +111,11 @@ impl WalletStore {
         self.writer.commit(writes).await
     }
 
+    /// `(transactions, commits)` of the group-commit writer so far.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.writer.stats().get()
+    }
+
     /// Every channel of `wallet`.
     pub async fn channels(&self, wallet: &Address) -> Result<Vec<WalletChannelRow>, StoreError> {
         sqlx::query("SELECT id, hub, token, status FROM channels WHERE wallet = $1")

@@ -11,7 +11,14 @@
 //! pooled connection (one a reader just used) re-read the tables' index pages on every
 //! group; its own connection keeps them cached across groups.
 
-use std::{future::Future, pin::Pin};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use sqlx::{Any, AnyConnection, AnyPool, Connection, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
@@ -39,6 +46,26 @@ struct Job<W> {
 /// The handle of a writer task; cheap to clone.
 pub(crate) struct GroupWriter<W> {
     jobs: mpsc::UnboundedSender<Job<W>>,
+    stats: Arc<GroupStats>,
+}
+
+/// What a writer has committed so far: jobs per group is how well commits are shared.
+#[derive(Debug, Default)]
+pub(crate) struct GroupStats {
+    /// Transactions committed.
+    pub(crate) groups: AtomicU64,
+    /// Callers' commits they carried.
+    pub(crate) jobs: AtomicU64,
+}
+
+impl GroupStats {
+    /// `(groups, jobs)` so far.
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.groups.load(Ordering::Relaxed),
+            self.jobs.load(Ordering::Relaxed),
+        )
+    }
 }
 
 impl<W> std::fmt::Debug for GroupWriter<W> {
@@ -51,6 +78,7 @@ impl<W> Clone for GroupWriter<W> {
     fn clone(&self) -> Self {
         Self {
             jobs: self.jobs.clone(),
+            stats: self.stats.clone(),
         }
     }
 }
@@ -59,8 +87,14 @@ impl<W: Send + Sync + 'static> GroupWriter<W> {
     /// Starts the writer task on `pool`.
     pub(crate) fn spawn(pool: AnyPool, backend: Backend, apply: Apply<W>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, backend, apply, rx));
-        Self { jobs }
+        let stats = Arc::new(GroupStats::default());
+        tokio::spawn(run(pool, backend, apply, rx, stats.clone()));
+        Self { jobs, stats }
+    }
+
+    /// The writer's counters.
+    pub(crate) fn stats(&self) -> &GroupStats {
+        &self.stats
     }
 
     /// Commits `writes` (with whatever else is queued) and returns once they are durable.
@@ -79,6 +113,7 @@ async fn run<W>(
     backend: Backend,
     apply: Apply<W>,
     mut rx: mpsc::UnboundedReceiver<Job<W>>,
+    stats: Arc<GroupStats>,
 ) {
     let mut closed = std::pin::pin!(pool.close_event());
     let mut writer = Writer { pool, conn: None };
@@ -114,6 +149,8 @@ async fn run<W>(
         let writes: Vec<&W> = group.iter().flat_map(|j| j.writes.iter()).collect();
         let result = writer.commit(backend, apply, &writes).await;
         drop(writes);
+        stats.groups.fetch_add(1, Ordering::Relaxed);
+        stats.jobs.fetch_add(group.len() as u64, Ordering::Relaxed);
         match result {
             Ok(()) => {
                 for job in group {

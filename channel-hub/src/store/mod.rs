@@ -239,6 +239,11 @@ impl HubStore {
         self.writer.commit(writes).await
     }
 
+    /// `(transactions, commits)` of the group-commit writer so far.
+    pub fn commit_stats(&self) -> (u64, u64) {
+        self.writer.stats().get()
+    }
+
     /// Closes every connection.
     pub async fn close(&self) {
         self.pool.close().await;
