@@ -35,6 +35,10 @@ use weft_protocol::{
 };
 use weft_sequencer::config::Config as SeqConfig;
 
+/// The allocator of the `weft-channel-hub` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Payer/payee pairs paying concurrently (one payment in flight each): the concurrency
 /// levels swept, one fresh sequencer, hub and set of wallets per level.
 const DEFAULT_PAIRS: &[usize] = &[8, 16, 32, 48];
