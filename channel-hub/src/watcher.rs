@@ -1,6 +1,6 @@
 //! The hub's rollup watcher: polls the sequencer for new blocks, scans their transactions
 //! for the hub's channels, and reacts: a registration of a stale state is refuted with the
-//! hub's latest co-signed state (well inside [`DISPUTE_WINDOW`]), secrets the hub can claim
+//! hub's latest co-signed state (well inside the chain's dispute window), secrets the hub can claim
 //! are revealed, closes and deposits update the channel, and disputes past their deadline
 //! are concluded. The block cursor is stored, so a restart resumes where it stopped.
 
@@ -8,7 +8,7 @@ use std::{collections::HashMap, sync::Arc};
 
 use tokio::sync::watch;
 use tracing::{info, warn};
-use weft_protocol::{channel::DISPUTE_WINDOW, primitives::B256};
+use weft_protocol::primitives::B256;
 
 use crate::{
     error::HubError,
@@ -100,9 +100,15 @@ async fn handle(
 ) {
     let result = match event {
         ChannelEvent::Registered(state) => {
-            deadlines.insert(*id, block.saturating_add(DISPUTE_WINDOW));
-            info!(channel = %id, version = state.version, block, "channel registered on the rollup");
-            hub.on_registered(id, &state).await
+            deadlines.insert(*id, block.saturating_add(hub.dispute_window));
+            info!(channel = %id, version = state.version, block, by_hub, "channel registered on the rollup");
+            if by_hub {
+                // The hub's own registration (`Hub::register_on_rollup`) was handled where
+                // it was made: the state registered is the one it chose.
+                Ok(())
+            } else {
+                hub.on_registered(id, &state).await
+            }
         }
         ChannelEvent::Refuted(_) if by_hub => Ok(()),
         ChannelEvent::Refuted(state) => hub.on_registered(id, &state).await,

@@ -639,6 +639,7 @@ mod tests {
                 timestamp: b.timestamp,
                 fee_recipient: b.fee_recipient,
                 domain: crate::testkit::test_domain(),
+                dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW,
             };
             SequentialExecutor
                 .execute_block(&mut rebuilt, &env, &txs)

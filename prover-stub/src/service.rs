@@ -14,8 +14,11 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 use weft_protocol::{
-    batch::attestation_digest, eip712::Domain, execution::ParallelExecutor,
-    genesis::dev_allocations, state::State,
+    batch::attestation_digest,
+    eip712::Domain,
+    execution::{ChainParams, ParallelExecutor},
+    genesis::dev_allocations,
+    state::State,
 };
 
 use crate::{
@@ -199,7 +202,10 @@ async fn step(
     let started = Instant::now();
     if let Err(refusal) = check_batch(
         state,
-        &prover.domain,
+        &ChainParams {
+            domain: prover.domain,
+            dispute_window: prover.config.dispute_window,
+        },
         &commitment,
         &payload,
         &witness,

@@ -14,7 +14,7 @@ use weft_protocol::{
     batch::{BatchCommitment, BatchError, apply_batch},
     block::BlockHeader,
     eip712::Domain,
-    execution::BlockExecutor,
+    execution::{BlockExecutor, ChainParams},
     primitives::B256,
     signature::Signature,
     state::State,
@@ -143,7 +143,7 @@ pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Ref
 /// `state.queue_position() + i`. On success `state` is the state after the batch.
 pub fn check_batch(
     state: &mut State,
-    domain: &Domain,
+    chain: &ChainParams,
     commitment: &BatchCommitment,
     payload: &[u8],
     witness: &Witness,
@@ -163,10 +163,18 @@ pub fn check_batch(
             witness.index, commitment.index, commitment.from_block, commitment.to_block
         )));
     }
+    let domain = &chain.domain;
     check_signatures(witness, domain)?;
     let queue_before = state.queue_position();
     let mut scratch = state.clone();
-    let blocks = apply_batch(&mut scratch, domain, commitment, payload, executor)?;
+    let blocks = apply_batch(
+        &mut scratch,
+        domain,
+        chain.dispute_window,
+        commitment,
+        payload,
+        executor,
+    )?;
     for (decoded, w) in blocks.iter().zip(&witness.blocks) {
         let at = format!("block {}", w.header.number);
         if decoded.number != w.header.number

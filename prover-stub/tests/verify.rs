@@ -111,7 +111,10 @@ fn check(
 ) -> Result<(), Refusal> {
     check_batch(
         state,
-        &c.domain(),
+        &weft_protocol::execution::ChainParams {
+            domain: c.domain(),
+            dispute_window: c.dispute_window,
+        },
         commitment,
         payload,
         w,

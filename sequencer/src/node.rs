@@ -80,7 +80,14 @@ impl Node {
         let mut executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
-        let (state, head) = recover(&store, genesis, &domain, &mut executor).await?;
+        let (state, head) = recover(
+            &store,
+            genesis,
+            &domain,
+            config.dispute_window,
+            &mut executor,
+        )
+        .await?;
         let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
@@ -134,6 +141,7 @@ async fn recover(
     store: &Store,
     genesis: State,
     domain: &Domain,
+    dispute_window: u64,
     executor: &mut ParallelExecutor,
 ) -> anyhow::Result<(State, Head)> {
     let Some((head_header, head_hash)) = store.head().await? else {
@@ -170,7 +178,7 @@ async fn recover(
             .header_by_number(number)
             .await?
             .with_context(|| format!("block {number} missing"))?;
-        replay_block(store, domain, executor, &mut state, &header).await?;
+        replay_block(store, domain, dispute_window, executor, &mut state, &header).await?;
         if number.is_multiple_of(1_000) {
             info!(number, to = head_header.number, "replaying");
         }
@@ -199,6 +207,7 @@ async fn recover(
 async fn replay_block(
     store: &Store,
     domain: &Domain,
+    dispute_window: u64,
     executor: &mut ParallelExecutor,
     state: &mut State,
     header: &BlockHeader,
@@ -216,7 +225,7 @@ async fn replay_block(
         );
     }
     let out = executor
-        .execute_block(state, &header.env(*domain), &txs)
+        .execute_block(state, &header.env(*domain, dispute_window), &txs)
         .with_context(|| format!("replay block {}", header.number))?;
     if out.state_root != header.state_root {
         bail!(

@@ -167,6 +167,7 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         apply_batch_with(
             &mut state,
             &domain,
+            config.dispute_window,
             &commitment,
             &payload,
             &mut executor,
