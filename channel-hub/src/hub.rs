@@ -664,11 +664,17 @@ impl Hub {
 
     /// `POST /v1/channels/{id}/fund`: the wallet countersigns the hub's funding offer; the
     /// hub deposits and answers once the deposit executed.
+    /// It is also how a funding offer countersigned on another route (`countersign`, `sync`)
+    /// is met: the countersigned funding state is never the latest without the deposit.
     pub async fn fund(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
         let slot = self.slot(id)?;
         let (ack, deposit) = {
             let mut ch = slot.channel.lock().await;
-            ch.check_phase()?;
+            // Countersigning the hub's own offer proves the wallet holds it (as in
+            // `countersign`): an unsynced channel may take it.
+            if ch.phase != Phase::Unsynced {
+                ch.check_phase()?;
+            }
             let offer = ch
                 .offer
                 .clone()
@@ -695,6 +701,9 @@ impl Hub {
                 hub_signature,
             );
             ch.offer = None;
+            if ch.phase == Phase::Unsynced {
+                ch.phase = Phase::Active;
+            }
             (
                 Ack {
                     channel_id: *id,
@@ -914,6 +923,11 @@ impl Hub {
                 ch.check_phase()?;
             }
             let offer = match &ch.offer {
+                Some(o) if o.kind == OfferKind::Funding => {
+                    // Met by the hub's deposit, whichever route countersigns it.
+                    drop(ch);
+                    return self.fund(id, update).await;
+                }
                 Some(o) if o.kind != OfferKind::Lock => o.clone(),
                 Some(_) => {
                     return Err(HubError::InvalidRequest(
@@ -1451,6 +1465,27 @@ impl Hub {
     /// channel if the wallet's state contradicts a state the hub holds at that version.
     pub async fn sync(&self, id: &B256, req: SyncRequest) -> Result<SyncReply, HubError> {
         let slot = self.slot(id)?;
+        if let Some(wallet_signature) = req.wallet_signature {
+            let funding = slot
+                .channel
+                .lock()
+                .await
+                .offer
+                .as_ref()
+                .is_some_and(|o| o.kind == OfferKind::Funding && o.state == req.state);
+            if funding {
+                // The wallet signed the hub's funding offer: met by the deposit, as `fund`
+                // (adopting it here would make it the latest with nothing deposited).
+                self.fund(
+                    id,
+                    SignedUpdate {
+                        state: req.state.clone(),
+                        wallet_signature,
+                    },
+                )
+                .await?;
+            }
+        }
         let reply = {
             let mut ch = slot.channel.lock().await;
             if req.state.channel_id != *id {

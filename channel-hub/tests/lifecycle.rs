@@ -16,6 +16,7 @@ use weft_channel_hub::{
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus, channel_id},
     eip712::Eip712,
+    primitives::B256,
     transaction::{ChannelOpen, ChannelSettle, Transaction},
 };
 
@@ -36,6 +37,63 @@ async fn post(
     }
     let r = r.send().await.unwrap();
     (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Opens a channel of `amount` for dev key `i` on the rollup and registers it with the hub
+/// by hand, taking no funding: the id, the opening state with the wallet's signature, and
+/// the hub's reply (its signature and funding offer).
+async fn open_unfunded(
+    seq: &weft_sequencer::Running,
+    hub: &weft_channel_hub::Running,
+    i: u32,
+    amount: u128,
+) -> (B256, SignedUpdate, RegisterReply) {
+    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let domain = seq.node.domain;
+    let wallet = key(i);
+    let hub_address = hub.hub.address;
+    let (hash, signed) = rollup
+        .sign_and_submit(&wallet, &domain, |nonce| {
+            Transaction::ChannelOpen(ChannelOpen {
+                from: wallet.address(),
+                hub: hub_address,
+                token: 0,
+                amount,
+                fee: 0,
+                nonce,
+            })
+        })
+        .await
+        .unwrap();
+    rollup
+        .wait_executed(&hash, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let Transaction::ChannelOpen(open) = &signed.transaction else {
+        unreachable!()
+    };
+    let id = channel_id(&wallet.address(), &hub_address, open.nonce);
+    let opening = ChannelState {
+        channel_id: id,
+        version: 1,
+        balance_wallet: amount,
+        balance_hub: 0,
+        locks: vec![],
+        is_final: false,
+    };
+    let update = SignedUpdate {
+        wallet_signature: wallet.sign_digest(&opening.signing_hash(&domain)),
+        state: opening,
+    };
+    let (status, reply) = post(
+        hub,
+        "/v1/channels",
+        None,
+        &serde_json::to_value(&update).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    (id, update, serde_json::from_value(reply).unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,52 +230,10 @@ async fn a_funding_reservation_outlives_a_restart_and_ends_when_the_offer_cannot
     let rollup = RollupClient::new(&format!("http://{}", seq.addr));
     let domain = seq.node.domain;
     let alice = key(0);
-    let hub_address = hub.hub.address;
 
     // Alice opens on the rollup and registers with the hub, but never takes its funding.
-    let (hash, signed) = rollup
-        .sign_and_submit(&alice, &domain, |nonce| {
-            Transaction::ChannelOpen(ChannelOpen {
-                from: alice.address(),
-                hub: hub_address,
-                token: 0,
-                amount: 4_000,
-                fee: 0,
-                nonce,
-            })
-        })
-        .await
-        .unwrap();
-    rollup
-        .wait_executed(&hash, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let Transaction::ChannelOpen(open) = &signed.transaction else {
-        unreachable!()
-    };
-    let id = channel_id(&alice.address(), &hub_address, open.nonce);
-    let opening = ChannelState {
-        channel_id: id,
-        version: 1,
-        balance_wallet: 4_000,
-        balance_hub: 0,
-        locks: vec![],
-        is_final: false,
-    };
-    let wallet_signature = alice.sign_digest(&opening.signing_hash(&domain));
-    let (status, reply) = post(
-        &hub,
-        "/v1/channels",
-        None,
-        &serde_json::to_value(SignedUpdate {
-            state: opening.clone(),
-            wallet_signature,
-        })
-        .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{reply}");
-    let reply: RegisterReply = serde_json::from_value(reply).unwrap();
+    let (id, opening, reply) = open_unfunded(&seq, &hub, 0, 4_000).await;
+    let (opening, wallet_signature) = (opening.state, opening.wallet_signature);
     assert_eq!(reply.funding.unwrap().state.balance_hub, 4_000);
     assert_eq!(hub.hub.reserved_funding(0), 4_000);
 
@@ -253,6 +269,64 @@ async fn a_funding_reservation_outlives_a_restart_and_ends_when_the_offer_cannot
         hub.hub.reserved_funding(0) == 0
     })
     .await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_funding_offer_countersigned_on_another_route_is_still_deposited() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let config = hub_config(&dir.path().join("hub"), &seq);
+    let hub = weft_channel_hub::start(config.clone()).await.unwrap();
+    let domain = seq.node.domain;
+    let funded = |offer: &weft_channel_hub::wire::Offer, i: u32| SignedUpdate {
+        wallet_signature: key(i).sign_digest(&offer.state.signing_hash(&domain)),
+        state: offer.state.clone(),
+    };
+    let deposited = |id: &B256| seq.node.state.read().channel(id).unwrap().total;
+
+    // Alice's client lost the /fund call and answers the offer re-sent on its socket: the
+    // countersignature goes to /countersign.
+    let (a, _, reply) = open_unfunded(&seq, &hub, 0, 3_000).await;
+    let offer = reply.funding.unwrap();
+    let (status, ack) = post(
+        &hub,
+        &format!("/v1/channels/{a}/countersign"),
+        None,
+        &serde_json::to_value(funded(&offer, 0)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(deposited(&a), 6_000);
+    let view = hub.hub.view(&a, &key(0).address()).await.unwrap();
+    assert_eq!((view.latest.state, view.rollup_total), (offer.state, 6_000));
+
+    // Bob's funding offer survives a hub restart; Bob presents it countersigned in a sync.
+    let (b, _, reply) = open_unfunded(&seq, &hub, 1, 2_000).await;
+    let offer = reply.funding.unwrap();
+    hub.stop().await.unwrap();
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let update = funded(&offer, 1);
+    let (status, synced) = post(
+        &hub,
+        &format!("/v1/channels/{b}/sync"),
+        None,
+        &json!({
+            "state": update.state,
+            "walletSignature": update.wallet_signature,
+            "hubSignature": offer.hub_signature,
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{synced}");
+    assert_eq!(deposited(&b), 4_000);
+    let view = hub.hub.view(&b, &key(1).address()).await.unwrap();
+    assert_eq!(
+        (view.status.as_str(), view.latest.state, view.rollup_total),
+        ("active", offer.state, 4_000)
+    );
+    assert_eq!(hub.hub.reserved_funding(0), 0);
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
