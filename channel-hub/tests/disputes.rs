@@ -212,3 +212,44 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispute_registered_before_a_hub_restart_is_concluded_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
+    let config = hub_config(&dir.path().join("hub"), &seq);
+    let hub = weft_channel_hub::start(config.clone()).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    alice.pay_hub(&a, 1_000).await.unwrap();
+    let latest = alice.channel(&a).unwrap().latest;
+    alice.register_on_rollup(&a, None).await.unwrap();
+    wait_for("the hub to see the dispute", async || {
+        hub.hub.view(&a, &alice.address()).await.unwrap().status == "disputed"
+    })
+    .await;
+    // Alice goes away (no watcher of hers concludes), the hub restarts past the
+    // registration's block.
+    alice.close().await;
+    let hub_address = hub.hub.address;
+    hub.stop().await.unwrap();
+    let (alice_before, hub_before) = (
+        l2_balance(&seq, &alice.address()).await,
+        l2_balance(&seq, &hub_address).await,
+    );
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let ChannelStatus::Disputed { deadline, .. } = status(&seq, &a) else {
+        panic!("not disputed")
+    };
+    fill_until_closed(&seq, &a, deadline).await;
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await - alice_before,
+        latest.balance_wallet
+    );
+    assert_eq!(
+        l2_balance(&seq, &hub.hub.address).await - hub_before,
+        latest.balance_hub
+    );
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
