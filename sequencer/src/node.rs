@@ -76,6 +76,7 @@ impl Node {
         let store = Store::connect(config.database_url.as_deref(), &config.data_dir)
             .await
             .context("open storage")?;
+        check_chain_params(&store, &config).await?;
         let domain = config.domain();
         let mut executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
@@ -133,6 +134,32 @@ impl Node {
 /// The genesis state of `config`.
 pub fn genesis_state(config: &Config) -> anyhow::Result<State> {
     State::genesis(&config.genesis.allocations(), 1).context("build genesis state")
+}
+
+/// Records the chain parameters on a new chain and refuses to resume a chain whose blocks
+/// were executed with others. A chain stored before the parameters were recorded ran with
+/// the defaults.
+pub async fn check_chain_params(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let name = crate::store::DISPUTE_WINDOW_PARAM;
+    let recorded = match store.chain_param(name).await? {
+        Some(v) => v,
+        None => {
+            let ran_with = if store.head().await?.is_some() {
+                weft_protocol::channel::DEFAULT_DISPUTE_WINDOW
+            } else {
+                config.dispute_window
+            };
+            store.record_chain_param(name, ran_with).await?;
+            ran_with
+        }
+    };
+    ensure!(
+        recorded == config.dispute_window,
+        "this chain's blocks were executed with a dispute window of {recorded} blocks; \
+         the configuration says {}: the window cannot change once blocks exist",
+        config.dispute_window
+    );
+    Ok(())
 }
 
 /// Rebuilds the state: latest snapshot, then every stored block after it, each checked
