@@ -53,6 +53,35 @@ pub struct Witness {
     pub blocks: Vec<WitnessBlock>,
 }
 
+/// The chain parameters the sequencer publishes (`GET /v1/chain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedChain {
+    /// Its EIP-712 domain.
+    pub domain: Domain,
+    /// Its dispute window in blocks.
+    pub dispute_window: u64,
+}
+
+/// Compares the prover's own chain parameters with those the sequencer publishes: the
+/// prover re-executes by its own, and a sequencer on other rules produces batches it must
+/// refuse; saying so up front names the cause.
+pub fn check_chain(ours: &ChainParams, theirs: &PublishedChain) -> Result<(), String> {
+    if ours.domain != theirs.domain {
+        return Err(format!(
+            "the sequencer's domain is {:?}, the prover's {:?}",
+            theirs.domain, ours.domain
+        ));
+    }
+    if ours.dispute_window != theirs.dispute_window {
+        return Err(format!(
+            "the sequencer's dispute window is {} blocks, the prover's {}",
+            theirs.dispute_window, ours.dispute_window
+        ));
+    }
+    Ok(())
+}
+
 /// Why a batch is refused. The prover stays halted on such a batch.
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
