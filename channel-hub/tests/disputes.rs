@@ -253,3 +253,52 @@ async fn a_dispute_registered_before_a_hub_restart_is_concluded_after_it() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_registration_made_while_the_wallet_was_away_is_refuted_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice_dir = dir.path().join("alice");
+    let alice = wallet(0, &alice_dir, &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    for _ in 0..2 {
+        pay_routed(&bob, &b, &alice, 150).await;
+    }
+    let latest = alice.channel(&a).unwrap().latest;
+    assert_eq!(latest.balance_wallet, 10_300);
+    alice.close().await;
+
+    // While Alice is offline the hub registers version 2 (Alice 10,000).
+    hub.hub.register_on_rollup(&a, Some(2)).await.unwrap();
+    let (alice_before, hub_before) = (
+        l2_balance(&seq, &alice.address()).await,
+        l2_balance(&seq, &hub.hub.address).await,
+    );
+    // Back online, her watcher finds the dispute on the rollup and refutes it.
+    let alice = wallet(0, &alice_dir, &hub, &seq).await;
+    wait_for("the returning wallet's refutation", async || {
+        matches!(status(&seq, &a), ChannelStatus::Disputed { state, .. } if state == latest)
+    })
+    .await;
+    let ChannelStatus::Disputed { deadline, .. } = status(&seq, &a) else {
+        panic!("not disputed")
+    };
+    fill_until_closed(&seq, &a, deadline).await;
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await - alice_before,
+        latest.balance_wallet
+    );
+    assert_eq!(
+        l2_balance(&seq, &hub.hub.address).await - hub_before,
+        latest.balance_hub
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}

@@ -1,7 +1,8 @@
 //! The wallet's rollup watcher: scans new blocks for registrations of its channels, refutes
 //! one made with a state older than the wallet's latest co-signed state, and concludes a
 //! dispute once its deadline (the registration's block plus the chain's dispute window)
-//! has passed, if nobody else has.
+//! has passed, if nobody else has. At start it reads the rollup record of each of its open
+//! channels, so a registration made while the wallet was away is refuted too.
 
 use std::{collections::HashMap, time::Duration};
 
@@ -16,6 +17,9 @@ pub(super) async fn run(wallet: Wallet, interval: Duration) {
     let mut stop = wallet.inner.stop.subscribe();
     let mut cursor = wallet.inner.rollup.head().await.unwrap_or(0);
     let mut deadlines: HashMap<B256, u64> = HashMap::new();
+    if let Err(e) = catch_up(&wallet, &mut deadlines).await {
+        warn!(error = %e, "wallet watcher: reading its channels' records failed");
+    }
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
@@ -26,6 +30,52 @@ pub(super) async fn run(wallet: Wallet, interval: Duration) {
         }
         conclude_due(&wallet, cursor, &mut deadlines).await;
     }
+}
+
+/// Reads the record of every channel the wallet holds open: a dispute started while the
+/// wallet was away is followed (its deadline), and refuted if it registered an older state.
+async fn catch_up(
+    wallet: &Wallet,
+    deadlines: &mut HashMap<B256, u64>,
+) -> Result<(), super::ClientError> {
+    let channels: Vec<_> = wallet
+        .inner
+        .channels
+        .lock()
+        .values()
+        .filter(|c| c.status != "closed")
+        .cloned()
+        .collect();
+    for channel in channels {
+        let Some(remote) = wallet.inner.rollup.channel(&channel.id).await? else {
+            continue;
+        };
+        match remote.record.status {
+            ChannelStatus::Closed => wallet.set_status(&channel.id, "closed").await?,
+            ChannelStatus::Disputed { state, deadline } => {
+                deadlines.insert(channel.id, deadline);
+                wallet.set_status(&channel.id, "disputed").await?;
+                if state.version < channel.latest.version && remote.block_number < deadline {
+                    info!(channel = %channel.id, registered = state.version, latest = channel.latest.version, "refuting a stale registration made while the wallet was away");
+                    let hash = wallet
+                        .submit_settle(
+                            &channel.latest,
+                            channel.wallet_signature,
+                            channel.hub_signature,
+                            Settle::Refute,
+                        )
+                        .await?;
+                    wallet
+                        .inner
+                        .rollup
+                        .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
+                        .await?;
+                }
+            }
+            ChannelStatus::Open => {}
+        }
+    }
+    Ok(())
 }
 
 async fn scan(
