@@ -13,6 +13,7 @@
 //! | `POST /v1/channels/{id}/countersign` | countersign the hub's offer |
 //! | `POST /v1/channels/{id}/close` | cooperative close |
 //! | `POST /v1/channels/{id}/sync` | the wallet's latest state, after the hub restarted |
+//! | `POST /v1/admin/channels/{id}/pay` | the operator pays the channel's wallet (bearer token) |
 //! | `GET /v1/ws` | the wallet's WebSocket (signed request in the query) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus metrics |
 
@@ -41,8 +42,8 @@ use crate::{
     hub::Hub,
     store::now_secs,
     wire::{
-        Ack, ChannelView, CloseReply, CloseRequest, HubInfo, RegisterReply, RouteReply,
-        RouteRequest, SignedUpdate, SyncReply, SyncRequest,
+        Ack, AdminPayRequest, ChannelView, CloseReply, CloseRequest, HubInfo, Offer, RegisterReply,
+        RouteReply, RouteRequest, SignedUpdate, SyncReply, SyncRequest,
     },
 };
 
@@ -62,6 +63,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/v1/channels/{id}/countersign", post(countersign))
         .route("/v1/channels/{id}/close", post(close))
         .route("/v1/channels/{id}/sync", post(sync))
+        .route("/v1/admin/channels/{id}/pay", post(admin_pay))
         .route("/v1/ws", get(ws))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -268,6 +270,42 @@ async fn sync(
 ) -> Result<Json<SyncReply>, HubError> {
     let id = channel_id(&id)?;
     Ok(Json(hub.sync(&id, req).await?))
+}
+
+/// Checks the operator's bearer token (`Authorization: Bearer <token>`).
+fn authorize_admin(hub: &Hub, headers: &HeaderMap) -> Result<(), HubError> {
+    let token = hub
+        .config
+        .admin_token
+        .as_ref()
+        .ok_or(HubError::AdminDisabled)?;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| HubError::Unauthorized("missing bearer token".into()))?;
+    if token.matches(presented) {
+        Ok(())
+    } else {
+        Err(HubError::Unauthorized("wrong admin token".into()))
+    }
+}
+
+/// `POST /v1/admin/channels/{id}/pay`: the hub pays `amount` to the channel's wallet. The
+/// reply is the hub's signed offer, also sent on the wallet's WebSocket, where the wallet
+/// countersigns it.
+async fn admin_pay(
+    State(hub): AppState,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<AdminPayRequest>,
+) -> Result<Json<Offer>, HubError> {
+    authorize_admin(&hub, &headers)?;
+    let id = channel_id(&id)?;
+    if req.amount == 0 {
+        return Err(HubError::InvalidRequest("amount must be positive".into()));
+    }
+    Ok(Json(hub.pay_wallet(&id, req.amount).await?))
 }
 
 /// Query of the WebSocket upgrade: the signed request of `GET /v1/ws`.

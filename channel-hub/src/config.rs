@@ -77,6 +77,33 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Accepted clock skew of signed requests.
     pub auth_window: Duration,
+    /// Bearer token of the operator's routes (`/v1/admin/...`); `None`: they refuse
+    /// every request.
+    pub admin_token: Option<AdminToken>,
+}
+
+/// The operator's bearer token: a secret, so never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// A token (trimmed); `None` if it is empty.
+    pub fn new(token: &str) -> Option<Self> {
+        let token = token.trim();
+        (!token.is_empty()).then(|| Self(token.to_owned()))
+    }
+
+    /// Whether `presented` is the token, compared in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 /// How much the hub deposits on its side of a newly registered channel.
@@ -126,6 +153,7 @@ impl Default for Config {
             rollup_timeout: DEFAULT_ROLLUP_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth_window: DEFAULT_AUTH_WINDOW,
+            admin_token: None,
         }
     }
 }
@@ -175,10 +203,16 @@ pub struct Cli {
     /// Milliseconds between the watcher's polls.
     #[arg(long, env = "WEFT_HUB_WATCH_INTERVAL_MS")]
     pub watch_interval_ms: Option<u64>,
+    /// File holding the operator's bearer token for `/v1/admin/...`; see also
+    /// WEFT_HUB_ADMIN_TOKEN. Without either, the admin routes refuse every request.
+    #[arg(long, env = "WEFT_HUB_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<PathBuf>,
 }
 
 /// Name of the environment variable that may hold the hub's key (0x-hex).
 pub const KEY_ENV: &str = "WEFT_HUB_KEY";
+/// Name of the environment variable that may hold the operator's bearer token.
+pub const ADMIN_TOKEN_ENV: &str = "WEFT_HUB_ADMIN_TOKEN";
 
 impl Config {
     /// Defaults overridden by `cli` (which clap filled from flags and the environment). The
@@ -221,6 +255,16 @@ impl Config {
                 )));
             }
         };
+        c.admin_token = match (std::env::var(ADMIN_TOKEN_ENV).ok(), &cli.admin_token_file) {
+            (Some(token), _) => AdminToken::new(&token),
+            (None, Some(path)) => AdminToken::new(&std::fs::read_to_string(path).map_err(|e| {
+                HubError::Config(format!(
+                    "cannot read admin token file {}: {e}",
+                    path.display()
+                ))
+            })?),
+            (None, None) => None,
+        };
         c.validate()?;
         Ok(c)
     }
@@ -254,6 +298,17 @@ mod tests {
         assert_eq!(p.deposit_for(400, 1_000), 100);
         assert_eq!(p.deposit_for(400, 30), 30);
         assert_eq!(FundingPolicy { match_cap: 0 }.deposit_for(5, 5), 0);
+    }
+
+    #[test]
+    fn the_admin_token_matches_only_itself_and_is_never_printed() {
+        let t = AdminToken::new(" s3cret\n").unwrap();
+        assert!(t.matches("s3cret"));
+        assert!(!t.matches("s3cre"));
+        assert!(!t.matches("s3cres"));
+        assert!(!t.matches(""));
+        assert!(AdminToken::new("  ").is_none());
+        assert!(!format!("{t:?}").contains("s3cret"));
     }
 
     #[test]

@@ -27,6 +27,9 @@ pub enum HubError {
     /// The request's signer is not the channel's wallet, or its request signature is bad.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
+    /// An operator route while the hub has no admin token configured.
+    #[error("the admin routes are disabled: no admin token is configured")]
+    AdminDisabled,
     /// A signature that does not verify.
     #[error("invalid signature: {0}")]
     Signature(#[from] SignatureError),
@@ -103,6 +106,7 @@ impl HubError {
             Self::UnknownChannel(_) => "unknown_channel",
             Self::NotRegistrable(_) => "not_registrable",
             Self::Unauthorized(_) => "unauthorized",
+            Self::AdminDisabled => "admin_disabled",
             Self::Signature(e) => e.code(),
             Self::InvalidRequest(_) => "invalid_request",
             Self::UnexpectedState { .. } => "unexpected_state",
@@ -130,6 +134,7 @@ impl HubError {
             Self::Rollup(_) => StatusCode::BAD_GATEWAY,
             Self::UnknownChannel(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::AdminDisabled => StatusCode::FORBIDDEN,
             Self::UnexpectedState { .. }
             | Self::StaleVersion { .. }
             | Self::SyncRequired { .. }

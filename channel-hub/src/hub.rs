@@ -231,6 +231,8 @@ pub struct Hub {
     pub address: Address,
     /// The EIP-712 domain of the rollup.
     pub domain: Domain,
+    /// The rollup's dispute window in blocks (read from the sequencer: a chain parameter).
+    pub dispute_window: u64,
     /// Durable storage.
     pub store: HubStore,
     /// The sequencer.
@@ -244,26 +246,28 @@ pub struct Hub {
     /// Payments not yet over, by hashlock.
     payments: Mutex<HashMap<B256, PaymentRow>>,
     waiters: Mutex<HashMap<B256, RouteWaiter>>,
-    /// Funding offered but not yet deposited, per token.
-    reserved: Mutex<HashMap<TokenId, Amount>>,
+    /// Funding offered but not yet deposited, per channel: (token, amount). An entry lives
+    /// exactly as long as the channel's funding offer can still lead to a deposit.
+    reserved: Mutex<HashMap<B256, (TokenId, Amount)>>,
     head: AtomicU64,
     /// Serializes the hub's own rollup transactions (their nonces).
     tx_lock: tokio::sync::Mutex<()>,
 }
 
 impl Hub {
-    /// Opens storage, reads the domain from the sequencer and loads every channel (each
-    /// unsynced until its wallet confirms its latest state).
+    /// Opens storage, reads the chain parameters from the sequencer and loads every channel
+    /// (each unsynced until its wallet confirms its latest state).
     pub async fn open(config: Config) -> Result<Arc<Self>, HubError> {
         let store = HubStore::connect(config.database_url.as_deref(), &config.data_dir).await?;
         let rollup = RollupClient::new(&config.sequencer_url);
-        let domain = rollup.domain().await?;
+        let chain = rollup.chain().await?;
         let head = rollup.head().await?;
         let key = config.key.clone();
         let hub = Arc::new(Self {
             address: key.address(),
             key,
-            domain,
+            domain: chain.domain,
+            dispute_window: chain.dispute_window,
             store,
             rollup,
             metrics: Metrics::new(),
@@ -303,6 +307,13 @@ impl Hub {
                 state,
                 payment,
             });
+            if let Some(o) = offer.as_ref().filter(|o| o.kind == OfferKind::Funding) {
+                // The offer still stands: its deposit stays reserved across the restart.
+                let amount = o.state.balance_hub.saturating_sub(s.latest.0.balance_hub);
+                if amount > 0 {
+                    self.reserved.lock().insert(s.id, (s.token, amount));
+                }
+            }
             let channel = Channel {
                 id: s.id,
                 wallet: s.wallet,
@@ -541,11 +552,19 @@ impl Hub {
         self.verify_wallet(&wallet, &update.state, &update.wallet_signature)?;
 
         let deposit = self
-            .reserve_funding(record.token, record.wallet_side)
+            .reserve_funding(&id, record.token, record.wallet_side)
             .await?;
-        let funding = (deposit > 0)
+        // From here every failure releases the reservation: the offer never stood.
+        let funding = match (deposit > 0)
             .then(|| transition::deposit(&expected, Side::Hub, deposit))
-            .transpose()?;
+            .transpose()
+        {
+            Ok(f) => f,
+            Err(e) => {
+                self.release_funding(&id);
+                return Err(e.into());
+            }
+        };
         let mut writes = vec![
             Write::Channel {
                 id,
@@ -572,7 +591,7 @@ impl Hub {
             });
         }
         if let Err(e) = self.commit(writes).await {
-            self.release_funding(record.token, deposit);
+            self.release_funding(&id);
             return Err(e);
         }
         let hub_signature = self.sign(&expected);
@@ -602,9 +621,10 @@ impl Hub {
         Ok(reply)
     }
 
-    /// Reserves the hub's deposit for a new channel out of its rollup balance.
+    /// Reserves the hub's deposit for new channel `id` out of its rollup balance.
     async fn reserve_funding(
         &self,
+        id: &B256,
         token: TokenId,
         wallet_side: Amount,
     ) -> Result<Amount, HubError> {
@@ -613,28 +633,48 @@ impl Hub {
         }
         let balance = self.rollup.account(&self.address).await?.balance(token);
         let mut reserved = self.reserved.lock();
-        let r = reserved.entry(token).or_default();
-        let available = balance.saturating_sub(*r).saturating_sub(self.config.fee);
+        let held: Amount = reserved
+            .values()
+            .filter(|(t, _)| *t == token)
+            .map(|(_, a)| *a)
+            .sum();
+        let available = balance.saturating_sub(held).saturating_sub(self.config.fee);
         let deposit = self.config.funding.deposit_for(wallet_side, available);
-        *r += deposit;
+        if deposit > 0 {
+            reserved.insert(*id, (token, deposit));
+        }
         Ok(deposit)
     }
 
-    fn release_funding(&self, token: TokenId, amount: Amount) {
-        if amount > 0 {
-            let mut reserved = self.reserved.lock();
-            let r = reserved.entry(token).or_default();
-            *r = r.saturating_sub(amount);
-        }
+    /// Releases channel `id`'s reservation, if it holds one (idempotent): its deposit was
+    /// made, or its funding offer can no longer lead to one.
+    fn release_funding(&self, id: &B256) {
+        self.reserved.lock().remove(id);
+    }
+
+    /// What the hub holds reserved for funding offers not yet deposited, in `token`.
+    pub fn reserved_funding(&self, token: TokenId) -> Amount {
+        self.reserved
+            .lock()
+            .values()
+            .filter(|(t, _)| *t == token)
+            .map(|(_, a)| *a)
+            .sum()
     }
 
     /// `POST /v1/channels/{id}/fund`: the wallet countersigns the hub's funding offer; the
     /// hub deposits and answers once the deposit executed.
+    /// It is also how a funding offer countersigned on another route (`countersign`, `sync`)
+    /// is met: the countersigned funding state is never the latest without the deposit.
     pub async fn fund(&self, id: &B256, update: SignedUpdate) -> Result<Ack, HubError> {
         let slot = self.slot(id)?;
-        let (ack, deposit, token) = {
+        let (ack, deposit) = {
             let mut ch = slot.channel.lock().await;
-            ch.check_phase()?;
+            // Countersigning the hub's own offer proves the wallet holds it (as in
+            // `countersign`): an unsynced channel may take it.
+            if ch.phase != Phase::Unsynced {
+                ch.check_phase()?;
+            }
             let offer = ch
                 .offer
                 .clone()
@@ -661,6 +701,9 @@ impl Hub {
                 hub_signature,
             );
             ch.offer = None;
+            if ch.phase == Phase::Unsynced {
+                ch.phase = Phase::Active;
+            }
             (
                 Ack {
                     channel_id: *id,
@@ -668,12 +711,11 @@ impl Hub {
                     hub_signature,
                 },
                 deposit,
-                ch.token,
             )
         };
         slot.freed.notify_waiters();
         let result = self.deposit(id, deposit).await;
-        self.release_funding(token, deposit);
+        self.release_funding(id);
         let block = result?;
         let mut ch = slot.channel.lock().await;
         ch.rollup_total = ch.rollup_total.max(ch.latest.total().unwrap_or(0));
@@ -881,6 +923,11 @@ impl Hub {
                 ch.check_phase()?;
             }
             let offer = match &ch.offer {
+                Some(o) if o.kind == OfferKind::Funding => {
+                    // Met by the hub's deposit, whichever route countersigns it.
+                    drop(ch);
+                    return self.fund(id, update).await;
+                }
                 Some(o) if o.kind != OfferKind::Lock => o.clone(),
                 Some(_) => {
                     return Err(HubError::InvalidRequest(
@@ -1427,6 +1474,27 @@ impl Hub {
     /// channel if the wallet's state contradicts a state the hub holds at that version.
     pub async fn sync(&self, id: &B256, req: SyncRequest) -> Result<SyncReply, HubError> {
         let slot = self.slot(id)?;
+        if let Some(wallet_signature) = req.wallet_signature {
+            let funding = slot
+                .channel
+                .lock()
+                .await
+                .offer
+                .as_ref()
+                .is_some_and(|o| o.kind == OfferKind::Funding && o.state == req.state);
+            if funding {
+                // The wallet signed the hub's funding offer: met by the deposit, as `fund`
+                // (adopting it here would make it the latest with nothing deposited).
+                self.fund(
+                    id,
+                    SignedUpdate {
+                        state: req.state.clone(),
+                        wallet_signature,
+                    },
+                )
+                .await?;
+            }
+        }
         let reply = {
             let mut ch = slot.channel.lock().await;
             if req.state.channel_id != *id {
@@ -1593,6 +1661,8 @@ impl Hub {
     ) -> Result<(), HubError> {
         let slot = self.slot(id)?;
         let mut ch = slot.channel.lock().await;
+        // A disputed channel takes no deposit: a funding offer can no longer be met.
+        self.release_funding(id);
         if ch.phase != Phase::Disputed {
             ch.phase = Phase::Disputed;
             self.commit(vec![Write::ChannelStatus {
@@ -1777,6 +1847,66 @@ impl Hub {
         Ok(())
     }
 
+    /// Starts a dispute on the rollup (`ChannelRegister`) with the co-signed state of
+    /// `version` (default: the hub's latest), e.g. when the wallet stopped answering; the
+    /// watcher concludes it after the deadline. The state must be one the wallet signed and
+    /// whose total the rollup holds. Registering anything but the latest is what a
+    /// cheating hub does (the wallet's watcher refutes it); tests use it for that. Returns
+    /// the transaction's hash once executed.
+    pub async fn register_on_rollup(
+        &self,
+        id: &B256,
+        version: Option<u64>,
+    ) -> Result<B256, HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        let (state, wallet_signature) = match version {
+            None => (ch.latest.clone(), ch.wallet_signature),
+            Some(v) => self
+                .store
+                .states(id)
+                .await?
+                .into_iter()
+                .find_map(|s| (s.state.version == v).then_some((s.state, s.wallet_signature?)))
+                .ok_or_else(|| {
+                    HubError::InvalidRequest(format!("no co-signed state at version {v}"))
+                })?,
+        };
+        // Stored, so the hub signed it before; the signature is deterministic.
+        let hub_signature = self.sign(&state);
+        let settle = ChannelSettle {
+            from: self.address,
+            state: state.clone(),
+            wallet_signature: wallet_signature.to_bytes().to_vec().into(),
+            hub_signature: hub_signature.to_bytes().to_vec().into(),
+            fee: self.config.fee,
+            nonce: 0,
+        };
+        let hash = self
+            .send_transaction(Some(*id), move |nonce| {
+                Transaction::ChannelRegister(ChannelSettle { nonce, ..settle })
+            })
+            .await?;
+        self.wait_transaction(&hash).await?;
+        self.release_funding(id);
+        if ch.phase != Phase::Disputed {
+            ch.phase = Phase::Disputed;
+            self.commit(vec![Write::ChannelStatus {
+                id: *id,
+                status: "disputed",
+                reason: Some(format!(
+                    "the hub registered version {} on the rollup",
+                    state.version
+                )),
+            }])
+            .await?;
+        }
+        drop(ch);
+        info!(channel = %id, version = state.version, tx = %hash, "the hub registered a state on the rollup");
+        self.reveal_claimable(&state).await?;
+        Ok(hash)
+    }
+
     /// Concludes a disputed channel after its deadline.
     pub async fn conclude(&self, id: &B256) -> Result<B256, HubError> {
         let from = self.address;
@@ -1801,6 +1931,7 @@ impl Hub {
     pub async fn on_closed(&self, id: &B256) -> Result<(), HubError> {
         let slot = self.slot(id)?;
         let mut ch = slot.channel.lock().await;
+        self.release_funding(id);
         if ch.phase != Phase::Closed {
             ch.phase = Phase::Closed;
             self.metrics.channels.dec();

@@ -1,5 +1,5 @@
 //! A small client of the sequencer's REST API: what the hub and the wallet client read from
-//! the rollup (the domain, the head, accounts, channel records, a block's transactions) and
+//! the rollup (the chain parameters, the head, accounts, channel records, a block's transactions) and
 //! how they submit transactions and wait for them.
 
 use std::time::{Duration, Instant};
@@ -46,6 +46,16 @@ pub enum RollupError {
     /// An answer of an unexpected shape.
     #[error("unexpected answer from the sequencer: {0}")]
     Unexpected(String),
+}
+
+/// The chain parameters a channel party needs (`GET /v1/chain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainInfo {
+    /// The EIP-712 domain channel states are signed under.
+    pub domain: Domain,
+    /// Blocks after a registration during which it can be refuted; concluded after.
+    pub dispute_window: u64,
 }
 
 /// A channel as the rollup records it, with the participants' addresses.
@@ -150,6 +160,13 @@ impl RollupClient {
         self.get("/v1/domain")
             .await?
             .ok_or_else(|| RollupError::Unexpected("no domain".into()))
+    }
+
+    /// The chain parameters: the domain and the dispute window.
+    pub async fn chain(&self) -> Result<ChainInfo, RollupError> {
+        self.get("/v1/chain")
+            .await?
+            .ok_or_else(|| RollupError::Unexpected("no chain parameters".into()))
     }
 
     /// The number of the latest stored block (0 before the first).

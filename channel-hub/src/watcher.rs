@@ -1,18 +1,19 @@
 //! The hub's rollup watcher: polls the sequencer for new blocks, scans their transactions
 //! for the hub's channels, and reacts: a registration of a stale state is refuted with the
-//! hub's latest co-signed state (well inside [`DISPUTE_WINDOW`]), secrets the hub can claim
+//! hub's latest co-signed state (well inside the chain's dispute window), secrets the hub can claim
 //! are revealed, closes and deposits update the channel, and disputes past their deadline
-//! are concluded. The block cursor is stored, so a restart resumes where it stopped.
+//! are concluded. The block cursor is stored, so a restart resumes where it stopped; the
+//! deadlines of disputes registered before a restart are read back from the rollup.
 
 use std::{collections::HashMap, sync::Arc};
 
 use tokio::sync::watch;
 use tracing::{info, warn};
-use weft_protocol::{channel::DISPUTE_WINDOW, primitives::B256};
+use weft_protocol::{channel::ChannelStatus, primitives::B256};
 
 use crate::{
     error::HubError,
-    hub::Hub,
+    hub::{Hub, Phase},
     rollup::{ChannelEvent, channel_event},
     store::Write,
 };
@@ -26,7 +27,7 @@ pub async fn run(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) -> anyhow::Resu
         Some(c) => c,
         None => hub.head(),
     };
-    let mut deadlines: HashMap<B256, u64> = HashMap::new();
+    let mut deadlines = disputed_deadlines(&hub).await;
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return Ok(()),
@@ -55,10 +56,40 @@ pub async fn run(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) -> anyhow::Resu
                     info!(channel = %id, %tx, "concluded a dispute after its deadline");
                     deadlines.remove(&id);
                 }
-                Err(e) => warn!(channel = %id, error = %e, "conclusion failed"),
+                Err(e) => {
+                    warn!(channel = %id, error = %e, "conclusion failed");
+                    // Someone else concluded (or closed) it: nothing left to conclude.
+                    if let Ok(Some(c)) = hub.rollup.channel(&id).await
+                        && !matches!(c.record.status, ChannelStatus::Disputed { .. })
+                    {
+                        deadlines.remove(&id);
+                    }
+                }
             }
         }
     }
+}
+
+/// The deadlines the rollup records for the hub's disputed channels (those registered
+/// before a restart, whose registration the cursor has passed).
+async fn disputed_deadlines(hub: &Hub) -> HashMap<B256, u64> {
+    let mut deadlines = HashMap::new();
+    for id in hub.channel_ids() {
+        let Ok(slot) = hub.slot(&id) else { continue };
+        if slot.channel.lock().await.phase != Phase::Disputed {
+            continue;
+        }
+        match hub.rollup.channel(&id).await {
+            Ok(Some(c)) => {
+                if let ChannelStatus::Disputed { deadline, .. } = c.record.status {
+                    deadlines.insert(id, deadline);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => warn!(channel = %id, error = %e, "watcher: cannot read a disputed channel"),
+        }
+    }
+    deadlines
 }
 
 /// Scans the blocks after `cursor` up to the head.
@@ -107,9 +138,15 @@ async fn handle(
 ) {
     let result = match event {
         ChannelEvent::Registered(state) => {
-            deadlines.insert(*id, block.saturating_add(DISPUTE_WINDOW));
-            info!(channel = %id, version = state.version, block, "channel registered on the rollup");
-            hub.on_registered(id, &state).await
+            deadlines.insert(*id, block.saturating_add(hub.dispute_window));
+            info!(channel = %id, version = state.version, block, by_hub, "channel registered on the rollup");
+            if by_hub {
+                // The hub's own registration (`Hub::register_on_rollup`) was handled where
+                // it was made: the state registered is the one it chose.
+                Ok(())
+            } else {
+                hub.on_registered(id, &state).await
+            }
         }
         ChannelEvent::Refuted(_) if by_hub => Ok(()),
         ChannelEvent::Refuted(state) => hub.on_registered(id, &state).await,

@@ -56,6 +56,15 @@ pub struct CloseRequest {
     pub submit: bool,
 }
 
+/// `POST /v1/admin/channels/{id}/pay`: the operator has the hub pay the channel's wallet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AdminPayRequest {
+    /// What the hub pays, in base units of the channel's token (a decimal string).
+    #[serde(with = "weft_protocol::primitives::serde_dec")]
+    pub amount: Amount,
+}
+
 /// `POST /v1/channels/{id}/sync`: the wallet's latest state that the hub signed (co-signed,
 /// or an offer it has not answered), so a hub that lost its newest states can catch up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

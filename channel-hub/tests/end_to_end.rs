@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{GENESIS_BALANCE, l2_balance, sequencer};
+use common::{GENESIS_BALANCE, fill_block, l2_balance, sequencer_with_window};
 use sqlx::{Connection, SqliteConnection};
 use weft_channel_hub::{
     client::{Wallet, WalletConfig},
@@ -144,7 +144,9 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() {
     let dir = tempfile::tempdir().unwrap();
-    let seq = sequencer(&dir.path().join("seq")).await;
+    // A dispute window of a few blocks, so the disputed close concludes within the test.
+    const WINDOW: u64 = 10;
+    let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
     let hub_dir = dir.path().join("hub");
     let mut hub = HubProcess::start(&hub_dir, seq.addr, free_port()).await;
     let alice = open_wallet(0, &dir.path().join("alice"), &hub, seq.addr).await;
@@ -229,6 +231,32 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
     assert_eq!(record.total, 2 * DEPOSIT);
     assert_eq!(alice_latest.balance_wallet, alice_balance);
     assert_eq!(alice_latest.balance_hub, 2 * DEPOSIT - alice_balance);
+    let ChannelStatus::Disputed { deadline, .. } = record.status else {
+        panic!("not disputed")
+    };
+
+    // Blocks go by (other traffic) until a watcher concludes after the deadline: alice's
+    // channel pays out its latest state, and every balance is final and exact.
+    for _ in 0..WINDOW * 20 {
+        if seq.node.state.read().channel(&a).unwrap().status == ChannelStatus::Closed {
+            break;
+        }
+        fill_block(&seq).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert_eq!(
+        seq.node.state.read().channel(&a).unwrap().status,
+        ChannelStatus::Closed
+    );
+    assert!(seq.node.head.borrow().number > deadline);
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await,
+        GENESIS_BALANCE - DEPOSIT + alice_balance
+    );
+    assert_eq!(
+        l2_balance(&seq, &hub_address).await,
+        GENESIS_BALANCE - 2 * DEPOSIT + (2 * DEPOSIT - bob_balance) + (2 * DEPOSIT - alice_balance)
+    );
 
     alice.close().await;
     bob.close().await;

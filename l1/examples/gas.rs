@@ -234,6 +234,7 @@ async fn exodus() {
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
+        dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
     };
     let txs: Vec<_> = deposits
         .iter()

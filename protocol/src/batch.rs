@@ -175,15 +175,25 @@ pub enum BatchError {
 /// and checks the result against `commitment`: previous and new state roots, withdrawals
 /// root, queue position, block range, DA hash. On success `state` is the state after the
 /// batch; the decoded blocks are returned. Signatures are not in the payload: whoever needs
-/// them checks them separately. The queue hash is L1's to check.
+/// them checks them separately. The queue hash is L1's to check. `dispute_window` is the
+/// chain's ([`crate::execution::BlockEnv::dispute_window`]).
 pub fn apply_batch(
     state: &mut crate::state::State,
     domain: &crate::eip712::Domain,
+    dispute_window: u64,
     commitment: &BatchCommitment,
     payload: &[u8],
     executor: &mut dyn crate::execution::BlockExecutor,
 ) -> Result<Vec<crate::da::DaBlock>, BatchError> {
-    apply_batch_with(state, domain, commitment, payload, executor, |_, _| {})
+    apply_batch_with(
+        state,
+        domain,
+        dispute_window,
+        commitment,
+        payload,
+        executor,
+        |_, _| {},
+    )
 }
 
 /// [`apply_batch`], calling `on_block` with each block and its execution output (receipts,
@@ -192,6 +202,7 @@ pub fn apply_batch(
 pub fn apply_batch_with(
     state: &mut crate::state::State,
     domain: &crate::eip712::Domain,
+    dispute_window: u64,
     commitment: &BatchCommitment,
     payload: &[u8],
     executor: &mut dyn crate::execution::BlockExecutor,
@@ -255,6 +266,7 @@ pub fn apply_batch_with(
             timestamp: block.timestamp,
             fee_recipient: block.fee_recipient,
             domain: *domain,
+            dispute_window,
         };
         let out = executor
             .execute_block(state, &env, &txs)

@@ -53,13 +53,15 @@ impl BlockHeader {
         keccak256(buf)
     }
 
-    /// The environment the block was executed in, on the deployment of `domain`.
-    pub fn env(&self, domain: Domain) -> BlockEnv {
+    /// The environment the block was executed in, on the deployment of `domain` whose
+    /// disputes last `dispute_window` blocks.
+    pub fn env(&self, domain: Domain, dispute_window: u64) -> BlockEnv {
         BlockEnv {
             number: self.number,
             timestamp: self.timestamp,
             fee_recipient: self.fee_recipient,
             domain,
+            dispute_window,
         }
     }
 }

@@ -32,8 +32,11 @@ use crate::{
 /// Most locks one channel state may carry (bounds decoding and conclusion work).
 pub const MAX_LOCKS: usize = 64;
 
-/// Blocks between a registration and the end of its dispute: a registered state can be
-/// refuted in blocks `number ..= number + DISPUTE_WINDOW` and concluded after.
+/// Default blocks between a registration and the end of its dispute: a registered state
+/// can be refuted in blocks `number ..= number + window` and concluded after. The window is
+/// a chain parameter ([`crate::execution::BlockEnv::dispute_window`]), fixed in the
+/// sequencer's configuration and given to every executor of the chain (the prover's and a
+/// rebuild's re-execution included); this is its default.
 ///
 /// Why 36,000: the window must outlast the time a watcher (the hub, a wallet's client)
 /// needs to notice a stale registration and get its refutation included, restarts and a
@@ -41,7 +44,7 @@ pub const MAX_LOCKS: usize = 64;
 /// default) unless blocks fill up, and never seals an empty block, so 36,000 blocks is at
 /// least an hour at full load and longer whenever traffic is lighter. It is counted in
 /// blocks, not seconds, because block numbers are what every executor sees identically.
-pub const DISPUTE_WINDOW: u64 = 36_000;
+pub const DEFAULT_DISPUTE_WINDOW: u64 = 36_000;
 
 /// Who pays whom when a lock resolves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -627,6 +627,9 @@ mod tests {
         assert!(!after.channels().is_empty(), "channels were opened");
         assert_eq!(decoded.accounts_before, before.account_count());
 
+        // Re-executed on a chain with another dispute window, the same blocks (they register
+        // channels) give another state: the window is part of what a verifier must share.
+        let mut other_chain = before.clone();
         let mut rebuilt = before;
         for b in &decoded.blocks {
             let txs: Vec<_> = b
@@ -639,12 +642,21 @@ mod tests {
                 timestamp: b.timestamp,
                 fee_recipient: b.fee_recipient,
                 domain: crate::testkit::test_domain(),
+                dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW,
             };
             SequentialExecutor
                 .execute_block(&mut rebuilt, &env, &txs)
                 .unwrap();
+            let env = crate::execution::BlockEnv {
+                dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW + 1,
+                ..env
+            };
+            SequentialExecutor
+                .execute_block(&mut other_chain, &env, &txs)
+                .unwrap();
         }
         assert_eq!(rebuilt.state_root(), after.state_root());
+        assert_ne!(other_chain.state_root(), after.state_root());
     }
 
     #[test]

@@ -51,7 +51,13 @@
 //!     .sign(&alice, &domain);
 //! let verified = signed.verify(&domain).unwrap();
 //!
-//! let env = BlockEnv { number: 1, timestamp: 0, fee_recipient: Address::repeat_byte(0xfe), domain };
+//! let env = BlockEnv {
+//!     number: 1,
+//!     timestamp: 0,
+//!     fee_recipient: Address::repeat_byte(0xfe),
+//!     domain,
+//!     dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+//! };
 //! let (mut a, mut b) = (genesis.clone(), genesis);
 //! let seq = SequentialExecutor.execute_block(&mut a, &env, &[verified.clone()]).unwrap();
 //! let par = ParallelExecutor::new(2).execute_block(&mut b, &env, &[verified]).unwrap();

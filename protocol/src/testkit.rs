@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
 use crate::{
-    channel::{ChannelState, DISPUTE_WINDOW, Lock, LockDirection, channel_id},
+    channel::{ChannelState, DEFAULT_DISPUTE_WINDOW, Lock, LockDirection, channel_id},
     eip712::{Domain, Eip712},
     execution::BlockEnv,
     primitives::{Address, Amount, B256, Bytes, Nonce, TokenId, keccak256},
@@ -51,13 +51,19 @@ pub fn genesis(n: usize, balance: Amount) -> State {
 }
 
 /// A block environment with a fee recipient outside the genesis set, under
-/// [`test_domain`].
+/// [`test_domain`], with the default dispute window.
 pub fn env(number: u64) -> BlockEnv {
+    env_with_window(number, DEFAULT_DISPUTE_WINDOW)
+}
+
+/// [`env`] on a chain whose disputes last `dispute_window` blocks.
+pub fn env_with_window(number: u64, dispute_window: u64) -> BlockEnv {
     BlockEnv {
         number,
         timestamp: 1_700_000_000 + number,
         fee_recipient: Address::repeat_byte(0xfe),
         domain: test_domain(),
+        dispute_window,
     }
 }
 
@@ -130,6 +136,8 @@ pub struct BlockGen {
     secrets: Vec<B256>,
     /// The number of the block being generated.
     number: u64,
+    /// The chain's dispute window the generated lifecycles plan for.
+    dispute_window: u64,
     tokens: u32,
     /// The hub, then the wallets.
     actors: Vec<Actor>,
@@ -167,7 +175,7 @@ struct GenChannel {
     history: Vec<ChannelState>,
     /// Secrets of the locks ever added.
     secrets: Vec<B256>,
-    /// Registered in block `.0` (its deadline is `.0 + DISPUTE_WINDOW`).
+    /// Registered in block `.0` (its deadline is `.0 + dispute_window`).
     registered: Option<u64>,
     closed: bool,
 }
@@ -191,6 +199,7 @@ impl BlockGen {
             next_queue: state.queue_position(),
             secrets: Vec::new(),
             number: 0,
+            dispute_window: DEFAULT_DISPUTE_WINDOW,
             tokens: state.token_count().min(2),
             actors: std::iter::once(channel_hub())
                 .chain((0..CHANNEL_WALLETS).map(channel_wallet))
@@ -248,6 +257,14 @@ impl BlockGen {
         }
         *n += 1;
         *n - 1
+    }
+
+    /// The generator for a chain whose disputes last `blocks` blocks (default
+    /// [`DEFAULT_DISPUTE_WINDOW`]); execute its blocks with the same window
+    /// ([`env_with_window`]).
+    pub fn with_dispute_window(mut self, blocks: u64) -> Self {
+        self.dispute_window = blocks;
+        self
     }
 
     /// The next block of `w.txs` transactions, for the block number after the previous
@@ -415,14 +432,14 @@ impl BlockGen {
             return self.open_channel(w);
         }
         // Disputes that have ended are concluded more often than chance would.
-        let number = self.number;
+        let (number, dispute_window) = (self.number, self.dispute_window);
         let ended: Vec<usize> = live
             .iter()
             .copied()
             .filter(|&c| {
                 self.channels[c]
                     .registered
-                    .is_some_and(|b| number > b + DISPUTE_WINDOW)
+                    .is_some_and(|b| number > b + dispute_window)
             })
             .collect();
         if !ended.is_empty() && self.rng.random_bool(0.3) {
@@ -442,7 +459,7 @@ impl BlockGen {
         }
         let ch = &self.channels[c];
         let id = ch.latest.channel_id;
-        let disputed_until = ch.registered.map(|b| b + DISPUTE_WINDOW);
+        let disputed_until = ch.registered.map(|b| b + self.dispute_window);
         match self.rng.random_range(0..8) {
             0 => {
                 let hub_side = self.rng.random_bool(0.4);
@@ -587,7 +604,7 @@ impl BlockGen {
         let share = self.rng.random_range(0..=100u128);
         let expiry = match self.rng.random_range(0..3) {
             0 => number + self.rng.random_range(0..3),
-            1 => number + 2 * DISPUTE_WINDOW + 10,
+            1 => number + 2 * self.dispute_window + 10,
             _ => number.saturating_sub(1),
         };
         let ch = &mut self.channels[c];

@@ -24,7 +24,8 @@ use std::{
 use proptest::prelude::*;
 use weft_protocol::{
     channel::{
-        ChannelRecord, ChannelState, ChannelStatus, DISPUTE_WINDOW, Lock, LockDirection, channel_id,
+        ChannelRecord, ChannelState, ChannelStatus, DEFAULT_DISPUTE_WINDOW, Lock, LockDirection,
+        channel_id,
     },
     eip712::Eip712,
     execution::{
@@ -43,6 +44,10 @@ use weft_protocol::{
 const FEE: Amount = 1;
 const FUNDS: Amount = 1_000;
 const FEE_RECIPIENT: Address = Address::repeat_byte(0xfe);
+/// The chain's dispute window in the model: a short one, not the default, so the runs also
+/// check that both executors take the window from the block's environment.
+const DISPUTE_WINDOW: u64 = 50;
+const _: () = assert!(DISPUTE_WINDOW != DEFAULT_DISPUTE_WINDOW);
 
 /// Who acts: the channel's wallet and hub, and a third party (reveals, conclusions).
 const WALLET: usize = 0;
@@ -218,6 +223,7 @@ impl Chain {
             timestamp: number,
             fee_recipient: FEE_RECIPIENT,
             domain: test_domain(),
+            dispute_window: DISPUTE_WINDOW,
         };
         let txs = [tx.assume_verified(&test_domain())];
         let mut par = self.state.clone();

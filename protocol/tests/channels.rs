@@ -9,8 +9,8 @@ use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use weft_protocol::{
     channel::{
-        ChannelRecord, ChannelState, ChannelStatus, DISPUTE_WINDOW, Lock, LockDirection, MAX_LOCKS,
-        channel_id,
+        ChannelRecord, ChannelState, ChannelStatus, DEFAULT_DISPUTE_WINDOW, Lock, LockDirection,
+        MAX_LOCKS, channel_id,
     },
     eip712::{Domain, Eip712},
     execution::{
@@ -70,6 +70,7 @@ fn env(number: u64) -> BlockEnv {
         timestamp: 1_700_000_000 + number,
         fee_recipient: FEE,
         domain: test_domain(),
+        dispute_window: DEFAULT_DISPUTE_WINDOW,
     }
 }
 
@@ -820,7 +821,7 @@ fn a_registration_disputes_the_channel_until_a_window_after_its_block() {
         c.status,
         ChannelStatus::Disputed {
             state: registered,
-            deadline: 7 + DISPUTE_WINDOW,
+            deadline: 7 + DEFAULT_DISPUTE_WINDOW,
         }
     );
     assert_eq!(c.total, 500);
@@ -909,7 +910,7 @@ fn a_refutation_with_a_higher_version_replaces_the_state_and_keeps_the_deadline(
         false,
     );
     // The wallet refutes, then the hub refutes again at the very deadline.
-    let deadline = 2 + DISPUTE_WINDOW;
+    let deadline = 2 + DEFAULT_DISPUTE_WINDOW;
     let a = step(&before, 3, &[refute(wallet(), &newer, 1, 1)], &[ok(1)]);
     let b = step(&a, deadline, &[refute(hub(), &newest, 0, 2)], &[ok(0)]);
     assert_eq!(
@@ -974,7 +975,7 @@ fn a_refutation_after_the_deadline_fails_and_the_registered_state_stands() {
     let newer = state(id0(), 6, 100, 400, vec![], false);
     let after = step(
         &before,
-        3 + DISPUTE_WINDOW,
+        3 + DEFAULT_DISPUTE_WINDOW,
         &[refute(wallet(), &newer, 1, 1), conclude(CAROL, id0(), 0, 0)],
         &[failed(FailureReason::DisputeExpired, 1), ok(0)],
     );
@@ -1010,7 +1011,7 @@ fn an_open_or_closed_channel_cannot_be_refuted() {
 #[test]
 fn a_conclusion_at_or_before_the_deadline_fails_with_dispute_pending() {
     let (before, _) = disputed(2, vec![]);
-    for number in [3, 2 + DISPUTE_WINDOW] {
+    for number in [3, 2 + DEFAULT_DISPUTE_WINDOW] {
         let (out, after) = run(&before, number, &[conclude(CAROL, id0(), 1, 0)]);
         assert_eq!(out.receipts, vec![failed(FailureReason::DisputePending, 1)]);
         assert_failed_with(&before, &after, &[(C, 1, -1), (F, 0, 1)]);
@@ -1028,7 +1029,7 @@ fn a_conclusion_at_or_before_the_deadline_fails_with_dispute_pending() {
 #[test]
 fn a_conclusion_after_the_deadline_pays_the_balances_and_resolves_each_lock_by_the_registry() {
     // Expiries: all at block 20. The registration is in block 2, so the conclusion can
-    // come in block 3 + DISPUTE_WINDOW; reveals happen in blocks 3, 21 and the last.
+    // come in block 3 + DEFAULT_DISPUTE_WINDOW; reveals happen in blocks 3, 21 and the last.
     let locks = vec![
         // Revealed in time: to the receiver.
         lock(10, b"a", 20, LockDirection::WalletToHub),
@@ -1038,9 +1039,19 @@ fn a_conclusion_after_the_deadline_pays_the_balances_and_resolves_each_lock_by_t
         // Never revealed: back to the sender.
         lock(13, b"d", 20, LockDirection::HubToWallet),
         // Expiry past the conclusion, revealed earlier in the conclusion's block: receiver.
-        lock(14, b"e", 2 * DISPUTE_WINDOW, LockDirection::WalletToHub),
+        lock(
+            14,
+            b"e",
+            2 * DEFAULT_DISPUTE_WINDOW,
+            LockDirection::WalletToHub,
+        ),
         // Revealed later in the conclusion's block: too late for it, back to the sender.
-        lock(15, b"f", 2 * DISPUTE_WINDOW, LockDirection::HubToWallet),
+        lock(
+            15,
+            b"f",
+            2 * DEFAULT_DISPUTE_WINDOW,
+            LockDirection::HubToWallet,
+        ),
     ];
     let (before, registered) = disputed(2, locks);
     assert_eq!(registered.balance_wallet, 350 - 75);
@@ -1055,7 +1066,7 @@ fn a_conclusion_after_the_deadline_pays_the_balances_and_resolves_each_lock_by_t
     );
     let b = step(&a, 21, &[reveal(CAROL, secret(b"c"), 2)], &[ok(0)]);
     assert_eq!(b.secret_revealed_at(&keccak256(secret(b"c"))), Some(21));
-    let last = 3 + DISPUTE_WINDOW;
+    let last = 3 + DEFAULT_DISPUTE_WINDOW;
     let after = step(
         &b,
         last,
@@ -1132,7 +1143,7 @@ fn conclusions_reading_one_secret_see_exactly_the_reveals_before_them_in_the_blo
     );
     let after = step(
         &registered,
-        3 + DISPUTE_WINDOW,
+        3 + DEFAULT_DISPUTE_WINDOW,
         &[
             conclude(CAROL, id_w, 0, 0),
             reveal(CAROL, secret(b"shared"), 1),
@@ -1167,7 +1178,11 @@ fn conclude_failures_consume_the_nonce_and_charge_the_fee_once_the_channel_is_kn
     );
     let s = state(id0(), 1, 100, 0, vec![], false);
     let b = step(&a, 2, &[register(wallet(), &s, 0, 1)], &[ok(0)]);
-    let (out, _) = run(&b, 3 + DISPUTE_WINDOW, &[conclude(CAROL, id0(), 1, 0)]);
+    let (out, _) = run(
+        &b,
+        3 + DEFAULT_DISPUTE_WINDOW,
+        &[conclude(CAROL, id0(), 1, 0)],
+    );
     assert_eq!(
         out.receipts,
         vec![failed(FailureReason::InsufficientFee, 0)]
@@ -1175,13 +1190,13 @@ fn conclude_failures_consume_the_nonce_and_charge_the_fee_once_the_channel_is_kn
     // A concluded channel is closed.
     let c = step(
         &b,
-        3 + DISPUTE_WINDOW,
+        3 + DEFAULT_DISPUTE_WINDOW,
         &[conclude(CAROL, id0(), 0, 0)],
         &[ok(0)],
     );
     step(
         &c,
-        4 + DISPUTE_WINDOW,
+        4 + DEFAULT_DISPUTE_WINDOW,
         &[conclude(wallet(), id0(), 0, 2)],
         &[failed(FailureReason::ChannelNotDisputed, 0)],
     );
@@ -1240,7 +1255,7 @@ fn a_wrong_nonce_changes_nothing_for_every_channel_kind() {
     ];
     for tx in txs {
         let kind = tx.transaction.kind();
-        let (out, after) = run(&before, 3 + DISPUTE_WINDOW, &[tx]);
+        let (out, after) = run(&before, 3 + DEFAULT_DISPUTE_WINDOW, &[tx]);
         assert_eq!(
             out.receipts,
             vec![failed(FailureReason::BadNonce, 0)],

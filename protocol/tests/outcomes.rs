@@ -8,6 +8,7 @@
 use std::sync::{LazyLock, Mutex, MutexGuard};
 
 use weft_protocol::{
+    channel::DEFAULT_DISPUTE_WINDOW,
     error::BlockError,
     execution::{
         BlockEnv, BlockExecutor, BlockOutput, FailureReason, ParallelExecutor, Receipt, Schedule,
@@ -47,6 +48,7 @@ fn env(number: u64) -> BlockEnv {
         timestamp: 1_700_000_000 + number,
         fee_recipient: FEE,
         domain: test_domain(),
+        dispute_window: DEFAULT_DISPUTE_WINDOW,
     }
 }
 

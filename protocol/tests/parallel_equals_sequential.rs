@@ -4,7 +4,8 @@
 //! Blocks are numbered 1, then past the dispute window, then one by one, so that the
 //! generated channel lifecycles reach every stage: refutations within the window and
 //! conclusions in the same block as a registration (too early), conclusions and late
-//! refutations after it.
+//! refutations after it. The window is a chain parameter: runs use the default and short
+//! ones, where consecutive blocks cross deadlines.
 
 use std::{
     collections::HashMap,
@@ -13,10 +14,10 @@ use std::{
 
 use proptest::prelude::*;
 use weft_protocol::{
-    channel::DISPUTE_WINDOW,
+    channel::DEFAULT_DISPUTE_WINDOW,
     execution::{BlockExecutor, BlockOutput, ParallelExecutor, SequentialExecutor, Status},
     state::State,
-    testkit::{BlockGen, Workload, env, genesis},
+    testkit::{BlockGen, Workload, env_with_window, genesis},
 };
 
 const THREADS: [usize; 4] = [1, 2, 4, 8];
@@ -38,8 +39,8 @@ static EXECUTORS: LazyLock<Mutex<Vec<ParallelExecutor>>> = LazyLock::new(|| {
 
 /// The number of the `k`-th block of a run (from 1): 1, then past the dispute window of
 /// block 1, then consecutive.
-fn block_number(k: u64) -> u64 {
-    if k == 1 { 1 } else { k + DISPUTE_WINDOW }
+fn block_number(k: u64, window: u64) -> u64 {
+    if k == 1 { 1 } else { k + window }
 }
 
 /// How many transactions of each kind ended with each status, over a run.
@@ -53,16 +54,28 @@ fn check(
     blocks: u64,
     seed: u64,
 ) -> Result<Tally, TestCaseError> {
+    check_with_window(accounts, workload, blocks, seed, DEFAULT_DISPUTE_WINDOW)
+}
+
+/// [`check`] on a chain whose disputes last `window` blocks.
+fn check_with_window(
+    accounts: usize,
+    workload: &Workload,
+    blocks: u64,
+    seed: u64,
+    window: u64,
+) -> Result<Tally, TestCaseError> {
     let genesis = genesis(accounts, 1_000_000);
     let mut reference = genesis.clone();
     let mut execs = EXECUTORS.lock().unwrap_or_else(|e| e.into_inner());
     let mut states: Vec<State> = execs.iter().map(|_| genesis.clone()).collect();
-    let mut blocks_gen = BlockGen::new(&genesis, seed);
+    let mut blocks_gen = BlockGen::new(&genesis, seed).with_dispute_window(window);
     let mut tally = Tally::new();
-    for number in (1..=blocks).map(block_number) {
+    for number in (1..=blocks).map(|k| block_number(k, window)) {
+        let env = env_with_window(number, window);
         let txs = blocks_gen.block_at(number, workload);
         let expected: BlockOutput = SequentialExecutor
-            .execute_block(&mut reference, &env(number), &txs)
+            .execute_block(&mut reference, &env, &txs)
             .unwrap();
         prop_assert_eq!(expected.receipts.len(), txs.len());
         for (tx, receipt) in txs.iter().zip(&expected.receipts) {
@@ -71,7 +84,7 @@ fn check(
                 .or_default() += 1;
         }
         for (exec, state) in execs.iter_mut().zip(&mut states) {
-            let got = exec.execute_block(state, &env(number), &txs).unwrap();
+            let got = exec.execute_block(state, &env, &txs).unwrap();
             prop_assert_eq!(&got, &expected, "threads {}", exec.threads());
             prop_assert_eq!(state.state_root(), reference.state_root());
             prop_assert_eq!(state.account_count(), reference.account_count());
@@ -132,6 +145,7 @@ proptest! {
         odd in 0.3..1.0f64,
         bad_nonce in prop_oneof![Just(0.0), 0.0..0.1f64],
         seed in any::<u64>(),
+        window in prop_oneof![Just(DEFAULT_DISPUTE_WINDOW), 0u64..4],
     ) {
         let w = Workload {
             odd_p: odd,
@@ -140,7 +154,7 @@ proptest! {
             hot_senders: 4,
             ..Workload::transfers(txs)
         };
-        check(accounts, &w, 3, seed)?;
+        check_with_window(accounts, &w, 3, seed, window)?;
     }
 }
 

@@ -69,6 +69,7 @@ fn main() {
             timestamp: number,
             fee_recipient: Address::repeat_byte(0xfe),
             domain,
+            dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
         };
         let verified: Vec<_> = signed.iter().map(|s| s.verify(&domain).unwrap()).collect();
         let out = executor.execute_block(&mut state, &env, &verified).unwrap();
@@ -130,7 +131,10 @@ fn main() {
             let started = Instant::now();
             check_batch(
                 &mut s,
-                &domain,
+                &weft_protocol::execution::ChainParams {
+                    domain,
+                    dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+                },
                 &commitment,
                 &payload,
                 &witness,

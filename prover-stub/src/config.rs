@@ -54,6 +54,9 @@ pub struct Cli {
     /// L2 chain id (must match the sequencer's).
     #[arg(long, env = "WEFT_CHAIN_ID", default_value_t = weft_protocol_defaults::CHAIN_ID)]
     pub chain_id: u64,
+    /// Blocks a channel dispute lasts (a chain parameter: must match the sequencer's).
+    #[arg(long, env = "WEFT_DISPUTE_WINDOW", default_value_t = weft_protocol::channel::DEFAULT_DISPUTE_WINDOW)]
+    pub dispute_window: u64,
     /// Number of development accounts in the genesis (must match the sequencer's).
     #[arg(long, env = "WEFT_DEV_ACCOUNTS", default_value_t = 10)]
     pub dev_accounts: u32,
@@ -91,6 +94,8 @@ pub struct Config {
     pub poll: Duration,
     /// L2 chain id.
     pub chain_id: u64,
+    /// Blocks a channel dispute lasts (re-execution uses it).
+    pub dispute_window: u64,
     /// Development accounts in the genesis.
     pub dev_accounts: u32,
     /// Their ETH.
@@ -114,6 +119,7 @@ impl Config {
             listen: cli.listen,
             poll: Duration::from_millis(cli.poll_ms.max(10)),
             chain_id: cli.chain_id,
+            dispute_window: cli.dispute_window,
             dev_accounts: cli.dev_accounts,
             dev_balance: cli.dev_balance,
         })

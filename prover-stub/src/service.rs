@@ -14,8 +14,11 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 use weft_protocol::{
-    batch::attestation_digest, eip712::Domain, execution::ParallelExecutor,
-    genesis::dev_allocations, state::State,
+    batch::attestation_digest,
+    eip712::Domain,
+    execution::{ChainParams, ParallelExecutor},
+    genesis::dev_allocations,
+    state::State,
 };
 
 use crate::{
@@ -23,7 +26,7 @@ use crate::{
     config::Config,
     metrics::Metrics,
     store::StateFile,
-    verify::{Witness, check_batch},
+    verify::{PublishedChain, Witness, check_batch, check_chain},
 };
 
 /// What `/health` reports.
@@ -59,6 +62,8 @@ pub struct Prover {
     pub domain: Domain,
     /// Health for `/health`.
     pub health: RwLock<Health>,
+    /// The sequencer's published chain parameters were found equal to the prover's.
+    chain_confirmed: std::sync::atomic::AtomicBool,
     /// Metrics.
     pub metrics: Metrics,
     http: reqwest::Client,
@@ -75,6 +80,7 @@ impl Prover {
             domain: Domain::new(config.chain_id, config.rollup_address),
             chain,
             health: RwLock::new(Health::Ok { checked: 0 }),
+            chain_confirmed: Default::default(),
             metrics: Metrics::default(),
             http: reqwest::Client::new(),
             file,
@@ -87,6 +93,37 @@ impl Prover {
             &dev_allocations(self.config.dev_accounts, self.config.dev_balance),
             1,
         )?)
+    }
+
+    /// The chain parameters the prover re-executes with.
+    pub fn chain_params(&self) -> ChainParams {
+        ChainParams {
+            domain: self.domain,
+            dispute_window: self.config.dispute_window,
+        }
+    }
+
+    /// Whether the sequencer publishes the prover's chain parameters (asked until it does
+    /// once); `Err` with the difference when it does not.
+    async fn confirm_chain(&self) -> anyhow::Result<Result<(), String>> {
+        use std::sync::atomic::Ordering;
+        if self.chain_confirmed.load(Ordering::Acquire) {
+            return Ok(Ok(()));
+        }
+        let url = format!("{}/v1/chain", self.config.sequencer_url);
+        let published: PublishedChain = self
+            .http
+            .get(&url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let verdict = check_chain(&self.chain_params(), &published);
+        if verdict.is_ok() {
+            self.chain_confirmed.store(true, Ordering::Release);
+        }
+        Ok(verdict)
     }
 
     async fn witness(&self, index: u64) -> anyhow::Result<Witness> {
@@ -191,6 +228,10 @@ async fn step(
     if next > committed {
         return Ok(false);
     }
+    if let Err(reason) = prover.confirm_chain().await? {
+        prover.halt(next, "chain_mismatch", reason);
+        return Ok(false);
+    }
     let (commitment, payload) = chain.committed_batch(next).await?;
     let witness = prover.witness(next).await?;
     let queue = chain
@@ -199,7 +240,7 @@ async fn step(
     let started = Instant::now();
     if let Err(refusal) = check_batch(
         state,
-        &prover.domain,
+        &prover.chain_params(),
         &commitment,
         &payload,
         &witness,

@@ -14,7 +14,7 @@ use weft_protocol::{
     batch::{BatchCommitment, BatchError, apply_batch},
     block::BlockHeader,
     eip712::Domain,
-    execution::BlockExecutor,
+    execution::{BlockExecutor, ChainParams},
     primitives::B256,
     signature::Signature,
     state::State,
@@ -51,6 +51,35 @@ pub struct Witness {
     pub index: u64,
     /// The blocks.
     pub blocks: Vec<WitnessBlock>,
+}
+
+/// The chain parameters the sequencer publishes (`GET /v1/chain`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedChain {
+    /// Its EIP-712 domain.
+    pub domain: Domain,
+    /// Its dispute window in blocks.
+    pub dispute_window: u64,
+}
+
+/// Compares the prover's own chain parameters with those the sequencer publishes: the
+/// prover re-executes by its own, and a sequencer on other rules produces batches it must
+/// refuse; saying so up front names the cause.
+pub fn check_chain(ours: &ChainParams, theirs: &PublishedChain) -> Result<(), String> {
+    if ours.domain != theirs.domain {
+        return Err(format!(
+            "the sequencer's domain is {:?}, the prover's {:?}",
+            theirs.domain, ours.domain
+        ));
+    }
+    if ours.dispute_window != theirs.dispute_window {
+        return Err(format!(
+            "the sequencer's dispute window is {} blocks, the prover's {}",
+            theirs.dispute_window, ours.dispute_window
+        ));
+    }
+    Ok(())
 }
 
 /// Why a batch is refused. The prover stays halted on such a batch.
@@ -143,7 +172,7 @@ pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Ref
 /// `state.queue_position() + i`. On success `state` is the state after the batch.
 pub fn check_batch(
     state: &mut State,
-    domain: &Domain,
+    chain: &ChainParams,
     commitment: &BatchCommitment,
     payload: &[u8],
     witness: &Witness,
@@ -163,10 +192,18 @@ pub fn check_batch(
             witness.index, commitment.index, commitment.from_block, commitment.to_block
         )));
     }
+    let domain = &chain.domain;
     check_signatures(witness, domain)?;
     let queue_before = state.queue_position();
     let mut scratch = state.clone();
-    let blocks = apply_batch(&mut scratch, domain, commitment, payload, executor)?;
+    let blocks = apply_batch(
+        &mut scratch,
+        domain,
+        chain.dispute_window,
+        commitment,
+        payload,
+        executor,
+    )?;
     for (decoded, w) in blocks.iter().zip(&witness.blocks) {
         let at = format!("block {}", w.header.number);
         if decoded.number != w.header.number

@@ -75,6 +75,7 @@ fn prover_config(
         listen: "127.0.0.1:0".parse().unwrap(),
         poll: Duration::from_millis(100),
         chain_id: weft_sequencer::config::DEFAULT_CHAIN_ID,
+        dispute_window: weft_sequencer::config::DEFAULT_DISPUTE_WINDOW,
         dev_accounts: DEV_ACCOUNTS,
         dev_balance: weft_sequencer::config::DEFAULT_DEV_BALANCE,
     }

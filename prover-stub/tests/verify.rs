@@ -7,13 +7,15 @@ use std::time::{Duration, Instant};
 use weft_protocol::{
     batch::BatchCommitment,
     da::{DaBlock, decode_batch, encode_batch},
-    execution::SequentialExecutor,
+    execution::{ChainParams, SequentialExecutor},
     primitives::B256,
     signature::Signature,
     state::State,
     transaction::{Transaction, Transfer},
 };
-use weft_prover_stub::verify::{Refusal, Witness, WitnessBlock, WitnessTransaction, check_batch};
+use weft_prover_stub::verify::{
+    PublishedChain, Refusal, Witness, WitnessBlock, WitnessTransaction, check_batch, check_chain,
+};
 use weft_sequencer::{
     config::{Config, GenesisConfig},
     node::{Node, genesis_state},
@@ -111,7 +113,10 @@ fn check(
 ) -> Result<(), Refusal> {
     check_batch(
         state,
-        &c.domain(),
+        &weft_protocol::execution::ChainParams {
+            domain: c.domain(),
+            dispute_window: c.dispute_window,
+        },
         commitment,
         payload,
         w,
@@ -181,5 +186,43 @@ async fn honest_batches_pass_and_every_kind_of_lie_is_refused() {
     // And the honest second batch still passes from the same state.
     check(&mut state, &c, &b2.commitment, &b2.da_payload, &w2).unwrap();
     assert_eq!(state.state_root(), b2.commitment.new_state_root);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_sequencers_published_chain_parameters_are_compared_with_the_provers() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = Config {
+        data_dir: dir.path().into(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        dispute_window: 21,
+        ..Config::default()
+    };
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let published: PublishedChain = reqwest::get(format!("http://{}/v1/chain", running.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ours = ChainParams {
+        domain: c.domain(),
+        dispute_window: 21,
+    };
+    assert_eq!(check_chain(&ours, &published), Ok(()));
+    let other_window = ChainParams {
+        dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+        ..ours
+    };
+    assert!(
+        check_chain(&other_window, &published)
+            .unwrap_err()
+            .contains("dispute window is 21 blocks")
+    );
+    let other_chain = ChainParams {
+        domain: weft_protocol::eip712::Domain::new(c.chain_id + 1, c.rollup_address),
+        ..ours
+    };
+    assert!(check_chain(&other_chain, &published).is_err());
     running.stop().await.unwrap();
 }

@@ -234,6 +234,7 @@ async fn seal(
         timestamp: unix_now().max(parent.timestamp),
         fee_recipient: node.config.fee_recipient,
         domain: node.domain,
+        dispute_window: node.config.dispute_window,
     };
     let started = Instant::now();
     let (block, txs) = {

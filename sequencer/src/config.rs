@@ -76,6 +76,9 @@ pub const DEFAULT_L1_RPC_TIMEOUT: Duration = Duration::from_secs(10);
 /// Environment variable holding the sequencer's L1 private key (hex), the alternative to
 /// `--sequencer-key-file`. Secrets come only from the environment or files.
 pub const SEQUENCER_KEY_ENV: &str = "WEFT_SEQUENCER_KEY";
+/// Default channel dispute window, in blocks (a chain parameter: see
+/// [`weft_protocol::channel::DEFAULT_DISPUTE_WINDOW`] for why this long).
+pub const DEFAULT_DISPUTE_WINDOW: u64 = weft_protocol::channel::DEFAULT_DISPUTE_WINDOW;
 /// Default number of deterministic dev accounts funded at genesis.
 pub const DEFAULT_DEV_ACCOUNTS: u32 = 10;
 /// Default ETH balance of each dev account (10^24 wei).
@@ -88,6 +91,10 @@ pub struct Config {
     pub chain_id: u64,
     /// L1 Rollup contract (EIP-712 `verifyingContract`).
     pub rollup_address: Address,
+    /// Blocks a channel dispute lasts (a chain parameter, like the chain id: every
+    /// executor of the chain, the prover's and a rebuild's included, must use the same, and
+    /// it must not change once blocks exist).
+    pub dispute_window: u64,
     /// Data directory.
     pub data_dir: PathBuf,
     /// PostgreSQL (or SQLite) URL; `None`: SQLite in the data directory.
@@ -232,6 +239,7 @@ impl Default for Config {
         Self {
             chain_id: DEFAULT_CHAIN_ID,
             rollup_address: DEFAULT_ROLLUP_ADDRESS,
+            dispute_window: DEFAULT_DISPUTE_WINDOW,
             data_dir: DEFAULT_DATA_DIR.into(),
             database_url: None,
             listen: DEFAULT_LISTEN.parse().expect("valid default"),
@@ -294,6 +302,9 @@ pub struct Cli {
     /// L1 Rollup contract address.
     #[arg(long, global = true, env = "WEFT_ROLLUP_ADDRESS")]
     pub rollup_address: Option<Address>,
+    /// Blocks a channel dispute lasts (a chain parameter; the prover must use the same).
+    #[arg(long, global = true, env = "WEFT_DISPUTE_WINDOW")]
+    pub dispute_window: Option<u64>,
     /// Data directory.
     #[arg(long, global = true, env = "WEFT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -373,6 +384,7 @@ pub enum Command {
 pub struct FileConfig {
     chain_id: Option<u64>,
     rollup_address: Option<Address>,
+    dispute_window: Option<u64>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     listen: Option<SocketAddr>,
@@ -454,6 +466,12 @@ impl Config {
         }
         set!(c.chain_id, file.chain_id, cli.chain_id);
         set!(c.rollup_address, file.rollup_address, cli.rollup_address);
+        set!(c.dispute_window, file.dispute_window, cli.dispute_window);
+        if c.dispute_window == 0 {
+            return Err(ConfigError::Invalid(
+                "dispute_window must be at least one block".into(),
+            ));
+        }
         set!(c.data_dir, file.data_dir, cli.data_dir);
         if let Some(url) = cli.database_url.clone().or(file.database_url.clone()) {
             c.database_url = (!url.is_empty()).then_some(url);
@@ -590,6 +608,7 @@ mod tests {
         std::fs::write(
             &path,
             "chain_id = 7\nblock_time_ms = 250\nmin_fee = 3\ndev_balance = \"5\"\n\
+             dispute_window = 12\n\
              [[genesis]]\naddress = \"0x00000000000000000000000000000000000000aa\"\n\
              balances = [{ token = 0, amount = \"9\" }]\n",
         )
@@ -609,6 +628,8 @@ mod tests {
             DEFAULT_DEV_ACCOUNTS as usize + 1
         );
         assert_eq!(c.block.max_txs, DEFAULT_MAX_BLOCK_TXS);
+        assert_eq!(c.dispute_window, 12);
+        assert_eq!(Config::default().dispute_window, 36_000);
     }
 
     #[test]
@@ -622,6 +643,8 @@ mod tests {
         };
         assert!(matches!(Config::load(&cli), Err(ConfigError::Parse { .. })));
         std::fs::write(&path, "block_time_ms = 1\n").unwrap();
+        assert!(matches!(Config::load(&cli), Err(ConfigError::Invalid(_))));
+        std::fs::write(&path, "dispute_window = 0\n").unwrap();
         assert!(matches!(Config::load(&cli), Err(ConfigError::Invalid(_))));
     }
 

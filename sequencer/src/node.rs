@@ -76,11 +76,19 @@ impl Node {
         let store = Store::connect(config.database_url.as_deref(), &config.data_dir)
             .await
             .context("open storage")?;
+        check_chain_params(&store, &config).await?;
         let domain = config.domain();
         let mut executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
-        let (state, head) = recover(&store, genesis, &domain, &mut executor).await?;
+        let (state, head) = recover(
+            &store,
+            genesis,
+            &domain,
+            config.dispute_window,
+            &mut executor,
+        )
+        .await?;
         let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
@@ -128,12 +136,39 @@ pub fn genesis_state(config: &Config) -> anyhow::Result<State> {
     State::genesis(&config.genesis.allocations(), 1).context("build genesis state")
 }
 
+/// Records the chain parameters on a new chain and refuses to resume a chain whose blocks
+/// were executed with others. A chain stored before the parameters were recorded ran with
+/// the defaults.
+pub async fn check_chain_params(store: &Store, config: &Config) -> anyhow::Result<()> {
+    let name = crate::store::DISPUTE_WINDOW_PARAM;
+    let recorded = match store.chain_param(name).await? {
+        Some(v) => v,
+        None => {
+            let ran_with = if store.head().await?.is_some() {
+                weft_protocol::channel::DEFAULT_DISPUTE_WINDOW
+            } else {
+                config.dispute_window
+            };
+            store.record_chain_param(name, ran_with).await?;
+            ran_with
+        }
+    };
+    ensure!(
+        recorded == config.dispute_window,
+        "this chain's blocks were executed with a dispute window of {recorded} blocks; \
+         the configuration says {}: the window cannot change once blocks exist",
+        config.dispute_window
+    );
+    Ok(())
+}
+
 /// Rebuilds the state: latest snapshot, then every stored block after it, each checked
 /// against its stored state root and receipts.
 async fn recover(
     store: &Store,
     genesis: State,
     domain: &Domain,
+    dispute_window: u64,
     executor: &mut ParallelExecutor,
 ) -> anyhow::Result<(State, Head)> {
     let Some((head_header, head_hash)) = store.head().await? else {
@@ -170,7 +205,7 @@ async fn recover(
             .header_by_number(number)
             .await?
             .with_context(|| format!("block {number} missing"))?;
-        replay_block(store, domain, executor, &mut state, &header).await?;
+        replay_block(store, domain, dispute_window, executor, &mut state, &header).await?;
         if number.is_multiple_of(1_000) {
             info!(number, to = head_header.number, "replaying");
         }
@@ -199,6 +234,7 @@ async fn recover(
 async fn replay_block(
     store: &Store,
     domain: &Domain,
+    dispute_window: u64,
     executor: &mut ParallelExecutor,
     state: &mut State,
     header: &BlockHeader,
@@ -216,7 +252,7 @@ async fn replay_block(
         );
     }
     let out = executor
-        .execute_block(state, &header.env(*domain), &txs)
+        .execute_block(state, &header.env(*domain, dispute_window), &txs)
         .with_context(|| format!("replay block {}", header.number))?;
     if out.state_root != header.state_root {
         bail!(

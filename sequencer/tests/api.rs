@@ -367,10 +367,13 @@ async fn clients_over_their_rate_get_429() {
 
 #[tokio::test]
 async fn domain_types_and_openapi_describe_the_api() {
-    let (running, client, _dir) = start(|_| {}).await;
+    let (running, client, _dir) = start(|c| c.dispute_window = 77).await;
     let (_, domain) = client.get("/v1/domain").await;
     assert_eq!(domain["name"], "Weft");
     assert_eq!(domain["chainId"], running.node.config.chain_id);
+    let (_, chain) = client.get("/v1/chain").await;
+    assert_eq!(chain["domain"], domain);
+    assert_eq!(chain["disputeWindow"], 77);
     let (_, types) = client.get("/v1/types").await;
     assert_eq!(
         types["kinds"]["Transfer"]["types"]["Transfer"][0],
@@ -392,6 +395,7 @@ async fn domain_types_and_openapi_describe_the_api() {
         "/v1/batches/{index}",
         "/v1/batches/{index}/witness",
         "/v1/domain",
+        "/v1/chain",
         "/v1/types",
         "/v1/openapi.json",
         "/health",

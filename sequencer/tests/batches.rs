@@ -93,6 +93,7 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         let blocks = apply_batch(
             &mut state,
             &d,
+            c.dispute_window,
             &batch.commitment,
             &batch.da_payload,
             &mut SequentialExecutor,
@@ -117,6 +118,7 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         apply_batch(
             &mut fresh,
             &d,
+            c.dispute_window,
             &batch.commitment,
             &tampered,
             &mut SequentialExecutor

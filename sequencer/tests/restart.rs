@@ -72,6 +72,35 @@ async fn graceful_restart(database_url: Option<String>) {
 }
 
 #[tokio::test]
+async fn a_chain_never_resumes_with_another_dispute_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), None);
+    c.dispute_window = 12;
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let client = Client::new(running.addr);
+    let (s, v) = client
+        .submit(&transfer(&running.node.domain, 0, 1, 1, 0))
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let hash = v["hash"].as_str().unwrap().parse().unwrap();
+    client.wait_executed(&hash, Duration::from_secs(20)).await;
+    running.stop().await.unwrap();
+
+    let other = weft_sequencer::config::Config {
+        dispute_window: 13,
+        ..c.clone()
+    };
+    let refused = weft_sequencer::start(other).await.unwrap_err();
+    assert!(
+        format!("{refused:#}").contains("dispute window of 12 blocks"),
+        "{refused:#}"
+    );
+    let running = weft_sequencer::start(c).await.unwrap();
+    assert_eq!(running.node.head.borrow().number, 1);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn graceful_restart_resumes_exactly_on_sqlite() {
     graceful_restart(None).await;
 }

@@ -37,7 +37,9 @@ use weft_protocol::{
     eip712::{Domain, Eip712},
     primitives::{Address, Amount, B256, TokenId, keccak256},
     signature::{Signature, SigningKey},
-    transaction::{ChannelDeposit, ChannelOpen, ChannelSettle, Transaction},
+    transaction::{
+        ChannelConclude, ChannelDeposit, ChannelOpen, ChannelSettle, RevealSecret, Transaction,
+    },
 };
 
 pub use store::{WalletState, WalletStore, WalletWrite};
@@ -91,6 +93,12 @@ pub enum ClientError {
     /// The update is impossible from the latest state.
     #[error("{0}")]
     Transition(#[from] TransitionError),
+    /// The hub and the sequencer name different deployments.
+    #[error("the hub signs under another domain than the sequencer's")]
+    DomainMismatch,
+    /// No invoice of the wallet has this hashlock.
+    #[error("no invoice with hashlock {0}")]
+    UnknownInvoice(B256),
 }
 
 impl ClientError {
@@ -161,6 +169,8 @@ struct Inner {
     address: Address,
     hub: Address,
     domain: Domain,
+    /// The rollup's dispute window in blocks (from the sequencer's `/v1/chain`).
+    dispute_window: u64,
     /// The hub's minimum lock lifetime (from `/v1/info`).
     min_lock_blocks: u64,
     http: reqwest::Client,
@@ -221,11 +231,16 @@ impl Wallet {
             .json()
             .await?;
         let rollup = RollupClient::new(&config.sequencer_url);
+        let chain = rollup.chain().await?;
+        if chain.domain != info.domain {
+            return Err(ClientError::DomainMismatch);
+        }
         let address = config.key.address();
         let inner = Arc::new(Inner {
             address,
             hub: info.address,
             domain: info.domain,
+            dispute_window: chain.dispute_window,
             min_lock_blocks: info.min_lock_blocks,
             http,
             rollup,
@@ -316,6 +331,11 @@ impl Wallet {
     /// The hub's address.
     pub fn hub(&self) -> Address {
         self.inner.hub
+    }
+
+    /// The rollup's dispute window in blocks, as the sequencer publishes it.
+    pub fn dispute_window(&self) -> u64 {
+        self.inner.dispute_window
     }
 
     /// The rollup client the wallet uses.
@@ -703,6 +723,62 @@ impl Wallet {
             .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
             .await?;
         self.set_status(id, "disputed").await?;
+        Ok(hash)
+    }
+
+    /// Reveals the secret of the wallet's invoice `hashlock` on the rollup, so a lock to the
+    /// wallet pays it when its channel is concluded (what a payee does when the hub stops
+    /// answering). Returns the transaction's hash once executed.
+    pub async fn reveal_on_rollup(&self, hashlock: &B256) -> Result<B256, ClientError> {
+        let secret = self
+            .inner
+            .invoices
+            .lock()
+            .get(hashlock)
+            .map(|&(secret, _)| secret)
+            .ok_or(ClientError::UnknownInvoice(*hashlock))?;
+        let (from, fee) = (self.inner.address, self.inner.config.fee);
+        let (hash, _) = self
+            .inner
+            .rollup
+            .sign_and_submit(&self.inner.config.key, &self.inner.domain, |nonce| {
+                Transaction::RevealSecret(RevealSecret {
+                    from,
+                    secret,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.inner
+            .rollup
+            .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+            .await?;
+        Ok(hash)
+    }
+
+    /// Concludes a dispute of channel `id` on the rollup (after its deadline: the
+    /// registration's block plus [`Self::dispute_window`]). Returns the transaction's hash
+    /// once executed.
+    pub async fn conclude_on_rollup(&self, id: &B256) -> Result<B256, ClientError> {
+        let (from, fee, channel_id) = (self.inner.address, self.inner.config.fee, *id);
+        let (hash, _) = self
+            .inner
+            .rollup
+            .sign_and_submit(&self.inner.config.key, &self.inner.domain, |nonce| {
+                Transaction::ChannelConclude(ChannelConclude {
+                    from,
+                    channel_id,
+                    fee,
+                    nonce,
+                })
+            })
+            .await?;
+        self.inner
+            .rollup
+            .wait_executed(&hash, DEFAULT_ROLLUP_TIMEOUT)
+            .await?;
+        self.set_status(id, "closed").await?;
         Ok(hash)
     }
 

@@ -1,9 +1,13 @@
-//! The wallet's rollup watcher: scans new blocks for registrations of its channels and
-//! refutes one made with a state older than the wallet's latest co-signed state.
+//! The wallet's rollup watcher: scans new blocks for registrations of its channels, refutes
+//! one made with a state older than the wallet's latest co-signed state, and concludes a
+//! dispute once its deadline (the registration's block plus the chain's dispute window)
+//! has passed, if nobody else has. At start it reads the rollup record of each of its open
+//! channels, so a registration made while the wallet was away is refuted too.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use tracing::{info, warn};
+use weft_protocol::{channel::ChannelStatus, primitives::B256};
 
 use super::{Settle, Wallet};
 use crate::rollup::{ChannelEvent, channel_event};
@@ -12,18 +16,73 @@ use crate::rollup::{ChannelEvent, channel_event};
 pub(super) async fn run(wallet: Wallet, interval: Duration) {
     let mut stop = wallet.inner.stop.subscribe();
     let mut cursor = wallet.inner.rollup.head().await.unwrap_or(0);
+    let mut deadlines: HashMap<B256, u64> = HashMap::new();
+    if let Err(e) = catch_up(&wallet, &mut deadlines).await {
+        warn!(error = %e, "wallet watcher: reading its channels' records failed");
+    }
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        if let Err(e) = scan(&wallet, &mut cursor).await {
+        if let Err(e) = scan(&wallet, &mut cursor, &mut deadlines).await {
             warn!(error = %e, "wallet watcher: scan failed");
         }
+        conclude_due(&wallet, cursor, &mut deadlines).await;
     }
 }
 
-async fn scan(wallet: &Wallet, cursor: &mut u64) -> Result<(), super::ClientError> {
+/// Reads the record of every channel the wallet holds open: a dispute started while the
+/// wallet was away is followed (its deadline), and refuted if it registered an older state.
+async fn catch_up(
+    wallet: &Wallet,
+    deadlines: &mut HashMap<B256, u64>,
+) -> Result<(), super::ClientError> {
+    let channels: Vec<_> = wallet
+        .inner
+        .channels
+        .lock()
+        .values()
+        .filter(|c| c.status != "closed")
+        .cloned()
+        .collect();
+    for channel in channels {
+        let Some(remote) = wallet.inner.rollup.channel(&channel.id).await? else {
+            continue;
+        };
+        match remote.record.status {
+            ChannelStatus::Closed => wallet.set_status(&channel.id, "closed").await?,
+            ChannelStatus::Disputed { state, deadline } => {
+                deadlines.insert(channel.id, deadline);
+                wallet.set_status(&channel.id, "disputed").await?;
+                if state.version < channel.latest.version && remote.block_number < deadline {
+                    info!(channel = %channel.id, registered = state.version, latest = channel.latest.version, "refuting a stale registration made while the wallet was away");
+                    let hash = wallet
+                        .submit_settle(
+                            &channel.latest,
+                            channel.wallet_signature,
+                            channel.hub_signature,
+                            Settle::Refute,
+                        )
+                        .await?;
+                    wallet
+                        .inner
+                        .rollup
+                        .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
+                        .await?;
+                }
+            }
+            ChannelStatus::Open => {}
+        }
+    }
+    Ok(())
+}
+
+async fn scan(
+    wallet: &Wallet,
+    cursor: &mut u64,
+    deadlines: &mut HashMap<B256, u64>,
+) -> Result<(), super::ClientError> {
     let rollup = &wallet.inner.rollup;
     let head = rollup.head().await?;
     *wallet.inner.head.lock() = (Some(std::time::Instant::now()), head);
@@ -39,6 +98,9 @@ async fn scan(wallet: &Wallet, cursor: &mut u64) -> Result<(), super::ClientErro
             let Some(channel) = wallet.channel(&id) else {
                 continue;
             };
+            if let ChannelEvent::Registered(_) = &event {
+                deadlines.insert(id, number.saturating_add(wallet.dispute_window()));
+            }
             match event {
                 ChannelEvent::Registered(state) | ChannelEvent::Refuted(state)
                     if from != wallet.address() =>
@@ -59,11 +121,44 @@ async fn scan(wallet: &Wallet, cursor: &mut u64) -> Result<(), super::ClientErro
                             .await?;
                     }
                 }
-                ChannelEvent::Closed => wallet.set_status(&id, "closed").await?,
+                ChannelEvent::Closed => {
+                    deadlines.remove(&id);
+                    wallet.set_status(&id, "closed").await?;
+                }
                 _ => {}
             }
         }
         *cursor = number;
     }
     Ok(())
+}
+
+/// Concludes the disputes whose deadline is behind `head` and that are still open on the
+/// rollup (the hub may have concluded first).
+async fn conclude_due(wallet: &Wallet, head: u64, deadlines: &mut HashMap<B256, u64>) {
+    let due: Vec<B256> = deadlines
+        .iter()
+        .filter(|(_, d)| head > **d)
+        .map(|(id, _)| *id)
+        .collect();
+    for id in due {
+        let disputed = match wallet.inner.rollup.channel(&id).await {
+            Ok(c) => c.is_some_and(|c| matches!(c.record.status, ChannelStatus::Disputed { .. })),
+            Err(e) => {
+                warn!(channel = %id, error = %e, "wallet watcher: reading the channel failed");
+                continue;
+            }
+        };
+        if !disputed {
+            deadlines.remove(&id);
+            continue;
+        }
+        match wallet.conclude_on_rollup(&id).await {
+            Ok(tx) => {
+                info!(channel = %id, %tx, "concluded a dispute after its deadline");
+                deadlines.remove(&id);
+            }
+            Err(e) => warn!(channel = %id, error = %e, "wallet watcher: conclusion failed"),
+        }
+    }
 }

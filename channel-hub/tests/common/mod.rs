@@ -9,11 +9,14 @@ use weft_channel_hub::{
     Config as HubConfig,
     client::{Wallet, WalletConfig},
     config::dev_key,
+    rollup::RollupClient,
+    wire::RouteStatus,
 };
 use weft_protocol::{
-    primitives::{Address, Amount},
+    primitives::{Address, Amount, B256},
     signature::SigningKey,
     state::{Balance, GenesisAccount},
+    transaction::{Transaction, Transfer},
 };
 use weft_sequencer::config::{Config as SeqConfig, GenesisConfig};
 
@@ -22,6 +25,19 @@ pub const GENESIS_BALANCE: Amount = 1_000_000_000;
 
 /// A sequencer with fast blocks, 10 dev accounts and the hub's dev address funded.
 pub async fn sequencer(dir: &Path) -> weft_sequencer::Running {
+    sequencer_with(dir, |_| {}).await
+}
+
+/// [`sequencer`] on a chain whose channel disputes last `blocks` blocks.
+pub async fn sequencer_with_window(dir: &Path, blocks: u64) -> weft_sequencer::Running {
+    sequencer_with(dir, |c| c.dispute_window = blocks).await
+}
+
+/// [`sequencer`] with its configuration edited by `edit`.
+pub async fn sequencer_with(
+    dir: &Path,
+    edit: impl FnOnce(&mut SeqConfig),
+) -> weft_sequencer::Running {
     let mut c = SeqConfig {
         data_dir: dir.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -40,6 +56,7 @@ pub async fn sequencer(dir: &Path) -> weft_sequencer::Running {
         }],
     });
     c.api.rate_per_second = 0;
+    edit(&mut c);
     weft_sequencer::start(c).await.unwrap()
 }
 
@@ -85,4 +102,69 @@ pub async fn l2_balance(seq: &weft_sequencer::Running, address: &Address) -> Amo
         .read()
         .account_by_address(address)
         .map_or(0, |a| a.balance(0))
+}
+
+/// The dev key whose transfers fill blocks (the sequencer never seals an empty block, so a
+/// test moves the chain forward with traffic of its own).
+pub const FILLER: u32 = 9;
+
+/// Seals one more block: a transfer of 1 wei from the [`FILLER`] key to key 8, over HTTP,
+/// waited for. Returns the block's number.
+pub async fn fill_block(seq: &weft_sequencer::Running) -> u64 {
+    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let from = key(FILLER);
+    let to = key(8).address();
+    let (hash, _) = rollup
+        .sign_and_submit(&from, &seq.node.domain, |nonce| {
+            Transaction::Transfer(Transfer {
+                from: from.address(),
+                to,
+                token: 0,
+                amount: 1,
+                fee: 0,
+                nonce,
+            })
+        })
+        .await
+        .unwrap();
+    rollup
+        .wait_executed(&hash, Duration::from_secs(10))
+        .await
+        .unwrap()
+}
+
+/// Waits up to 15 s for `check` to hold.
+pub async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Pays `amount` from `payer` (channel `channel`) to `payee` through the hub and waits
+/// until it settled, retrying what a busy or restarted hub asks for.
+pub async fn pay_routed(payer: &Wallet, channel: &B256, payee: &Wallet, amount: Amount) {
+    let invoice = payee.invoice(amount).await.unwrap();
+    let mut tries = 0;
+    loop {
+        match payer.pay(channel, payee.address(), amount, invoice).await {
+            Ok(status) => {
+                assert_eq!(status, RouteStatus::Settled);
+                return;
+            }
+            Err(e) if e.code() == Some("sync_required") && tries < 50 => {
+                payer.sync(channel).await.unwrap();
+            }
+            Err(e) if tries < 50 => {
+                tracing::debug!(error = %e, "retrying");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("payment failed: {e}"),
+        }
+        tries += 1;
+    }
 }

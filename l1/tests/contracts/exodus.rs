@@ -121,6 +121,7 @@ async fn exodus_pays_the_last_finalized_state_and_refunds_unconsumed_deposits() 
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
+        dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
     };
     let out = SequentialExecutor
         .execute_block(&mut state, &env, &txs)
@@ -312,6 +313,7 @@ async fn exodus_rejects_altered_account_proofs() {
         timestamp: 1,
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
+        dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
     };
     let out = SequentialExecutor
         .execute_block(

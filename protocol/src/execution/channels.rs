@@ -14,7 +14,7 @@
 //!   by both, whose balances sum to the total, pays both balances out at once.
 //! - `channelRegister` (a participant, open channels): a co-signed state whose balances and
 //!   locks sum to the total becomes the registered state; the dispute ends after
-//!   `number + DISPUTE_WINDOW`.
+//!   `number + dispute_window` (a chain parameter of the block's environment).
 //! - `channelRefute` (a participant, until the deadline inclusive): a co-signed state of a
 //!   strictly higher version and the same total replaces the registered one; the deadline
 //!   stays.
@@ -32,9 +32,7 @@
 //! `prepare.rs`); the rules compare the recovered accounts with the record's.
 
 use crate::{
-    channel::{
-        ChannelRecord, ChannelState, ChannelStatus, DISPUTE_WINDOW, LockDirection, MAX_LOCKS,
-    },
+    channel::{ChannelRecord, ChannelState, ChannelStatus, LockDirection, MAX_LOCKS},
     execution::{
         FailureReason, Receipt,
         prepare::{ChannelKind, ChannelOp, SettleAction, Slot},
@@ -202,7 +200,7 @@ fn settle(
         SettleAction::Register => {
             channel.status = ChannelStatus::Disputed {
                 state: state.clone(),
-                deadline: facts.number.saturating_add(DISPUTE_WINDOW),
+                deadline: facts.number.saturating_add(facts.dispute_window),
             };
         }
         SettleAction::Refute => {

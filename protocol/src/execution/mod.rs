@@ -81,6 +81,20 @@ pub struct BlockEnv {
     pub fee_recipient: Address,
     /// The deployment's EIP-712 domain, under which channel states are co-signed.
     pub domain: Domain,
+    /// Blocks a channel dispute lasts: a registration in block `n` can be refuted up to
+    /// block `n + dispute_window` and concluded after (a chain parameter; default
+    /// [`crate::channel::DEFAULT_DISPUTE_WINDOW`]).
+    pub dispute_window: u64,
+}
+
+/// The parameters of a chain that every executor of it must share, besides its genesis:
+/// what a verifier needs to re-execute its blocks exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainParams {
+    /// The deployment's EIP-712 domain.
+    pub domain: Domain,
+    /// Blocks a channel dispute lasts ([`BlockEnv::dispute_window`]).
+    pub dispute_window: u64,
 }
 
 /// Why an included transaction failed.

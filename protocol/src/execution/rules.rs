@@ -36,6 +36,7 @@ pub(crate) struct BlockFacts {
     pub(crate) number: u64,
     pub(crate) fee_recipient: AccountIndex,
     pub(crate) token_count: u32,
+    pub(crate) dispute_window: u64,
 }
 
 impl BlockFacts {
@@ -44,6 +45,7 @@ impl BlockFacts {
             number: env.number,
             fee_recipient: prepared.fee_recipient,
             token_count: prepared.token_count,
+            dispute_window: env.dispute_window,
         }
     }
 }

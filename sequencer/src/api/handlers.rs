@@ -565,6 +565,15 @@ pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
     ApiJson(node.domain)
 }
 
+/// `GET /v1/chain`: the chain parameters every party to a channel needs: the EIP-712
+/// domain (as `/v1/domain`) and the dispute window in blocks.
+pub async fn chain(State(node): AppState) -> ApiJson<Value> {
+    ApiJson(json!({
+        "domain": node.domain,
+        "disputeWindow": node.config.dispute_window,
+    }))
+}
+
 /// `GET /v1/types`: the EIP-712 domain and the typed-data types of every kind, so a
 /// wallet can sign without reading Weft's code.
 pub async fn types(State(node): AppState) -> ApiJson<Value> {

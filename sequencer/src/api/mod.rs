@@ -49,6 +49,7 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/batches/{index}", get(handlers::batch))
         .route("/v1/batches/{index}/witness", get(handlers::batch_witness))
         .route("/v1/domain", get(handlers::domain))
+        .route("/v1/chain", get(handlers::chain))
         .route("/v1/types", get(handlers::types))
         .route("/v1/openapi.json", get(handlers::openapi))
         .route("/health", get(handlers::health))

@@ -78,6 +78,7 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         "{} already holds a node's data: rebuild into a fresh data directory",
         config.data_dir.display()
     );
+    crate::node::check_chain_params(&store, config).await?;
     let domain = config.domain();
     let mut state = genesis_state(config)?;
     let at = l1.block_number().await?;
@@ -167,6 +168,7 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         apply_batch_with(
             &mut state,
             &domain,
+            config.dispute_window,
             &commitment,
             &payload,
             &mut executor,

@@ -23,6 +23,7 @@
 //! are public so that the channel hub's store follows the same conventions on both backends.
 
 mod blocks;
+mod chain;
 pub mod columns;
 mod error;
 mod l1;
@@ -45,6 +46,7 @@ use weft_protocol::{
     transaction::Transaction,
 };
 
+pub use chain::DISPUTE_WINDOW as DISPUTE_WINDOW_PARAM;
 pub use error::StoreError;
 pub use l1::{BatchStatus, QueueEntry, StoredBatch, StoredL1Transaction};
 pub use snapshots::KEEP_SNAPSHOTS;
@@ -260,6 +262,11 @@ const MIGRATIONS: &[(&str, &str, &str)] = &[
         "0002_l1.sql",
         include_str!("../../../migrations/sequencer/sqlite/0002_l1.sql"),
         include_str!("../../../migrations/sequencer/postgres/0002_l1.sql"),
+    ),
+    (
+        "0003_chain_params.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0003_chain_params.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0003_chain_params.sql"),
     ),
 ];
 
