@@ -1748,12 +1748,7 @@ impl Hub {
             .await?;
             ch.phase = Phase::Disputed;
             ch.offer = None;
-            let (id, latest, wallet_signature, hub_signature) = (
-                ch.id,
-                ch.latest.clone(),
-                ch.wallet_signature,
-                ch.hub_signature,
-            );
+            let id = ch.id;
             drop(ch);
             let from = self.address;
             let reveal = self
@@ -1770,20 +1765,7 @@ impl Hub {
                 // Revealed by someone else already (the payee on the rollup) is as good.
                 warn!(error = %e, "revealing the secret failed");
             }
-            let settle = ChannelSettle {
-                from,
-                state: latest,
-                wallet_signature: wallet_signature.to_bytes().to_vec().into(),
-                hub_signature: hub_signature.to_bytes().to_vec().into(),
-                fee: self.config.fee,
-                nonce: 0,
-            };
-            let register = self
-                .send_transaction(Some(id), move |nonce| {
-                    Transaction::ChannelRegister(ChannelSettle { nonce, ..settle })
-                })
-                .await?;
-            self.wait_transaction(&register).await?;
+            self.register_on_rollup(&id, None).await?;
             registered.push(id);
         }
         Ok(registered)
