@@ -39,6 +39,9 @@ pub const DEFAULT_ROUTE_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
 /// Default interval between polls of the sequencer's head by the watcher.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// Default: how long a channel with revealed locks stays without an update before the hub
+/// offers their settlement (a busy channel settles them in its next payment for free).
+pub const DEFAULT_SETTLE_IDLE: Duration = Duration::from_secs(1);
 /// Default: how long the hub waits for one of its rollup transactions to execute.
 pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default request body limit.
@@ -71,6 +74,9 @@ pub struct Config {
     pub busy_wait: Duration,
     /// Interval between the watcher's polls of the sequencer.
     pub watch_interval: Duration,
+    /// How long a channel with revealed locks stays without an update before the hub
+    /// offers their settlement (checked at each watcher poll).
+    pub settle_idle: Duration,
     /// How long the hub waits for one of its rollup transactions to execute.
     pub rollup_timeout: Duration,
     /// Request body limit in bytes.
@@ -150,6 +156,7 @@ impl Default for Config {
             route_timeout: DEFAULT_ROUTE_TIMEOUT,
             busy_wait: DEFAULT_BUSY_WAIT,
             watch_interval: DEFAULT_WATCH_INTERVAL,
+            settle_idle: DEFAULT_SETTLE_IDLE,
             rollup_timeout: DEFAULT_ROLLUP_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth_window: DEFAULT_AUTH_WINDOW,
@@ -203,6 +210,10 @@ pub struct Cli {
     /// Milliseconds between the watcher's polls.
     #[arg(long, env = "WEFT_HUB_WATCH_INTERVAL_MS")]
     pub watch_interval_ms: Option<u64>,
+    /// Milliseconds a channel with revealed locks stays idle before the hub offers their
+    /// settlement.
+    #[arg(long, env = "WEFT_HUB_SETTLE_IDLE_MS")]
+    pub settle_idle_ms: Option<u64>,
     /// File holding the operator's bearer token for `/v1/admin/...`; see also
     /// WEFT_HUB_ADMIN_TOKEN. Without either, the admin routes refuse every request.
     #[arg(long, env = "WEFT_HUB_ADMIN_TOKEN_FILE")]
@@ -239,6 +250,9 @@ impl Config {
         }
         if let Some(ms) = cli.watch_interval_ms {
             c.watch_interval = Duration::from_millis(ms);
+        }
+        if let Some(ms) = cli.settle_idle_ms {
+            c.settle_idle = Duration::from_millis(ms);
         }
         c.key = match (std::env::var(KEY_ENV).ok(), &cli.key_file) {
             (Some(hex), _) => parse_key(&hex)?,

@@ -21,15 +21,21 @@
 //! channel if the wallet holds a state that contradicts the hub's own history.
 //!
 //! A routed payment A → hub → B: A proposes its state with a lock to the hub; the hub
-//! commits it together with its own lock to B (expiring `margin` blocks earlier) and offers
-//! that to B over B's WebSocket. B answers with the secret and the next state, the lock
-//! paid to it (or refuses, the lock returned); the hub commits that with the payment's
-//! secret and the offer settling A's lock, acknowledges B and answers A, who countersigns.
-//! If B or A stop answering, the locks stay co-signed and each side can enforce them on the
-//! rollup (`RevealSecret` + `ChannelRegister`/`ChannelConclude`).
+//! commits it together with its own lock to B (expiring `margin` blocks earlier), signs
+//! both and offers the latter to B over B's WebSocket. B stores it and reveals the secret
+//! (or refuses with a signed state returning the lock); the hub commits the secret and
+//! answers A with it. Each side signs only what it gives away, so nobody signs the locks'
+//! settlement on its own: A's next lock pays A's earlier revealed locks to the hub in the
+//! same update (A signs it), and the hub's next lock to B pays B's (the hub signs it). A
+//! payment costs two signatures (A's lock, the hub's lock to B) and two verifications
+//! (the hub's of A's, B's of the hub's) plus the hub's receipt of A's state. Locks of a
+//! channel that stays idle are settled by a [`OfferKind::Settle`] offer the wallet
+//! countersigns ([`Hub::settle_idle`]). If B or A stop answering, the locks stay signed and
+//! each side can enforce them on the rollup (`RevealSecret` +
+//! `ChannelRegister`/`ChannelConclude`).
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -57,7 +63,7 @@ use crate::{
     store::{HubStore, PaymentRow, PaymentStatus, RollupTxRow, Write},
     transition::{self, Side},
     wire::{
-        Ack, ChannelView, CloseReply, CoSigned, HubInfo, HubMessage, Offer, OfferKind,
+        Ack, ChannelView, CloseReply, HeldState, HubInfo, HubMessage, Offer, OfferKind,
         RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
     },
     ws::Sessions,
@@ -109,10 +115,10 @@ pub struct PendingOffer {
     pub state: ChannelState,
     /// The hub's signature.
     pub hub_signature: Signature,
-    /// The routed payment it belongs to.
+    /// The routed payment it belongs to (a lock or a refund).
     pub payment: Option<B256>,
-    /// For a settle offer, the secret.
-    pub secret: Option<B256>,
+    /// For a settle offer, the preimages of the locks it pays.
+    pub secrets: Vec<B256>,
 }
 
 impl PendingOffer {
@@ -121,7 +127,7 @@ impl PendingOffer {
             kind: self.kind,
             state: self.state.clone(),
             hub_signature: self.hub_signature,
-            secret: self.secret,
+            secrets: self.secrets.clone(),
         }
     }
 }
@@ -137,16 +143,22 @@ pub struct Channel {
     pub token: TokenId,
     /// What the rollup holds for it, as last read.
     pub rollup_total: Amount,
-    /// The latest co-signed state.
+    /// The latest state both sides hold: co-signed, or a lock offer the wallet accepted by
+    /// revealing the lock's secret (signed by the hub only).
     pub latest: ChannelState,
-    /// The wallet's signature of `latest`.
-    pub wallet_signature: Signature,
+    /// The wallet's signature of `latest`, if it signed it.
+    pub wallet_signature: Option<Signature>,
     /// The hub's signature of `latest`.
     pub hub_signature: Signature,
+    /// Preimages the hub knows of locks in `latest`, by hashlock: those locks pay their
+    /// receivers, and the next update may settle them.
+    pub revealed: HashMap<B256, B256>,
     /// A newer state the hub signed, awaiting the wallet.
     pub offer: Option<PendingOffer>,
     /// Where it stands.
     pub phase: Phase,
+    /// When `latest` last changed (idle channels get their revealed locks settled).
+    pub updated: Instant,
 }
 
 impl Channel {
@@ -157,12 +169,25 @@ impl Channel {
             .map_or(self.latest.version, |o| o.state.version)
     }
 
-    fn co_signed(&self) -> CoSigned {
-        CoSigned {
+    fn held(&self) -> HeldState {
+        HeldState {
             state: self.latest.clone(),
             wallet_signature: self.wallet_signature,
             hub_signature: self.hub_signature,
         }
+    }
+
+    /// Hashlocks of the locks in `latest` to the wallet whose secrets are known: the hub
+    /// may pay them to the wallet in any state it signs next.
+    fn settleable_to_wallet(&self) -> Vec<B256> {
+        self.latest
+            .locks
+            .iter()
+            .filter(|l| {
+                l.direction == LockDirection::HubToWallet && self.revealed.contains_key(&l.hashlock)
+            })
+            .map(|l| l.hashlock)
+            .collect()
     }
 
     fn view(&self) -> ChannelView {
@@ -172,7 +197,7 @@ impl Channel {
             token: self.token,
             status: self.phase.as_str().into(),
             rollup_total: self.rollup_total,
-            latest: self.co_signed(),
+            latest: self.held(),
             offer: self.offer.as_ref().map(PendingOffer::wire),
         }
     }
@@ -218,8 +243,16 @@ pub struct Slot {
     freed: Notify,
 }
 
+/// How a routed payment ended, for the payer who waits for it.
+#[derive(Debug)]
+struct RouteOutcome {
+    status: RouteStatus,
+    secret: Option<B256>,
+    offer: Option<Offer>,
+}
+
 /// A routed payment in flight: how to answer the payer who waits for it.
-type RouteWaiter = oneshot::Sender<(RouteStatus, Option<Offer>)>;
+type RouteWaiter = oneshot::Sender<RouteOutcome>;
 
 /// The hub's shared state.
 #[derive(Debug)]
@@ -252,6 +285,8 @@ pub struct Hub {
     head: AtomicU64,
     /// Serializes the hub's own rollup transactions (their nonces).
     tx_lock: tokio::sync::Mutex<()>,
+    /// Channels whose latest state holds revealed locks not yet settled.
+    unsettled: Mutex<HashSet<B256>>,
 }
 
 impl Hub {
@@ -279,6 +314,7 @@ impl Hub {
             reserved: Default::default(),
             head: AtomicU64::new(head),
             tx_lock: Default::default(),
+            unsettled: Default::default(),
             config,
         });
         hub.load().await?;
@@ -295,35 +331,57 @@ impl Hub {
             .collect();
         let stored = self.store.channels().await?;
         let count = stored.len();
+        let hashlocks: Vec<B256> = stored
+            .iter()
+            .flat_map(|s| s.latest.0.locks.iter().map(|l| l.hashlock))
+            .collect();
+        let secrets = self.store.secrets(&hashlocks).await?;
         for s in stored {
-            let hub_signature = self.sign(&s.latest.0);
+            let (latest, wallet_signature) = s.latest;
+            let hub_signature = self.sign(&latest);
+            let revealed: HashMap<B256, B256> = latest
+                .locks
+                .iter()
+                .filter_map(|l| Some((l.hashlock, *secrets.get(&l.hashlock)?)))
+                .collect();
             let offer = s.offer.map(|(state, purpose, payment)| PendingOffer {
                 kind: offer_kind(&purpose),
                 hub_signature: self.sign(&state),
-                secret: payment
-                    .and_then(|p| open.get(&p))
-                    .and_then(|p| p.secret)
-                    .filter(|_| purpose == "settle"),
+                secrets: if purpose == "settle" {
+                    latest
+                        .locks
+                        .iter()
+                        .filter(|l| !state.locks.contains(l))
+                        .filter_map(|l| revealed.get(&l.hashlock).copied())
+                        .collect()
+                } else {
+                    Vec::new()
+                },
                 state,
                 payment,
             });
             if let Some(o) = offer.as_ref().filter(|o| o.kind == OfferKind::Funding) {
                 // The offer still stands: its deposit stays reserved across the restart.
-                let amount = o.state.balance_hub.saturating_sub(s.latest.0.balance_hub);
+                let amount = o.state.balance_hub.saturating_sub(latest.balance_hub);
                 if amount > 0 {
                     self.reserved.lock().insert(s.id, (s.token, amount));
                 }
+            }
+            if !revealed.is_empty() {
+                self.unsettled.lock().insert(s.id);
             }
             let channel = Channel {
                 id: s.id,
                 wallet: s.wallet,
                 token: s.token,
-                rollup_total: s.latest.0.total().unwrap_or(0),
-                latest: s.latest.0,
-                wallet_signature: s.latest.1,
+                rollup_total: latest.total().unwrap_or(0),
+                latest,
+                wallet_signature,
                 hub_signature,
+                revealed,
                 offer,
                 phase: Phase::from_stored(&s.status),
+                updated: Instant::now(),
             };
             self.insert_channel(channel);
         }
@@ -449,23 +507,43 @@ impl Hub {
         wallet_signature: Signature,
     ) -> Signature {
         let hub_signature = self.sign(&state);
-        self.set_latest_signed(ch, state, wallet_signature, hub_signature);
+        self.set_latest_signed(ch, state, Some(wallet_signature), hub_signature);
         hub_signature
     }
 
-    /// [`Self::set_latest`] for a state whose signature the hub already computed (an offer).
+    /// [`Self::set_latest`] for a state whose signature the hub already computed (an offer);
+    /// `wallet_signature` is `None` for a lock the wallet accepted by revealing its secret.
+    /// Forgets the secrets of locks the state no longer holds.
     fn set_latest_signed(
         &self,
         ch: &mut Channel,
         state: ChannelState,
-        wallet_signature: Signature,
+        wallet_signature: Option<Signature>,
         hub_signature: Signature,
     ) {
         let delta = state.balance_hub as f64 - ch.latest.balance_hub as f64;
         self.metrics.add_liquidity(ch.token, delta);
+        if !ch.revealed.is_empty() {
+            ch.revealed
+                .retain(|h, _| state.locks.iter().any(|l| &l.hashlock == h));
+            if ch.revealed.is_empty() {
+                self.unsettled.lock().remove(&ch.id);
+            }
+        }
         ch.latest = state;
         ch.wallet_signature = wallet_signature;
         ch.hub_signature = hub_signature;
+        ch.updated = Instant::now();
+    }
+
+    /// Records the secret of a lock in `ch`'s latest state.
+    fn reveal(&self, ch: &mut Channel, hashlock: B256, secret: B256) {
+        if ch.latest.locks.iter().any(|l| l.hashlock == hashlock) {
+            if ch.revealed.is_empty() {
+                self.unsettled.lock().insert(ch.id);
+            }
+            ch.revealed.insert(hashlock, secret);
+        }
     }
 
     /// Checks that the rollup holds what the latest state splits, re-reading the record if
@@ -600,7 +678,7 @@ impl Hub {
             hub_signature: self.sign(&state),
             state,
             payment: None,
-            secret: None,
+            secrets: Vec::new(),
         });
         let reply = RegisterReply {
             hub_signature,
@@ -613,10 +691,12 @@ impl Hub {
             token: record.token,
             rollup_total: record.total,
             latest: expected,
-            wallet_signature: update.wallet_signature,
+            wallet_signature: Some(update.wallet_signature),
             hub_signature,
+            revealed: HashMap::new(),
             offer,
             phase: Phase::Active,
+            updated: Instant::now(),
         });
         Ok(reply)
     }
@@ -697,7 +777,7 @@ impl Hub {
             self.set_latest_signed(
                 &mut ch,
                 offer.state.clone(),
-                update.wallet_signature,
+                Some(update.wallet_signature),
                 hub_signature,
             );
             ch.offer = None;
@@ -955,27 +1035,13 @@ impl Hub {
                 version: offer.state.version,
                 signature: update.wallet_signature,
             }];
-            let finished = match (offer.kind, offer.payment) {
-                (OfferKind::Settle | OfferKind::Refund, Some(h)) => {
-                    let row = self.payments.lock().get(&h).cloned();
-                    row.map(|mut p| {
-                        p.status = if offer.kind == OfferKind::Settle {
-                            PaymentStatus::Settled
-                        } else {
-                            PaymentStatus::Refunded
-                        };
-                        writes.push(Write::Payment(p.clone()));
-                        p
-                    })
-                }
-                _ => None,
-            };
+            let finished = self.payments_ended_by(id, &offer, &mut writes);
             self.commit(writes).await?;
             let hub_signature = offer.hub_signature;
             self.set_latest_signed(
                 &mut ch,
                 offer.state.clone(),
-                update.wallet_signature,
+                Some(update.wallet_signature),
                 hub_signature,
             );
             ch.offer = None;
@@ -992,8 +1058,11 @@ impl Hub {
                 finished,
             )
         };
-        if let Some(p) = payer_done {
-            self.payments.lock().remove(&p.hashlock);
+        {
+            let mut payments = self.payments.lock();
+            for p in payer_done {
+                payments.remove(&p.hashlock);
+            }
         }
         slot.freed.notify_waiters();
         self.metrics
@@ -1036,11 +1105,16 @@ impl Hub {
         self.metrics
             .update_seconds
             .observe(started.elapsed().as_secs_f64());
-        let (status, offer) = match tokio::time::timeout(self.config.route_timeout, waiter).await {
-            Ok(Ok(answer)) => answer,
+        let outcome = match tokio::time::timeout(self.config.route_timeout, waiter).await {
+            Ok(Ok(outcome)) => outcome,
             _ => {
+                // The outcome, when it comes, is offered on the payer's socket instead.
                 self.waiters.lock().remove(&hashlock);
-                (RouteStatus::Pending, None)
+                RouteOutcome {
+                    status: RouteStatus::Pending,
+                    secret: None,
+                    offer: None,
+                }
             }
         };
         self.metrics
@@ -1048,8 +1122,9 @@ impl Hub {
             .observe(started.elapsed().as_secs_f64());
         Ok(RouteReply {
             hub_signature,
-            status,
-            offer,
+            status: outcome.status,
+            secret: outcome.secret,
+            offer: outcome.offer,
         })
     }
 
@@ -1079,7 +1154,8 @@ impl Hub {
         )))
     }
 
-    /// Commits the payer's lock and the hub's lock to the payee, offers the latter to the
+    /// Commits the payer's lock (settling its revealed locks to the hub) and the hub's lock
+    /// to the payee (settling the payee's revealed locks to it), offers the latter to the
     /// payee, and returns the hub's signature of the payer's state and the waiter for the
     /// payee's answer.
     async fn lock_route(
@@ -1087,22 +1163,28 @@ impl Hub {
         payer: &mut Channel,
         payee: &mut Channel,
         req: &RouteRequest,
-    ) -> Result<
-        (
-            Signature,
-            B256,
-            oneshot::Receiver<(RouteStatus, Option<Offer>)>,
-        ),
-        HubError,
-    > {
+    ) -> Result<(Signature, B256, oneshot::Receiver<RouteOutcome>), HubError> {
         self.ensure_backed(payer).await?;
         self.ensure_backed(payee).await?;
-        let lock = transition::added_lock(&payer.latest, &req.state)
-            .filter(|l| l.direction == LockDirection::WalletToHub)
+        let (settled, lock) = transition::settled_and_added(&payer.latest, &req.state)
+            .filter(|(_, l)| l.direction == LockDirection::WalletToHub)
             .ok_or_else(|| {
-                HubError::InvalidRequest("the state must add one lock to the hub".into())
+                HubError::InvalidRequest(
+                    "the state must add one lock to the hub (and may settle revealed locks)".into(),
+                )
             })?;
-        let expected = transition::add_lock(&payer.latest, lock.clone())?;
+        // The wallet may pay the hub the locks whose secrets the hub revealed to it, and
+        // nothing else: a lock to the wallet is settled by the hub's own states.
+        if let Some(l) = settled.iter().find(|l| {
+            l.direction != LockDirection::WalletToHub || !payer.revealed.contains_key(&l.hashlock)
+        }) {
+            return Err(HubError::InvalidRequest(format!(
+                "the lock {} is not a revealed lock to the hub",
+                l.hashlock
+            )));
+        }
+        let settled: Vec<B256> = settled.iter().map(|l| l.hashlock).collect();
+        let expected = transition::add_lock_settling(&payer.latest, &settled, lock.clone())?;
         if req.state != expected {
             return Err(HubError::UnexpectedState {
                 expected: Box::new(expected),
@@ -1122,8 +1204,9 @@ impl Hub {
             return Err(HubError::DuplicatePayment(hashlock));
         }
         self.verify_wallet(&payer.wallet, &req.state, &req.wallet_signature)?;
-        let payee_state = transition::add_lock(
+        let payee_state = transition::add_lock_settling(
             &payee.latest,
+            &payee.settleable_to_wallet(),
             Lock {
                 amount: lock.amount,
                 hashlock,
@@ -1139,26 +1222,27 @@ impl Hub {
             status: PaymentStatus::Offered,
             secret: None,
         };
-        let committed = self
-            .commit(vec![
-                Write::State {
-                    state: expected.clone(),
-                    purpose: "route",
-                    payment: Some(hashlock),
-                },
-                Write::WalletSignature {
-                    channel_id: payer.id,
-                    version: expected.version,
-                    signature: req.wallet_signature,
-                },
-                Write::State {
-                    state: payee_state.clone(),
-                    purpose: "lock",
-                    payment: Some(hashlock),
-                },
-                Write::Payment(payment.clone()),
-            ])
-            .await;
+        let mut writes = vec![
+            Write::State {
+                state: expected.clone(),
+                purpose: "route",
+                payment: Some(hashlock),
+            },
+            Write::WalletSignature {
+                channel_id: payer.id,
+                version: expected.version,
+                signature: req.wallet_signature,
+            },
+            Write::State {
+                state: payee_state.clone(),
+                purpose: "lock",
+                payment: Some(hashlock),
+            },
+            Write::Payment(payment.clone()),
+        ];
+        // The payer's earlier payments whose locks this state pays to the hub are over.
+        let ended = self.payments_ended(&payer.id, &settled, PaymentStatus::Settled, &mut writes);
+        let committed = self.commit(writes).await;
         if let Err(e) = committed {
             // Nothing of this commit was written: if the hashlock has a row, it is an
             // earlier payment's.
@@ -1173,25 +1257,187 @@ impl Hub {
             hub_signature: self.sign(&payee_state),
             state: payee_state,
             payment: Some(hashlock),
-            secret: None,
+            secrets: Vec::new(),
         };
         let (tx, rx) = oneshot::channel();
-        self.payments.lock().insert(hashlock, payment);
+        {
+            let mut payments = self.payments.lock();
+            for p in ended {
+                payments.remove(&p.hashlock);
+            }
+            payments.insert(hashlock, payment);
+        }
         self.waiters.lock().insert(hashlock, tx);
         self.push(&payee.wallet, HubMessage::Offer(offer.wire()));
         payee.offer = Some(offer);
         Ok((hub_signature, hashlock, rx))
     }
 
-    /// The payee's answer to a lock offer: `secret` to be paid, `None` to refuse. Settles
-    /// the payee's channel, then the payer's (or defers that while the payer is busy). The
-    /// acknowledgement is also pushed on the payee's socket.
-    pub async fn answer_lock(
+    /// The payments of `payer_id` among `hashlocks` that end with `status`; their rows'
+    /// new status is added to `writes` (the caller drops them from memory once committed).
+    fn payments_ended(
         &self,
-        wallet: &Address,
-        secret: Option<B256>,
-        update: SignedUpdate,
-    ) -> Result<Ack, HubError> {
+        payer_id: &B256,
+        hashlocks: &[B256],
+        status: PaymentStatus,
+        writes: &mut Vec<Write>,
+    ) -> Vec<PaymentRow> {
+        let payments = self.payments.lock();
+        hashlocks
+            .iter()
+            .filter_map(|h| payments.get(h))
+            .filter(|p| &p.payer_channel == payer_id)
+            .map(|p| {
+                let p = PaymentRow {
+                    status,
+                    ..p.clone()
+                };
+                writes.push(Write::Payment(p.clone()));
+                p
+            })
+            .collect()
+    }
+
+    /// The payments an offer of channel `id` ends once its wallet countersigns it: a refund
+    /// returns its payment's lock, a settlement pays the channel's locks to the hub.
+    fn payments_ended_by(
+        &self,
+        id: &B256,
+        offer: &PendingOffer,
+        writes: &mut Vec<Write>,
+    ) -> Vec<PaymentRow> {
+        match offer.kind {
+            OfferKind::Refund => {
+                let hashlocks: Vec<B256> = offer.payment.into_iter().collect();
+                self.payments_ended(id, &hashlocks, PaymentStatus::Refunded, writes)
+            }
+            OfferKind::Settle => {
+                let hashlocks: Vec<B256> = offer.secrets.iter().map(keccak256).collect();
+                self.payments_ended(id, &hashlocks, PaymentStatus::Settled, writes)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A payment by its hashlock: from memory while it is open, else from the database.
+    async fn payment_row(&self, hashlock: &B256) -> Result<Option<PaymentRow>, HubError> {
+        let cached = self.payments.lock().get(hashlock).cloned();
+        Ok(match cached {
+            Some(p) => Some(p),
+            None => self.store.payment(hashlock).await?,
+        })
+    }
+
+    /// The payee's acceptance of a lock offer (`fulfil` on its WebSocket): the lock's
+    /// secret. The payee stored the offered state, signed by the hub, before revealing it;
+    /// that state becomes the channel's latest without the payee's signature (it only adds
+    /// to the payee's side), the payment is fulfilled, and the payer gets the secret: in
+    /// its route's answer, or, if it stopped waiting, in an offer settling its lock.
+    pub async fn fulfil(&self, wallet: &Address, id: &B256, secret: B256) -> Result<(), HubError> {
+        let hashlock = keccak256(secret);
+        let payee_slot = self.slot(id)?;
+        {
+            let ch = payee_slot.channel.lock().await;
+            if &ch.wallet != wallet {
+                return Err(HubError::Unauthorized("not the channel's wallet".into()));
+            }
+            if ch.revealed.contains_key(&hashlock) {
+                return Ok(()); // fulfilled already (a resent answer)
+            }
+        }
+        let payment = self.payment_row(&hashlock).await?;
+        let payer_id = payment
+            .as_ref()
+            .map(|p| p.payer_channel)
+            .filter(|p| p != id);
+        let payer_slot = payer_id.map(|p| self.slot(&p)).transpose()?;
+        let (waiter, settle_offer) = {
+            let (mut payee, mut payer) = match &payer_slot {
+                Some(ps) => {
+                    let (a, b) = lock_pair(&payee_slot, ps).await;
+                    (a, Some(b))
+                }
+                None => (payee_slot.channel.lock().await, None),
+            };
+            let offer = match &payee.offer {
+                Some(o) if o.kind == OfferKind::Lock => o.clone(),
+                _ if payee.revealed.contains_key(&hashlock) => return Ok(()),
+                _ => return Err(HubError::InvalidRequest("no lock offered".into())),
+            };
+            if offer.state.locks.last().map(|l| l.hashlock) != Some(hashlock) {
+                return Err(HubError::WrongSecret);
+            }
+            let mut writes = Vec::new();
+            let payment = payment.map(|p| PaymentRow {
+                status: PaymentStatus::Fulfilled,
+                secret: Some(secret),
+                ..p
+            });
+            if let Some(p) = &payment {
+                writes.push(Write::Payment(p.clone()));
+            }
+            // A payer that no longer waits learns the secret from an offer settling its
+            // lock, if its channel can take one now (else once it is idle).
+            let waiter = self.waiters.lock().remove(&hashlock);
+            let settle = match (&waiter, payer.as_deref()) {
+                (None, Some(payer))
+                    if payer.latest.locks.iter().any(|l| l.hashlock == hashlock) =>
+                {
+                    self.settle_state(payer, &[(hashlock, secret)], &mut writes)
+                }
+                _ => None,
+            };
+            self.commit(writes).await?;
+            self.set_latest_signed(&mut payee, offer.state, None, offer.hub_signature);
+            payee.offer = None;
+            self.reveal(&mut payee, hashlock, secret);
+            if let Some(p) = payment {
+                self.payments.lock().insert(hashlock, p);
+            }
+            let settle_offer = match payer.as_deref_mut() {
+                Some(payer) => {
+                    self.reveal(payer, hashlock, secret);
+                    settle.map(|(state, secrets)| {
+                        let offer = PendingOffer {
+                            kind: OfferKind::Settle,
+                            hub_signature: self.sign(&state),
+                            state,
+                            payment: None,
+                            secrets,
+                        };
+                        payer.offer = Some(offer.clone());
+                        (payer.wallet, offer)
+                    })
+                }
+                None => None,
+            };
+            (waiter, settle_offer)
+        };
+        payee_slot.freed.notify_waiters();
+        self.metrics.payment(true);
+        if let Some((payer_wallet, offer)) = settle_offer {
+            self.push(&payer_wallet, HubMessage::Offer(offer.wire()));
+        }
+        if let Some(w) = waiter {
+            let outcome = RouteOutcome {
+                status: RouteStatus::Settled,
+                secret: Some(secret),
+                offer: None,
+            };
+            if w.send(outcome).is_err()
+                && let Some(payer_id) = payer_id
+            {
+                // The payer stopped waiting just now.
+                self.offer_settlement(&payer_id, Duration::ZERO).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The payee's refusal of a lock offer (`reject` on its WebSocket): its signed state
+    /// returning the lock to the hub. Refunds the payer's lock (or defers that while the
+    /// payer's channel is busy). The acknowledgement is also pushed on the payee's socket.
+    pub async fn reject(&self, wallet: &Address, update: SignedUpdate) -> Result<Ack, HubError> {
         let payee_id = update.state.channel_id;
         let payee_slot = self.slot(&payee_id)?;
         let hashlock = {
@@ -1200,18 +1446,11 @@ impl Hub {
                 return Err(HubError::Unauthorized("not the channel's wallet".into()));
             }
             match &ch.offer {
-                Some(PendingOffer {
-                    kind: OfferKind::Lock,
-                    payment: Some(h),
-                    ..
-                }) => *h,
-                Some(PendingOffer {
-                    kind: OfferKind::Lock,
-                    state,
-                    ..
-                }) => state.locks.last().map(|l| l.hashlock).ok_or_else(|| {
-                    HubError::InvalidRequest("the offered lock is missing".into())
-                })?,
+                Some(o) if o.kind == OfferKind::Lock => {
+                    o.state.locks.last().map(|l| l.hashlock).ok_or_else(|| {
+                        HubError::InvalidRequest("the offered lock is missing".into())
+                    })?
+                }
                 _ if update.state == ch.latest => {
                     return Ok(Ack {
                         channel_id: payee_id,
@@ -1222,19 +1461,10 @@ impl Hub {
                 _ => return Err(HubError::InvalidRequest("no lock offered".into())),
             }
         };
-        if let Some(s) = &secret
-            && keccak256(s) != hashlock
-        {
-            return Err(HubError::WrongSecret);
-        }
-        let cached = self.payments.lock().get(&hashlock).cloned();
-        let payment = match cached {
-            Some(p) => Some(p),
-            None => self.store.payment(&hashlock).await?,
-        };
+        let payment = self.payment_row(&hashlock).await?;
         let payer_slot = match &payment {
-            Some(p) => Some(self.slot(&p.payer_channel)?),
-            None => None,
+            Some(p) if p.payer_channel != payee_id => Some(self.slot(&p.payer_channel)?),
+            _ => None,
         };
         let (ack, payer_offer) = {
             let (mut payee, mut payer) = match &payer_slot {
@@ -1249,8 +1479,7 @@ impl Hub {
                 .clone()
                 .filter(|o| o.kind == OfferKind::Lock)
                 .ok_or_else(|| HubError::InvalidRequest("no lock offered".into()))?;
-            let paid = secret.is_some();
-            let expected = transition::resolve_lock(&offer.state, &hashlock, paid)?;
+            let expected = transition::resolve_lock(&offer.state, &hashlock, false)?;
             if update.state != expected {
                 return Err(HubError::UnexpectedState {
                     expected: Box::new(expected),
@@ -1260,7 +1489,7 @@ impl Hub {
             let mut writes = vec![
                 Write::State {
                     state: expected.clone(),
-                    purpose: if paid { "fulfil" } else { "reject" },
+                    purpose: "reject",
                     payment: Some(hashlock),
                 },
                 Write::WalletSignature {
@@ -1269,19 +1498,16 @@ impl Hub {
                     signature: update.wallet_signature,
                 },
             ];
-            let mut payment = payment;
-            if let Some(p) = &mut payment {
-                p.status = if paid {
-                    PaymentStatus::Fulfilled
-                } else {
-                    PaymentStatus::Refused
-                };
-                p.secret = secret;
+            let payment = payment.map(|p| PaymentRow {
+                status: PaymentStatus::Refused,
+                ..p
+            });
+            if let Some(p) = &payment {
                 writes.push(Write::Payment(p.clone()));
             }
             // The payer's side, unless its channel is busy with another offer.
-            let payer_offer = match (&mut payer, &payment) {
-                (Some(payer), Some(p)) => self.resolve_payer(payer, p, &mut writes)?,
+            let refund = match (&payer, &payment) {
+                (Some(payer), Some(p)) => self.refund_state(payer, p, &mut writes)?,
                 _ => None,
             };
             self.commit(writes).await?;
@@ -1291,18 +1517,14 @@ impl Hub {
             if let Some(p) = payment {
                 self.payments.lock().insert(p.hashlock, p);
             }
-            let payer_offer = match (payer.as_mut(), payer_offer) {
+            let payer_offer = match (payer.as_mut(), refund) {
                 (Some(payer), Some(state)) => {
                     let offer = PendingOffer {
-                        kind: if paid {
-                            OfferKind::Settle
-                        } else {
-                            OfferKind::Refund
-                        },
+                        kind: OfferKind::Refund,
                         hub_signature: self.sign(&state),
                         state,
                         payment: Some(hashlock),
-                        secret,
+                        secrets: Vec::new(),
                     };
                     payer.offer = Some(offer.clone());
                     Some((payer.wallet, offer))
@@ -1323,23 +1545,23 @@ impl Hub {
         // once, and the payee must see this ack before that payment's lock.
         self.push(wallet, HubMessage::Ack(ack.clone()));
         payee_slot.freed.notify_waiters();
-        self.metrics.payment(secret.is_some());
+        self.metrics.payment(false);
         if let Some((payer_wallet, offer)) = payer_offer {
-            self.deliver_payer_offer(&payer_wallet, &hashlock, &offer);
+            self.deliver_refund(&payer_wallet, &hashlock, &offer);
         }
         Ok(ack)
     }
 
-    /// The payer's next state for a payment whose payee answered, if the payer's channel
-    /// can take it now (no other offer outstanding, the lock still in its latest state).
-    fn resolve_payer(
+    /// The payer's state returning a refused payment's lock, if the payer's channel can
+    /// take it now (no other offer outstanding, the lock still in its latest state).
+    fn refund_state(
         &self,
-        payer: &mut Channel,
+        payer: &Channel,
         payment: &PaymentRow,
         writes: &mut Vec<Write>,
     ) -> Result<Option<ChannelState>, HubError> {
         if payer.offer.is_some()
-            || payer.phase != Phase::Active && payer.phase != Phase::Unsynced
+            || payer.phase != Phase::Active
             || !payer
                 .latest
                 .locks
@@ -1348,76 +1570,149 @@ impl Hub {
         {
             return Ok(None);
         }
-        let paid = payment.status == PaymentStatus::Fulfilled;
-        let state = transition::resolve_lock(&payer.latest, &payment.hashlock, paid)?;
+        let state = transition::resolve_lock(&payer.latest, &payment.hashlock, false)?;
         writes.push(Write::State {
             state: state.clone(),
-            purpose: if paid { "settle" } else { "refund" },
+            purpose: "refund",
             payment: Some(payment.hashlock),
         });
         Ok(Some(state))
     }
 
-    fn deliver_payer_offer(&self, wallet: &Address, hashlock: &B256, offer: &PendingOffer) {
-        let status = if offer.kind == OfferKind::Settle {
-            RouteStatus::Settled
-        } else {
-            RouteStatus::Refunded
+    /// The state paying every revealed lock of `ch` (and those of `extra`, known but not
+    /// yet recorded) to its receiver, with the preimages, if the channel can take an offer
+    /// now; its row is added to `writes`, committed by the caller before it signs.
+    fn settle_state(
+        &self,
+        ch: &Channel,
+        extra: &[(B256, B256)],
+        writes: &mut Vec<Write>,
+    ) -> Option<(ChannelState, Vec<B256>)> {
+        if ch.offer.is_some() || ch.phase != Phase::Active {
+            return None;
+        }
+        let (hashlocks, secrets): (Vec<B256>, Vec<B256>) = ch
+            .latest
+            .locks
+            .iter()
+            .filter_map(|l| {
+                let secret = ch.revealed.get(&l.hashlock).copied().or_else(|| {
+                    extra
+                        .iter()
+                        .find(|(h, _)| h == &l.hashlock)
+                        .map(|(_, s)| *s)
+                })?;
+                Some((l.hashlock, secret))
+            })
+            .unzip();
+        if hashlocks.is_empty() {
+            return None;
+        }
+        let state = transition::settle(&ch.latest, &hashlocks).ok()?;
+        writes.push(Write::State {
+            state: state.clone(),
+            purpose: "settle",
+            payment: None,
+        });
+        Some((state, secrets))
+    }
+
+    /// Offers channel `id`'s wallet the settlement of its revealed locks if the channel
+    /// has been idle for `idle`; whether it did.
+    async fn offer_settlement(&self, id: &B256, idle: Duration) -> Result<bool, HubError> {
+        let slot = self.slot(id)?;
+        let mut ch = slot.channel.lock().await;
+        if ch.updated.elapsed() < idle {
+            return Ok(false);
+        }
+        let mut writes = Vec::new();
+        let Some((state, secrets)) = self.settle_state(&ch, &[], &mut writes) else {
+            return Ok(false);
         };
+        self.commit(writes).await?;
+        let offer = PendingOffer {
+            kind: OfferKind::Settle,
+            hub_signature: self.sign(&state),
+            state,
+            payment: None,
+            secrets,
+        };
+        self.push(&ch.wallet, HubMessage::Offer(offer.wire()));
+        ch.offer = Some(offer);
+        Ok(true)
+    }
+
+    /// Settles the revealed locks of channels idle for the configured `settle_idle` (no
+    /// later payment settled them): each wallet is offered the state paying them to their
+    /// receivers, and countersigns it. Returns how many offers were made.
+    pub async fn settle_idle(&self) -> usize {
+        let ids: Vec<B256> = self.unsettled.lock().iter().copied().collect();
+        let mut offered = 0;
+        for id in ids {
+            match self.offer_settlement(&id, self.config.settle_idle).await {
+                Ok(true) => offered += 1,
+                Ok(false) => {}
+                Err(e) => warn!(channel = %id, error = %e, "offering a settlement failed"),
+            }
+        }
+        offered
+    }
+
+    /// Hands a refund offer to the payer: in its route's answer if it still waits, else on
+    /// its socket.
+    fn deliver_refund(&self, wallet: &Address, hashlock: &B256, offer: &PendingOffer) {
         let waiter = self.waiters.lock().remove(hashlock);
+        let outcome = RouteOutcome {
+            status: RouteStatus::Refunded,
+            secret: None,
+            offer: Some(offer.wire()),
+        };
         match waiter {
             Some(w) => {
-                if let Err((_, Some(offer))) = w.send((status, Some(offer.wire()))) {
-                    self.push(wallet, HubMessage::Offer(offer));
+                if let Err(outcome) = w.send(outcome) {
+                    self.push(wallet, HubMessage::Offer(outcome.offer.expect("set above")));
                 }
             }
             None => self.push(wallet, HubMessage::Offer(offer.wire())),
         }
     }
 
-    /// Settles payments whose payee answered while this (payer) channel was busy.
+    /// Refunds payments refused while this (payer) channel was busy.
     async fn settle_deferred(&self, id: &B256) {
         let waiting: Vec<PaymentRow> = self
             .payments
             .lock()
             .values()
-            .filter(|p| {
-                &p.payer_channel == id
-                    && matches!(p.status, PaymentStatus::Fulfilled | PaymentStatus::Refused)
-            })
+            .filter(|p| &p.payer_channel == id && p.status == PaymentStatus::Refused)
             .cloned()
             .collect();
         for p in waiting {
-            if let Err(e) = self.settle_payer(&p).await {
-                warn!(payment = %p.hashlock, error = %e, "could not offer the payer's settlement");
+            if let Err(e) = self.refund_payer(&p).await {
+                warn!(payment = %p.hashlock, error = %e, "could not offer the payer's refund");
             }
         }
     }
 
-    async fn settle_payer(&self, p: &PaymentRow) -> Result<(), HubError> {
+    async fn refund_payer(&self, p: &PaymentRow) -> Result<(), HubError> {
         let slot = self.slot(&p.payer_channel)?;
-        let offer = {
+        let (wallet, offer) = {
             let mut payer = slot.channel.lock().await;
             let mut writes = Vec::new();
-            let Some(state) = self.resolve_payer(&mut payer, p, &mut writes)? else {
+            let Some(state) = self.refund_state(&payer, p, &mut writes)? else {
                 return Ok(());
             };
             self.commit(writes).await?;
             let offer = PendingOffer {
-                kind: if p.status == PaymentStatus::Fulfilled {
-                    OfferKind::Settle
-                } else {
-                    OfferKind::Refund
-                },
+                kind: OfferKind::Refund,
                 hub_signature: self.sign(&state),
                 state,
                 payment: Some(p.hashlock),
-                secret: p.secret,
+                secrets: Vec::new(),
             };
             payer.offer = Some(offer.clone());
             (payer.wallet, offer)
         };
-        self.deliver_payer_offer(&offer.0, &p.hashlock, &offer.1);
+        self.deliver_refund(&wallet, &p.hashlock, &offer);
         Ok(())
     }
 
@@ -1445,7 +1740,7 @@ impl Hub {
             hub_signature: self.sign(&state),
             state,
             payment: None,
-            secret: None,
+            secrets: Vec::new(),
         };
         self.push(&ch.wallet, HubMessage::Offer(offer.wire()));
         let wire = offer.wire();
@@ -1508,11 +1803,22 @@ impl Hub {
             // The reply carries the hub's latest and its outstanding offer, which the
             // wallet answers as if it had just been offered.
             SyncReply {
-                latest: ch.co_signed(),
+                latest: ch.held(),
                 offer: ch.offer.as_ref().map(PendingOffer::wire),
             }
         };
         slot.freed.notify_waiters();
+        // Secrets the wallet knows of the state's locks: a hub restored from an older
+        // database may have lost them.
+        let secrets: Vec<(B256, B256)> = req
+            .secrets
+            .iter()
+            .map(|s| (keccak256(s), *s))
+            .filter(|(h, _)| req.state.locks.iter().any(|l| &l.hashlock == h))
+            .collect();
+        for (hashlock, secret) in secrets {
+            self.learn_secret(id, hashlock, secret).await?;
+        }
         self.settle_deferred(id).await;
         Ok(reply)
     }
@@ -1590,11 +1896,39 @@ impl Hub {
                     hub_signature: req.hub_signature,
                     state: theirs.clone(),
                     payment: theirs.locks.last().map(|l| l.hashlock),
-                    secret: None,
+                    secrets: Vec::new(),
                 });
             }
         }
         ch.phase = Phase::Active;
+        Ok(())
+    }
+
+    /// Records a lock's secret that a wallet presented (a sync after the hub lost it): the
+    /// payment is fulfilled, and the lock can be settled in the channels that hold it.
+    async fn learn_secret(&self, id: &B256, hashlock: B256, secret: B256) -> Result<(), HubError> {
+        let payment = self.payment_row(&hashlock).await?;
+        let mut channels = vec![*id];
+        if let Some(p) = payment.filter(|p| p.secret.is_none() && !p.status.is_final()) {
+            channels.extend([p.payer_channel, p.payee_channel]);
+            let p = PaymentRow {
+                status: match p.status {
+                    PaymentStatus::Offered => PaymentStatus::Fulfilled,
+                    other => other,
+                },
+                secret: Some(secret),
+                ..p
+            };
+            self.commit(vec![Write::Payment(p.clone())]).await?;
+            self.payments.lock().insert(hashlock, p);
+        }
+        channels.sort_unstable();
+        channels.dedup();
+        for c in channels {
+            let slot = self.slot(&c)?;
+            let mut ch = slot.channel.lock().await;
+            self.reveal(&mut ch, hashlock, secret);
+        }
         Ok(())
     }
 
@@ -1776,10 +2110,12 @@ impl Hub {
         ch: &Channel,
         total: Amount,
     ) -> Result<Option<(ChannelState, Signature, Signature)>, HubError> {
-        if ch.latest.total() == Some(total) {
+        if ch.latest.total() == Some(total)
+            && let Some(wallet_signature) = ch.wallet_signature
+        {
             return Ok(Some((
                 ch.latest.clone(),
-                ch.wallet_signature,
+                wallet_signature,
                 ch.hub_signature,
             )));
         }
@@ -1842,16 +2178,25 @@ impl Hub {
     ) -> Result<B256, HubError> {
         let slot = self.slot(id)?;
         let mut ch = slot.channel.lock().await;
-        let (state, wallet_signature) = match version {
-            None => (ch.latest.clone(), ch.wallet_signature),
-            Some(v) => self
+        // The latest if the wallet signed it; else the newest state it signed (a lock it
+        // accepted by revealing only adds to its side: registering without it is the
+        // wallet's loss to refute, not the hub's).
+        let (state, wallet_signature) = match (version, ch.wallet_signature) {
+            (None, Some(sig)) => (ch.latest.clone(), sig),
+            _ => self
                 .store
                 .states(id)
                 .await?
                 .into_iter()
-                .find_map(|s| (s.state.version == v).then_some((s.state, s.wallet_signature?)))
+                .rev()
+                .find_map(|s| {
+                    let sig = s.wallet_signature?;
+                    version
+                        .is_none_or(|v| s.state.version == v)
+                        .then_some((s.state, sig))
+                })
                 .ok_or_else(|| {
-                    HubError::InvalidRequest(format!("no co-signed state at version {v}"))
+                    HubError::InvalidRequest(format!("no co-signed state at version {version:?}"))
                 })?,
         };
         // Stored, so the hub signed it before; the signature is deterministic.
@@ -2026,7 +2371,7 @@ fn offer_kind(purpose: &str) -> OfferKind {
 /// The kind of an offer the hub recovers from a wallet after losing it: a lock if it adds
 /// one, otherwise a payment.
 fn recovered_offer_kind(latest: &ChannelState, offered: &ChannelState) -> OfferKind {
-    if transition::added_lock(latest, offered).is_some() {
+    if transition::settled_and_added(latest, offered).is_some() {
         OfferKind::Lock
     } else {
         OfferKind::Payment

@@ -106,16 +106,31 @@ pub fn pay(
 
 /// Adds `lock`, debiting its sender's balance.
 pub fn add_lock(prev: &ChannelState, lock: Lock) -> Result<ChannelState, TransitionError> {
+    add_lock_settling(prev, &[], lock)
+}
+
+/// The update of a routed payment: `prev` with the locks of `settled` paid to their
+/// receivers (their secrets are known to both sides) and `lock` added, one version up.
+/// Settling earlier payments' locks in the next payment's update is what spares each
+/// payment an update (and two signatures) of its own.
+pub fn add_lock_settling(
+    prev: &ChannelState,
+    settled: &[B256],
+    lock: Lock,
+) -> Result<ChannelState, TransitionError> {
+    let mut s = next(prev)?;
+    for hashlock in settled {
+        remove_lock(&mut s, hashlock, true)?;
+    }
     if lock.amount == 0 {
         return Err(TransitionError::ZeroAmount);
     }
-    if prev.locks.iter().any(|l| l.hashlock == lock.hashlock) {
+    if s.locks.iter().any(|l| l.hashlock == lock.hashlock) {
         return Err(TransitionError::DuplicateLock(lock.hashlock));
     }
-    if prev.locks.len() >= MAX_LOCKS {
+    if s.locks.len() >= MAX_LOCKS {
         return Err(TransitionError::TooManyLocks);
     }
-    let mut s = next(prev)?;
     let sender = match lock.direction {
         LockDirection::WalletToHub => Side::Wallet,
         LockDirection::HubToWallet => Side::Hub,
@@ -126,6 +141,16 @@ pub fn add_lock(prev: &ChannelState, lock: Lock) -> Result<ChannelState, Transit
     Ok(s)
 }
 
+/// Pays the locks of `hashlocks` to their receivers (their secrets were revealed), in one
+/// update.
+pub fn settle(prev: &ChannelState, hashlocks: &[B256]) -> Result<ChannelState, TransitionError> {
+    let mut s = next(prev)?;
+    for hashlock in hashlocks {
+        remove_lock(&mut s, hashlock, true)?;
+    }
+    Ok(s)
+}
+
 /// Removes the lock of `hashlock`: paid to its receiver if `paid`, else back to its sender.
 pub fn resolve_lock(
     prev: &ChannelState,
@@ -133,6 +158,11 @@ pub fn resolve_lock(
     paid: bool,
 ) -> Result<ChannelState, TransitionError> {
     let mut s = next(prev)?;
+    remove_lock(&mut s, hashlock, paid)?;
+    Ok(s)
+}
+
+fn remove_lock(s: &mut ChannelState, hashlock: &B256, paid: bool) -> Result<(), TransitionError> {
     let at = s
         .locks
         .iter()
@@ -151,7 +181,7 @@ pub fn resolve_lock(
     *balance = balance
         .checked_add(lock.amount)
         .ok_or(TransitionError::Overflow)?;
-    Ok(s)
+    Ok(())
 }
 
 /// `side` deposits `amount` on the rollup: the channel's total grows by it.
@@ -184,11 +214,22 @@ pub fn finalize(prev: &ChannelState) -> Result<ChannelState, TransitionError> {
     Ok(s)
 }
 
-/// The only lock `next` adds to `prev`, if `next` is `prev` with one more lock.
-pub fn added_lock(prev: &ChannelState, next: &ChannelState) -> Option<Lock> {
-    (next.locks.len() == prev.locks.len() + 1 && next.locks[..prev.locks.len()] == prev.locks[..])
-        .then(|| next.locks.last().cloned())
-        .flatten()
+/// What `next` does to `prev` if it is a routed payment's update
+/// ([`add_lock_settling`]): the locks of `prev` it removes (in order) and the one it adds
+/// last. Whether the balances match is for the caller to check, by building the update
+/// from these and comparing.
+pub fn settled_and_added(prev: &ChannelState, next: &ChannelState) -> Option<(Vec<Lock>, Lock)> {
+    let (added, kept) = next.locks.split_last()?;
+    let mut kept = kept.iter().peekable();
+    let mut settled = Vec::new();
+    for lock in &prev.locks {
+        if kept.peek() == Some(&lock) {
+            kept.next();
+        } else {
+            settled.push(lock.clone());
+        }
+    }
+    kept.peek().is_none().then(|| (settled, added.clone()))
 }
 
 #[cfg(test)]
@@ -252,10 +293,51 @@ mod tests {
             Err(TransitionError::DuplicateLock(keccak256(b"s")))
         );
         assert_eq!(
-            added_lock(&state(), &locked),
-            Some(lock(40, LockDirection::HubToWallet))
+            settled_and_added(&state(), &locked),
+            Some((vec![], lock(40, LockDirection::HubToWallet)))
         );
-        assert_eq!(added_lock(&locked, &paid), None);
+        assert_eq!(settled_and_added(&locked, &paid), None);
+    }
+
+    #[test]
+    fn the_next_payment_settles_revealed_locks_in_its_own_update() {
+        let first = lock(40, LockDirection::WalletToHub);
+        let second = Lock {
+            hashlock: keccak256(b"t"),
+            ..lock(30, LockDirection::WalletToHub)
+        };
+        let incoming = Lock {
+            hashlock: keccak256(b"u"),
+            ..lock(5, LockDirection::HubToWallet)
+        };
+        let s1 = add_lock(
+            &add_lock(&state(), incoming.clone()).unwrap(),
+            first.clone(),
+        )
+        .unwrap();
+        // The second payment pays the first lock to the hub and adds its own lock.
+        let s2 = add_lock_settling(&s1, &[first.hashlock], second.clone()).unwrap();
+        assert_eq!(s2.version, s1.version + 1);
+        assert_eq!(s2.locks, vec![incoming.clone(), second.clone()]);
+        assert_eq!((s2.balance_wallet, s2.balance_hub), (30, 85));
+        assert_eq!(s2.total(), state().total());
+        assert_eq!(
+            settled_and_added(&s1, &s2),
+            Some((vec![first.clone()], second.clone()))
+        );
+        // A lock cannot be settled twice, nor a missing one.
+        assert_eq!(
+            add_lock_settling(&s2, &[first.hashlock], lock(1, LockDirection::HubToWallet)),
+            Err(TransitionError::NoSuchLock(first.hashlock))
+        );
+        // Settling alone pays each lock to its receiver.
+        let s3 = settle(&s2, &[incoming.hashlock, second.hashlock]).unwrap();
+        assert!(s3.locks.is_empty());
+        assert_eq!((s3.balance_wallet, s3.balance_hub), (35, 115));
+        // Reordering kept locks is not a settlement.
+        let mut shuffled = s2;
+        shuffled.locks.swap(0, 1);
+        assert_eq!(settled_and_added(&s1, &shuffled), None);
     }
 
     #[test]

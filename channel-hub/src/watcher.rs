@@ -37,6 +37,13 @@ pub async fn run(hub: Arc<Hub>, mut stop: watch::Receiver<bool>) -> anyhow::Resu
             Ok(()) => {}
             Err(e) => warn!(error = %e, cursor, "watcher: scan failed, retrying"),
         }
+        let settlements = hub.settle_idle().await;
+        if settlements > 0 {
+            tracing::debug!(
+                settlements,
+                "offered the settlement of idle channels' locks"
+            );
+        }
         match hub.enforce_stalled().await {
             Ok(ids) if !ids.is_empty() => {
                 info!(channels = ?ids, "registered channels whose payer stopped answering")

@@ -77,16 +77,23 @@ pub struct SyncRequest {
     pub wallet_signature: Option<Signature>,
     /// The hub's signature of it.
     pub hub_signature: Signature,
+    /// Preimages the wallet knows of the state's locks (its invoices', and those the hub
+    /// revealed to it), so a hub that lost them can still settle those locks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<B256>,
 }
 
-/// A state with both signatures.
+/// A channel's latest state with the signatures of it that exist: the hub's always; the
+/// wallet's unless the wallet accepted the state by revealing a lock's secret instead of
+/// signing (a lock to it, which only adds to its side).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct CoSigned {
+pub struct HeldState {
     /// The state.
     pub state: ChannelState,
-    /// The wallet's signature.
-    pub wallet_signature: Signature,
+    /// The wallet's signature, if it signed the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wallet_signature: Option<Signature>,
     /// The hub's signature.
     pub hub_signature: Signature,
 }
@@ -100,7 +107,8 @@ pub enum OfferKind {
     /// A lock from the hub to the wallet (a routed payment to it): answer with
     /// [`WalletMessage::Fulfil`] or [`WalletMessage::Reject`].
     Lock,
-    /// The wallet's lock to the hub resolved to the hub (the payee revealed the secret).
+    /// Locks whose secrets were revealed paid to their receivers (`secrets` are their
+    /// preimages): what a routed payment's locks become when no later payment settled them.
     Settle,
     /// The wallet's lock to the hub removed (the payment failed).
     Refund,
@@ -118,9 +126,9 @@ pub struct Offer {
     pub state: ChannelState,
     /// The hub's signature of it.
     pub hub_signature: Signature,
-    /// For [`OfferKind::Settle`]: the secret that resolves the wallet's lock.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret: Option<B256>,
+    /// For [`OfferKind::Settle`]: the preimages of the locks it pays.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<B256>,
 }
 
 /// The hub's answer to a state update: its signature of the state.
@@ -141,11 +149,15 @@ pub struct Ack {
 pub struct RouteReply {
     /// The hub's signature of the payer's locked state.
     pub hub_signature: Signature,
-    /// `settled`: `offer` settles the lock to the hub (countersign it); `refunded`: `offer`
-    /// removes the lock; `pending`: the payee has not answered yet, an offer will follow on
-    /// the WebSocket.
+    /// `settled`: the payee was paid and `secret` is the lock's preimage (the proof of
+    /// payment; the payer's next update pays the lock to the hub); `refunded`: `offer`
+    /// removes the lock (countersign it); `pending`: the payee has not answered yet, an
+    /// offer will follow on the WebSocket.
     pub status: RouteStatus,
-    /// The offer resolving the lock, unless pending.
+    /// The lock's preimage, once the payee revealed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<B256>,
+    /// The refund offer of a refused payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
 }
@@ -154,7 +166,7 @@ pub struct RouteReply {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RouteStatus {
-    /// The payee was paid; the offer settles the payer's lock.
+    /// The payee was paid; the reply carries the secret.
     Settled,
     /// The payee refused; the offer refunds the payer's lock.
     Refunded,
@@ -189,8 +201,8 @@ pub struct CloseReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncReply {
-    /// The latest co-signed state.
-    pub latest: CoSigned,
+    /// The latest state.
+    pub latest: HeldState,
     /// A newer state the hub offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
@@ -211,8 +223,8 @@ pub struct ChannelView {
     /// What the rollup holds for the channel, as last seen.
     #[serde(with = "weft_protocol::primitives::serde_dec")]
     pub rollup_total: Amount,
-    /// The latest co-signed state.
-    pub latest: CoSigned,
+    /// The latest state.
+    pub latest: HeldState,
     /// A newer state the hub offers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offer: Option<Offer>,
@@ -270,15 +282,15 @@ pub enum HubMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum WalletMessage {
-    /// Accepts a lock offer: the secret and the next state, with the lock paid to the wallet.
+    /// Accepts a lock offer by revealing the lock's secret: the offered state (which only
+    /// adds to the wallet's side) becomes the channel's latest, and the next state the hub
+    /// offers pays the lock to the wallet. Nothing to sign; no answer.
     #[serde(rename_all = "camelCase")]
     Fulfil {
+        /// The channel.
+        channel_id: B256,
         /// The preimage of the lock's hashlock.
         secret: B256,
-        /// The settled state (one version above the offer).
-        state: ChannelState,
-        /// The wallet's signature of it.
-        wallet_signature: Signature,
     },
     /// Refuses a lock offer: the next state, with the lock returned to the hub.
     #[serde(rename_all = "camelCase")]

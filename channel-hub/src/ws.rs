@@ -113,9 +113,8 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
 
 async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<HubMessage> {
     let channel_id = match &message {
-        WalletMessage::Fulfil { state, .. } | WalletMessage::Reject { state, .. } => {
-            state.channel_id
-        }
+        WalletMessage::Fulfil { channel_id, .. } => *channel_id,
+        WalletMessage::Reject { state, .. } => state.channel_id,
         WalletMessage::Countersign(u) => u.state.channel_id,
         WalletMessage::Sync(s) => s.state.channel_id,
     };
@@ -125,19 +124,12 @@ async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<H
             return Err(HubError::Unauthorized("not the channel's wallet".into()));
         }
         Ok(Some(match message {
-            // `answer_lock` queues its acknowledgement on the socket itself, in order.
-            WalletMessage::Fulfil {
-                secret,
-                state,
-                wallet_signature,
-            } => {
-                let update = SignedUpdate {
-                    state,
-                    wallet_signature,
-                };
-                hub.answer_lock(wallet, Some(secret), update).await?;
+            // A revealed secret needs no answer.
+            WalletMessage::Fulfil { secret, .. } => {
+                hub.fulfil(wallet, &channel_id, secret).await?;
                 return Ok(None);
             }
+            // `reject` queues its acknowledgement on the socket itself, in order.
             WalletMessage::Reject {
                 state,
                 wallet_signature,
@@ -146,7 +138,7 @@ async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<H
                     state,
                     wallet_signature,
                 };
-                hub.answer_lock(wallet, None, update).await?;
+                hub.reject(wallet, update).await?;
                 return Ok(None);
             }
             WalletMessage::Countersign(update) => {

@@ -133,9 +133,10 @@ async fn a_concluded_dispute_pays_the_registered_state_and_resolves_locks_by_the
 async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_latest_state() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    // No settlement of idle channels: Alice's latest keeps the last payment's lock.
+    config.settle_idle = Duration::from_secs(3600);
+    let hub = weft_channel_hub::start(config).await.unwrap();
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
@@ -147,9 +148,14 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
     for _ in 0..3 {
         pay_routed(&bob, &b, &alice, 100).await;
     }
-    let latest = alice.channel(&a).unwrap().latest;
-    assert_eq!(latest.balance_wallet, 10_300);
-    assert!(latest.locks.is_empty());
+    // Each lock the hub offered paid Alice the one before; she accepted the last one by
+    // revealing its secret, so her latest state is signed by the hub alone and holds it.
+    let held = alice.channel(&a).unwrap();
+    let latest = held.latest.clone();
+    assert_eq!(latest.balance_wallet, 10_200);
+    assert_eq!(latest.locks.len(), 1);
+    assert_eq!(latest.locks[0].direction, LockDirection::HubToWallet);
+    assert_eq!(held.wallet_signature, None);
     assert!(latest.version > funded.version);
     let (alice_before, hub_before) = (
         l2_balance(&seq, &alice.address()).await,
@@ -158,7 +164,8 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
 
     // The hub registers its stored, co-signed version 2 with its real ChannelRegister.
     let register = hub.hub.register_on_rollup(&a, Some(2)).await.unwrap();
-    // Alice's watcher refutes it with her latest state before the deadline.
+    // Alice's watcher refutes it with her latest state (signing it now) before the
+    // deadline, and reveals the lock's secret on the rollup.
     wait_for("the wallet's refutation", async || {
         matches!(status(&seq, &a), ChannelStatus::Disputed { state, .. } if state == latest)
     })
@@ -198,9 +205,17 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
     );
 
     fill_until_closed(&seq, &a, deadline).await;
+    assert!(
+        seq.node
+            .state
+            .read()
+            .secret_revealed_at(&latest.locks[0].hashlock)
+            .is_some()
+    );
+    // The lock paid Alice: her balance plus the lock, the hub's balance.
     assert_eq!(
         l2_balance(&seq, &alice.address()).await - alice_before,
-        latest.balance_wallet
+        latest.balance_wallet + latest.locks[0].amount
     );
     assert_eq!(
         l2_balance(&seq, &hub.hub.address).await - hub_before,
@@ -269,8 +284,13 @@ async fn a_stale_registration_made_while_the_wallet_was_away_is_refuted_when_it_
     for _ in 0..2 {
         pay_routed(&bob, &b, &alice, 150).await;
     }
+    // Idle, the channel's last lock is settled to Alice.
+    wait_for("alice's settlement", async || {
+        let latest = alice.channel(&a).unwrap().latest;
+        latest.balance_wallet == 10_300 && latest.locks.is_empty()
+    })
+    .await;
     let latest = alice.channel(&a).unwrap().latest;
-    assert_eq!(latest.balance_wallet, 10_300);
     alice.close().await;
 
     // While Alice is offline the hub registers version 2 (Alice 10,000).

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, wallet};
+use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, wait_for, wallet};
 use weft_channel_hub::wire::RouteStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -49,25 +49,34 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
         .unwrap_err();
     assert_eq!(reused.code(), Some("duplicate_payment"), "{reused}");
     assert!(hub.hub.wait_idle(&b, Duration::from_secs(5)).await);
+    // Each payment's update paid the previous payment's lock to the hub: only the last
+    // lock is still in alice's latest state, its secret (the proof of payment) known.
     let ca = alice.channel(&a).unwrap();
-    assert_eq!(
-        (ca.latest.balance_wallet, ca.latest.balance_hub),
-        (8_500, 11_500)
-    );
-    assert!(ca.latest.locks.is_empty());
-    // Bob's side settles when the hub acknowledges his fulfil.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    assert_eq!(ca.latest.locks.len(), 1, "{ca:?}");
+    assert_eq!(ca.latest.locks[0].hashlock, hashlocks[4]);
+    assert_eq!(ca.latest.version, 2 + 5, "one update per payment");
+    let proof = alice
+        .proof_of_payment(&hashlocks[4])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(weft_protocol::primitives::keccak256(proof), hashlocks[4]);
+    // Idle, the channels get the hub's settlement offers: alice countersigns hers, and
+    // bob's revealed locks become his balance.
+    wait_for("alice's settlement", async || {
+        let ca = alice.channel(&a).unwrap();
+        (ca.latest.balance_wallet, ca.latest.balance_hub) == (8_500, 11_500)
+            && ca.latest.locks.is_empty()
+    })
+    .await;
+    wait_for("bob's settlement", async || {
         let cb = bob.channel(&b).unwrap();
-        if (cb.latest.balance_wallet, cb.latest.balance_hub) == (6_500, 3_500) {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "bob not settled: {cb:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (cb.latest.balance_wallet, cb.latest.balance_hub) == (6_500, 3_500)
+            && cb.latest.locks.is_empty()
+    })
+    .await;
+    let counts = hub.hub.store.payment_counts().await.unwrap();
+    assert_eq!(counts, vec![("settled".to_owned(), 5)]);
 
     alice.pay_hub(&a, 500).await.unwrap();
     alice.close_channel(&a, true).await.unwrap();

@@ -6,7 +6,7 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use common::{hub_config, key, sequencer, wallet};
+use common::{hub_config, key, sequencer, wallet, wallet_with};
 use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
 use weft_channel_hub::{
@@ -357,6 +357,7 @@ async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_sta
         hub_signature: hub_key_sign(&domain, &bob_next),
         wallet_signature: Some(key(1).sign_digest(&bob_next.signing_hash(&domain))),
         state: bob_next,
+        secrets: Vec::new(),
     };
     let (status, body) = post(&hub, &format!("/v1/channels/{b}/sync"), &req).await;
     assert_eq!(
@@ -444,7 +445,12 @@ async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
     config.locks.margin_blocks = 6;
     let hub = weft_channel_hub::start(config).await.unwrap();
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
-    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    // Bob's lock lives 14 blocks here: his watcher would reveal its secret on the rollup
+    // itself within its guard of 20; the test shows the hub doing it.
+    let bob = wallet_with(1, &dir.path().join("bob"), &hub, &seq, |c| {
+        c.reveal_guard_blocks = 1;
+    })
+    .await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
     let b = bob.open_channel(0, 10_000).await.unwrap();
     let before = alice.channel(&a).unwrap().latest;

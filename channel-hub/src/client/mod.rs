@@ -16,7 +16,7 @@ mod store;
 mod watch;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::PathBuf,
     sync::{
         Arc,
@@ -61,6 +61,9 @@ use crate::{
 pub const DEFAULT_LOCK_EXTRA_BLOCKS: u64 = 100;
 /// Default interval of the wallet's rollup watcher.
 pub const DEFAULT_WATCH_INTERVAL: Duration = Duration::from_millis(200);
+/// Blocks before a lock to the wallet expires at which the watcher reveals its secret on
+/// the rollup if the hub has not settled it yet (so any conclusion pays it to the wallet).
+pub const DEFAULT_REVEAL_GUARD_BLOCKS: u64 = 20;
 /// How long the wallet waits for its rollup transactions.
 pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between WebSocket reconnection attempts.
@@ -128,6 +131,9 @@ pub struct WalletConfig {
     pub fee: Amount,
     /// Interval of the wallet's rollup watcher (`None`: no watcher).
     pub watch_interval: Option<Duration>,
+    /// Blocks before a lock to the wallet expires at which the watcher reveals its secret
+    /// on the rollup if the hub has not settled the lock.
+    pub reveal_guard_blocks: u64,
 }
 
 impl WalletConfig {
@@ -141,6 +147,7 @@ impl WalletConfig {
             lock_extra_blocks: DEFAULT_LOCK_EXTRA_BLOCKS,
             fee: 0,
             watch_interval: Some(DEFAULT_WATCH_INTERVAL),
+            reveal_guard_blocks: DEFAULT_REVEAL_GUARD_BLOCKS,
         }
     }
 }
@@ -152,12 +159,17 @@ pub struct WalletChannel {
     pub id: B256,
     /// The token.
     pub token: TokenId,
-    /// The latest co-signed state.
+    /// The latest state both sides hold: co-signed, or a lock offer the wallet accepted by
+    /// revealing the lock's secret.
     pub latest: ChannelState,
-    /// The wallet's signature of it.
-    pub wallet_signature: Signature,
+    /// The wallet's signature of it (none for a lock it accepted by revealing; the wallet
+    /// signs it when it must present it).
+    pub wallet_signature: Option<Signature>,
     /// The hub's signature of it.
     pub hub_signature: Signature,
+    /// Secrets the hub revealed for the wallet's locks to it in `latest` (proofs of
+    /// payment): the wallet's next lock pays those locks to the hub.
+    pub paid: HashMap<B256, B256>,
     /// A newer state the hub signed that the wallet has not answered (stored).
     pub offer: Option<Offer>,
     /// `active`, `closed`, `disputed`.
@@ -184,6 +196,8 @@ struct Inner {
     sent: Mutex<HashMap<(B256, u64), (ChannelState, Signature)>>,
     /// Signalled whenever the hub answers a state sent on the socket.
     answered: tokio::sync::Notify,
+    /// Hashlocks whose secrets the watcher revealed on the rollup.
+    revealing: Mutex<HashSet<B256>>,
     socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
     connected: tokio_watch::Sender<bool>,
     answering: AtomicBool,
@@ -250,6 +264,7 @@ impl Wallet {
             invoices: Mutex::default(),
             sent: Mutex::default(),
             answered: tokio::sync::Notify::new(),
+            revealing: Mutex::default(),
             socket: Mutex::default(),
             connected: tokio_watch::Sender::new(false),
             answering: AtomicBool::new(true),
@@ -275,22 +290,20 @@ impl Wallet {
                 .lock()
                 .insert(hashlock, (secret, amount));
         }
+        let proofs = s.proofs().await?;
         for row in s.channels(&self.inner.address).await? {
             let states = s.states(&row.id).await?;
-            let latest = states
-                .iter()
-                .rev()
-                .find_map(|w| Some((w.state.clone(), w.wallet_signature?, w.hub_signature?)));
-            let Some((latest, wallet_signature, hub_signature)) = latest else {
+            let Some(agreed) = states.iter().rev().find(|w| w.is_agreed()) else {
                 continue;
             };
+            let latest = agreed.state.clone();
             let offer = states
                 .iter()
                 .rev()
                 .find(|w| w.state.version > latest.version && w.hub_signature.is_some())
                 .map(|w| Offer {
-                    kind: if transition::added_lock(&latest, &w.state)
-                        .is_some_and(|l| l.direction == LockDirection::HubToWallet)
+                    kind: if transition::settled_and_added(&latest, &w.state)
+                        .is_some_and(|(_, l)| l.direction == LockDirection::HubToWallet)
                     {
                         OfferKind::Lock
                     } else {
@@ -298,16 +311,23 @@ impl Wallet {
                     },
                     state: w.state.clone(),
                     hub_signature: w.hub_signature.expect("filtered"),
-                    secret: None,
+                    secrets: Vec::new(),
                 });
+            let paid = latest
+                .locks
+                .iter()
+                .filter(|l| l.direction == LockDirection::WalletToHub)
+                .filter_map(|l| Some((l.hashlock, *proofs.get(&l.hashlock)?)))
+                .collect();
             self.inner.channels.lock().insert(
                 row.id,
                 WalletChannel {
                     id: row.id,
                     token: row.token,
+                    wallet_signature: agreed.wallet_signature,
+                    hub_signature: agreed.hub_signature.expect("agreed states are hub-signed"),
                     latest,
-                    wallet_signature,
-                    hub_signature,
+                    paid,
                     offer,
                     status: row.status,
                 },
@@ -429,20 +449,22 @@ impl Wallet {
     ) -> Result<(), ClientError> {
         self.inner
             .store
-            .commit(vec![WalletWrite::State {
-                state: state.clone(),
-                wallet_signature: Some(wallet_signature),
-                hub_signature: Some(hub_signature),
-            }])
+            .commit(vec![co_signed_write(
+                &state,
+                wallet_signature,
+                hub_signature,
+            )])
             .await?;
-        self.set_latest(state, wallet_signature, hub_signature);
+        self.set_latest(state, Some(wallet_signature), hub_signature);
         Ok(())
     }
 
+    /// Makes `state` (stored) the channel's latest, if it is newer; forgets the proofs of
+    /// locks it no longer holds.
     fn set_latest(
         &self,
         state: ChannelState,
-        wallet_signature: Signature,
+        wallet_signature: Option<Signature>,
         hub_signature: Signature,
     ) {
         let mut channels = self.inner.channels.lock();
@@ -455,10 +477,37 @@ impl Wallet {
             {
                 c.offer = None;
             }
+            c.paid
+                .retain(|h, _| state.locks.iter().any(|l| &l.hashlock == h));
             c.latest = state;
             c.wallet_signature = wallet_signature;
             c.hub_signature = hub_signature;
         }
+    }
+
+    /// The wallet's signature of an agreed state: the stored one, or a fresh one for a lock
+    /// it accepted by revealing (the only state it holds at that version).
+    fn own_signature(&self, state: &ChannelState, stored: Option<Signature>) -> Signature {
+        stored.unwrap_or_else(|| self.sign(state))
+    }
+
+    /// The preimages the wallet knows of `state`'s locks: its invoices' and its proofs.
+    fn known_secrets(&self, state: &ChannelState) -> Vec<B256> {
+        let invoices = self.inner.invoices.lock();
+        let paid = self
+            .channel(&state.channel_id)
+            .map(|c| c.paid)
+            .unwrap_or_default();
+        state
+            .locks
+            .iter()
+            .filter_map(|l| {
+                invoices
+                    .get(&l.hashlock)
+                    .map(|(s, _)| *s)
+                    .or_else(|| paid.get(&l.hashlock).copied())
+            })
+            .collect()
     }
 
     /// The rollup head, re-read at most once a second.
@@ -543,6 +592,7 @@ impl Wallet {
                     state: opening.clone(),
                     wallet_signature: Some(wallet_signature),
                     hub_signature: None,
+                    accepted: false,
                 },
             ])
             .await?;
@@ -562,8 +612,9 @@ impl Wallet {
                 id,
                 token: remote.record.token,
                 latest: opening.clone(),
-                wallet_signature,
+                wallet_signature: Some(wallet_signature),
                 hub_signature: reply.hub_signature,
+                paid: HashMap::new(),
                 offer: None,
                 status: "active".into(),
             },
@@ -629,6 +680,7 @@ impl Wallet {
                     state: state.clone(),
                     wallet_signature: Some(wallet_signature),
                     hub_signature: None,
+                    accepted: false,
                 },
                 WalletWrite::Status {
                     id: *id,
@@ -790,8 +842,8 @@ impl Wallet {
         let channel = self.latest(id)?;
         match version {
             None => Ok((
-                channel.latest,
-                channel.wallet_signature,
+                channel.latest.clone(),
+                self.own_signature(&channel.latest, channel.wallet_signature),
                 channel.hub_signature,
             )),
             Some(v) => self
@@ -800,12 +852,14 @@ impl Wallet {
                 .states(id)
                 .await?
                 .into_iter()
-                .find_map(|w| {
-                    (w.state.version == v).then_some((
+                .find(|w| w.state.version == v && w.is_agreed())
+                .map(|w| {
+                    let ws = self.own_signature(&w.state, w.wallet_signature);
+                    (
                         w.state,
-                        w.wallet_signature?,
-                        w.hub_signature?,
-                    ))
+                        ws,
+                        w.hub_signature.expect("agreed states are hub-signed"),
+                    )
                 })
                 .ok_or_else(|| ClientError::BadOffer(format!("no co-signed state at version {v}"))),
         }
@@ -882,9 +936,13 @@ impl Wallet {
     }
 
     /// Pays `amount` to `payee` through the hub, locked to `hashlock` (the payee's
-    /// invoice). Returns how it stands: `Settled` (done), `Refunded` (failed, nothing
-    /// moved) or `Pending` (the payee has not answered; the hub will offer the outcome on
-    /// the WebSocket, and the wallet answers it there).
+    /// invoice). Returns how it stands: `Settled` (the payee was paid; the secret, the proof
+    /// of payment, is stored), `Refunded` (failed, nothing moved) or `Pending` (the payee
+    /// has not answered; the hub will offer the outcome on the WebSocket, and the wallet
+    /// answers it there).
+    ///
+    /// The state sent also pays the hub the wallet's earlier locks whose secrets the hub
+    /// revealed: one signature per payment settles the previous one.
     pub async fn pay(
         &self,
         id: &B256,
@@ -902,36 +960,113 @@ impl Wallet {
         };
         let _op = self.op_lock(id).lock_owned().await;
         self.settle_sent(id).await?;
-        let state = transition::add_lock(&self.latest(id)?.latest, lock)?;
-        let wallet_signature = self.sign(&state);
-        let req = RouteRequest {
-            state: state.clone(),
-            wallet_signature,
-            payee,
+        let mut answered_offer = false;
+        let (state, wallet_signature, reply) = loop {
+            let channel = self.latest(id)?;
+            let settled: Vec<B256> = channel
+                .latest
+                .locks
+                .iter()
+                .filter(|l| {
+                    l.direction == LockDirection::WalletToHub
+                        && channel.paid.contains_key(&l.hashlock)
+                })
+                .map(|l| l.hashlock)
+                .collect();
+            let state = transition::add_lock_settling(&channel.latest, &settled, lock.clone())?;
+            let wallet_signature = self.sign(&state);
+            let req = RouteRequest {
+                state: state.clone(),
+                wallet_signature,
+                payee,
+            };
+            match self
+                .post::<_, RouteReply>(&format!("/v1/channels/{id}/route"), &req)
+                .await
+            {
+                Ok(reply) => break (state, wallet_signature, reply),
+                // The hub offered something first (a settlement of an idle channel's
+                // locks): answer it, then pay on top of it.
+                Err(e) if e.code() == Some("offer_pending") && !answered_offer => {
+                    answered_offer = true;
+                    self.answer_outstanding_offer(id).await?;
+                }
+                Err(e) => return Err(e),
+            }
         };
-        let reply: RouteReply = self.post(&format!("/v1/channels/{id}/route"), &req).await?;
         self.check_hub(&state, &reply.hub_signature)?;
-        let locked = WalletWrite::State {
-            state: state.clone(),
-            wallet_signature: Some(wallet_signature),
-            hub_signature: Some(reply.hub_signature),
+        let locked = co_signed_write(&state, wallet_signature, reply.hub_signature);
+        match reply.status {
+            RouteStatus::Settled => {
+                let secret = reply
+                    .secret
+                    .filter(|s| keccak256(s) == hashlock)
+                    .ok_or_else(|| {
+                        ClientError::BadOffer("a settled payment without its secret".into())
+                    })?;
+                self.inner
+                    .store
+                    .commit(vec![locked, WalletWrite::Proof { hashlock, secret }])
+                    .await?;
+                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+                self.record_paid(id, hashlock, secret);
+            }
+            RouteStatus::Refunded => {
+                let offer = reply.offer.ok_or_else(|| {
+                    ClientError::BadOffer("a refunded payment without its refund".into())
+                })?;
+                // The locked state and its refund are stored in one commit.
+                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+                let update = self.accept_offer_with(&offer, vec![locked]).await?;
+                let ack: Ack = self
+                    .post(&format!("/v1/channels/{id}/countersign"), &update)
+                    .await?;
+                // The hub's signature is deterministic: the one already verified.
+                if ack.hub_signature != offer.hub_signature {
+                    return Err(ClientError::BadHubSignature);
+                }
+            }
+            RouteStatus::Pending => {
+                self.inner.store.commit(vec![locked]).await?;
+                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+            }
+        }
+        Ok(reply.status)
+    }
+
+    /// Remembers the secret of a paid lock of channel `id` (its next update settles it).
+    fn record_paid(&self, id: &B256, hashlock: B256, secret: B256) {
+        if let Some(c) = self.inner.channels.lock().get_mut(id)
+            && c.latest.locks.iter().any(|l| l.hashlock == hashlock)
+        {
+            c.paid.insert(hashlock, secret);
+        }
+    }
+
+    /// The proof of payment of one of the wallet's routed payments: the secret of its
+    /// hashlock, once the hub revealed it.
+    pub async fn proof_of_payment(&self, hashlock: &B256) -> Result<Option<B256>, ClientError> {
+        Ok(self.inner.store.proofs().await?.get(hashlock).copied())
+    }
+
+    /// Answers the hub's outstanding offer on channel `id` (read from the hub), with the
+    /// wallet's operation lock held by the caller.
+    async fn answer_outstanding_offer(&self, id: &B256) -> Result<(), ClientError> {
+        let view = self.hub_view(id).await?;
+        let Some(offer) = view.offer else {
+            return Ok(());
         };
-        let Some(offer) = reply.offer else {
-            self.inner.store.commit(vec![locked]).await?;
-            self.set_latest(state, wallet_signature, reply.hub_signature);
-            return Ok(reply.status);
-        };
-        // The locked state and its resolution are stored in one commit.
-        self.set_latest(state, wallet_signature, reply.hub_signature);
-        let update = self.accept_offer_with(&offer, vec![locked]).await?;
+        if offer.kind == OfferKind::Lock {
+            return self.on_lock_offer(offer).await;
+        }
+        let update = self.accept_offer(&offer).await?;
         let ack: Ack = self
             .post(&format!("/v1/channels/{id}/countersign"), &update)
             .await?;
-        // The hub's signature is deterministic: the one already verified on the offer.
         if ack.hub_signature != offer.hub_signature {
             return Err(ClientError::BadHubSignature);
         }
-        Ok(reply.status)
+        Ok(())
     }
 
     /// Checks an offer against the state its kind leads to from the latest one, stores it
@@ -962,10 +1097,23 @@ impl Wallet {
                 next.balance_wallet.saturating_sub(latest.balance_wallet),
             )?,
             OfferKind::Settle => {
-                let secret = offer.secret.ok_or_else(|| {
-                    ClientError::BadOffer("a settlement without its secret".into())
-                })?;
-                transition::resolve_lock(latest, &keccak256(secret), true)?
+                // Each lock it pays comes with its preimage: a lock to the hub is owed
+                // once its secret is out (the payee holds the hub's lock with it).
+                if offer.secrets.is_empty() {
+                    return Err(ClientError::BadOffer("a settlement of nothing".into()));
+                }
+                let hashlocks: Vec<B256> = offer.secrets.iter().map(keccak256).collect();
+                for (hashlock, secret) in hashlocks.iter().zip(&offer.secrets) {
+                    if latest.locks.iter().any(|l| {
+                        &l.hashlock == hashlock && l.direction == LockDirection::WalletToHub
+                    }) {
+                        writes.push(WalletWrite::Proof {
+                            hashlock: *hashlock,
+                            secret: *secret,
+                        });
+                    }
+                }
+                transition::settle(latest, &hashlocks)?
             }
             OfferKind::Refund => {
                 let removed = latest
@@ -988,13 +1136,9 @@ impl Wallet {
             )));
         }
         let wallet_signature = self.sign(next);
-        writes.push(WalletWrite::State {
-            state: next.clone(),
-            wallet_signature: Some(wallet_signature),
-            hub_signature: Some(offer.hub_signature),
-        });
+        writes.push(co_signed_write(next, wallet_signature, offer.hub_signature));
         self.inner.store.commit(writes).await?;
-        self.set_latest(next.clone(), wallet_signature, offer.hub_signature);
+        self.set_latest(next.clone(), Some(wallet_signature), offer.hub_signature);
         Ok(SignedUpdate {
             state: next.clone(),
             wallet_signature,
@@ -1045,70 +1189,131 @@ impl Wallet {
         let _op = self.op_lock(&id).lock_owned().await;
         let latest = self.latest(&id)?;
         if offer.state.version <= latest.latest.version {
-            return Ok(()); // answered already
+            // Answered already. A lock the wallet accepted is re-offered when the hub did
+            // not get the secret (a dropped socket): reveal it again.
+            if offer.kind == OfferKind::Lock
+                && offer.state == latest.latest
+                && let Some(lock) = offer.state.locks.last()
+                && let Some((secret, _)) = self.inner.invoices.lock().get(&lock.hashlock)
+            {
+                self.send(WalletMessage::Fulfil {
+                    channel_id: id,
+                    secret: *secret,
+                });
+            }
+            return Ok(());
         }
         if offer.kind != OfferKind::Lock {
             let update = self.accept_offer(&offer).await?;
             let ack: Ack = self
                 .post(&format!("/v1/channels/{id}/countersign"), &update)
                 .await?;
-            return self.check_hub(&update.state, &ack.hub_signature);
+            // The hub's signature is deterministic: the one already verified.
+            if ack.hub_signature != offer.hub_signature {
+                return Err(ClientError::BadHubSignature);
+            }
+            return Ok(());
         }
-        // A lock to the wallet: check it, store it (with the hub's signature) before
-        // revealing anything, then answer.
+        self.on_lock_offer(offer).await
+    }
+
+    /// A lock to the wallet (with the operation lock held): check it, store it with the
+    /// hub's signature before revealing anything, then answer: the secret if the wallet
+    /// has the invoice (the state becomes the latest), else a signed refusal.
+    async fn on_lock_offer(&self, offer: Offer) -> Result<(), ClientError> {
+        let id = offer.state.channel_id;
+        let latest = self.latest(&id)?;
         self.check_hub(&offer.state, &offer.hub_signature)?;
-        let lock = transition::added_lock(&latest.latest, &offer.state)
-            .filter(|l| l.direction == LockDirection::HubToWallet)
+        // The hub may pay the wallet its revealed locks in the same state, nothing else.
+        let (settled, lock) = transition::settled_and_added(&latest.latest, &offer.state)
+            .filter(|(settled, l)| {
+                l.direction == LockDirection::HubToWallet
+                    && settled
+                        .iter()
+                        .all(|s| s.direction == LockDirection::HubToWallet)
+            })
             .ok_or_else(|| {
                 ClientError::BadOffer("a lock offer must add one lock to the wallet".into())
             })?;
-        if transition::add_lock(&latest.latest, lock.clone())? != offer.state {
+        let settled: Vec<B256> = settled.iter().map(|l| l.hashlock).collect();
+        if transition::add_lock_settling(&latest.latest, &settled, lock.clone())? != offer.state {
             return Err(ClientError::BadOffer(
                 "the lock offer changes more than the lock".into(),
             ));
         }
+        let secret = self
+            .inner
+            .answering
+            .load(Ordering::SeqCst)
+            .then(|| self.fulfilment(&lock))
+            .flatten();
         self.inner
             .store
             .commit(vec![WalletWrite::State {
                 state: offer.state.clone(),
                 wallet_signature: None,
                 hub_signature: Some(offer.hub_signature),
+                accepted: secret.is_some(),
             }])
             .await?;
+        if let Some(secret) = secret {
+            self.set_latest(offer.state, None, offer.hub_signature);
+            self.send(WalletMessage::Fulfil {
+                channel_id: id,
+                secret,
+            });
+            return Ok(());
+        }
         if let Some(c) = self.inner.channels.lock().get_mut(&id) {
             c.offer = Some(offer.clone());
         }
         if self.inner.answering.load(Ordering::SeqCst) {
-            self.answer_lock(&offer, &lock)?;
+            self.answer_lock(&offer, &lock).await?;
         }
         Ok(())
     }
 
-    /// Fulfils a stored lock offer if the wallet has the invoice, rejects it otherwise.
-    fn answer_lock(&self, offer: &Offer, lock: &Lock) -> Result<(), ClientError> {
+    /// The secret the wallet reveals for `lock`: its invoice's, if the lock pays at least
+    /// the invoiced amount and has not expired.
+    fn fulfilment(&self, lock: &Lock) -> Option<B256> {
         let invoice = self.inner.invoices.lock().get(&lock.hashlock).copied();
         let head = self.inner.head.lock().1;
-        let secret = invoice
+        invoice
             .filter(|(_, amount)| lock.amount >= *amount && lock.expiry > head)
-            .map(|(s, _)| s);
-        let next = transition::resolve_lock(&offer.state, &lock.hashlock, secret.is_some())?;
+            .map(|(s, _)| s)
+    }
+
+    /// Answers a stored lock offer: fulfils it if the wallet has the invoice (storing that
+    /// it accepted the state first), rejects it with a signed refusal otherwise.
+    async fn answer_lock(&self, offer: &Offer, lock: &Lock) -> Result<(), ClientError> {
+        let id = offer.state.channel_id;
+        if let Some(secret) = self.fulfilment(lock) {
+            self.inner
+                .store
+                .commit(vec![WalletWrite::State {
+                    state: offer.state.clone(),
+                    wallet_signature: None,
+                    hub_signature: Some(offer.hub_signature),
+                    accepted: true,
+                }])
+                .await?;
+            self.set_latest(offer.state.clone(), None, offer.hub_signature);
+            self.send(WalletMessage::Fulfil {
+                channel_id: id,
+                secret,
+            });
+            return Ok(());
+        }
+        let next = transition::resolve_lock(&offer.state, &lock.hashlock, false)?;
         let wallet_signature = self.sign(&next);
         self.inner.sent.lock().insert(
             (next.channel_id, next.version),
             (next.clone(), wallet_signature),
         );
-        let message = match secret {
-            Some(secret) => WalletMessage::Fulfil {
-                secret,
-                state: next,
-                wallet_signature,
-            },
-            None => WalletMessage::Reject {
-                state: next,
-                wallet_signature,
-            },
-        };
-        self.send(message);
+        self.send(WalletMessage::Reject {
+            state: next,
+            wallet_signature,
+        });
         Ok(())
     }
 
@@ -1129,8 +1334,8 @@ impl Wallet {
             if offer.kind != OfferKind::Lock || offer.state.version <= latest.latest.version {
                 continue;
             }
-            if let Some(lock) = transition::added_lock(&latest.latest, &offer.state)
-                && let Err(e) = self.answer_lock(&offer, &lock)
+            if let Some((_, lock)) = transition::settled_and_added(&latest.latest, &offer.state)
+                && let Err(e) = self.answer_lock(&offer, &lock).await
             {
                 warn!(error = %e, "answering a stored lock failed");
             }
@@ -1194,13 +1399,15 @@ impl Wallet {
         let c = self.latest(id)?;
         Ok(match &c.offer {
             Some(o) => SyncRequest {
+                secrets: self.known_secrets(&o.state),
                 state: o.state.clone(),
                 wallet_signature: None,
                 hub_signature: o.hub_signature,
             },
             None => SyncRequest {
+                secrets: self.known_secrets(&c.latest),
+                wallet_signature: Some(self.own_signature(&c.latest, c.wallet_signature)),
                 state: c.latest.clone(),
-                wallet_signature: Some(c.wallet_signature),
                 hub_signature: c.hub_signature,
             },
         })
@@ -1220,15 +1427,19 @@ impl Wallet {
         let ours = self.latest(&id)?;
         if latest.state.version > ours.latest.version {
             self.check_hub(&latest.state, &latest.hub_signature)?;
-            let signer = latest
-                .wallet_signature
-                .recover(&latest.state.signing_hash(&self.inner.domain));
-            if signer.ok() != Some(self.inner.address) {
+            // Only a state the wallet signed itself: a newer one signed by the hub alone
+            // cannot be checked against anything the wallet holds.
+            let signed = latest.wallet_signature.filter(|s| {
+                s.recover(&latest.state.signing_hash(&self.inner.domain))
+                    .ok()
+                    == Some(self.inner.address)
+            });
+            let Some(wallet_signature) = signed else {
                 return Err(ClientError::BadOffer(
                     "a sync with a state the wallet did not sign".into(),
                 ));
-            }
-            self.store_co_signed(latest.state, latest.wallet_signature, latest.hub_signature)
+            };
+            self.store_co_signed(latest.state, wallet_signature, latest.hub_signature)
                 .await?;
         }
         if let Some(offer) = reply.offer {
@@ -1347,4 +1558,18 @@ async fn run_socket(
     };
     writer.abort();
     result
+}
+
+/// The write of a state with both signatures.
+fn co_signed_write(
+    state: &ChannelState,
+    wallet_signature: Signature,
+    hub_signature: Signature,
+) -> WalletWrite {
+    WalletWrite::State {
+        state: state.clone(),
+        wallet_signature: Some(wallet_signature),
+        hub_signature: Some(hub_signature),
+        accepted: false,
+    }
 }

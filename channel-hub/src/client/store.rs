@@ -3,7 +3,7 @@
 //! with the same group commit as the hub's store, so a wallet serving many payments at once
 //! shares fsyncs too.
 
-use std::{future::Future, path::Path, pin::Pin};
+use std::{collections::HashMap, future::Future, path::Path, pin::Pin};
 
 use sqlx::{AnyConnection, AnyPool, AssertSqlSafe};
 use weft_protocol::{
@@ -20,11 +20,18 @@ use crate::store::{GroupWriter, insert_sql};
 /// File name of the wallet's database inside its directory.
 pub(super) const WALLET_DB_FILE: &str = "wallet.db";
 
-const MIGRATIONS: &[(&str, &str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/channel-hub/wallet/0001_init.sql"),
-    include_str!("../../../migrations/channel-hub/wallet/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../../migrations/channel-hub/wallet/0001_init.sql"),
+        include_str!("../../../migrations/channel-hub/wallet/0001_init.sql"),
+    ),
+    (
+        "0002_accepted_and_proofs.sql",
+        include_str!("../../../migrations/channel-hub/wallet/0002_accepted_and_proofs.sql"),
+        include_str!("../../../migrations/channel-hub/wallet/0002_accepted_and_proofs.sql"),
+    ),
+];
 
 /// One change to the wallet's database.
 #[derive(Debug, Clone)]
@@ -55,6 +62,16 @@ pub enum WalletWrite {
         wallet_signature: Option<Signature>,
         /// The hub's signature.
         hub_signature: Option<Signature>,
+        /// Accepted without the wallet's signature: a lock offer whose secret the wallet
+        /// reveals.
+        accepted: bool,
+    },
+    /// A proof of payment: the secret the hub revealed for one of the wallet's locks.
+    Proof {
+        /// `keccak256(secret)`.
+        hashlock: B256,
+        /// The secret.
+        secret: B256,
     },
     /// An invoice's secret.
     Secret {
@@ -76,6 +93,16 @@ pub struct WalletState {
     pub wallet_signature: Option<Signature>,
     /// The hub's signature.
     pub hub_signature: Option<Signature>,
+    /// Accepted without the wallet's signature (a lock offer it fulfilled).
+    pub accepted: bool,
+}
+
+impl WalletState {
+    /// Whether both sides hold the state: the hub signed it, and the wallet signed or
+    /// accepted it.
+    pub fn is_agreed(&self) -> bool {
+        self.hub_signature.is_some() && (self.wallet_signature.is_some() || self.accepted)
+    }
 }
 
 /// A stored channel.
@@ -138,7 +165,7 @@ impl WalletStore {
     /// Every state of a channel, by version.
     pub async fn states(&self, id: &B256) -> Result<Vec<WalletState>, StoreError> {
         sqlx::query(
-            "SELECT encoded, wallet_signature, hub_signature FROM states \
+            "SELECT encoded, wallet_signature, hub_signature, accepted FROM states \
              WHERE channel_id = $1 ORDER BY version",
         )
         .bind(id.as_slice())
@@ -157,9 +184,23 @@ impl WalletStore {
                 state: ChannelState::from_bytes(&encoded).map_err(|e| c.corrupt("encoded", e))?,
                 wallet_signature: sig("wallet_signature")?,
                 hub_signature: sig("hub_signature")?,
+                accepted: c.u64("accepted")? != 0,
             })
         })
         .collect()
+    }
+
+    /// Every proof of payment: hashlock → secret.
+    pub async fn proofs(&self) -> Result<HashMap<B256, B256>, StoreError> {
+        sqlx::query("SELECT hashlock, secret FROM proofs")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let c = Columns::new(r, "proofs");
+                Ok((c.b256("hashlock")?, c.b256("secret")?))
+            })
+            .collect()
     }
 
     /// Every invoice: `(hashlock, secret, amount)`.
@@ -196,6 +237,7 @@ async fn apply_all(
 ) -> Result<(), StoreError> {
     let mut states = Vec::new();
     let mut secrets = Vec::new();
+    let mut proofs = Vec::new();
     for w in writes {
         match w {
             WalletWrite::Channel {
@@ -227,10 +269,12 @@ async fn apply_all(
                 secret,
                 amount,
             } => secrets.push((hashlock, secret, amount.to_string())),
+            WalletWrite::Proof { hashlock, secret } => proofs.push((hashlock, secret)),
             WalletWrite::State {
                 state,
                 wallet_signature,
                 hub_signature,
+                accepted,
             } => states.push((
                 state.channel_id,
                 i64::try_from(state.version).map_err(|_| StoreError::OutOfRange {
@@ -241,6 +285,7 @@ async fn apply_all(
                 state.to_bytes(),
                 wallet_signature.map(|s| s.to_bytes()),
                 hub_signature.map(|s| s.to_bytes()),
+                i64::from(*accepted),
             )),
         }
     }
@@ -261,26 +306,42 @@ async fn apply_all(
         }
         q.execute(&mut *conn).await?;
     }
+    for chunk in proofs.chunks(256) {
+        let sql = insert_sql(
+            backend,
+            "INSERT INTO proofs (hashlock, secret) VALUES ",
+            2,
+            chunk.len(),
+            " ON CONFLICT (hashlock) DO NOTHING",
+        );
+        let mut q = sqlx::query(AssertSqlSafe(sql));
+        for (hashlock, secret) in chunk {
+            q = q.bind(hashlock.as_slice()).bind(secret.as_slice());
+        }
+        q.execute(&mut *conn).await?;
+    }
     for chunk in states.chunks(128) {
         let sql = insert_sql(
             backend,
             "INSERT INTO states (channel_id, version, state_hash, encoded, wallet_signature, \
-             hub_signature) VALUES ",
-            6,
+             hub_signature, accepted) VALUES ",
+            7,
             chunk.len(),
             " ON CONFLICT (channel_id, version, state_hash) DO UPDATE SET \
              wallet_signature = COALESCE(excluded.wallet_signature, states.wallet_signature), \
-             hub_signature = COALESCE(excluded.hub_signature, states.hub_signature)",
+             hub_signature = COALESCE(excluded.hub_signature, states.hub_signature), \
+             accepted = MAX(excluded.accepted, states.accepted)",
         );
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (id, version, hash, encoded, ws, hs) in chunk {
+        for (id, version, hash, encoded, ws, hs, accepted) in chunk {
             q = q
                 .bind(id.as_slice())
                 .bind(*version)
                 .bind(hash.as_slice())
                 .bind(encoded.as_slice())
                 .bind(ws.as_ref().map(|s| s.as_slice()))
-                .bind(hs.as_ref().map(|s| s.as_slice()));
+                .bind(hs.as_ref().map(|s| s.as_slice()))
+                .bind(*accepted);
         }
         q.execute(&mut *conn).await?;
     }

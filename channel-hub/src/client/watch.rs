@@ -57,20 +57,9 @@ async fn catch_up(
                 wallet.set_status(&channel.id, "disputed").await?;
                 if state.version < channel.latest.version && remote.block_number < deadline {
                     info!(channel = %channel.id, registered = state.version, latest = channel.latest.version, "refuting a stale registration made while the wallet was away");
-                    let hash = wallet
-                        .submit_settle(
-                            &channel.latest,
-                            channel.wallet_signature,
-                            channel.hub_signature,
-                            Settle::Refute,
-                        )
-                        .await?;
-                    wallet
-                        .inner
-                        .rollup
-                        .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
-                        .await?;
+                    refute(wallet, &channel).await?;
                 }
+                reveal_incoming(wallet, &channel.latest, u64::MAX).await?;
             }
             ChannelStatus::Open => {}
         }
@@ -108,18 +97,10 @@ async fn scan(
                     wallet.set_status(&id, "disputed").await?;
                     if state.version < channel.latest.version {
                         info!(channel = %id, registered = state.version, latest = channel.latest.version, "refuting a stale registration");
-                        let hash = wallet
-                            .submit_settle(
-                                &channel.latest,
-                                channel.wallet_signature,
-                                channel.hub_signature,
-                                Settle::Refute,
-                            )
-                            .await?;
-                        rollup
-                            .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
-                            .await?;
+                        refute(wallet, &channel).await?;
                     }
+                    // Whichever state concludes, the wallet's revealed locks pay it.
+                    reveal_incoming(wallet, &channel.latest, u64::MAX).await?;
                 }
                 ChannelEvent::Closed => {
                     deadlines.remove(&id);
@@ -129,6 +110,64 @@ async fn scan(
             }
         }
         *cursor = number;
+    }
+    // Locks to the wallet the hub has not settled by the time they near expiry: reveal
+    // their secrets on the rollup, so any conclusion pays them to the wallet.
+    let open: Vec<_> = wallet
+        .inner
+        .channels
+        .lock()
+        .values()
+        .filter(|c| c.status == "active")
+        .map(|c| c.latest.clone())
+        .collect();
+    for latest in open {
+        let guard = wallet.inner.config.reveal_guard_blocks;
+        reveal_incoming(wallet, &latest, head.saturating_add(guard)).await?;
+    }
+    Ok(())
+}
+
+/// Refutes a registration with the wallet's latest state.
+async fn refute(wallet: &Wallet, channel: &super::WalletChannel) -> Result<(), super::ClientError> {
+    let wallet_signature = wallet.own_signature(&channel.latest, channel.wallet_signature);
+    let hash = wallet
+        .submit_settle(
+            &channel.latest,
+            wallet_signature,
+            channel.hub_signature,
+            Settle::Refute,
+        )
+        .await?;
+    wallet
+        .inner
+        .rollup
+        .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
+        .await?;
+    Ok(())
+}
+
+/// Reveals on the rollup the secrets of `state`'s locks to the wallet that expire before
+/// `before` (each once per run of the wallet).
+async fn reveal_incoming(
+    wallet: &Wallet,
+    state: &weft_protocol::channel::ChannelState,
+    before: u64,
+) -> Result<(), super::ClientError> {
+    for lock in &state.locks {
+        if lock.direction != weft_protocol::channel::LockDirection::HubToWallet
+            || lock.expiry > before
+            || !wallet.inner.invoices.lock().contains_key(&lock.hashlock)
+            || !wallet.inner.revealing.lock().insert(lock.hashlock)
+        {
+            continue;
+        }
+        info!(hashlock = %lock.hashlock, expiry = lock.expiry, "revealing a lock's secret on the rollup");
+        // A failure is most likely a secret revealed already (by the hub, or before a
+        // restart of the wallet): as good.
+        if let Err(e) = wallet.reveal_on_rollup(&lock.hashlock).await {
+            warn!(hashlock = %lock.hashlock, error = %e, "revealing on the rollup failed");
+        }
     }
     Ok(())
 }

@@ -15,7 +15,9 @@ mod tests;
 
 use std::path::Path;
 
-use sqlx::AnyPool;
+use std::collections::HashMap;
+
+use sqlx::{AnyPool, AssertSqlSafe};
 use weft_protocol::{
     channel::ChannelState,
     codec::{Decode, Encode},
@@ -27,7 +29,7 @@ use weft_sequencer::store::{Backend, columns::Columns, open_pool};
 
 pub(crate) use group::GroupWriter;
 pub use group::MAX_GROUP_JOBS;
-pub(crate) use rows::{insert_sql, now_secs};
+pub(crate) use rows::{in_list_sql, insert_sql, now_secs};
 pub use weft_sequencer::store::StoreError;
 
 /// File name of the default SQLite database inside the data directory.
@@ -190,8 +192,9 @@ pub struct StoredChannel {
     pub token: TokenId,
     /// `active`, `halted`, `disputed` or `closed`.
     pub status: String,
-    /// The latest co-signed state and the wallet's signature of it.
-    pub latest: (ChannelState, Signature),
+    /// The latest state both sides hold and the wallet's signature of it (none for a lock
+    /// the wallet accepted by revealing its secret).
+    pub latest: (ChannelState, Option<Signature>),
     /// A newer state the hub signed, awaiting the wallet: `(state, purpose, payment)`.
     pub offer: Option<(ChannelState, String, Option<B256>)>,
 }
@@ -249,7 +252,12 @@ impl HubStore {
         self.pool.close().await;
     }
 
-    /// Every channel with its latest co-signed state and pending offer.
+    /// Every channel with its latest state and pending offer.
+    ///
+    /// A state is the latest once the wallet signed it, or, for a lock the hub offered,
+    /// once the wallet revealed the lock's secret (its payment is `fulfilled` or
+    /// `settled`). The hub signs a new state only on top of its highest one and keeps at
+    /// most one offer outstanding, so the latest is one of the two newest states.
     pub async fn channels(&self) -> Result<Vec<StoredChannel>, StoreError> {
         let rows = sqlx::query("SELECT id, wallet, token, status FROM channels ORDER BY id")
             .fetch_all(&self.pool)
@@ -259,17 +267,38 @@ impl HubStore {
             let c = Columns::new(row, "channels");
             let id = c.b256("id")?;
             let c = c.keyed(id.to_string());
-            let states = self.latest_states(&id).await?;
+            let newest = sqlx::query(
+                "SELECT s.version, s.encoded, s.purpose, s.payment, w.signature, \
+                 p.status AS payment_status FROM states s \
+                 LEFT JOIN wallet_signatures w \
+                   ON w.channel_id = s.channel_id AND w.version = s.version \
+                 LEFT JOIN payments p ON p.hashlock = s.payment \
+                 WHERE s.channel_id = $1 ORDER BY s.version DESC LIMIT 2",
+            )
+            .bind(id.as_slice())
+            .fetch_all(&self.pool)
+            .await?;
             let mut latest = None;
             let mut offer = None;
-            for s in states {
-                match s.wallet_signature {
-                    Some(sig) => latest = Some((s.state, sig)),
-                    None if latest.is_some() => offer = Some((s.state, s.purpose, None)),
-                    None => {}
+            for row in &newest {
+                let state = stored_state(row)?;
+                let r = Columns::new(row, "states");
+                let payment: Option<Vec<u8>> = r.get("payment")?;
+                let payment = payment.and_then(|b| B256::try_from(b.as_slice()).ok());
+                let payment_status: Option<String> = r.get("payment_status")?;
+                let revealed = state.purpose == "lock"
+                    && matches!(payment_status.as_deref(), Some("fulfilled" | "settled"));
+                if state.wallet_signature.is_some() || revealed {
+                    latest = Some((state.state, state.wallet_signature));
+                    break;
                 }
+                if offer.is_some() {
+                    break;
+                }
+                offer = Some((state.state, state.purpose, payment));
             }
-            let latest = latest.ok_or_else(|| c.corrupt("states", "no co-signed state"))?;
+            let latest =
+                latest.ok_or_else(|| c.corrupt("states", "neither newest state is agreed"))?;
             channels.push(StoredChannel {
                 id,
                 wallet: c.address("wallet")?,
@@ -279,38 +308,28 @@ impl HubStore {
                 offer,
             });
         }
-        // Payments attach to offers by the state's own `payment` column.
-        for ch in &mut channels {
-            if let Some((state, _, payment)) = &mut ch.offer {
-                *payment = self.state_payment(&ch.id, state.version).await?;
-            }
-        }
         Ok(channels)
     }
 
-    /// The states from the latest co-signed one on, in version order.
-    async fn latest_states(&self, id: &B256) -> Result<Vec<StoredState>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
-             LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
-             WHERE s.channel_id = $1 AND s.version >= \
-               (SELECT COALESCE(MAX(version), 0) FROM wallet_signatures x WHERE x.channel_id = $1) \
-             ORDER BY s.version",
-        )
-        .bind(id.as_slice())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(stored_state).collect()
-    }
-
-    async fn state_payment(&self, id: &B256, version: u64) -> Result<Option<B256>, StoreError> {
-        let row = sqlx::query("SELECT payment FROM states WHERE channel_id = $1 AND version = $2")
-            .bind(id.as_slice())
-            .bind(rows::to_i64("version", version)?)
-            .fetch_one(&self.pool)
-            .await?;
-        let bytes: Option<Vec<u8>> = Columns::new(&row, "states").get("payment")?;
-        Ok(bytes.and_then(|b| B256::try_from(b.as_slice()).ok()))
+    /// The preimages the hub knows of `hashlocks` (revealed secrets of its payments).
+    pub async fn secrets(&self, hashlocks: &[B256]) -> Result<HashMap<B256, B256>, StoreError> {
+        let mut secrets = HashMap::new();
+        for chunk in hashlocks.chunks(rows::CHUNK) {
+            let sql = in_list_sql(
+                self.backend,
+                "SELECT hashlock, secret FROM payments WHERE secret IS NOT NULL AND hashlock IN ",
+                chunk.len(),
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for h in chunk {
+                q = q.bind(h.as_slice());
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                let c = Columns::new(&row, "payments");
+                secrets.insert(c.b256("hashlock")?, c.b256("secret")?);
+            }
+        }
+        Ok(secrets)
     }
 
     /// The state of `version` the hub signed on channel `id`, if any.

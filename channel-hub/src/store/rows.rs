@@ -15,7 +15,7 @@ pub(super) use weft_sequencer::store::columns::to_i64;
 type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 
 /// Rows per multi-row statement (parameters stay far below both backends' limits).
-const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 256;
 
 /// Seconds since the Unix epoch.
 pub(crate) fn now_secs() -> u64 {
@@ -255,5 +255,24 @@ pub(crate) fn insert_sql(
         sql.push(')');
     }
     sql.push_str(tail);
+    sql
+}
+
+/// `head (?, ?, ..)` with `values` parameters, for `IN` lists; placeholders as
+/// [`insert_sql`]'s.
+pub(crate) fn in_list_sql(backend: Backend, head: &str, values: usize) -> String {
+    let mut sql = String::with_capacity(head.len() + values * 5 + 2);
+    sql.push_str(head);
+    sql.push('(');
+    for i in 1..=values {
+        if i > 1 {
+            sql.push_str(", ");
+        }
+        match backend {
+            Backend::Sqlite => sql.push('?'),
+            Backend::Postgres => write!(sql, "${i}").expect("writing to a String cannot fail"),
+        }
+    }
+    sql.push(')');
     sql
 }

@@ -191,7 +191,7 @@ async fn a_failing_write_fails_only_its_own_commit_in_a_group() {
 }
 
 #[tokio::test]
-async fn channels_load_with_their_latest_co_signed_state_and_offer() {
+async fn channels_load_with_their_latest_agreed_state_and_offer() {
     on_every_backend(async |db| {
         let store = db.connect().await;
         open_channel(&store).await;
@@ -240,19 +240,41 @@ async fn channels_load_with_their_latest_co_signed_state_and_offer() {
         let channels = store.channels().await.unwrap();
         assert_eq!(channels.len(), 1);
         let c = &channels[0];
-        assert_eq!(c.latest, (co_signed.clone(), signature(&co_signed)));
-        assert_eq!(c.offer, Some((offer, "lock".into(), Some(hashlock))));
+        assert_eq!(c.latest, (co_signed.clone(), Some(signature(&co_signed))));
+        assert_eq!(
+            c.offer,
+            Some((offer.clone(), "lock".into(), Some(hashlock)))
+        );
         assert_eq!(store.meta("watch_cursor").await.unwrap(), Some(42));
 
-        let mut settled = store.payment(&hashlock).await.unwrap().unwrap();
-        assert_eq!(store.open_payments().await.unwrap(), vec![settled.clone()]);
-        settled.status = PaymentStatus::Settled;
-        settled.secret = Some(keccak256(b"x"));
+        // The payee reveals the secret: the offered lock is the latest state, signed by
+        // the hub alone, and the secret is known.
+        let mut payment = store.payment(&hashlock).await.unwrap().unwrap();
+        assert_eq!(store.open_payments().await.unwrap(), vec![payment.clone()]);
+        let secret = keccak256(b"x");
+        payment.status = PaymentStatus::Fulfilled;
+        payment.secret = Some(secret);
         store
-            .commit(vec![Write::Payment(settled.clone())])
+            .commit(vec![Write::Payment(payment.clone())])
             .await
             .unwrap();
-        assert_eq!(store.payment(&hashlock).await.unwrap(), Some(settled));
+        let c = &store.channels().await.unwrap()[0];
+        assert_eq!((&c.latest, &c.offer), (&(offer.clone(), None), &None));
+        assert_eq!(
+            store
+                .secrets(&[hashlock, keccak256(b"unknown")])
+                .await
+                .unwrap(),
+            std::collections::HashMap::from([(hashlock, secret)])
+        );
+
+        // The payer's lock is paid too: the payment is over.
+        payment.status = PaymentStatus::Settled;
+        store
+            .commit(vec![Write::Payment(payment.clone())])
+            .await
+            .unwrap();
+        assert_eq!(store.payment(&hashlock).await.unwrap(), Some(payment));
         assert!(store.open_payments().await.unwrap().is_empty());
         store.close().await;
     })

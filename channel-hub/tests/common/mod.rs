@@ -67,6 +67,7 @@ pub fn hub_config(dir: &Path, seq: &weft_sequencer::Running) -> HubConfig {
         data_dir: dir.to_path_buf(),
         sequencer_url: format!("http://{}", seq.addr),
         watch_interval: Duration::from_millis(50),
+        settle_idle: Duration::from_millis(100),
         route_timeout: Duration::from_secs(5),
         ..HubConfig::default()
     }
@@ -84,12 +85,24 @@ pub async fn wallet(
     hub: &weft_channel_hub::Running,
     seq: &weft_sequencer::Running,
 ) -> Wallet {
-    let config = WalletConfig::new(
+    wallet_with(i, dir, hub, seq, |_| {}).await
+}
+
+/// [`wallet`] with its configuration edited by `edit`.
+pub async fn wallet_with(
+    i: u32,
+    dir: &Path,
+    hub: &weft_channel_hub::Running,
+    seq: &weft_sequencer::Running,
+    edit: impl FnOnce(&mut WalletConfig),
+) -> Wallet {
+    let mut config = WalletConfig::new(
         &format!("http://{}", hub.addr),
         &format!("http://{}", seq.addr),
         key(i),
         dir.to_path_buf(),
     );
+    edit(&mut config);
     let w = Wallet::open(config).await.unwrap();
     assert!(w.wait_connected(Duration::from_secs(5)).await);
     w
