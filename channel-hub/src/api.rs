@@ -29,7 +29,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::json;
 use weft_protocol::{
     primitives::{Address, B256},
@@ -72,43 +72,37 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .with_state(hub)
 }
 
-/// The body of every error response.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// Stable code.
-    pub code: String,
-    /// Detail for humans.
-    pub message: String,
-    /// For `unexpected_state`: the state the hub expected to be signed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected: Option<weft_protocol::channel::ChannelState>,
-    /// For `sync_required` and `stale_version`: the hub's highest signed version.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hub_version: Option<u64>,
-}
+pub use crate::wire::ErrorBody;
 
-impl IntoResponse for HubError {
-    fn into_response(self) -> Response {
-        let message = match &self {
+impl HubError {
+    /// What a wallet is told: the stable code, a message (no internals), and the details
+    /// some codes carry.
+    pub fn body(&self) -> ErrorBody {
+        let message = match self {
             HubError::Store(e) => {
                 tracing::error!(error = %e, "storage error");
                 "internal error".to_owned()
             }
             other => other.to_string(),
         };
-        let body = ErrorBody {
+        ErrorBody {
             code: self.code().into(),
             message,
-            expected: match &self {
+            expected: match self {
                 HubError::UnexpectedState { expected } => Some((**expected).clone()),
                 _ => None,
             },
-            hub_version: match &self {
+            hub_version: match self {
                 HubError::SyncRequired { hub } | HubError::StaleVersion { hub, .. } => Some(*hub),
                 _ => None,
             },
-        };
-        (self.status(), Json(body)).into_response()
+        }
+    }
+}
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        (self.status(), Json(self.body())).into_response()
     }
 }
 

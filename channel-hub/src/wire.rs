@@ -42,6 +42,22 @@ pub struct RouteRequest {
     pub payee: Address,
 }
 
+/// The body of every error answer (REST, and [`HubMessage::Routed`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorBody {
+    /// Stable code.
+    pub code: String,
+    /// Detail for humans.
+    pub message: String,
+    /// For `unexpected_state`: the state the hub expected to be signed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<ChannelState>,
+    /// For `sync_required` and `stale_version`: the hub's highest signed version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_version: Option<u64>,
+}
+
 /// `POST /v1/channels/{id}/close`: a final state; the hub co-signs it and, if asked, submits
 /// the `ChannelClose` itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -265,6 +281,19 @@ pub enum HubMessage {
     },
     /// The hub's view after a sync on the socket.
     Synced(Box<SyncReply>),
+    /// The answer to a payment the wallet sent on the socket ([`WalletMessage::Route`]):
+    /// the route's reply, or why it was refused.
+    #[serde(rename_all = "camelCase")]
+    Routed {
+        /// The payment's hashlock (the request this answers).
+        hashlock: B256,
+        /// The answer, as `POST /v1/channels/{id}/route` gives it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reply: Option<Box<RouteReply>>,
+        /// The refusal, as that route's error body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<Box<ErrorBody>>,
+    },
     /// A message the hub could not accept.
     #[serde(rename_all = "camelCase")]
     Error {
@@ -302,6 +331,9 @@ pub enum WalletMessage {
     },
     /// Countersigns an offer (settle, refund, payment, funding).
     Countersign(SignedUpdate),
+    /// Pays another wallet through the hub, as `POST /v1/channels/{id}/route` does; the
+    /// answer is a [`HubMessage::Routed`]. Several may be in flight on one socket.
+    Route(RouteRequest),
     /// Answers a sync request.
     Sync(SyncRequest),
 }

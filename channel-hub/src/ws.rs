@@ -15,7 +15,7 @@ use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use tracing::debug;
-use weft_protocol::primitives::Address;
+use weft_protocol::primitives::{Address, B256};
 
 use crate::{
     error::HubError,
@@ -111,12 +111,42 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
     debug!(%wallet, "wallet disconnected");
 }
 
-async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<HubMessage> {
+async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Option<HubMessage> {
     let channel_id = match &message {
         WalletMessage::Fulfil { channel_id, .. } => *channel_id,
         WalletMessage::Reject { state, .. } => state.channel_id,
         WalletMessage::Countersign(u) => u.state.channel_id,
         WalletMessage::Sync(s) => s.state.channel_id,
+        WalletMessage::Route(r) => {
+            // A payment waits for its payee: it runs on its own, so the socket keeps
+            // serving this wallet's other messages (its answers as a payee) meanwhile.
+            let (hub, wallet, req) = (hub.clone(), *wallet, r.clone());
+            tokio::spawn(async move {
+                let hashlock = req.state.locks.last().map_or(B256::ZERO, |l| l.hashlock);
+                let id = req.state.channel_id;
+                let result = async {
+                    let owner = hub.slot(&id)?.channel.lock().await.wallet;
+                    if owner != wallet {
+                        return Err(HubError::Unauthorized("not the channel's wallet".into()));
+                    }
+                    hub.route(&id, req).await
+                }
+                .await;
+                let (reply, error) = match result {
+                    Ok(reply) => (Some(Box::new(reply)), None),
+                    Err(e) => (None, Some(Box::new(e.body()))),
+                };
+                hub.sessions.send(
+                    &wallet,
+                    HubMessage::Routed {
+                        hashlock,
+                        reply,
+                        error,
+                    },
+                );
+            });
+            return None;
+        }
     };
     let result = async {
         let owner = hub.slot(&channel_id)?.channel.lock().await.wallet;
@@ -147,6 +177,7 @@ async fn handle(hub: &Hub, wallet: &Address, message: WalletMessage) -> Option<H
             WalletMessage::Sync(req) => {
                 HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
             }
+            WalletMessage::Route(_) => unreachable!("spawned above"),
         }))
     }
     .await;

@@ -29,7 +29,7 @@ use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use serde::{Serialize, de::DeserializeOwned};
-use tokio::sync::{mpsc, watch as tokio_watch};
+use tokio::sync::{mpsc, oneshot, watch as tokio_watch};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, warn};
 use weft_protocol::{
@@ -68,6 +68,9 @@ pub const DEFAULT_REVEAL_GUARD_BLOCKS: u64 = 20;
 pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause between WebSocket reconnection attempts.
 pub const RECONNECT_DELAY: Duration = Duration::from_millis(100);
+/// How long a payment sent on the socket waits for the hub's answer (the hub itself answers
+/// `pending` after its route timeout).
+pub const ROUTE_ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a wallet operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +105,9 @@ pub enum ClientError {
     /// No invoice of the wallet has this hashlock.
     #[error("no invoice with hashlock {0}")]
     UnknownInvoice(B256),
+    /// The hub's socket closed (or stayed silent) before the hub answered.
+    #[error("the hub did not answer on its socket")]
+    Disconnected,
 }
 
 impl ClientError {
@@ -198,6 +204,8 @@ struct Inner {
     answered: tokio::sync::Notify,
     /// Hashlocks whose secrets the watcher revealed on the rollup.
     revealing: Mutex<HashSet<B256>>,
+    /// Payments sent on the socket, by hashlock, awaiting the hub's answer.
+    routes: Mutex<HashMap<B256, RouteWaiter>>,
     socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
     connected: tokio_watch::Sender<bool>,
     answering: AtomicBool,
@@ -205,6 +213,9 @@ struct Inner {
     stop: tokio_watch::Sender<bool>,
     rng: Mutex<StdRng>,
 }
+
+/// Where a payment sent on the socket hears its answer.
+type RouteWaiter = oneshot::Sender<Result<RouteReply, ErrorBody>>;
 
 /// A wallet using the hub; cheap to clone.
 #[derive(Clone)]
@@ -265,6 +276,7 @@ impl Wallet {
             sent: Mutex::default(),
             answered: tokio::sync::Notify::new(),
             revealing: Mutex::default(),
+            routes: Mutex::default(),
             socket: Mutex::default(),
             connected: tokio_watch::Sender::new(false),
             answering: AtomicBool::new(true),
@@ -980,10 +992,7 @@ impl Wallet {
                 wallet_signature,
                 payee,
             };
-            match self
-                .post::<_, RouteReply>(&format!("/v1/channels/{id}/route"), &req)
-                .await
-            {
+            match self.route(id, &req).await {
                 Ok(reply) => break (state, wallet_signature, reply),
                 // The hub offered something first (a settlement of an idle channel's
                 // locks): answer it, then pay on top of it.
@@ -1032,6 +1041,60 @@ impl Wallet {
             }
         }
         Ok(reply.status)
+    }
+
+    /// Sends a payment to the hub: on the WebSocket when it is up (cheaper than a request,
+    /// and several may be in flight), else as `POST /v1/channels/{id}/route`.
+    async fn route(&self, id: &B256, req: &RouteRequest) -> Result<RouteReply, ClientError> {
+        let hashlock = req
+            .state
+            .locks
+            .last()
+            .map(|l| l.hashlock)
+            .ok_or_else(|| ClientError::BadOffer("a payment without its lock".into()))?;
+        let (tx, rx) = oneshot::channel();
+        let sent = {
+            let socket = self.inner.socket.lock();
+            socket.as_ref().is_some_and(|s| {
+                self.inner.routes.lock().insert(hashlock, tx);
+                s.send(WalletMessage::Route(req.clone())).is_ok()
+            })
+        };
+        if !sent {
+            self.inner.routes.lock().remove(&hashlock);
+            return self.post(&format!("/v1/channels/{id}/route"), req).await;
+        }
+        match tokio::time::timeout(ROUTE_ANSWER_TIMEOUT, rx).await {
+            Ok(Ok(Ok(reply))) => Ok(reply),
+            Ok(Ok(Err(body))) => Err(ClientError::Hub(Box::new(body))),
+            Ok(Err(_)) => Err(ClientError::Disconnected),
+            Err(_) => {
+                self.inner.routes.lock().remove(&hashlock);
+                Err(ClientError::Disconnected)
+            }
+        }
+    }
+
+    /// The hub's answer to a payment sent on the socket.
+    fn on_routed(
+        &self,
+        hashlock: B256,
+        reply: Option<Box<RouteReply>>,
+        error: Option<Box<ErrorBody>>,
+    ) {
+        let Some(waiter) = self.inner.routes.lock().remove(&hashlock) else {
+            return;
+        };
+        let _ = waiter.send(match (reply, error) {
+            (Some(reply), _) => Ok(*reply),
+            (None, Some(error)) => Err(*error),
+            (None, None) => Err(ErrorBody {
+                code: "invalid_response".into(),
+                message: "an answer with neither a reply nor an error".into(),
+                expected: None,
+                hub_version: None,
+            }),
+        });
     }
 
     /// Remembers the secret of a paid lock of channel `id` (its next update settles it).
@@ -1166,6 +1229,14 @@ impl Wallet {
             HubMessage::Ack(ack) => self.on_ack(ack).await,
             HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id),
             HubMessage::Synced(reply) => self.adopt(*reply).await,
+            HubMessage::Routed {
+                hashlock,
+                reply,
+                error,
+            } => {
+                self.on_routed(hashlock, reply, error);
+                Ok(())
+            }
             HubMessage::Error {
                 channel_id,
                 code,
@@ -1540,6 +1611,13 @@ async fn run_socket(
             }
         }
     });
+    let (handle, mut queued) = mpsc::unbounded_channel::<HubMessage>();
+    let handler = wallet.clone();
+    tokio::spawn(async move {
+        while let Some(m) = queued.recv().await {
+            handler.on_message(m).await;
+        }
+    });
     let result = loop {
         let frame = tokio::select! {
             _ = stop.wait_for(|s| *s) => break Ok(()),
@@ -1552,11 +1630,23 @@ async fn run_socket(
             Some(Err(e)) => break Err(e.into()),
         };
         match serde_json::from_str::<HubMessage>(&text) {
-            Ok(m) => wallet.on_message(m).await,
+            // Answers to payments go straight to their waiting `pay` (which may hold the
+            // channel's operation lock that a queued offer waits for).
+            Ok(HubMessage::Routed {
+                hashlock,
+                reply,
+                error,
+            }) => wallet.on_routed(hashlock, reply, error),
+            // The rest in order, on the handler task.
+            Ok(m) => {
+                let _ = handle.send(m);
+            }
             Err(e) => warn!(error = %e, "unreadable hub message"),
         }
     };
     writer.abort();
+    // Payments waiting for an answer on this socket get none: their senders are dropped.
+    inner.routes.lock().clear();
     result
 }
 
