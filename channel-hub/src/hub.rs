@@ -322,20 +322,28 @@ impl Hub {
     }
 
     async fn load(&self) -> Result<(), HubError> {
-        let open: HashMap<B256, PaymentRow> = self
-            .store
-            .open_payments()
-            .await?
-            .into_iter()
-            .map(|p| (p.hashlock, p))
-            .collect();
         let stored = self.store.channels().await?;
         let count = stored.len();
-        let hashlocks: Vec<B256> = stored
+        // The payments not over are those whose locks the channels' states still hold.
+        let mut hashlocks: Vec<B256> = stored
             .iter()
-            .flat_map(|s| s.latest.0.locks.iter().map(|l| l.hashlock))
+            .flat_map(|s| {
+                let offered = s.offer.iter().flat_map(|(o, _, _)| o.locks.iter());
+                s.latest.0.locks.iter().chain(offered).map(|l| l.hashlock)
+            })
             .collect();
-        let secrets = self.store.secrets(&hashlocks).await?;
+        hashlocks.sort_unstable();
+        hashlocks.dedup();
+        let payments = self.store.payments(&hashlocks).await?;
+        let secrets: HashMap<B256, B256> = payments
+            .iter()
+            .filter_map(|p| Some((p.hashlock, p.secret?)))
+            .collect();
+        let open: HashMap<B256, PaymentRow> = payments
+            .into_iter()
+            .filter(|p| !p.status.is_final())
+            .map(|p| (p.hashlock, p))
+            .collect();
         for s in stored {
             let (latest, wallet_signature) = s.latest;
             let hub_signature = self.sign(&latest);

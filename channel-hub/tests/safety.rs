@@ -96,9 +96,10 @@ async fn the_hub_signs_nothing_before_its_state_is_committed() {
     let (status, body) = post(&hub, &format!("/v1/channels/{a}/pay"), &update).await;
     assert_eq!(status, 200, "{body}");
     let stored: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM states s JOIN wallet_signatures w \
+        "SELECT COUNT(*) FROM states s LEFT JOIN wallet_signatures w \
          ON w.channel_id = s.channel_id AND w.version = s.version \
-         WHERE s.channel_id = ? AND s.version = ?",
+         WHERE s.channel_id = ? AND s.version = ? \
+         AND COALESCE(s.wallet_signature, w.signature) IS NOT NULL",
     )
     .bind(a.as_slice())
     .bind(next.version as i64)

@@ -15,8 +15,6 @@ mod tests;
 
 use std::path::Path;
 
-use std::collections::HashMap;
-
 use sqlx::{AnyPool, AssertSqlSafe};
 use weft_protocol::{
     channel::ChannelState,
@@ -36,11 +34,22 @@ pub use weft_sequencer::store::StoreError;
 pub const DEFAULT_SQLITE_FILE: &str = "channel-hub.db";
 
 /// The migrations, embedded: `(file name, SQLite SQL, PostgreSQL SQL)`. Append only.
-const MIGRATIONS: &[(&str, &str, &str)] = &[(
-    "0001_init.sql",
-    include_str!("../../../migrations/channel-hub/sqlite/0001_init.sql"),
-    include_str!("../../../migrations/channel-hub/postgres/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str, &str)] = &[
+    (
+        "0001_init.sql",
+        include_str!("../../../migrations/channel-hub/sqlite/0001_init.sql"),
+        include_str!("../../../migrations/channel-hub/postgres/0001_init.sql"),
+    ),
+    (
+        "0002_signature_in_state_row.sql",
+        include_str!("../../../migrations/channel-hub/sqlite/0002_signature_in_state_row.sql"),
+        include_str!("../../../migrations/channel-hub/postgres/0002_signature_in_state_row.sql"),
+    ),
+];
+
+/// The wallet's signature of a state row: in the row itself for a state the wallet sent
+/// signed, in `wallet_signatures` for one it countersigned later (`w` joined).
+const WALLET_SIGNATURE: &str = "COALESCE(s.wallet_signature, w.signature) AS signature";
 
 /// One change to the hub's database.
 #[derive(Debug, Clone)]
@@ -267,14 +276,14 @@ impl HubStore {
             let c = Columns::new(row, "channels");
             let id = c.b256("id")?;
             let c = c.keyed(id.to_string());
-            let newest = sqlx::query(
-                "SELECT s.version, s.encoded, s.purpose, s.payment, w.signature, \
+            let newest = sqlx::query(AssertSqlSafe(format!(
+                "SELECT s.version, s.encoded, s.purpose, s.payment, {WALLET_SIGNATURE}, \
                  p.status AS payment_status FROM states s \
                  LEFT JOIN wallet_signatures w \
                    ON w.channel_id = s.channel_id AND w.version = s.version \
                  LEFT JOIN payments p ON p.hashlock = s.payment \
-                 WHERE s.channel_id = $1 ORDER BY s.version DESC LIMIT 2",
-            )
+                 WHERE s.channel_id = $1 ORDER BY s.version DESC LIMIT 2"
+            )))
             .bind(id.as_slice())
             .fetch_all(&self.pool)
             .await?;
@@ -311,13 +320,14 @@ impl HubStore {
         Ok(channels)
     }
 
-    /// The preimages the hub knows of `hashlocks` (revealed secrets of its payments).
-    pub async fn secrets(&self, hashlocks: &[B256]) -> Result<HashMap<B256, B256>, StoreError> {
-        let mut secrets = HashMap::new();
+    /// The payments of `hashlocks` (those of the locks in the channels' states, at start).
+    pub async fn payments(&self, hashlocks: &[B256]) -> Result<Vec<PaymentRow>, StoreError> {
+        let mut payments = Vec::with_capacity(hashlocks.len());
         for chunk in hashlocks.chunks(rows::CHUNK) {
             let sql = in_list_sql(
                 self.backend,
-                "SELECT hashlock, secret FROM payments WHERE secret IS NOT NULL AND hashlock IN ",
+                "SELECT hashlock, payer_channel, payee_channel, amount, status, secret \
+                 FROM payments WHERE hashlock IN ",
                 chunk.len(),
             );
             let mut q = sqlx::query(AssertSqlSafe(sql));
@@ -325,11 +335,10 @@ impl HubStore {
                 q = q.bind(h.as_slice());
             }
             for row in q.fetch_all(&self.pool).await? {
-                let c = Columns::new(&row, "payments");
-                secrets.insert(c.b256("hashlock")?, c.b256("secret")?);
+                payments.push(payment_row(&row)?);
             }
         }
-        Ok(secrets)
+        Ok(payments)
     }
 
     /// The state of `version` the hub signed on channel `id`, if any.
@@ -337,11 +346,11 @@ impl HubStore {
         let Ok(version) = i64::try_from(version) else {
             return Ok(None);
         };
-        sqlx::query(
-            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT s.version, s.encoded, s.purpose, {WALLET_SIGNATURE} FROM states s \
              LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
-             WHERE s.channel_id = $1 AND s.version = $2",
-        )
+             WHERE s.channel_id = $1 AND s.version = $2"
+        )))
         .bind(id.as_slice())
         .bind(version)
         .fetch_optional(&self.pool)
@@ -352,11 +361,11 @@ impl HubStore {
 
     /// Every state the hub signed on channel `id`, in version order.
     pub async fn states(&self, id: &B256) -> Result<Vec<StoredState>, StoreError> {
-        sqlx::query(
-            "SELECT s.version, s.encoded, s.purpose, w.signature FROM states s \
+        sqlx::query(AssertSqlSafe(format!(
+            "SELECT s.version, s.encoded, s.purpose, {WALLET_SIGNATURE} FROM states s \
              LEFT JOIN wallet_signatures w ON w.channel_id = s.channel_id AND w.version = s.version \
-             WHERE s.channel_id = $1 ORDER BY s.version",
-        )
+             WHERE s.channel_id = $1 ORDER BY s.version"
+        )))
         .bind(id.as_slice())
         .fetch_all(&self.pool)
         .await?
@@ -376,19 +385,6 @@ impl HubStore {
         .await?
         .map(|r| payment_row(&r))
         .transpose()
-    }
-
-    /// Payments that are not over, oldest first.
-    pub async fn open_payments(&self) -> Result<Vec<PaymentRow>, StoreError> {
-        sqlx::query(
-            "SELECT hashlock, payer_channel, payee_channel, amount, status, secret \
-             FROM payments WHERE status IN ('offered', 'fulfilled', 'refused') ORDER BY created_at",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(payment_row)
-        .collect()
     }
 
     /// How many payments have each status: `(status, count)`.

@@ -3,10 +3,12 @@
 //! rollup transactions, counters), so a group of hundreds of channel updates costs a
 //! handful of statements.
 
-use std::{fmt::Write as _, future::Future, pin::Pin};
+use std::{collections::HashMap, fmt::Write as _, future::Future, pin::Pin};
 
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyArguments, query::Query};
 use weft_sequencer::store::{Backend, StoreError};
+
+use weft_protocol::{primitives::B256, signature::Signature};
 
 use super::{PaymentRow, PaymentStatus, Write, encode_state};
 
@@ -40,6 +42,23 @@ async fn apply_all(
 ) -> Result<(), StoreError> {
     let now = to_i64("time", now_secs())?;
 
+    // A signature written with its state goes into the state's row (one row, not two).
+    let mut with_state: HashMap<(B256, u64), Signature> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::WalletSignature {
+                channel_id,
+                version,
+                signature,
+            } => Some(((*channel_id, *version), *signature)),
+            _ => None,
+        })
+        .collect();
+    with_state.retain(|key, _| {
+        writes.iter().any(|w| {
+            matches!(w, Write::State { state, .. } if (state.channel_id, state.version) == *key)
+        })
+    });
     let mut channels = Vec::new();
     let mut states = Vec::new();
     let mut signatures = Vec::new();
@@ -71,17 +90,24 @@ async fn apply_all(
                     encoded,
                     *purpose,
                     *payment,
+                    with_state
+                        .get(&(state.channel_id, state.version))
+                        .map(Signature::to_bytes),
                 ));
             }
             Write::WalletSignature {
                 channel_id,
                 version,
                 signature,
-            } => signatures.push((
-                *channel_id,
-                to_i64("version", *version)?,
-                signature.to_bytes(),
-            )),
+            } => {
+                if !with_state.contains_key(&(*channel_id, *version)) {
+                    signatures.push((
+                        *channel_id,
+                        to_i64("version", *version)?,
+                        signature.to_bytes(),
+                    ));
+                }
+            }
             Write::Payment(p) => payments.push(p),
             other => others.push(*other),
         }
@@ -109,20 +135,22 @@ async fn apply_all(
     for chunk in states.chunks(CHUNK) {
         let sql = insert_sql(
             backend,
-            "INSERT INTO states (channel_id, version, state_hash, encoded, purpose, payment) VALUES ",
-            6,
+            "INSERT INTO states (channel_id, version, state_hash, encoded, purpose, payment, \
+             wallet_signature) VALUES ",
+            7,
             chunk.len(),
             "",
         );
         let mut q: AnyQuery<'_> = sqlx::query(AssertSqlSafe(sql));
-        for (id, version, hash, encoded, purpose, payment) in chunk {
+        for (id, version, hash, encoded, purpose, payment, signature) in chunk {
             q = q
                 .bind(id.as_slice())
                 .bind(*version)
                 .bind(hash.as_slice())
                 .bind(encoded.as_slice())
                 .bind(*purpose)
-                .bind(payment.as_ref().map(|p| p.as_slice()));
+                .bind(payment.as_ref().map(|p| p.as_slice()))
+                .bind(signature.as_ref().map(|s| s.as_slice()));
         }
         q.execute(&mut *conn).await?;
     }
