@@ -148,8 +148,10 @@ pub struct Channel {
     pub latest: ChannelState,
     /// The wallet's signature of `latest`, if it signed it.
     pub wallet_signature: Option<Signature>,
-    /// The hub's signature of `latest`.
-    pub hub_signature: Signature,
+    /// The hub's signature of `latest`, when it came for free (an offer the hub made); the
+    /// hub does not sign what a wallet gives away (its payments), and computes the
+    /// signature when it has to show one ([`Hub::hub_signature`]).
+    pub hub_signature: Option<Signature>,
     /// Preimages the hub knows of locks in `latest`, by hashlock: those locks pay their
     /// receivers, and the next update may settle them.
     pub revealed: HashMap<B256, B256>,
@@ -169,14 +171,6 @@ impl Channel {
             .map_or(self.latest.version, |o| o.state.version)
     }
 
-    fn held(&self) -> HeldState {
-        HeldState {
-            state: self.latest.clone(),
-            wallet_signature: self.wallet_signature,
-            hub_signature: self.hub_signature,
-        }
-    }
-
     /// Hashlocks of the locks in `latest` to the wallet whose secrets are known: the hub
     /// may pay them to the wallet in any state it signs next.
     fn settleable_to_wallet(&self) -> Vec<B256> {
@@ -190,14 +184,14 @@ impl Channel {
             .collect()
     }
 
-    fn view(&self) -> ChannelView {
+    fn view(&self, held: HeldState) -> ChannelView {
         ChannelView {
             id: self.id,
             wallet: self.wallet,
             token: self.token,
             status: self.phase.as_str().into(),
             rollup_total: self.rollup_total,
-            latest: self.held(),
+            latest: held,
             offer: self.offer.as_ref().map(PendingOffer::wire),
         }
     }
@@ -346,7 +340,6 @@ impl Hub {
             .collect();
         for s in stored {
             let (latest, wallet_signature) = s.latest;
-            let hub_signature = self.sign(&latest);
             let revealed: HashMap<B256, B256> = latest
                 .locks
                 .iter()
@@ -385,7 +378,7 @@ impl Hub {
                 rollup_total: latest.total().unwrap_or(0),
                 latest,
                 wallet_signature,
-                hub_signature,
+                hub_signature: None,
                 revealed,
                 offer,
                 phase: Phase::from_stored(&s.status),
@@ -424,6 +417,24 @@ impl Hub {
     /// The hub's signature of `state`. Call only for states whose row is committed.
     fn sign(&self, state: &ChannelState) -> Signature {
         self.key.sign_digest(&state.signing_hash(&self.domain))
+    }
+
+    /// The hub's signature of a channel's latest state (deterministic: computed once, when
+    /// it has to be shown).
+    fn hub_signature(&self, ch: &mut Channel) -> Signature {
+        match ch.hub_signature {
+            Some(s) => s,
+            None => *ch.hub_signature.insert(self.sign(&ch.latest)),
+        }
+    }
+
+    /// The channel's latest state with its signatures (the hub's computed if need be).
+    fn held(&self, ch: &mut Channel) -> HeldState {
+        HeldState {
+            hub_signature: self.hub_signature(ch),
+            state: ch.latest.clone(),
+            wallet_signature: ch.wallet_signature,
+        }
     }
 
     fn verify_wallet(
@@ -507,19 +518,12 @@ impl Hub {
         Ok(())
     }
 
-    /// Makes `state` (signed by the wallet) the channel's latest; returns the hub's signature.
-    fn set_latest(
-        &self,
-        ch: &mut Channel,
-        state: ChannelState,
-        wallet_signature: Signature,
-    ) -> Signature {
-        let hub_signature = self.sign(&state);
-        self.set_latest_signed(ch, state, Some(wallet_signature), hub_signature);
-        hub_signature
+    /// Makes `state` (signed by the wallet) the channel's latest.
+    fn set_latest(&self, ch: &mut Channel, state: ChannelState, wallet_signature: Signature) {
+        self.set_latest_signed(ch, state, Some(wallet_signature), None);
     }
 
-    /// [`Self::set_latest`] for a state whose signature the hub already computed (an offer);
+    /// [`Self::set_latest`] with the signatures at hand: the hub's of an offer it made;
     /// `wallet_signature` is `None` for a lock the wallet accepted by revealing its secret.
     /// Forgets the secrets of locks the state no longer holds.
     fn set_latest_signed(
@@ -527,7 +531,7 @@ impl Hub {
         ch: &mut Channel,
         state: ChannelState,
         wallet_signature: Option<Signature>,
-        hub_signature: Signature,
+        hub_signature: Option<Signature>,
     ) {
         let delta = state.balance_hub as f64 - ch.latest.balance_hub as f64;
         self.metrics.add_liquidity(ch.token, delta);
@@ -700,7 +704,7 @@ impl Hub {
             rollup_total: record.total,
             latest: expected,
             wallet_signature: Some(update.wallet_signature),
-            hub_signature,
+            hub_signature: Some(hub_signature),
             revealed: HashMap::new(),
             offer,
             phase: Phase::Active,
@@ -786,7 +790,7 @@ impl Hub {
                 &mut ch,
                 offer.state.clone(),
                 Some(update.wallet_signature),
-                hub_signature,
+                Some(hub_signature),
             );
             ch.offer = None;
             if ch.phase == Phase::Unsynced {
@@ -913,7 +917,13 @@ impl Hub {
         ])
         .await?;
         let version = expected.version;
-        let hub_signature = self.set_latest(&mut ch, expected, update.wallet_signature);
+        let hub_signature = self.sign(&expected);
+        self.set_latest_signed(
+            &mut ch,
+            expected,
+            Some(update.wallet_signature),
+            Some(hub_signature),
+        );
         self.metrics
             .update_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -1027,7 +1037,7 @@ impl Hub {
                     return Ok(Ack {
                         channel_id: *id,
                         version: ch.latest.version,
-                        hub_signature: ch.hub_signature,
+                        hub_signature: self.hub_signature(&mut ch),
                     });
                 }
                 None => return Err(HubError::InvalidRequest("no offer to countersign".into())),
@@ -1050,7 +1060,7 @@ impl Hub {
                 &mut ch,
                 offer.state.clone(),
                 Some(update.wallet_signature),
-                hub_signature,
+                Some(hub_signature),
             );
             ch.offer = None;
             if ch.phase == Phase::Unsynced {
@@ -1090,7 +1100,7 @@ impl Hub {
         let started = Instant::now();
         let payer_slot = self.slot(id)?;
         let deadline = Instant::now() + self.config.busy_wait;
-        let (hub_signature, hashlock, waiter) = loop {
+        let (hashlock, waiter) = loop {
             let payee_id = self.payee_channel(&req.payee, id).await?;
             let payee_slot = self.slot(&payee_id)?;
             let (mut payer, mut payee) = lock_pair(&payer_slot, &payee_slot).await;
@@ -1129,7 +1139,6 @@ impl Hub {
             .route_seconds
             .observe(started.elapsed().as_secs_f64());
         Ok(RouteReply {
-            hub_signature,
             status: outcome.status,
             secret: outcome.secret,
             offer: outcome.offer,
@@ -1164,14 +1173,14 @@ impl Hub {
 
     /// Commits the payer's lock (settling its revealed locks to the hub) and the hub's lock
     /// to the payee (settling the payee's revealed locks to it), offers the latter to the
-    /// payee, and returns the hub's signature of the payer's state and the waiter for the
-    /// payee's answer.
+    /// payee, and returns the waiter for the payee's answer. The payer's state gives value
+    /// to the hub only: the hub accepts it without signing it.
     async fn lock_route(
         &self,
         payer: &mut Channel,
         payee: &mut Channel,
         req: &RouteRequest,
-    ) -> Result<(Signature, B256, oneshot::Receiver<RouteOutcome>), HubError> {
+    ) -> Result<(B256, oneshot::Receiver<RouteOutcome>), HubError> {
         self.ensure_backed(payer).await?;
         self.ensure_backed(payee).await?;
         let (settled, lock) = transition::settled_and_added(&payer.latest, &req.state)
@@ -1259,7 +1268,7 @@ impl Hub {
                 _ => e,
             });
         }
-        let hub_signature = self.set_latest(payer, expected, req.wallet_signature);
+        self.set_latest(payer, expected, req.wallet_signature);
         let offer = PendingOffer {
             kind: OfferKind::Lock,
             hub_signature: self.sign(&payee_state),
@@ -1278,7 +1287,7 @@ impl Hub {
         self.waiters.lock().insert(hashlock, tx);
         self.push(&payee.wallet, HubMessage::Offer(offer.wire()));
         payee.offer = Some(offer);
-        Ok((hub_signature, hashlock, rx))
+        Ok((hashlock, rx))
     }
 
     /// The payments of `payer_id` among `hashlocks` that end with `status`; their rows'
@@ -1396,7 +1405,7 @@ impl Hub {
                 _ => None,
             };
             self.commit(writes).await?;
-            self.set_latest_signed(&mut payee, offer.state, None, offer.hub_signature);
+            self.set_latest_signed(&mut payee, offer.state, None, Some(offer.hub_signature));
             payee.offer = None;
             self.reveal(&mut payee, hashlock, secret);
             if let Some(p) = payment {
@@ -1449,7 +1458,7 @@ impl Hub {
         let payee_id = update.state.channel_id;
         let payee_slot = self.slot(&payee_id)?;
         let hashlock = {
-            let ch = payee_slot.channel.lock().await;
+            let mut ch = payee_slot.channel.lock().await;
             if &ch.wallet != wallet {
                 return Err(HubError::Unauthorized("not the channel's wallet".into()));
             }
@@ -1463,7 +1472,7 @@ impl Hub {
                     return Ok(Ack {
                         channel_id: payee_id,
                         version: ch.latest.version,
-                        hub_signature: ch.hub_signature,
+                        hub_signature: self.hub_signature(&mut ch),
                     });
                 }
                 _ => return Err(HubError::InvalidRequest("no lock offered".into())),
@@ -1520,7 +1529,13 @@ impl Hub {
             };
             self.commit(writes).await?;
             let version = expected.version;
-            let hub_signature = self.set_latest(&mut payee, expected, update.wallet_signature);
+            let hub_signature = self.sign(&expected);
+            self.set_latest_signed(
+                &mut payee,
+                expected,
+                Some(update.wallet_signature),
+                Some(hub_signature),
+            );
             payee.offer = None;
             if let Some(p) = payment {
                 self.payments.lock().insert(p.hashlock, p);
@@ -1763,13 +1778,14 @@ impl Hub {
     /// The channel as its wallet sees it.
     pub async fn view(&self, id: &B256, wallet: &Address) -> Result<ChannelView, HubError> {
         let slot = self.slot(id)?;
-        let ch = slot.channel.lock().await;
+        let mut ch = slot.channel.lock().await;
         if &ch.wallet != wallet {
             return Err(HubError::Unauthorized(
                 "not a participant of the channel".into(),
             ));
         }
-        Ok(ch.view())
+        let held = self.held(&mut ch);
+        Ok(ch.view(held))
     }
 
     /// `POST /v1/channels/{id}/sync`: the wallet's latest state the hub signed. The hub
@@ -1803,7 +1819,15 @@ impl Hub {
             if req.state.channel_id != *id {
                 return Err(HubError::InvalidRequest("state of another channel".into()));
             }
-            self.check_hub_signature(&req.state, &req.hub_signature)?;
+            match (&req.hub_signature, &req.wallet_signature) {
+                (None, None) => {
+                    return Err(HubError::InvalidRequest(
+                        "a state with neither signature".into(),
+                    ));
+                }
+                (Some(hub), _) => self.check_hub_signature(&req.state, hub)?,
+                (None, Some(_)) => {}
+            }
             if let Some(sig) = &req.wallet_signature {
                 self.verify_wallet(&ch.wallet, &req.state, sig)?;
             }
@@ -1811,7 +1835,7 @@ impl Hub {
             // The reply carries the hub's latest and its outstanding offer, which the
             // wallet answers as if it had just been offered.
             SyncReply {
-                latest: ch.held(),
+                latest: self.held(&mut ch),
                 offer: ch.offer.as_ref().map(PendingOffer::wire),
             }
         };
@@ -1834,6 +1858,25 @@ impl Hub {
     async fn apply_sync(&self, ch: &mut Channel, req: &SyncRequest) -> Result<(), HubError> {
         if ch.phase == Phase::Halted {
             return Err(HubError::Halted("the channel is halted".into()));
+        }
+        // The wallet's newest state signed by the hub, under a payment of its own the hub
+        // may have lost: caught up with first.
+        if let Some(base) = req.base.as_deref()
+            && base.state.version > ch.highest_version()
+            && base.state.version < req.state.version
+        {
+            self.check_hub_signature(&base.state, &base.hub_signature)?;
+            if let Some(sig) = &base.wallet_signature {
+                self.verify_wallet(&ch.wallet, &base.state, sig)?;
+            }
+            let base_req = SyncRequest {
+                state: base.state.clone(),
+                wallet_signature: base.wallet_signature,
+                hub_signature: Some(base.hub_signature),
+                base: None,
+                secrets: Vec::new(),
+            };
+            Box::pin(self.apply_sync(ch, &base_req)).await?;
         }
         let theirs = &req.state;
         let hub_highest = ch.highest_version();
@@ -1878,8 +1921,19 @@ impl Hub {
             }
             return Ok(());
         }
-        // The wallet holds a state the hub signed but no longer has: the database is older
-        // than the hub's latest signature. Adopt it, never signing below it again.
+        // The wallet holds a state the hub signed or accepted but no longer has: the database
+        // is older than the hub's latest state. Adopt it, never signing below it again. One
+        // the hub did not sign (a payment of the wallet's) only if it gives the wallet
+        // nothing more than what the hub holds.
+        if req.hub_signature.is_none() {
+            let ours = ch.offer.as_ref().map_or(&ch.latest, |o| &o.state);
+            if !transition::never_pays_hub_less(ours, theirs) {
+                return Err(HubError::Unauthorized(format!(
+                    "version {} is not signed by the hub and pays it less than version {}",
+                    theirs.version, ours.version
+                )));
+            }
+        }
         warn!(channel = %ch.id, hub = hub_highest, wallet = theirs.version, "the hub's database is behind the wallet: adopting its latest state");
         let mut writes = vec![Write::State {
             state: theirs.clone(),
@@ -1899,9 +1953,12 @@ impl Hub {
             }
             None => {
                 self.commit(writes).await?;
+                let hub_signature = req.hub_signature.ok_or_else(|| {
+                    HubError::InvalidRequest("a state with neither signature".into())
+                })?;
                 ch.offer = Some(PendingOffer {
                     kind: recovered_offer_kind(&ch.latest, theirs),
-                    hub_signature: req.hub_signature,
+                    hub_signature,
                     state: theirs.clone(),
                     payment: theirs.locks.last().map(|l| l.hashlock),
                     secrets: Vec::new(),
@@ -2121,11 +2178,8 @@ impl Hub {
         if ch.latest.total() == Some(total)
             && let Some(wallet_signature) = ch.wallet_signature
         {
-            return Ok(Some((
-                ch.latest.clone(),
-                wallet_signature,
-                ch.hub_signature,
-            )));
+            let hub_signature = ch.hub_signature.unwrap_or_else(|| self.sign(&ch.latest));
+            return Ok(Some((ch.latest.clone(), wallet_signature, hub_signature)));
         }
         let states = self.store.states(&ch.id).await?;
         Ok(states

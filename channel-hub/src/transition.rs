@@ -214,6 +214,35 @@ pub fn finalize(prev: &ChannelState) -> Result<ChannelState, TransitionError> {
     Ok(s)
 }
 
+/// Whether `next` pays the hub at least what `prev` does, whatever secrets are revealed:
+/// the locks both hold are the same, and the hub's balance in `next` covers its balance in
+/// `prev` plus every lock of `prev` that `next` no longer holds (a lock only `next` holds can
+/// only add to the hub's share). What a wallet gives away without the hub's signature (its
+/// payments) passes; a state that would give the wallet more than `prev` does not.
+pub fn never_pays_hub_less(prev: &ChannelState, next: &ChannelState) -> bool {
+    if next.channel_id != prev.channel_id
+        || next.is_final
+        || next.total().is_none()
+        || next.total() != prev.total()
+    {
+        return false;
+    }
+    let mut dropped: Amount = 0;
+    for lock in &prev.locks {
+        match next.locks.iter().find(|l| l.hashlock == lock.hashlock) {
+            Some(l) if l == lock => {}
+            Some(_) => return false,
+            None => match dropped.checked_add(lock.amount) {
+                Some(d) => dropped = d,
+                None => return false,
+            },
+        }
+    }
+    prev.balance_hub
+        .checked_add(dropped)
+        .is_some_and(|floor| next.balance_hub >= floor)
+}
+
 /// What `next` does to `prev` if it is a routed payment's update
 /// ([`add_lock_settling`]): the locks of `prev` it removes (in order) and the one it adds
 /// last. Whether the balances match is for the caller to check, by building the update
@@ -338,6 +367,44 @@ mod tests {
         let mut shuffled = s2;
         shuffled.locks.swap(0, 1);
         assert_eq!(settled_and_added(&s1, &shuffled), None);
+    }
+
+    #[test]
+    fn a_wallet_s_own_payments_never_pay_the_hub_less_and_its_gains_do() {
+        let base = add_lock(&state(), lock(10, LockDirection::HubToWallet)).unwrap();
+        // The wallet's payments: a lock to the hub, settling it, paying the hub.
+        let paid_lock = Lock {
+            hashlock: keccak256(b"p"),
+            ..lock(20, LockDirection::WalletToHub)
+        };
+        let locked = add_lock(&base, paid_lock.clone()).unwrap();
+        let settled = add_lock_settling(
+            &locked,
+            &[paid_lock.hashlock],
+            Lock {
+                hashlock: keccak256(b"q"),
+                ..lock(5, LockDirection::WalletToHub)
+            },
+        )
+        .unwrap();
+        let paid = pay(&settled, Side::Wallet, 7).unwrap();
+        for next in [&locked, &settled, &paid] {
+            assert!(never_pays_hub_less(&base, next), "{next:?}");
+        }
+        // Gains of the wallet: the hub's lock paid to it, the hub paying, a lock refunded
+        // to it, another deposit's total.
+        let lock_paid = resolve_lock(&base, &keccak256(b"s"), true).unwrap();
+        let hub_pays = pay(&base, Side::Hub, 1).unwrap();
+        let refunded = resolve_lock(&locked, &paid_lock.hashlock, false).unwrap();
+        let deposited = deposit(&base, Side::Wallet, 1).unwrap();
+        assert!(!never_pays_hub_less(&base, &lock_paid));
+        assert!(!never_pays_hub_less(&base, &hub_pays));
+        assert!(!never_pays_hub_less(&locked, &refunded));
+        assert!(!never_pays_hub_less(&base, &deposited));
+        // A lock changed under the same hashlock.
+        let mut changed = locked;
+        changed.locks[0].expiry += 1;
+        assert!(!never_pays_hub_less(&base, &changed));
     }
 
     #[test]

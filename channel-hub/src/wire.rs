@@ -81,8 +81,8 @@ pub struct AdminPayRequest {
     pub amount: Amount,
 }
 
-/// `POST /v1/channels/{id}/sync`: the wallet's latest state that the hub signed (co-signed,
-/// or an offer it has not answered), so a hub that lost its newest states can catch up.
+/// `POST /v1/channels/{id}/sync`: the wallet's latest state (or an offer it has not
+/// answered), so a hub that lost its newest states can catch up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SyncRequest {
@@ -91,8 +91,14 @@ pub struct SyncRequest {
     /// The wallet's signature, if it signed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wallet_signature: Option<Signature>,
-    /// The hub's signature of it.
-    pub hub_signature: Signature,
+    /// The hub's signature of it, unless it is one of the wallet's payments (which the hub
+    /// accepts without signing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hub_signature: Option<Signature>,
+    /// For a state without the hub's signature: the wallet's newest state with it, which
+    /// the state is built on (the hub adopts the state only if it never pays the hub less).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<Box<HeldState>>,
     /// Preimages the wallet knows of the state's locks (its invoices', and those the hub
     /// revealed to it), so a hub that lost them can still settle those locks.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -163,8 +169,6 @@ pub struct Ack {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RouteReply {
-    /// The hub's signature of the payer's locked state.
-    pub hub_signature: Signature,
     /// `settled`: the payee was paid and `secret` is the lock's preimage (the proof of
     /// payment; the payer's next update pays the lock to the hub); `refunded`: `offer`
     /// removes the lock (countersign it); `pending`: the payee has not answered yet, an

@@ -355,7 +355,8 @@ async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_sta
     let hub = restart(&config, addr).await;
     let domain = hub.hub.domain;
     let req = weft_channel_hub::wire::SyncRequest {
-        hub_signature: hub_key_sign(&domain, &bob_next),
+        hub_signature: Some(hub_key_sign(&domain, &bob_next)),
+        base: None,
         wallet_signature: Some(key(1).sign_digest(&bob_next.signing_hash(&domain))),
         state: bob_next,
         secrets: Vec::new(),
@@ -376,6 +377,93 @@ async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_sta
 /// hub's past; the dev key is public).
 fn hub_key_sign(domain: &Domain, state: &ChannelState) -> weft_protocol::signature::Signature {
     weft_channel_hub::config::dev_key().sign_digest(&state.signing_hash(domain))
+}
+
+/// The hub takes a wallet's payments without signing them (they only give it value). A hub
+/// restored from a backup older than those payments adopts them when the wallet syncs,
+/// because they pay the hub no less than what it holds, and refuses a state the wallet signed
+/// alone that would pay the wallet more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_hub_adopts_the_payments_it_took_unsigned_but_not_a_forged_gain() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub_dir = dir.path().join("hub");
+    let mut config = hub_config(&hub_dir, &seq);
+    // Nothing is settled behind the payments' backs: alice's latest state stays her own.
+    config.settle_idle = Duration::from_secs(3600);
+    let hub = weft_channel_hub::start(config.clone()).await.unwrap();
+    let addr = hub.addr;
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    hub.stop().await.unwrap();
+    let backup = dir.path().join("backup");
+    copy_db(&hub_dir, &backup);
+    let hub = restart(&config, addr).await;
+    for _ in 0..2 {
+        pay_bob(&alice, &a, &bob, 100).await;
+    }
+    // Alice's latest is her second payment: signed by her alone, its lock's secret known.
+    let mine = alice.channel(&a).unwrap();
+    assert_eq!(mine.hub_signature, None);
+    assert_eq!((mine.latest.version, mine.latest.locks.len()), (4, 1));
+    assert_eq!(mine.latest.balance_wallet, 10_000 - 200);
+    hub.stop().await.unwrap();
+
+    // The hub comes back on the backup (version 2 of both channels) and alice syncs.
+    copy_db(&backup, &hub_dir);
+    let hub = restart(&config, addr).await;
+    assert_eq!(
+        hub.hub.store.channels().await.unwrap()[0].latest.0.version,
+        2
+    );
+    alice.sync(&a).await.unwrap();
+    let view = alice.hub_view(&a).await.unwrap();
+    assert_eq!(view.latest.state, mine.latest);
+    assert_eq!(view.status, "active");
+
+    // A state alice signs alone that takes 1 back from the hub is refused.
+    let domain = hub.hub.domain;
+    let mut forged = mine.latest.clone();
+    forged.version += 1;
+    forged.balance_hub -= 1;
+    forged.balance_wallet += 1;
+    let req = weft_channel_hub::wire::SyncRequest {
+        wallet_signature: Some(key(0).sign_digest(&forged.signing_hash(&domain))),
+        state: forged,
+        hub_signature: None,
+        base: None,
+        secrets: Vec::new(),
+    };
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/sync"), &req).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("unauthorized")),
+        "{body}"
+    );
+    assert_eq!(alice.hub_view(&a).await.unwrap().latest.state, mine.latest);
+
+    // Payments go on: the next one settles the lock whose secret alice's sync carried.
+    wait_for("bob's sync", async || {
+        bob.hub_view(&b)
+            .await
+            .is_ok_and(|v| v.status == "active" && v.latest.state.version == 4)
+    })
+    .await;
+    pay_bob(&alice, &a, &bob, 100).await;
+    let after = alice.channel(&a).unwrap().latest;
+    assert_eq!(after.version, 5);
+    assert_eq!(
+        after.locks.len(),
+        1,
+        "the previous lock was settled: {after:?}"
+    );
+    assert_eq!(after.balance_hub, mine.latest.balance_hub + 100);
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -51,9 +51,9 @@ use crate::{
     store::{StoreError, now_secs},
     transition::{self, Side, TransitionError},
     wire::{
-        Ack, ChannelView, CloseReply, CloseRequest, HubInfo, HubMessage, Offer, OfferKind,
-        RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply, SyncRequest,
-        WalletMessage,
+        Ack, ChannelView, CloseReply, CloseRequest, HeldState, HubInfo, HubMessage, Offer,
+        OfferKind, RegisterReply, RouteReply, RouteRequest, RouteStatus, SignedUpdate, SyncReply,
+        SyncRequest, WalletMessage,
     },
 };
 
@@ -171,8 +171,9 @@ pub struct WalletChannel {
     /// The wallet's signature of it (none for a lock it accepted by revealing; the wallet
     /// signs it when it must present it).
     pub wallet_signature: Option<Signature>,
-    /// The hub's signature of it.
-    pub hub_signature: Signature,
+    /// The hub's signature of it (none for one of the wallet's payments, which the hub
+    /// accepts without signing: they only give the hub value).
+    pub hub_signature: Option<Signature>,
     /// Secrets the hub revealed for the wallet's locks to it in `latest` (proofs of
     /// payment): the wallet's next lock pays those locks to the hub.
     pub paid: HashMap<B256, B256>,
@@ -337,7 +338,7 @@ impl Wallet {
                     id: row.id,
                     token: row.token,
                     wallet_signature: agreed.wallet_signature,
-                    hub_signature: agreed.hub_signature.expect("agreed states are hub-signed"),
+                    hub_signature: agreed.hub_signature,
                     latest,
                     paid,
                     offer,
@@ -467,7 +468,7 @@ impl Wallet {
                 hub_signature,
             )])
             .await?;
-        self.set_latest(state, Some(wallet_signature), hub_signature);
+        self.set_latest(state, Some(wallet_signature), Some(hub_signature));
         Ok(())
     }
 
@@ -477,7 +478,7 @@ impl Wallet {
         &self,
         state: ChannelState,
         wallet_signature: Option<Signature>,
-        hub_signature: Signature,
+        hub_signature: Option<Signature>,
     ) {
         let mut channels = self.inner.channels.lock();
         if let Some(c) = channels.get_mut(&state.channel_id)
@@ -625,7 +626,7 @@ impl Wallet {
                 token: remote.record.token,
                 latest: opening.clone(),
                 wallet_signature: Some(wallet_signature),
-                hub_signature: reply.hub_signature,
+                hub_signature: Some(reply.hub_signature),
                 paid: HashMap::new(),
                 offer: None,
                 status: "active".into(),
@@ -852,29 +853,32 @@ impl Wallet {
         version: Option<u64>,
     ) -> Result<(ChannelState, Signature, Signature), ClientError> {
         let channel = self.latest(id)?;
-        match version {
-            None => Ok((
+        if version.is_none()
+            && let Some(hub_signature) = channel.hub_signature
+        {
+            return Ok((
                 channel.latest.clone(),
                 self.own_signature(&channel.latest, channel.wallet_signature),
-                channel.hub_signature,
-            )),
-            Some(v) => self
-                .inner
-                .store
-                .states(id)
-                .await?
-                .into_iter()
-                .find(|w| w.state.version == v && w.is_agreed())
-                .map(|w| {
-                    let ws = self.own_signature(&w.state, w.wallet_signature);
-                    (
-                        w.state,
-                        ws,
-                        w.hub_signature.expect("agreed states are hub-signed"),
-                    )
-                })
-                .ok_or_else(|| ClientError::BadOffer(format!("no co-signed state at version {v}"))),
+                hub_signature,
+            ));
         }
+        // The newest (or the asked) agreed state the hub signed: the wallet's own payments
+        // since only gave the hub value, so it is the best the wallet can present.
+        self.inner
+            .store
+            .states(id)
+            .await?
+            .into_iter()
+            .rev()
+            .filter(|w| w.is_agreed() && version.is_none_or(|v| w.state.version == v))
+            .find_map(|w| {
+                let hub_signature = w.hub_signature?;
+                let wallet_signature = self.own_signature(&w.state, w.wallet_signature);
+                Some((w.state, wallet_signature, hub_signature))
+            })
+            .ok_or_else(|| {
+                ClientError::BadOffer(format!("no co-signed state at version {version:?}"))
+            })
     }
 
     // ---------------------------------------------------------------------------------
@@ -1003,8 +1007,13 @@ impl Wallet {
                 Err(e) => return Err(e),
             }
         };
-        self.check_hub(&state, &reply.hub_signature)?;
-        let locked = co_signed_write(&state, wallet_signature, reply.hub_signature);
+        // The hub accepted the state (it only gives the hub value: the hub does not sign it).
+        let locked = WalletWrite::State {
+            state: state.clone(),
+            wallet_signature: Some(wallet_signature),
+            hub_signature: None,
+            accepted: true,
+        };
         match reply.status {
             RouteStatus::Settled => {
                 let secret = reply
@@ -1017,7 +1026,7 @@ impl Wallet {
                     .store
                     .commit(vec![locked, WalletWrite::Proof { hashlock, secret }])
                     .await?;
-                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+                self.set_latest(state, Some(wallet_signature), None);
                 self.record_paid(id, hashlock, secret);
             }
             RouteStatus::Refunded => {
@@ -1025,7 +1034,7 @@ impl Wallet {
                     ClientError::BadOffer("a refunded payment without its refund".into())
                 })?;
                 // The locked state and its refund are stored in one commit.
-                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+                self.set_latest(state, Some(wallet_signature), None);
                 let update = self.accept_offer_with(&offer, vec![locked]).await?;
                 let ack: Ack = self
                     .post(&format!("/v1/channels/{id}/countersign"), &update)
@@ -1037,7 +1046,7 @@ impl Wallet {
             }
             RouteStatus::Pending => {
                 self.inner.store.commit(vec![locked]).await?;
-                self.set_latest(state, Some(wallet_signature), reply.hub_signature);
+                self.set_latest(state, Some(wallet_signature), None);
             }
         }
         Ok(reply.status)
@@ -1201,7 +1210,11 @@ impl Wallet {
         let wallet_signature = self.sign(next);
         writes.push(co_signed_write(next, wallet_signature, offer.hub_signature));
         self.inner.store.commit(writes).await?;
-        self.set_latest(next.clone(), Some(wallet_signature), offer.hub_signature);
+        self.set_latest(
+            next.clone(),
+            Some(wallet_signature),
+            Some(offer.hub_signature),
+        );
         Ok(SignedUpdate {
             state: next.clone(),
             wallet_signature,
@@ -1227,7 +1240,7 @@ impl Wallet {
                 }
             }
             HubMessage::Ack(ack) => self.on_ack(ack).await,
-            HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id),
+            HubMessage::SyncRequest { channel_id, .. } => self.send_sync(&channel_id).await,
             HubMessage::Synced(reply) => self.adopt(*reply).await,
             HubMessage::Routed {
                 hashlock,
@@ -1328,7 +1341,7 @@ impl Wallet {
             }])
             .await?;
         if let Some(secret) = secret {
-            self.set_latest(offer.state, None, offer.hub_signature);
+            self.set_latest(offer.state, None, Some(offer.hub_signature));
             self.send(WalletMessage::Fulfil {
                 channel_id: id,
                 secret,
@@ -1368,7 +1381,7 @@ impl Wallet {
                     accepted: true,
                 }])
                 .await?;
-            self.set_latest(offer.state.clone(), None, offer.hub_signature);
+            self.set_latest(offer.state.clone(), None, Some(offer.hub_signature));
             self.send(WalletMessage::Fulfil {
                 channel_id: id,
                 secret,
@@ -1460,33 +1473,49 @@ impl Wallet {
         }
     }
 
-    /// Sends the wallet's latest hub-signed state of a channel (for a hub that restarted).
-    fn send_sync(&self, id: &B256) -> Result<(), ClientError> {
-        self.send(WalletMessage::Sync(self.sync_request(id)?));
+    /// Sends the wallet's latest state of a channel (for a hub that restarted).
+    async fn send_sync(&self, id: &B256) -> Result<(), ClientError> {
+        self.send(WalletMessage::Sync(self.sync_request(id).await?));
         Ok(())
     }
 
-    fn sync_request(&self, id: &B256) -> Result<SyncRequest, ClientError> {
+    /// The wallet's latest state (signed by it), or the offer it has not answered, with
+    /// the secrets it knows; a latest state the hub accepted without signing comes with the
+    /// newest state the hub signed below it.
+    async fn sync_request(&self, id: &B256) -> Result<SyncRequest, ClientError> {
         let c = self.latest(id)?;
-        Ok(match &c.offer {
-            Some(o) => SyncRequest {
+        if let Some(o) = &c.offer {
+            return Ok(SyncRequest {
                 secrets: self.known_secrets(&o.state),
                 state: o.state.clone(),
                 wallet_signature: None,
-                hub_signature: o.hub_signature,
-            },
-            None => SyncRequest {
-                secrets: self.known_secrets(&c.latest),
-                wallet_signature: Some(self.own_signature(&c.latest, c.wallet_signature)),
-                state: c.latest.clone(),
-                hub_signature: c.hub_signature,
-            },
+                hub_signature: Some(o.hub_signature),
+                base: None,
+            });
+        }
+        let base = match c.hub_signature {
+            Some(_) => None,
+            None => {
+                let (state, wallet_signature, hub_signature) = self.co_signed_at(id, None).await?;
+                Some(Box::new(HeldState {
+                    state,
+                    wallet_signature: Some(wallet_signature),
+                    hub_signature,
+                }))
+            }
+        };
+        Ok(SyncRequest {
+            secrets: self.known_secrets(&c.latest),
+            wallet_signature: Some(self.own_signature(&c.latest, c.wallet_signature)),
+            state: c.latest.clone(),
+            hub_signature: c.hub_signature,
+            base,
         })
     }
 
     /// Syncs a channel over REST (after a `sync_required` answer).
     pub async fn sync(&self, id: &B256) -> Result<(), ClientError> {
-        let req = self.sync_request(id)?;
+        let req = self.sync_request(id).await?;
         let reply: SyncReply = self.post(&format!("/v1/channels/{id}/sync"), &req).await?;
         self.adopt(reply).await
     }

@@ -62,8 +62,8 @@ pub enum WalletWrite {
         wallet_signature: Option<Signature>,
         /// The hub's signature.
         hub_signature: Option<Signature>,
-        /// Accepted without the wallet's signature: a lock offer whose secret the wallet
-        /// reveals.
+        /// Agreed with one signature: a lock offer whose secret the wallet reveals, or a
+        /// payment of the wallet's that the hub took.
         accepted: bool,
     },
     /// A proof of payment: the secret the hub revealed for one of the wallet's locks.
@@ -93,15 +93,16 @@ pub struct WalletState {
     pub wallet_signature: Option<Signature>,
     /// The hub's signature.
     pub hub_signature: Option<Signature>,
-    /// Accepted without the wallet's signature (a lock offer it fulfilled).
+    /// Agreed with one signature (a lock offer it fulfilled, a payment the hub took).
     pub accepted: bool,
 }
 
 impl WalletState {
-    /// Whether both sides hold the state: the hub signed it, and the wallet signed or
-    /// accepted it.
+    /// Whether both sides hold the state: both signed it, or one signed it and the other
+    /// accepted it without signing (a lock to the wallet whose secret it revealed, a payment
+    /// of the wallet's that the hub took).
     pub fn is_agreed(&self) -> bool {
-        self.hub_signature.is_some() && (self.wallet_signature.is_some() || self.accepted)
+        self.hub_signature.is_some() && self.wallet_signature.is_some() || self.accepted
     }
 }
 

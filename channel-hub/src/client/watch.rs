@@ -57,7 +57,7 @@ async fn catch_up(
                 wallet.set_status(&channel.id, "disputed").await?;
                 if state.version < channel.latest.version && remote.block_number < deadline {
                     info!(channel = %channel.id, registered = state.version, latest = channel.latest.version, "refuting a stale registration made while the wallet was away");
-                    refute(wallet, &channel).await?;
+                    refute(wallet, &channel.id, state.version).await?;
                 }
                 reveal_incoming(wallet, &channel.latest, u64::MAX).await?;
             }
@@ -97,7 +97,7 @@ async fn scan(
                     wallet.set_status(&id, "disputed").await?;
                     if state.version < channel.latest.version {
                         info!(channel = %id, registered = state.version, latest = channel.latest.version, "refuting a stale registration");
-                        refute(wallet, &channel).await?;
+                        refute(wallet, &id, state.version).await?;
                     }
                     // Whichever state concludes, the wallet's revealed locks pay it.
                     reveal_incoming(wallet, &channel.latest, u64::MAX).await?;
@@ -128,16 +128,16 @@ async fn scan(
     Ok(())
 }
 
-/// Refutes a registration with the wallet's latest state.
-async fn refute(wallet: &Wallet, channel: &super::WalletChannel) -> Result<(), super::ClientError> {
-    let wallet_signature = wallet.own_signature(&channel.latest, channel.wallet_signature);
+/// Refutes a registration of version `registered` with the wallet's newest state the hub
+/// signed, if it is newer (the wallet's own payments since, which the hub took without
+/// signing, only gave the hub value: nothing to refute them for).
+async fn refute(wallet: &Wallet, id: &B256, registered: u64) -> Result<(), super::ClientError> {
+    let (state, wallet_signature, hub_signature) = wallet.co_signed_at(id, None).await?;
+    if state.version <= registered {
+        return Ok(());
+    }
     let hash = wallet
-        .submit_settle(
-            &channel.latest,
-            wallet_signature,
-            channel.hub_signature,
-            Settle::Refute,
-        )
+        .submit_settle(&state, wallet_signature, hub_signature, Settle::Refute)
         .await?;
     wallet
         .inner
