@@ -129,7 +129,14 @@ pub struct WalletStore {
 impl WalletStore {
     /// Opens (creating) `<dir>/wallet.db`. One database may hold several wallets.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
-        let (pool, backend) = open_pool(None, dir, WALLET_DB_FILE, MIGRATIONS).await?;
+        let (pool, backend) = open_pool(
+            None,
+            dir,
+            WALLET_DB_FILE,
+            MIGRATIONS,
+            crate::store::SQLITE_CACHE_KIB,
+        )
+        .await?;
         let writer = GroupWriter::spawn(pool.clone(), backend, apply);
         Ok(Self { pool, writer })
     }

@@ -147,8 +147,14 @@ impl Store {
     /// `sqlite:` URL. SQLite connections run in WAL mode with `synchronous = FULL` (a
     /// committed block survives power loss), foreign keys on and a busy timeout.
     pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> Result<Self, StoreError> {
-        let (pool, backend) =
-            open_pool(database_url, data_dir, DEFAULT_SQLITE_FILE, MIGRATIONS).await?;
+        let (pool, backend) = open_pool(
+            database_url,
+            data_dir,
+            DEFAULT_SQLITE_FILE,
+            MIGRATIONS,
+            SQLITE_CACHE_KIB,
+        )
+        .await?;
         Ok(Self { pool, backend })
     }
 
@@ -174,12 +180,13 @@ impl Store {
 /// `database_url` `None` opens (creating it and `data_dir` if needed) the SQLite file
 /// `<data_dir>/<sqlite_file>`; `Some(url)` opens a `postgres://` (or `postgresql://`) or
 /// `sqlite:` URL. SQLite connections run in WAL mode with `synchronous = FULL`, foreign keys
-/// on and a busy timeout.
+/// on, a busy timeout and `cache_kib` KiB of page cache each.
 pub async fn open_pool(
     database_url: Option<&str>,
     data_dir: &Path,
     sqlite_file: &str,
     migrations: &[(&str, &'static str, &'static str)],
+    cache_kib: u32,
 ) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
     let (options, backend) = match database_url {
@@ -207,6 +214,10 @@ pub async fn open_pool(
                     for pragma in SQLITE_CONNECTION_PRAGMAS {
                         sqlx::query(*pragma).execute(&mut *conn).await?;
                     }
+                    let cache = format!("PRAGMA cache_size = -{cache_kib}");
+                    sqlx::query(sqlx::AssertSqlSafe(cache))
+                        .execute(&mut *conn)
+                        .await?;
                 }
                 Ok(())
             })
@@ -238,10 +249,11 @@ const SQLITE_CONNECTION_PRAGMAS: &[&str] = &[
     // Statement journals (a multi-row INSERT must be undoable on its own) in memory rather
     // than in a temporary file written on every statement.
     "PRAGMA temp_store = MEMORY",
-    // 16 MiB of page cache per connection (the default is 2 MiB): the indexes that every
-    // write walks stay cached.
-    "PRAGMA cache_size = -16384",
 ];
+
+/// The sequencer's page cache per SQLite connection (the default is 2 MiB): the indexes
+/// that every block's write walks stay cached.
+pub const SQLITE_CACHE_KIB: u32 = 16 * 1024;
 
 /// The migrations, embedded: `(file name, SQLite SQL, PostgreSQL SQL)`. Both directories
 /// hold the same file names (a test checks this list against them). Append only; a landed
