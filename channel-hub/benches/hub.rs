@@ -1,12 +1,14 @@
 //! Routed payments through one hub: throughput and latency with every state durable.
 //!
 //! A sequencer (in process, SQLite) and a hub (in process, SQLite with WAL and
-//! `synchronous = FULL`), and `PAIRS` payer/payee pairs of wallets, each with its own SQLite
-//! database. Every payer pays its payee in a loop (lock → payee reveals → settle →
-//! countersign, the whole protocol over REST and WebSocket); a payment's latency is one
-//! `Wallet::pay` call, from signing the lock to the hub's acknowledgement of the payer's
-//! countersignature. Every state the hub signs is committed before it signs it; the wallets
-//! commit theirs too. Writes are group-committed, so concurrent payments share fsyncs.
+//! `synchronous = FULL`), and payer/payee pairs of wallets whose states share one SQLite
+//! database (as a wallet service would keep them). Every payer pays its payee in a loop, the
+//! whole protocol over the wallets' WebSockets: the payer's lock (settling its previous one),
+//! the hub's lock to the payee, the payee's secret, the payer's proof of payment. A
+//! payment's latency is one `Wallet::pay` call, from signing the lock to the payer's commit
+//! of its state and the secret. Every state is committed before it is signed or answered:
+//! four commits per payment on its critical path (hub, payee, hub, payer), group-committed,
+//! so concurrent payments share fsyncs.
 //!
 //! `cargo bench -p weft-channel-hub --bench hub` (or `make bench`) prints a table and writes
 //! `target/weft-bench/hub.json` with `payments_per_s`, `p50_ms`, `p99_ms`.
@@ -41,7 +43,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Payer/payee pairs paying concurrently (one payment in flight each): the concurrency
 /// levels swept, one fresh sequencer, hub and set of wallets per level.
-const DEFAULT_PAIRS: &[usize] = &[8, 16, 32, 48];
+const DEFAULT_PAIRS: &[usize] = &[16, 32, 48, 64, 80];
 /// The p99 latency target (issue 6): the headline is the highest throughput within it.
 const P99_TARGET_MS: f64 = 50.0;
 /// Seconds of each measured run.
