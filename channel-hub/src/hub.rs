@@ -1369,13 +1369,7 @@ impl Hub {
             .filter(|p| p != id);
         let payer_slot = payer_id.map(|p| self.slot(&p)).transpose()?;
         let (waiter, settle_offer) = {
-            let (mut payee, mut payer) = match &payer_slot {
-                Some(ps) => {
-                    let (a, b) = lock_pair(&payee_slot, ps).await;
-                    (a, Some(b))
-                }
-                None => (payee_slot.channel.lock().await, None),
-            };
+            let (mut payee, mut payer) = lock_with(&payee_slot, payer_slot.as_deref()).await;
             let offer = match &payee.offer {
                 Some(o) if o.kind == OfferKind::Lock => o.clone(),
                 _ if payee.revealed.contains_key(&hashlock) => return Ok(()),
@@ -1484,13 +1478,7 @@ impl Hub {
             _ => None,
         };
         let (ack, payer_offer) = {
-            let (mut payee, mut payer) = match &payer_slot {
-                Some(ps) => {
-                    let (a, b) = lock_pair(&payee_slot, ps).await;
-                    (a, Some(b))
-                }
-                None => (payee_slot.channel.lock().await, None),
-            };
+            let (mut payee, mut payer) = lock_with(&payee_slot, payer_slot.as_deref()).await;
             let offer = payee
                 .offer
                 .clone()
@@ -2417,6 +2405,23 @@ async fn lock_pair<'a>(
         let gb = b.channel.lock().await;
         let ga = a.channel.lock().await;
         (ga, gb)
+    }
+}
+
+/// Locks a payee's channel and, if there is one, its payer's ([`lock_pair`]'s order).
+async fn lock_with<'a>(
+    payee: &'a Slot,
+    payer: Option<&'a Slot>,
+) -> (
+    tokio::sync::MutexGuard<'a, Channel>,
+    Option<tokio::sync::MutexGuard<'a, Channel>>,
+) {
+    match payer {
+        Some(payer) => {
+            let (a, b) = lock_pair(payee, payer).await;
+            (a, Some(b))
+        }
+        None => (payee.channel.lock().await, None),
     }
 }
 

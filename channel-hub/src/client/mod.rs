@@ -1325,35 +1325,45 @@ impl Wallet {
                 "the lock offer changes more than the lock".into(),
             ));
         }
-        let secret = self
-            .inner
-            .answering
-            .load(Ordering::SeqCst)
-            .then(|| self.fulfilment(&lock))
-            .flatten();
+        let answering = self.inner.answering.load(Ordering::SeqCst);
+        if answering && let Some(secret) = self.fulfilment(&lock) {
+            return self.fulfil_lock(&offer, secret).await;
+        }
         self.inner
             .store
             .commit(vec![WalletWrite::State {
                 state: offer.state.clone(),
                 wallet_signature: None,
                 hub_signature: Some(offer.hub_signature),
-                accepted: secret.is_some(),
+                accepted: false,
             }])
             .await?;
-        if let Some(secret) = secret {
-            self.set_latest(offer.state, None, Some(offer.hub_signature));
-            self.send(WalletMessage::Fulfil {
-                channel_id: id,
-                secret,
-            });
-            return Ok(());
-        }
         if let Some(c) = self.inner.channels.lock().get_mut(&id) {
             c.offer = Some(offer.clone());
         }
-        if self.inner.answering.load(Ordering::SeqCst) {
+        if answering {
             self.answer_lock(&offer, &lock).await?;
         }
+        Ok(())
+    }
+
+    /// Accepts a lock offer: stores it as agreed (with the hub's signature) before
+    /// revealing the secret, makes it the latest, then reveals.
+    async fn fulfil_lock(&self, offer: &Offer, secret: B256) -> Result<(), ClientError> {
+        self.inner
+            .store
+            .commit(vec![WalletWrite::State {
+                state: offer.state.clone(),
+                wallet_signature: None,
+                hub_signature: Some(offer.hub_signature),
+                accepted: true,
+            }])
+            .await?;
+        self.set_latest(offer.state.clone(), None, Some(offer.hub_signature));
+        self.send(WalletMessage::Fulfil {
+            channel_id: offer.state.channel_id,
+            secret,
+        });
         Ok(())
     }
 
@@ -1370,23 +1380,8 @@ impl Wallet {
     /// Answers a stored lock offer: fulfils it if the wallet has the invoice (storing that
     /// it accepted the state first), rejects it with a signed refusal otherwise.
     async fn answer_lock(&self, offer: &Offer, lock: &Lock) -> Result<(), ClientError> {
-        let id = offer.state.channel_id;
         if let Some(secret) = self.fulfilment(lock) {
-            self.inner
-                .store
-                .commit(vec![WalletWrite::State {
-                    state: offer.state.clone(),
-                    wallet_signature: None,
-                    hub_signature: Some(offer.hub_signature),
-                    accepted: true,
-                }])
-                .await?;
-            self.set_latest(offer.state.clone(), None, Some(offer.hub_signature));
-            self.send(WalletMessage::Fulfil {
-                channel_id: id,
-                secret,
-            });
-            return Ok(());
+            return self.fulfil_lock(offer, secret).await;
         }
         let next = transition::resolve_lock(&offer.state, &lock.hashlock, false)?;
         let wallet_signature = self.sign(&next);
