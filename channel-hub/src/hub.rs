@@ -3,7 +3,8 @@
 //! Each channel lives in a [`Slot`] behind an async mutex; an update locks the channels it
 //! touches (two, in id order, for a routed payment), checks the wallet's proposal against
 //! the state the hub builds itself ([`crate::transition`]), commits the new state to the
-//! database and only then signs it. Three rules hold for every signature:
+//! database and only then signs it (or, for a wallet's payment, which only gives the hub
+//! value, answers without signing). Three rules hold for every signature:
 //!
 //! 1. **Durable first.** The state's row is committed before the hub computes or releases
 //!    its signature (the signature is deterministic, RFC 6979, so it is not stored: it is
@@ -17,22 +18,23 @@
 //!
 //! After a restart every channel starts *unsynced*: the database may be older than the
 //! newest state the hub signed (a restored backup), so the hub asks the wallet for its latest
-//! state (verifying both signatures) before it signs anything on the channel, and halts the
-//! channel if the wallet holds a state that contradicts the hub's own history.
+//! state (verifying its signatures; a state the wallet signed alone is taken only if it
+//! never pays the hub less than what the hub holds) before it signs anything on the
+//! channel, and halts the channel if the wallet holds a state that contradicts the hub's
+//! own history.
 //!
 //! A routed payment A → hub → B: A proposes its state with a lock to the hub; the hub
-//! commits it together with its own lock to B (expiring `margin` blocks earlier), signs
-//! both and offers the latter to B over B's WebSocket. B stores it and reveals the secret
-//! (or refuses with a signed state returning the lock); the hub commits the secret and
-//! answers A with it. Each side signs only what it gives away, so nobody signs the locks'
+//! commits it together with its own lock to B (expiring `margin` blocks earlier), signs the
+//! latter and offers it to B over B's WebSocket. B stores it and reveals the secret (or
+//! refuses with a signed state returning the lock); the hub commits the secret and answers
+//! A with it. Each side signs only what it gives away, so nobody signs the locks'
 //! settlement on its own: A's next lock pays A's earlier revealed locks to the hub in the
 //! same update (A signs it), and the hub's next lock to B pays B's (the hub signs it). A
-//! payment costs two signatures (A's lock, the hub's lock to B) and two verifications
-//! (the hub's of A's, B's of the hub's) plus the hub's receipt of A's state. Locks of a
-//! channel that stays idle are settled by a [`OfferKind::Settle`] offer the wallet
-//! countersigns ([`Hub::settle_idle`]). If B or A stop answering, the locks stay signed and
-//! each side can enforce them on the rollup (`RevealSecret` +
-//! `ChannelRegister`/`ChannelConclude`).
+//! payment costs two signatures (A's lock, the hub's lock to B) and two verifications (the
+//! hub's of A's, B's of the hub's). Locks of a channel that stays idle are settled by a
+//! [`OfferKind::Settle`] offer the wallet countersigns ([`Hub::settle_idle`]). If B or A
+//! stop answering, the locks stay signed and each side can enforce them on the rollup
+//! (`RevealSecret` + `ChannelRegister`/`ChannelConclude`).
 
 use std::{
     collections::{HashMap, HashSet},
@@ -2095,11 +2097,12 @@ impl Hub {
     }
 
     /// Enforces on the rollup the payments whose payer stopped answering: the payee was
-    /// paid (the hub knows the secret) but the payer has not countersigned the settlement,
-    /// and its lock to the hub is within half the lock margin of expiring. The hub reveals
-    /// the secret (so the lock resolves to the hub whenever a state holding it concludes)
-    /// and registers the payer's channel with its latest co-signed state, which holds the
-    /// lock; the watcher concludes it after the deadline. Returns the channels registered.
+    /// paid (the hub knows the secret) but no state of the payer's has settled the lock (no
+    /// later payment, no countersigned settlement), and the lock is within half the lock
+    /// margin of expiring. The hub reveals the secret (so the lock resolves to the hub
+    /// whenever a state holding it concludes) and registers the payer's channel with its
+    /// latest state the payer signed, which holds the lock; the watcher concludes it after
+    /// the deadline. Returns the channels registered.
     pub async fn enforce_stalled(&self) -> Result<Vec<B256>, HubError> {
         let head = self.head();
         let guard = self.config.locks.margin_blocks / 2;

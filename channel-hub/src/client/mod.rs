@@ -3,14 +3,18 @@
 //! A [`Wallet`] keeps its channels' states durable in its own SQLite file (`store.rs`),
 //! builds every state it signs with [`crate::transition`] (the same functions the hub
 //! checks with), verifies the hub's signature of every state before relying on it, talks to
-//! the hub over REST and its WebSocket (answering lock offers with the invoice's secret,
-//! countersigning settlements and payments, syncing after the hub restarts), and watches
-//! the rollup for registrations of its channels with stale states, refuting them with its
-//! latest co-signed state (`watch.rs`).
+//! the hub over its WebSocket (payments; answering lock offers with the invoice's secret,
+//! countersigning settlements and payments, syncing after the hub restarts) and REST, and
+//! watches the rollup for registrations of its channels with stale states, refuting them
+//! with its newest hub-signed state, and for its unsettled locks nearing expiry, revealing
+//! their secrets there (`watch.rs`).
 //!
 //! Rules the client keeps: it stores a state (with the hub's signature) before it reveals a
 //! secret for it or signs anything on top of it; it reveals a secret only for a lock the hub
-//! has signed; it countersigns an offer only if it is exactly the state the update leads to.
+//! has signed; it countersigns an offer only if it is exactly the state the update leads to;
+//! it signs only states that give the hub value (its payments, settling its paid locks) or
+//! that it agreed to (an accepted lock, when it must present it); it stores a payment's
+//! secret (its proof of payment) before `pay` reports it settled.
 
 mod store;
 mod watch;
