@@ -12,9 +12,9 @@
 //! Rules the client keeps: it stores a state (with the hub's signature) before it reveals a
 //! secret for it or signs anything on top of it; it reveals a secret only for a lock the hub
 //! has signed; it countersigns an offer only if it is exactly the state the update leads to;
-//! it signs only states that give the hub value (its payments, settling its paid locks) or
-//! that it agreed to (an accepted lock, when it must present it); it stores a payment's
-//! secret (its proof of payment) before `pay` reports it settled.
+//! it signs a lock it accepted by revealing only when it must present it (the only state it
+//! holds at that version); it stores a payment's secret (its proof of payment) before `pay`
+//! reports it settled.
 
 mod store;
 mod watch;
