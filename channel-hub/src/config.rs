@@ -48,6 +48,9 @@ pub const DEFAULT_ROLLUP_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: usize = 256 << 10;
 /// Default accepted clock skew of a signed request's timestamp.
 pub const DEFAULT_AUTH_WINDOW: Duration = Duration::from_secs(300);
+/// Default: payments a wallet may have in flight on one WebSocket (each waits for its
+/// payee, up to the route timeout).
+pub const DEFAULT_MAX_PAYMENTS_IN_FLIGHT: usize = 256;
 
 /// The whole hub configuration.
 #[derive(Debug, Clone)]
@@ -83,6 +86,9 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Accepted clock skew of signed requests.
     pub auth_window: Duration,
+    /// Payments a wallet may have in flight on one WebSocket; more are refused with
+    /// `too_many_payments`.
+    pub max_payments_in_flight: usize,
     /// Bearer token of the operator's routes (`/v1/admin/...`); `None`: they refuse
     /// every request.
     pub admin_token: Option<AdminToken>,
@@ -160,6 +166,7 @@ impl Default for Config {
             rollup_timeout: DEFAULT_ROLLUP_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             auth_window: DEFAULT_AUTH_WINDOW,
+            max_payments_in_flight: DEFAULT_MAX_PAYMENTS_IN_FLIGHT,
             admin_token: None,
         }
     }
@@ -214,6 +221,9 @@ pub struct Cli {
     /// settlement.
     #[arg(long, env = "WEFT_HUB_SETTLE_IDLE_MS")]
     pub settle_idle_ms: Option<u64>,
+    /// Payments a wallet may have in flight on one WebSocket.
+    #[arg(long, env = "WEFT_HUB_MAX_PAYMENTS_IN_FLIGHT")]
+    pub max_payments_in_flight: Option<usize>,
     /// File holding the operator's bearer token for `/v1/admin/...`; see also
     /// WEFT_HUB_ADMIN_TOKEN. Without either, the admin routes refuse every request.
     #[arg(long, env = "WEFT_HUB_ADMIN_TOKEN_FILE")]
@@ -254,6 +264,7 @@ impl Config {
         if let Some(ms) = cli.settle_idle_ms {
             c.settle_idle = Duration::from_millis(ms);
         }
+        set!(c.max_payments_in_flight, cli.max_payments_in_flight);
         c.key = match (std::env::var(KEY_ENV).ok(), &cli.key_file) {
             (Some(hex), _) => parse_key(&hex)?,
             (None, Some(path)) => {
@@ -289,6 +300,11 @@ impl Config {
         }
         if self.watch_interval.is_zero() || self.route_timeout.is_zero() {
             return Err(HubError::Config("intervals must be positive".into()));
+        }
+        if self.max_payments_in_flight == 0 {
+            return Err(HubError::Config(
+                "max payments in flight must be positive".into(),
+            ));
         }
         Ok(())
     }

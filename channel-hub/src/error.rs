@@ -95,6 +95,9 @@ pub enum HubError {
     /// A secret that does not hash to the lock's hashlock.
     #[error("the secret does not match the hashlock")]
     WrongSecret,
+    /// The wallet has as many payments in flight on its socket as the hub allows.
+    #[error("at most {0} payments in flight per socket")]
+    TooManyPayments(usize),
 }
 
 impl HubError {
@@ -124,6 +127,7 @@ impl HubError {
             Self::DuplicatePayment(_) => "duplicate_payment",
             Self::Halted(_) => "channel_halted",
             Self::WrongSecret => "wrong_secret",
+            Self::TooManyPayments(_) => "too_many_payments",
         }
     }
 
@@ -152,6 +156,7 @@ impl HubError {
             | Self::Transition(_)
             | Self::LockExpiry { .. }
             | Self::WrongSecret => StatusCode::BAD_REQUEST,
+            Self::TooManyPayments(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -165,6 +170,7 @@ impl HubError {
                 | Self::Busy(_)
                 | Self::PayeeUnavailable(_)
                 | Self::DepositPending
+                | Self::TooManyPayments(_)
         )
     }
 }

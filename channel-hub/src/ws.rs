@@ -6,7 +6,7 @@ use std::{
     collections::HashMap,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU64, AtomicUsize, Ordering},
     },
 };
 
@@ -20,7 +20,7 @@ use weft_protocol::primitives::{Address, B256};
 use crate::{
     error::HubError,
     hub::Hub,
-    wire::{HubMessage, SignedUpdate, WalletMessage},
+    wire::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage},
 };
 
 type Outbox = mpsc::UnboundedSender<HubMessage>;
@@ -87,6 +87,7 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
         let _ = sink.close().await;
     });
     hub.on_connect(&wallet).await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
     while let Some(Ok(frame)) = stream.next().await {
         let text = match frame {
             Message::Text(t) => t,
@@ -94,6 +95,10 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
             _ => continue,
         };
         let reply = match serde_json::from_str::<WalletMessage>(&text) {
+            Ok(WalletMessage::Route(req)) => {
+                route(&hub, wallet, req, &in_flight);
+                None
+            }
             Ok(message) => handle(&hub, &wallet, message).await,
             Err(e) => Some(HubMessage::Error {
                 channel_id: None,
@@ -111,42 +116,54 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
     debug!(%wallet, "wallet disconnected");
 }
 
+/// A payment sent on the socket. It waits for its payee, so it runs on its own task and
+/// the socket keeps serving the wallet's other messages (its answers as a payee) meanwhile;
+/// the answer is a [`HubMessage::Routed`].
+fn route(hub: &Arc<Hub>, wallet: Address, req: RouteRequest, in_flight: &Arc<AtomicUsize>) {
+    let hashlock = req.state.locks.last().map_or(B256::ZERO, |l| l.hashlock);
+    let answer = move |hub: &Hub, result: Result<RouteReply, HubError>| {
+        let (reply, error) = match result {
+            Ok(reply) => (Some(Box::new(reply)), None),
+            Err(e) => (None, Some(Box::new(e.body()))),
+        };
+        hub.sessions.send(
+            &wallet,
+            HubMessage::Routed {
+                hashlock,
+                reply,
+                error,
+            },
+        );
+    };
+    let limit = hub.config.max_payments_in_flight;
+    if in_flight.fetch_add(1, Ordering::AcqRel) >= limit {
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        answer(hub, Err(HubError::TooManyPayments(limit)));
+        return;
+    }
+    let (hub, in_flight) = (hub.clone(), in_flight.clone());
+    tokio::spawn(async move {
+        let id = req.state.channel_id;
+        let result = async {
+            let owner = hub.slot(&id)?.channel.lock().await.wallet;
+            if owner != wallet {
+                return Err(HubError::Unauthorized("not the channel's wallet".into()));
+            }
+            hub.route(&id, req).await
+        }
+        .await;
+        in_flight.fetch_sub(1, Ordering::AcqRel);
+        answer(&hub, result);
+    });
+}
+
 async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Option<HubMessage> {
     let channel_id = match &message {
         WalletMessage::Fulfil { channel_id, .. } => *channel_id,
         WalletMessage::Reject { state, .. } => state.channel_id,
         WalletMessage::Countersign(u) => u.state.channel_id,
         WalletMessage::Sync(s) => s.state.channel_id,
-        WalletMessage::Route(r) => {
-            // A payment waits for its payee: it runs on its own, so the socket keeps
-            // serving this wallet's other messages (its answers as a payee) meanwhile.
-            let (hub, wallet, req) = (hub.clone(), *wallet, r.clone());
-            tokio::spawn(async move {
-                let hashlock = req.state.locks.last().map_or(B256::ZERO, |l| l.hashlock);
-                let id = req.state.channel_id;
-                let result = async {
-                    let owner = hub.slot(&id)?.channel.lock().await.wallet;
-                    if owner != wallet {
-                        return Err(HubError::Unauthorized("not the channel's wallet".into()));
-                    }
-                    hub.route(&id, req).await
-                }
-                .await;
-                let (reply, error) = match result {
-                    Ok(reply) => (Some(Box::new(reply)), None),
-                    Err(e) => (None, Some(Box::new(e.body()))),
-                };
-                hub.sessions.send(
-                    &wallet,
-                    HubMessage::Routed {
-                        hashlock,
-                        reply,
-                        error,
-                    },
-                );
-            });
-            return None;
-        }
+        WalletMessage::Route(_) => unreachable!("routed by `serve`"),
     };
     let result = async {
         let owner = hub.slot(&channel_id)?.channel.lock().await.wallet;
@@ -177,7 +194,7 @@ async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Opt
             WalletMessage::Sync(req) => {
                 HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
             }
-            WalletMessage::Route(_) => unreachable!("spawned above"),
+            WalletMessage::Route(_) => unreachable!("routed by `serve`"),
         }))
     }
     .await;

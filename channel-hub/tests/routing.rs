@@ -93,3 +93,46 @@ async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// A wallet's payments in flight on its socket are bounded: past the hub's limit the next
+/// one is refused at once with `too_many_payments`, and once the first is answered payments
+/// go through again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_in_flight_on_one_socket_are_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    config.max_payments_in_flight = 1;
+    config.route_timeout = Duration::from_secs(10);
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a1 = alice.open_channel(0, 10_000).await.unwrap();
+    let a2 = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+
+    // Bob holds the hub's lock without answering: alice's first payment stays in flight.
+    bob.set_answering(false);
+    let first = bob.invoice(10).await.unwrap();
+    let payer = alice.clone();
+    let to = bob.address();
+    let in_flight = tokio::spawn(async move { payer.pay(&a1, to, 10, first).await });
+    wait_for("bob to hold the lock", async || {
+        bob.channel(&b).unwrap().offer.is_some()
+    })
+    .await;
+    let second = bob.invoice(10).await.unwrap();
+    let refused = alice.pay(&a2, bob.address(), 10, second).await.unwrap_err();
+    assert_eq!(refused.code(), Some("too_many_payments"), "{refused}");
+
+    bob.set_answering(true);
+    assert_eq!(in_flight.await.unwrap().unwrap(), RouteStatus::Settled);
+    assert_eq!(
+        alice.pay(&a2, bob.address(), 10, second).await.unwrap(),
+        RouteStatus::Settled
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
