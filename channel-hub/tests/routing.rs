@@ -136,3 +136,59 @@ async fn payments_in_flight_on_one_socket_are_bounded() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// Settlement offers race with payments: with the hub offering the settlement of revealed
+/// locks as soon as a channel is idle for a millisecond, payments in both directions still
+/// all go through (a payer whose route meets a pending offer answers it first), and the
+/// channels end settled with exact balances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_go_through_while_the_hub_keeps_offering_settlements() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    config.settle_idle = Duration::from_millis(1);
+    config.watch_interval = Duration::from_millis(5);
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    let (mut to_bob, mut to_alice) = (0, 0);
+    for i in 1..=30u128 {
+        // No retries: a route that meets a settlement offer must answer it and go through.
+        let (payer, channel, payee) = if i % 3 == 0 {
+            to_alice += i;
+            (&bob, &b, &alice)
+        } else {
+            to_bob += i;
+            (&alice, &a, &bob)
+        };
+        let invoice = payee.invoice(i).await.unwrap();
+        let status = payer.pay(channel, payee.address(), i, invoice).await;
+        assert_eq!(status.unwrap(), RouteStatus::Settled, "payment {i}");
+        // Idle long enough for the hub's settlement offers to land between payments.
+        tokio::time::sleep(Duration::from_millis(3 * (i as u64 % 4))).await;
+    }
+    wait_for("both channels settled", async || {
+        let (ca, cb) = (alice.channel(&a).unwrap(), bob.channel(&b).unwrap());
+        ca.latest.locks.is_empty()
+            && cb.latest.locks.is_empty()
+            && ca.offer.is_none()
+            && cb.offer.is_none()
+            && ca.latest.balance_wallet == 10_000 - to_bob + to_alice
+            && cb.latest.balance_wallet == 10_000 + to_bob - to_alice
+    })
+    .await;
+    for (w, id) in [(&alice, a), (&bob, b)] {
+        assert_eq!(
+            w.hub_view(&id).await.unwrap().latest.state,
+            w.channel(&id).unwrap().latest
+        );
+    }
+    let counts = hub.hub.store.payment_counts().await.unwrap();
+    assert_eq!(counts, vec![("settled".to_owned(), 30)]);
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
