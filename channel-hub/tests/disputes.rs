@@ -58,7 +58,7 @@ async fn a_concluded_dispute_pays_the_registered_state_and_resolves_locks_by_the
     bob.open_channel(0, 10_000).await.unwrap();
     carol.open_channel(0, 10_000).await.unwrap();
 
-    // Bob and Carol stop answering: Alice's locks to the hub stay co-signed and pending.
+    // Bob and Carol stop answering: Alice's locks to the hub stay pending.
     bob.set_answering(false);
     carol.set_answering(false);
     let to_bob = bob.invoice(100).await.unwrap();
@@ -87,8 +87,10 @@ async fn a_concluded_dispute_pays_the_registered_state_and_resolves_locks_by_the
         l2_balance(&seq, &hub.hub.address).await,
     );
 
-    // Alice registers her latest state; the deadline is the chain's window away.
-    alice.register_on_rollup(&a, None).await.unwrap();
+    // The hub registers Alice's latest state, her two locks pending (she signed it; the
+    // hub adds its signature); the deadline is the chain's window away. Alice has nothing
+    // newer the hub signed, so her watcher lets it stand.
+    hub.hub.register_on_rollup(&a, None).await.unwrap();
     let ChannelStatus::Disputed { state, deadline } = status(&seq, &a) else {
         panic!("not disputed")
     };
