@@ -3,8 +3,8 @@
 //! Each channel lives in a [`Slot`] behind an async mutex; an update locks the channels it
 //! touches (two, in id order, for a routed payment), checks the wallet's proposal against
 //! the state the hub builds itself ([`crate::transition`]), commits the new state to the
-//! database and only then signs it (or, for a wallet's payment, which only gives the hub
-//! value, answers without signing). Three rules hold for every signature:
+//! database and only then signs it (or, for a routed payment's lock, which only gives the
+//! hub value, answers without signing). Three rules hold for every signature:
 //!
 //! 1. **Durable first.** The state's row is committed before the hub computes or releases
 //!    its signature (the signature is deterministic, RFC 6979, so it is not stored: it is
