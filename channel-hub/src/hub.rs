@@ -427,6 +427,23 @@ impl Hub {
         self.key.sign_digest(&state.signing_hash(&self.domain))
     }
 
+    /// An offer of `state` (its row committed), signed.
+    fn offer(
+        &self,
+        kind: OfferKind,
+        state: ChannelState,
+        payment: Option<B256>,
+        secrets: Vec<B256>,
+    ) -> PendingOffer {
+        PendingOffer {
+            kind,
+            hub_signature: self.sign(&state),
+            state,
+            payment,
+            secrets,
+        }
+    }
+
     /// The hub's signature of a channel's latest state (deterministic: computed once, when
     /// it has to be shown).
     fn hub_signature(&self, ch: &mut Channel) -> Signature {
@@ -693,13 +710,7 @@ impl Hub {
             return Err(e);
         }
         let hub_signature = self.sign(&expected);
-        let offer = funding.map(|state| PendingOffer {
-            kind: OfferKind::Funding,
-            hub_signature: self.sign(&state),
-            state,
-            payment: None,
-            secrets: Vec::new(),
-        });
+        let offer = funding.map(|state| self.offer(OfferKind::Funding, state, None, Vec::new()));
         let reply = RegisterReply {
             hub_signature,
             funding: offer.as_ref().map(PendingOffer::wire),
@@ -1277,13 +1288,7 @@ impl Hub {
             });
         }
         self.set_latest(payer, expected, req.wallet_signature);
-        let offer = PendingOffer {
-            kind: OfferKind::Lock,
-            hub_signature: self.sign(&payee_state),
-            state: payee_state,
-            payment: Some(hashlock),
-            secrets: Vec::new(),
-        };
+        let offer = self.offer(OfferKind::Lock, payee_state, Some(hashlock), Vec::new());
         let (tx, rx) = oneshot::channel();
         {
             let mut payments = self.payments.lock();
@@ -1417,13 +1422,7 @@ impl Hub {
                 Some(payer) => {
                     self.reveal(payer, hashlock, secret);
                     settle.map(|(state, secrets)| {
-                        let offer = PendingOffer {
-                            kind: OfferKind::Settle,
-                            hub_signature: self.sign(&state),
-                            state,
-                            payment: None,
-                            secrets,
-                        };
+                        let offer = self.offer(OfferKind::Settle, state, None, secrets);
                         payer.offer = Some(offer.clone());
                         (payer.wallet, offer)
                     })
@@ -1538,13 +1537,7 @@ impl Hub {
             }
             let payer_offer = match (payer.as_mut(), refund) {
                 (Some(payer), Some(state)) => {
-                    let offer = PendingOffer {
-                        kind: OfferKind::Refund,
-                        hub_signature: self.sign(&state),
-                        state,
-                        payment: Some(hashlock),
-                        secrets: Vec::new(),
-                    };
+                    let offer = self.offer(OfferKind::Refund, state, Some(hashlock), Vec::new());
                     payer.offer = Some(offer.clone());
                     Some((payer.wallet, offer))
                 }
@@ -1649,13 +1642,7 @@ impl Hub {
             return Ok(false);
         };
         self.commit(writes).await?;
-        let offer = PendingOffer {
-            kind: OfferKind::Settle,
-            hub_signature: self.sign(&state),
-            state,
-            payment: None,
-            secrets,
-        };
+        let offer = self.offer(OfferKind::Settle, state, None, secrets);
         self.push(&ch.wallet, HubMessage::Offer(offer.wire()));
         ch.offer = Some(offer);
         Ok(true)
@@ -1730,13 +1717,7 @@ impl Hub {
                 return Ok(());
             };
             self.commit(writes).await?;
-            let offer = PendingOffer {
-                kind: OfferKind::Refund,
-                hub_signature: self.sign(&state),
-                state,
-                payment: Some(p.hashlock),
-                secrets: Vec::new(),
-            };
+            let offer = self.offer(OfferKind::Refund, state, Some(p.hashlock), Vec::new());
             payer.offer = Some(offer.clone());
             (payer.wallet, offer)
         };
@@ -1763,13 +1744,7 @@ impl Hub {
             payment: None,
         }])
         .await?;
-        let offer = PendingOffer {
-            kind: OfferKind::Payment,
-            hub_signature: self.sign(&state),
-            state,
-            payment: None,
-            secrets: Vec::new(),
-        };
+        let offer = self.offer(OfferKind::Payment, state, None, Vec::new());
         self.push(&ch.wallet, HubMessage::Offer(offer.wire()));
         let wire = offer.wire();
         ch.offer = Some(offer);

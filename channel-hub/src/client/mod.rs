@@ -307,7 +307,6 @@ impl Wallet {
                 .lock()
                 .insert(hashlock, (secret, amount));
         }
-        let proofs = s.proofs().await?;
         for row in s.channels(&self.inner.address).await? {
             let states = s.states(&row.id).await?;
             let Some(agreed) = states.iter().rev().find(|w| w.is_agreed()) else {
@@ -330,12 +329,13 @@ impl Wallet {
                     hub_signature: w.hub_signature.expect("filtered"),
                     secrets: Vec::new(),
                 });
-            let paid = latest
+            let to_hub: Vec<B256> = latest
                 .locks
                 .iter()
                 .filter(|l| l.direction == LockDirection::WalletToHub)
-                .filter_map(|l| Some((l.hashlock, *proofs.get(&l.hashlock)?)))
+                .map(|l| l.hashlock)
                 .collect();
+            let paid = s.proofs(&to_hub).await?;
             self.inner.channels.lock().insert(
                 row.id,
                 WalletChannel {
@@ -511,10 +511,8 @@ impl Wallet {
     /// The preimages the wallet knows of `state`'s locks: its invoices' and its proofs.
     fn known_secrets(&self, state: &ChannelState) -> Vec<B256> {
         let invoices = self.inner.invoices.lock();
-        let paid = self
-            .channel(&state.channel_id)
-            .map(|c| c.paid)
-            .unwrap_or_default();
+        let channels = self.inner.channels.lock();
+        let paid = channels.get(&state.channel_id).map(|c| &c.paid);
         state
             .locks
             .iter()
@@ -522,7 +520,7 @@ impl Wallet {
                 invoices
                     .get(&l.hashlock)
                     .map(|(s, _)| *s)
-                    .or_else(|| paid.get(&l.hashlock).copied())
+                    .or_else(|| paid.and_then(|p| p.get(&l.hashlock)).copied())
             })
             .collect()
     }
@@ -1122,7 +1120,12 @@ impl Wallet {
     /// The proof of payment of one of the wallet's routed payments: the secret of its
     /// hashlock, once the hub revealed it.
     pub async fn proof_of_payment(&self, hashlock: &B256) -> Result<Option<B256>, ClientError> {
-        Ok(self.inner.store.proofs().await?.get(hashlock).copied())
+        Ok(self
+            .inner
+            .store
+            .proofs(&[*hashlock])
+            .await?
+            .remove(hashlock))
     }
 
     /// Answers the hub's outstanding offer on channel `id` (read from the hub), with the
@@ -1335,12 +1338,7 @@ impl Wallet {
         }
         self.inner
             .store
-            .commit(vec![WalletWrite::State {
-                state: offer.state.clone(),
-                wallet_signature: None,
-                hub_signature: Some(offer.hub_signature),
-                accepted: false,
-            }])
+            .commit(vec![offer_write(&offer, false)])
             .await?;
         if let Some(c) = self.inner.channels.lock().get_mut(&id) {
             c.offer = Some(offer.clone());
@@ -1356,12 +1354,7 @@ impl Wallet {
     async fn fulfil_lock(&self, offer: &Offer, secret: B256) -> Result<(), ClientError> {
         self.inner
             .store
-            .commit(vec![WalletWrite::State {
-                state: offer.state.clone(),
-                wallet_signature: None,
-                hub_signature: Some(offer.hub_signature),
-                accepted: true,
-            }])
+            .commit(vec![offer_write(offer, true)])
             .await?;
         self.set_latest(offer.state.clone(), None, Some(offer.hub_signature));
         self.send(WalletMessage::Fulfil {
@@ -1676,6 +1669,17 @@ async fn run_socket(
     // Payments waiting for an answer on this socket get none: their senders are dropped.
     inner.routes.lock().clear();
     result
+}
+
+/// The write of a hub offer: a lock the wallet accepts by revealing (`accepted`), or one it
+/// holds unanswered.
+fn offer_write(offer: &Offer, accepted: bool) -> WalletWrite {
+    WalletWrite::State {
+        state: offer.state.clone(),
+        wallet_signature: None,
+        hub_signature: Some(offer.hub_signature),
+        accepted,
+    }
 }
 
 /// The write of a state with both signatures.

@@ -15,7 +15,7 @@ use weft_protocol::{
 };
 use weft_sequencer::store::{Backend, StoreError, columns::Columns, open_pool};
 
-use crate::store::{GroupWriter, insert_sql};
+use crate::store::{GroupWriter, in_list_sql, insert_sql};
 
 /// File name of the wallet's database inside its directory.
 pub(super) const WALLET_DB_FILE: &str = "wallet.db";
@@ -198,17 +198,25 @@ impl WalletStore {
         .collect()
     }
 
-    /// Every proof of payment: hashlock → secret.
-    pub async fn proofs(&self) -> Result<HashMap<B256, B256>, StoreError> {
-        sqlx::query("SELECT hashlock, secret FROM proofs")
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let c = Columns::new(r, "proofs");
-                Ok((c.b256("hashlock")?, c.b256("secret")?))
-            })
-            .collect()
+    /// The proofs of payment of `hashlocks` that the wallet holds: hashlock → secret.
+    pub async fn proofs(&self, hashlocks: &[B256]) -> Result<HashMap<B256, B256>, StoreError> {
+        let mut proofs = HashMap::new();
+        for chunk in hashlocks.chunks(256) {
+            let sql = in_list_sql(
+                Backend::Sqlite,
+                "SELECT hashlock, secret FROM proofs WHERE hashlock IN ",
+                chunk.len(),
+            );
+            let mut q = sqlx::query(AssertSqlSafe(sql));
+            for h in chunk {
+                q = q.bind(h.as_slice());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let c = Columns::new(&r, "proofs");
+                proofs.insert(c.b256("hashlock")?, c.b256("secret")?);
+            }
+        }
+        Ok(proofs)
     }
 
     /// Every invoice: `(hashlock, secret, amount)`.
