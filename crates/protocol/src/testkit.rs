@@ -711,7 +711,7 @@ pub fn independent_transfers(n: usize) -> Vec<VerifiedTransaction> {
 pub fn bench_output_dir() -> std::path::PathBuf {
     let dir = std::env::var("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"))
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
         .join("weft-bench");
     std::fs::create_dir_all(&dir).expect("create the benchmark output directory");
     dir

@@ -379,7 +379,7 @@ pub fn anvil_bin() -> PathBuf {
             other => other,
         };
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!(
-            "../node_modules/@foundry-rs/anvil-{os}-{arch}/bin/anvil{}",
+            "../../node_modules/@foundry-rs/anvil-{os}-{arch}/bin/anvil{}",
             std::env::consts::EXE_SUFFIX
         ));
         assert!(

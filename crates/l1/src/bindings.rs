@@ -13,25 +13,25 @@ use alloy::sol;
 sol!(
     #[sol(rpc, all_derives)]
     Rollup,
-    "../deploy/contracts/out/Rollup.json"
+    "../../deploy/contracts/out/Rollup.json"
 );
 
 sol!(
     #[sol(rpc, all_derives)]
     IBatchVerifier,
-    "../deploy/contracts/out/IBatchVerifier.json"
+    "../../deploy/contracts/out/IBatchVerifier.json"
 );
 
 sol!(
     #[sol(rpc, all_derives)]
     EcdsaAttestationVerifier,
-    "../deploy/contracts/out/EcdsaAttestationVerifier.json"
+    "../../deploy/contracts/out/EcdsaAttestationVerifier.json"
 );
 
 sol!(
     #[sol(rpc, all_derives)]
     TestToken,
-    "../deploy/contracts/out/TestToken.json"
+    "../../deploy/contracts/out/TestToken.json"
 );
 
 /// Where a batch stands on L1 (`Rollup.batchStatus`; the ABI carries the enum as `uint8`).

@@ -39,7 +39,7 @@ use weft_protocol::{
 // ---------------------------------------------------------------------------------------
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// `WEFT_CAST`; else the native binary of npm's platform package
