@@ -220,13 +220,7 @@ async fn commit_on<W>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{EmbeddedMigration, open_pool, testkit::on_every_backend};
-
-    const MIGRATIONS: &[EmbeddedMigration] = &[(
-        "0001_init.sql",
-        "CREATE TABLE t (id INTEGER PRIMARY KEY)",
-        "CREATE TABLE t (id BIGINT PRIMARY KEY)",
-    )];
+    use crate::{open_pool, pool::tests::MIGRATIONS, testkit::on_every_backend};
 
     /// Inserts each id as a row: an id inserted before violates the primary key.
     fn insert_ids<'c>(

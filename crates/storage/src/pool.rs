@@ -127,10 +127,11 @@ const SQLITE_CONNECTION_PRAGMAS: &[&str] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    const MIGRATIONS: &[EmbeddedMigration] = &[(
+    /// One table `t` of integer ids, for the crate's tests.
+    pub(crate) const MIGRATIONS: &[EmbeddedMigration] = &[(
         "0001_init.sql",
         "CREATE TABLE t (id INTEGER PRIMARY KEY)",
         "CREATE TABLE t (id BIGINT PRIMARY KEY)",
