@@ -11,10 +11,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Client, PgDatabase, config, transfer};
+use common::{Client, config, transfer};
 use serde_json::Value;
 use weft_protocol::primitives::B256;
 use weft_sequencer::config::GenesisConfig;
+use weft_storage::testkit::TestDatabase;
 
 async fn graceful_restart(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
@@ -107,12 +108,11 @@ async fn graceful_restart_resumes_exactly_on_sqlite() {
 
 #[tokio::test]
 async fn graceful_restart_resumes_exactly_on_postgres() {
-    let Some(db) = PgDatabase::create().await else {
-        eprintln!("DATABASE_URL not set: PostgreSQL variant skipped");
+    let Some(db) = TestDatabase::postgres().await else {
         return;
     };
-    graceful_restart(Some(db.url.clone())).await;
-    db.drop_now().await;
+    graceful_restart(db.url().map(str::to_owned)).await;
+    db.drop_database().await;
 }
 
 /// Starts the real binary on a free port.
@@ -274,12 +274,11 @@ async fn kill_9_loses_nothing_executed_on_sqlite() {
 
 #[tokio::test]
 async fn kill_9_loses_nothing_executed_on_postgres() {
-    let Some(db) = PgDatabase::create().await else {
-        eprintln!("DATABASE_URL not set: PostgreSQL variant skipped");
+    let Some(db) = TestDatabase::postgres().await else {
         return;
     };
-    kill_9_loses_nothing(Some(db.url.clone())).await;
-    db.drop_now().await;
+    kill_9_loses_nothing(db.url().map(str::to_owned)).await;
+    db.drop_database().await;
 }
 
 /// SIGTERM: the node stops accepting, seals every ready transaction, snapshots, exits 0.

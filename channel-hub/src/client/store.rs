@@ -13,9 +13,7 @@ use weft_protocol::{
     primitives::{Address, Amount, B256, TokenId},
     signature::Signature,
 };
-use weft_sequencer::store::{Backend, StoreError, columns::Columns, open_pool};
-
-use crate::store::{GroupWriter, in_list_sql, insert_sql};
+use weft_storage::{Backend, Columns, GroupWriter, StoreError, in_list_sql, insert_sql, open_pool};
 
 /// File name of the wallet's database inside its directory.
 pub(super) const WALLET_DB_FILE: &str = "wallet.db";

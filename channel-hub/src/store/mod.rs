@@ -1,13 +1,13 @@
 //! The hub's durable state through sqlx: SQLite in the data directory by default,
-//! PostgreSQL when `DATABASE_URL` names one, with the sequencer's conventions
-//! ([`weft_sequencer::store::open_pool`], its column helpers). Schema and invariants:
+//! PostgreSQL when `DATABASE_URL` names one, opened with the services' shared conventions
+//! ([`weft_storage::open_pool`], its column helpers). Schema and invariants:
 //! `migrations/channel-hub/README.md`.
 //!
 //! Every change goes through [`HubStore::commit`], which group-commits it with the other
-//! updates in flight (`group.rs`) and returns once it is durable; the hub signs or
-//! acknowledges a state only after that.
+//! updates in flight ([`weft_storage::GroupWriter`]; how a group reaches the tables is
+//! `rows.rs`) and returns once it is durable; the hub signs or acknowledges a state only
+//! after that.
 
-mod group;
 mod rows;
 
 #[cfg(test)]
@@ -23,12 +23,10 @@ use weft_protocol::{
     primitives::{Address, Amount, B256, TokenId},
     signature::Signature,
 };
-use weft_sequencer::store::{Backend, columns::Columns, open_pool};
+use weft_storage::{Backend, Columns, EmbeddedMigration, GroupWriter, in_list_sql, open_pool};
 
-pub(crate) use group::GroupWriter;
-pub use group::MAX_GROUP_JOBS;
-pub(crate) use rows::{in_list_sql, insert_sql, now_secs};
-pub use weft_sequencer::store::StoreError;
+pub(crate) use rows::now_secs;
+pub use weft_storage::StoreError;
 
 /// File name of the default SQLite database inside the data directory.
 pub const DEFAULT_SQLITE_FILE: &str = "channel-hub.db";
@@ -39,8 +37,8 @@ pub const DEFAULT_SQLITE_FILE: &str = "channel-hub.db";
 /// (hub bench, 48 pairs, medians of 3 alternating runs).
 pub const SQLITE_CACHE_KIB: u32 = 2 * 1024;
 
-/// The migrations, embedded: `(file name, SQLite SQL, PostgreSQL SQL)`. Append only.
-const MIGRATIONS: &[(&str, &str, &str)] = &[
+/// The migrations, embedded (see [`EmbeddedMigration`]). Append only.
+const MIGRATIONS: &[EmbeddedMigration] = &[
     (
         "0001_init.sql",
         include_str!("../../../migrations/channel-hub/sqlite/0001_init.sql"),

@@ -3,16 +3,13 @@
 //! rollup transactions, counters), so a group of hundreds of channel updates costs a
 //! handful of statements.
 
-use std::{collections::HashMap, fmt::Write as _, future::Future, pin::Pin};
+use std::{collections::HashMap, future::Future, pin::Pin};
 
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyArguments, query::Query};
-use weft_sequencer::store::{Backend, StoreError};
-
 use weft_protocol::{primitives::B256, signature::Signature};
+use weft_storage::{Backend, StoreError, insert_sql, to_i64};
 
 use super::{PaymentRow, PaymentStatus, Write, encode_state};
-
-pub(super) use weft_sequencer::store::columns::to_i64;
 
 type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 
@@ -26,7 +23,7 @@ pub(crate) fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The [`super::Apply`] of the hub's store.
+/// The [`weft_storage::Apply`] of the hub's store.
 pub(super) fn apply<'c>(
     conn: &'c mut AnyConnection,
     backend: Backend,
@@ -251,56 +248,4 @@ async fn apply_all(
         }
     }
     Ok(())
-}
-
-/// `head (?, ..), (?, ..) tail` with `columns` parameters per row: anonymous `?` on SQLite
-/// (numbered ones cost a linear scan each, see the sequencer's `transactions.rs`), `$n` on
-/// PostgreSQL. Built from constants and counts only, never from values.
-pub(crate) fn insert_sql(
-    backend: Backend,
-    head: &str,
-    columns: usize,
-    rows: usize,
-    tail: &str,
-) -> String {
-    let mut sql = String::with_capacity(head.len() + tail.len() + rows * columns * 5);
-    sql.push_str(head);
-    let mut param = 0;
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..columns {
-            param += 1;
-            if column > 0 {
-                sql.push_str(", ");
-            }
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    write!(sql, "${param}").expect("writing to a String cannot fail");
-                }
-            }
-        }
-        sql.push(')');
-    }
-    sql.push_str(tail);
-    sql
-}
-
-/// `head (?, ?, ..)` with `values` parameters, for `IN` lists; placeholders as
-/// [`insert_sql`]'s.
-pub(crate) fn in_list_sql(backend: Backend, head: &str, values: usize) -> String {
-    let mut sql = String::with_capacity(head.len() + values * 5 + 2);
-    sql.push_str(head);
-    sql.push('(');
-    for i in 1..=values {
-        if i > 1 {
-            sql.push_str(", ");
-        }
-        match backend {
-            Backend::Sqlite => sql.push('?'),
-            Backend::Postgres => write!(sql, "${i}").expect("writing to a String cannot fail"),
-        }
-    }
-    sql.push(')');
-    sql
 }

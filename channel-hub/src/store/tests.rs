@@ -1,75 +1,19 @@
 //! Every test body runs on SQLite, then on a fresh PostgreSQL database when `DATABASE_URL`
-//! names a server (the same harness as the sequencer's store tests).
+//! names a server (`weft_storage::testkit`).
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::{SystemTime, UNIX_EPOCH},
-};
-
-use sqlx::{Any, migrate::MigrateDatabase};
-use tempfile::TempDir;
 use weft_protocol::{
     channel::{ChannelState, Lock, LockDirection},
     primitives::keccak256,
     signature::SigningKey,
 };
+use weft_storage::testkit::{TestDatabase, on_every_backend};
 
 use super::*;
 
-struct TestDb {
-    dir: TempDir,
-    url: Option<String>,
-}
-
-impl TestDb {
-    async fn connect(&self) -> HubStore {
-        HubStore::connect(self.url.as_deref(), self.dir.path())
-            .await
-            .expect("connect")
-    }
-}
-
-async fn on_every_backend(test: impl AsyncFn(&TestDb)) {
-    let sqlite = TestDb {
-        dir: tempfile::tempdir().unwrap(),
-        url: None,
-    };
-    test(&sqlite).await;
-    let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("DATABASE_URL is not set: skipping PostgreSQL");
-        return;
-    };
-    sqlx::any::install_default_drivers();
-    let url = fresh_database_url(&server);
-    Any::create_database(&url).await.expect("create database");
-    let postgres = TestDb {
-        dir: tempfile::tempdir().unwrap(),
-        url: Some(url.clone()),
-    };
-    test(&postgres).await;
-    Any::force_drop_database(&url).await.expect("drop database");
-}
-
-fn fresh_database_url(server: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!(
-        "weft_hub_{}_{nanos}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").expect("a URL with ://");
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(q) => format!("{scheme}://{host}/{name}?{q}"),
-        None => format!("{scheme}://{host}/{name}"),
-    }
+async fn connect(db: &TestDatabase) -> HubStore {
+    HubStore::connect(db.url(), db.dir())
+        .await
+        .expect("connect")
 }
 
 const ID: B256 = B256::repeat_byte(0x11);
@@ -117,7 +61,7 @@ async fn open_channel(store: &HubStore) {
 #[tokio::test]
 async fn a_second_state_with_a_signed_version_is_refused() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         open_channel(&store).await;
         let first = state(2, 50);
         store
@@ -151,7 +95,7 @@ async fn a_second_state_with_a_signed_version_is_refused() {
 #[tokio::test]
 async fn a_failing_write_fails_only_its_own_commit_in_a_group() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         open_channel(&store).await;
         // Many concurrent commits, one of them a duplicate version: they share groups.
         let mut tasks = Vec::new();
@@ -193,7 +137,7 @@ async fn a_failing_write_fails_only_its_own_commit_in_a_group() {
 #[tokio::test]
 async fn channels_load_with_their_latest_agreed_state_and_offer() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         open_channel(&store).await;
         let hashlock = keccak256(b"secret");
         let co_signed = state(2, 55);

@@ -4,12 +4,9 @@ use std::time::Instant;
 
 use sqlx::{AnyConnection, any::AnyRow};
 use weft_protocol::{block::BlockHeader, primitives::B256};
+use weft_storage::{Columns, to_i64};
 
-use super::{
-    SealedBlock, Store, StoreError,
-    columns::{Columns, to_i64},
-    transactions::TransactionRow,
-};
+use super::{Error, SealedBlock, Store, transactions::TransactionRow};
 
 /// `SELECT` of every header column, followed by the given clause.
 macro_rules! select_header {
@@ -31,7 +28,7 @@ impl Store {
     /// whose parts disagree (hash, transaction count, transaction positions). If any row
     /// fails, nothing of the block is written.
     #[tracing::instrument(skip_all, fields(number = block.header.number, txs = block.transactions.len()))]
-    pub async fn insert_block(&self, block: &SealedBlock) -> Result<(), StoreError> {
+    pub async fn insert_block(&self, block: &SealedBlock) -> Result<(), Error> {
         let started = Instant::now();
         check_consistent(block)?;
         // Encode everything before the database transaction, to keep it short.
@@ -48,7 +45,7 @@ impl Store {
             None => (1, B256::ZERO),
         };
         if block.header.number != expected_number || block.header.parent_hash != expected_parent {
-            return Err(StoreError::DoesNotExtendHead {
+            return Err(Error::DoesNotExtendHead {
                 number: block.header.number,
                 parent_hash: block.header.parent_hash,
                 expected_number,
@@ -63,7 +60,7 @@ impl Store {
     }
 
     /// The newest block's header and hash; `None` before block 1.
-    pub async fn head(&self) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+    pub async fn head(&self) -> Result<Option<(BlockHeader, B256)>, Error> {
         sqlx::query(select_header!("ORDER BY number DESC LIMIT 1"))
             .fetch_optional(&self.pool)
             .await?
@@ -75,7 +72,7 @@ impl Store {
     pub async fn header_by_number(
         &self,
         number: u64,
-    ) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+    ) -> Result<Option<(BlockHeader, B256)>, Error> {
         let Ok(number) = i64::try_from(number) else {
             return Ok(None);
         };
@@ -88,10 +85,7 @@ impl Store {
     }
 
     /// The header and hash of the block with hash `hash`.
-    pub async fn header_by_hash(
-        &self,
-        hash: &B256,
-    ) -> Result<Option<(BlockHeader, B256)>, StoreError> {
+    pub async fn header_by_hash(&self, hash: &B256) -> Result<Option<(BlockHeader, B256)>, Error> {
         sqlx::query(select_header!("WHERE hash = $1"))
             .bind(hash.as_slice())
             .fetch_optional(&self.pool)
@@ -102,7 +96,7 @@ impl Store {
 }
 
 /// The stored head's number and hash, read inside the writing transaction.
-async fn head_hash(conn: &mut AnyConnection) -> Result<Option<(u64, B256)>, StoreError> {
+async fn head_hash(conn: &mut AnyConnection) -> Result<Option<(u64, B256)>, Error> {
     let Some(row) = sqlx::query("SELECT number, hash FROM blocks ORDER BY number DESC LIMIT 1")
         .fetch_optional(&mut *conn)
         .await?
@@ -114,9 +108,9 @@ async fn head_hash(conn: &mut AnyConnection) -> Result<Option<(u64, B256)>, Stor
 }
 
 /// Refuses a block whose parts disagree: a caller's bug that must not reach the database.
-fn check_consistent(block: &SealedBlock) -> Result<(), StoreError> {
+fn check_consistent(block: &SealedBlock) -> Result<(), Error> {
     let number = block.header.number;
-    let inconsistent = |reason: String| StoreError::InconsistentBlock { number, reason };
+    let inconsistent = |reason: String| Error::InconsistentBlock { number, reason };
     if block.hash != block.header.hash() {
         return Err(inconsistent(format!(
             "hash {} is not the header's hash {}",
@@ -153,7 +147,7 @@ struct HeaderRow<'a> {
 }
 
 impl<'a> HeaderRow<'a> {
-    fn new(header: &'a BlockHeader, hash: &'a B256) -> Result<Self, StoreError> {
+    fn new(header: &'a BlockHeader, hash: &'a B256) -> Result<Self, Error> {
         Ok(Self {
             header,
             hash,
@@ -164,7 +158,7 @@ impl<'a> HeaderRow<'a> {
         })
     }
 
-    async fn insert(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+    async fn insert(&self, conn: &mut AnyConnection) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO blocks (number, hash, parent_hash, timestamp, fee_recipient, tx_count, \
              transactions_root, state_root, withdrawals_root, queue_position) \
@@ -187,7 +181,7 @@ impl<'a> HeaderRow<'a> {
 }
 
 /// A row of [`select_header!`].
-fn header_from_row(row: &AnyRow) -> Result<(BlockHeader, B256), StoreError> {
+fn header_from_row(row: &AnyRow) -> Result<(BlockHeader, B256), Error> {
     let cols = Columns::new(row, "blocks");
     let number = cols.u64("number")?;
     let cols = cols.keyed(format!("number {number}"));
@@ -204,7 +198,9 @@ fn header_from_row(row: &AnyRow) -> Result<(BlockHeader, B256), StoreError> {
     };
     let hash = cols.b256("hash")?;
     if hash != header.hash() {
-        return Err(cols.corrupt("hash", "is not the hash of the stored header"));
+        return Err(cols
+            .corrupt("hash", "is not the hash of the stored header")
+            .into());
     }
     Ok((header, hash))
 }

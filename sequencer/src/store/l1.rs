@@ -7,11 +7,9 @@ use weft_protocol::{
     primitives::B256,
     transaction::Transaction,
 };
+use weft_storage::{Columns, to_i64};
 
-use super::{
-    Store, StoreError,
-    columns::{Columns, to_i64},
-};
+use super::{Error, Store};
 
 /// An L1 queue entry as taken by the watcher.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +112,7 @@ const SELECT_BATCH: &str = "SELECT batch_index, from_block, to_block, prev_state
 impl Store {
     /// Stores queue entries; an entry already stored must be identical (the watcher takes
     /// each index exactly once).
-    pub async fn insert_queue_entries(&self, entries: &[QueueEntry]) -> Result<(), StoreError> {
+    pub async fn insert_queue_entries(&self, entries: &[QueueEntry]) -> Result<(), Error> {
         let mut tx = self.begin_write().await?;
         for e in entries {
             let index = to_i64("queue index", e.queue_index)?;
@@ -127,7 +125,7 @@ impl Store {
                     .keyed(format!("index {index}"))
                     .b256("entry_hash")?;
                 if stored != e.entry_hash {
-                    return Err(StoreError::QueueConflict {
+                    return Err(Error::QueueConflict {
                         queue_index: e.queue_index,
                     });
                 }
@@ -151,11 +149,7 @@ impl Store {
     }
 
     /// Queue entries from `start`, in order, at most `limit`.
-    pub async fn queue_entries(
-        &self,
-        start: u64,
-        limit: u64,
-    ) -> Result<Vec<QueueEntry>, StoreError> {
+    pub async fn queue_entries(&self, start: u64, limit: u64) -> Result<Vec<QueueEntry>, Error> {
         let rows = sqlx::query(
             "SELECT queue_index, encoded, entry_hash, queue_hash, l1_block_number, l1_block_hash \
              FROM l1_queue WHERE queue_index >= $1 ORDER BY queue_index LIMIT $2",
@@ -184,7 +178,7 @@ impl Store {
     }
 
     /// Number of queue entries taken (the next index to take).
-    pub async fn queue_len(&self) -> Result<u64, StoreError> {
+    pub async fn queue_len(&self) -> Result<u64, Error> {
         let n: Option<i64> = sqlx::query_scalar("SELECT MAX(queue_index) FROM l1_queue")
             .fetch_one(&self.pool)
             .await?;
@@ -192,7 +186,7 @@ impl Store {
     }
 
     /// The queue hash chain at `position` (after `position` entries; zero at 0).
-    pub async fn queue_hash_at(&self, position: u64) -> Result<Option<B256>, StoreError> {
+    pub async fn queue_hash_at(&self, position: u64) -> Result<Option<B256>, Error> {
         if position == 0 {
             return Ok(Some(B256::ZERO));
         }
@@ -205,7 +199,7 @@ impl Store {
     }
 
     /// Stores a newly sealed batch; its index must follow the latest stored batch.
-    pub async fn insert_batch(&self, batch: &StoredBatch) -> Result<(), StoreError> {
+    pub async fn insert_batch(&self, batch: &StoredBatch) -> Result<(), Error> {
         let c = &batch.commitment;
         let mut tx = self.begin_write().await?;
         let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(batch_index) FROM batches")
@@ -213,7 +207,7 @@ impl Store {
             .await?;
         let expected = latest.map_or(1, |n| n as u64 + 1);
         if c.index != expected {
-            return Err(StoreError::BatchOutOfOrder {
+            return Err(Error::BatchOutOfOrder {
                 index: c.index,
                 expected,
             });
@@ -243,7 +237,7 @@ impl Store {
     }
 
     /// The batch `index`.
-    pub async fn batch(&self, index: u64) -> Result<Option<StoredBatch>, StoreError> {
+    pub async fn batch(&self, index: u64) -> Result<Option<StoredBatch>, Error> {
         let sql = sqlx::AssertSqlSafe(format!("{SELECT_BATCH} WHERE batch_index = $1"));
         let row = sqlx::query(sql)
             .bind(to_i64("batch index", index)?)
@@ -253,14 +247,14 @@ impl Store {
     }
 
     /// The newest batch.
-    pub async fn latest_batch(&self) -> Result<Option<StoredBatch>, StoreError> {
+    pub async fn latest_batch(&self) -> Result<Option<StoredBatch>, Error> {
         let sql = sqlx::AssertSqlSafe(format!("{SELECT_BATCH} ORDER BY batch_index DESC LIMIT 1"));
         let row = sqlx::query(sql).fetch_optional(&self.pool).await?;
         row.as_ref().map(batch_from_row).transpose()
     }
 
     /// The batch holding block `number`, if it is batched.
-    pub async fn batch_of_block(&self, number: u64) -> Result<Option<StoredBatch>, StoreError> {
+    pub async fn batch_of_block(&self, number: u64) -> Result<Option<StoredBatch>, Error> {
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT_BATCH} WHERE from_block <= $1 AND to_block >= $1"
         ));
@@ -279,7 +273,7 @@ impl Store {
         index: u64,
         status: BatchStatus,
         l1_tx: Option<B256>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let column = match status {
             BatchStatus::Sealed => return Ok(()),
             BatchStatus::Committed => "commit_l1_tx",
@@ -317,7 +311,7 @@ impl Store {
     /// Stores a signed L1 transaction (before it is sent). Signing the same transaction
     /// again (after an L1 reorg dropped it) gives the same hash: the row is then made
     /// `pending` again with the new time.
-    pub async fn insert_l1_transaction(&self, t: &StoredL1Transaction) -> Result<(), StoreError> {
+    pub async fn insert_l1_transaction(&self, t: &StoredL1Transaction) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO l1_transactions (tx_hash, nonce, purpose, batch_index, raw, max_fee_per_gas, \
              max_priority_fee_per_gas, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -342,7 +336,7 @@ impl Store {
         &self,
         tx_hash: &B256,
         status: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         sqlx::query("UPDATE l1_transactions SET status = $1 WHERE tx_hash = $2")
             .bind(status)
             .bind(tx_hash.as_slice())
@@ -352,13 +346,13 @@ impl Store {
     }
 
     /// L1 transactions still pending, oldest nonce first, newest first within a nonce.
-    pub async fn pending_l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, StoreError> {
+    pub async fn pending_l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, Error> {
         self.select_l1_transactions("WHERE status = 'pending' ORDER BY nonce, created_at DESC")
             .await
     }
 
     /// Every stored L1 transaction, by nonce, oldest first within a nonce.
-    pub async fn l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, StoreError> {
+    pub async fn l1_transactions(&self) -> Result<Vec<StoredL1Transaction>, Error> {
         self.select_l1_transactions("ORDER BY nonce, created_at")
             .await
     }
@@ -366,7 +360,7 @@ impl Store {
     async fn select_l1_transactions(
         &self,
         tail: &'static str,
-    ) -> Result<Vec<StoredL1Transaction>, StoreError> {
+    ) -> Result<Vec<StoredL1Transaction>, Error> {
         let sql = sqlx::AssertSqlSafe(format!(
             "SELECT tx_hash, nonce, purpose, batch_index, raw, max_fee_per_gas, \
              max_priority_fee_per_gas, status, created_at FROM l1_transactions {tail}"
@@ -393,7 +387,7 @@ impl Store {
     }
 }
 
-fn batch_from_row(row: &sqlx::any::AnyRow) -> Result<StoredBatch, StoreError> {
+fn batch_from_row(row: &sqlx::any::AnyRow) -> Result<StoredBatch, Error> {
     let cols = Columns::new(row, "batches");
     let index = cols.u64("batch_index")?;
     let cols = cols.keyed(format!("batch {index}"));
@@ -409,16 +403,20 @@ fn batch_from_row(row: &sqlx::any::AnyRow) -> Result<StoredBatch, StoreError> {
         da_hash: cols.b256("da_hash")?,
     };
     if cols.b256("commitment_hash")? != commitment.hash() {
-        return Err(cols.corrupt(
-            "commitment_hash",
-            "is not the hash of the stored commitment",
-        ));
+        return Err(cols
+            .corrupt(
+                "commitment_hash",
+                "is not the hash of the stored commitment",
+            )
+            .into());
     }
     let status: String = cols.get("status")?;
-    let opt_hash = |c: &str| -> Result<Option<B256>, StoreError> {
+    let opt_hash = |c: &str| -> Result<Option<B256>, Error> {
         let v: Option<Vec<u8>> = cols.get(c)?;
-        v.map(|b| B256::try_from(b.as_slice()).map_err(|_| cols.corrupt(c, "not 32 bytes")))
-            .transpose()
+        Ok(
+            v.map(|b| B256::try_from(b.as_slice()).map_err(|_| cols.corrupt(c, "not 32 bytes")))
+                .transpose()?,
+        )
     };
     Ok(StoredBatch {
         commitment,

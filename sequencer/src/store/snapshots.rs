@@ -1,7 +1,9 @@
 //! The `snapshots` table: the newest state snapshots, from which a restart rebuilds the
 //! state before replaying the blocks after them.
 
-use super::{Store, StoreError, StoredSnapshot, columns::Columns, columns::to_i64};
+use weft_storage::{Columns, to_i64};
+
+use super::{Error, Store, StoredSnapshot};
 
 /// How many snapshots are kept: the newest, and one before it in case the newest turns out
 /// unusable.
@@ -10,7 +12,7 @@ pub const KEEP_SNAPSHOTS: usize = 2;
 impl Store {
     /// Writes `snapshot` (replacing one of the same block) and deletes all but the newest
     /// [`KEEP_SNAPSHOTS`], in one database transaction.
-    pub async fn save_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
+    pub async fn save_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), Error> {
         let block_number = to_i64("snapshot block number", snapshot.block_number)?;
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -35,7 +37,7 @@ impl Store {
     }
 
     /// The snapshot of the highest block, if any.
-    pub async fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, StoreError> {
+    pub async fn latest_snapshot(&self) -> Result<Option<StoredSnapshot>, Error> {
         let Some(row) = sqlx::query(
             "SELECT block_number, state_root, data FROM snapshots \
              ORDER BY block_number DESC LIMIT 1",

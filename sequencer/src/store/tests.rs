@@ -1,13 +1,8 @@
 //! Every test body runs on SQLite, then on a fresh PostgreSQL database when `DATABASE_URL`
 //! names a server (CI sets it).
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::{Instant, SystemTime, UNIX_EPOCH},
-};
+use std::time::Instant;
 
-use sqlx::{Any, migrate::MigrateDatabase};
-use tempfile::TempDir;
 use weft_protocol::{
     block::transactions_root,
     channel::{ChannelState, Lock, LockDirection},
@@ -21,68 +16,16 @@ use weft_protocol::{
     },
 };
 
+use weft_storage::{
+    StoreError,
+    testkit::{TestDatabase, on_every_backend},
+};
+
 use super::{transactions::FAILURE_REASONS, *};
 
-/// Where one test's database lives.
-struct TestDb {
-    dir: TempDir,
-    url: Option<String>,
-}
-
-impl TestDb {
-    /// A new connection (pool) to the test's database.
-    async fn connect(&self) -> Store {
-        Store::connect(self.url.as_deref(), self.dir.path())
-            .await
-            .expect("connect")
-    }
-}
-
-/// Runs `test` against a fresh SQLite data directory, then against a fresh PostgreSQL
-/// database (created here, dropped after) if `DATABASE_URL` is set.
-async fn on_every_backend(test: impl AsyncFn(&TestDb)) {
-    let sqlite = TestDb {
-        dir: tempfile::tempdir().unwrap(),
-        url: None,
-    };
-    test(&sqlite).await;
-
-    let Some(server) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-        eprintln!("DATABASE_URL is not set: skipping PostgreSQL");
-        return;
-    };
-    sqlx::any::install_default_drivers();
-    let url = fresh_database_url(&server);
-    Any::create_database(&url).await.expect("create database");
-    let postgres = TestDb {
-        dir: tempfile::tempdir().unwrap(),
-        url: Some(url.clone()),
-    };
-    test(&postgres).await;
-    Any::force_drop_database(&url).await.expect("drop database");
-}
-
-/// `server`'s URL with a new, unique database name.
-fn fresh_database_url(server: &str) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!(
-        "weft_store_{}_{nanos}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    let (base, query) = server
-        .split_once('?')
-        .map_or((server, None), |(b, q)| (b, Some(q)));
-    let (scheme, rest) = base.split_once("://").expect("a URL with ://");
-    let host = rest.split_once('/').map_or(rest, |(host, _)| host);
-    match query {
-        Some(q) => format!("{scheme}://{host}/{name}?{q}"),
-        None => format!("{scheme}://{host}/{name}"),
-    }
+/// A new connection (pool) to the test's database.
+async fn connect(db: &TestDatabase) -> Store {
+    Store::connect(db.url(), db.dir()).await.expect("connect")
 }
 
 /// Builds a block from transactions and receipts: hashes under the test domain, positions,
@@ -340,7 +283,7 @@ fn every_kind_block() -> SealedBlock {
 #[tokio::test]
 async fn a_block_of_every_kind_round_trips() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let block = every_kind_block();
         assert!(block.transactions.iter().any(|t| t.signature.is_none()));
         store.insert_block(&block).await.unwrap();
@@ -376,7 +319,7 @@ async fn a_block_of_every_kind_round_trips() {
 #[tokio::test]
 async fn headers_are_found_by_number_and_hash_and_the_head_is_the_newest() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         assert_eq!(store.head().await.unwrap(), None);
         assert_eq!(store.header_by_number(1).await.unwrap(), None);
 
@@ -422,11 +365,11 @@ async fn assert_only_block_1(store: &Store, block_1: &SealedBlock, refused: &Sea
 #[tokio::test]
 async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let not_first = transfer_block(2, B256::ZERO, 3, 2);
         assert!(matches!(
             store.insert_block(&not_first).await,
-            Err(StoreError::DoesNotExtendHead {
+            Err(Error::DoesNotExtendHead {
                 number: 2,
                 expected_number: 1,
                 ..
@@ -435,7 +378,7 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
         let orphan = transfer_block(1, B256::repeat_byte(1), 3, 1);
         assert!(matches!(
             store.insert_block(&orphan).await,
-            Err(StoreError::DoesNotExtendHead { number: 1, .. })
+            Err(Error::DoesNotExtendHead { number: 1, .. })
         ));
         assert_eq!(store.head().await.unwrap(), None);
         assert_eq!(
@@ -453,7 +396,7 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
         assert!(
             matches!(
                 err,
-                StoreError::DoesNotExtendHead {
+                Error::DoesNotExtendHead {
                     number: 3,
                     expected_number: 2,
                     ..
@@ -465,7 +408,7 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
         let wrong_parent = transfer_block(2, B256::repeat_byte(0xee), 3, 2);
         assert!(matches!(
             store.insert_block(&wrong_parent).await,
-            Err(StoreError::DoesNotExtendHead {
+            Err(Error::DoesNotExtendHead {
                 number: 2,
                 expected_number: 2,
                 ..
@@ -474,7 +417,7 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
         let again = transfer_block(1, B256::ZERO, 3, 5);
         assert!(matches!(
             store.insert_block(&again).await,
-            Err(StoreError::DoesNotExtendHead { number: 1, .. })
+            Err(Error::DoesNotExtendHead { number: 1, .. })
         ));
         assert_only_block_1(&store, &block_1, &wrong_parent).await;
 
@@ -483,24 +426,24 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
         bad_hash.hash = B256::repeat_byte(3);
         assert!(matches!(
             store.insert_block(&bad_hash).await,
-            Err(StoreError::InconsistentBlock { number: 2, .. })
+            Err(Error::InconsistentBlock { number: 2, .. })
         ));
         let mut bad_index = transfer_block(2, block_1.hash, 3, 2);
         bad_index.transactions.swap(0, 1);
         let bad_index = seal(2, block_1.hash, bad_index.transactions);
         assert!(matches!(
             store.insert_block(&bad_index).await,
-            Err(StoreError::InconsistentBlock { number: 2, .. })
+            Err(Error::InconsistentBlock { number: 2, .. })
         ));
         let mut too_late = transfer_block(2, block_1.hash, 3, 2);
         too_late.header.timestamp = u64::MAX;
         too_late.hash = too_late.header.hash();
         assert!(matches!(
             store.insert_block(&too_late).await,
-            Err(StoreError::OutOfRange {
+            Err(Error::Storage(StoreError::OutOfRange {
                 value: u64::MAX,
                 ..
-            })
+            }))
         ));
         assert_only_block_1(&store, &block_1, &too_late).await;
     })
@@ -510,7 +453,7 @@ async fn refuses_blocks_that_do_not_extend_the_head_and_writes_nothing() {
 #[tokio::test]
 async fn a_block_that_fails_midway_leaves_nothing_behind() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let block_1 = transfer_block(1, B256::ZERO, 10, 1);
         store.insert_block(&block_1).await.unwrap();
 
@@ -524,7 +467,10 @@ async fn a_block_that_fails_midway_leaves_nothing_behind() {
         };
         let doomed = seal(2, block_1.hash, txs);
         let err = store.insert_block(&doomed).await.unwrap_err();
-        assert!(matches!(err, StoreError::Database(_)), "{err}");
+        assert!(
+            matches!(err, Error::Storage(StoreError::Database(_))),
+            "{err}"
+        );
         assert_only_block_1(&store, &block_1, &doomed).await;
         assert_eq!(
             store
@@ -548,7 +494,7 @@ async fn a_block_that_fails_midway_leaves_nothing_behind() {
 #[tokio::test]
 async fn snapshots_keep_the_newest_two() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         assert_eq!(store.latest_snapshot().await.unwrap(), None);
         let snapshot = |block_number: u64, fill: u8| StoredSnapshot {
             block_number,
@@ -582,7 +528,7 @@ async fn snapshots_keep_the_newest_two() {
 #[tokio::test]
 async fn a_new_connection_sees_what_an_earlier_one_wrote() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let block_1 = every_kind_block();
         let block_2 = transfer_block(2, block_1.hash, 3, 2);
         store.insert_block(&block_1).await.unwrap();
@@ -596,7 +542,7 @@ async fn a_new_connection_sees_what_an_earlier_one_wrote() {
         store.close().await;
         drop(store);
 
-        let reopened = db.connect().await;
+        let reopened = connect(db).await;
         assert_eq!(
             reopened.head().await.unwrap(),
             Some((block_2.header, block_2.hash))
@@ -615,7 +561,7 @@ async fn a_new_connection_sees_what_an_earlier_one_wrote() {
 #[tokio::test]
 async fn rows_changed_behind_the_store_are_reported_corrupt() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let block = transfer_block(1, B256::ZERO, 3, 1);
         store.insert_block(&block).await.unwrap();
         let hash = block.transactions[1].hash;
@@ -625,7 +571,7 @@ async fn rows_changed_behind_the_store_are_reported_corrupt() {
         };
         tamper("UPDATE transactions SET fee_paid = '01' WHERE idx = 1").await;
         let err = store.transaction(&hash).await.unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt { table: "transactions", .. }), "{err}");
+        assert!(matches!(err, Error::Storage(StoreError::Corrupt { table: "transactions", .. })), "{err}");
         assert!(err.to_string().contains(&hash.to_string()), "{err}");
         assert!(err.to_string().contains("fee_paid"), "{err}");
 
@@ -642,7 +588,7 @@ async fn rows_changed_behind_the_store_are_reported_corrupt() {
 
         tamper("UPDATE blocks SET timestamp = timestamp + 1").await;
         let err = store.head().await.unwrap_err();
-        assert!(matches!(err, StoreError::Corrupt { table: "blocks", .. }), "{err}");
+        assert!(matches!(err, Error::Storage(StoreError::Corrupt { table: "blocks", .. })), "{err}");
     })
     .await;
 }
@@ -650,7 +596,7 @@ async fn rows_changed_behind_the_store_are_reported_corrupt() {
 #[tokio::test]
 async fn inserts_a_block_of_ten_thousand_transactions() {
     on_every_backend(async |db| {
-        let store = db.connect().await;
+        let store = connect(db).await;
         let block = transfer_block(1, B256::ZERO, 10_000, 1);
         let started = Instant::now();
         store.insert_block(&block).await.unwrap();
@@ -670,44 +616,16 @@ async fn inserts_a_block_of_ten_thousand_transactions() {
 }
 
 #[tokio::test]
-async fn sqlite_connections_are_durable_wal_with_foreign_keys() {
+async fn without_a_url_the_store_is_the_sqlite_file_in_the_data_directory() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(None, dir.path()).await.unwrap();
     assert_eq!(store.backend(), Backend::Sqlite);
     assert!(dir.path().join(DEFAULT_SQLITE_FILE).exists());
-    let mut conn = store.pool.acquire().await.unwrap();
-    let pragma = async |conn: &mut sqlx::AnyConnection, sql: &'static str| -> String {
-        let row = sqlx::query(sql).fetch_one(&mut *conn).await.unwrap();
-        match sqlx::Row::try_get::<i64, _>(&row, 0) {
-            Ok(v) => v.to_string(),
-            Err(_) => sqlx::Row::get::<String, _>(&row, 0),
-        }
-    };
-    assert_eq!(pragma(&mut conn, "PRAGMA journal_mode").await, "wal");
-    // 2 is FULL.
-    assert_eq!(pragma(&mut conn, "PRAGMA synchronous").await, "2");
-    assert_eq!(pragma(&mut conn, "PRAGMA foreign_keys").await, "1");
-    assert_eq!(
-        pragma(&mut conn, "PRAGMA busy_timeout").await,
-        DEFAULT_SQLITE_BUSY_TIMEOUT.as_millis().to_string()
-    );
-}
-
-#[test]
-fn urls_choose_the_backend_and_errors_do_not_leak_passwords() {
-    assert_eq!(Backend::of_url("sqlite://x.db").unwrap(), Backend::Sqlite);
-    assert_eq!(Backend::of_url("sqlite::memory:").unwrap(), Backend::Sqlite);
-    assert_eq!(
-        Backend::of_url("postgres://u@h/db").unwrap(),
-        Backend::Postgres
-    );
-    assert_eq!(
-        Backend::of_url("postgresql://u@h/db").unwrap(),
-        Backend::Postgres
-    );
-    let err = Backend::of_url("mysql://user:hunter2@host/db").unwrap_err();
-    assert!(matches!(err, StoreError::UnsupportedUrl(_)));
-    assert!(!err.to_string().contains("hunter2"), "{err}");
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&store.pool)
+        .await
+        .unwrap();
+    assert_eq!(cache, -i64::from(SQLITE_CACHE_KIB));
 }
 
 #[test]
@@ -727,14 +645,6 @@ fn embedded_migrations_are_the_files_in_both_directories() {
             assert_eq!(*sql, on_disk, "{backend}/{file}");
         }
     }
-    assert_eq!(
-        parse_migration_file_name("0001_init.sql"),
-        (1, String::from("init"))
-    );
-    assert_eq!(
-        parse_migration_file_name("0012_add_batch_table.sql"),
-        (12, String::from("add batch table"))
-    );
 }
 
 #[test]
@@ -793,8 +703,8 @@ fn the_multi_row_insert_has_a_placeholder_per_column() {
 
 #[tokio::test]
 async fn queue_entries_are_taken_once_and_chain_their_hashes() {
-    on_every_backend(async |db: &TestDb| {
-        let store = db.connect().await;
+    on_every_backend(async |db: &TestDatabase| {
+        let store = connect(db).await;
         let domain = test_domain();
         let mut chain = B256::ZERO;
         let entries: Vec<QueueEntry> = (0..3u64)
@@ -829,7 +739,7 @@ async fn queue_entries_are_taken_once_and_chain_their_hashes() {
         forged.entry_hash = B256::repeat_byte(9);
         assert!(matches!(
             store.insert_queue_entries(&[forged]).await,
-            Err(StoreError::QueueConflict { queue_index: 0 })
+            Err(Error::QueueConflict { queue_index: 0 })
         ));
     })
     .await;
@@ -837,8 +747,8 @@ async fn queue_entries_are_taken_once_and_chain_their_hashes() {
 
 #[tokio::test]
 async fn batches_are_contiguous_and_only_move_forward() {
-    on_every_backend(async |db: &TestDb| {
-        let store = db.connect().await;
+    on_every_backend(async |db: &TestDatabase| {
+        let store = connect(db).await;
         let batch = |index: u64| StoredBatch {
             commitment: weft_protocol::batch::BatchCommitment {
                 index,
@@ -860,7 +770,7 @@ async fn batches_are_contiguous_and_only_move_forward() {
         };
         assert!(matches!(
             store.insert_batch(&batch(2)).await,
-            Err(StoreError::BatchOutOfOrder { .. })
+            Err(Error::BatchOutOfOrder { .. })
         ));
         store.insert_batch(&batch(1)).await.unwrap();
         store.insert_batch(&batch(2)).await.unwrap();
@@ -925,8 +835,8 @@ async fn batches_are_contiguous_and_only_move_forward() {
 
 #[tokio::test]
 async fn l1_transactions_are_stored_before_sending_and_listed_while_pending() {
-    on_every_backend(async |db: &TestDb| {
-        let store = db.connect().await;
+    on_every_backend(async |db: &TestDatabase| {
+        let store = connect(db).await;
         let t = |hash: u8, fee: u128| StoredL1Transaction {
             tx_hash: B256::repeat_byte(hash),
             nonce: 7,

@@ -1,7 +1,5 @@
 //! The `transactions` table: included transactions with their receipts.
 
-use std::fmt::Write as _;
-
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyRow};
 use weft_protocol::{
     codec::{Decode, Encode},
@@ -10,11 +8,9 @@ use weft_protocol::{
     signature::Signature,
     transaction::Transaction,
 };
+use weft_storage::{Columns, to_i64};
 
-use super::{
-    Backend, Store, StoreError, StoredTransaction,
-    columns::{Columns, to_i64},
-};
+use super::{Backend, Error, Store, StoredTransaction};
 
 /// Rows per multi-row `INSERT`: 7,000 parameters, below PostgreSQL's limit of 65,535 and
 /// SQLite's of 32,766. Measured with the 10,000-transaction test: 100 to 500 rows per
@@ -41,10 +37,7 @@ macro_rules! select_transaction {
 impl Store {
     /// The transactions of block `number` with their receipts, in block order; empty if
     /// there is no such block.
-    pub async fn block_transactions(
-        &self,
-        number: u64,
-    ) -> Result<Vec<StoredTransaction>, StoreError> {
+    pub async fn block_transactions(&self, number: u64) -> Result<Vec<StoredTransaction>, Error> {
         let Ok(number) = i64::try_from(number) else {
             return Ok(Vec::new());
         };
@@ -58,7 +51,7 @@ impl Store {
     }
 
     /// The hashes of block `number`'s transactions, in block order.
-    pub async fn block_transaction_hashes(&self, number: u64) -> Result<Vec<B256>, StoreError> {
+    pub async fn block_transaction_hashes(&self, number: u64) -> Result<Vec<B256>, Error> {
         let Ok(number) = i64::try_from(number) else {
             return Ok(Vec::new());
         };
@@ -67,12 +60,12 @@ impl Store {
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|row| Columns::new(row, "transactions").b256("hash"))
+            .map(|row| Ok(Columns::new(row, "transactions").b256("hash")?))
             .collect()
     }
 
     /// The included transaction with hash `hash`, with its receipt.
-    pub async fn transaction(&self, hash: &B256) -> Result<Option<StoredTransaction>, StoreError> {
+    pub async fn transaction(&self, hash: &B256) -> Result<Option<StoredTransaction>, Error> {
         sqlx::query(select_transaction!("WHERE hash = $1"))
             .bind(hash.as_slice())
             .fetch_optional(&self.pool)
@@ -101,7 +94,7 @@ pub(super) struct TransactionRow {
 }
 
 impl TransactionRow {
-    pub(super) fn new(tx: &StoredTransaction) -> Result<Self, StoreError> {
+    pub(super) fn new(tx: &StoredTransaction) -> Result<Self, Error> {
         let (sender, nonce) = match tx.transaction.signer_fields() {
             Some((from, nonce, _)) => (Some(from), Some(to_i64("transaction nonce", nonce)?)),
             None => (None, None),
@@ -131,7 +124,7 @@ impl TransactionRow {
         conn: &mut AnyConnection,
         backend: Backend,
         rows: &[TransactionRow],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut query = sqlx::query(AssertSqlSafe(insert_sql(backend, chunk.len())));
             for row in chunk {
@@ -168,34 +161,20 @@ impl TransactionRow {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// `INSERT INTO transactions (..) VALUES (..), ..` for `rows` rows. Built from constants
-/// and counts only, never from values.
-///
-/// SQLite gets anonymous `?` placeholders: it finds the name of a numbered one (`$n`, `?n`)
-/// by a linear scan, which sqlx does for every parameter, so a 7,000-parameter statement
-/// with `$n` costs quadratic time (measured: 1.2 s instead of 0.1 s for 10,000 rows).
+/// `INSERT INTO transactions (..) VALUES (..), ..` for `rows` rows, with the placeholders of
+/// [`weft_storage::insert_sql`] (anonymous on SQLite, which matters at 7,000 parameters).
 pub(super) fn insert_sql(backend: Backend, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO transactions ({INSERT_COLUMNS}) VALUES ");
-    let mut param = 0;
-    for row in 0..rows {
-        sql.push_str(if row == 0 { "(" } else { ", (" });
-        for column in 0..INSERT_COLUMN_COUNT {
-            param += 1;
-            sql.push_str(if column == 0 { "" } else { ", " });
-            match backend {
-                Backend::Sqlite => sql.push('?'),
-                Backend::Postgres => {
-                    write!(sql, "${param}").expect("writing to a String cannot fail");
-                }
-            }
-        }
-        sql.push(')');
-    }
-    sql
+    weft_storage::insert_sql(
+        backend,
+        &format!("INSERT INTO transactions ({INSERT_COLUMNS}) VALUES "),
+        INSERT_COLUMN_COUNT,
+        rows,
+        "",
+    )
 }
 
 /// A row of [`select_transaction!`].
-fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, StoreError> {
+fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, Error> {
     let cols = Columns::new(row, "transactions");
     let hash = cols.b256("hash")?;
     let cols = cols.keyed(format!("hash {hash}"));
@@ -221,7 +200,11 @@ fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, StoreError> {
             amount,
         }),
         (None, None, None) => None,
-        _ => return Err(cols.corrupt("withdrawal_recipient", "withdrawal is partly NULL")),
+        _ => {
+            return Err(cols
+                .corrupt("withdrawal_recipient", "withdrawal is partly NULL")
+                .into());
+        }
     };
     Ok(StoredTransaction {
         hash,

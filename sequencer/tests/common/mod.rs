@@ -1,6 +1,6 @@
-//! Helpers shared by the sequencer's integration tests: nodes on ephemeral ports with a
-//! fresh SQLite directory or a fresh PostgreSQL database, signed transfers from the dev
-//! keys, and a small HTTP client.
+//! Helpers shared by the sequencer's integration tests: node configurations on ephemeral
+//! ports, signed transfers from the dev keys, and a small HTTP client. Fresh databases come
+//! from `weft_storage::testkit`.
 #![allow(dead_code, unreachable_pub)]
 
 pub mod l1;
@@ -30,61 +30,6 @@ pub fn config(data_dir: &std::path::Path, database_url: Option<String>) -> Confi
     c.genesis.dev_accounts = 20;
     c.api.rate_per_second = 0;
     c
-}
-
-/// A fresh PostgreSQL database for one test, when `DATABASE_URL` is set; dropped with the
-/// guard.
-pub struct PgDatabase {
-    pub url: String,
-    admin: String,
-    name: String,
-}
-
-impl PgDatabase {
-    pub async fn create() -> Option<Self> {
-        let admin = std::env::var("DATABASE_URL").ok()?;
-        if !admin.starts_with("postgres") {
-            return None;
-        }
-        let name = format!("weft_seq_{}", rand_suffix());
-        sqlx_exec(&admin, &format!("CREATE DATABASE {name}")).await;
-        let base = admin
-            .rsplit_once('/')
-            .map_or(admin.as_str(), |(b, _)| b)
-            .to_string();
-        Some(Self {
-            url: format!("{base}/{name}"),
-            admin,
-            name,
-        })
-    }
-
-    pub async fn drop_now(self) {
-        sqlx_exec(
-            &self.admin,
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-        )
-        .await;
-    }
-}
-
-async fn sqlx_exec(url: &str, sql: &str) {
-    use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(url)
-        .await
-        .expect("connect to DATABASE_URL");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut conn)
-        .await
-        .expect(sql);
-}
-
-fn rand_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{:x}{:x}", nanos, std::process::id())
 }
 
 /// A signed transfer from dev account `from` to dev account `to`.

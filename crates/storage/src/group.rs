@@ -1,8 +1,10 @@
 //! Group commit: many callers' writes in one database transaction, one fsync.
 //!
-//! Each caller hands its writes to one writer task and waits for the commit. The task takes
+//! Generic over what is written: a service names its writes (`W`, say an enum of row
+//! changes) and how a group of them reaches its tables ([`Apply`]). Each caller hands its
+//! writes to one writer task and waits for the commit. The task takes
 //! whatever has queued up while the previous commit was running, so under load a commit
-//! carries many channel updates and the fsync cost is shared; alone, a write is committed at
+//! carries many callers' updates and the fsync cost is shared; alone, a write is committed at
 //! once. If a group fails (a constraint one of its writes violates), each job is retried in
 //! its own transaction, so one bad write fails only its own caller.
 //!
@@ -20,9 +22,9 @@ use std::{
     },
 };
 
+use crate::{Backend, StoreError};
 use sqlx::{Any, AnyConnection, AnyPool, Connection, pool::PoolConnection};
 use tokio::sync::{mpsc, oneshot};
-use weft_sequencer::store::{Backend, StoreError};
 
 /// Most jobs in one group (bounds one transaction's size and latency).
 pub const MAX_GROUP_JOBS: usize = 512;
@@ -30,13 +32,14 @@ pub const MAX_GROUP_JOBS: usize = 512;
 /// Times the writer yields to other tasks to let a group fill before it commits.
 const COALESCE_PASSES: usize = 1;
 
-/// Applies a group's writes, in order, inside an open transaction.
-pub(crate) type Apply<W> =
-    for<'c> fn(
-        &'c mut AnyConnection,
-        Backend,
-        &'c [&'c W],
-    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
+/// Applies a group's writes, in order, inside an open transaction (which the writer
+/// commits, or rolls back on an error).
+pub type Apply<W> = for<'c> fn(
+    &'c mut AnyConnection,
+    Backend,
+    &'c [&'c W],
+)
+    -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>>;
 
 struct Job<W> {
     writes: Vec<W>,
@@ -44,23 +47,23 @@ struct Job<W> {
 }
 
 /// The handle of a writer task; cheap to clone.
-pub(crate) struct GroupWriter<W> {
+pub struct GroupWriter<W> {
     jobs: mpsc::UnboundedSender<Job<W>>,
     stats: Arc<GroupStats>,
 }
 
 /// What a writer has committed so far: jobs per group is how well commits are shared.
 #[derive(Debug, Default)]
-pub(crate) struct GroupStats {
+pub struct GroupStats {
     /// Transactions committed.
-    pub(crate) groups: AtomicU64,
+    groups: AtomicU64,
     /// Callers' commits they carried.
-    pub(crate) jobs: AtomicU64,
+    jobs: AtomicU64,
 }
 
 impl GroupStats {
     /// `(groups, jobs)` so far.
-    pub(crate) fn get(&self) -> (u64, u64) {
+    pub fn get(&self) -> (u64, u64) {
         (
             self.groups.load(Ordering::Relaxed),
             self.jobs.load(Ordering::Relaxed),
@@ -84,8 +87,9 @@ impl<W> Clone for GroupWriter<W> {
 }
 
 impl<W: Send + Sync + 'static> GroupWriter<W> {
-    /// Starts the writer task on `pool`.
-    pub(crate) fn spawn(pool: AnyPool, backend: Backend, apply: Apply<W>) -> Self {
+    /// Starts the writer task on `pool` (on the current tokio runtime). It runs until every
+    /// handle is dropped; once the pool is closed, commits fail with `PoolClosed`.
+    pub fn spawn(pool: AnyPool, backend: Backend, apply: Apply<W>) -> Self {
         let (jobs, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(GroupStats::default());
         tokio::spawn(run(pool, backend, apply, rx, stats.clone()));
@@ -93,12 +97,12 @@ impl<W: Send + Sync + 'static> GroupWriter<W> {
     }
 
     /// The writer's counters.
-    pub(crate) fn stats(&self) -> &GroupStats {
+    pub fn stats(&self) -> &GroupStats {
         &self.stats
     }
 
     /// Commits `writes` (with whatever else is queued) and returns once they are durable.
-    pub(crate) async fn commit(&self, writes: Vec<W>) -> Result<(), StoreError> {
+    pub async fn commit(&self, writes: Vec<W>) -> Result<(), StoreError> {
         let (done, wait) = oneshot::channel();
         self.jobs
             .send(Job { writes, done })
@@ -211,4 +215,73 @@ async fn commit_on<W>(
     apply(&mut tx, backend, writes).await?;
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{open_pool, pool::tests::MIGRATIONS, testkit::on_every_backend};
+
+    /// Inserts each id as a row: an id inserted before violates the primary key.
+    fn insert_ids<'c>(
+        conn: &'c mut AnyConnection,
+        _: Backend,
+        ids: &'c [&'c i64],
+    ) -> Pin<Box<dyn Future<Output = Result<(), StoreError>> + Send + 'c>> {
+        Box::pin(async move {
+            for id in ids {
+                sqlx::query("INSERT INTO t (id) VALUES ($1)")
+                    .bind(**id)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Ok(())
+        })
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_share_groups_and_a_bad_write_fails_only_its_caller() {
+        on_every_backend(async |db| {
+            let (pool, backend) = open_pool(db.url(), db.dir(), "test.db", MIGRATIONS, 2048)
+                .await
+                .unwrap();
+            let writer = GroupWriter::spawn(pool.clone(), backend, insert_ids);
+            writer.commit(vec![0]).await.unwrap();
+
+            // Id 0 again fails; the others in flight with it are committed.
+            let commits = (0..64).map(|id| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.commit(vec![id]).await })
+            });
+            let results: Vec<_> = futures_join(commits).await;
+            assert!(
+                matches!(results[0], Err(StoreError::Database(_))),
+                "{:?}",
+                results[0]
+            );
+            assert!(results[1..].iter().all(Result::is_ok), "{results:?}");
+
+            let rows: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM t")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            assert_eq!(rows, 64);
+            let (groups, jobs) = writer.stats().get();
+            assert_eq!(jobs, 65);
+            assert!(groups <= jobs, "{groups} groups for {jobs} jobs");
+            pool.close().await;
+            assert!(writer.commit(vec![100]).await.is_err());
+        })
+        .await;
+    }
+
+    async fn futures_join<T: Send + 'static>(
+        tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let mut out = Vec::new();
+        for task in tasks.collect::<Vec<_>>() {
+            out.push(task.await.unwrap());
+        }
+        out
+    }
 }
