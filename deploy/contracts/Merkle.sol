@@ -17,6 +17,8 @@ pragma solidity ^0.8.28;
 /// is hashed here from its fields, never taken as given, and none is 64 bytes:
 /// - withdrawal leaf: `abi.encode(txHash, recipient, token, amount)`, 128 bytes;
 /// - account leaf (exodus): `account ‖ nonce ‖ (token ‖ amount)*`, 28 + 20·n bytes, never 64.
+/// (The protocol's other leaves, not proven here: channel records 93 or 133 bytes, revealed
+/// secrets `hashlock ‖ block` 40 bytes.)
 /// Any new leaf kind must keep to this (weft-l1's `leaf_preimages_are_never_64_bytes` test
 /// checks the protocol's encodings), or this library must tag leaves and nodes apart.
 library Merkle {
