@@ -105,7 +105,7 @@ genesis_root=$("$bin/weft-sequencer" genesis-root --dev-accounts "$dev_accounts"
 log "deploying the contracts (genesis root $genesis_root)"
 WEFT_DEPLOYER_KEY=$sequencer_key "$bin/weft-deploy" --l1-rpc "$l1_rpc" \
   --sequencer "$sequencer_address" --prover "$prover_address" \
-  --genesis-root "$genesis_root" --forced-withdrawal-deadline 3600 --test-token \
+  --genesis-root "$genesis_root" --dev-genesis --forced-withdrawal-deadline 3600 --test-token \
   >"$data/deployment.json"
 field() { node -p "require('$data/deployment.json').$1"; }
 rollup=$(field rollup)

@@ -9,6 +9,18 @@ pragma solidity ^0.8.28;
 ///         for k in 0..len(siblings):
 ///             h = bit k of index == 0 ? keccak256(h ‖ siblings[k]) : keccak256(siblings[k] ‖ h)
 ///         return h == root
+///
+/// Leaves and inner nodes are hashed alike (no domain tag), which is safe only while no
+/// leaf preimage is 64 bytes: an inner node is keccak256 of exactly 64 bytes (two child
+/// hashes), so a leaf whose preimage had 64 bytes could be passed off as an inner node (a
+/// proof one level short) or an inner node as such a leaf. Every leaf this contract checks
+/// is hashed here from its fields, never taken as given, and none is 64 bytes:
+/// - withdrawal leaf: `abi.encode(txHash, recipient, token, amount)`, 128 bytes;
+/// - account leaf (exodus): `account ‖ nonce ‖ (token ‖ amount)*`, 28 + 20·n bytes, never 64.
+/// (The protocol's other leaves, not proven here: channel records 93 or 133 bytes, revealed
+/// secrets `hashlock ‖ block` 40 bytes.)
+/// Any new leaf kind must keep to this (weft-l1's `leaf_preimages_are_never_64_bytes` test
+/// checks the protocol's encodings), or this library must tag leaves and nodes apart.
 library Merkle {
     /// @dev The deepest tree the protocol supports (`merkle::MAX_DEPTH`).
     uint256 internal constant MAX_DEPTH = 64;

@@ -19,6 +19,7 @@ interface IERC20Minimal {
 /// valid proof) → `finalizeBatch` after `finalizationDelay` (anyone; with a zero delay the
 /// proof finalizes at once). Batches move through each step strictly in index order, so
 /// `lastFinalized <= lastProven <= lastCommitted` and a batch's status follows from them.
+/// Until it is proven, the sequencer may take a commitment back (`revertBatches`).
 ///
 /// The L1 queue (deposits, forced withdrawals) is a hash chain whose entries are the L2
 /// transaction hashes of the system kinds: the EIP-712 digests under Weft's domain
@@ -29,7 +30,13 @@ interface IERC20Minimal {
 /// `forcedWithdrawalDeadline`, anyone may freeze the contract. Frozen, it accepts no
 /// batches; users take their balances out with account proofs against the last finalized
 /// state root, deposits not yet consumed by that state are refunded, and withdrawals of
-/// finalized batches stay claimable.
+/// finalized batches stay claimable. The deadline must leave a correct sequencer time to
+/// serve a forced withdrawal: at least `finalizationDelay + MIN_PROVING_ALLOWANCE`.
+///
+/// Per token, `outstanding` is what was deposited less what was paid out (withdrawals,
+/// exodus, refunds): it bounds the token's supply on L2, which must fit in 128 bits, and no
+/// payout may exceed it, so a token's payouts can never reach another token's funds or more
+/// of its own than was put in.
 contract Rollup {
     // ------------------------------------------------------------------ types
 
@@ -99,6 +106,13 @@ contract Rollup {
     uint256 private constant PARTITION_DEPTH = 28;
     uint256 private constant ACCOUNT_PROOF_LEN = 32;
 
+    /// @notice Most L2 blocks in one batch. It keeps `toBlock` far from `2^64 - 1`, so the next
+    /// batch's `fromBlock = toBlock + 1` cannot overflow (2^44 full batches would be needed).
+    uint64 public constant MAX_BATCH_BLOCKS = 1 << 20;
+    /// @notice Least time between a batch's finalization delay and the forced-withdrawal
+    /// deadline: what a correct sequencer needs to include the entry, commit and prove it.
+    uint64 public constant MIN_PROVING_ALLOWANCE = 1 hours;
+
     // ------------------------------------------------------------- immutables
 
     address public immutable sequencer;
@@ -128,9 +142,11 @@ contract Rollup {
     address[] public tokens;
     /// @notice Id of a registered ERC-20 (0 for ETH and for unregistered addresses).
     mapping(address => uint32) public tokenIdOf;
-    /// @notice Cumulative deposits per token id, capped at `type(uint128).max`: the L2 relies
-    /// on a token's supply fitting in 128 bits.
-    mapping(uint32 => uint256) public totalDeposited;
+    /// @notice Per token id, deposits less payouts (withdrawals, exodus, refunds), capped at
+    /// `type(uint128).max`: it bounds the token's supply on L2, which must fit in 128 bits
+    /// (deposits still queued and withdrawals not yet claimed count too, so it never
+    /// undercounts).
+    mapping(uint32 => uint256) public outstanding;
 
     /// @notice Withdrawal leaves already paid.
     mapping(bytes32 => bool) public withdrawn;
@@ -155,6 +171,9 @@ contract Rollup {
     event BatchCommitted(uint64 indexed index, bytes32 commitmentHash, bytes32 newStateRoot, uint64 toBlock);
     event BatchProven(uint64 indexed index, bytes32 commitmentHash);
     event BatchFinalized(uint64 indexed index, bytes32 newStateRoot);
+    /// @notice Batches `fromIndex..=toIndex` were committed, not proven, and are discarded:
+    /// `lastCommitted` is `fromIndex - 1` and the next commit is `fromIndex` again.
+    event BatchesReverted(uint64 fromIndex, uint64 toIndex);
     event Withdrawn(uint64 indexed batchIndex, bytes32 indexed leaf, address recipient, uint32 token, uint128 amount);
     event ExodusActivated(uint64 queueIndex);
     event ExodusWithdrawn(address indexed account, uint32 token, uint128 amount);
@@ -172,6 +191,8 @@ contract Rollup {
     error TooManyTokens();
     error UnknownToken(uint32 token);
     error DepositCapExceeded(uint32 token);
+    error PayoutExceedsOutstanding(uint32 token, uint256 amount, uint256 outstanding);
+    error DeadlineTooShort(uint64 deadline, uint256 minimum);
     error TransferFailed();
     error TransferAmountMismatch(uint256 expected, uint256 received);
     error BatchIndexMismatch(uint64 expected, uint64 got);
@@ -185,6 +206,7 @@ contract Rollup {
     error BatchOutOfOrder(uint64 expected, uint64 got);
     error BatchNotCommitted(uint64 index);
     error BatchNotProven(uint64 index);
+    error BatchAlreadyProven(uint64 index);
     error InvalidAttestation();
     error FinalizationDelayPending(uint64 readyAt);
     error BatchNotFinalized(uint64 index);
@@ -212,6 +234,12 @@ contract Rollup {
     ) {
         if (sequencer_ == address(0) || address(verifier_) == address(0)) revert ZeroAddress();
         if (genesisStateRoot == bytes32(0)) revert ZeroStateRoot();
+        // Otherwise a single forceWithdraw, even of a zero balance, could freeze the rollup
+        // before a correct sequencer can finalize the batch that serves it.
+        uint256 minimumDeadline = uint256(finalizationDelay_) + MIN_PROVING_ALLOWANCE;
+        if (forcedWithdrawalDeadline_ < minimumDeadline) {
+            revert DeadlineTooShort(forcedWithdrawalDeadline_, minimumDeadline);
+        }
         sequencer = sequencer_;
         verifier = verifier_;
         l2ChainId = l2ChainId_;
@@ -274,9 +302,9 @@ contract Rollup {
     function _enqueueDeposit(address to, uint32 token, uint256 amount) private {
         if (to == address(0)) revert ZeroAddress();
         if (amount == 0) revert ZeroAmount();
-        uint256 total = totalDeposited[token] + amount;
+        uint256 total = outstanding[token] + amount;
         if (total > type(uint128).max) revert DepositCapExceeded(token);
-        totalDeposited[token] = total;
+        outstanding[token] = total;
         uint64 queueIndex = uint64(_queue.length);
         _queue.push(QueueRecord({account: msg.sender, token: token, deadline: 0, amount: uint128(amount)}));
         bytes32 entryHash =
@@ -308,7 +336,9 @@ contract Rollup {
         if (c.index != last + 1) revert BatchIndexMismatch(last + 1, c.index);
         Batch storage prev = _batches[last];
         if (c.fromBlock != prev.toBlock + 1) revert FromBlockMismatch(prev.toBlock + 1, c.fromBlock);
-        if (c.toBlock < c.fromBlock) revert InvalidBlockRange(c.fromBlock, c.toBlock);
+        if (c.toBlock < c.fromBlock || c.toBlock - c.fromBlock >= MAX_BATCH_BLOCKS) {
+            revert InvalidBlockRange(c.fromBlock, c.toBlock);
+        }
         if (c.prevStateRoot != prev.newStateRoot) revert PrevStateRootMismatch(prev.newStateRoot, c.prevStateRoot);
         if (c.newStateRoot == bytes32(0)) revert ZeroStateRoot();
         if (c.queuePosition < prev.queuePosition) revert QueuePositionBackwards(prev.queuePosition, c.queuePosition);
@@ -330,6 +360,21 @@ contract Rollup {
         });
         lastCommitted = c.index;
         emit BatchCommitted(c.index, commitment, c.newStateRoot, c.toBlock);
+    }
+
+    /// @notice Sequencer only: discards the committed but unproven batches from `fromIndex`
+    /// to `lastCommitted`, which becomes `fromIndex - 1`, so that a commitment the prover
+    /// cannot prove (a wrong root, a malformed payload) does not stall the rollup until
+    /// exodus. Proven and finalized batches are never reverted. Emits `BatchesReverted`.
+    function revertBatches(uint64 fromIndex) external notFrozen {
+        if (msg.sender != sequencer) revert NotSequencer();
+        if (fromIndex <= lastProven) revert BatchAlreadyProven(fromIndex);
+        uint64 last = lastCommitted;
+        if (fromIndex > last) revert BatchNotCommitted(fromIndex);
+        // The records above `lastCommitted` stay until overwritten: nothing reads them (the
+        // `batch` view hides them), and deleting them would cost gas per batch.
+        lastCommitted = fromIndex - 1;
+        emit BatchesReverted(fromIndex, last);
     }
 
     /// @notice Proves the next committed batch with `proof`, checked by the verifier against
@@ -501,7 +546,12 @@ contract Rollup {
 
     // --------------------------------------------------------------- payments
 
+    /// @dev Every payout goes through here: it is taken off `outstanding` first, so no token
+    /// pays out more than was deposited of it.
     function _pay(address to, uint32 token, uint256 amount) private {
+        uint256 left = outstanding[token];
+        if (amount > left) revert PayoutExceedsOutstanding(token, amount, left);
+        outstanding[token] = left - amount;
         if (token == 0) {
             (bool ok,) = to.call{value: amount}("");
             if (!ok) revert TransferFailed();
@@ -512,7 +562,11 @@ contract Rollup {
     }
 
     /// @dev An ERC-20 call that must not revert and, if it returns data, must return true.
+    /// The token must have code: a call to an address without code succeeds and returns
+    /// nothing, which would pass for a token that returns nothing (a token can lose its code
+    /// after registration: self-destructed in its creation transaction, or metamorphic).
     function _call(address token, bytes memory data) private {
+        if (token.code.length == 0) revert NotAToken(token);
         (bool ok, bytes memory ret) = token.call(data);
         if (!ok || (ret.length != 0 && (ret.length != 32 || abi.decode(ret, (uint256)) != 1))) {
             revert TransferFailed();
@@ -537,9 +591,9 @@ contract Rollup {
         return uint32(tokens.length);
     }
 
-    /// @notice What the contract keeps of batch `index` (zeros if never committed).
-    function batch(uint64 index) external view returns (Batch memory) {
-        return _batches[index];
+    /// @notice What the contract keeps of batch `index` (zeros if not committed, or reverted).
+    function batch(uint64 index) external view returns (Batch memory b) {
+        if (index <= lastCommitted) b = _batches[index];
     }
 
     /// @notice Where batch `index` stands. Batch 0 (genesis) is finalized.

@@ -395,3 +395,64 @@ async fn rebuild_from_l1_reproduces_every_committed_block() {
     assert_eq!(rebuilt.node.state.read().state_root(), report.state_root);
     rebuilt.stop().await.unwrap();
 }
+
+/// The sequencer took its last batch back (`revertBatches`, before any proof): a rebuild
+/// stops before it; once the batch is committed again, the rebuild uses that later commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_skips_reverted_commits() {
+    let mut node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
+    let (alice_l1, alice) = (node.dev.accounts[1], SigningKey::from_seed(b"alice"));
+    mined(
+        node.dev
+            .rollup
+            .depositETH(alice.address())
+            .value(U256::from(ETHER))
+            .from(alice_l1),
+    )
+    .await;
+    wait_l2_balance(&node, alice.address(), 0, ETHER).await;
+    for nonce in 0..4u64 {
+        let to = weft_protocol::testkit::test_address(nonce);
+        execute(&node.client, &transfer(&node, &alice, to, 0, 7_000, nonce)).await;
+    }
+    let batches = node.wait_all_committed(Duration::from_secs(20)).await;
+    assert!(batches >= 2, "several batches");
+    let original = node.running().node.clone();
+    let last = original.store.batch(batches).await.unwrap().unwrap();
+    let before = original.store.batch(batches - 1).await.unwrap().unwrap();
+    node.stop().await;
+
+    let rebuild_into = |dir: &std::path::Path| {
+        let mut fresh = config(dir, None);
+        fresh.rollup_address = node.config.rollup_address;
+        fresh.l1 = Some(L1Config {
+            from_block: node.dev.deploy_block,
+            ..L1Config::new(node.dev.endpoint())
+        });
+        fresh
+    };
+    let l1 = AlloyL1::new(
+        &node.dev.endpoint(),
+        node.config.rollup_address,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+
+    // The sequencer (the devnet's default sender) reverts the last batch.
+    mined(node.dev.rollup.revertBatches(batches)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = rebuild(&rebuild_into(dir.path()), &l1).await.unwrap();
+    assert_eq!(report.batches, batches - 1);
+    assert_eq!(report.state_root, before.commitment.new_state_root);
+
+    // Committed again: the rebuild takes the later commit.
+    mined(node.dev.rollup.commitBatch(
+        weft_l1::to_sol(&last.commitment),
+        last.da_payload.clone().into(),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = rebuild(&rebuild_into(dir.path()), &l1).await.unwrap();
+    assert_eq!(report.batches, batches);
+    assert_eq!(report.state_root, last.commitment.new_state_root);
+}

@@ -1,5 +1,13 @@
 //! Deploying the contracts: the attestation verifier, the rollup and, for devnets, a test
 //! token. Used by the `weft-deploy` binary (`make devnet`) and by the test kit.
+//!
+//! [`DeployParams::check`] refuses, before anything is sent:
+//! - a forced-withdrawal deadline shorter than the finalization delay plus
+//!   [`MIN_PROVING_ALLOWANCE`] (the `Rollup` constructor's rule, `DeadlineTooShort`): with
+//!   less, one `forceWithdraw` could freeze the rollup before a correct sequencer can serve it;
+//! - a genesis other than the empty state unless [`DeployParams::dev_genesis`] says it is a
+//!   devnet: a funded genesis (the dev accounts' balances, under public keys) holds funds no
+//!   deposit backs, which exodus and withdrawals would pay out of the depositors' funds.
 
 use alloy::{
     primitives::{Address, B256},
@@ -8,7 +16,14 @@ use alloy::{
 };
 use serde::Serialize;
 
+use weft_protocol::state::State;
+
 use crate::{EcdsaAttestationVerifier, Rollup, TestToken};
+
+/// Least seconds between the finalization delay and the forced-withdrawal deadline: the
+/// time a correct sequencer needs to include a forced withdrawal, commit and prove it
+/// (`Rollup.MIN_PROVING_ALLOWANCE`).
+pub const MIN_PROVING_ALLOWANCE: u64 = 3_600;
 
 /// What to deploy.
 #[derive(Debug, Clone)]
@@ -28,6 +43,32 @@ pub struct DeployParams {
     pub finalization_delay: u64,
     /// Also deploy a `TestToken` (an ERC-20 anyone can mint).
     pub test_token: bool,
+    /// Accept a funded genesis (a devnet's dev accounts). Off, the genesis must be the empty
+    /// state: every token on L2 then comes from an L1 deposit.
+    pub dev_genesis: bool,
+}
+
+impl DeployParams {
+    /// The least forced-withdrawal deadline these parameters allow (beyond `u64` when the
+    /// delay is near its maximum: then no deadline is allowed, as in the contract).
+    pub fn minimum_deadline(&self) -> u128 {
+        u128::from(self.finalization_delay) + u128::from(MIN_PROVING_ALLOWANCE)
+    }
+
+    /// Refuses what the rollup must not be deployed with (see the module docs).
+    pub fn check(&self) -> Result<(), ParamsError> {
+        let minimum = self.minimum_deadline();
+        if u128::from(self.forced_withdrawal_deadline) < minimum {
+            return Err(ParamsError::DeadlineTooShort {
+                deadline: self.forced_withdrawal_deadline,
+                minimum,
+            });
+        }
+        if !self.dev_genesis && self.genesis_state_root != State::new().state_root() {
+            return Err(ParamsError::FundedGenesis(self.genesis_state_root));
+        }
+        Ok(())
+    }
 }
 
 /// Where everything landed.
@@ -46,9 +87,34 @@ pub struct Deployment {
     pub l1_chain_id: u64,
 }
 
+/// Parameters a deployment refuses (nothing is sent).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamsError {
+    /// The forced-withdrawal deadline leaves a correct sequencer too little time.
+    #[error(
+        "forced-withdrawal deadline {deadline} s is below the finalization delay plus \
+         {MIN_PROVING_ALLOWANCE} s of proving allowance ({minimum} s)"
+    )]
+    DeadlineTooShort {
+        /// The deadline asked for, in seconds.
+        deadline: u64,
+        /// The least allowed, in seconds.
+        minimum: u128,
+    },
+    /// The genesis is not the empty state and the deployment is not a devnet.
+    #[error(
+        "genesis root {0} is not the empty state's: a funded genesis holds funds no deposit \
+         backs; only a devnet may use one (--dev-genesis)"
+    )]
+    FundedGenesis(B256),
+}
+
 /// A deployment that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
+    /// The parameters were refused before anything was sent.
+    #[error(transparent)]
+    Params(#[from] ParamsError),
     /// A call or a transaction was refused.
     #[error("{what}: {source}")]
     Contract {
@@ -79,6 +145,7 @@ pub async fn deploy<P: Provider + Clone>(
     provider: &P,
     params: &DeployParams,
 ) -> Result<Deployment, DeployError> {
+    params.check()?;
     let l1_chain_id = provider
         .get_chain_id()
         .await

@@ -28,3 +28,85 @@ pub fn exodus_withdraw_call(proof: &AccountProof, token: u32) -> Rollup::exodusW
         queuePosition: proof.queue_position,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::{
+        primitives::{Address, B256, U256, keccak256},
+        sol_types::SolValue,
+    };
+    use weft_protocol::{
+        channel::{ChannelRecord, ChannelState, ChannelStatus},
+        execution::Withdrawal,
+        state::{Balance, GenesisAccount, State},
+    };
+
+    /// `Merkle.sol` hashes leaves and inner nodes alike; that is sound only while no leaf
+    /// the contract proves has a 64-byte preimage (an inner node's). This pins every leaf
+    /// encoding the contract checks (and the channel leaf an exodus of channel funds would
+    /// prove): a change that makes one of them 64 bytes fails here.
+    #[test]
+    fn leaf_preimages_are_never_64_bytes() {
+        // Withdrawal leaf: abi.encode(txHash, recipient, uint256 token, uint256 amount).
+        let w = Withdrawal {
+            recipient: Address::repeat_byte(7),
+            token: 3,
+            amount: 11,
+        };
+        let tx_hash = B256::repeat_byte(1);
+        let preimage = (
+            tx_hash,
+            w.recipient,
+            U256::from(w.token),
+            U256::from(w.amount),
+        )
+            .abi_encode();
+        assert_eq!(preimage.len(), 128);
+        assert_eq!(w.leaf(&tx_hash), keccak256(&preimage));
+
+        // Account leaf: 28 + 20 n bytes, never 64 for any n (64 - 28 is not a multiple of 20).
+        assert_ne!((64 - 28) % 20, 0);
+        for n in 0..6u32 {
+            let address = Address::repeat_byte(0x40 + n as u8);
+            let balances = (0..n)
+                .map(|token| Balance {
+                    token,
+                    amount: 1 + u128::from(token),
+                })
+                .collect();
+            let state = State::genesis(&[GenesisAccount { address, balances }], n.max(1)).unwrap();
+            let proof = state.account_proof(0).unwrap();
+            let preimage = proof.account.leaf_preimage();
+            assert_eq!(preimage.len(), 28 + 20 * n as usize, "{n} balances");
+            assert_eq!(proof.account.leaf_hash(), keccak256(&preimage));
+        }
+
+        // Channel leaf: 93 bytes open or closed, 133 disputed.
+        let state = ChannelState {
+            channel_id: B256::repeat_byte(2),
+            version: 1,
+            balance_wallet: 5,
+            balance_hub: 6,
+            locks: Vec::new(),
+            is_final: false,
+        };
+        for (status, len) in [
+            (ChannelStatus::Open, 93),
+            (ChannelStatus::Closed, 93),
+            (ChannelStatus::Disputed { state, deadline: 9 }, 133),
+        ] {
+            let record = ChannelRecord {
+                id: B256::repeat_byte(3),
+                wallet: 1,
+                hub: 2,
+                token: 0,
+                total: 11,
+                wallet_side: 5,
+                hub_side: 6,
+                status,
+            };
+            assert_eq!(record.leaf_preimage().len(), len);
+            assert_ne!(len, 64);
+        }
+    }
+}

@@ -40,8 +40,9 @@ pub struct DevnetConfig {
 
 /// The L2 chain id of the test deployments.
 pub const DEFAULT_L2_CHAIN_ID: u64 = 0x5745_4654;
-/// One hour.
-pub const DEFAULT_FORCED_WITHDRAWAL_DEADLINE: u64 = 3_600;
+/// One day: room for any finalization delay a test uses (the deadline must exceed the delay
+/// by `deploy::MIN_PROVING_ALLOWANCE`).
+pub const DEFAULT_FORCED_WITHDRAWAL_DEADLINE: u64 = 86_400;
 
 impl Default for DevnetConfig {
     fn default() -> Self {
@@ -136,6 +137,8 @@ impl Devnet {
                 forced_withdrawal_deadline: config.forced_withdrawal_deadline,
                 finalization_delay: config.finalization_delay,
                 test_token: true,
+                // Tests run with the dev accounts' funded genesis.
+                dev_genesis: true,
             },
         )
         .await
@@ -277,6 +280,16 @@ impl Devnet {
             .raw_request("anvil_setBalance".into(), (account, wei))
             .await
             .expect("anvil_setBalance");
+    }
+
+    /// Replaces the code at `account` (anvil cheat): empty code stands for a token that
+    /// self-destructed or a metamorphic contract between two deployments.
+    pub async fn set_code(&self, account: Address, code: Bytes) {
+        let _: serde_json::Value = self
+            .provider
+            .raw_request("anvil_setCode".into(), (account, code))
+            .await
+            .expect("anvil_setCode");
     }
 
     /// ETH balance of `account`.

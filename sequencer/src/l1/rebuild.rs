@@ -8,10 +8,15 @@
 //! 1. checks the deployment against the configuration (L2 chain id, genesis root: the same
 //!    genesis flags and file as the node, and a fresh data directory);
 //! 2. reads every queue event and checks it as the watcher does (entry hash, hash chain);
-//! 3. reads every `BatchCommitted` event, fetches its transaction, decodes the commitment
-//!    and the payload from the calldata (so a batch committed through another contract
-//!    is not found: the sequencer calls the rollup directly), and checks the commitment's
-//!    hash against the event's and its queue hash against the queue read in step 2;
+//! 3. reads every `BatchCommitted` event and keeps, per index up to L1's `lastCommitted`, the
+//!    last one: the sequencer may take unproven batches back (`revertBatches`), so an index
+//!    committed again replaces its earlier commit, and commits above `lastCommitted` were
+//!    reverted and not replaced (events are read in L1 order, and a reverted index can only
+//!    be live again by a later commit). It fetches each kept commit's transaction, decodes
+//!    the commitment and the payload from the calldata (so a batch committed through another
+//!    contract is not found: the sequencer calls the rollup directly), and checks the
+//!    commitment's hash against the event's and its queue hash against the queue read in
+//!    step 2;
 //! 4. re-executes each batch from the genesis state with
 //!    [`weft_protocol::batch::apply_batch_with`] (previous root, new root, withdrawals root,
 //!    queue position and DA hash checked), checks every system transaction of the payload
@@ -28,7 +33,7 @@
 use std::collections::BTreeMap;
 
 use alloy::sol_types::SolCall;
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context, ensure};
 use tracing::info;
 use weft_l1::Rollup;
 use weft_protocol::{
@@ -110,16 +115,17 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         queue.extend(queue_entries(&domain, queue.len() as u64, chain, &logs)?);
         for log in l1.batch_logs(from, to).await? {
             match log.status {
+                // A later commit of an index replaces the earlier, reverted one.
                 BatchStatus::Committed => {
-                    if commits.insert(log.index, log.clone()).is_some() {
-                        bail!("batch {} is committed twice on L1", log.index);
-                    }
+                    commits.insert(log.index, log.clone());
                 }
                 _ => later.push(log),
             }
         }
         from = to + 1;
     }
+    // Commits above `lastCommitted` were reverted and not committed again.
+    commits.retain(|index, _| *index <= view.last_committed);
     ensure!(
         commits.len() as u64 == view.last_committed
             && commits.keys().copied().eq(1..=view.last_committed),

@@ -15,7 +15,8 @@ use weft_l1::deploy::{DeployParams, deploy};
 
 /// Default L2 chain id (`"WEFT"` in ASCII), as the sequencer's.
 const DEFAULT_L2_CHAIN_ID: u64 = 0x5745_4654;
-/// Default seconds an unserved forced withdrawal waits before exodus may be activated.
+/// Default seconds an unserved forced withdrawal waits before exodus may be activated; at
+/// least the finalization delay plus `weft_l1::deploy::MIN_PROVING_ALLOWANCE`.
 const DEFAULT_FORCED_WITHDRAWAL_DEADLINE: u64 = 86_400;
 
 #[derive(Debug, Parser)]
@@ -45,6 +46,10 @@ struct Args {
     /// Also deploy a TestToken (an ERC-20 anyone can mint).
     #[arg(long)]
     test_token: bool,
+    /// Accept a funded genesis (a devnet's public dev keys). Without it the genesis root must
+    /// be the empty state's: funds at genesis are backed by no deposit.
+    #[arg(long)]
+    dev_genesis: bool,
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -72,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
             forced_withdrawal_deadline: args.forced_withdrawal_deadline,
             finalization_delay: args.finalization_delay,
             test_token: args.test_token,
+            dev_genesis: args.dev_genesis,
         },
     )
     .await?;

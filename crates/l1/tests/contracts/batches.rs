@@ -526,10 +526,20 @@ async fn prove_rejects_bad_and_replayed_attestations() {
             "{what}"
         );
     }
-    // v in {0, 1} is the same signature.
+    // v in {0, 1} would be a second encoding of the same signature: refused.
     let mut v01 = good.to_vec();
     v01[64] -= 27;
-    assert!(dev.verifier.verify(d1, v01.into()).call().await.unwrap());
+    assert!(
+        !dev.verifier
+            .verify(d1, v01.clone().into())
+            .call()
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        reverts(rollup.proveBatch(1, v01.into())).await,
+        E::InvalidAttestation(Rollup::InvalidAttestation {})
+    );
 
     // Batch 1's attestation does not prove batch 2 (replay).
     mined(rollup.proveBatch(1, good.clone())).await;
@@ -542,4 +552,126 @@ async fn prove_rejects_bad_and_replayed_attestations() {
         E::InvalidAttestation(Rollup::InvalidAttestation {})
     );
     dev.prove(&c2).await;
+}
+
+/// `toBlock` is bounded: a batch of at most `MAX_BATCH_BLOCKS` blocks, so the next batch's
+/// `fromBlock = toBlock + 1` can never overflow (`toBlock = 2^64 - 1` would leave the rollup
+/// unable to commit anything after it).
+#[tokio::test]
+async fn commit_bounds_the_block_range() {
+    let (dev, chain) = with_two_deposits(DevnetConfig::default()).await;
+    let rollup = &dev.rollup;
+    let da = payload(10, 3);
+    let c1 = next_batch(
+        &dev.genesis_batch(),
+        1,
+        some_root(1),
+        B256::ZERO,
+        queue_at(&chain, 1),
+        &da,
+    );
+    let max = rollup.MAX_BATCH_BLOCKS().call().await.unwrap();
+    assert_eq!(max, 1 << 20);
+    for to in [u64::MAX, c1.fromBlock + max] {
+        let c = BatchCommitment {
+            toBlock: to,
+            ..c1.clone()
+        };
+        assert_eq!(
+            reverts(rollup.commitBatch(c, da.clone())).await,
+            E::InvalidBlockRange(Rollup::InvalidBlockRange {
+                fromBlock: c1.fromBlock,
+                toBlock: to,
+            }),
+            "toBlock {to}"
+        );
+    }
+    // The longest batch allowed, then the next one after it.
+    let c1 = BatchCommitment {
+        toBlock: c1.fromBlock + max - 1,
+        ..c1
+    };
+    dev.commit(&c1, &da).await;
+    let c2 = next_batch(&c1, 1, some_root(2), B256::ZERO, queue_at(&chain, 2), &da);
+    dev.commit(&c2, &da).await;
+}
+
+#[tokio::test]
+async fn sequencer_reverts_unproven_batches_and_commits_again() {
+    let (dev, chain) = with_two_deposits(DevnetConfig::default()).await;
+    let rollup = &dev.rollup;
+    let da = payload(10, 5);
+    let g = dev.genesis_batch();
+    let c1 = next_batch(&g, 2, some_root(1), B256::ZERO, queue_at(&chain, 1), &da);
+    let c2 = next_batch(&c1, 2, some_root(2), B256::ZERO, queue_at(&chain, 1), &da);
+    let c3 = next_batch(&c2, 2, some_root(3), B256::ZERO, queue_at(&chain, 2), &da);
+    for c in [&c1, &c2, &c3] {
+        dev.commit(c, &da).await;
+    }
+    dev.prove(&c1).await;
+
+    // Only the sequencer; never a proven batch (nor genesis); never beyond lastCommitted.
+    assert_eq!(
+        reverts(rollup.revertBatches(2).from(dev.accounts[1])).await,
+        E::NotSequencer(Rollup::NotSequencer {})
+    );
+    for index in [0, 1] {
+        assert_eq!(
+            reverts(rollup.revertBatches(index)).await,
+            E::BatchAlreadyProven(Rollup::BatchAlreadyProven { index })
+        );
+    }
+    assert_eq!(
+        reverts(rollup.revertBatches(4)).await,
+        E::BatchNotCommitted(Rollup::BatchNotCommitted { index: 4 })
+    );
+
+    let receipt = mined(rollup.revertBatches(2)).await;
+    assert_eq!(
+        receipt
+            .decoded_log::<Rollup::BatchesReverted>()
+            .unwrap()
+            .data,
+        Rollup::BatchesReverted {
+            fromIndex: 2,
+            toIndex: 3
+        }
+    );
+    assert_eq!(rollup.lastCommitted().call().await.unwrap(), 1);
+    for index in [2, 3] {
+        assert_eq!(status(&dev, index).await, BatchStatus::None);
+        assert_eq!(
+            rollup.batch(index).call().await.unwrap(),
+            Rollup::Batch::default()
+        );
+    }
+    // A reverted batch cannot be proven.
+    assert_eq!(
+        reverts(rollup.proveBatch(2, dev.attestation(&c2))).await,
+        E::BatchNotCommitted(Rollup::BatchNotCommitted { index: 2 })
+    );
+    // Batch 2 is committed again, differently, on batch 1; it proves and finalizes.
+    let c2b = next_batch(&c1, 1, some_root(22), B256::ZERO, queue_at(&chain, 2), &da);
+    assert_eq!(
+        reverts(rollup.commitBatch(c3.clone(), da.clone())).await,
+        E::BatchIndexMismatch(Rollup::BatchIndexMismatch {
+            expected: 2,
+            got: 3
+        })
+    );
+    dev.commit(&c2b, &da).await;
+    assert_eq!(
+        rollup.batch(2).call().await.unwrap().commitmentHash,
+        commitment_hash(&c2b)
+    );
+    assert_eq!(
+        reverts(rollup.proveBatch(2, dev.attestation(&c2))).await,
+        E::InvalidAttestation(Rollup::InvalidAttestation {})
+    );
+    dev.prove(&c2b).await;
+    assert_eq!(status(&dev, 2).await, BatchStatus::Finalized);
+    assert_eq!(
+        reverts(rollup.revertBatches(2)).await,
+        E::BatchAlreadyProven(Rollup::BatchAlreadyProven { index: 2 })
+    );
 }

@@ -203,6 +203,7 @@ async fn exodus_pays_the_last_finalized_state_and_refunds_unconsumed_deposits() 
     );
     assert_eq!(reverts(rollup.forceWithdraw(0).from(bob)).await, frozen);
     assert_eq!(reverts(rollup.activateExodus(3)).await, frozen);
+    assert_eq!(reverts(rollup.revertBatches(2)).await, frozen);
 
     // The finalized batch's withdrawal is still claimable.
     let leaf_index = 0;
@@ -283,6 +284,10 @@ async fn exodus_pays_the_last_finalized_state_and_refunds_unconsumed_deposits() 
     // Every wei is accounted for: 1 withdrawn + 2 exodus + 1 refunded of 4 deposited.
     assert_eq!(dev.eth_balance(*rollup.address()).await, U256::ZERO);
     assert_eq!(dev.token_balance(*rollup.address()).await, U256::ZERO);
+    // And the supply the cap bounds followed every payout down to nothing.
+    for token in [0, 1] {
+        assert_eq!(rollup.outstanding(token).call().await.unwrap(), U256::ZERO);
+    }
 }
 
 #[tokio::test]

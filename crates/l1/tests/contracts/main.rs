@@ -5,6 +5,7 @@
 
 mod batches;
 mod common;
+mod deploy;
 mod exodus;
 mod queue;
 mod withdrawals;

@@ -128,13 +128,10 @@ async fn queue_entries_chain_the_l2_transaction_hashes() {
         );
     }
     assert_eq!(
-        rollup.totalDeposited(0).call().await.unwrap(),
+        rollup.outstanding(0).call().await.unwrap(),
         U256::from(ETHER)
     );
-    assert_eq!(
-        rollup.totalDeposited(1).call().await.unwrap(),
-        U256::from(500)
-    );
+    assert_eq!(rollup.outstanding(1).call().await.unwrap(), U256::from(500));
     assert_eq!(dev.eth_balance(*rollup.address()).await, U256::from(ETHER));
     assert_eq!(dev.token_balance(*rollup.address()).await, U256::from(500));
 }
@@ -221,7 +218,7 @@ async fn deposits_over_the_u128_supply_cap_revert() {
         reverts(rollup.depositERC20(token, 1, alice).from(alice)).await,
         E::DepositCapExceeded(Rollup::DepositCapExceeded { token: 1 })
     );
-    assert_eq!(rollup.totalDeposited(0).call().await.unwrap(), cap);
-    assert_eq!(rollup.totalDeposited(1).call().await.unwrap(), cap);
+    assert_eq!(rollup.outstanding(0).call().await.unwrap(), cap);
+    assert_eq!(rollup.outstanding(1).call().await.unwrap(), cap);
     assert_eq!(rollup.queueLength().call().await.unwrap(), 4);
 }

@@ -254,3 +254,152 @@ async fn withdraw_waits_for_finalization() {
         U256::from(ETHER)
     );
 }
+
+/// A registered token whose code is gone (self-destructed, or a metamorphic contract
+/// between deployments): a low-level call to it succeeds with no data, which must not count
+/// as a transfer, or the claim is marked paid while nothing moves.
+#[tokio::test]
+async fn withdraw_refuses_a_token_without_code() {
+    let (dev, c1) = with_batch(DevnetConfig::default()).await;
+    let claims = claims();
+    let leaves = leaves(&claims);
+    let token = *dev.token.address();
+    dev.set_code(token, Default::default()).await;
+    let i = 1;
+    assert_eq!(claims[i].withdrawal.token, 1);
+    let proof = proof_of(&leaves, i).unwrap();
+    assert_eq!(
+        reverts(withdraw_call(
+            &dev,
+            c1.index,
+            &claims[i],
+            i as u64,
+            proof.clone()
+        ))
+        .await,
+        E::NotAToken(Rollup::NotAToken { token })
+    );
+    assert!(!dev.rollup.withdrawn(leaves[i]).call().await.unwrap());
+    // ETH claims are unaffected: an address without code is a normal ETH recipient.
+    mined(withdraw_call(
+        &dev,
+        c1.index,
+        &claims[0],
+        0,
+        proof_of(&leaves, 0).unwrap(),
+    ))
+    .await;
+}
+
+/// The cap bounds what is outstanding on L2, not what was ever deposited: after a deposit of
+/// the whole `uint128` range is withdrawn, the token can be deposited again.
+#[tokio::test]
+async fn paid_withdrawals_free_the_deposit_cap() {
+    let dev = Devnet::start(DevnetConfig::default()).await;
+    let rollup = &dev.rollup;
+    let alice = dev.accounts[1];
+    let token = *dev.token.address();
+    mined(dev.token.mint(alice, U256::from(2u8) << 130)).await;
+    mined(dev.token.approve(*rollup.address(), U256::MAX).from(alice)).await;
+    mined(rollup.depositERC20(token, u128::MAX, alice).from(alice)).await;
+    assert_eq!(
+        reverts(rollup.depositERC20(token, 1, alice).from(alice)).await,
+        E::DepositCapExceeded(Rollup::DepositCapExceeded { token: 1 })
+    );
+
+    // Batch 1 consumes the deposit and withdraws all of it.
+    let claim = Claim {
+        tx_hash: keccak256(b"withdraw everything"),
+        withdrawal: Withdrawal {
+            recipient: alice,
+            token: 1,
+            amount: u128::MAX,
+        },
+    };
+    let leaves = leaves(std::slice::from_ref(&claim));
+    let da = payload(8, 1);
+    let c1 = next_batch(
+        &dev.genesis_batch(),
+        1,
+        keccak256(b"state after batch 1"),
+        root_of(&leaves),
+        (1, rollup.queueHashes(U256::from(1)).call().await.unwrap()),
+        &da,
+    );
+    dev.commit(&c1, &da).await;
+    dev.prove(&c1).await;
+    mined(withdraw_call(
+        &dev,
+        1,
+        &claim,
+        0,
+        proof_of(&leaves, 0).unwrap(),
+    ))
+    .await;
+    assert_eq!(rollup.outstanding(1).call().await.unwrap(), U256::ZERO);
+
+    // Nothing is outstanding: the token takes deposits again, up to the cap.
+    mined(rollup.depositERC20(token, 5, alice).from(alice)).await;
+    assert_eq!(rollup.outstanding(1).call().await.unwrap(), U256::from(5));
+    assert_eq!(
+        reverts(rollup.depositERC20(token, u128::MAX - 4, alice).from(alice)).await,
+        E::DepositCapExceeded(Rollup::DepositCapExceeded { token: 1 })
+    );
+}
+
+/// A withdrawal may not pay more of a token than is outstanding (deposited less paid out),
+/// even when the contract holds more of it (sent to it directly): an unbacked L2 balance
+/// cannot be paid from funds that are not its token's deposits.
+#[tokio::test]
+async fn withdraw_never_pays_more_than_is_outstanding() {
+    let dev = Devnet::start(DevnetConfig::default()).await;
+    let rollup = &dev.rollup;
+    let alice = dev.accounts[1];
+    let token = *dev.token.address();
+    mined(dev.token.mint(alice, U256::from(1_000u64))).await;
+    mined(dev.token.approve(*rollup.address(), U256::MAX).from(alice)).await;
+    mined(rollup.depositERC20(token, 5, alice).from(alice)).await;
+    mined(
+        dev.token
+            .transfer(*rollup.address(), U256::from(100u64))
+            .from(alice),
+    )
+    .await;
+
+    let claim = Claim {
+        tx_hash: keccak256(b"six of five"),
+        withdrawal: Withdrawal {
+            recipient: Address::repeat_byte(0x61),
+            token: 1,
+            amount: 6,
+        },
+    };
+    let leaves = leaves(std::slice::from_ref(&claim));
+    let da = payload(8, 2);
+    let c1 = next_batch(
+        &dev.genesis_batch(),
+        1,
+        keccak256(b"state after batch 1"),
+        root_of(&leaves),
+        (1, rollup.queueHashes(U256::from(1)).call().await.unwrap()),
+        &da,
+    );
+    dev.commit(&c1, &da).await;
+    dev.prove(&c1).await;
+    assert_eq!(
+        reverts(withdraw_call(
+            &dev,
+            1,
+            &claim,
+            0,
+            proof_of(&leaves, 0).unwrap()
+        ))
+        .await,
+        E::PayoutExceedsOutstanding(Rollup::PayoutExceedsOutstanding {
+            token: 1,
+            amount: U256::from(6),
+            outstanding: U256::from(5),
+        })
+    );
+    assert!(!rollup.withdrawn(leaves[0]).call().await.unwrap());
+}
