@@ -135,24 +135,18 @@ impl Hub {
                 return Err(e.into());
             }
         };
-        let mut writes = vec![
-            Write::Channel {
-                id,
-                wallet,
-                token: record.token,
-                registered_at: crate::store::now_secs(),
-            },
-            Write::State {
-                state: expected.clone(),
-                purpose: Purpose::Open.as_str(),
-                payment: None,
-            },
-            Write::WalletSignature {
-                channel_id: id,
-                version: 1,
-                signature: update.wallet_signature,
-            },
-        ];
+        let mut writes = vec![Write::Channel {
+            id,
+            wallet,
+            token: record.token,
+            registered_at: crate::store::now_secs(),
+        }];
+        writes.extend(super::wallet_signed_rows(
+            &expected,
+            Purpose::Open,
+            None,
+            update.wallet_signature,
+        ));
         if let Some(f) = &funding {
             writes.push(Write::State {
                 state: f.clone(),

@@ -436,6 +436,27 @@ impl Hub {
     }
 }
 
+/// The rows of a state the wallet signed: the state, then the wallet's signature.
+fn wallet_signed_rows(
+    state: &ChannelState,
+    purpose: Purpose,
+    payment: Option<B256>,
+    signature: Signature,
+) -> Vec<Write> {
+    vec![
+        Write::State {
+            state: state.clone(),
+            purpose: purpose.as_str(),
+            payment,
+        },
+        Write::WalletSignature {
+            channel_id: state.channel_id,
+            version: state.version,
+            signature,
+        },
+    ]
+}
+
 /// Refuses a proposed state that is not the one the hub expects.
 fn expect_state(expected: &ChannelState, proposed: &ChannelState) -> Result<(), HubError> {
     if proposed == expected {

@@ -261,24 +261,20 @@ impl Hub {
             status: PaymentStatus::Offered,
             secret: None,
         };
-        let mut writes = vec![
-            Write::State {
-                state: expected.clone(),
-                purpose: Purpose::Route.as_str(),
-                payment: Some(hashlock),
-            },
-            Write::WalletSignature {
-                channel_id: payer.id,
-                version: expected.version,
-                signature: req.wallet_signature,
-            },
+        let mut writes = super::wallet_signed_rows(
+            &expected,
+            Purpose::Route,
+            Some(hashlock),
+            req.wallet_signature,
+        );
+        writes.extend([
             Write::State {
                 state: payee_state.clone(),
                 purpose: Purpose::Lock.as_str(),
                 payment: Some(hashlock),
             },
             Write::Payment(payment.clone()),
-        ];
+        ]);
         // The payer's earlier payments whose locks this state pays to the hub are over.
         let ended = self
             .payments
@@ -467,18 +463,12 @@ impl Hub {
             let expected = transition::resolve_lock(&offer.state, &hashlock, false)?;
             super::expect_state(&expected, &update.state)?;
             self.verify_wallet(&payee.wallet, &update.state, &update.wallet_signature)?;
-            let mut writes = vec![
-                Write::State {
-                    state: expected.clone(),
-                    purpose: Purpose::Reject.as_str(),
-                    payment: Some(hashlock),
-                },
-                Write::WalletSignature {
-                    channel_id: payee_id,
-                    version: expected.version,
-                    signature: update.wallet_signature,
-                },
-            ];
+            let mut writes = super::wallet_signed_rows(
+                &expected,
+                Purpose::Reject,
+                Some(hashlock),
+                update.wallet_signature,
+            );
             let payment = payment.map(|p| PaymentRow {
                 status: PaymentStatus::Refused,
                 ..p

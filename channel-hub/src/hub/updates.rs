@@ -99,18 +99,12 @@ impl Hub {
         let expected = build(&ch.latest)?;
         super::expect_state(&expected, &update.state)?;
         self.verify_wallet(&ch.wallet, &update.state, &update.wallet_signature)?;
-        self.commit(vec![
-            Write::State {
-                state: expected.clone(),
-                purpose: purpose.as_str(),
-                payment: None,
-            },
-            Write::WalletSignature {
-                channel_id: *id,
-                version: expected.version,
-                signature: update.wallet_signature,
-            },
-        ])
+        self.commit(super::wallet_signed_rows(
+            &expected,
+            purpose,
+            None,
+            update.wallet_signature,
+        ))
         .await?;
         let version = expected.version;
         let hub_signature = self.sign(&expected);
