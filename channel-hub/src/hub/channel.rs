@@ -418,3 +418,66 @@ pub(super) async fn lock_with<'a>(
         None => (payee.channel.lock().await, None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL_PURPOSES: [Purpose; 12] = [
+        Purpose::Open,
+        Purpose::Funding,
+        Purpose::TopUp,
+        Purpose::Pay,
+        Purpose::Close,
+        Purpose::Route,
+        Purpose::Lock,
+        Purpose::Reject,
+        Purpose::Refund,
+        Purpose::Settle,
+        Purpose::Payment,
+        Purpose::Sync,
+    ];
+
+    #[test]
+    fn every_status_and_purpose_reads_back_as_written() {
+        let id = B256::ZERO;
+        for status in [
+            StoredStatus::Active,
+            StoredStatus::Halted,
+            StoredStatus::Disputed,
+            StoredStatus::Closed,
+        ] {
+            assert_eq!(StoredStatus::parse(&id, status.as_str()).unwrap(), status);
+        }
+        for purpose in ALL_PURPOSES {
+            assert_eq!(Purpose::parse(&id, purpose.as_str()).unwrap(), purpose);
+        }
+    }
+
+    #[test]
+    fn rejects_an_unknown_status_or_purpose_as_a_corrupt_row() {
+        let id = B256::repeat_byte(7);
+        let status = StoredStatus::parse(&id, "paused").unwrap_err();
+        assert!(
+            matches!(&status, StoreError::Corrupt { table: "channels", key, .. } if key == &id.to_string()),
+            "{status:?}"
+        );
+        let purpose = Purpose::parse(&id, "").unwrap_err();
+        assert!(
+            matches!(
+                purpose,
+                StoreError::Corrupt {
+                    table: "states",
+                    ..
+                }
+            ),
+            "{purpose:?}"
+        );
+    }
+
+    #[test]
+    fn a_channel_active_before_a_restart_loads_unsynced() {
+        assert_eq!(Phase::on_load(StoredStatus::Active), Phase::Unsynced);
+        assert_eq!(Phase::on_load(StoredStatus::Halted), Phase::Halted);
+    }
+}
