@@ -22,8 +22,8 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     extract::{
-        DefaultBodyLimit, FromRequest, Path, Query, Request, State, WebSocketUpgrade,
-        rejection::JsonRejection,
+        DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State,
+        WebSocketUpgrade, rejection::JsonRejection,
     },
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -126,13 +126,62 @@ fn channel_id(s: &str) -> Result<B256, HubError> {
         .map_err(|_| HubError::InvalidRequest("expected a 0x 32-byte channel id".into()))
 }
 
-fn same_channel(id: &B256, state_channel: &B256) -> Result<(), HubError> {
-    if id == state_channel {
-        Ok(())
-    } else {
-        Err(HubError::InvalidRequest(
-            "the state belongs to another channel".into(),
-        ))
+/// A JSON body about one channel's state.
+trait ChannelBody: DeserializeOwned {
+    /// The channel of the body's state, which must be the route's; `None` where the hub
+    /// checks it itself (a sync).
+    fn state_channel(&self) -> Option<&B256>;
+}
+
+impl ChannelBody for SignedUpdate {
+    fn state_channel(&self) -> Option<&B256> {
+        Some(&self.state.channel_id)
+    }
+}
+
+impl ChannelBody for RouteRequest {
+    fn state_channel(&self) -> Option<&B256> {
+        Some(&self.state.channel_id)
+    }
+}
+
+impl ChannelBody for CloseRequest {
+    fn state_channel(&self) -> Option<&B256> {
+        Some(&self.state.channel_id)
+    }
+}
+
+impl ChannelBody for SyncRequest {
+    fn state_channel(&self) -> Option<&B256> {
+        None
+    }
+}
+
+/// The `{id}` of a `/v1/channels/{id}/..` route and its JSON body, whose state must belong
+/// to that channel. Refuses, in this order: an unreadable body, a malformed id, a state of
+/// another channel.
+#[derive(Debug)]
+struct ForChannel<T>(B256, T);
+
+impl<S: Send + Sync, T: ChannelBody> FromRequest<S> for ForChannel<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Path(id) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let ApiJson(body) = ApiJson::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let id = channel_id(&id).map_err(IntoResponse::into_response)?;
+        if body.state_channel().is_some_and(|c| c != &id) {
+            return Err(
+                HubError::InvalidRequest("the state belongs to another channel".into())
+                    .into_response(),
+            );
+        }
+        Ok(Self(id, body))
     }
 }
 
@@ -195,61 +244,43 @@ fn authenticate(
 
 async fn fund(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(update): ApiJson<SignedUpdate>,
+    ForChannel(id, update): ForChannel<SignedUpdate>,
 ) -> Result<Json<Ack>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &update.state.channel_id)?;
     Ok(Json(hub.fund(&id, update).await?))
 }
 
 async fn top_up(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(update): ApiJson<SignedUpdate>,
+    ForChannel(id, update): ForChannel<SignedUpdate>,
 ) -> Result<Json<Ack>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &update.state.channel_id)?;
     Ok(Json(hub.top_up(&id, update).await?))
 }
 
 async fn pay(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(update): ApiJson<SignedUpdate>,
+    ForChannel(id, update): ForChannel<SignedUpdate>,
 ) -> Result<Json<Ack>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &update.state.channel_id)?;
     Ok(Json(hub.pay(&id, update).await?))
 }
 
 async fn route(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<RouteRequest>,
+    ForChannel(id, req): ForChannel<RouteRequest>,
 ) -> Result<Json<RouteReply>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &req.state.channel_id)?;
     Ok(Json(hub.route(&id, req).await?))
 }
 
 async fn countersign(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(update): ApiJson<SignedUpdate>,
+    ForChannel(id, update): ForChannel<SignedUpdate>,
 ) -> Result<Json<Ack>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &update.state.channel_id)?;
     Ok(Json(hub.countersign(&id, update).await?))
 }
 
 async fn close(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<CloseRequest>,
+    ForChannel(id, req): ForChannel<CloseRequest>,
 ) -> Result<Json<CloseReply>, HubError> {
-    let id = channel_id(&id)?;
-    same_channel(&id, &req.state.channel_id)?;
     let update = SignedUpdate {
         state: req.state,
         wallet_signature: req.wallet_signature,
@@ -259,10 +290,8 @@ async fn close(
 
 async fn sync(
     State(hub): AppState,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<SyncRequest>,
+    ForChannel(id, req): ForChannel<SyncRequest>,
 ) -> Result<Json<SyncReply>, HubError> {
-    let id = channel_id(&id)?;
     Ok(Json(hub.sync(&id, req).await?))
 }
 

@@ -12,8 +12,11 @@
 //!
 //! ## Where things are
 //!
-//! - [`api`]: REST routes and the WebSocket endpoint; [`ws`]: the per-wallet socket.
-//! - [`hub`]: channels, updates, routing, sync, disputes.
+//! - [`api`]: REST routes and the WebSocket endpoint; [`ws`]: the per-wallet socket, an
+//!   adapter from the WebSocket to the hub's sessions.
+//! - [`hub`]: channels, funding, updates, routing, settlement, sync, disputes, the hub's
+//!   rollup transactions and the wallets' sessions, one file each (`hub/mod.rs` lists them
+//!   and the lock order).
 //! - [`transition`]: the pure state updates (pay, lock, resolve, deposit, finalize).
 //! - [`store`]: the database (sqlx; SQLite or PostgreSQL) with group commit.
 //! - [`rollup`]: the sequencer's API as the hub and wallets use it.

@@ -1,19 +1,15 @@
-//! One WebSocket per wallet: the hub pushes what the wallet must answer (offers, sync
-//! requests) and the wallet answers on the same socket. Messages are [`HubMessage`] and
-//! [`WalletMessage`] as JSON text frames.
+//! The WebSocket transport: one socket per wallet, adapted to the hub. It opens the
+//! wallet's session in [`crate::hub::Sessions`], writes what the hub queues there (offers,
+//! acknowledgements, sync requests) and hands the wallet's answers to the hub. Messages are
+//! [`HubMessage`] and [`WalletMessage`] as JSON text frames.
 
-use std::{
-    collections::HashMap,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering},
-    },
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
 };
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use parking_lot::Mutex;
-use tokio::sync::mpsc;
 use tracing::debug;
 use weft_protocol::primitives::{Address, B256};
 
@@ -22,54 +18,6 @@ use crate::{
     hub::Hub,
     wire::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage},
 };
-
-type Outbox = mpsc::UnboundedSender<HubMessage>;
-
-/// The connected wallets and their outgoing queues.
-#[derive(Debug, Default)]
-pub struct Sessions {
-    inner: Mutex<HashMap<Address, (u64, Outbox)>>,
-    next: AtomicU64,
-}
-
-impl Sessions {
-    /// Queues `message` for `wallet`; `false` if it is not connected.
-    pub fn send(&self, wallet: &Address, message: HubMessage) -> bool {
-        self.inner
-            .lock()
-            .get(wallet)
-            .is_some_and(|(_, tx)| tx.send(message).is_ok())
-    }
-
-    /// Whether `wallet` has a socket open.
-    pub fn is_connected(&self, wallet: &Address) -> bool {
-        self.inner
-            .lock()
-            .get(wallet)
-            .is_some_and(|(_, tx)| !tx.is_closed())
-    }
-
-    /// Closes every session (the hub stops): each socket is closed, and its wallet
-    /// reconnects to whatever listens next.
-    pub fn close_all(&self) {
-        self.inner.lock().clear();
-    }
-
-    /// A new session for `wallet`, replacing (and so closing) an older one.
-    fn open(&self, wallet: Address) -> (u64, mpsc::UnboundedReceiver<HubMessage>) {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let (tx, rx) = mpsc::unbounded_channel();
-        self.inner.lock().insert(wallet, (id, tx));
-        (id, rx)
-    }
-
-    fn close(&self, wallet: &Address, id: u64) {
-        let mut inner = self.inner.lock();
-        if inner.get(wallet).is_some_and(|(current, _)| *current == id) {
-            inner.remove(wallet);
-        }
-    }
-}
 
 /// Serves one wallet's socket until it closes.
 pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
@@ -145,10 +93,7 @@ fn route(hub: &Arc<Hub>, wallet: Address, req: RouteRequest, in_flight: &Arc<Ato
     tokio::spawn(async move {
         let id = req.state.channel_id;
         let result = async {
-            let owner = hub.slot(&id)?.channel.lock().await.wallet;
-            if owner != wallet {
-                return Err(HubError::Unauthorized("not the channel's wallet".into()));
-            }
+            hub.authorize(&id, &wallet).await?;
             hub.route(&id, req).await
         }
         .await;
@@ -166,10 +111,7 @@ async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Opt
         WalletMessage::Route(_) => unreachable!("routed by `serve`"),
     };
     let result = async {
-        let owner = hub.slot(&channel_id)?.channel.lock().await.wallet;
-        if &owner != wallet {
-            return Err(HubError::Unauthorized("not the channel's wallet".into()));
-        }
+        hub.authorize(&channel_id, wallet).await?;
         Ok(Some(match message {
             // A revealed secret needs no answer.
             WalletMessage::Fulfil { secret, .. } => {
