@@ -70,7 +70,7 @@ pub trait Layered: Parser {
 
 /// A command line or configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum LoadError {
     /// The flags or environment variables do not parse (or `--help` / `--version`).
     #[error(transparent)]
     Cli(#[from] clap::Error),
@@ -94,16 +94,16 @@ pub enum ConfigError {
 
 /// Parses the process's command line and environment over its configuration file; a
 /// command-line error (or `--help`) prints its message and exits, as clap does.
-pub fn parse<C: Layered>() -> Result<C, ConfigError> {
+pub fn parse<C: Layered>() -> Result<C, LoadError> {
     parse_from(std::env::args_os()).map_err(|e| match e {
-        ConfigError::Cli(e) => e.exit(),
+        LoadError::Cli(e) => e.exit(),
         e => e,
     })
 }
 
 /// Parses `args` (the program name first) and the environment, layered over the TOML file
 /// they name: a flag wins over its environment variable, which wins over the file.
-pub fn parse_from<C, I, T>(args: I) -> Result<C, ConfigError>
+pub fn parse_from<C, I, T>(args: I) -> Result<C, LoadError>
 where
     C: Layered,
     I: IntoIterator<Item = T>,
@@ -120,12 +120,12 @@ where
 }
 
 /// Reads the TOML file at `path` into `S`.
-pub fn read_file<S: DeserializeOwned>(path: &Path) -> Result<S, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+pub fn read_file<S: DeserializeOwned>(path: &Path) -> Result<S, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+    toml::from_str(&text).map_err(|source| LoadError::Parse {
         path: path.to_owned(),
         source: Box::new(source),
     })
@@ -199,12 +199,12 @@ mod tests {
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "aa = 1\n").unwrap();
         let with_file = |p: &Path| parse_from::<Cli, _, _>(["t", "--config", p.to_str().unwrap()]);
-        assert!(matches!(with_file(&path), Err(ConfigError::Parse { .. })));
+        assert!(matches!(with_file(&path), Err(LoadError::Parse { .. })));
         let missing = dir.path().join("missing.toml");
-        assert!(matches!(with_file(&missing), Err(ConfigError::Read { .. })));
+        assert!(matches!(with_file(&missing), Err(LoadError::Read { .. })));
         assert!(matches!(
             parse_from::<Cli, _, _>(["t", "--a", "x"]),
-            Err(ConfigError::Cli(_))
+            Err(LoadError::Cli(_))
         ));
     }
 }
