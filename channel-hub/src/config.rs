@@ -179,28 +179,13 @@ pub fn dev_key() -> SigningKey {
     SigningKey::from_seed(DEV_KEY_SEED)
 }
 
-/// `weft-channel-hub`'s command line: the TOML file and the [`Settings`].
+/// `weft-channel-hub`'s command line besides the [`Settings`]: the TOML file.
 #[derive(Debug, Parser, Default)]
 #[command(name = "weft-channel-hub", version, about = "Weft state-channel hub")]
 pub struct Cli {
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, env = "WEFT_HUB_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Every setting, from flags, environment variables and the file.
-    #[command(flatten)]
-    pub settings: Settings,
-}
-
-impl weft_service::config::Layered for Cli {
-    type Settings = Settings;
-
-    fn config_file(&self) -> Option<&std::path::Path> {
-        self.config.as_deref()
-    }
-
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
-    }
 }
 
 /// Every setting, declared once: a flag with its environment variable (clap) and a key of
@@ -361,12 +346,12 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
     }
 
-    fn cli(args: &[&str]) -> Result<Cli, LoadError> {
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
         parse_from(std::iter::once("weft-channel-hub").chain(args.iter().copied()))
     }
 
     fn load(args: &[&str]) -> Result<Config, HubError> {
-        Config::from_settings(cli(args).unwrap().settings)
+        Config::from_settings(cli(args).unwrap().1)
     }
 
     #[test]

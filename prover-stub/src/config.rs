@@ -35,7 +35,7 @@ pub const DEFAULT_DEV_BALANCE: Amount = 1_000_000_000_000_000_000_000_000;
 /// `--prover-key-file`.
 pub const PROVER_KEY_ENV: &str = "WEFT_PROVER_KEY";
 
-/// `weft-prover`'s command line: the TOML file and the [`Settings`].
+/// `weft-prover`'s command line besides the [`Settings`]: the TOML file.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "weft-prover",
@@ -46,21 +46,6 @@ pub struct Cli {
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, env = "WEFT_PROVER_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Every setting, from flags, environment variables and the file.
-    #[command(flatten)]
-    pub settings: Settings,
-}
-
-impl weft_service::config::Layered for Cli {
-    type Settings = Settings;
-
-    fn config_file(&self) -> Option<&std::path::Path> {
-        self.config.as_deref()
-    }
-
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
-    }
 }
 
 /// Every setting, declared once: a flag with its environment variable (clap) and a key of
@@ -188,7 +173,7 @@ mod tests {
 
     const KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
 
-    fn cli(args: &[&str]) -> Result<Cli, LoadError> {
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
         parse_from(std::iter::once("weft-prover").chain(args.iter().copied()))
     }
 
@@ -218,9 +203,7 @@ mod tests {
              rollup_address = \"0x00000000000000000000000000000000000000aa\"\n\
              poll_ms = 200\nchain_id = 7\ndev_accounts = 3\ndev_balance = \"5\"\n",
         );
-        let s = cli(&["--config", &path, "--poll-ms", "100"])
-            .unwrap()
-            .settings;
+        let s = cli(&["--config", &path, "--poll-ms", "100"]).unwrap().1;
         let c = Config::from_settings(s).unwrap();
         assert_eq!(c.poll, Duration::from_millis(100), "the flag");
         assert_eq!(c.chain_id, 8, "the environment");
@@ -244,12 +227,12 @@ mod tests {
             Err(LoadError::Cli(_))
         ));
         let with_file = [&base[..], &["--prover-key-file", &key_file]].concat();
-        let c = Config::from_settings(cli(&with_file).unwrap().settings).unwrap();
+        let c = Config::from_settings(cli(&with_file).unwrap().1).unwrap();
         assert_eq!(c.prover_key.secret_bytes().to_string(), KEY);
         assert_eq!(c.sequencer_url, DEFAULT_SEQUENCER_URL);
         assert_eq!(c.l1_rpc, "http://l1/");
         if std::env::var_os(PROVER_KEY_ENV).is_none() {
-            assert!(Config::from_settings(cli(&base).unwrap().settings).is_err());
+            assert!(Config::from_settings(cli(&base).unwrap().1).is_err());
         }
     }
 
@@ -262,7 +245,7 @@ mod tests {
             Err(LoadError::Parse { .. })
         ));
         let key_file = write(&dir, "prover.key", KEY);
-        let s = cli(&["--prover-key-file", &key_file]).unwrap().settings;
+        let s = cli(&["--prover-key-file", &key_file]).unwrap().1;
         let e = Config::from_settings(s).unwrap_err().to_string();
         assert!(e.contains("--l1-rpc"), "{e}");
     }

@@ -248,7 +248,7 @@ impl Config {
     }
 }
 
-/// The command line: what to do, the TOML file, and the [`Settings`].
+/// The command line besides the [`Settings`]: what to do, and the TOML file.
 #[derive(Debug, Parser, Default)]
 #[command(name = "weft-sequencer", version, about = "Weft sequencer node")]
 pub struct Cli {
@@ -258,21 +258,6 @@ pub struct Cli {
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, global = true, env = "WEFT_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Every setting, from flags, environment variables and the file.
-    #[command(flatten)]
-    pub settings: Settings,
-}
-
-impl weft_service::config::Layered for Cli {
-    type Settings = Settings;
-
-    fn config_file(&self) -> Option<&std::path::Path> {
-        self.config.as_deref()
-    }
-
-    fn settings_mut(&mut self) -> &mut Settings {
-        &mut self.settings
-    }
 }
 
 /// What the binary does besides running the node.
@@ -537,12 +522,12 @@ mod tests {
     use weft_service::config::{LoadError, parse_from};
 
     /// The command line `weft-sequencer <args>`, layered over its file.
-    fn cli(args: &[&str]) -> Result<Cli, LoadError> {
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
         parse_from(std::iter::once("weft-sequencer").chain(args.iter().copied()))
     }
 
     fn load(args: &[&str]) -> Config {
-        Config::from_settings(cli(args).unwrap().settings).unwrap()
+        Config::from_settings(cli(args).unwrap().1).unwrap()
     }
 
     fn write(dir: &tempfile::TempDir, text: &str) -> String {
@@ -562,9 +547,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "chain_id = 7\nmin_fee = 3\nblock_time_ms = 250\n");
         // Global flags may follow the subcommand.
-        let cli = cli(&["--config", &path, "genesis-root", "--min-fee", "4"]).unwrap();
+        let (cli, settings) = cli(&["--config", &path, "genesis-root", "--min-fee", "4"]).unwrap();
         assert_eq!(cli.command, Some(Command::GenesisRoot));
-        let c = Config::from_settings(cli.settings).unwrap();
+        let c = Config::from_settings(settings).unwrap();
         assert_eq!(c.min_fee, 4, "the flag");
         assert_eq!(c.chain_id, 8, "the environment");
         assert_eq!(c.block.block_time, Duration::from_millis(250), "the file");
@@ -610,7 +595,7 @@ mod tests {
             "dev_balance = \"-1\"\n",
         ] {
             write(&dir, bad);
-            let settings = cli(&["--config", &path]).unwrap().settings;
+            let settings = cli(&["--config", &path]).unwrap().1;
             assert!(
                 matches!(
                     Config::from_settings(settings),

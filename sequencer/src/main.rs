@@ -2,7 +2,7 @@
 //! or SIGTERM, or run one of its commands (`rebuild`, `genesis-root`, `dev-keys`).
 
 use weft_sequencer::{
-    config::{Cli, Command, Config, GenesisConfig},
+    config::{Cli, Command, Config, GenesisConfig, Settings},
     l1::{AlloyL1, rebuild::rebuild},
     node::genesis_state,
 };
@@ -10,8 +10,8 @@ use weft_sequencer::{
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     weft_service::init_tracing();
-    let cli: Cli = weft_service::parse()?;
-    let config = Config::from_settings(cli.settings)?;
+    let (cli, settings): (Cli, Settings) = weft_service::parse()?;
+    let config = Config::from_settings(settings)?;
     match cli.command {
         None => weft_sequencer::run(config, weft_service::shutdown_signal()).await,
         Some(Command::GenesisRoot) => {

@@ -1,10 +1,12 @@
 //! Layered configuration: flags, then environment variables, then a TOML file, then the
 //! service's defaults.
 //!
-//! A service declares each setting once, as an `Option` field of one struct:
+//! A service declares each setting once, as an `Option` field of one struct deriving
+//! `clap::Args` and `serde::Deserialize`, beside a small `clap::Parser` for the rest of its
+//! command line (name, subcommands, and the `--config` file, whose argument id must be
+//! `config`):
 //!
 //! ```
-//! # use std::path::{Path, PathBuf};
 //! /// The settings: `None` where no layer sets them.
 //! #[derive(Debug, Default, clap::Args, serde::Deserialize)]
 //! #[serde(default, deny_unknown_fields)]
@@ -21,52 +23,28 @@
 //! struct Cli {
 //!     /// TOML configuration file.
 //!     #[arg(long, env = "EXAMPLE_CONFIG")]
-//!     config: Option<PathBuf>,
-//!     #[command(flatten)]
-//!     settings: Settings,
+//!     config: Option<std::path::PathBuf>,
 //! }
 //!
-//! impl weft_service::config::Layered for Cli {
-//!     type Settings = Settings;
-//!     fn config_file(&self) -> Option<&Path> {
-//!         self.config.as_deref()
-//!     }
-//!     fn settings_mut(&mut self) -> &mut Settings {
-//!         &mut self.settings
-//!     }
-//! }
-//!
-//! let cli: Cli = weft_service::config::parse_from(["example", "--listen", "127.0.0.1:1"])?;
-//! assert_eq!(cli.settings.listen, Some("127.0.0.1:1".parse()?));
+//! let (_cli, settings): (Cli, Settings) =
+//!     weft_service::config::parse_from(["example", "--listen", "127.0.0.1:1"])?;
+//! assert_eq!(settings.listen, Some("127.0.0.1:1".parse()?));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! clap fills the struct from flags and environment variables (a flag wins over its
-//! variable); [`parse_from`] reads the file into the same struct and lets clap's generated
+//! clap parses the command line with the settings' arguments added, so a flag wins over its
+//! variable; [`parse_from`] reads the file into the settings struct and lets clap's generated
 //! `update_from_arg_matches` overwrite exactly the fields that a flag or a variable set. The
 //! service then converts the struct into its typed `Config`, where the defaults (named
 //! `DEFAULT_*` constants) fill what is still `None`.
 
-use std::{
-    ffi::OsString,
-    path::{Path, PathBuf},
-};
+use std::{ffi::OsString, path::PathBuf};
 
-use clap::{FromArgMatches, Parser};
+use clap::{ArgMatches, Args, FromArgMatches, Parser};
 use serde::de::DeserializeOwned;
 
-/// A command line whose settings may also come from a TOML file.
-pub trait Layered: Parser {
-    /// The settings: `Option` fields deriving `clap::Args` (flags and environment variables)
-    /// and `serde::Deserialize` (the file), with `#[serde(default, deny_unknown_fields)]`.
-    type Settings: FromArgMatches + DeserializeOwned + Default;
-
-    /// The TOML file the command line (or its environment variable) names, if any.
-    fn config_file(&self) -> Option<&Path>;
-
-    /// The settings inside the parsed command line.
-    fn settings_mut(&mut self) -> &mut Self::Settings;
-}
+/// The id of the command line's argument naming the TOML file (a `config` field).
+pub const CONFIG_ARG: &str = "config";
 
 /// A command line or configuration file that cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -94,33 +72,51 @@ pub enum LoadError {
 
 /// Parses the process's command line and environment over its configuration file; a
 /// command-line error (or `--help`) prints its message and exits, as clap does.
-pub fn parse<C: Layered>() -> Result<C, LoadError> {
+pub fn parse<C, S>() -> Result<(C, S), LoadError>
+where
+    C: Parser,
+    S: Args + DeserializeOwned + Default,
+{
     parse_from(std::env::args_os()).map_err(|e| match e {
         LoadError::Cli(e) => e.exit(),
         e => e,
     })
 }
 
-/// Parses `args` (the program name first) and the environment, layered over the TOML file
-/// they name: a flag wins over its environment variable, which wins over the file.
-pub fn parse_from<C, I, T>(args: I) -> Result<C, LoadError>
+/// Parses `args` (the program name first) as `C`'s command line with `S`'s arguments added,
+/// and returns `C` and the settings layered over the TOML file that the `config` argument
+/// names: a flag wins over its environment variable, which wins over the file.
+///
+/// # Panics
+///
+/// If `C` has no `config` argument of type `PathBuf` (a programming error).
+pub fn parse_from<C, S, I, T>(args: I) -> Result<(C, S), LoadError>
 where
-    C: Layered,
+    C: Parser,
+    S: Args + DeserializeOwned + Default,
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = C::command().try_get_matches_from(args)?;
-    let mut cli = C::from_arg_matches(&matches)?;
-    if let Some(path) = cli.config_file().map(Path::to_owned) {
-        let mut settings: C::Settings = read_file(&path)?;
-        settings.update_from_arg_matches(&matches)?;
-        *cli.settings_mut() = settings;
-    }
-    Ok(cli)
+    let matches = S::augment_args(C::command()).try_get_matches_from(args)?;
+    let cli = C::from_arg_matches(&matches)?;
+    Ok((cli, layer(&matches)?))
+}
+
+/// The settings in the file that `matches` name (none: every field `None`), overwritten by
+/// every flag and environment variable present in `matches`.
+fn layer<S: FromArgMatches + DeserializeOwned + Default>(
+    matches: &ArgMatches,
+) -> Result<S, LoadError> {
+    let mut settings = match matches.get_one::<PathBuf>(CONFIG_ARG) {
+        Some(path) => read_file(path)?,
+        None => S::default(),
+    };
+    settings.update_from_arg_matches(matches)?;
+    Ok(settings)
 }
 
 /// Reads the TOML file at `path` into `S`.
-pub fn read_file<S: DeserializeOwned>(path: &Path) -> Result<S, LoadError> {
+pub fn read_file<S: DeserializeOwned>(path: &std::path::Path) -> Result<S, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
         path: path.to_owned(),
         source,
@@ -154,18 +150,10 @@ mod tests {
     struct Cli {
         #[arg(long)]
         config: Option<PathBuf>,
-        #[command(flatten)]
-        settings: Settings,
     }
 
-    impl Layered for Cli {
-        type Settings = Settings;
-        fn config_file(&self) -> Option<&Path> {
-            self.config.as_deref()
-        }
-        fn settings_mut(&mut self) -> &mut Settings {
-            &mut self.settings
-        }
+    fn parse(args: &[&str]) -> Result<Settings, LoadError> {
+        parse_from::<Cli, _, _, _>(std::iter::once("t").chain(args.iter().copied())).map(|p| p.1)
     }
 
     #[test]
@@ -179,8 +167,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "a = 3\nb = 3\nc = 3\nfile_only = 3\n").unwrap();
-        let cli: Cli = parse_from(["t", "--a", "1", "--config", path.to_str().unwrap()]).unwrap();
-        let s = cli.settings;
+        let s = parse(&["--a", "1", "--config", path.to_str().unwrap()]).unwrap();
         assert_eq!(
             (s.a, s.b, s.c, s.d, s.file_only),
             (Some(1), Some(2), Some(3), None, Some(3))
@@ -189,8 +176,8 @@ mod tests {
 
     #[test]
     fn without_a_file_the_flags_alone_count() {
-        let cli: Cli = parse_from(["t", "--c", "1"]).unwrap();
-        assert_eq!((cli.settings.c, cli.settings.file_only), (Some(1), None));
+        let s = parse(&["--c", "1"]).unwrap();
+        assert_eq!((s.c, s.file_only), (Some(1), None));
     }
 
     #[test]
@@ -198,13 +185,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.toml");
         std::fs::write(&path, "aa = 1\n").unwrap();
-        let with_file = |p: &Path| parse_from::<Cli, _, _>(["t", "--config", p.to_str().unwrap()]);
+        let with_file = |p: &std::path::Path| parse(&["--config", p.to_str().unwrap()]);
         assert!(matches!(with_file(&path), Err(LoadError::Parse { .. })));
         let missing = dir.path().join("missing.toml");
         assert!(matches!(with_file(&missing), Err(LoadError::Read { .. })));
-        assert!(matches!(
-            parse_from::<Cli, _, _>(["t", "--a", "x"]),
-            Err(LoadError::Cli(_))
-        ));
+        assert!(matches!(parse(&["--a", "x"]), Err(LoadError::Cli(_))));
     }
 }
