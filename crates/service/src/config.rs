@@ -97,7 +97,16 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let matches = S::augment_args(C::command()).try_get_matches_from(args)?;
+    let command = C::command();
+    // The settings' doc comment would replace the program's description in `--help`.
+    let (about, long_about) = (
+        command.get_about().cloned(),
+        command.get_long_about().cloned(),
+    );
+    let matches = S::augment_args(command)
+        .about(clap::builder::Resettable::from(about))
+        .long_about(clap::builder::Resettable::from(long_about))
+        .try_get_matches_from(args)?;
     let cli = C::from_arg_matches(&matches)?;
     Ok((cli, layer(&matches)?))
 }
