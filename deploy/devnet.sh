@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # `make devnet`: a local Weft on one machine, with SQLite and nothing to install but npm's
 # anvil. Starts anvil (installed from npm if missing), deploys the L1 contracts, starts the
-# sequencer with its L1 side on, prints the endpoints and the funded dev keys, and runs until
-# Ctrl-C, which stops everything in order (sequencer first: it drains its mempool and writes
-# a snapshot; then anvil).
+# sequencer with its L1 side on, the prover and the channel hub, prints every endpoint with
+# its port and the funded dev keys, and runs until Ctrl-C, which stops everything in the
+# reverse order of the start (hub, prover, sequencer: it drains its mempool and writes a
+# snapshot; then anvil). Keys reach the services as files under $data/keys (mode 0600),
+# never as flag values.
 #
 # Every run starts a fresh chain, so the data directory is wiped at start. Knobs (env):
 #   WEFT_DEVNET_DATA        data directory            (data/devnet)
 #   WEFT_DEVNET_L1_PORT     anvil's port              (8545)
 #   WEFT_DEVNET_LISTEN      the sequencer's API       (127.0.0.1:8547)
+#   WEFT_DEVNET_PROVER_LISTEN  the prover's health    (127.0.0.1:8548)
+#   WEFT_DEVNET_HUB_LISTEN  the channel hub           (127.0.0.1:8549)
 #   WEFT_DEVNET_BLOCK_TIME  anvil's block time, s     (1; deposits confirm after 2 blocks)
 #   WEFT_DEVNET_PROFILE     cargo profile             (release)
 #   WEFT_DEV_ACCOUNTS       funded L2 dev accounts    (10)
@@ -23,6 +27,8 @@ profile=${WEFT_DEVNET_PROFILE:-release}
 data=${WEFT_DEVNET_DATA:-$root/data/devnet}
 l1_port=${WEFT_DEVNET_L1_PORT:-8545}
 listen=${WEFT_DEVNET_LISTEN:-127.0.0.1:8547}
+prover_listen=${WEFT_DEVNET_PROVER_LISTEN:-127.0.0.1:8548}
+hub_listen=${WEFT_DEVNET_HUB_LISTEN:-127.0.0.1:8549}
 block_time=${WEFT_DEVNET_BLOCK_TIME:-1}
 dev_accounts=${WEFT_DEV_ACCOUNTS:-10}
 l1_rpc=http://127.0.0.1:$l1_port
@@ -67,6 +73,8 @@ wait_port() {
 }
 port_open "$l1_port" && die "port $l1_port is in use (another anvil?); set WEFT_DEVNET_L1_PORT"
 port_open "${listen##*:}" && die "$listen is in use; set WEFT_DEVNET_LISTEN"
+port_open "${prover_listen##*:}" && die "$prover_listen is in use; set WEFT_DEVNET_PROVER_LISTEN"
+port_open "${hub_listen##*:}" && die "$hub_listen is in use; set WEFT_DEVNET_HUB_LISTEN"
 
 # --- build ---------------------------------------------------------------------------------
 log "building weft-sequencer, weft-deploy, weft-prover and weft-channel-hub ($profile)"
@@ -76,6 +84,15 @@ target=${CARGO_TARGET_DIR:-$root/target}
 
 rm -rf "$data"
 mkdir -p "$data"
+
+# Secrets go to the services as files only readable by this user (never as flag values,
+# which `ps` shows to everyone).
+mkdir -p -m 0700 "$data/keys"
+key_file() { # name hex-key -> path of a 0600 file holding it
+  local path=$data/keys/$1.key
+  (umask 077 && printf '%s\n' "$2" >"$path")
+  echo "$path"
+}
 
 # --- stop everything on Ctrl-C, in order ---------------------------------------------------
 # Children run in their own process groups (job control), so Ctrl-C reaches only this
@@ -116,7 +133,7 @@ l1_chain_id=$(field l1ChainId)
 
 # --- sequencer -----------------------------------------------------------------------------
 log "starting the sequencer on $l2_url"
-WEFT_SEQUENCER_KEY=$sequencer_key "$bin/weft-sequencer" \
+"$bin/weft-sequencer" --sequencer-key-file "$(key_file sequencer "$sequencer_key")" \
   --data-dir "$data/sequencer" --listen "$listen" --dev-accounts "$dev_accounts" \
   --rollup-address "$rollup" --l1-rpc "$l1_rpc" --l1-from-block "$deploy_block" \
   --l1-poll-ms 500 >"$data/sequencer.log" 2>&1 &
@@ -128,9 +145,8 @@ wait_port "${listen##*:}" sequencer "$sequencer_pid"
 # Watches $l1_rpc for committed batches of $rollup, fetches their witnesses from $l2_url,
 # re-executes them and attests with $prover_key (anvil account 2, the key the verifier
 # accepts); it also finalizes proven batches.
-prover_listen=${WEFT_DEVNET_PROVER_LISTEN:-127.0.0.1:8548}
 log "starting the prover (health on http://$prover_listen/health)"
-WEFT_PROVER_KEY=$prover_key "$bin/weft-prover" \
+"$bin/weft-prover" --prover-key-file "$(key_file prover "$prover_key")" \
   --l1-rpc "$l1_rpc" --rollup-address "$rollup" --sequencer-url "$l2_url" \
   --data-dir "$data/prover" --listen "$prover_listen" --dev-accounts "$dev_accounts" \
   >"$data/prover.log" 2>&1 &
@@ -141,11 +157,10 @@ wait_port "${prover_listen##*:}" prover "$prover_pid"
 # --- channel hub (channel-hub) -------------------------------------------------------------
 # The hub signs with the last L2 dev account's key: funded at genesis, so it can match the
 # wallets' deposits from the start.
-hub_listen=${WEFT_DEVNET_HUB_LISTEN:-127.0.0.1:8549}
 read -r hub_index hub_address hub_key < <("$bin/weft-sequencer" dev-keys --dev-accounts "$dev_accounts" | tail -n 1) \
   || die "the hub needs an L2 dev account (WEFT_DEV_ACCOUNTS is 0)"
 log "starting the channel hub on http://$hub_listen (L2 dev account $hub_index, $hub_address)"
-WEFT_HUB_KEY=$hub_key "$bin/weft-channel-hub" --listen "$hub_listen" --data-dir "$data/hub" \
+"$bin/weft-channel-hub" --key-file "$(key_file hub "$hub_key")" --listen "$hub_listen" --data-dir "$data/hub" \
   --sequencer-url "$l2_url" >"$data/hub.log" 2>&1 &
 hub_pid=$!
 pids+=("$hub_pid")
@@ -163,7 +178,7 @@ Weft devnet is running. Ctrl-C stops it.
   Rollup           $rollup   (deployed in block $deploy_block)
   verifier         $verifier
   TestToken (WTT)  $token   (anyone can mint)
-  logs, data       $data
+  logs, data       $data   (keys passed to the services: $data/keys)
 
 L1 keys (anvil's dev accounts, 10000 ETH each):
   sequencer  $sequencer_address  $sequencer_key

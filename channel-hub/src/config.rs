@@ -1,11 +1,13 @@
-//! Hub configuration: typed structs with named defaults, filled from (lowest first) the
-//! defaults, environment variables and CLI flags. The hub's key comes only from the
-//! environment or a file; without either, a dev key derived from a public seed is used (and
-//! logged as such).
+//! Hub configuration: typed structs with named defaults ([`Config`]), converted from the
+//! [`Settings`], which declare each setting once and are filled from (highest first) CLI
+//! flags, environment variables and an optional TOML file (see `weft_service::config`).
+//! The hub's key and admin token come only from a file or the environment; with
+//! `--dev-key` and neither, a dev key derived from a public seed is used.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
+use serde::Deserialize;
 use weft_protocol::{
     primitives::{Amount, B256},
     signature::SigningKey,
@@ -13,8 +15,8 @@ use weft_protocol::{
 
 use crate::error::HubError;
 
-/// Default public listener (the sequencer's default is 8547).
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8548";
+/// Default public listener (the sequencer's default is 8547, the prover's 8548).
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8549";
 /// Default data directory (the SQLite database lives here).
 pub const DEFAULT_DATA_DIR: &str = "data/channel-hub";
 /// Default sequencer API.
@@ -177,10 +179,20 @@ pub fn dev_key() -> SigningKey {
     SigningKey::from_seed(DEV_KEY_SEED)
 }
 
-/// Command-line flags; each also reads an environment variable.
+/// `weft-channel-hub`'s command line besides the [`Settings`]: the TOML file.
 #[derive(Debug, Parser, Default)]
 #[command(name = "weft-channel-hub", version, about = "Weft state-channel hub")]
 pub struct Cli {
+    /// TOML configuration file (flags and environment variables override it).
+    #[arg(long, env = "WEFT_HUB_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Every setting, declared once: a flag with its environment variable (clap) and a key of
+/// the TOML file (serde, unknown keys rejected). `None` where no layer sets it.
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
     /// Public API listen address.
     #[arg(long, env = "WEFT_HUB_LISTEN")]
     pub listen: Option<SocketAddr>,
@@ -193,12 +205,18 @@ pub struct Cli {
     /// The sequencer's API.
     #[arg(long, env = "WEFT_SEQUENCER_URL")]
     pub sequencer_url: Option<String>,
-    /// File holding the hub's private key (0x-hex); see also WEFT_HUB_KEY.
+    /// File holding the hub's private key (0x-hex); or set WEFT_HUB_KEY.
     #[arg(long, env = "WEFT_HUB_KEY_FILE")]
     pub key_file: Option<PathBuf>,
     /// Use the public dev key when no key is given (devnets only).
-    #[arg(long, env = "WEFT_HUB_DEV_KEY")]
-    pub dev_key: bool,
+    #[arg(
+        long,
+        env = "WEFT_HUB_DEV_KEY",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+    )]
+    pub dev_key: Option<bool>,
     /// The hub matches a wallet's opening deposit up to this amount.
     #[arg(long, env = "WEFT_HUB_MATCH_CAP")]
     pub match_cap: Option<u128>,
@@ -224,7 +242,7 @@ pub struct Cli {
     /// Payments a wallet may have in flight on one WebSocket.
     #[arg(long, env = "WEFT_HUB_MAX_PAYMENTS_IN_FLIGHT")]
     pub max_payments_in_flight: Option<usize>,
-    /// File holding the operator's bearer token for `/v1/admin/...`; see also
+    /// File holding the operator's bearer token for `/v1/admin/...`; or set
     /// WEFT_HUB_ADMIN_TOKEN. Without either, the admin routes refuse every request.
     #[arg(long, env = "WEFT_HUB_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
@@ -236,59 +254,45 @@ pub const KEY_ENV: &str = "WEFT_HUB_KEY";
 pub const ADMIN_TOKEN_ENV: &str = "WEFT_HUB_ADMIN_TOKEN";
 
 impl Config {
-    /// Defaults overridden by `cli` (which clap filled from flags and the environment). The
-    /// key comes from `WEFT_HUB_KEY`, else the key file, else (with `--dev-key`) the dev key.
-    pub fn load(cli: &Cli) -> Result<Self, HubError> {
-        let mut c = Self::default();
-        macro_rules! set {
-            ($dst:expr, $src:expr) => {
-                if let Some(v) = $src.clone() {
-                    $dst = v;
-                }
-            };
-        }
-        set!(c.listen, cli.listen);
-        set!(c.data_dir, cli.data_dir);
-        c.database_url = cli.database_url.clone().filter(|u| !u.is_empty());
-        set!(c.sequencer_url, cli.sequencer_url);
-        set!(c.funding.match_cap, cli.match_cap);
-        set!(c.fee, cli.fee);
-        set!(c.locks.min_blocks, cli.min_lock_blocks);
-        set!(c.locks.margin_blocks, cli.lock_margin_blocks);
-        if let Some(ms) = cli.route_timeout_ms {
-            c.route_timeout = Duration::from_millis(ms);
-        }
-        if let Some(ms) = cli.watch_interval_ms {
-            c.watch_interval = Duration::from_millis(ms);
-        }
-        if let Some(ms) = cli.settle_idle_ms {
-            c.settle_idle = Duration::from_millis(ms);
-        }
-        set!(c.max_payments_in_flight, cli.max_payments_in_flight);
-        c.key = match (std::env::var(KEY_ENV).ok(), &cli.key_file) {
-            (Some(hex), _) => parse_key(&hex)?,
-            (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
-                    HubError::Config(format!("cannot read key file {}: {e}", path.display()))
-                })?;
-                parse_key(text.trim())?
-            }
-            (None, None) if cli.dev_key => dev_key(),
-            (None, None) => {
+    /// The configuration `s` describes, the defaults where it sets nothing. The key comes
+    /// from the key file, else `WEFT_HUB_KEY`, else (with `--dev-key`) the dev key; the
+    /// admin token from its file, else `WEFT_HUB_ADMIN_TOKEN`.
+    pub fn from_settings(s: Settings) -> Result<Self, HubError> {
+        let d = Self::default();
+        let ms = Duration::from_millis;
+        let secret = |file: Option<&std::path::Path>, env| {
+            weft_service::secret::read(file, env).map_err(|e| HubError::Config(e.to_string()))
+        };
+        let key = match secret(s.key_file.as_deref(), KEY_ENV)? {
+            Some(secret) => parse_key(secret.expose())?,
+            None if s.dev_key == Some(true) => dev_key(),
+            None => {
                 return Err(HubError::Config(format!(
                     "no hub key: set {KEY_ENV}, --key-file, or --dev-key for a devnet"
                 )));
             }
         };
-        c.admin_token = match (std::env::var(ADMIN_TOKEN_ENV).ok(), &cli.admin_token_file) {
-            (Some(token), _) => AdminToken::new(&token),
-            (None, Some(path)) => AdminToken::new(&std::fs::read_to_string(path).map_err(|e| {
-                HubError::Config(format!(
-                    "cannot read admin token file {}: {e}",
-                    path.display()
-                ))
-            })?),
-            (None, None) => None,
+        let admin_token = secret(s.admin_token_file.as_deref(), ADMIN_TOKEN_ENV)?;
+        let c = Self {
+            listen: s.listen.unwrap_or(d.listen),
+            data_dir: s.data_dir.unwrap_or(d.data_dir),
+            database_url: s.database_url.filter(|u| !u.is_empty()),
+            sequencer_url: s.sequencer_url.unwrap_or(d.sequencer_url),
+            key,
+            funding: FundingPolicy {
+                match_cap: s.match_cap.unwrap_or(d.funding.match_cap),
+            },
+            fee: s.fee.unwrap_or(d.fee),
+            locks: LockPolicy {
+                min_blocks: s.min_lock_blocks.unwrap_or(d.locks.min_blocks),
+                margin_blocks: s.lock_margin_blocks.unwrap_or(d.locks.margin_blocks),
+            },
+            route_timeout: s.route_timeout_ms.map_or(d.route_timeout, ms),
+            watch_interval: s.watch_interval_ms.map_or(d.watch_interval, ms),
+            settle_idle: s.settle_idle_ms.map_or(d.settle_idle, ms),
+            max_payments_in_flight: s.max_payments_in_flight.unwrap_or(d.max_payments_in_flight),
+            admin_token: admin_token.and_then(|t| AdminToken::new(t.expose())),
+            ..d
         };
         c.validate()?;
         Ok(c)
@@ -320,6 +324,7 @@ fn parse_key(hex: &str) -> Result<SigningKey, HubError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_service::config::{LoadError, parse_from};
 
     #[test]
     fn funding_matches_up_to_the_cap_and_what_the_hub_has() {
@@ -341,30 +346,67 @@ mod tests {
         assert!(!format!("{t:?}").contains("s3cret"));
     }
 
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
+        parse_from(std::iter::once("weft-channel-hub").chain(args.iter().copied()))
+    }
+
+    fn load(args: &[&str]) -> Result<Config, HubError> {
+        Config::from_settings(cli(args).unwrap().1)
+    }
+
+    #[test]
+    fn flags_override_the_environment_which_overrides_the_file() {
+        if !weft_service::testing::in_child_with_env(
+            "config::tests::flags_override_the_environment_which_overrides_the_file",
+            &[("WEFT_HUB_FEE", "8"), ("WEFT_HUB_MATCH_CAP", "8")],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(
+            &path,
+            "fee = 7\nmatch_cap = 7\nmin_lock_blocks = 300\ndev_key = true\n",
+        )
+        .unwrap();
+        let c = load(&["--config", path.to_str().unwrap(), "--match-cap", "9"]).unwrap();
+        assert_eq!(c.funding.match_cap, 9, "the flag");
+        assert_eq!(c.fee, 8, "the environment");
+        assert_eq!(c.locks.min_blocks, 300, "the file");
+        assert_eq!(c.key.address(), dev_key().address(), "the file's dev_key");
+        assert_eq!(c.listen.port(), 8549, "the default");
+        assert!(c.admin_token.is_none());
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hub.toml");
+        std::fs::write(&path, "key = \"0x01\"\n").unwrap();
+        assert!(matches!(
+            cli(&["--config", path.to_str().unwrap()]),
+            Err(LoadError::Parse { .. })
+        ));
+    }
+
     #[test]
     fn a_key_file_is_read_and_no_key_is_an_error_without_dev_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("key");
         let key = SigningKey::from_seed(b"file key");
         std::fs::write(&path, format!("{}\n", key.secret_bytes())).unwrap();
-        let cli = Cli {
-            key_file: Some(path),
-            ..Cli::default()
-        };
+        let with_file = load(&["--key-file", path.to_str().unwrap(), "--dev-key"]).unwrap();
+        assert_eq!(with_file.key.address(), key.address());
+        assert_eq!(
+            load(&["--dev-key"]).unwrap().key.address(),
+            dev_key().address()
+        );
         if std::env::var(KEY_ENV).is_err() {
-            assert_eq!(Config::load(&cli).unwrap().key.address(), key.address());
+            assert!(matches!(load(&[]), Err(HubError::Config(_))));
             assert!(matches!(
-                Config::load(&Cli::default()),
+                load(&["--dev-key", "false"]),
                 Err(HubError::Config(_))
             ));
-            let dev = Cli {
-                dev_key: true,
-                ..Cli::default()
-            };
-            assert_eq!(
-                Config::load(&dev).unwrap().key.address(),
-                dev_key().address()
-            );
         }
     }
 }

@@ -24,7 +24,7 @@
 //! - [`client`]: the wallet library: durable states, signing, verification, its watcher.
 //!
 //! The binary (`weft-channel-hub`) parses [`config::Config`], sets up tracing and calls
-//! [`start`]; tests start hubs the same way on an ephemeral port.
+//! [`run`]; tests [`start`] hubs the same way on an ephemeral port.
 
 pub mod api;
 pub mod auth;
@@ -40,12 +40,12 @@ pub mod watcher;
 pub mod wire;
 pub mod ws;
 
-use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::{info, warn};
+use weft_service::Server;
 
 pub use crate::{config::Config, error::HubError, hub::Hub};
 
@@ -57,8 +57,16 @@ pub struct Running {
     /// The hub's shared state.
     pub hub: Arc<Hub>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: Server,
     watcher: JoinHandle<anyhow::Result<()>>,
+}
+
+/// Runs the hub until `shutdown` resolves, then stops it as [`Running::stop`] does.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    shutdown.await;
+    info!("shutting down");
+    running.stop().await
 }
 
 /// Opens the hub (loading its channels), binds the API and starts the watcher.
@@ -68,26 +76,9 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     if let Err(e) = hub.resend_pending().await {
         warn!(error = %e, "could not resend the hub's pending rollup transactions");
     }
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("bind {listen}"))?;
-    let addr = listener.local_addr()?;
-    // Small request/response messages: no Nagle delay on the answers.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let (stop, stopped) = watch::channel(false);
-    let app = api::app(hub.clone());
-    let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = Server::start(listen, api::app(hub.clone()), stopped.clone()).await?;
+    let addr = server.addr();
     let watcher = tokio::spawn(watcher::run(hub.clone(), stopped));
     info!(%addr, hub = %hub.address, "channel hub listening");
     Ok(Running {
@@ -107,8 +98,7 @@ impl Running {
         // Open WebSockets would keep a graceful shutdown waiting: close them (the wallets
         // reconnect to the next hub) and stop serving.
         self.hub.sessions.close_all();
-        self.server.abort();
-        let _ = self.server.await;
+        self.server.abort().await;
         self.hub.store.close().await;
         Ok(())
     }

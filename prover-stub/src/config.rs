@@ -1,8 +1,14 @@
-//! The prover's configuration: CLI flags, each with an environment variable.
+//! The prover's configuration: [`Settings`] declare each setting once (a flag with its
+//! environment variable, and a key of an optional TOML file), filled from (highest first)
+//! flags, environment variables and the file (see `weft_service::config`); [`Config`] is
+//! what they resolve to, the `DEFAULT_*` where they set nothing. The attestation key comes
+//! only from a file or the environment.
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+use anyhow::Context;
 use clap::Parser;
+use serde::Deserialize;
 use weft_protocol::{
     primitives::{Address, Amount, B256},
     signature::SigningKey,
@@ -10,12 +16,26 @@ use weft_protocol::{
 
 /// Default poll interval of L1 and the sequencer.
 pub const DEFAULT_POLL: Duration = Duration::from_millis(500);
-/// Default listener of `/health` and `/metrics`.
+/// Shortest poll interval: a smaller setting is raised to it.
+pub const MIN_POLL: Duration = Duration::from_millis(10);
+/// Default listener of `/health` and `/metrics` (the sequencer's default is 8547, the
+/// hub's 8549).
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8548";
 /// Default data directory (the prover's own state).
 pub const DEFAULT_DATA_DIR: &str = "data/prover";
+/// Default sequencer API (the sequencer's default listener).
+pub const DEFAULT_SEQUENCER_URL: &str = "http://127.0.0.1:8547";
+/// Default L2 chain id (`"WEFT"` in ASCII), as the sequencer's.
+pub const DEFAULT_CHAIN_ID: u64 = 0x5745_4654;
+/// Default number of development accounts in the genesis, as the sequencer's.
+pub const DEFAULT_DEV_ACCOUNTS: u32 = 10;
+/// Default ETH of each development account (10^24 wei), as the sequencer's.
+pub const DEFAULT_DEV_BALANCE: Amount = 1_000_000_000_000_000_000_000_000;
+/// Environment variable holding the attestation key (0x-hex), the alternative to
+/// `--prover-key-file`.
+pub const PROVER_KEY_ENV: &str = "WEFT_PROVER_KEY";
 
-/// `weft-prover` flags.
+/// `weft-prover`'s command line besides the [`Settings`]: the TOML file.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "weft-prover",
@@ -23,56 +43,50 @@ pub const DEFAULT_DATA_DIR: &str = "data/prover";
     about = "Weft prover stub: re-executes and attests committed batches"
 )]
 pub struct Cli {
-    /// L1 JSON-RPC endpoint.
+    /// TOML configuration file (flags and environment variables override it).
+    #[arg(long, env = "WEFT_PROVER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Every setting, declared once: a flag with its environment variable (clap) and a key of
+/// the TOML file (serde, unknown keys rejected). `None` where no layer sets it.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// L1 JSON-RPC endpoint (required).
     #[arg(long, env = "WEFT_L1_RPC")]
-    pub l1_rpc: String,
-    /// The Rollup contract.
+    pub l1_rpc: Option<String>,
+    /// The Rollup contract (required).
     #[arg(long, env = "WEFT_ROLLUP_ADDRESS")]
-    pub rollup_address: Address,
+    pub rollup_address: Option<Address>,
     /// The sequencer's API (for witnesses).
-    #[arg(
-        long,
-        env = "WEFT_SEQUENCER_URL",
-        default_value = "http://127.0.0.1:8547"
-    )]
-    pub sequencer_url: String,
-    /// The attestation key, as 0x-hex (prefer `--prover-key-file`).
-    #[arg(long, env = "WEFT_PROVER_KEY", hide_env_values = true)]
-    pub prover_key: Option<B256>,
-    /// A file holding the attestation key as 0x-hex.
+    #[arg(long, env = "WEFT_SEQUENCER_URL")]
+    pub sequencer_url: Option<String>,
+    /// A file holding the attestation key as 0x-hex; or set WEFT_PROVER_KEY.
     #[arg(long, env = "WEFT_PROVER_KEY_FILE")]
     pub prover_key_file: Option<PathBuf>,
     /// Data directory for the prover's own state.
-    #[arg(long, env = "WEFT_PROVER_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
-    pub data_dir: PathBuf,
+    #[arg(long, env = "WEFT_PROVER_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
     /// `/health` and `/metrics` listener.
-    #[arg(long, env = "WEFT_PROVER_LISTEN", default_value = DEFAULT_LISTEN)]
-    pub listen: SocketAddr,
+    #[arg(long, env = "WEFT_PROVER_LISTEN")]
+    pub listen: Option<SocketAddr>,
     /// Poll interval in milliseconds.
-    #[arg(long, env = "WEFT_PROVER_POLL_MS", default_value_t = DEFAULT_POLL.as_millis() as u64)]
-    pub poll_ms: u64,
+    #[arg(long, env = "WEFT_PROVER_POLL_MS")]
+    pub poll_ms: Option<u64>,
     /// L2 chain id (must match the sequencer's).
-    #[arg(long, env = "WEFT_CHAIN_ID", default_value_t = weft_protocol_defaults::CHAIN_ID)]
-    pub chain_id: u64,
+    #[arg(long, env = "WEFT_CHAIN_ID")]
+    pub chain_id: Option<u64>,
     /// Blocks a channel dispute lasts (a chain parameter: must match the sequencer's).
-    #[arg(long, env = "WEFT_DISPUTE_WINDOW", default_value_t = weft_protocol::channel::DEFAULT_DISPUTE_WINDOW)]
-    pub dispute_window: u64,
+    #[arg(long, env = "WEFT_DISPUTE_WINDOW")]
+    pub dispute_window: Option<u64>,
     /// Number of development accounts in the genesis (must match the sequencer's).
-    #[arg(long, env = "WEFT_DEV_ACCOUNTS", default_value_t = 10)]
-    pub dev_accounts: u32,
-    /// ETH of each development account in the genesis.
-    #[arg(
-        long,
-        env = "WEFT_DEV_BALANCE",
-        default_value_t = 1_000_000_000_000_000_000_000_000
-    )]
-    pub dev_balance: Amount,
-}
-
-/// Defaults shared with the sequencer.
-pub mod weft_protocol_defaults {
-    /// The default L2 chain id (`"WEFT"` in ASCII), as the sequencer's.
-    pub const CHAIN_ID: u64 = 0x5745_4654;
+    #[arg(long, env = "WEFT_DEV_ACCOUNTS")]
+    pub dev_accounts: Option<u32>,
+    /// ETH of each development account in the genesis, in wei (a decimal string in the
+    /// file: it exceeds TOML's integers).
+    #[arg(long, env = "WEFT_DEV_BALANCE")]
+    pub dev_balance: Option<String>,
 }
 
 /// The prover's settings, resolved.
@@ -103,25 +117,136 @@ pub struct Config {
 }
 
 impl Config {
-    /// Resolves the flags; the key comes from the environment or a file only.
-    pub fn from_cli(cli: Cli) -> anyhow::Result<Self> {
-        let key = match (cli.prover_key, &cli.prover_key_file) {
-            (Some(k), _) => k,
-            (None, Some(path)) => std::fs::read_to_string(path)?.trim().parse()?,
-            (None, None) => anyhow::bail!("set WEFT_PROVER_KEY or --prover-key-file"),
+    /// The configuration `s` describes, the `DEFAULT_*` where it sets nothing. The key comes
+    /// from `s.prover_key_file`, else from `WEFT_PROVER_KEY`.
+    pub fn from_settings(s: Settings) -> anyhow::Result<Self> {
+        let required = |name: &str, env: &str| format!("--{name} (or {env}) is required");
+        let key = weft_service::secret::read(s.prover_key_file.as_deref(), PROVER_KEY_ENV)?
+            .with_context(|| format!("set {PROVER_KEY_ENV} or --prover-key-file"))?;
+        let bytes: B256 = key
+            .expose()
+            .parse()
+            .with_context(|| format!("{}: not a 32-byte hex key", key.source()))?;
+        let dev_balance = match &s.dev_balance {
+            Some(b) => weft_protocol::primitives::serde_dec::parse_u128(b)
+                .map_err(|e| anyhow::anyhow!("dev_balance: {e}"))?,
+            None => DEFAULT_DEV_BALANCE,
         };
         Ok(Self {
-            l1_rpc: cli.l1_rpc,
-            rollup_address: cli.rollup_address,
-            sequencer_url: cli.sequencer_url.trim_end_matches('/').to_string(),
-            prover_key: SigningKey::from_bytes(&key)?,
-            data_dir: cli.data_dir,
-            listen: cli.listen,
-            poll: Duration::from_millis(cli.poll_ms.max(10)),
-            chain_id: cli.chain_id,
-            dispute_window: cli.dispute_window,
-            dev_accounts: cli.dev_accounts,
-            dev_balance: cli.dev_balance,
+            l1_rpc: s
+                .l1_rpc
+                .with_context(|| required("l1-rpc", "WEFT_L1_RPC"))?,
+            rollup_address: s
+                .rollup_address
+                .with_context(|| required("rollup-address", "WEFT_ROLLUP_ADDRESS"))?,
+            sequencer_url: s
+                .sequencer_url
+                .as_deref()
+                .unwrap_or(DEFAULT_SEQUENCER_URL)
+                .trim_end_matches('/')
+                .to_string(),
+            prover_key: SigningKey::from_bytes(&bytes)
+                .with_context(|| format!("{}: not a valid secp256k1 key", key.source()))?,
+            data_dir: s.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            listen: match s.listen {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN.parse().expect("valid default"),
+            },
+            poll: s
+                .poll_ms
+                .map_or(DEFAULT_POLL, Duration::from_millis)
+                .max(MIN_POLL),
+            chain_id: s.chain_id.unwrap_or(DEFAULT_CHAIN_ID),
+            dispute_window: s
+                .dispute_window
+                .unwrap_or(weft_protocol::channel::DEFAULT_DISPUTE_WINDOW),
+            dev_accounts: s.dev_accounts.unwrap_or(DEFAULT_DEV_ACCOUNTS),
+            dev_balance,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use weft_service::config::{LoadError, parse_from};
+
+    const KEY: &str = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a";
+
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
+        parse_from(std::iter::once("weft-prover").chain(args.iter().copied()))
+    }
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> String {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn flags_override_the_environment_which_overrides_the_file() {
+        if !weft_service::testing::in_child_with_env(
+            "config::tests::flags_override_the_environment_which_overrides_the_file",
+            &[
+                ("WEFT_PROVER_POLL_MS", "300"),
+                ("WEFT_CHAIN_ID", "8"),
+                (PROVER_KEY_ENV, KEY),
+            ],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            &dir,
+            "prover.toml",
+            "l1_rpc = \"http://l1\"\n\
+             rollup_address = \"0x00000000000000000000000000000000000000aa\"\n\
+             poll_ms = 200\nchain_id = 7\ndev_accounts = 3\ndev_balance = \"5\"\n",
+        );
+        let s = cli(&["--config", &path, "--poll-ms", "100"]).unwrap().1;
+        let c = Config::from_settings(s).unwrap();
+        assert_eq!(c.poll, Duration::from_millis(100), "the flag");
+        assert_eq!(c.chain_id, 8, "the environment");
+        assert_eq!((c.dev_accounts, c.dev_balance), (3, 5), "the file");
+        assert_eq!(c.listen.port(), 8548, "the default");
+        assert_eq!(c.prover_key.secret_bytes().to_string(), KEY);
+    }
+
+    #[test]
+    fn the_key_comes_from_a_file_never_from_a_flag_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = write(&dir, "prover.key", &format!("{KEY}\n"));
+        let base = [
+            "--l1-rpc",
+            "http://l1/",
+            "--rollup-address",
+            KEY.get(..42).unwrap(),
+        ];
+        assert!(matches!(
+            cli(&[&base[..], &["--prover-key", KEY]].concat()),
+            Err(LoadError::Cli(_))
+        ));
+        let with_file = [&base[..], &["--prover-key-file", &key_file]].concat();
+        let c = Config::from_settings(cli(&with_file).unwrap().1).unwrap();
+        assert_eq!(c.prover_key.secret_bytes().to_string(), KEY);
+        assert_eq!(c.sequencer_url, DEFAULT_SEQUENCER_URL);
+        assert_eq!(c.l1_rpc, "http://l1/");
+        if std::env::var_os(PROVER_KEY_ENV).is_none() {
+            assert!(Config::from_settings(cli(&base).unwrap().1).is_err());
+        }
+    }
+
+    #[test]
+    fn unknown_keys_and_missing_required_settings_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "prover.toml", "poll = 100\n");
+        assert!(matches!(
+            cli(&["--config", &path]),
+            Err(LoadError::Parse { .. })
+        ));
+        let key_file = write(&dir, "prover.key", KEY);
+        let s = cli(&["--prover-key-file", &key_file]).unwrap().1;
+        let e = Config::from_settings(s).unwrap_err().to_string();
+        assert!(e.contains("--l1-rpc"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
-//! Node configuration: typed structs with named defaults, filled from (lowest first) the
-//! defaults, an optional TOML file, environment variables and CLI flags.
+//! Node configuration: typed structs with named defaults ([`Config`]), converted from the
+//! [`Settings`], which declare each setting once and are filled from (highest first) CLI
+//! flags, environment variables and an optional TOML file (see `weft_service::config`).
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
@@ -234,48 +235,9 @@ impl GenesisConfig {
 }
 
 impl Default for Config {
+    /// Every `DEFAULT_*`, no L1 side, the machine's cores for the thread counts.
     fn default() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        Self {
-            chain_id: DEFAULT_CHAIN_ID,
-            rollup_address: DEFAULT_ROLLUP_ADDRESS,
-            dispute_window: DEFAULT_DISPUTE_WINDOW,
-            data_dir: DEFAULT_DATA_DIR.into(),
-            database_url: None,
-            listen: DEFAULT_LISTEN.parse().expect("valid default"),
-            block: BlockConfig {
-                max_txs: DEFAULT_MAX_BLOCK_TXS,
-                max_bytes: DEFAULT_MAX_BLOCK_BYTES,
-                block_time: DEFAULT_BLOCK_TIME,
-            },
-            batch: BatchConfig {
-                max_blocks: DEFAULT_BATCH_MAX_BLOCKS,
-                max_txs: DEFAULT_BATCH_MAX_TXS,
-                max_age: DEFAULT_BATCH_MAX_AGE,
-            },
-            mempool: MempoolConfig {
-                max_txs: DEFAULT_MEMPOOL_MAX_TXS,
-                max_bytes: DEFAULT_MEMPOOL_MAX_BYTES,
-                max_nonce_ahead: DEFAULT_MAX_NONCE_AHEAD,
-            },
-            api: ApiConfig {
-                max_body_bytes: DEFAULT_MAX_BODY_BYTES,
-                max_batch: DEFAULT_MAX_BATCH,
-                rate_per_second: DEFAULT_RATE_PER_SECOND,
-                rate_burst: DEFAULT_RATE_BURST,
-            },
-            min_fee: DEFAULT_MIN_FEE,
-            fee_recipient: DEFAULT_FEE_RECIPIENT,
-            executor_threads: cores,
-            signature_threads: cores,
-            snapshot_every: DEFAULT_SNAPSHOT_EVERY,
-            genesis: GenesisConfig {
-                dev_accounts: DEFAULT_DEV_ACCOUNTS,
-                dev_balance: DEFAULT_DEV_BALANCE,
-                allocations: Vec::new(),
-            },
-            l1: None,
-        }
+        Self::from_settings(Settings::default()).expect("the defaults are valid")
     }
 }
 
@@ -286,7 +248,7 @@ impl Config {
     }
 }
 
-/// Command-line flags; each also reads an environment variable.
+/// The command line besides the [`Settings`]: what to do, and the TOML file.
 #[derive(Debug, Parser, Default)]
 #[command(name = "weft-sequencer", version, about = "Weft sequencer node")]
 pub struct Cli {
@@ -296,6 +258,28 @@ pub struct Cli {
     /// TOML configuration file (flags and environment variables override it).
     #[arg(long, global = true, env = "WEFT_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// What the binary does besides running the node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Reconstructs the L2 state from L1 alone (DA payloads and queue events) into a fresh
+    /// data directory and checks it against L1's latest committed state root; the node can
+    /// then start from that directory. Needs --l1-rpc and --rollup-address.
+    Rebuild,
+    /// Prints the genesis state root of this configuration (the Rollup contract's batch 0).
+    GenesisRoot,
+    /// Prints the deterministic dev accounts funded at genesis: index, address, private key.
+    /// For devnets only: anyone can derive these keys.
+    DevKeys,
+}
+
+/// Every setting, declared once: a flag with its environment variable (clap) and a key of
+/// the TOML file (serde, unknown keys rejected); `#[arg(skip)]` ones are file keys only.
+/// `None` where no layer sets it: [`Config::from_settings`] applies the `DEFAULT_*`.
+#[derive(Debug, Default, clap::Args, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
     /// L2 chain id.
     #[arg(long, global = true, env = "WEFT_CHAIN_ID")]
     pub chain_id: Option<u64>,
@@ -320,30 +304,63 @@ pub struct Cli {
     /// Most transactions per block.
     #[arg(long, global = true, env = "WEFT_MAX_BLOCK_TXS")]
     pub max_block_txs: Option<usize>,
+    /// Most encoded bytes per block.
+    #[arg(skip)]
+    pub max_block_bytes: Option<usize>,
     /// Most blocks per batch.
     #[arg(long, global = true, env = "WEFT_BATCH_MAX_BLOCKS")]
     pub batch_max_blocks: Option<u64>,
+    /// Most transactions per batch.
+    #[arg(skip)]
+    pub batch_max_txs: Option<u64>,
     /// Longest an unbatched block waits, in milliseconds.
     #[arg(long, global = true, env = "WEFT_BATCH_MAX_AGE_MS")]
     pub batch_max_age_ms: Option<u64>,
+    /// Mempool capacity in transactions.
+    #[arg(long, global = true, env = "WEFT_MEMPOOL_MAX_TXS")]
+    pub mempool_max_txs: Option<usize>,
+    /// Mempool capacity in encoded bytes.
+    #[arg(skip)]
+    pub mempool_max_bytes: Option<usize>,
+    /// How far past its next nonce a sender may queue.
+    #[arg(skip)]
+    pub max_nonce_ahead: Option<u64>,
     /// Smallest fee admitted.
     #[arg(long, global = true, env = "WEFT_MIN_FEE")]
     pub min_fee: Option<u128>,
     /// Fee recipient.
     #[arg(long, global = true, env = "WEFT_FEE_RECIPIENT")]
     pub fee_recipient: Option<Address>,
-    /// Number of deterministic dev accounts funded at genesis.
-    #[arg(long, global = true, env = "WEFT_DEV_ACCOUNTS")]
-    pub dev_accounts: Option<u32>,
-    /// Executor threads.
-    #[arg(long, global = true, env = "WEFT_EXECUTOR_THREADS")]
-    pub executor_threads: Option<usize>,
+    /// Request body limit in bytes.
+    #[arg(skip)]
+    pub max_body_bytes: Option<usize>,
+    /// Most transactions per batch request.
+    #[arg(skip)]
+    pub max_batch: Option<usize>,
     /// Per-client request rate limit (requests/s, 0 = off).
     #[arg(long, global = true, env = "WEFT_RATE_PER_SECOND")]
     pub rate_per_second: Option<u64>,
-    /// Mempool capacity in transactions.
-    #[arg(long, global = true, env = "WEFT_MEMPOOL_MAX_TXS")]
-    pub mempool_max_txs: Option<usize>,
+    /// Per-client burst.
+    #[arg(skip)]
+    pub rate_burst: Option<u32>,
+    /// Executor threads.
+    #[arg(long, global = true, env = "WEFT_EXECUTOR_THREADS")]
+    pub executor_threads: Option<usize>,
+    /// Signature recovery threads.
+    #[arg(skip)]
+    pub signature_threads: Option<usize>,
+    /// Blocks between state snapshots.
+    #[arg(skip)]
+    pub snapshot_every: Option<u64>,
+    /// Number of deterministic dev accounts funded at genesis.
+    #[arg(long, global = true, env = "WEFT_DEV_ACCOUNTS")]
+    pub dev_accounts: Option<u32>,
+    /// ETH of each dev account, a decimal string (it exceeds TOML's integers).
+    #[arg(skip)]
+    pub dev_balance: Option<String>,
+    /// Further genesis allocations (`[[genesis]]` tables).
+    #[arg(skip)]
+    pub genesis: Vec<GenesisAccount>,
     /// L1 JSON-RPC endpoint; turns the L1 side (watcher, poster) on.
     #[arg(long, global = true, env = "WEFT_L1_RPC")]
     pub l1_rpc: Option<String>,
@@ -359,191 +376,108 @@ pub struct Cli {
     /// Seconds before a commit without a receipt is re-signed with higher fees.
     #[arg(long, global = true, env = "WEFT_L1_RESEND_AFTER_SECS")]
     pub l1_resend_after_secs: Option<u64>,
+    /// Limit on one L1 JSON-RPC request, in milliseconds.
+    #[arg(skip)]
+    pub l1_rpc_timeout_ms: Option<u64>,
     /// File holding the sequencer's L1 private key (hex); or set WEFT_SEQUENCER_KEY.
     #[arg(long, global = true, env = "WEFT_SEQUENCER_KEY_FILE")]
     pub sequencer_key_file: Option<PathBuf>,
 }
 
-/// What the binary does besides running the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
-pub enum Command {
-    /// Reconstructs the L2 state from L1 alone (DA payloads and queue events) into a fresh
-    /// data directory and checks it against L1's latest committed state root; the node can
-    /// then start from that directory. Needs --l1-rpc and --rollup-address.
-    Rebuild,
-    /// Prints the genesis state root of this configuration (the Rollup contract's batch 0).
-    GenesisRoot,
-    /// Prints the deterministic dev accounts funded at genesis: index, address, private key.
-    /// For devnets only: anyone can derive these keys.
-    DevKeys,
-}
-
-/// The TOML file: every key optional, unknown keys rejected.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
-pub struct FileConfig {
-    chain_id: Option<u64>,
-    rollup_address: Option<Address>,
-    dispute_window: Option<u64>,
-    data_dir: Option<PathBuf>,
-    database_url: Option<String>,
-    listen: Option<SocketAddr>,
-    block_time_ms: Option<u64>,
-    max_block_txs: Option<usize>,
-    max_block_bytes: Option<usize>,
-    batch_max_blocks: Option<u64>,
-    batch_max_txs: Option<u64>,
-    batch_max_age_ms: Option<u64>,
-    mempool_max_txs: Option<usize>,
-    mempool_max_bytes: Option<usize>,
-    max_nonce_ahead: Option<u64>,
-    min_fee: Option<u128>,
-    fee_recipient: Option<Address>,
-    max_body_bytes: Option<usize>,
-    max_batch: Option<usize>,
-    rate_per_second: Option<u64>,
-    rate_burst: Option<u32>,
-    executor_threads: Option<usize>,
-    signature_threads: Option<usize>,
-    snapshot_every: Option<u64>,
-    dev_accounts: Option<u32>,
-    dev_balance: Option<String>,
-    #[serde(default)]
-    genesis: Vec<GenesisAccount>,
-    l1_rpc: Option<String>,
-    l1_confirmations: Option<u64>,
-    l1_poll_ms: Option<u64>,
-    l1_from_block: Option<u64>,
-    l1_resend_after_secs: Option<u64>,
-    l1_rpc_timeout_ms: Option<u64>,
-    sequencer_key_file: Option<PathBuf>,
-}
-
 /// A configuration that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read config file {path}: {source}")]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
-    /// The file is not valid TOML for this schema.
-    #[error("invalid config file {path}: {source}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: Box<toml::de::Error>,
-    },
+    /// The key file could not be read.
+    #[error(transparent)]
+    Secret(#[from] weft_service::secret::SecretError),
     /// A value out of range.
     #[error("invalid config: {0}")]
     Invalid(String),
 }
 
 impl Config {
-    /// Defaults, then the file named by `cli.config`, then `cli` (which clap filled from
-    /// flags and environment variables).
-    pub fn load(cli: &Cli) -> Result<Self, ConfigError> {
-        let file = match &cli.config {
-            Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                    path: path.clone(),
-                    source,
-                })?;
-                toml::from_str::<FileConfig>(&text).map_err(|source| ConfigError::Parse {
-                    path: path.clone(),
-                    source: Box::new(source),
-                })?
+    /// The configuration `s` describes, the `DEFAULT_*` where it sets nothing. With an L1
+    /// endpoint, the sequencer key comes from `s.sequencer_key_file`, else from
+    /// `WEFT_SEQUENCER_KEY`, else there is none (watch only).
+    pub fn from_settings(s: Settings) -> Result<Self, ConfigError> {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let ms = Duration::from_millis;
+        let l1 = match s.l1_rpc {
+            Some(url) => {
+                let d = L1Config::new(url);
+                let key =
+                    weft_service::secret::read(s.sequencer_key_file.as_deref(), SEQUENCER_KEY_ENV)?;
+                Some(L1Config {
+                    confirmations: s.l1_confirmations.unwrap_or(d.confirmations),
+                    poll_interval: s.l1_poll_ms.map_or(d.poll_interval, ms),
+                    from_block: s.l1_from_block.unwrap_or(d.from_block),
+                    resend_after: s
+                        .l1_resend_after_secs
+                        .map_or(d.resend_after, Duration::from_secs),
+                    rpc_timeout: s.l1_rpc_timeout_ms.map_or(d.rpc_timeout, ms),
+                    sequencer_key: key.map(|k| signing_key(&k)).transpose()?,
+                    ..d
+                })
             }
-            None => FileConfig::default(),
+            None => None,
         };
-        let mut c = Self::default();
-        macro_rules! set {
-            ($dst:expr, $($src:expr),+) => { $( if let Some(v) = $src.clone() { $dst = v; } )+ };
-        }
-        set!(c.chain_id, file.chain_id, cli.chain_id);
-        set!(c.rollup_address, file.rollup_address, cli.rollup_address);
-        set!(c.dispute_window, file.dispute_window, cli.dispute_window);
-        if c.dispute_window == 0 {
-            return Err(ConfigError::Invalid(
-                "dispute_window must be at least one block".into(),
-            ));
-        }
-        set!(c.data_dir, file.data_dir, cli.data_dir);
-        if let Some(url) = cli.database_url.clone().or(file.database_url.clone()) {
-            c.database_url = (!url.is_empty()).then_some(url);
-        }
-        set!(c.listen, file.listen, cli.listen);
-        if let Some(ms) = cli.block_time_ms.or(file.block_time_ms) {
-            c.block.block_time = Duration::from_millis(ms);
-        }
-        set!(c.block.max_txs, file.max_block_txs, cli.max_block_txs);
-        set!(c.block.max_bytes, file.max_block_bytes);
-        set!(
-            c.batch.max_blocks,
-            file.batch_max_blocks,
-            cli.batch_max_blocks
-        );
-        set!(c.batch.max_txs, file.batch_max_txs);
-        if let Some(ms) = cli.batch_max_age_ms.or(file.batch_max_age_ms) {
-            c.batch.max_age = Duration::from_millis(ms);
-        }
-        set!(c.mempool.max_txs, file.mempool_max_txs, cli.mempool_max_txs);
-        set!(c.mempool.max_bytes, file.mempool_max_bytes);
-        set!(c.mempool.max_nonce_ahead, file.max_nonce_ahead);
-        set!(c.min_fee, file.min_fee, cli.min_fee);
-        set!(c.fee_recipient, file.fee_recipient, cli.fee_recipient);
-        set!(c.api.max_body_bytes, file.max_body_bytes);
-        set!(c.api.max_batch, file.max_batch);
-        set!(
-            c.api.rate_per_second,
-            file.rate_per_second,
-            cli.rate_per_second
-        );
-        set!(c.api.rate_burst, file.rate_burst);
-        set!(
-            c.executor_threads,
-            file.executor_threads,
-            cli.executor_threads
-        );
-        set!(c.signature_threads, file.signature_threads);
-        set!(c.snapshot_every, file.snapshot_every);
-        set!(c.genesis.dev_accounts, file.dev_accounts, cli.dev_accounts);
-        if let Some(b) = &file.dev_balance {
-            c.genesis.dev_balance = weft_protocol::primitives::serde_dec::parse_u128(b)
-                .map_err(|e| ConfigError::Invalid(format!("dev_balance: {e}")))?;
-        }
-        c.genesis.allocations = file.genesis;
-        if let Some(url) = cli.l1_rpc.clone().or(file.l1_rpc.clone()) {
-            let mut l1 = L1Config::new(url);
-            set!(
-                l1.confirmations,
-                file.l1_confirmations,
-                cli.l1_confirmations
-            );
-            set!(l1.from_block, file.l1_from_block, cli.l1_from_block);
-            if let Some(ms) = cli.l1_poll_ms.or(file.l1_poll_ms) {
-                l1.poll_interval = Duration::from_millis(ms);
-            }
-            if let Some(secs) = cli.l1_resend_after_secs.or(file.l1_resend_after_secs) {
-                l1.resend_after = Duration::from_secs(secs);
-            }
-            if let Some(ms) = file.l1_rpc_timeout_ms {
-                l1.rpc_timeout = Duration::from_millis(ms);
-            }
-            let key_file = cli.sequencer_key_file.clone().or(file.sequencer_key_file);
-            l1.sequencer_key = sequencer_key(key_file.as_deref())?;
-            c.l1 = Some(l1);
-        }
+        let dev_balance = match &s.dev_balance {
+            Some(b) => weft_protocol::primitives::serde_dec::parse_u128(b)
+                .map_err(|e| ConfigError::Invalid(format!("dev_balance: {e}")))?,
+            None => DEFAULT_DEV_BALANCE,
+        };
+        let c = Self {
+            chain_id: s.chain_id.unwrap_or(DEFAULT_CHAIN_ID),
+            rollup_address: s.rollup_address.unwrap_or(DEFAULT_ROLLUP_ADDRESS),
+            dispute_window: s.dispute_window.unwrap_or(DEFAULT_DISPUTE_WINDOW),
+            data_dir: s.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            database_url: s.database_url.filter(|url| !url.is_empty()),
+            listen: match s.listen {
+                Some(listen) => listen,
+                None => DEFAULT_LISTEN.parse().expect("valid default"),
+            },
+            block: BlockConfig {
+                max_txs: s.max_block_txs.unwrap_or(DEFAULT_MAX_BLOCK_TXS),
+                max_bytes: s.max_block_bytes.unwrap_or(DEFAULT_MAX_BLOCK_BYTES),
+                block_time: s.block_time_ms.map_or(DEFAULT_BLOCK_TIME, ms),
+            },
+            batch: BatchConfig {
+                max_blocks: s.batch_max_blocks.unwrap_or(DEFAULT_BATCH_MAX_BLOCKS),
+                max_txs: s.batch_max_txs.unwrap_or(DEFAULT_BATCH_MAX_TXS),
+                max_age: s.batch_max_age_ms.map_or(DEFAULT_BATCH_MAX_AGE, ms),
+            },
+            mempool: MempoolConfig {
+                max_txs: s.mempool_max_txs.unwrap_or(DEFAULT_MEMPOOL_MAX_TXS),
+                max_bytes: s.mempool_max_bytes.unwrap_or(DEFAULT_MEMPOOL_MAX_BYTES),
+                max_nonce_ahead: s.max_nonce_ahead.unwrap_or(DEFAULT_MAX_NONCE_AHEAD),
+            },
+            api: ApiConfig {
+                max_body_bytes: s.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES),
+                max_batch: s.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
+                rate_per_second: s.rate_per_second.unwrap_or(DEFAULT_RATE_PER_SECOND),
+                rate_burst: s.rate_burst.unwrap_or(DEFAULT_RATE_BURST),
+            },
+            min_fee: s.min_fee.unwrap_or(DEFAULT_MIN_FEE),
+            fee_recipient: s.fee_recipient.unwrap_or(DEFAULT_FEE_RECIPIENT),
+            executor_threads: s.executor_threads.unwrap_or(cores),
+            signature_threads: s.signature_threads.unwrap_or(cores),
+            snapshot_every: s.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY),
+            genesis: GenesisConfig {
+                dev_accounts: s.dev_accounts.unwrap_or(DEFAULT_DEV_ACCOUNTS),
+                dev_balance,
+                allocations: s.genesis,
+            },
+            l1,
+        };
         c.validate()?;
         Ok(c)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: &str| Err(ConfigError::Invalid(m.into()));
+        if self.dispute_window == 0 {
+            return bad("dispute_window must be at least one block");
+        }
         if self.block.block_time < Duration::from_millis(10) {
             return bad("block time must be at least 10 ms");
         }
@@ -571,54 +505,68 @@ impl Config {
     }
 }
 
-/// The sequencer's L1 key: from `file` if given, else from `WEFT_SEQUENCER_KEY`, else none.
-/// Never from a flag or the TOML file itself, so it does not end up in shell histories or
-/// process listings.
-fn sequencer_key(file: Option<&std::path::Path>) -> Result<Option<SigningKey>, ConfigError> {
-    let (text, source) = match file {
-        Some(path) => (
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?,
-            path.display().to_string(),
-        ),
-        None => match std::env::var(SEQUENCER_KEY_ENV) {
-            Ok(text) => (text, SEQUENCER_KEY_ENV.to_owned()),
-            Err(_) => return Ok(None),
-        },
-    };
-    let bytes: weft_protocol::primitives::B256 = text
-        .trim()
+/// The sequencer's L1 key: 32 bytes of 0x-hex. Never from a flag value or the TOML file
+/// itself, so it does not end up in shell histories or process listings.
+fn signing_key(secret: &weft_service::secret::Secret) -> Result<SigningKey, ConfigError> {
+    let invalid = |what: &str| ConfigError::Invalid(format!("{}: {what}", secret.source()));
+    let bytes: weft_protocol::primitives::B256 = secret
+        .expose()
         .parse()
-        .map_err(|_| ConfigError::Invalid(format!("{source}: not a 32-byte hex key")))?;
-    SigningKey::from_bytes(&bytes)
-        .map(Some)
-        .map_err(|_| ConfigError::Invalid(format!("{source}: not a valid secp256k1 key")))
+        .map_err(|_| invalid("not a 32-byte hex key"))?;
+    SigningKey::from_bytes(&bytes).map_err(|_| invalid("not a valid secp256k1 key"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use weft_service::config::{LoadError, parse_from};
+
+    /// The command line `weft-sequencer <args>`, layered over its file.
+    fn cli(args: &[&str]) -> Result<(Cli, Settings), LoadError> {
+        parse_from(std::iter::once("weft-sequencer").chain(args.iter().copied()))
+    }
+
+    fn load(args: &[&str]) -> Config {
+        Config::from_settings(cli(args).unwrap().1).unwrap()
+    }
+
+    fn write(dir: &tempfile::TempDir, text: &str) -> String {
+        let path = dir.path().join("weft.toml");
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn flags_override_the_environment_which_overrides_the_file() {
+        if !weft_service::testing::in_child_with_env(
+            "config::tests::flags_override_the_environment_which_overrides_the_file",
+            &[("WEFT_CHAIN_ID", "8"), ("WEFT_MIN_FEE", "5")],
+        ) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "chain_id = 7\nmin_fee = 3\nblock_time_ms = 250\n");
+        // Global flags may follow the subcommand.
+        let (cli, settings) = cli(&["--config", &path, "genesis-root", "--min-fee", "4"]).unwrap();
+        assert_eq!(cli.command, Some(Command::GenesisRoot));
+        let c = Config::from_settings(settings).unwrap();
+        assert_eq!(c.min_fee, 4, "the flag");
+        assert_eq!(c.chain_id, 8, "the environment");
+        assert_eq!(c.block.block_time, Duration::from_millis(250), "the file");
+        assert_eq!(c.block.max_txs, DEFAULT_MAX_BLOCK_TXS, "the default");
+    }
 
     #[test]
     fn flags_override_file_which_overrides_defaults() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weft.toml");
-        std::fs::write(
-            &path,
+        let path = write(
+            &dir,
             "chain_id = 7\nblock_time_ms = 250\nmin_fee = 3\ndev_balance = \"5\"\n\
              dispute_window = 12\n\
              [[genesis]]\naddress = \"0x00000000000000000000000000000000000000aa\"\n\
              balances = [{ token = 0, amount = \"9\" }]\n",
-        )
-        .unwrap();
-        let cli = Cli {
-            config: Some(path),
-            min_fee: Some(4),
-            ..Cli::default()
-        };
-        let c = Config::load(&cli).unwrap();
+        );
+        let c = load(&["--config", &path, "--min-fee", "4"]);
         assert_eq!(c.chain_id, 7);
         assert_eq!(c.block.block_time, Duration::from_millis(250));
         assert_eq!(c.min_fee, 4);
@@ -630,61 +578,67 @@ mod tests {
         assert_eq!(c.block.max_txs, DEFAULT_MAX_BLOCK_TXS);
         assert_eq!(c.dispute_window, 12);
         assert_eq!(Config::default().dispute_window, 36_000);
+        assert_eq!(Config::default().listen.port(), 8547);
     }
 
     #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weft.toml");
-        std::fs::write(&path, "chain_idd = 7\n").unwrap();
-        let cli = Cli {
-            config: Some(path.clone()),
-            ..Cli::default()
-        };
-        assert!(matches!(Config::load(&cli), Err(ConfigError::Parse { .. })));
-        std::fs::write(&path, "block_time_ms = 1\n").unwrap();
-        assert!(matches!(Config::load(&cli), Err(ConfigError::Invalid(_))));
-        std::fs::write(&path, "dispute_window = 0\n").unwrap();
-        assert!(matches!(Config::load(&cli), Err(ConfigError::Invalid(_))));
+        let path = write(&dir, "chain_idd = 7\n");
+        assert!(matches!(
+            cli(&["--config", &path]),
+            Err(LoadError::Parse { .. })
+        ));
+        for bad in [
+            "block_time_ms = 1\n",
+            "dispute_window = 0\n",
+            "dev_balance = \"-1\"\n",
+        ] {
+            write(&dir, bad);
+            let settings = cli(&["--config", &path]).unwrap().1;
+            assert!(
+                matches!(
+                    Config::from_settings(settings),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
     fn l1_section_comes_from_flags_and_the_key_from_a_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("weft.toml");
         let key_file = dir.path().join("sequencer.key");
         let key = SigningKey::from_seed(b"sequencer");
         std::fs::write(&key_file, format!("{}\n", key.secret_bytes())).unwrap();
-        std::fs::write(
-            &path,
-            format!(
+        let path = write(
+            &dir,
+            &format!(
                 "l1_confirmations = 5\nl1_poll_ms = 200\nsequencer_key_file = {:?}\n",
                 key_file.display().to_string()
             ),
-        )
-        .unwrap();
-        let without = Cli {
-            config: Some(path.clone()),
-            ..Cli::default()
-        };
+        );
         assert!(
-            Config::load(&without).unwrap().l1.is_none(),
+            load(&["--config", &path]).l1.is_none(),
             "no --l1-rpc: no L1 side"
         );
-        let cli = Cli {
-            config: Some(path),
-            l1_rpc: Some("http://127.0.0.1:8545".into()),
-            l1_from_block: Some(7),
-            ..Cli::default()
-        };
-        let l1 = Config::load(&cli).unwrap().l1.unwrap();
+        let args = [
+            "--config",
+            &path,
+            "--l1-rpc",
+            "http://127.0.0.1:8545",
+            "--l1-from-block",
+            "7",
+        ];
+        let l1 = load(&args).l1.unwrap();
         assert_eq!(l1.confirmations, 5);
         assert_eq!(l1.poll_interval, Duration::from_millis(200));
         assert_eq!(l1.from_block, 7);
         assert_eq!(l1.resend_after, DEFAULT_L1_RESEND_AFTER);
         assert_eq!(l1.sequencer_key.unwrap().address(), key.address());
         // Debug never prints the key.
-        let printed = format!("{:?}", Config::load(&cli).unwrap());
+        let printed = format!("{:?}", load(&args));
         assert!(!printed.contains(&key.secret_bytes().to_string()[2..]));
     }
 }

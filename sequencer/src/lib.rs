@@ -12,7 +12,7 @@
 //! directory from L1 alone.
 //!
 //! The binary (`weft-sequencer`) parses [`config::Config`], sets up tracing and calls
-//! [`start`]; tests start nodes the same way on an ephemeral port.
+//! [`run`]; tests [`start`] nodes the same way on an ephemeral port.
 
 pub mod admission;
 pub mod api;
@@ -25,12 +25,12 @@ pub mod metrics;
 pub mod node;
 pub mod store;
 
-use axum::serve::ListenerExt;
 use std::{net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::info;
+use weft_service::Server;
 
 use crate::{config::Config, node::Node};
 
@@ -42,7 +42,7 @@ pub struct Running {
     /// The node's shared state.
     pub node: Arc<Node>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: Server,
     builder: JoinHandle<anyhow::Result<()>>,
     batcher: JoinHandle<anyhow::Result<()>>,
     l1: Vec<JoinHandle<anyhow::Result<()>>>,
@@ -62,6 +62,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     start_with_l1(config, l1).await
 }
 
+/// Runs the node until `shutdown` resolves, then stops it as [`Running::stop`] does.
+pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let running = start(config).await?;
+    shutdown.await;
+    info!("shutting down: draining the mempool");
+    running.stop().await
+}
+
 /// [`start`] with the given L1 client (tests put faults behind it); `None` or a
 /// configuration without an L1 section runs the node without L1.
 pub async fn start_with_l1<C: l1::L1Client>(
@@ -70,26 +78,9 @@ pub async fn start_with_l1<C: l1::L1Client>(
 ) -> anyhow::Result<Running> {
     let listen = config.listen;
     let node = Node::open(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("bind {listen}"))?;
-    let addr = listener.local_addr()?;
-    // Small request/response messages: no Nagle delay on the answers.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let (stop, stopped) = watch::channel(false);
-    let app = api::app(node.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let mut server_stop = stopped.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = server_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let server = Server::start(listen, api::app(node.clone()), stopped.clone()).await?;
+    let addr = server.addr();
     let builder = tokio::spawn(builder::run(node.clone(), stopped.clone()));
     let batcher = tokio::spawn(batcher::run(node.clone(), stopped.clone()));
     let l1 = match l1 {
@@ -113,10 +104,7 @@ impl Running {
     /// Stops accepting requests, seals what is ready, writes a snapshot and returns.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
-        self.server
-            .await
-            .context("server task")?
-            .context("server")?;
+        self.server.finished().await.context("server")?;
         self.builder.await.context("builder task")??;
         self.batcher.await.context("batcher task")??;
         for task in self.l1 {

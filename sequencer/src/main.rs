@@ -1,30 +1,19 @@
 //! `weft-sequencer`: parse the configuration, set up tracing, then run the node until SIGINT
 //! or SIGTERM, or run one of its commands (`rebuild`, `genesis-root`, `dev-keys`).
 
-use clap::Parser;
-use tracing_subscriber::EnvFilter;
 use weft_sequencer::{
-    config::{Cli, Command, Config, GenesisConfig},
+    config::{Cli, Command, Config, GenesisConfig, Settings},
     l1::{AlloyL1, rebuild::rebuild},
     node::genesis_state,
 };
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    let cli = Cli::parse();
-    let config = Config::load(&cli)?;
+    weft_service::init_tracing();
+    let (cli, settings): (Cli, Settings) = weft_service::parse()?;
+    let config = Config::from_settings(settings)?;
     match cli.command {
-        None => {
-            let running = weft_sequencer::start(config).await?;
-            shutdown_signal().await;
-            tracing::info!("shutting down: draining the mempool");
-            running.stop().await
-        }
+        None => weft_sequencer::run(config, weft_service::shutdown_signal()).await,
         Some(Command::GenesisRoot) => {
             println!("{}", genesis_state(&config)?.state_root());
             Ok(())
@@ -56,19 +45,4 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("install SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
