@@ -6,7 +6,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail, ensure};
@@ -32,6 +32,27 @@ pub struct Head {
     pub hash: B256,
     /// Its timestamp.
     pub timestamp: u64,
+}
+
+/// What the start's state rebuild did and where its time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Recovery {
+    /// The block of the snapshot the rebuild started from (`None`: genesis).
+    pub snapshot_block: Option<u64>,
+    /// Stored blocks re-executed after it.
+    pub blocks_replayed: u64,
+    /// Their transactions.
+    pub txs_replayed: u64,
+    /// Reading and decoding the snapshot, rebuilding its trees, checking its root.
+    pub load: Duration,
+    /// Reading and decoding the stored blocks.
+    pub read: Duration,
+    /// Recomputing the stored transactions' hashes.
+    pub hash: Duration,
+    /// Re-executing the blocks (state roots included) and checking roots and receipts.
+    pub execute: Duration,
+    /// The whole rebuild.
+    pub total: Duration,
 }
 
 /// Everything the API, admission and the block builder share.
@@ -65,6 +86,8 @@ pub struct Node {
     pub queue_len: AtomicU64,
     /// What the L1 side reports (health, alerts).
     pub l1: L1Status,
+    /// How the state was rebuilt at start.
+    pub recovery: Recovery,
 }
 
 impl Node {
@@ -81,7 +104,7 @@ impl Node {
         let mut executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
-        let (state, head) = recover(
+        let (state, head, recovery) = recover(
             &store,
             genesis,
             &domain,
@@ -116,6 +139,7 @@ impl Node {
             genesis_accounts,
             queue_len: AtomicU64::new(store_queue_len),
             l1: L1Status::default(),
+            recovery,
         }))
     }
 
@@ -170,7 +194,8 @@ async fn recover(
     domain: &Domain,
     dispute_window: u64,
     executor: &mut ParallelExecutor,
-) -> anyhow::Result<(State, Head)> {
+) -> anyhow::Result<(State, Head, Recovery)> {
+    let mut recovery = Recovery::default();
     let Some((head_header, head_hash)) = store.head().await? else {
         info!(state_root = %genesis.state_root(), "starting from genesis");
         return Ok((
@@ -180,6 +205,7 @@ async fn recover(
                 hash: B256::ZERO,
                 timestamp: 0,
             },
+            recovery,
         ));
     };
     let started = Instant::now();
@@ -195,17 +221,30 @@ async fn recover(
                 "snapshot of block {} does not match its stored state root",
                 snap.block_number
             );
+            recovery.snapshot_block = Some(snap.block_number);
             (state, snap.block_number + 1)
         }
         _ => (genesis, 1),
     };
+    recovery.load = started.elapsed();
     info!(from, to = head_header.number, "replaying stored blocks");
     for number in from..=head_header.number {
+        let t = Instant::now();
         let (header, _) = store
             .header_by_number(number)
             .await?
             .with_context(|| format!("block {number} missing"))?;
-        replay_block(store, domain, dispute_window, executor, &mut state, &header).await?;
+        recovery.read += t.elapsed();
+        replay_block(
+            store,
+            domain,
+            dispute_window,
+            executor,
+            &mut state,
+            &header,
+            &mut recovery,
+        )
+        .await?;
         if number.is_multiple_of(1_000) {
             info!(number, to = head_header.number, "replaying");
         }
@@ -214,10 +253,17 @@ async fn recover(
         state.state_root() == head_header.state_root,
         "rebuilt state root differs from the head's"
     );
+    recovery.total = started.elapsed();
     info!(
         head = head_header.number,
         state_root = %head_header.state_root,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        blocks_replayed = recovery.blocks_replayed,
+        txs_replayed = recovery.txs_replayed,
+        load_ms = recovery.load.as_millis() as u64,
+        read_ms = recovery.read.as_millis() as u64,
+        hash_ms = recovery.hash.as_millis() as u64,
+        execute_ms = recovery.execute.as_millis() as u64,
+        elapsed_ms = recovery.total.as_millis() as u64,
         "state rebuilt"
     );
     Ok((
@@ -227,6 +273,7 @@ async fn recover(
             hash: head_hash,
             timestamp: head_header.timestamp,
         },
+        recovery,
     ))
 }
 
@@ -238,8 +285,12 @@ async fn replay_block(
     executor: &mut ParallelExecutor,
     state: &mut State,
     header: &BlockHeader,
+    recovery: &mut Recovery,
 ) -> anyhow::Result<()> {
+    let t = Instant::now();
     let stored = store.block_transactions(header.number).await?;
+    recovery.read += t.elapsed();
+    let t = Instant::now();
     let txs: Vec<_> = stored
         .iter()
         .map(|t| t.transaction.clone().assume_verified(domain))
@@ -251,6 +302,8 @@ async fn replay_block(
             s.hash
         );
     }
+    recovery.hash += t.elapsed();
+    let t = Instant::now();
     let out = executor
         .execute_block(state, &header.env(*domain, dispute_window), &txs)
         .with_context(|| format!("replay block {}", header.number))?;
@@ -269,5 +322,8 @@ async fn replay_block(
             s.hash
         );
     }
+    recovery.execute += t.elapsed();
+    recovery.blocks_replayed += 1;
+    recovery.txs_replayed += txs.len() as u64;
     Ok(())
 }
