@@ -214,7 +214,8 @@ fn child(dir: PathBuf, until: u64) {
                         let i = sender;
                         sender = (sender + 1) % senders.len();
                         seq += 1;
-                        let to_word = keccak256((seq.wrapping_mul(0x9e37_79b9) % RECEIVERS).to_be_bytes());
+                        let to_word =
+                            keccak256((seq.wrapping_mul(0x9e37_79b9) % RECEIVERS).to_be_bytes());
                         let tx = Transaction::Transfer(Transfer {
                             from: senders[i],
                             to: Address::from_slice(&to_word[12..]),

@@ -48,8 +48,13 @@ pub const DEFAULT_MAX_BATCH: usize = 2_000;
 pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
 /// Default per-client burst.
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
-/// Default blocks between state snapshots.
+/// Default most blocks between two snapshot points.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
+/// Default most transactions between two snapshot points: a restart after a crash replays
+/// at most this many (about 0.6 s at the measured replay rate; docs/operations.md).
+pub const DEFAULT_SNAPSHOT_EVERY_TXS: u64 = 100_000;
+/// Default longest time between two snapshot points while blocks are produced.
+pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default most blocks per batch.
 pub const DEFAULT_BATCH_MAX_BLOCKS: u64 = 100;
 /// Default most transactions per batch (bounds one `commitBatch`'s calldata: ~5 bytes each).
@@ -117,8 +122,12 @@ pub struct Config {
     pub executor_threads: usize,
     /// Threads recovering signatures.
     pub signature_threads: usize,
-    /// Blocks between snapshots.
+    /// Most blocks between two snapshot points.
     pub snapshot_every: u64,
+    /// Most transactions between two snapshot points (0: no bound by count).
+    pub snapshot_every_txs: u64,
+    /// Longest time between two snapshot points while blocks are produced.
+    pub snapshot_interval: Duration,
     /// Genesis allocations.
     pub genesis: GenesisConfig,
     /// The L1 side (watcher, poster); `None`: the node runs without L1.
@@ -269,6 +278,8 @@ impl Default for Config {
             executor_threads: cores,
             signature_threads: cores,
             snapshot_every: DEFAULT_SNAPSHOT_EVERY,
+            snapshot_every_txs: DEFAULT_SNAPSHOT_EVERY_TXS,
+            snapshot_interval: DEFAULT_SNAPSHOT_INTERVAL,
             genesis: GenesisConfig {
                 dev_accounts: DEFAULT_DEV_ACCOUNTS,
                 dev_balance: DEFAULT_DEV_BALANCE,

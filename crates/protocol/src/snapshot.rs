@@ -776,7 +776,7 @@ mod tests {
         let (before, changes, state) = tracked_blocks(4, true);
         let full = before.encode();
         // One delta for blocks 1–2 taken from a copy, another for 3–4.
-        let mut copy = before.clone();
+        let mut copy = before;
         let mut points = Vec::new();
         for pair in changes.chunks(2) {
             let secrets_from = copy.secrets.len() as u32;
