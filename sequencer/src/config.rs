@@ -51,8 +51,8 @@ pub const DEFAULT_RATE_BURST: u32 = 4_000;
 /// Default most blocks between two snapshot points.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
 /// Default most transactions between two snapshot points: a restart after a crash replays
-/// at most this many (about 0.6 s at the measured replay rate; docs/operations.md).
-pub const DEFAULT_SNAPSHOT_EVERY_TXS: u64 = 100_000;
+/// at most this many (100k replayed in 0.7–1.2 s on the 2-core box; docs/performance.md).
+pub const DEFAULT_SNAPSHOT_EVERY_TXS: u64 = 50_000;
 /// Default longest time between two snapshot points while blocks are produced.
 pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default most blocks per batch.
