@@ -377,7 +377,9 @@ async fn a_crash_right_after_a_snapshot_point_restarts_from_it_without_replay() 
     let (rt, addr) = start_crashable(c.clone());
     let client = Client::new(addr);
     let d = c.domain();
-    load(&client, &d, 0, 10).await;
+    // Two waves, so at least two blocks: a full snapshot, then a delta.
+    load(&client, &d, 0, 5).await;
+    load(&client, &d, 5, 5).await;
     let store = weft_sequencer::store::Store::connect(None, &c.data_dir)
         .await
         .unwrap();
