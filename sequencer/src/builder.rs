@@ -3,6 +3,8 @@
 //!
 //! Seal rules are small pieces ([`SealRule`]); a block is never empty.
 
+mod snapshotter;
+
 use std::{
     sync::Arc,
     time::{Duration, Instant, SystemTime, UNIX_EPOCH},
@@ -10,7 +12,7 @@ use std::{
 
 use anyhow::{Context, anyhow};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::warn;
 use weft_protocol::{
     block::{BlockHeader, transactions_root},
     execution::{BlockEnv, BlockExecutor},
@@ -22,8 +24,11 @@ use crate::{
     mempool::PendingTx,
     metrics::Reason,
     node::{Head, Node},
-    store::{QueueEntry, SealedBlock, StoredSnapshot, StoredTransaction},
+    store::{QueueEntry, SealedBlock, StoredTransaction},
 };
+
+use snapshotter::BlockChanges;
+pub use snapshotter::DELTA_BYTES_PER_FULL;
 
 /// Why a block was sealed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -120,8 +125,6 @@ pub fn should_seal(rules: &[Box<dyn SealRule>], pending: &Pending) -> Option<Sea
 enum Write {
     /// A block to store, then publish.
     Block(Box<Sealed>),
-    /// A snapshot of the state after the last block sent before it.
-    Snapshot(StoredSnapshot),
 }
 
 /// An executed block on its way to the database.
@@ -129,14 +132,16 @@ struct Sealed {
     block: SealedBlock,
     txs: Vec<Arc<PendingTx>>,
     reason: SealReason,
+    /// What it changed in the state, for the snapshot task.
+    changes: weft_protocol::snapshot::StateDelta,
 }
 
 /// Blocks executed ahead of the database: the builder executes block N+1 while the writer
 /// stores block N, so a block's execution and its write overlap.
 const WRITE_PIPELINE_DEPTH: usize = 2;
 
-/// Runs the builder until `shutdown` turns true, then drains the ready transactions and
-/// writes a snapshot.
+/// Runs the builder until `shutdown` turns true, then drains the ready transactions; the
+/// snapshot task ([`snapshotter`]) then writes a last snapshot point.
 ///
 /// Blocks are executed here and stored by a writer task, in order; nothing reports a block
 /// (head, statuses, mempool removal) before the writer has committed it.
@@ -147,8 +152,12 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
         Box::new(MaxBytes(cfg.max_bytes)),
         Box::new(BlockTime(cfg.block_time)),
     ];
+    // What changed between the stored snapshot point and now (the blocks the start replayed).
+    let initial = node.state.write().take_changes();
+    let (to_snapshotter, changes) = tokio::sync::mpsc::unbounded_channel();
+    let snapshots = tokio::spawn(snapshotter::run(node.clone(), initial, changes));
     let (to_writer, writes) = tokio::sync::mpsc::channel(WRITE_PIPELINE_DEPTH);
-    let writer = tokio::spawn(write_loop(node.clone(), writes));
+    let writer = tokio::spawn(write_loop(node.clone(), writes, to_snapshotter));
     let mut tip = node.head();
     let mut last_seal = Instant::now();
     let result: anyhow::Result<()> = async {
@@ -165,10 +174,6 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
             if *shutdown.borrow() {
                 while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
                     seal(&node, SealReason::Shutdown, &mut tip, &to_writer).await?;
-                }
-                if tip.number > 0 {
-                    let snap = take_snapshot(&node, tip.number).await?;
-                    send(&to_writer, Write::Snapshot(snap)).await?;
                 }
                 return Ok(());
             }
@@ -194,7 +199,9 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
     .await;
     drop(to_writer);
     let written = writer.await.context("writer task")?;
-    result.and(written)
+    // The writer has closed the snapshot task's channel: it writes its last point and ends.
+    let snapshotted = snapshots.await.context("snapshot task")?;
+    result.and(written).and(snapshotted)
 }
 
 async fn send(to_writer: &tokio::sync::mpsc::Sender<Write>, w: Write) -> anyhow::Result<()> {
@@ -237,7 +244,7 @@ async fn seal(
         dispute_window: node.config.dispute_window,
     };
     let started = Instant::now();
-    let (block, txs) = {
+    let (block, txs, changes) = {
         let node = node.clone();
         tokio::task::spawn_blocking(move || execute(&node, parent, env, &system, txs))
             .await
@@ -253,27 +260,33 @@ async fn seal(
     };
     send(
         to_writer,
-        Write::Block(Box::new(Sealed { block, txs, reason })),
+        Write::Block(Box::new(Sealed {
+            block,
+            txs,
+            reason,
+            changes,
+        })),
     )
     .await?;
-    if env.number.is_multiple_of(node.config.snapshot_every) {
-        // Taken now, while the state is exactly after this block.
-        let snap = take_snapshot(node, env.number).await?;
-        send(to_writer, Write::Snapshot(snap)).await?;
-    }
     Ok(())
 }
 
-/// Stores blocks and snapshots in order; after each block is committed, removes its
-/// transactions from the mempool and publishes the new head.
+/// Stores blocks in order; after each block is committed, removes its transactions from
+/// the mempool, publishes the new head and hands the block's changes to the snapshot task.
 async fn write_loop(
     node: Arc<Node>,
     mut writes: tokio::sync::mpsc::Receiver<Write>,
+    to_snapshotter: tokio::sync::mpsc::UnboundedSender<BlockChanges>,
 ) -> anyhow::Result<()> {
     while let Some(write) = writes.recv().await {
         match write {
             Write::Block(sealed) => {
-                let Sealed { block, txs, reason } = *sealed;
+                let Sealed {
+                    block,
+                    txs,
+                    reason,
+                    changes,
+                } = *sealed;
                 let write_started = Instant::now();
                 store_with_retry(&node, &block).await?;
                 node.metrics
@@ -301,14 +314,14 @@ async fn write_loop(
                     timestamp: block.header.timestamp,
                 });
                 tracing::debug!(number, txs = n, reason = reason.as_str(), "stored block");
-            }
-            Write::Snapshot(snap) => {
-                let (block, bytes) = (snap.block_number, snap.data.len());
-                node.store
-                    .save_snapshot(&snap)
-                    .await
-                    .context("save snapshot")?;
-                info!(block, bytes, "snapshot saved");
+                // Only stored blocks reach the snapshot task, so a point is never ahead
+                // of the blocks. It stops only on a fatal error, reported by `run`.
+                let _ = to_snapshotter.send(BlockChanges {
+                    number,
+                    txs: n as u64,
+                    state_root: block.header.state_root,
+                    changes,
+                });
             }
         }
     }
@@ -322,7 +335,11 @@ fn execute(
     env: BlockEnv,
     system: &[QueueEntry],
     txs: Vec<Arc<PendingTx>>,
-) -> anyhow::Result<(SealedBlock, Vec<Arc<PendingTx>>)> {
+) -> anyhow::Result<(
+    SealedBlock,
+    Vec<Arc<PendingTx>>,
+    weft_protocol::snapshot::StateDelta,
+)> {
     let verified: Vec<_> = system
         .iter()
         .map(|e| VerifiedTransaction {
@@ -331,13 +348,16 @@ fn execute(
         })
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
-    let output = {
+    let (output, changes) = {
         let mut state = node.state.write();
-        node.executor
+        let output = node
+            .executor
             .lock()
             .execute_block(&mut state, &env, &verified)
-    }
-    .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
+            .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
+        // A copy of what the block touched, in proportion to the block.
+        (output, state.take_changes())
+    };
     let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
     let header = BlockHeader {
         number: env.number,
@@ -375,6 +395,7 @@ fn execute(
             transactions,
         },
         txs,
+        changes,
     ))
 }
 
@@ -396,27 +417,6 @@ async fn store_with_retry(node: &Node, block: &SealedBlock) -> anyhow::Result<()
         }
     }
     unreachable!("the last attempt returns")
-}
-
-/// A snapshot of the state as it is now, labelled as the state after block `number`.
-async fn take_snapshot(node: &Arc<Node>, number: u64) -> anyhow::Result<StoredSnapshot> {
-    let node = node.clone();
-    let started = Instant::now();
-    let snap = tokio::task::spawn_blocking(move || {
-        let state = node.state.read();
-        StoredSnapshot {
-            block_number: number,
-            state_root: state.state_root(),
-            data: state.encode_snapshot(),
-        }
-    })
-    .await?;
-    tracing::debug!(
-        number,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "snapshot taken"
-    );
-    Ok(snap)
 }
 
 fn unix_now() -> u64 {

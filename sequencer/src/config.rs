@@ -49,8 +49,13 @@ pub const DEFAULT_MAX_BATCH: usize = 2_000;
 pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
 /// Default per-client burst.
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
-/// Default blocks between state snapshots.
+/// Default most blocks between two snapshot points.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
+/// Default most transactions between two snapshot points: a restart after a crash replays
+/// at most this many (100k replayed in 0.7–1.2 s on the 2-core box; docs/performance.md).
+pub const DEFAULT_SNAPSHOT_EVERY_TXS: u64 = 50_000;
+/// Default longest time between two snapshot points while blocks are produced.
+pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(10);
 /// Default most blocks per batch.
 pub const DEFAULT_BATCH_MAX_BLOCKS: u64 = 100;
 /// Default most transactions per batch (bounds one `commitBatch`'s calldata: ~5 bytes each).
@@ -118,8 +123,12 @@ pub struct Config {
     pub executor_threads: usize,
     /// Threads recovering signatures.
     pub signature_threads: usize,
-    /// Blocks between snapshots.
+    /// Most blocks between two snapshot points.
     pub snapshot_every: u64,
+    /// Most transactions between two snapshot points (0: no bound by count).
+    pub snapshot_every_txs: u64,
+    /// Longest time between two snapshot points while blocks are produced.
+    pub snapshot_interval: Duration,
     /// Genesis allocations.
     pub genesis: GenesisConfig,
     /// The L1 side (watcher, poster); `None`: the node runs without L1.
@@ -349,9 +358,16 @@ pub struct Settings {
     /// Signature recovery threads.
     #[arg(skip)]
     pub signature_threads: Option<usize>,
-    /// Blocks between state snapshots.
+    /// Most blocks between two snapshot points.
     #[arg(skip)]
     pub snapshot_every: Option<u64>,
+    /// Most transactions between two snapshot points (0: no bound by count); bounds the
+    /// replay, and so the restart time, after a crash.
+    #[arg(long, global = true, env = "WEFT_SNAPSHOT_EVERY_TXS")]
+    pub snapshot_every_txs: Option<u64>,
+    /// Longest time between two snapshot points while blocks are produced, in milliseconds.
+    #[arg(long, global = true, env = "WEFT_SNAPSHOT_INTERVAL_MS")]
+    pub snapshot_interval_ms: Option<u64>,
     /// Number of deterministic dev accounts funded at genesis.
     #[arg(long, global = true, env = "WEFT_DEV_ACCOUNTS")]
     pub dev_accounts: Option<u32>,
@@ -462,6 +478,8 @@ impl Config {
             executor_threads: s.executor_threads.unwrap_or(cores),
             signature_threads: s.signature_threads.unwrap_or(cores),
             snapshot_every: s.snapshot_every.unwrap_or(DEFAULT_SNAPSHOT_EVERY),
+            snapshot_every_txs: s.snapshot_every_txs.unwrap_or(DEFAULT_SNAPSHOT_EVERY_TXS),
+            snapshot_interval: s.snapshot_interval_ms.map_or(DEFAULT_SNAPSHOT_INTERVAL, ms),
             genesis: GenesisConfig {
                 dev_accounts: s.dev_accounts.unwrap_or(DEFAULT_DEV_ACCOUNTS),
                 dev_balance,
@@ -492,6 +510,9 @@ impl Config {
         }
         if self.snapshot_every == 0 {
             return bad("snapshot_every must be positive");
+        }
+        if self.snapshot_interval < Duration::from_millis(100) {
+            return bad("snapshot interval must be at least 100 ms");
         }
         if let Some(l1) = &self.l1 {
             if l1.poll_interval < Duration::from_millis(10) {

@@ -6,19 +6,22 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context, bail, ensure};
 use parking_lot::{Mutex, RwLock};
+use rayon::prelude::*;
 use tokio::sync::{Notify, watch};
-use tracing::info;
+use tracing::{info, warn};
 use weft_protocol::{
     block::BlockHeader,
     eip712::Domain,
     execution::{BlockExecutor, ParallelExecutor},
     primitives::B256,
+    snapshot::{StateData, StateDelta},
     state::State,
+    transaction::VerifiedTransaction,
 };
 
 use crate::{config::Config, l1::L1Status, mempool::Mempool, metrics::Metrics, store::Store};
@@ -32,6 +35,34 @@ pub struct Head {
     pub hash: B256,
     /// Its timestamp.
     pub timestamp: u64,
+}
+
+/// What the start's state rebuild did and where its time went.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Recovery {
+    /// The block of the snapshot point the rebuild started from (`None`: genesis).
+    pub snapshot_block: Option<u64>,
+    /// Deltas applied on top of the full snapshot to reach that point.
+    pub deltas_applied: u64,
+    /// Bytes of the full snapshot read.
+    pub snapshot_full_bytes: u64,
+    /// Bytes of the deltas read.
+    pub snapshot_delta_bytes: u64,
+    /// Stored blocks re-executed after it.
+    pub blocks_replayed: u64,
+    /// Their transactions.
+    pub txs_replayed: u64,
+    /// Reading and decoding the snapshot and its deltas, rebuilding the trees, checking
+    /// the root.
+    pub load: Duration,
+    /// Reading and decoding the stored blocks.
+    pub read: Duration,
+    /// Recomputing the stored transactions' hashes.
+    pub hash: Duration,
+    /// Re-executing the blocks (state roots included) and checking roots and receipts.
+    pub execute: Duration,
+    /// The whole rebuild.
+    pub total: Duration,
 }
 
 /// Everything the API, admission and the block builder share.
@@ -65,6 +96,8 @@ pub struct Node {
     pub queue_len: AtomicU64,
     /// What the L1 side reports (health, alerts).
     pub l1: L1Status,
+    /// How the state was rebuilt at start.
+    pub recovery: Recovery,
 }
 
 impl Node {
@@ -78,17 +111,11 @@ impl Node {
             .context("open storage")?;
         check_chain_params(&store, &config).await?;
         let domain = config.domain();
-        let mut executor = ParallelExecutor::new(config.executor_threads);
+        let executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
-        let (state, head) = recover(
-            &store,
-            genesis,
-            &domain,
-            config.dispute_window,
-            &mut executor,
-        )
-        .await?;
+        let (state, head, recovery, executor) =
+            recover(&store, genesis, &domain, config.dispute_window, executor).await?;
         let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
@@ -116,6 +143,7 @@ impl Node {
             genesis_accounts,
             queue_len: AtomicU64::new(store_queue_len),
             l1: L1Status::default(),
+            recovery,
         }))
     }
 
@@ -162,17 +190,25 @@ pub async fn check_chain_params(store: &Store, config: &Config) -> anyhow::Resul
     Ok(())
 }
 
-/// Rebuilds the state: latest snapshot, then every stored block after it, each checked
-/// against its stored state root and receipts.
+/// Blocks read and decoded ahead of the one being replayed.
+const REPLAY_READ_AHEAD: usize = 4;
+
+/// Rebuilds the state: latest snapshot point (full snapshot plus deltas), then every stored
+/// block after it, each checked against its stored state root and receipts. Turns change
+/// tracking on from the point, so the first snapshot point after the start covers the
+/// replayed blocks.
 async fn recover(
     store: &Store,
     genesis: State,
     domain: &Domain,
     dispute_window: u64,
-    executor: &mut ParallelExecutor,
-) -> anyhow::Result<(State, Head)> {
+    mut executor: ParallelExecutor,
+) -> anyhow::Result<(State, Head, Recovery, ParallelExecutor)> {
+    let mut recovery = Recovery::default();
     let Some((head_header, head_hash)) = store.head().await? else {
         info!(state_root = %genesis.state_root(), "starting from genesis");
+        let mut genesis = genesis;
+        genesis.track_changes();
         return Ok((
             genesis,
             Head {
@@ -180,44 +216,87 @@ async fn recover(
                 hash: B256::ZERO,
                 timestamp: 0,
             },
+            recovery,
+            executor,
         ));
     };
     let started = Instant::now();
-    let (mut state, from) = match store.latest_snapshot().await? {
-        Some(snap) if snap.block_number <= head_header.number => {
-            let state = State::decode_snapshot(&snap.data).context("decode snapshot")?;
-            let (header, _) = store
-                .header_by_number(snap.block_number)
-                .await?
-                .context("snapshot of a block that is not stored")?;
-            ensure!(
-                state.state_root() == header.state_root && snap.state_root == header.state_root,
-                "snapshot of block {} does not match its stored state root",
-                snap.block_number
-            );
-            (state, snap.block_number + 1)
-        }
-        _ => (genesis, 1),
+    let (mut state, from) = match load_snapshot(store, head_header.number, &mut recovery).await? {
+        Some((state, point)) => (state, point + 1),
+        None => (genesis, 1),
     };
+    state.track_changes();
+    recovery.load = started.elapsed();
     info!(from, to = head_header.number, "replaying stored blocks");
-    for number in from..=head_header.number {
-        let (header, _) = store
-            .header_by_number(number)
-            .await?
-            .with_context(|| format!("block {number} missing"))?;
-        replay_block(store, domain, dispute_window, executor, &mut state, &header).await?;
-        if number.is_multiple_of(1_000) {
-            info!(number, to = head_header.number, "replaying");
+    // A reader task fetches and decodes the next blocks while this one executes.
+    let (to_replay, mut reads) = tokio::sync::mpsc::channel(REPLAY_READ_AHEAD);
+    let reader = {
+        let (store, to) = (store.clone(), head_header.number);
+        tokio::spawn(async move {
+            for number in from..=to {
+                let t = Instant::now();
+                let read = async {
+                    let (header, _) = store
+                        .header_by_number(number)
+                        .await?
+                        .with_context(|| format!("block {number} missing"))?;
+                    let stored = store.block_transactions(number).await?;
+                    anyhow::Ok((header, stored))
+                }
+                .await;
+                let failed = read.is_err();
+                if to_replay.send((read, t.elapsed())).await.is_err() || failed {
+                    break;
+                }
+            }
+        })
+    };
+    let mut expected = from;
+    while let Some((read, read_time)) = reads.recv().await {
+        let (header, stored) = read?;
+        ensure!(header.number == expected, "block {expected} missing");
+        expected += 1;
+        recovery.read += read_time;
+        let env = header.env(*domain, dispute_window);
+        let domain = *domain;
+        let replayed = tokio::task::spawn_blocking(move || {
+            let r = replay_block(&domain, &mut executor, &mut state, &header, &env, &stored);
+            (executor, state, r)
+        })
+        .await
+        .context("replay task")?;
+        let (hash, execute, txs);
+        (executor, state, (hash, execute, txs)) = (replayed.0, replayed.1, replayed.2?);
+        recovery.hash += hash;
+        recovery.execute += execute;
+        recovery.txs_replayed += txs;
+        recovery.blocks_replayed += 1;
+        if (expected - 1).is_multiple_of(1_000) {
+            info!(number = expected - 1, to = head_header.number, "replaying");
         }
     }
+    reader.await.context("block reader")?;
+    ensure!(
+        expected == head_header.number + 1,
+        "replay stopped at block {expected}"
+    );
     ensure!(
         state.state_root() == head_header.state_root,
         "rebuilt state root differs from the head's"
     );
+    recovery.total = started.elapsed();
     info!(
         head = head_header.number,
         state_root = %head_header.state_root,
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        snapshot_block = recovery.snapshot_block,
+        deltas_applied = recovery.deltas_applied,
+        blocks_replayed = recovery.blocks_replayed,
+        txs_replayed = recovery.txs_replayed,
+        load_ms = recovery.load.as_millis() as u64,
+        read_ms = recovery.read.as_millis() as u64,
+        hash_ms = recovery.hash.as_millis() as u64,
+        execute_ms = recovery.execute.as_millis() as u64,
+        elapsed_ms = recovery.total.as_millis() as u64,
         "state rebuilt"
     );
     Ok((
@@ -227,32 +306,95 @@ async fn recover(
             hash: head_hash,
             timestamp: head_header.timestamp,
         },
+        recovery,
+        executor,
     ))
 }
 
-/// Re-executes one stored block and checks its state root and receipts.
-async fn replay_block(
+/// The state at the newest snapshot point at or below `head`: the newest full snapshot with
+/// the deltas after it applied in order, its trees built once and its root checked against
+/// the stored header of the point's block. `None` without a full snapshot.
+async fn load_snapshot(
     store: &Store,
+    head: u64,
+    recovery: &mut Recovery,
+) -> anyhow::Result<Option<(State, u64)>> {
+    let chain = store.snapshot_chain().await?;
+    let Some((full, deltas)) = chain.split_first() else {
+        return Ok(None);
+    };
+    if full.block_number > head {
+        warn!(
+            snapshot = full.block_number,
+            head, "the newest snapshot is past the stored head; replaying from genesis"
+        );
+        return Ok(None);
+    }
+    let mut data = StateData::decode(&full.data).context("decode snapshot")?;
+    recovery.snapshot_full_bytes = full.data.len() as u64;
+    let (mut point, mut root) = (full.block_number, full.state_root);
+    for row in deltas.iter().take_while(|d| d.block_number <= head) {
+        let (base, delta) = StateDelta::decode(&row.data)
+            .with_context(|| format!("decode the snapshot delta of block {}", row.block_number))?;
+        if base != point {
+            // Not written on top of this chain (a write this node never finished
+            // cannot leave one; an operator's copy could): stop at the last point.
+            warn!(
+                delta = row.block_number,
+                base, point, "snapshot delta not on top of the chain; ignored with those after it"
+            );
+            break;
+        }
+        data.apply(&delta)
+            .with_context(|| format!("apply the snapshot delta of block {}", row.block_number))?;
+        recovery.deltas_applied += 1;
+        recovery.snapshot_delta_bytes += row.data.len() as u64;
+        (point, root) = (row.block_number, row.state_root);
+    }
+    let state = tokio::task::spawn_blocking(move || State::from_data(data))
+        .await
+        .context("snapshot rebuild")?
+        .context("rebuild the snapshot's state")?;
+    let (header, _) = store
+        .header_by_number(point)
+        .await?
+        .context("snapshot of a block that is not stored")?;
+    ensure!(
+        state.state_root() == header.state_root && root == header.state_root,
+        "snapshot point of block {point} does not match its stored state root"
+    );
+    recovery.snapshot_block = Some(point);
+    Ok(Some((state, point)))
+}
+
+/// Re-executes one stored block and checks its state root and receipts. The stored
+/// transactions were admitted with their signatures checked and committed durably, so their
+/// signatures are trusted; their hashes are recomputed (in parallel) and every root and
+/// receipt is checked. Returns the time spent hashing, executing, and the transactions.
+fn replay_block(
     domain: &Domain,
-    dispute_window: u64,
     executor: &mut ParallelExecutor,
     state: &mut State,
     header: &BlockHeader,
-) -> anyhow::Result<()> {
-    let stored = store.block_transactions(header.number).await?;
-    let txs: Vec<_> = stored
-        .iter()
+    env: &weft_protocol::execution::BlockEnv,
+    stored: &[crate::store::StoredTransaction],
+) -> anyhow::Result<(Duration, Duration, u64)> {
+    let t = Instant::now();
+    let txs: Vec<VerifiedTransaction> = stored
+        .par_iter()
         .map(|t| t.transaction.clone().assume_verified(domain))
         .collect();
-    for (tx, s) in txs.iter().zip(&stored) {
+    for (tx, s) in txs.iter().zip(stored) {
         ensure!(
             tx.hash == s.hash,
             "stored transaction {} hashes differently",
             s.hash
         );
     }
+    let hash = t.elapsed();
+    let t = Instant::now();
     let out = executor
-        .execute_block(state, &header.env(*domain, dispute_window), &txs)
+        .execute_block(state, env, &txs)
         .with_context(|| format!("replay block {}", header.number))?;
     if out.state_root != header.state_root {
         bail!(
@@ -262,12 +404,12 @@ async fn replay_block(
             header.state_root
         );
     }
-    for (receipt, s) in out.receipts.iter().zip(&stored) {
+    for (receipt, s) in out.receipts.iter().zip(stored) {
         ensure!(
             *receipt == s.receipt,
             "replayed receipt of {} differs from the stored one",
             s.hash
         );
     }
-    Ok(())
+    Ok((hash, t.elapsed(), txs.len() as u64))
 }

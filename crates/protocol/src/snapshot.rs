@@ -1,10 +1,25 @@
 //! State snapshots: the whole state as bytes, so a node restarts from a recent block
-//! instead of replaying from genesis.
+//! instead of replaying from genesis; and deltas, the accounts, channels and secrets that
+//! changed since an earlier snapshot point, so the node can keep its restart point recent
+//! while writing bytes in proportion to the work done rather than to the state's size.
 //!
-//! Only the data is stored (accounts in index order, token supplies, queue position,
-//! revealed secrets in reveal order, channel records in open order); every Merkle tree is
-//! rebuilt on load, partitions in parallel, and the caller checks the rebuilt root against
-//! the block header it trusts.
+//! Only the data is stored ([`StateData`]: accounts in index order, token supplies, queue
+//! position, revealed secrets in reveal order, channel records in open order); every Merkle
+//! tree is rebuilt on load ([`State::from_data`]), partitions in parallel, and the caller
+//! checks the rebuilt root against the block header it trusts. A restart decodes the newest
+//! full snapshot, applies the deltas after it in order ([`StateData::apply`]) and builds
+//! the trees once.
+//!
+//! Full snapshot: `"WEFTSNAP" ‖ u32 version ‖ u32 accounts ‖ account* ‖ u32 tokens ‖ u128
+//! supply* ‖ u64 queuePosition ‖ u32 secrets ‖ (hashlock ‖ u64 block)* ‖ u32 channels ‖
+//! channel*`, an account being `address ‖ u64 nonce ‖ u32 n ‖ (u32 token ‖ u128 amount)^n`.
+//!
+//! Delta: `"WEFTDLTA" ‖ u32 version ‖ u64 base ‖ u32 accountCount ‖ u32 n ‖ (u32 index ‖
+//! account)^n ‖ u32 tokens ‖ u128 supply* ‖ u64 queuePosition ‖ u32 secretsFrom ‖ u32 m ‖
+//! (hashlock ‖ u64 block)^m ‖ u32 channelCount ‖ u32 k ‖ (u32 position ‖ channel)^k`, where
+//! `base` is the block of the snapshot point it applies on top of, the accounts and channels
+//! are the changed and new ones with their values after the delta (ascending), and the
+//! secrets are those revealed from position `secretsFrom` on.
 //!
 //! A channel record is `id ‖ u32 wallet ‖ u32 hub ‖ u32 token ‖ u128 total ‖ u128
 //! walletSide ‖ u128 hubSide ‖ u8 status`, followed for a disputed channel by `u64
@@ -16,140 +31,197 @@ use crate::{
     channel::{ChannelRecord, ChannelState, ChannelStatus},
     codec::{Encode, Reader, Writer},
     error::DecodeError,
-    primitives::{B256, keccak256},
-    state::{Balance, PARTITIONS, State, commit_partition},
+    primitives::{AccountIndex, Amount, B256, keccak256},
+    state::{Account, Balance, PARTITIONS, State, commit_partition},
 };
 
-const MAGIC: &[u8; 8] = b"WEFTSNAP";
+/// The first bytes of a full snapshot (a store tells full snapshots from deltas by them).
+pub const SNAPSHOT_MAGIC: &[u8; 8] = b"WEFTSNAP";
+/// The first bytes of a delta.
+pub const DELTA_MAGIC: &[u8; 8] = b"WEFTDLTA";
+const MAGIC: &[u8; 8] = SNAPSHOT_MAGIC;
 /// 2: channel records follow the secrets.
 const VERSION: u32 = 2;
+const DELTA_VERSION: u32 = 1;
 
 /// Bytes of a channel record before its status-dependent tail.
 const CHANNEL_FIXED_LEN: usize = 32 + 3 * 4 + 3 * 16 + 1;
+/// Fewest bytes of an encoded account (no balance).
+const ACCOUNT_MIN_LEN: usize = 20 + 8 + 4;
+
+/// The state without its trees: what a full snapshot holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateData {
+    /// Accounts by index.
+    pub accounts: Vec<Account>,
+    /// Cumulative deposits per token id.
+    pub supply: Vec<Amount>,
+    /// The next unconsumed L1 queue index.
+    pub queue_position: u64,
+    /// Revealed secrets in reveal order: hashlock and the block it was revealed in.
+    pub secrets: Vec<(B256, u64)>,
+    /// Channel records in open order.
+    pub channels: Vec<ChannelRecord>,
+}
+
+/// What changed between two points of a chain (one block, or a snapshot interval): the
+/// changed and new accounts and channels with their values after it, the secrets revealed
+/// in it, and the small fields whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateDelta {
+    /// Changed and new accounts with their index, ascending.
+    pub accounts: Vec<(AccountIndex, Account)>,
+    /// Accounts in the state after it.
+    pub account_count: AccountIndex,
+    /// Every token's supply after it.
+    pub supply: Vec<Amount>,
+    /// The queue position after it.
+    pub queue_position: u64,
+    /// Position (in reveal order) of the first secret of `secrets`.
+    pub secrets_from: u32,
+    /// Secrets revealed in it, in reveal order.
+    pub secrets: Vec<(B256, u64)>,
+    /// Changed and new channel records with their position, ascending.
+    pub channels: Vec<(u32, ChannelRecord)>,
+    /// Channel records in the state after it.
+    pub channel_count: u32,
+}
 
 impl State {
-    /// Serialises the state (see the module docs).
+    /// Serialises the state as a full snapshot (see the module docs).
     pub fn encode_snapshot(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(64 * self.account_count() as usize + 64);
-        out.extend_from_slice(MAGIC);
-        let mut w = Writer(&mut out);
-        w.u32(&VERSION);
-        w.u32(&self.account_count());
-        for i in 0..self.account_count() {
-            let a = self.account(i).expect("index below count");
-            w.address(&a.address);
-            w.u64(&a.nonce);
-            let balances: Vec<Balance> = a.balances().collect();
-            w.u32(&(balances.len() as u32));
-            for b in balances {
-                w.u32(&b.token);
-                w.u128(&b.amount);
-            }
-        }
-        w.u32(&(self.supply.len() as u32));
-        for s in &self.supply {
-            w.u128(s);
-        }
-        w.u64(&self.queue_position);
-        let secrets = self.secrets_in_order();
-        w.u32(&(secrets.len() as u32));
-        for (hashlock, block) in secrets {
-            w.b256(&hashlock);
-            w.u64(&block);
-        }
-        w.u32(&(self.channels.records.len() as u32));
-        for c in &self.channels.records {
-            w.b256(&c.id);
-            w.u32(&c.wallet);
-            w.u32(&c.hub);
-            w.u32(&c.token);
-            w.u128(&c.total);
-            w.u128(&c.wallet_side);
-            w.u128(&c.hub_side);
-            w.u8(c.status.as_u8());
-            if let ChannelStatus::Disputed { state, deadline } = &c.status {
-                w.u64(deadline);
-                state.encode(w.0);
-            }
-        }
-        out
+        let accounts = (0..self.account_count()).map(|i| self.account(i).expect("below count"));
+        encode_full(
+            self.account_count(),
+            accounts,
+            &self.supply,
+            self.queue_position,
+            &self.secrets_in_order(),
+            &self.channels.records,
+        )
     }
 
     /// Rebuilds a state from [`Self::encode_snapshot`] bytes, recomputing every tree.
     pub fn decode_snapshot(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut buf = bytes;
-        let mut r = Reader(&mut buf);
-        if r.take(MAGIC.len())? != MAGIC {
-            return Err(DecodeError::Invalid("snapshot magic"));
-        }
-        if r.u32()? != VERSION {
-            return Err(DecodeError::Invalid("snapshot version"));
-        }
+        Self::from_data(StateData::decode(bytes)?)
+    }
+
+    /// Builds the state holding `data`, computing every tree (partitions in parallel).
+    /// Refuses duplicate accounts or channels and channels of unknown accounts or tokens.
+    pub fn from_data(data: StateData) -> Result<Self, DecodeError> {
         let mut state = State::new();
-        let accounts = r.u32()?;
-        for _ in 0..accounts {
-            let address = r.address()?;
-            if state.index.contains_key(&address) {
-                return Err(DecodeError::Invalid("duplicate account in snapshot"));
-            }
-            let idx = state.push_account(address);
-            let nonce = r.u64()?;
-            let count = r.u32()? as usize;
-            if count > r.0.len() / 20 {
-                return Err(DecodeError::UnexpectedEnd);
-            }
-            let mut balances = Vec::with_capacity(count);
-            for _ in 0..count {
-                balances.push(Balance {
-                    token: r.u32()?,
-                    amount: r.u128()?,
-                });
-            }
-            let account = state.account_mut(idx);
-            account.nonce = nonce;
-            for b in balances {
-                account.set_balance(b.token, b.amount);
-            }
-        }
-        let tokens = r.u32()? as usize;
-        if tokens == 0 || tokens > r.0.len() / 16 {
+        if data.supply.is_empty() {
             return Err(DecodeError::Invalid("snapshot token count"));
         }
-        state.supply = (0..tokens).map(|_| r.u128()).collect::<Result<_, _>>()?;
-        state.queue_position = r.u64()?;
-        let secrets = r.u32()? as usize;
-        if secrets > r.0.len() / 40 {
-            return Err(DecodeError::UnexpectedEnd);
+        state.supply = data.supply;
+        state.queue_position = data.queue_position;
+        state.index.reserve(data.accounts.len());
+        for account in data.accounts {
+            if state.index.contains_key(&account.address) {
+                return Err(DecodeError::Invalid("duplicate account in snapshot"));
+            }
+            let idx = state.push_account(account.address);
+            *state.account_mut(idx) = account;
         }
-        let mut leaves = Vec::with_capacity(secrets);
-        for i in 0..secrets {
-            let (hashlock, block) = (r.b256()?, r.u64()?);
-            state.secrets.revealed.insert(hashlock, block);
-            leaves.push((i, secret_leaf(&hashlock, block)));
+        let mut leaves = Vec::with_capacity(data.secrets.len());
+        for (i, (hashlock, block)) in data.secrets.iter().enumerate() {
+            if state.secrets.revealed.insert(*hashlock, *block).is_some() {
+                return Err(DecodeError::Invalid("duplicate secret in snapshot"));
+            }
+            leaves.push((i, secret_leaf(hashlock, *block)));
         }
-        let channels = r.u32()? as usize;
-        if channels > r.0.len() / CHANNEL_FIXED_LEN {
-            return Err(DecodeError::UnexpectedEnd);
+        for c in &data.channels {
+            check_channel(c, &state)?;
         }
-        let mut records = Vec::with_capacity(channels);
-        for _ in 0..channels {
-            records.push(decode_channel(&mut r, &state)?);
-        }
-        if !buf.is_empty() {
-            return Err(DecodeError::TrailingBytes(buf.len()));
-        }
-        state.secrets.tree.update(&leaves);
         let mut ids = alloy_primitives::map::B256Set::default();
-        if !records.iter().all(|c| ids.insert(c.id)) {
+        if !data.channels.iter().all(|c| ids.insert(c.id)) {
             return Err(DecodeError::Invalid("duplicate channel in snapshot"));
         }
-        state.channels.commit(Vec::new(), records);
+        state.secrets.tree.update(&leaves);
+        state.channels.commit(Vec::new(), data.channels);
         state.partitions.par_iter_mut().for_each(|part| {
             let positions: Vec<usize> = (0..part.accounts.len()).collect();
             commit_partition(part, &positions);
         });
         debug_assert_eq!(state.partitions.len(), PARTITIONS);
         Ok(state)
+    }
+
+    /// Starts recording what changes, for [`Self::take_changes`]; the first delta taken
+    /// covers what changes from now on. Executors record in the partition commit, so this
+    /// costs one list of positions per block.
+    pub fn track_changes(&mut self) {
+        for part in &mut self.partitions {
+            part.changed.get_or_insert_with(Vec::new).clear();
+        }
+        self.channels.changed.get_or_insert_with(Vec::new).clear();
+        self.secrets.journal.get_or_insert_with(Vec::new).clear();
+        self.tracked_from = Some(self.counts());
+    }
+
+    /// What changed since [`Self::track_changes`] or the previous call (which it starts
+    /// again from); an empty delta of the current counts if changes are not tracked.
+    pub fn take_changes(&mut self) -> StateDelta {
+        let now = self.counts();
+        let (accounts_from, secrets_from, channels_from) = self.tracked_from.unwrap_or(now);
+        let mut indexes: Vec<AccountIndex> = Vec::new();
+        for (p, part) in self.partitions.iter_mut().enumerate() {
+            if let Some(changed) = &mut part.changed {
+                indexes.extend(
+                    changed
+                        .drain(..)
+                        .map(|pos| (pos * PARTITIONS + p) as AccountIndex)
+                        .filter(|&i| i < accounts_from),
+                );
+            }
+        }
+        indexes.extend(accounts_from..now.0);
+        indexes.sort_unstable();
+        indexes.dedup();
+        let mut channels: Vec<u32> = self
+            .channels
+            .changed
+            .as_mut()
+            .map(|c| c.drain(..).map(|p| p as u32).collect())
+            .unwrap_or_default();
+        channels.retain(|&p| p < channels_from);
+        channels.extend(channels_from..now.2);
+        channels.sort_unstable();
+        channels.dedup();
+        let secrets = self
+            .secrets
+            .journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        if self.tracked_from.is_some() {
+            self.tracked_from = Some(now);
+        }
+        StateDelta {
+            accounts: indexes
+                .into_iter()
+                .map(|i| (i, self.account(i).expect("below count").clone()))
+                .collect(),
+            account_count: now.0,
+            supply: self.supply.clone(),
+            queue_position: self.queue_position,
+            secrets_from,
+            secrets,
+            channels: channels
+                .into_iter()
+                .map(|p| (p, self.channels.records[p as usize].clone()))
+                .collect(),
+            channel_count: now.2,
+        }
+    }
+
+    /// Accounts, revealed secrets, channels.
+    fn counts(&self) -> (AccountIndex, u32, u32) {
+        (
+            self.account_count(),
+            self.secrets.tree.len() as u32,
+            self.channels.records.len() as u32,
+        )
     }
 
     /// Revealed secrets in the order they entered the registry tree.
@@ -174,16 +246,339 @@ impl State {
     }
 }
 
-/// One channel record (see the module docs); its accounts and token must exist.
-fn decode_channel(r: &mut Reader<'_, '_>, state: &State) -> Result<ChannelRecord, DecodeError> {
+impl StateData {
+    /// A copy of `state`'s data.
+    pub fn from_state(state: &State) -> Self {
+        Self {
+            accounts: (0..state.account_count())
+                .map(|i| state.account(i).expect("below count").clone())
+                .collect(),
+            supply: state.supply.clone(),
+            queue_position: state.queue_position,
+            secrets: state.secrets_in_order(),
+            channels: state.channels.records.clone(),
+        }
+    }
+
+    /// The full snapshot of this data; equal to [`State::encode_snapshot`] of its state.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_full(
+            self.accounts.len() as AccountIndex,
+            self.accounts.iter(),
+            &self.supply,
+            self.queue_position,
+            &self.secrets,
+            &self.channels,
+        )
+    }
+
+    /// Reads a full snapshot without building any tree (see [`State::from_data`]).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut buf = bytes;
+        let mut r = Reader(&mut buf);
+        if r.take(MAGIC.len())? != MAGIC {
+            return Err(DecodeError::Invalid("snapshot magic"));
+        }
+        if r.u32()? != VERSION {
+            return Err(DecodeError::Invalid("snapshot version"));
+        }
+        let count = r.u32()? as usize;
+        if count > r.0.len() / ACCOUNT_MIN_LEN {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let mut accounts = Vec::with_capacity(count);
+        for _ in 0..count {
+            accounts.push(decode_account(&mut r)?);
+        }
+        let supply = decode_supply(&mut r)?;
+        let queue_position = r.u64()?;
+        let secrets = decode_secrets(&mut r)?;
+        let channels = r.u32()? as usize;
+        if channels > r.0.len() / CHANNEL_FIXED_LEN {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let mut records = Vec::with_capacity(channels);
+        for _ in 0..channels {
+            records.push(decode_channel(&mut r)?);
+        }
+        if !buf.is_empty() {
+            return Err(DecodeError::TrailingBytes(buf.len()));
+        }
+        Ok(Self {
+            accounts,
+            supply,
+            queue_position,
+            secrets,
+            channels: records,
+        })
+    }
+
+    /// Applies a delta taken on top of this data: overwrites the changed accounts and
+    /// channels, appends the new ones and the new secrets, sets the rest. Refuses a delta
+    /// that does not continue this data (an account or channel past the end, secrets from
+    /// a later position).
+    pub fn apply(&mut self, delta: &StateDelta) -> Result<(), DecodeError> {
+        for (i, account) in &delta.accounts {
+            let i = *i as usize;
+            match i.cmp(&self.accounts.len()) {
+                std::cmp::Ordering::Less => self.accounts[i] = account.clone(),
+                std::cmp::Ordering::Equal => self.accounts.push(account.clone()),
+                std::cmp::Ordering::Greater => {
+                    return Err(DecodeError::Invalid("delta account past the end"));
+                }
+            }
+        }
+        if self.accounts.len() != delta.account_count as usize {
+            return Err(DecodeError::Invalid("delta account count"));
+        }
+        for (p, record) in &delta.channels {
+            let p = *p as usize;
+            match p.cmp(&self.channels.len()) {
+                std::cmp::Ordering::Less => self.channels[p] = record.clone(),
+                std::cmp::Ordering::Equal => self.channels.push(record.clone()),
+                std::cmp::Ordering::Greater => {
+                    return Err(DecodeError::Invalid("delta channel past the end"));
+                }
+            }
+        }
+        if self.channels.len() != delta.channel_count as usize {
+            return Err(DecodeError::Invalid("delta channel count"));
+        }
+        let from = delta.secrets_from as usize;
+        if from > self.secrets.len() {
+            return Err(DecodeError::Invalid("delta secrets past the end"));
+        }
+        self.secrets.truncate(from);
+        self.secrets.extend_from_slice(&delta.secrets);
+        if delta.supply.is_empty() {
+            return Err(DecodeError::Invalid("snapshot token count"));
+        }
+        self.supply.clone_from(&delta.supply);
+        self.queue_position = delta.queue_position;
+        Ok(())
+    }
+
+    /// The delta from an earlier point of this data to now: the accounts and channels at
+    /// `accounts` and `channels` (changed or created since; sorted, deduplicated) with
+    /// their values now, and the secrets from position `secrets_from` on.
+    pub fn delta(
+        &self,
+        accounts: &[AccountIndex],
+        channels: &[u32],
+        secrets_from: u32,
+    ) -> StateDelta {
+        StateDelta {
+            accounts: accounts
+                .iter()
+                .map(|&i| (i, self.accounts[i as usize].clone()))
+                .collect(),
+            account_count: self.accounts.len() as AccountIndex,
+            supply: self.supply.clone(),
+            queue_position: self.queue_position,
+            secrets_from,
+            secrets: self.secrets[(secrets_from as usize).min(self.secrets.len())..].to_vec(),
+            channels: channels
+                .iter()
+                .map(|&p| (p, self.channels[p as usize].clone()))
+                .collect(),
+            channel_count: self.channels.len() as u32,
+        }
+    }
+}
+
+impl StateDelta {
+    /// Serialises the delta, applying on top of the snapshot point of block `base`.
+    pub fn encode(&self, base: u64) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64 * self.accounts.len() + 64);
+        out.extend_from_slice(DELTA_MAGIC);
+        let mut w = Writer(&mut out);
+        w.u32(&DELTA_VERSION);
+        w.u64(&base);
+        w.u32(&self.account_count);
+        w.u32(&(self.accounts.len() as u32));
+        for (i, a) in &self.accounts {
+            w.u32(i);
+            write_account(&mut w, a);
+        }
+        w.u32(&(self.supply.len() as u32));
+        for s in &self.supply {
+            w.u128(s);
+        }
+        w.u64(&self.queue_position);
+        w.u32(&self.secrets_from);
+        write_secrets(&mut w, &self.secrets);
+        w.u32(&self.channel_count);
+        w.u32(&(self.channels.len() as u32));
+        for (p, c) in &self.channels {
+            w.u32(p);
+            write_channel(&mut w, c);
+        }
+        out
+    }
+
+    /// Reads [`Self::encode`] bytes: the base block and the delta.
+    pub fn decode(bytes: &[u8]) -> Result<(u64, Self), DecodeError> {
+        let mut buf = bytes;
+        let mut r = Reader(&mut buf);
+        if r.take(DELTA_MAGIC.len())? != DELTA_MAGIC {
+            return Err(DecodeError::Invalid("delta magic"));
+        }
+        if r.u32()? != DELTA_VERSION {
+            return Err(DecodeError::Invalid("delta version"));
+        }
+        let base = r.u64()?;
+        let account_count = r.u32()?;
+        let n = r.u32()? as usize;
+        if n > r.0.len() / (4 + ACCOUNT_MIN_LEN) {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let mut accounts = Vec::with_capacity(n);
+        for _ in 0..n {
+            let i = r.u32()?;
+            if accounts.last().is_some_and(|(last, _)| *last >= i) {
+                return Err(DecodeError::Invalid("delta accounts out of order"));
+            }
+            accounts.push((i, decode_account(&mut r)?));
+        }
+        let supply = decode_supply(&mut r)?;
+        let queue_position = r.u64()?;
+        let secrets_from = r.u32()?;
+        let secrets = decode_secrets(&mut r)?;
+        let channel_count = r.u32()?;
+        let k = r.u32()? as usize;
+        if k > r.0.len() / (4 + CHANNEL_FIXED_LEN) {
+            return Err(DecodeError::UnexpectedEnd);
+        }
+        let mut channels: Vec<(u32, ChannelRecord)> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let p = r.u32()?;
+            if channels.last().is_some_and(|(last, _)| *last >= p) {
+                return Err(DecodeError::Invalid("delta channels out of order"));
+            }
+            channels.push((p, decode_channel(&mut r)?));
+        }
+        if !buf.is_empty() {
+            return Err(DecodeError::TrailingBytes(buf.len()));
+        }
+        Ok((
+            base,
+            Self {
+                accounts,
+                account_count,
+                supply,
+                queue_position,
+                secrets_from,
+                secrets,
+                channels,
+                channel_count,
+            },
+        ))
+    }
+}
+
+fn encode_full<'a>(
+    count: AccountIndex,
+    accounts: impl Iterator<Item = &'a Account>,
+    supply: &[Amount],
+    queue_position: u64,
+    secrets: &[(B256, u64)],
+    channels: &[ChannelRecord],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * count as usize + 64);
+    out.extend_from_slice(MAGIC);
+    let mut w = Writer(&mut out);
+    w.u32(&VERSION);
+    w.u32(&count);
+    for a in accounts {
+        write_account(&mut w, a);
+    }
+    w.u32(&(supply.len() as u32));
+    for s in supply {
+        w.u128(s);
+    }
+    w.u64(&queue_position);
+    write_secrets(&mut w, secrets);
+    w.u32(&(channels.len() as u32));
+    for c in channels {
+        write_channel(&mut w, c);
+    }
+    out
+}
+
+fn write_account(w: &mut Writer<'_>, a: &Account) {
+    w.address(&a.address);
+    w.u64(&a.nonce);
+    let balances: Vec<Balance> = a.balances().collect();
+    w.u32(&(balances.len() as u32));
+    for b in balances {
+        w.u32(&b.token);
+        w.u128(&b.amount);
+    }
+}
+
+fn write_secrets(w: &mut Writer<'_>, secrets: &[(B256, u64)]) {
+    w.u32(&(secrets.len() as u32));
+    for (hashlock, block) in secrets {
+        w.b256(hashlock);
+        w.u64(block);
+    }
+}
+
+fn write_channel(w: &mut Writer<'_>, c: &ChannelRecord) {
+    w.b256(&c.id);
+    w.u32(&c.wallet);
+    w.u32(&c.hub);
+    w.u32(&c.token);
+    w.u128(&c.total);
+    w.u128(&c.wallet_side);
+    w.u128(&c.hub_side);
+    w.u8(c.status.as_u8());
+    if let ChannelStatus::Disputed { state, deadline } = &c.status {
+        w.u64(deadline);
+        state.encode(w.0);
+    }
+}
+
+fn decode_account(r: &mut Reader<'_, '_>) -> Result<Account, DecodeError> {
+    let mut account = Account::new(r.address()?);
+    account.nonce = r.u64()?;
+    let count = r.u32()? as usize;
+    if count > r.0.len() / 20 {
+        return Err(DecodeError::UnexpectedEnd);
+    }
+    let mut balances = Vec::with_capacity(count);
+    for _ in 0..count {
+        balances.push(Balance {
+            token: r.u32()?,
+            amount: r.u128()?,
+        });
+    }
+    for b in balances {
+        account.set_balance(b.token, b.amount);
+    }
+    Ok(account)
+}
+
+fn decode_supply(r: &mut Reader<'_, '_>) -> Result<Vec<Amount>, DecodeError> {
+    let tokens = r.u32()? as usize;
+    if tokens == 0 || tokens > r.0.len() / 16 {
+        return Err(DecodeError::Invalid("snapshot token count"));
+    }
+    (0..tokens).map(|_| r.u128()).collect()
+}
+
+fn decode_secrets(r: &mut Reader<'_, '_>) -> Result<Vec<(B256, u64)>, DecodeError> {
+    let secrets = r.u32()? as usize;
+    if secrets > r.0.len() / 40 {
+        return Err(DecodeError::UnexpectedEnd);
+    }
+    (0..secrets).map(|_| Ok((r.b256()?, r.u64()?))).collect()
+}
+
+/// One channel record (see the module docs).
+fn decode_channel(r: &mut Reader<'_, '_>) -> Result<ChannelRecord, DecodeError> {
     let id = r.b256()?;
     let (wallet, hub, token) = (r.u32()?, r.u32()?, r.u32()?);
-    if wallet >= state.account_count() || hub >= state.account_count() || wallet == hub {
-        return Err(DecodeError::Invalid("channel participants"));
-    }
-    if token >= state.token_count() {
-        return Err(DecodeError::Invalid("channel token"));
-    }
     let (total, wallet_side, hub_side) = (r.u128()?, r.u128()?, r.u128()?);
     let status = match r.u8()? {
         0 => ChannelStatus::Open,
@@ -207,6 +602,17 @@ fn decode_channel(r: &mut Reader<'_, '_>, state: &State) -> Result<ChannelRecord
     })
 }
 
+/// A channel's accounts and token must exist.
+fn check_channel(c: &ChannelRecord, state: &State) -> Result<(), DecodeError> {
+    if c.wallet >= state.account_count() || c.hub >= state.account_count() || c.wallet == c.hub {
+        return Err(DecodeError::Invalid("channel participants"));
+    }
+    if c.token >= state.token_count() {
+        return Err(DecodeError::Invalid("channel token"));
+    }
+    Ok(())
+}
+
 /// A secret registry leaf: `keccak256(hashlock ‖ uint64 block)`.
 pub(crate) fn secret_leaf(hashlock: &B256, block: u64) -> B256 {
     let mut buf = [0u8; 40];
@@ -219,7 +625,7 @@ pub(crate) fn secret_leaf(hashlock: &B256, block: u64) -> B256 {
 mod tests {
     use super::*;
     use crate::{
-        execution::{BlockExecutor, SequentialExecutor},
+        execution::{BlockExecutor, ParallelExecutor, SequentialExecutor},
         testkit::{BlockGen, Workload, env, genesis},
     };
     use proptest::prelude::*;
@@ -319,6 +725,102 @@ mod tests {
             State::decode_snapshot(&longer).err(),
             Some(DecodeError::TrailingBytes(1))
         );
+    }
+
+    /// Runs `blocks` blocks of the busy workload with changes tracked; returns the data
+    /// before them, each block's changes and the state after.
+    fn tracked_blocks(blocks: u64, parallel: bool) -> (StateData, Vec<StateDelta>, State) {
+        let mut state = genesis(300, 1_000_000);
+        let mut blockgen = BlockGen::new(&state, 11);
+        let w = Workload {
+            odd_p: 0.3,
+            new_receiver_p: 0.1,
+            ..Workload::transfers(400)
+        };
+        let before = StateData::from_state(&state);
+        state.track_changes();
+        let mut executor = ParallelExecutor::new(2);
+        let mut changes = Vec::new();
+        for n in 1..=blocks {
+            let txs = blockgen.block(&w);
+            if parallel {
+                executor.execute_block(&mut state, &env(n), &txs).unwrap();
+            } else {
+                SequentialExecutor
+                    .execute_block(&mut state, &env(n), &txs)
+                    .unwrap();
+            }
+            changes.push(state.take_changes());
+        }
+        (before, changes, state)
+    }
+
+    #[test]
+    fn each_blocks_changes_bring_a_copy_to_the_state_after_it() {
+        for parallel in [false, true] {
+            let (mut data, changes, state) = tracked_blocks(4, parallel);
+            for delta in &changes {
+                data.apply(delta).unwrap();
+            }
+            assert!(changes.iter().any(|d| !d.secrets.is_empty()));
+            assert!(changes.iter().any(|d| !d.channels.is_empty()));
+            assert_eq!(data, StateData::from_state(&state));
+            assert_eq!(data.encode(), state.encode_snapshot());
+            let rebuilt = State::from_data(data).unwrap();
+            assert_eq!(rebuilt.state_root(), state.state_root());
+        }
+    }
+
+    #[test]
+    fn a_delta_over_several_blocks_round_trips_and_rebuilds_the_same_root() {
+        let (before, changes, state) = tracked_blocks(4, true);
+        let full = before.encode();
+        // One delta for blocks 1–2 taken from a copy, another for 3–4.
+        let mut copy = before;
+        let mut points = Vec::new();
+        for pair in changes.chunks(2) {
+            let secrets_from = copy.secrets.len() as u32;
+            let (mut accounts, mut channels) = (Vec::new(), Vec::new());
+            for d in pair {
+                copy.apply(d).unwrap();
+                accounts.extend(d.accounts.iter().map(|(i, _)| *i));
+                channels.extend(d.channels.iter().map(|(p, _)| *p));
+            }
+            accounts.sort_unstable();
+            accounts.dedup();
+            channels.sort_unstable();
+            channels.dedup();
+            points.push(copy.delta(&accounts, &channels, secrets_from));
+        }
+        let encoded: Vec<Vec<u8>> = points
+            .iter()
+            .enumerate()
+            .map(|(i, d)| d.encode(2 * i as u64))
+            .collect();
+        let mut data = StateData::decode(&full).unwrap();
+        for (i, bytes) in encoded.iter().enumerate() {
+            let (base, delta) = StateDelta::decode(bytes).unwrap();
+            assert_eq!((base, &delta), (2 * i as u64, &points[i]));
+            data.apply(&delta).unwrap();
+        }
+        assert_eq!(
+            State::from_data(data).unwrap().state_root(),
+            state.state_root()
+        );
+    }
+
+    #[test]
+    fn a_delta_that_does_not_continue_the_data_is_refused() {
+        let (before, changes, _) = tracked_blocks(2, true);
+        // Block 2's changes on the state before block 1: its new accounts start past the end.
+        let mut data = before.clone();
+        assert!(data.apply(&changes[1]).is_err());
+        let bytes = changes[0].encode(0);
+        for cut in [0, 7, 20, bytes.len() / 2, bytes.len() - 1] {
+            assert!(StateDelta::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(StateDelta::decode(&before.encode()).is_err());
+        assert!(StateData::decode(&bytes).is_err());
     }
 
     proptest! {

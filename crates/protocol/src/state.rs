@@ -237,6 +237,8 @@ impl Account {
 pub(crate) struct Partition {
     pub(crate) accounts: Vec<Account>,
     pub(crate) tree: MerkleTree,
+    /// Positions committed since the last [`State::take_changes`], when tracked.
+    pub(crate) changed: Option<Vec<usize>>,
 }
 
 /// Recomputes the leaves at `positions` (sorted, deduplicated) of one partition.
@@ -246,6 +248,9 @@ pub(crate) fn commit_partition(part: &mut Partition, positions: &[usize]) {
         .map(|&pos| (pos, part.accounts[pos].leaf_hash()))
         .collect();
     part.tree.update(&changes);
+    if let Some(changed) = &mut part.changed {
+        changed.extend_from_slice(positions);
+    }
 }
 
 /// Secrets revealed on the rollup: hashlock → the block it was revealed in.
@@ -254,6 +259,18 @@ pub(crate) struct SecretRegistry {
     pub(crate) revealed: alloy_primitives::map::B256Map<u64>,
     /// Leaves `keccak256(hashlock ‖ uint64 block)` in reveal order.
     pub(crate) tree: MerkleTree,
+    /// Reveals since the last [`State::take_changes`], in order, when tracked.
+    pub(crate) journal: Option<Vec<(B256, u64)>>,
+}
+
+impl SecretRegistry {
+    /// Records a reveal (the caller appends its leaf to the tree in the same order).
+    pub(crate) fn reveal(&mut self, hashlock: B256, block: u64) {
+        self.revealed.insert(hashlock, block);
+        if let Some(journal) = &mut self.journal {
+            journal.push((hashlock, block));
+        }
+    }
 }
 
 /// Channel records: a dense, append-only table in open order, looked up by channel id.
@@ -264,6 +281,8 @@ pub(crate) struct ChannelTable {
     pub(crate) index: alloy_primitives::map::B256Map<u32>,
     /// Leaves [`ChannelRecord::leaf_hash`] by position.
     pub(crate) tree: MerkleTree,
+    /// Existing positions rehashed since the last [`State::take_changes`], when tracked.
+    pub(crate) changed: Option<Vec<usize>>,
 }
 
 impl ChannelTable {
@@ -272,6 +291,7 @@ impl ChannelTable {
             records: Vec::new(),
             index: Default::default(),
             tree: MerkleTree::new(REGISTRY_DEPTH),
+            changed: None,
         }
     }
 
@@ -285,6 +305,9 @@ impl ChannelTable {
     pub(crate) fn commit(&mut self, mut changed: Vec<usize>, opened: Vec<ChannelRecord>) {
         changed.sort_unstable();
         changed.dedup();
+        if let Some(journal) = &mut self.changed {
+            journal.extend_from_slice(&changed);
+        }
         let mut leaves: Vec<(usize, B256)> = changed
             .into_iter()
             .map(|pos| (pos, self.records[pos].leaf_hash()))
@@ -311,6 +334,9 @@ pub struct State {
     pub(crate) secrets: SecretRegistry,
     pub(crate) channels: ChannelTable,
     pub(crate) queue_position: u64,
+    /// Accounts, secrets and channels when changes were last taken, when tracked
+    /// ([`State::track_changes`]).
+    pub(crate) tracked_from: Option<(AccountIndex, u32, u32)>,
 }
 
 /// A genesis allocation: balances credited to an address before block 1.
@@ -404,6 +430,7 @@ impl State {
                 .map(|_| Partition {
                     accounts: Vec::new(),
                     tree: MerkleTree::new(PARTITION_DEPTH),
+                    changed: None,
                 })
                 .collect(),
             index: AddressMap::default(),
@@ -412,9 +439,11 @@ impl State {
             secrets: SecretRegistry {
                 revealed: Default::default(),
                 tree: MerkleTree::new(REGISTRY_DEPTH),
+                journal: None,
             },
             channels: ChannelTable::new(),
             queue_position: 0,
+            tracked_from: None,
         }
     }
 

@@ -496,10 +496,14 @@ async fn snapshots_keep_the_newest_two() {
     on_every_backend(async |db| {
         let store = connect(db).await;
         assert_eq!(store.latest_snapshot().await.unwrap(), None);
-        let snapshot = |block_number: u64, fill: u8| StoredSnapshot {
-            block_number,
-            state_root: B256::repeat_byte(fill),
-            data: vec![fill; 1000 * (block_number as usize + 1)],
+        let snapshot = |block_number: u64, fill: u8| {
+            let mut data = weft_protocol::snapshot::SNAPSHOT_MAGIC.to_vec();
+            data.resize(1000 * (block_number as usize + 1), fill);
+            StoredSnapshot {
+                block_number,
+                state_root: B256::repeat_byte(fill),
+                data,
+            }
         };
         for number in [0, 1, 2, 3] {
             store.save_snapshot(&snapshot(number, 1)).await.unwrap();
@@ -521,6 +525,28 @@ async fn snapshots_keep_the_newest_two() {
         store.save_snapshot(&snapshot(1, 2)).await.unwrap();
         assert_eq!(stored().await, [2, 3]);
         assert_eq!(store.latest_snapshot().await.unwrap(), Some(snapshot(3, 2)));
+
+        // Deltas follow their full snapshot in the chain and are pruned with it.
+        let delta = |block_number: u64| {
+            let mut data = weft_protocol::snapshot::DELTA_MAGIC.to_vec();
+            data.extend_from_slice(&[block_number as u8; 100]);
+            StoredSnapshot {
+                block_number,
+                state_root: B256::repeat_byte(9),
+                data,
+            }
+        };
+        store.save_snapshot_delta(&delta(4)).await.unwrap();
+        store.save_snapshot_delta(&delta(5)).await.unwrap();
+        assert_eq!(
+            store.snapshot_chain().await.unwrap(),
+            [snapshot(3, 2), delta(4), delta(5)]
+        );
+        store.save_snapshot(&snapshot(6, 3)).await.unwrap();
+        assert_eq!(stored().await, [3, 4, 5, 6]);
+        assert_eq!(store.snapshot_chain().await.unwrap(), [snapshot(6, 3)]);
+        store.save_snapshot(&snapshot(7, 3)).await.unwrap();
+        assert_eq!(stored().await, [6, 7]);
     })
     .await;
 }

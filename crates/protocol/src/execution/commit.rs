@@ -79,7 +79,7 @@ pub(crate) fn commit(
     let first = state.secrets.tree.len();
     let mut leaves = Vec::with_capacity(effects.reveals.len());
     for (i, &(_, hashlock)) in effects.reveals.iter().enumerate() {
-        state.secrets.revealed.insert(hashlock, block_number);
+        state.secrets.reveal(hashlock, block_number);
         leaves.push((first + i, secret_leaf(&hashlock, block_number)));
     }
     state.secrets.tree.update(&leaves);
