@@ -32,15 +32,16 @@ pub mod poster;
 pub mod rebuild;
 pub mod watcher;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::warn;
 
 pub use client::{AlloyL1, L1Client};
 pub use error::L1Error;
+/// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
+pub use weft_api::L1Health;
 
 use crate::node::Node;
 
@@ -72,25 +73,6 @@ pub fn spawn<C: L1Client>(
 #[derive(Debug, Default)]
 pub struct L1Status {
     inner: Mutex<L1Health>,
-}
-
-/// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct L1Health {
-    /// Whether the node has an L1 side.
-    pub enabled: bool,
-    /// The latest L1 block seen.
-    pub head_block: Option<u64>,
-    /// The newest L1 block the watcher has taken events from (`head - confirmations + 1`).
-    pub safe_block: Option<u64>,
-    /// `lastCommitted` on L1 at its latest block, as the poster last read it.
-    pub last_committed: Option<u64>,
-    /// Why the poster halted; it posts nothing more until the node restarts.
-    pub poster_halted: Option<String>,
-    /// Conditions that need an operator but do not stop the node, by source (`poster`,
-    /// `watcher`): missing funds, an unreachable L1, a mismatch with the deployment.
-    pub alerts: BTreeMap<String, String>,
 }
 
 impl L1Status {
