@@ -12,9 +12,9 @@ use weft_protocol::{
 };
 
 use crate::{
-    BatchView, BlockTransactions, BlockView, ChainInfo, ChannelView, ClientError, ErrorBody,
-    Health, IncludedTransaction, ProofView, SubmitBatch, Submission, SubmitBatchReply, SubmitReply,
-    TransactionStatus, TransactionView, TypesView, Witness, WithdrawalView, AccountView,
+    AccountView, BatchView, BlockTransactions, BlockView, ChainInfo, ChannelView, ClientError,
+    ErrorBody, Health, IncludedTransaction, ProofView, Submission, SubmitBatch, SubmitBatchReply,
+    SubmitReply, TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness,
 };
 
 /// How often [`Client::wait_executed`] polls.

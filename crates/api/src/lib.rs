@@ -39,7 +39,7 @@ pub use state::{
     AccountView, BlockTransactions, BlockView, ChannelView, IncludedTransaction, ProofView,
 };
 pub use transactions::{
-    SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult, Submission, TransactionStatus,
+    Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus,
     TransactionView, WithdrawalView,
 };
 

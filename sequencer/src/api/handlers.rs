@@ -8,11 +8,11 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use weft_api::{
-    AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions,
-    BlockView, ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction,
-    KindTypes, ProofView, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult, Submission,
-    TransactionStatus, TransactionView, TypesView, Witness, WitnessBlock, WitnessTransaction,
-    WithdrawalView,
+    AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
+    ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction, KindTypes,
+    ProofView, Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult,
+    TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
+    WitnessTransaction,
 };
 use weft_protocol::{
     eip712::Domain,
