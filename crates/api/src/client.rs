@@ -17,6 +17,12 @@ use crate::{
     SubmitReply, TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness,
 };
 
+/// The route of one submission.
+pub const SUBMIT_PATH: &str = "/v1/transactions";
+
+/// The route of a batch of submissions.
+pub const SUBMIT_BATCH_PATH: &str = "/v1/transactions/batch";
+
 /// How often [`Client::wait_executed`] polls.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -100,6 +106,25 @@ impl Client {
         self.request(Method::GET, path, None, false)
             .await
             .map(|v| v.expect("found"))
+    }
+
+    /// `POST`s an encoded JSON body to `path` ([`SUBMIT_PATH`] or [`SUBMIT_BATCH_PATH`])
+    /// and returns the status and body undecoded: for a load generator that decodes only
+    /// what it counts, off the measured path.
+    pub async fn send_encoded(
+        &self,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(StatusCode, Vec<u8>), reqwest::Error> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await?;
+        let status = response.status();
+        Ok((status, response.bytes().await?.to_vec()))
     }
 
     /// `POST`s a JSON body.
@@ -219,7 +244,7 @@ impl Client {
     /// `POST /v1/transactions` of a body already encoded from a [`Submission`] (a load
     /// generator serializes its requests before it starts the clock).
     pub async fn submit_encoded(&self, body: Vec<u8>) -> Result<SubmitReply> {
-        self.post("/v1/transactions", body).await
+        self.post(SUBMIT_PATH, body).await
     }
 
     /// Submits a signed transaction; returns its hash once queued (or already known).
@@ -237,7 +262,7 @@ impl Client {
 
     /// `POST /v1/transactions/batch` of a body already encoded from a [`SubmitBatch`].
     pub async fn submit_batch_encoded(&self, body: Vec<u8>) -> Result<SubmitBatchReply> {
-        self.post("/v1/transactions/batch", body).await
+        self.post(SUBMIT_BATCH_PATH, body).await
     }
 
     /// Waits until the transaction is executed (`Ok` with its block) or failed

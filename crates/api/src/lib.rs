@@ -33,7 +33,7 @@ mod transactions;
 
 pub use batches::{BatchRef, BatchStatus, BatchView, Witness, WitnessBlock, WitnessTransaction};
 pub use chain::{ChainInfo, Health, HealthStatus, KindTypes, L1Health, TypesView};
-pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, POLL_INTERVAL};
+pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, POLL_INTERVAL, SUBMIT_BATCH_PATH, SUBMIT_PATH};
 pub use error::{ClientError, ErrorBody};
 pub use state::{
     AccountView, BlockTransactions, BlockView, ChannelView, IncludedTransaction, ProofView,
