@@ -36,7 +36,7 @@ bench: deps
 	$(CARGO) bench -p weft-channel-hub --bench hub
 	$(CARGO) bench -p weft-sequencer --bench restart
 	$(CARGO) build --release -p weft-sequencer --bins
-	$(CARGO) run --release -p weft-sequencer --bin weft-loadgen --
+	$(CARGO) run --release -p weft-loadgen --
 
 ## Prints the gas used by each L1 contract call, measured on anvil.
 gas: deps

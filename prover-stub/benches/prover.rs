@@ -87,6 +87,7 @@ fn main() {
             queue_position: 0,
         };
         witness_blocks.push(WitnessBlock {
+            hash: header.hash(),
             header,
             transactions: signed
                 .iter()
@@ -121,6 +122,7 @@ fn main() {
     };
     let witness = Witness {
         index: 1,
+        commitment,
         blocks: witness_blocks,
     };
 

@@ -13,6 +13,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
+use weft_l1::{AlloyL1, L1Client};
 use weft_protocol::{
     batch::attestation_digest,
     eip712::Domain,
@@ -22,7 +23,7 @@ use weft_protocol::{
 };
 
 use crate::{
-    chain::Chain,
+    chain,
     config::Config,
     metrics::Metrics,
     store::StateFile,
@@ -56,8 +57,10 @@ pub enum Health {
 pub struct Prover {
     /// Its configuration.
     pub config: Config,
-    /// L1.
-    pub chain: Chain,
+    /// L1, signing with the prover's key.
+    pub l1: AlloyL1,
+    /// The L1 chain id (bound into attestations).
+    pub l1_chain_id: u64,
     /// The domain of the deployment.
     pub domain: Domain,
     /// Health for `/health`.
@@ -66,23 +69,24 @@ pub struct Prover {
     chain_confirmed: std::sync::atomic::AtomicBool,
     /// Metrics.
     pub metrics: Metrics,
-    http: reqwest::Client,
+    sequencer: weft_api::Client,
     file: StateFile,
 }
 
 impl Prover {
     /// Connects to L1 and opens the state file.
     pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
-        let chain =
-            Chain::connect(&config.l1_rpc, config.rollup_address, &config.prover_key).await?;
+        let (l1, l1_chain_id) =
+            chain::connect(&config.l1_rpc, config.rollup_address, &config.prover_key).await?;
         let file = StateFile::open(&config.data_dir)?;
         Ok(Arc::new(Self {
             domain: Domain::new(config.chain_id, config.rollup_address),
-            chain,
+            l1,
+            l1_chain_id,
             health: RwLock::new(Health::Ok { checked: 0 }),
             chain_confirmed: Default::default(),
             metrics: Metrics::default(),
-            http: reqwest::Client::new(),
+            sequencer: weft_api::Client::new(&config.sequencer_url),
             file,
             config,
         }))
@@ -110,15 +114,7 @@ impl Prover {
         if self.chain_confirmed.load(Ordering::Acquire) {
             return Ok(Ok(()));
         }
-        let url = format!("{}/v1/chain", self.config.sequencer_url);
-        let published: PublishedChain = self
-            .http
-            .get(&url)
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
-            .await?;
+        let published: PublishedChain = self.sequencer.chain().await?;
         let verdict = check_chain(&self.chain_params(), &published);
         if verdict.is_ok() {
             self.chain_confirmed.store(true, Ordering::Release);
@@ -127,15 +123,10 @@ impl Prover {
     }
 
     async fn witness(&self, index: u64) -> anyhow::Result<Witness> {
-        let url = format!("{}/v1/batches/{index}/witness", self.config.sequencer_url);
-        let response = self.http.get(&url).send().await?;
-        if !response.status().is_success() {
-            anyhow::bail!(
-                "sequencer answered {} for the witness of batch {index}",
-                response.status()
-            );
-        }
-        Ok(response.json().await?)
+        self.sequencer
+            .witness(index)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the sequencer has no witness of batch {index}"))
     }
 
     /// Halts on `batch` (logged once per distinct refusal, not on every poll).
@@ -195,12 +186,14 @@ async fn step(
     in_flight: &mut Option<(u64, u64)>,
     executor: &mut ParallelExecutor,
 ) -> anyhow::Result<bool> {
-    let chain = &prover.chain;
-    let (committed, proven, finalized) = chain.positions().await?;
+    let l1 = &prover.l1;
+    let view = l1.rollup_view(None).await?;
+    let (committed, proven, finalized) =
+        (view.last_committed, view.last_proven, view.last_finalized);
     if finalized < proven {
         let index = finalized + 1;
-        if chain.now().await? >= chain.finalizable_at(index).await? {
-            let tx = chain.finalize(index).await?;
+        if l1.latest_timestamp().await? >= l1.finalizable_at(index).await? {
+            let tx = l1.finalize_batch(index).await?;
             info!(index, %tx, "finalized");
             return Ok(true);
         }
@@ -211,7 +204,7 @@ async fn step(
             prover.file.save(*checked, state, None)?;
             return Ok(true);
         }
-        if chain.mined_nonce().await? > nonce {
+        if l1.nonce(prover_address(prover)?).await? > nonce {
             prover.halt(
                 batch,
                 "attestation_failed",
@@ -220,7 +213,7 @@ async fn step(
             return Ok(false);
         }
         // Sent before a restart and not mined: send the same attestation at the same nonce.
-        let (commitment, _) = chain.committed_batch(batch).await?;
+        let (commitment, _) = committed_batch(l1, batch).await?;
         attest(prover, batch, &commitment, nonce).await?;
         return Ok(true);
     }
@@ -232,11 +225,9 @@ async fn step(
         prover.halt(next, "chain_mismatch", reason);
         return Ok(false);
     }
-    let (commitment, payload) = chain.committed_batch(next).await?;
+    let (commitment, payload) = committed_batch(l1, next).await?;
     let witness = prover.witness(next).await?;
-    let queue = chain
-        .queue_entries(state.queue_position(), commitment.queue_position)
-        .await?;
+    let queue = chain::queue_entries(l1, state.queue_position(), commitment.queue_position).await?;
     let started = Instant::now();
     if let Err(refusal) = check_batch(
         state,
@@ -266,7 +257,7 @@ async fn step(
         prover.file.save(next, state, None)?;
         return Ok(true);
     }
-    let nonce = chain.nonce().await?;
+    let nonce = l1.pending_nonce(prover_address(prover)?).await?;
     *in_flight = Some((next, nonce));
     // Recorded before sending: a crash from here on resends at this nonce, never a second one.
     prover.file.save(next, state, *in_flight)?;
@@ -288,12 +279,33 @@ async fn attest(
 ) -> anyhow::Result<()> {
     let digest = attestation_digest(
         &prover.config.rollup_address,
-        prover.chain.chain_id,
+        prover.l1_chain_id,
         &commitment.hash(),
     );
     let attestation = weft_l1::attest(&prover.config.prover_key, &digest);
-    let tx = prover.chain.prove(index, attestation, nonce).await?;
+    let tx = prover.l1.prove_batch(index, attestation, nonce).await?;
     prover.metrics.attested.inc();
     info!(index, %tx, "proveBatch mined");
     Ok(())
+}
+
+/// The account paying for the prover's L1 transactions.
+fn prover_address(prover: &Prover) -> anyhow::Result<alloy::primitives::Address> {
+    prover
+        .l1
+        .signer()
+        .ok_or_else(|| anyhow::anyhow!("the prover's L1 client has no key"))
+}
+
+/// The commitment and DA payload of a batch L1 shows committed.
+async fn committed_batch(
+    l1: &impl L1Client,
+    index: u64,
+) -> anyhow::Result<(
+    weft_protocol::batch::BatchCommitment,
+    alloy::primitives::Bytes,
+)> {
+    l1.committed_batch(index)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("batch {index} has no BatchCommitted event"))
 }

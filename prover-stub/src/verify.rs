@@ -9,59 +9,20 @@
 //! 4. the system transactions are exactly the L1 queue entries they claim to consume.
 
 use rayon::prelude::*;
-use serde::Deserialize;
 use weft_protocol::{
     batch::{BatchCommitment, BatchError, apply_batch},
-    block::BlockHeader,
     eip712::Domain,
     execution::{BlockExecutor, ChainParams},
     primitives::B256,
-    signature::Signature,
     state::State,
-    transaction::{SignedTransaction, Transaction},
+    transaction::SignedTransaction,
 };
 
-/// One transaction of a witness.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WitnessTransaction {
-    /// Its hash as the sequencer reports it.
-    pub hash: B256,
-    /// The transaction.
-    pub transaction: Transaction,
-    /// Its signature (none for system kinds).
-    pub signature: Option<Signature>,
-}
-
-/// One block of a witness.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WitnessBlock {
-    /// The block's header.
-    pub header: BlockHeader,
-    /// Its transactions in order.
-    pub transactions: Vec<WitnessTransaction>,
-}
-
 /// A batch's witness: `GET /v1/batches/{index}/witness` of the sequencer.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Witness {
-    /// The batch index.
-    pub index: u64,
-    /// The blocks.
-    pub blocks: Vec<WitnessBlock>,
-}
+pub use weft_api::{Witness, WitnessBlock, WitnessTransaction};
 
 /// The chain parameters the sequencer publishes (`GET /v1/chain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PublishedChain {
-    /// Its EIP-712 domain.
-    pub domain: Domain,
-    /// Its dispute window in blocks.
-    pub dispute_window: u64,
-}
+pub type PublishedChain = weft_api::ChainInfo;
 
 /// Compares the prover's own chain parameters with those the sequencer publishes: the
 /// prover re-executes by its own, and a sequencer on other rules produces batches it must

@@ -25,7 +25,7 @@ use weft_sequencer::{
 async fn witness(node: &Node, batch: &StoredBatch) -> Witness {
     let mut blocks = Vec::new();
     for n in batch.commitment.from_block..=batch.commitment.to_block {
-        let (header, _) = node.store.header_by_number(n).await.unwrap().unwrap();
+        let (header, hash) = node.store.header_by_number(n).await.unwrap().unwrap();
         let transactions = node
             .store
             .block_transactions(n)
@@ -40,11 +40,13 @@ async fn witness(node: &Node, batch: &StoredBatch) -> Witness {
             .collect();
         blocks.push(WitnessBlock {
             header,
+            hash,
             transactions,
         });
     }
     Witness {
         index: batch.commitment.index,
+        commitment: batch.commitment,
         blocks,
     }
 }

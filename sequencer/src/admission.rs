@@ -11,7 +11,6 @@
 use std::{sync::Arc, time::Instant};
 
 use rayon::prelude::*;
-use serde::Deserialize;
 use weft_protocol::{
     channel::MAX_LOCKS,
     codec::Encode,
@@ -26,22 +25,7 @@ use crate::{
     node::Node,
 };
 
-/// A submission: a signed transaction, optionally echoing the domain the client signed for
-/// (so a wrong chain or contract gets its own error instead of `invalid_signature`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Submission {
-    /// The transaction (a signed kind).
-    pub transaction: Transaction,
-    /// The sender's signature over its EIP-712 digest.
-    pub signature: Signature,
-    /// The `chainId` the client signed with, if it says.
-    #[serde(default)]
-    pub chain_id: Option<u64>,
-    /// The `verifyingContract` the client signed with, if it says.
-    #[serde(default)]
-    pub verifying_contract: Option<Address>,
-}
+pub use weft_api::Submission;
 
 /// Where an accepted submission stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

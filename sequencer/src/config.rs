@@ -44,7 +44,7 @@ pub const DEFAULT_FEE_RECIPIENT: Address = address!("000000000000000000000000000
 /// Default request body limit.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
 /// Default most transactions in one batch request.
-pub const DEFAULT_MAX_BATCH: usize = 2_000;
+pub const DEFAULT_MAX_BATCH: usize = weft_api::DEFAULT_MAX_BATCH;
 /// Default per-client sustained request rate (requests per second).
 pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
 /// Default per-client burst.

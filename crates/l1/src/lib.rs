@@ -23,17 +23,26 @@
 //! - [`queue`]: queue entry hashes and the queue hash chain.
 //! - [`commitment`]: the batch commitment hash, the attestation digest, the attestation.
 //! - [`exodus`]: the arguments of `exodusWithdraw` from a protocol account proof.
+//! - `client.rs`: [`L1Client`], the L1 operations the sequencer and the prover need, its
+//!   types, and [`AlloyL1`], its JSON-RPC implementation; `error.rs`: [`L1Error`] and its
+//!   policy (revert, transient).
 //! - [`deploy`]: deploying the contracts (the `weft-deploy` binary, the test kit).
 //! - `testkit` (feature `testkit`): spawns anvil and deploys the contracts.
 
 pub mod bindings;
+mod client;
 pub mod commitment;
 pub mod deploy;
+mod error;
 pub mod exodus;
 pub mod queue;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
 pub use bindings::{BatchStatus, EcdsaAttestationVerifier, IBatchVerifier, Rollup, TestToken};
+pub use client::{
+    AlloyL1, BatchLog, Deployment, Fees, L1Client, L1Receipt, L1Result, QueueLog, RollupView,
+};
 pub use commitment::{attest, attestation_digest, commitment_hash, from_sol, to_sol};
+pub use error::L1Error;
 pub use queue::QueueChain;

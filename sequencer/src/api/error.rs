@@ -9,6 +9,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::{Serialize, de::DeserializeOwned};
+pub use weft_api::ErrorBody;
 
 use crate::admission::Rejection;
 
@@ -21,15 +22,6 @@ pub struct ApiError {
     pub code: &'static str,
     /// Detail for humans.
     pub message: String,
-}
-
-/// The body of every error response.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
-    /// Stable code.
-    pub code: &'a str,
-    /// Detail.
-    pub message: &'a str,
 }
 
 impl ApiError {
@@ -83,8 +75,8 @@ impl IntoResponse for ApiError {
         (
             self.status,
             Json(ErrorBody {
-                code: self.code,
-                message: &self.message,
+                code: self.code.to_owned(),
+                message: self.message,
             }),
         )
             .into_response()

@@ -7,20 +7,22 @@ use axum::{
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use weft_api::{
+    AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
+    ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction, KindTypes,
+    ProofView, Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult,
+    TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
+    WitnessTransaction,
+};
 use weft_protocol::{
-    channel::ChannelRecord,
     eip712::Domain,
-    execution::{Receipt, Status},
+    execution::Status,
     primitives::{Address, B256},
-    signature::Signature,
-    state::{AccountProof, Balance},
-    transaction::{ALL_TYPES, Transaction},
+    transaction::ALL_TYPES,
 };
 
 use crate::{
-    admission::{self, Accepted, Outcome, Submission},
+    admission::{self, Accepted, Outcome},
     api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
@@ -28,29 +30,16 @@ use crate::{
 
 type AppState = State<Arc<Node>>;
 
-/// The reply to an accepted submission.
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubmitReply {
-    /// Canonical hash.
-    pub hash: B256,
-    /// `queued` or `executed`.
-    pub status: String,
-    /// The block, if already executed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_number: Option<u64>,
-}
-
 fn reply(hash: B256, accepted: Accepted) -> SubmitReply {
     match accepted {
         Accepted::Queued | Accepted::AlreadyQueued => SubmitReply {
             hash,
-            status: "queued".into(),
+            status: TransactionStatus::Queued,
             block_number: None,
         },
         Accepted::AlreadyExecuted(n) => SubmitReply {
             hash,
-            status: "executed".into(),
+            status: TransactionStatus::Executed,
             block_number: Some(n),
         },
     }
@@ -69,19 +58,11 @@ pub async fn submit(
     Ok(ApiJson(reply(hash, accepted)))
 }
 
-/// Body of `POST /v1/transactions/batch`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Batch {
-    /// The submissions.
-    pub transactions: Vec<Submission>,
-}
-
 /// `POST /v1/transactions/batch`: one result per submission, in order.
 pub async fn submit_batch(
     State(node): AppState,
-    ApiJson(batch): ApiJson<Batch>,
-) -> Result<ApiJson<Value>, ApiError> {
+    ApiJson(batch): ApiJson<SubmitBatch>,
+) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
     let max = node.config.api.max_batch;
     if batch.transactions.is_empty() {
         return Err(ApiError::new(
@@ -100,95 +81,57 @@ pub async fn submit_batch(
             ),
         ));
     }
-    let results: Vec<Value> = admission::admit(&node, batch.transactions)
+    let results = admission::admit(&node, batch.transactions)
         .await
         .into_iter()
         .map(|o: Outcome| match o {
-            Ok((hash, accepted)) => json!(reply(hash, accepted)),
-            Err(r) => json!({ "error": { "code": r.code, "message": r.message } }),
+            Ok((hash, accepted)) => SubmitResult::Accepted(reply(hash, accepted)),
+            Err(r) => SubmitResult::Rejected {
+                error: ErrorBody {
+                    code: r.code.to_owned(),
+                    message: r.message,
+                },
+            },
         })
         .collect();
-    Ok(ApiJson(json!({ "results": results })))
+    Ok(ApiJson(SubmitBatchReply { results }))
 }
 
-/// A transaction and where it stands.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TransactionView {
-    /// Canonical hash.
-    pub hash: B256,
-    /// `queued`, `executed` or `failed`.
-    pub status: &'static str,
-    /// The failure reason, if failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    /// The block, once executed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub block_number: Option<u64>,
-    /// Position in the block.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub index: Option<u32>,
-    /// The transaction.
-    pub transaction: Transaction,
-    /// The sender's signature (absent for system kinds).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub signature: Option<Signature>,
-    /// The receipt, once executed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub receipt: Option<Receipt>,
-    /// The batch holding it, once batched.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub batch: Option<BatchRef>,
-}
-
-/// Where a transaction's batch stands on L1.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchRef {
-    /// Batch index.
-    pub index: u64,
-    /// `sealed`, `committed`, `proven` or `finalized`.
-    pub status: &'static str,
-    /// The L1 transaction that committed it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub commit_l1_tx: Option<B256>,
-    /// The L1 transaction that proved it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub prove_l1_tx: Option<B256>,
-    /// The L1 transaction that finalized it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub finalize_l1_tx: Option<B256>,
-}
-
-impl From<&StoredBatch> for BatchRef {
-    fn from(b: &StoredBatch) -> Self {
-        Self {
-            index: b.commitment.index,
-            status: b.status.as_str(),
-            commit_l1_tx: b.commit_l1_tx,
-            prove_l1_tx: b.prove_l1_tx,
-            finalize_l1_tx: b.finalize_l1_tx,
-        }
+/// The API's name of a stored batch status.
+fn batch_status(status: BatchStatus) -> ApiBatchStatus {
+    match status {
+        BatchStatus::Sealed => ApiBatchStatus::Sealed,
+        BatchStatus::Committed => ApiBatchStatus::Committed,
+        BatchStatus::Proven => ApiBatchStatus::Proven,
+        BatchStatus::Finalized => ApiBatchStatus::Finalized,
     }
 }
 
-impl From<StoredTransaction> for TransactionView {
-    fn from(t: StoredTransaction) -> Self {
-        let (status, reason) = match t.receipt.status {
-            Status::Success => ("executed", None),
-            Status::Failed(r) => ("failed", Some(r.code())),
-        };
-        Self {
-            hash: t.hash,
-            status,
-            reason,
-            block_number: Some(t.block_number),
-            index: Some(t.index),
-            transaction: t.transaction,
-            signature: t.signature,
-            receipt: Some(t.receipt),
-            batch: None,
-        }
+fn batch_ref(b: &StoredBatch) -> BatchRef {
+    BatchRef {
+        index: b.commitment.index,
+        status: batch_status(b.status),
+        commit_l1_tx: b.commit_l1_tx,
+        prove_l1_tx: b.prove_l1_tx,
+        finalize_l1_tx: b.finalize_l1_tx,
+    }
+}
+
+fn transaction_view(t: StoredTransaction) -> TransactionView {
+    let (status, reason) = match t.receipt.status {
+        Status::Success => (TransactionStatus::Executed, None),
+        Status::Failed(r) => (TransactionStatus::Failed, Some(r.code().to_owned())),
+    };
+    TransactionView {
+        hash: t.hash,
+        status,
+        reason,
+        block_number: Some(t.block_number),
+        index: Some(t.index),
+        transaction: t.transaction,
+        signature: t.signature,
+        receipt: Some(t.receipt),
+        batch: None,
     }
 }
 
@@ -229,13 +172,21 @@ pub async fn transaction(
             .batch_of_block(stored.block_number)
             .await
             .map_err(ApiError::internal)?;
-        let mut view = TransactionView::from(stored);
+        let mut view = transaction_view(stored);
         if let Some(b) = &batch {
             // A successful transaction follows its batch: committed → proven → finalized.
-            if view.status == "executed" && b.status >= BatchStatus::Committed {
-                view.status = b.status.as_str();
+            let follows = match b.status {
+                BatchStatus::Sealed => None,
+                BatchStatus::Committed => Some(TransactionStatus::Committed),
+                BatchStatus::Proven => Some(TransactionStatus::Proven),
+                BatchStatus::Finalized => Some(TransactionStatus::Finalized),
+            };
+            if let Some(follows) = follows
+                && view.status == TransactionStatus::Executed
+            {
+                view.status = follows;
             }
-            view.batch = Some(b.into());
+            view.batch = Some(batch_ref(b));
         }
         return Ok(ApiJson(view));
     }
@@ -243,7 +194,7 @@ pub async fn transaction(
     match pending {
         Some(p) => Ok(ApiJson(TransactionView {
             hash,
-            status: "queued",
+            status: TransactionStatus::Queued,
             reason: None,
             block_number: None,
             index: None,
@@ -265,7 +216,7 @@ pub async fn transaction(
 pub async fn withdrawal(
     State(node): AppState,
     ApiPath(hash): ApiPath<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<WithdrawalView>, ApiError> {
     let hash = parse_hash(&hash)?;
     let store = &node.store;
     let tx = store
@@ -311,34 +262,18 @@ pub async fn withdrawal(
         .ok_or_else(|| ApiError::internal("withdrawal leaf missing from its batch"))?;
     let proof = weft_protocol::merkle::proof_of(&leaves, index)
         .ok_or_else(|| ApiError::internal("no proof for a leaf of the batch"))?;
-    Ok(ApiJson(json!({
-        "batchIndex": batch.commitment.index,
-        "batchStatus": batch.status.as_str(),
-        "txHash": hash,
-        "recipient": withdrawal.recipient,
-        "token": withdrawal.token,
-        "amount": withdrawal.amount.to_string(),
-        "leaf": leaf,
-        "leafIndex": index,
-        "proof": proof,
-        "withdrawalsRoot": batch.commitment.withdrawals_root,
-    })))
-}
-
-/// An account as the API shows it.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountView {
-    /// The address.
-    pub address: Address,
-    /// Its dense index, once it has appeared.
-    pub index: Option<u32>,
-    /// Nonce in the latest state.
-    pub nonce: u64,
-    /// The nonce its next submission must carry (counting pending transactions).
-    pub next_nonce: u64,
-    /// Non-zero balances.
-    pub balances: Vec<Balance>,
+    Ok(ApiJson(WithdrawalView {
+        batch_index: batch.commitment.index,
+        batch_status: batch_status(batch.status),
+        tx_hash: hash,
+        recipient: withdrawal.recipient,
+        token: withdrawal.token,
+        amount: withdrawal.amount,
+        leaf,
+        leaf_index: index as u64,
+        proof,
+        withdrawals_root: batch.commitment.withdrawals_root,
+    }))
 }
 
 /// `GET /v1/accounts/{address}`: an unknown address is an empty account.
@@ -367,18 +302,6 @@ pub async fn account(
     }))
 }
 
-/// An account proof with the root it verifies against.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ProofView {
-    /// The state root the proof verifies against.
-    pub state_root: B256,
-    /// The latest stored block when the proof was taken.
-    pub block_number: u64,
-    /// The proof.
-    pub proof: AccountProof,
-}
-
 /// `GET /v1/accounts/{address}/proof`
 pub async fn account_proof(
     State(node): AppState,
@@ -404,7 +327,7 @@ pub async fn account_proof(
 pub async fn block(
     State(node): AppState,
     ApiPath(id): ApiPath<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<BlockView>, ApiError> {
     let found = if id == "latest" {
         node.store.head().await
     } else if id.starts_with("0x") {
@@ -427,11 +350,11 @@ pub async fn block(
         .block_transaction_hashes(header.number)
         .await
         .map_err(ApiError::internal)?;
-    let mut body = serde_json::to_value(header).map_err(ApiError::internal)?;
-    let obj = body.as_object_mut().expect("a header is an object");
-    obj.insert("hash".into(), json!(hash));
-    obj.insert("transactions".into(), json!(transactions));
-    Ok(ApiJson(body))
+    Ok(ApiJson(BlockView {
+        header,
+        hash,
+        transactions,
+    }))
 }
 
 /// `GET /v1/blocks/{number}/transactions`: the block's transactions in order, each with its
@@ -439,7 +362,7 @@ pub async fn block(
 pub async fn block_transactions(
     State(node): AppState,
     ApiPath(id): ApiPath<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<BlockTransactions>, ApiError> {
     let number = id.parse::<u64>().map_err(|_| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -453,39 +376,24 @@ pub async fn block_transactions(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("block {number} is not known")))?;
-    let transactions: Vec<Value> = node
+    let transactions = node
         .store
         .block_transactions(number)
         .await
         .map_err(ApiError::internal)?
         .into_iter()
-        .map(|t| {
-            json!({
-                "hash": t.hash,
-                "transaction": t.transaction,
-                "signature": t.signature,
-                "receipt": t.receipt,
-            })
+        .map(|t| IncludedTransaction {
+            hash: t.hash,
+            transaction: t.transaction,
+            signature: t.signature,
+            receipt: t.receipt,
         })
         .collect();
-    Ok(ApiJson(
-        json!({ "number": number, "hash": hash, "transactions": transactions }),
-    ))
-}
-
-/// A channel as the rollup records it, with the participants' addresses.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ChannelView {
-    /// The wallet's address.
-    pub wallet_address: Address,
-    /// The hub's address.
-    pub hub_address: Address,
-    /// The latest stored block when the record was read.
-    pub block_number: u64,
-    /// The record.
-    #[serde(flatten)]
-    pub record: ChannelRecord,
+    Ok(ApiJson(BlockTransactions {
+        number,
+        hash,
+        transactions,
+    }))
 }
 
 /// `GET /v1/channels/{id}`: the channel's record in the latest state.
@@ -517,16 +425,16 @@ pub async fn channel(
 pub async fn batch(
     State(node): AppState,
     ApiPath(index): ApiPath<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<BatchView>, ApiError> {
     let (index, batch) = stored_batch(&node, &index).await?;
-    Ok(ApiJson(json!({
-        "index": index,
-        "status": batch.status.as_str(),
-        "commitment": batch.commitment,
-        "commitmentHash": batch.commitment.hash(),
-        "daBytes": batch.da_payload.len(),
-        "l1": BatchRef::from(&batch),
-    })))
+    Ok(ApiJson(BatchView {
+        index,
+        status: batch_status(batch.status),
+        commitment: batch.commitment,
+        commitment_hash: batch.commitment.hash(),
+        da_bytes: batch.da_payload.len() as u64,
+        l1: batch_ref(&batch),
+    }))
 }
 
 /// `GET /v1/batches/{index}/witness`: every block of the batch with its transactions and
@@ -534,7 +442,7 @@ pub async fn batch(
 pub async fn batch_witness(
     State(node): AppState,
     ApiPath(index): ApiPath<String>,
-) -> Result<ApiJson<Value>, ApiError> {
+) -> Result<ApiJson<Witness>, ApiError> {
     let (index, batch) = stored_batch(&node, &index).await?;
     let mut blocks = Vec::new();
     for n in batch.commitment.from_block..=batch.commitment.to_block {
@@ -549,15 +457,25 @@ pub async fn batch_witness(
             .block_transactions(n)
             .await
             .map_err(ApiError::internal)?;
-        let txs: Vec<Value> = txs
+        let transactions = txs
             .into_iter()
-            .map(|t| json!({ "hash": t.hash, "transaction": t.transaction, "signature": t.signature }))
+            .map(|t| WitnessTransaction {
+                hash: t.hash,
+                transaction: t.transaction,
+                signature: t.signature,
+            })
             .collect();
-        blocks.push(json!({ "header": header, "hash": hash, "transactions": txs }));
+        blocks.push(WitnessBlock {
+            header,
+            hash,
+            transactions,
+        });
     }
-    Ok(ApiJson(
-        json!({ "index": index, "commitment": batch.commitment, "blocks": blocks }),
-    ))
+    Ok(ApiJson(Witness {
+        index,
+        commitment: batch.commitment,
+        blocks,
+    }))
 }
 
 /// `GET /v1/domain`
@@ -567,24 +485,31 @@ pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
 
 /// `GET /v1/chain`: the chain parameters every party to a channel needs: the EIP-712
 /// domain (as `/v1/domain`) and the dispute window in blocks.
-pub async fn chain(State(node): AppState) -> ApiJson<Value> {
-    ApiJson(json!({
-        "domain": node.domain,
-        "disputeWindow": node.config.dispute_window,
-    }))
+pub async fn chain(State(node): AppState) -> ApiJson<ChainInfo> {
+    ApiJson(ChainInfo {
+        domain: node.domain,
+        dispute_window: node.config.dispute_window,
+    })
 }
 
 /// `GET /v1/types`: the EIP-712 domain and the typed-data types of every kind, so a
 /// wallet can sign without reading Weft's code.
-pub async fn types(State(node): AppState) -> ApiJson<Value> {
-    let mut kinds = Map::new();
-    for ty in ALL_TYPES {
-        kinds.insert(
-            ty.name.into(),
-            json!({ "primaryType": ty.name, "types": ty.types_json(), "encodeType": ty.encode_type() }),
-        );
-    }
-    ApiJson(json!({ "domain": node.domain.to_json(), "kinds": kinds }))
+pub async fn types(State(node): AppState) -> ApiJson<TypesView> {
+    let kinds = ALL_TYPES
+        .iter()
+        .map(|ty| {
+            let kind = KindTypes {
+                primary_type: ty.name.into(),
+                types: ty.types_json(),
+                encode_type: ty.encode_type(),
+            };
+            (ty.name.to_owned(), kind)
+        })
+        .collect();
+    ApiJson(TypesView {
+        domain: node.domain.to_json(),
+        kinds,
+    })
 }
 
 /// `GET /v1/openapi.json`
@@ -601,17 +526,19 @@ pub async fn health(State(node): AppState) -> Response {
     let mempool = node.mempool.lock().len();
     let l1 = node.l1.snapshot();
     let (code, status) = if l1.poster_halted.is_some() {
-        (StatusCode::SERVICE_UNAVAILABLE, "halted")
+        (StatusCode::SERVICE_UNAVAILABLE, HealthStatus::Halted)
     } else if !l1.alerts.is_empty() {
-        (StatusCode::OK, "degraded")
+        (StatusCode::OK, HealthStatus::Degraded)
     } else {
-        (StatusCode::OK, "ok")
+        (StatusCode::OK, HealthStatus::Ok)
     };
-    let mut body =
-        json!({ "status": status, "head": head.number, "headHash": head.hash, "mempool": mempool });
-    if l1.enabled {
-        body["l1"] = json!(l1);
-    }
+    let body = Health {
+        status,
+        head: head.number,
+        head_hash: head.hash,
+        mempool: mempool as u64,
+        l1: l1.enabled.then_some(l1),
+    };
     (code, ApiJson(body)).into_response()
 }
 

@@ -31,8 +31,8 @@ pub fn app(node: Arc<Node>) -> Router {
     let limiter = Arc::new(RateLimiter::new(api.rate_per_second, api.rate_burst));
     let rate_limited = api.rate_per_second > 0;
     let router = Router::new()
-        .route("/v1/transactions", post(handlers::submit))
-        .route("/v1/transactions/batch", post(handlers::submit_batch))
+        .route(weft_api::SUBMIT_PATH, post(handlers::submit))
+        .route(weft_api::SUBMIT_BATCH_PATH, post(handlers::submit_batch))
         .route("/v1/transactions/{hash}", get(handlers::transaction))
         .route(
             "/v1/transactions/{hash}/withdrawal",

@@ -14,35 +14,42 @@
 //!   alert when a commit would revert.
 //!
 //! [`rebuild`] reconstructs a node's data directory from L1 alone. All three talk to L1
-//! through the [`L1Client`] trait; [`AlloyL1`] is the JSON-RPC implementation.
+//! through the [`L1Client`] trait of `weft-l1` (shared with the prover); [`AlloyL1`] is its
+//! JSON-RPC implementation, [`L1Error`] its error and policy (revert, transient).
 //!
 //! | file         | what                                                      |
 //! |--------------|-----------------------------------------------------------|
-//! | `client.rs`  | [`L1Client`], its types, [`AlloyL1`]                      |
-//! | `error.rs`   | [`L1Error`] and its policy (revert, transient)            |
 //! | `watcher.rs` | queue entries and batch events after confirmations        |
 //! | `poster.rs`  | `commitBatch`: persist, send, bump, resume, halt          |
 //! | `rebuild.rs` | `weft-sequencer rebuild`                                  |
 //!
 //! What the node reports about its L1 side (`/health`, metrics) is kept in [`L1Status`].
 
-pub mod client;
-mod error;
 pub mod poster;
 pub mod rebuild;
 pub mod watcher;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::Serialize;
 use tokio::{sync::watch, task::JoinHandle};
 use tracing::warn;
 
-pub use client::{AlloyL1, L1Client};
-pub use error::L1Error;
+/// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
+pub use weft_api::L1Health;
+pub use weft_l1::{AlloyL1, L1Client, L1Error};
 
-use crate::node::Node;
+use crate::{node::Node, store::BatchStatus};
+
+/// The stored status a batch event of L1 moves a batch to.
+fn stored_status(status: weft_l1::BatchStatus) -> BatchStatus {
+    match status {
+        weft_l1::BatchStatus::None => BatchStatus::Sealed,
+        weft_l1::BatchStatus::Committed => BatchStatus::Committed,
+        weft_l1::BatchStatus::Proven => BatchStatus::Proven,
+        weft_l1::BatchStatus::Finalized => BatchStatus::Finalized,
+    }
+}
 
 /// Starts the watcher and, if the configuration has a sequencer key, the poster.
 pub fn spawn<C: L1Client>(
@@ -72,25 +79,6 @@ pub fn spawn<C: L1Client>(
 #[derive(Debug, Default)]
 pub struct L1Status {
     inner: Mutex<L1Health>,
-}
-
-/// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
-#[derive(Debug, Clone, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct L1Health {
-    /// Whether the node has an L1 side.
-    pub enabled: bool,
-    /// The latest L1 block seen.
-    pub head_block: Option<u64>,
-    /// The newest L1 block the watcher has taken events from (`head - confirmations + 1`).
-    pub safe_block: Option<u64>,
-    /// `lastCommitted` on L1 at its latest block, as the poster last read it.
-    pub last_committed: Option<u64>,
-    /// Why the poster halted; it posts nothing more until the node restarts.
-    pub poster_halted: Option<String>,
-    /// Conditions that need an operator but do not stop the node, by source (`poster`,
-    /// `watcher`): missing funds, an unreachable L1, a mismatch with the deployment.
-    pub alerts: BTreeMap<String, String>,
 }
 
 impl L1Status {

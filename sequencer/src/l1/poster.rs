@@ -50,7 +50,9 @@ use tracing::{debug, error, info, warn};
 use weft_l1::Rollup;
 use weft_protocol::signature::SigningKey;
 
-use super::{L1Client, L1Error, client::Fees};
+use weft_l1::Fees;
+
+use super::{L1Client, L1Error};
 use crate::{
     config::L1Config,
     metrics::Reason,

@@ -44,7 +44,9 @@ use weft_protocol::{
     primitives::B256,
 };
 
-use super::{L1Client, client::BatchLog, watcher::MAX_LOG_RANGE, watcher::queue_entries};
+use weft_l1::BatchLog;
+
+use super::{L1Client, stored_status, watcher::MAX_LOG_RANGE, watcher::queue_entries};
 use crate::{
     config::Config,
     node::genesis_state,
@@ -116,7 +118,7 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         for log in l1.batch_logs(from, to).await? {
             match log.status {
                 // A later commit of an index replaces the earlier, reverted one.
-                BatchStatus::Committed => {
+                weft_l1::BatchStatus::Committed => {
                     commits.insert(log.index, log.clone());
                 }
                 _ => later.push(log),
@@ -212,7 +214,7 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
     }
     for log in later.iter().filter(|l| l.index <= view.last_committed) {
         store
-            .set_batch_status(log.index, log.status, Some(log.tx_hash))
+            .set_batch_status(log.index, stored_status(log.status), Some(log.tx_hash))
             .await?;
     }
     let consumed = state.queue_position() as usize;

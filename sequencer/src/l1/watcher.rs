@@ -39,7 +39,9 @@ use weft_protocol::{
     transaction::{Deposit, ForcedWithdraw, Transaction},
 };
 
-use super::{L1Client, client::QueueLog, poster::halt};
+use weft_l1::QueueLog;
+
+use super::{L1Client, poster::halt, stored_status};
 use crate::{
     config::L1Config,
     node::Node,
@@ -182,11 +184,12 @@ impl<C: L1Client> Watcher<C> {
                 );
                 continue;
             }
+            let status = stored_status(log.status);
             store
-                .set_batch_status(log.index, log.status, Some(log.tx_hash))
+                .set_batch_status(log.index, status, Some(log.tx_hash))
                 .await?;
             let m = &self.node.metrics;
-            let gauge = match log.status {
+            let gauge = match status {
                 BatchStatus::Sealed => continue,
                 BatchStatus::Committed => &m.batches_committed,
                 BatchStatus::Proven => &m.batches_proven,
@@ -195,7 +198,7 @@ impl<C: L1Client> Watcher<C> {
             gauge.set(gauge.get().max(log.index as i64));
             debug!(
                 index = log.index,
-                status = log.status.as_str(),
+                status = status.as_str(),
                 tx = %log.tx_hash,
                 "batch status from L1"
             );

@@ -6,12 +6,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use parking_lot::Mutex;
+use weft_l1::{BatchLog, Deployment, L1Receipt, QueueLog, RollupView};
 use weft_protocol::{batch::BatchCommitment, signature::SigningKey};
 
 use super::*;
 use crate::{
     config::{Config, L1Config},
-    l1::client::{BatchLog, Deployment, L1Receipt, QueueLog, RollupView},
     node::Node,
     store::{BatchStatus, StoredBatch},
 };
@@ -86,6 +86,25 @@ impl L1Client for ScriptedL1 {
     }
     async fn receipt(&self, tx: B256) -> R<Option<L1Receipt>> {
         Ok(self.state.lock().receipts.get(&tx).copied())
+    }
+    // The prover's operations: the poster never calls them.
+    async fn committed_batch(&self, _: u64) -> R<Option<(BatchCommitment, Bytes)>> {
+        Err(L1Error::Invalid("not scripted".into()))
+    }
+    async fn pending_nonce(&self, _: Address) -> R<u64> {
+        Err(L1Error::Invalid("not scripted".into()))
+    }
+    async fn finalizable_at(&self, _: u64) -> R<u64> {
+        Err(L1Error::Invalid("not scripted".into()))
+    }
+    async fn latest_timestamp(&self) -> R<u64> {
+        Err(L1Error::Invalid("not scripted".into()))
+    }
+    async fn prove_batch(&self, _: u64, _: Bytes, _: u64) -> R<B256> {
+        Err(L1Error::NoSigner)
+    }
+    async fn finalize_batch(&self, _: u64) -> R<B256> {
+        Err(L1Error::NoSigner)
     }
 }
 

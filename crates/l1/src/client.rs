@@ -1,9 +1,11 @@
-//! The L1 operations the node needs, as a small trait ([`L1Client`]), and its alloy
-//! implementation over JSON-RPC ([`AlloyL1`]).
+//! The L1 operations the sequencer and the prover need, as a small trait ([`L1Client`]),
+//! and its alloy implementation over JSON-RPC ([`AlloyL1`]).
 //!
-//! The trait is what the watcher, the poster and the rebuild see: tests can put a fault the
-//! real chain cannot produce behind it (the poster's unit tests do). Everything here is a
-//! single read or a single broadcast; signing happens in the poster.
+//! The trait is what the sequencer's watcher, poster and rebuild and the prover see: tests
+//! can put a fault the real chain cannot produce behind it (the poster's unit tests do).
+//! Everything here is a single read or a single broadcast. The sequencer's poster signs its
+//! commits itself and broadcasts them raw; the prover's `proveBatch` and `finalizeBatch`
+//! are signed by the client ([`AlloyL1::with_signer`]).
 
 use std::{
     future::{Future, IntoFuture},
@@ -12,16 +14,16 @@ use std::{
 
 use alloy::{
     eips::{BlockId, BlockNumberOrTag},
-    network::TransactionBuilder,
+    network::{EthereumWallet, TransactionBuilder},
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{Filter, Log, TransactionRequest},
-    sol_types::SolEvent,
+    signers::local::PrivateKeySigner,
+    sol_types::{SolCall, SolEvent},
 };
-use weft_l1::Rollup;
+use weft_protocol::{batch::BatchCommitment, signature::SigningKey};
 
-use super::L1Error;
-use crate::store::BatchStatus;
+use crate::{BatchStatus, L1Error, Rollup};
 
 /// What the L1 operations return.
 pub type L1Result<T> = Result<T, L1Error>;
@@ -159,6 +161,29 @@ pub trait L1Client: Send + Sync + 'static {
     fn send_raw(&self, raw: Bytes) -> impl Future<Output = L1Result<B256>> + Send;
     /// The receipt of `tx`, once it is in a block of the canonical chain.
     fn receipt(&self, tx: B256) -> impl Future<Output = L1Result<Option<L1Receipt>>> + Send;
+    /// The commitment and DA payload of batch `index`, from its `commitBatch` transaction
+    /// (`None` if it is not committed).
+    fn committed_batch(
+        &self,
+        index: u64,
+    ) -> impl Future<Output = L1Result<Option<(BatchCommitment, Bytes)>>> + Send;
+    /// `account`'s next nonce, counting its pending transactions.
+    fn pending_nonce(&self, account: Address) -> impl Future<Output = L1Result<u64>> + Send;
+    /// When batch `index` may be finalized (unix seconds), once proven.
+    fn finalizable_at(&self, index: u64) -> impl Future<Output = L1Result<u64>> + Send;
+    /// The latest block's timestamp (unix seconds).
+    fn latest_timestamp(&self) -> impl Future<Output = L1Result<u64>> + Send;
+    /// Sends `proveBatch(index, attestation)` at `nonce`, signed by the client's signer, and
+    /// waits for its receipt; [`L1Error::Revert`] if it reverted.
+    fn prove_batch(
+        &self,
+        index: u64,
+        attestation: Bytes,
+        nonce: u64,
+    ) -> impl Future<Output = L1Result<B256>> + Send;
+    /// Sends `finalizeBatch(index)`, signed by the client's signer, and waits for its
+    /// receipt; [`L1Error::Revert`] if it reverted.
+    fn finalize_batch(&self, index: u64) -> impl Future<Output = L1Result<B256>> + Send;
 }
 
 /// [`L1Client`] over JSON-RPC with alloy. Every request is bounded by a timeout: a stopped
@@ -168,6 +193,8 @@ pub struct AlloyL1 {
     provider: DynProvider,
     rollup: Rollup::RollupInstance<DynProvider>,
     timeout: Duration,
+    /// The account signing the client's own transactions, if it has a key.
+    signer: Option<Address>,
 }
 
 impl AlloyL1 {
@@ -186,7 +213,70 @@ impl AlloyL1 {
             rollup: Rollup::new(rollup, provider.clone()),
             provider,
             timeout,
+            signer: None,
         })
+    }
+
+    /// A client that also signs and sends transactions with `key` (nonce given by the
+    /// caller, gas estimated, chain id fetched): the prover's `proveBatch` and
+    /// `finalizeBatch`.
+    pub fn with_signer(
+        url: &str,
+        rollup: Address,
+        timeout: Duration,
+        key: &SigningKey,
+    ) -> L1Result<Self> {
+        let url = url
+            .parse()
+            .map_err(|e| L1Error::Invalid(format!("l1 rpc url {url}: {e}")))?;
+        let signer = PrivateKeySigner::from_bytes(&key.secret_bytes())
+            .map_err(|e| L1Error::Invalid(format!("signing key: {e}")))?;
+        let sender = signer.address();
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_gas_estimation()
+            .fetch_chain_id()
+            .wallet(EthereumWallet::new(signer))
+            .connect_http(url)
+            .erased();
+        Ok(Self {
+            rollup: Rollup::new(rollup, provider.clone()),
+            provider,
+            timeout,
+            signer: Some(sender),
+        })
+    }
+
+    /// The account signing this client's transactions, if it has a key.
+    pub fn signer(&self) -> Option<Address> {
+        self.signer
+    }
+
+    fn require_signer(&self) -> L1Result<Address> {
+        self.signer.ok_or(L1Error::NoSigner)
+    }
+
+    /// Waits for the receipt of a sent transaction; [`L1Error::Revert`] if it reverted.
+    async fn mined<N: alloy::network::Network>(
+        &self,
+        what: &str,
+        pending: alloy::providers::PendingTransactionBuilder<N>,
+    ) -> L1Result<B256>
+    where
+        N::ReceiptResponse: alloy::network::ReceiptResponse,
+    {
+        use alloy::network::ReceiptResponse as _;
+        let receipt = pending
+            .get_receipt()
+            .await
+            .map_err(|e| L1Error::Transport(format!("{what} receipt: {e}")))?;
+        if !receipt.status() {
+            return Err(L1Error::Revert(format!(
+                "{what} reverted in {}",
+                receipt.transaction_hash()
+            )));
+        }
+        Ok(receipt.transaction_hash())
     }
 
     /// Runs a request under the timeout, classifying its error.
@@ -410,6 +500,65 @@ impl L1Client for AlloyL1 {
     async fn send_raw(&self, raw: Bytes) -> L1Result<B256> {
         let pending = self.rpc(self.provider.send_raw_transaction(&raw)).await?;
         Ok(*pending.tx_hash())
+    }
+
+    async fn committed_batch(&self, index: u64) -> L1Result<Option<(BatchCommitment, Bytes)>> {
+        let filter = Filter::new()
+            .address(*self.rollup.address())
+            .event_signature(Rollup::BatchCommitted::SIGNATURE_HASH)
+            .topic1(U256::from(index))
+            .from_block(0);
+        let mut logs = self.rpc(self.provider.get_logs(&filter)).await?;
+        logs.retain(|l| !l.removed);
+        let Some(log) = logs.last() else {
+            return Ok(None);
+        };
+        let tx = log
+            .transaction_hash
+            .ok_or_else(|| L1Error::Invalid("a log without its transaction".into()))?;
+        let input = self
+            .transaction_input(tx)
+            .await?
+            .ok_or_else(|| L1Error::Invalid(format!("commit transaction {tx} not found")))?;
+        let call = Rollup::commitBatchCall::abi_decode(&input)
+            .map_err(|e| L1Error::Invalid(format!("commitBatch calldata of {tx}: {e}")))?;
+        Ok(Some((crate::from_sol(&call.c), call.daPayload)))
+    }
+
+    async fn pending_nonce(&self, account: Address) -> L1Result<u64> {
+        self.rpc(self.provider.get_transaction_count(account).pending())
+            .await
+    }
+
+    async fn finalizable_at(&self, index: u64) -> L1Result<u64> {
+        let batch = self.contract(self.rollup.batch(index).call()).await?;
+        let delay = self
+            .contract(self.rollup.finalizationDelay().call())
+            .await?;
+        Ok(batch.provenAt + delay)
+    }
+
+    async fn latest_timestamp(&self) -> L1Result<u64> {
+        let block = self
+            .rpc(self.provider.get_block_by_number(BlockNumberOrTag::Latest))
+            .await?
+            .ok_or_else(|| L1Error::Invalid("no latest block".into()))?;
+        Ok(block.header.timestamp)
+    }
+
+    async fn prove_batch(&self, index: u64, attestation: Bytes, nonce: u64) -> L1Result<B256> {
+        self.require_signer()?;
+        let call = self.rollup.proveBatch(index, attestation).nonce(nonce);
+        let pending = self.contract(call.send()).await?;
+        self.mined(&format!("proveBatch({index})"), pending).await
+    }
+
+    async fn finalize_batch(&self, index: u64) -> L1Result<B256> {
+        self.require_signer()?;
+        let call = self.rollup.finalizeBatch(index);
+        let pending = self.contract(call.send()).await?;
+        self.mined(&format!("finalizeBatch({index})"), pending)
+            .await
     }
 
     async fn receipt(&self, tx: B256) -> L1Result<Option<L1Receipt>> {

@@ -1,9 +1,10 @@
-//! Errors of L1 requests, with the policy the watcher and the poster act on.
+//! Errors of L1 requests, with the policy the sequencer's watcher and poster and the prover
+//! act on.
 
 use std::time::Duration;
 
+use crate::Rollup::RollupErrors;
 use alloy::transports::TransportError;
-use weft_l1::Rollup::RollupErrors;
 
 /// An L1 request that failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -23,9 +24,12 @@ pub enum L1Error {
     /// The sender cannot pay for the transaction.
     #[error("insufficient funds: {0}")]
     InsufficientFunds(String),
-    /// An answer that does not decode or contradicts itself.
+    /// An answer that does not decode or contradicts itself, or a bad URL or key.
     #[error("unexpected l1 data: {0}")]
     Invalid(String),
+    /// A transaction the client signs was asked of a client without a key.
+    #[error("this l1 client has no signing key")]
+    NoSigner,
 }
 
 impl L1Error {
@@ -72,8 +76,8 @@ impl L1Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Rollup;
     use alloy::{hex, sol_types::SolError};
-    use weft_l1::Rollup;
 
     fn response(json: &str) -> TransportError {
         TransportError::ErrorResp(serde_json::from_str(json).unwrap())

@@ -1,0 +1,113 @@
+//! Accounts, proofs, channels and blocks: what the latest state and the stored chain show.
+
+use serde::{Deserialize, Serialize};
+use weft_protocol::{
+    block::BlockHeader,
+    channel::ChannelRecord,
+    execution::{Receipt, Status},
+    primitives::{Address, Amount, B256, Nonce, TokenId},
+    signature::Signature,
+    state::{AccountProof, Balance},
+    transaction::Transaction,
+};
+
+/// An account (`GET /v1/accounts/{address}`); an unknown address is an empty account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    /// The address.
+    pub address: Address,
+    /// Its dense index, once it has appeared (`null` before).
+    pub index: Option<u32>,
+    /// Nonce in the latest state.
+    pub nonce: Nonce,
+    /// The nonce its next submission must carry (counting pending transactions).
+    pub next_nonce: Nonce,
+    /// Non-zero balances.
+    pub balances: Vec<Balance>,
+}
+
+impl AccountView {
+    /// The balance of `token`.
+    pub fn balance(&self, token: TokenId) -> Amount {
+        self.balances
+            .iter()
+            .find(|b| b.token == token)
+            .map_or(0, |b| b.amount)
+    }
+}
+
+/// An account proof with the root it verifies against (`GET /v1/accounts/{address}/proof`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProofView {
+    /// The state root the proof verifies against.
+    pub state_root: B256,
+    /// The latest stored block when the proof was taken.
+    pub block_number: u64,
+    /// The proof.
+    pub proof: AccountProof,
+}
+
+/// A channel as the rollup records it, with the participants' addresses
+/// (`GET /v1/channels/{id}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelView {
+    /// The wallet's address.
+    pub wallet_address: Address,
+    /// The hub's address.
+    pub hub_address: Address,
+    /// The latest stored block when the record was read.
+    pub block_number: u64,
+    /// The record.
+    #[serde(flatten)]
+    pub record: ChannelRecord,
+}
+
+/// A stored block (`GET /v1/blocks/{id}`): its header, hash and transaction hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockView {
+    /// The header's fields.
+    #[serde(flatten)]
+    pub header: BlockHeader,
+    /// The header's hash.
+    pub hash: B256,
+    /// Its transactions' hashes in order.
+    pub transactions: Vec<B256>,
+}
+
+/// A block's transactions (`GET /v1/blocks/{number}/transactions`), what a channel
+/// watcher scans for registrations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockTransactions {
+    /// The block number.
+    pub number: u64,
+    /// The block hash.
+    pub hash: B256,
+    /// Its transactions in order.
+    pub transactions: Vec<IncludedTransaction>,
+}
+
+/// A transaction included in a block, with its signature and receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IncludedTransaction {
+    /// Its hash.
+    pub hash: B256,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// Its signature (`null` for system kinds).
+    pub signature: Option<Signature>,
+    /// Its receipt.
+    pub receipt: Receipt,
+}
+
+impl IncludedTransaction {
+    /// Whether it succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.receipt.status == Status::Success
+    }
+}
