@@ -265,6 +265,9 @@ pub struct HubInfo {
     pub match_cap: Amount,
     /// A payer's lock must expire at least this many blocks after `head`.
     pub min_lock_blocks: u64,
+    /// A payer's lock must expire at most this many blocks after the last block the hub
+    /// has scanned (at most `head`): the dispute window less the hub's reveal guard.
+    pub max_lock_blocks: u64,
 }
 
 /// What the hub sends on a wallet's WebSocket.
