@@ -891,3 +891,135 @@ async fn a_sync_to_a_version_past_the_bound_is_refused() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// A captured WebSocket login cannot be replayed (audit issue 18, item 7): each socket
+/// gets its own one-time challenge, a login signed over another socket's challenge is
+/// refused and the live session stays; an old-style signed query opens nothing; a fresh
+/// login by the key's holder replaces the session, which is told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_websocket_login_cannot_be_replayed() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use weft_channel_hub::{
+        auth::{HubLogin, HubRequest},
+        wire::{HubMessage, WalletMessage},
+    };
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    async fn next(socket: &mut Socket) -> Option<HubMessage> {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer in time");
+        match frame {
+            Some(Ok(Message::Text(t))) => Some(serde_json::from_str(&t).unwrap()),
+            _ => None,
+        }
+    }
+    async fn send(socket: &mut Socket, text: &str) {
+        socket.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let domain = hub.hub.domain;
+    let url = format!("ws://{}/v1/ws", hub.addr);
+    let carol = key(3);
+    let connect = async |url: &str| tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let challenge = |m: Option<HubMessage>| match m {
+        Some(HubMessage::Challenge { challenge }) => challenge,
+        other => panic!("expected a challenge, got {other:?}"),
+    };
+
+    // Carol logs in over her socket's challenge.
+    let mut live = connect(&url).await;
+    let c1 = challenge(next(&mut live).await);
+    let login = WalletMessage::Login {
+        wallet: carol.address(),
+        signature: HubLogin {
+            wallet: carol.address(),
+            challenge: c1,
+        }
+        .sign(&carol, &domain),
+    };
+    let captured = serde_json::to_string(&login).unwrap();
+    send(&mut live, &captured).await;
+    assert_eq!(
+        next(&mut live).await,
+        Some(HubMessage::LoggedIn {
+            wallet: carol.address()
+        })
+    );
+    assert!(hub.hub.sessions.is_connected(&carol.address()));
+
+    // The captured login, replayed on another socket, meets another challenge: refused.
+    let mut replay = connect(&url).await;
+    let c2 = challenge(next(&mut replay).await);
+    assert_ne!(c1, c2);
+    send(&mut replay, &captured).await;
+    match next(&mut replay).await {
+        Some(HubMessage::Error { code, .. }) => assert_eq!(code, "unauthorized"),
+        other => panic!("the replayed login was not refused: {other:?}"),
+    }
+    assert!(next(&mut replay).await.is_none(), "the socket closes");
+    // The old signed query (valid for minutes) opens nothing either.
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let query = HubRequest {
+        wallet: carol.address(),
+        method: "GET",
+        path: "/v1/ws",
+        timestamp,
+    }
+    .sign(&carol, &domain);
+    let mut old_style = connect(&format!(
+        "{url}?wallet={}&timestamp={timestamp}&signature={query}",
+        carol.address()
+    ))
+    .await;
+    challenge(next(&mut old_style).await);
+    drop(old_style);
+
+    // Carol's session is still hers: a payment offer would still reach this socket.
+    assert!(hub.hub.sessions.is_connected(&carol.address()));
+    assert!(hub.hub.sessions.send(
+        &carol.address(),
+        HubMessage::SyncRequest {
+            channel_id: B256::ZERO,
+            version: 0
+        }
+    ));
+    assert!(matches!(
+        next(&mut live).await,
+        Some(HubMessage::SyncRequest { .. })
+    ));
+
+    // Carol herself logs in again (a reconnect): the old session is told and closed.
+    let mut fresh = connect(&url).await;
+    let c3 = challenge(next(&mut fresh).await);
+    let relogin = WalletMessage::Login {
+        wallet: carol.address(),
+        signature: HubLogin {
+            wallet: carol.address(),
+            challenge: c3,
+        }
+        .sign(&carol, &domain),
+    };
+    send(&mut fresh, &serde_json::to_string(&relogin).unwrap()).await;
+    assert!(matches!(
+        next(&mut fresh).await,
+        Some(HubMessage::LoggedIn { .. })
+    ));
+    match next(&mut live).await {
+        Some(HubMessage::Error { code, .. }) => assert_eq!(code, "session_replaced"),
+        other => panic!("the replaced session was not told: {other:?}"),
+    }
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
