@@ -72,7 +72,8 @@
 //!    never the other way round.
 //! 3. **Leaf locks** (`parking_lot`, sync): the slot registry (`channel.rs`), the funding
 //!    reservations (`funding.rs`), the open payments and route waiters (`routing.rs`), the
-//!    unsettled channels and scan time (`settlement.rs`), the sessions (`sessions.rs`). Each
+//!    unsettled channels and scan time (`settlement.rs`), the secrets revealed on the rollup
+//!    (`disputes.rs`), the sessions (`sessions.rs`). Each
 //!    is held for a few statements, never across an await, and never while taking another
 //!    lock.
 //!
