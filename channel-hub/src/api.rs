@@ -14,7 +14,7 @@
 //! | `POST /v1/channels/{id}/close` | cooperative close |
 //! | `POST /v1/channels/{id}/sync` | the wallet's latest state, after the hub restarted |
 //! | `POST /v1/admin/channels/{id}/pay` | the operator pays the channel's wallet (bearer token) |
-//! | `GET /v1/ws` | the wallet's WebSocket (signed request in the query) |
+//! | `GET /v1/ws` | the wallet's WebSocket (logged in by a one-time challenge) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus metrics |
 
 use std::sync::Arc;
@@ -22,14 +22,14 @@ use std::sync::Arc;
 use axum::{
     Json, Router,
     extract::{
-        DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State,
-        WebSocketUpgrade, rejection::JsonRejection,
+        DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State, WebSocketUpgrade,
+        rejection::JsonRejection,
     },
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use serde::{Deserialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use serde_json::json;
 use weft_protocol::{
     primitives::{Address, B256},
@@ -331,26 +331,15 @@ async fn admin_pay(
     Ok(Json(hub.pay_wallet(&id, req.amount).await?))
 }
 
-/// Query of the WebSocket upgrade: the signed request of `GET /v1/ws`.
-#[derive(Debug, Deserialize)]
-struct WsAuth {
-    wallet: String,
-    timestamp: String,
-    signature: String,
-}
-
-async fn ws(
-    State(hub): AppState,
-    Query(q): Query<WsAuth>,
-    upgrade: WebSocketUpgrade,
-) -> Result<Response, HubError> {
-    let wallet = authenticate(&hub, "GET", "/v1/ws", &q.wallet, &q.timestamp, &q.signature)?;
+/// `GET /v1/ws`: the upgrade needs no credentials; the socket's first exchange is the
+/// login over a one-time challenge ([`crate::ws`]).
+async fn ws(State(hub): AppState, upgrade: WebSocketUpgrade) -> Result<Response, HubError> {
     Ok(upgrade
         .read_buffer_size(crate::wire::SOCKET_BUFFER)
         .write_buffer_size(0)
         .max_message_size(crate::wire::MAX_SOCKET_MESSAGE)
         .max_frame_size(crate::wire::MAX_SOCKET_MESSAGE)
-        .on_upgrade(move |socket| crate::ws::serve(hub, wallet, socket)))
+        .on_upgrade(move |socket| crate::ws::serve(hub, socket)))
 }
 
 async fn health(State(hub): AppState) -> Json<serde_json::Value> {

@@ -1,22 +1,30 @@
-//! Request authentication for what is not a signed state: reading a channel and opening the
-//! WebSocket. The wallet signs an EIP-712 `HubRequest` (same domain as its states, so any
-//! Ethereum wallet can sign it) over the method, the path and a timestamp:
+//! Request authentication for what is not a signed state. A read of a channel is an
+//! EIP-712 `HubRequest` (same domain as the wallet's states, so any Ethereum wallet can
+//! sign it) over the method, the path and a timestamp:
 //!
 //! ```text
 //! HubRequest(address wallet,string method,string path,uint64 timestamp)
 //! ```
 //!
-//! and sends `x-weft-wallet`, `x-weft-timestamp` (Unix seconds) and `x-weft-signature`
-//! headers (or the `wallet`, `timestamp`, `signature` query parameters, for the WebSocket
-//! upgrade). The hub accepts a timestamp within its window of its own clock. Such requests
+//! sent as the `x-weft-wallet`, `x-weft-timestamp` (Unix seconds) and `x-weft-signature`
+//! headers. The hub accepts a timestamp within its window of its own clock. Such requests
 //! change nothing, so a replay inside the window only repeats a read; every request that
 //! changes a channel carries the wallet's signature of the new state instead.
+//!
+//! The WebSocket carries what a read does not: lock offers and the secrets of settle
+//! offers. Its login is a one-time challenge instead ([`HubLogin`]):
+//!
+//! ```text
+//! HubLogin(address wallet,bytes32 challenge)
+//! ```
+//!
+//! signed over the random challenge the hub sent first on that very socket.
 
 use std::time::Duration;
 
 use weft_protocol::{
     eip712::{Domain, Eip712, FieldType, StructType, Value},
-    primitives::Address,
+    primitives::{Address, B256},
     signature::{Signature, SigningKey},
 };
 
@@ -39,6 +47,55 @@ pub static HUB_REQUEST_TYPE: StructType = StructType::new(
         ("timestamp", FieldType::Uint(64)),
     ],
 );
+
+/// EIP-712 type of [`HubLogin`].
+pub static HUB_LOGIN_TYPE: StructType = StructType::new(
+    "HubLogin",
+    &[
+        ("wallet", FieldType::Address),
+        ("challenge", FieldType::Bytes32),
+    ],
+);
+
+/// A WebSocket login: the wallet signs the challenge the hub sent on that socket. The
+/// challenge is random, lives in that socket alone and is taken by its first message, so a
+/// captured login opens no other socket (unlike a timestamped request, which could be
+/// replayed within its window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubLogin {
+    /// Who logs in.
+    pub wallet: Address,
+    /// The socket's challenge.
+    pub challenge: B256,
+}
+
+impl Eip712 for HubLogin {
+    fn struct_type(&self) -> &'static StructType {
+        &HUB_LOGIN_TYPE
+    }
+
+    fn values(&self) -> Vec<Value<'_>> {
+        vec![Value::Address(self.wallet), Value::Bytes32(self.challenge)]
+    }
+}
+
+impl HubLogin {
+    /// Signs the login with the wallet's key.
+    pub fn sign(&self, key: &SigningKey, domain: &Domain) -> Signature {
+        key.sign_digest(&self.signing_hash(domain))
+    }
+
+    /// Checks that `signature` is the wallet's over this login.
+    pub fn verify(&self, signature: &Signature, domain: &Domain) -> Result<(), HubError> {
+        let signer = signature.recover(&self.signing_hash(domain))?;
+        if signer != self.wallet {
+            return Err(HubError::Unauthorized(
+                "login not signed by the wallet for this socket's challenge".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A signed read request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,6 +86,18 @@ pub enum HubError {
         /// The earliest acceptable expiry.
         min: u64,
     },
+    /// The payer's lock expires later than a dispute of its channel could last: the hub
+    /// could not be sure to reveal its secret on the rollup before the channel concludes.
+    #[error("lock expiry {expiry} is too late: at most {max}")]
+    LockExpiryTooLate {
+        /// The lock's expiry.
+        expiry: u64,
+        /// The latest acceptable expiry.
+        max: u64,
+    },
+    /// A version the hub cannot build on (its successor would overflow).
+    #[error("version {0} is above the largest the hub accepts")]
+    VersionTooHigh(u64),
     /// The hashlock is already used by another payment.
     #[error("hashlock {0} is already used by a payment")]
     DuplicatePayment(B256),
@@ -124,6 +136,8 @@ impl HubError {
             Self::DepositPending => "deposit_pending",
             Self::PayeeUnavailable(_) => "payee_unavailable",
             Self::LockExpiry { .. } => "lock_expiry_too_soon",
+            Self::LockExpiryTooLate { .. } => "lock_expiry_too_late",
+            Self::VersionTooHigh(_) => "version_too_high",
             Self::DuplicatePayment(_) => "duplicate_payment",
             Self::Halted(_) => "channel_halted",
             Self::WrongSecret => "wrong_secret",
@@ -155,6 +169,8 @@ impl HubError {
             | Self::InvalidRequest(_)
             | Self::Transition(_)
             | Self::LockExpiry { .. }
+            | Self::LockExpiryTooLate { .. }
+            | Self::VersionTooHigh(_)
             | Self::WrongSecret => StatusCode::BAD_REQUEST,
             Self::TooManyPayments(_) => StatusCode::TOO_MANY_REQUESTS,
         }

@@ -49,6 +49,12 @@ pub enum TransitionError {
     Overflow,
 }
 
+/// The highest version either side accepts or builds on: `2^63 - 1`. No channel gets
+/// near it (a billion updates a second for 292 years), it fits the signed 64-bit version
+/// columns, and `version + 1` never overflows below it. A state above it (a wallet's
+/// one-signed state presented at sync) is refused.
+pub const MAX_VERSION: u64 = i64::MAX as u64;
+
 /// Which side of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {

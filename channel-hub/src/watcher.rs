@@ -123,6 +123,9 @@ async fn scan(
             handle(hub, &id, from == hub.address, event, number, deadlines).await;
         }
         *cursor = number;
+        // Every event of this block is handled: routing may rely on the channels' phases
+        // up to it.
+        hub.set_scanned(number);
     }
     if *cursor != start {
         hub.store

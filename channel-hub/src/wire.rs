@@ -265,12 +265,28 @@ pub struct HubInfo {
     pub match_cap: Amount,
     /// A payer's lock must expire at least this many blocks after `head`.
     pub min_lock_blocks: u64,
+    /// A payer's lock must expire at most this many blocks after the last block the hub
+    /// has scanned (at most `head`): the dispute window less the hub's reveal guard.
+    pub max_lock_blocks: u64,
 }
 
 /// What the hub sends on a wallet's WebSocket.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum HubMessage {
+    /// The first message on a new socket: the one-time challenge the wallet signs to log
+    /// in ([`WalletMessage::Login`]). Nothing else is sent or taken before the login.
+    #[serde(rename_all = "camelCase")]
+    Challenge {
+        /// 32 random bytes, valid for this socket only and until its login deadline.
+        challenge: B256,
+    },
+    /// The login was accepted: the socket is the wallet's session now.
+    #[serde(rename_all = "camelCase")]
+    LoggedIn {
+        /// The wallet.
+        wallet: Address,
+    },
     /// A state to answer (countersign, or fulfil/reject a lock).
     Offer(Offer),
     /// The hub's signature of a state the wallet sent on the socket.
@@ -315,6 +331,15 @@ pub enum HubMessage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum WalletMessage {
+    /// The answer to the socket's [`HubMessage::Challenge`]: the wallet's signature of
+    /// the EIP-712 `HubLogin(address wallet,bytes32 challenge)` ([`crate::auth::HubLogin`]).
+    #[serde(rename_all = "camelCase")]
+    Login {
+        /// The wallet logging in.
+        wallet: Address,
+        /// Its signature of the login.
+        signature: Signature,
+    },
     /// Accepts a lock offer by revealing the lock's secret: the offered state (which only
     /// adds to the wallet's side) becomes the channel's latest, and the next state the hub
     /// offers pays the lock to the wallet. Nothing to sign; no answer.

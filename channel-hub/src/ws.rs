@@ -1,30 +1,56 @@
-//! The WebSocket transport: one socket per wallet, adapted to the hub. It opens the
-//! wallet's session in [`crate::hub::Sessions`], writes what the hub queues there (offers,
+//! The WebSocket transport: one socket per wallet, adapted to the hub. A new socket is
+//! first logged in by a one-time challenge ([`crate::auth::HubLogin`]); then it opens the
+//! wallet's session in [`crate::hub::Sessions`] (a newer login replaces an older session,
+//! which is told so and closed), writes what the hub queues there (offers,
 //! acknowledgements, sync requests) and hands the wallet's answers to the hub. Messages are
 //! [`HubMessage`] and [`WalletMessage`] as JSON text frames.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
+use rand::{RngCore, SeedableRng, rngs::StdRng};
 use tracing::debug;
 use weft_protocol::primitives::{Address, B256};
 
 use crate::{
+    auth::HubLogin,
     error::HubError,
     hub::Hub,
     wire::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage},
 };
 
-/// Serves one wallet's socket until it closes.
-pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
+/// How long a new socket has to answer its challenge; the challenge is void after it (and
+/// after its one answer, right or wrong).
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one socket until it closes: its login, then the wallet's session.
+pub async fn serve(hub: Arc<Hub>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let Some(wallet) = login(&hub, &mut sink, &mut stream).await else {
+        let _ = sink.close().await;
+        return;
+    };
     let (id, mut outbox) = hub.sessions.open(wallet);
+    // The acknowledgement goes first, before anything the session queues.
+    if send(&mut sink, &HubMessage::LoggedIn { wallet })
+        .await
+        .is_err()
+    {
+        hub.sessions.close(&wallet, id);
+        return;
+    }
     hub.metrics.sessions.inc();
     debug!(%wallet, "wallet connected");
-    let (mut sink, mut stream) = socket.split();
     let writer = tokio::spawn(async move {
         while let Some(message) = outbox.recv().await {
             let text = serde_json::to_string(&message).expect("messages serialize");
@@ -62,6 +88,60 @@ pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {
     hub.metrics.sessions.dec();
     writer.abort();
     debug!(%wallet, "wallet disconnected");
+}
+
+async fn send(sink: &mut SplitSink<WebSocket, Message>, message: &HubMessage) -> Result<(), ()> {
+    let text = serde_json::to_string(message).expect("messages serialize");
+    sink.send(Message::Text(text.into())).await.map_err(|_| ())
+}
+
+/// Sends the socket's challenge and takes its first message, which must be the wallet's
+/// login over it, within [`LOGIN_TIMEOUT`]; the wallet, or `None` (refused, told why).
+async fn login(
+    hub: &Hub,
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+) -> Option<Address> {
+    let mut challenge = B256::ZERO;
+    StdRng::from_os_rng().fill_bytes(challenge.as_mut_slice());
+    send(sink, &HubMessage::Challenge { challenge })
+        .await
+        .ok()?;
+    let first = tokio::time::timeout(LOGIN_TIMEOUT, async {
+        loop {
+            match stream.next().await {
+                Some(Ok(Message::Text(t))) => return Some(t),
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    let result = match first {
+        Ok(Some(text)) => match serde_json::from_str::<WalletMessage>(&text) {
+            Ok(WalletMessage::Login { wallet, signature }) => HubLogin { wallet, challenge }
+                .verify(&signature, &hub.domain)
+                .map(|()| wallet),
+            _ => Err(HubError::Unauthorized(
+                "the first message must be the login".into(),
+            )),
+        },
+        Ok(None) => return None,
+        Err(_) => Err(HubError::Unauthorized("no login in time".into())),
+    };
+    match result {
+        Ok(wallet) => Some(wallet),
+        Err(e) => {
+            debug!(error = %e, "socket login refused");
+            let refusal = HubMessage::Error {
+                channel_id: None,
+                code: e.code().into(),
+                message: e.to_string(),
+            };
+            let _ = send(sink, &refusal).await;
+            None
+        }
+    }
 }
 
 /// A payment sent on the socket. It waits for its payee, so it runs on its own task and
@@ -108,6 +188,13 @@ async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Opt
         WalletMessage::Reject { state, .. } => state.channel_id,
         WalletMessage::Countersign(u) => u.state.channel_id,
         WalletMessage::Sync(s) => s.state.channel_id,
+        WalletMessage::Login { .. } => {
+            return Some(HubMessage::Error {
+                channel_id: None,
+                code: "invalid_request".into(),
+                message: "already logged in".into(),
+            });
+        }
         WalletMessage::Route(_) => unreachable!("routed by `serve`"),
     };
     let result = async {
@@ -136,7 +223,9 @@ async fn handle(hub: &Arc<Hub>, wallet: &Address, message: WalletMessage) -> Opt
             WalletMessage::Sync(req) => {
                 HubMessage::Synced(Box::new(hub.sync(&channel_id, req).await?))
             }
-            WalletMessage::Route(_) => unreachable!("routed by `serve`"),
+            WalletMessage::Route(_) | WalletMessage::Login { .. } => {
+                unreachable!("handled by `serve` and above")
+            }
         }))
     }
     .await;

@@ -6,9 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    fill_block, hub_config, l2_balance, pay_routed, sequencer_with_window, wait_for, wallet,
-};
+use common::{fill_block, l2_balance, pay_routed, sequencer_with_window, wait_for, wallet};
 use weft_channel_hub::{rollup::RollupClient, wire::RouteStatus};
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
@@ -17,7 +15,16 @@ use weft_protocol::{
 };
 
 /// The chain's dispute window in these tests.
-const WINDOW: u64 = 6;
+const WINDOW: u64 = 12;
+
+/// A hub for a chain of [`WINDOW`]: its locks must fit in a dispute (at least 1 + 4
+/// blocks, at most the window less its reveal guard of 2).
+fn hub_config(dir: &std::path::Path, seq: &weft_sequencer::Running) -> weft_channel_hub::Config {
+    let mut config = common::hub_config(dir, seq);
+    config.locks.min_blocks = 1;
+    config.locks.margin_blocks = 4;
+    config
+}
 
 /// The channel's status on the rollup.
 fn status(seq: &weft_sequencer::Running, id: &B256) -> ChannelStatus {

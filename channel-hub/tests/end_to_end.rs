@@ -45,6 +45,8 @@ impl HubProcess {
             .args(["--sequencer-url", &format!("http://{sequencer}")])
             .args(["--watch-interval-ms", "50"])
             .args(["--route-timeout-ms", "3000"])
+            // Locks fit in the test's short dispute window (at most the window less 2).
+            .args(["--min-lock-blocks", "1", "--lock-margin-blocks", "4"])
             .arg("--dev-key")
             .env_remove("DATABASE_URL")
             .env_remove("WEFT_HUB_KEY")
@@ -145,7 +147,7 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
 async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() {
     let dir = tempfile::tempdir().unwrap();
     // A dispute window of a few blocks, so the disputed close concludes within the test.
-    const WINDOW: u64 = 10;
+    const WINDOW: u64 = 16;
     let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
     let hub_dir = dir.path().join("hub");
     let mut hub = HubProcess::start(&hub_dir, seq.addr, free_port()).await;

@@ -31,7 +31,7 @@ use weft_sequencer::{
 };
 
 /// The chain's dispute window here, in L2 blocks.
-const WINDOW: u64 = 6;
+const WINDOW: u64 = 12;
 /// Funded L2 dev accounts: the wallets are 0 and 1, the hub signs with 7.
 const DEV_ACCOUNTS: u32 = 10;
 const HUB_ACCOUNT: u32 = 7;
@@ -129,6 +129,9 @@ async fn channels_settle_through_attested_batches_and_a_payout_is_claimed_on_l1(
 
     let mut config = hub_config(&dir.path().join("hub"), &seq);
     config.key = key(HUB_ACCOUNT);
+    // Locks fit in the short dispute window (at most the window less the reveal guard).
+    config.locks.min_blocks = 1;
+    config.locks.margin_blocks = 4;
     let hub = weft_channel_hub::start(config).await.unwrap();
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;

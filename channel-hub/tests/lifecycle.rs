@@ -149,6 +149,62 @@ async fn a_top_up_grows_the_channel_and_its_balance_pays() {
     seq.stop().await.unwrap();
 }
 
+/// Audit issue 18, item 2: a deposit the hub never co-signed (one unit, with a state the
+/// wallet alone signed) is refused by the rollup, so the channel's total stays what the
+/// co-signed states split: the hub takes the next update (no `deposit_pending`), a top-up
+/// it co-signed still goes through, and the cooperative close pays out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stray_deposit_is_refused_and_the_channel_goes_on() {
+    use weft_protocol::transaction::ChannelDeposit;
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let domain = hub.hub.domain;
+    let latest = alice.channel(&a).unwrap().latest;
+    let mut grown = latest.clone();
+    grown.version += 1;
+    grown.balance_wallet += 1;
+    let own = key(0).sign_digest(&grown.signing_hash(&domain));
+    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let (hash, _) = rollup
+        .sign_and_submit(&key(0), &domain, |nonce| {
+            Transaction::ChannelDeposit(ChannelDeposit {
+                from: key(0).address(),
+                channel_id: a,
+                amount: 1,
+                state: grown.clone(),
+                wallet_signature: own.to_bytes().to_vec().into(),
+                hub_signature: own.to_bytes().to_vec().into(),
+                fee: 0,
+                nonce,
+            })
+        })
+        .await
+        .unwrap();
+    let refused = rollup.wait_executed(&hash, Duration::from_secs(10)).await;
+    assert!(refused.is_err(), "the stray deposit executed: {refused:?}");
+    assert_eq!(seq.node.state.read().channel(&a).unwrap().total, 20_000);
+
+    // The hub's side is not stuck.
+    alice.pay_hub(&a, 100).await.unwrap();
+    alice.top_up(&a, 1).await.unwrap();
+    assert_eq!(seq.node.state.read().channel(&a).unwrap().total, 20_001);
+    alice.pay_hub(&a, 1).await.unwrap();
+    let l2_before = l2_balance(&seq, &alice.address()).await;
+    alice.close_channel(&a, false).await.unwrap();
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await,
+        l2_before + 10_000 - 100
+    );
+    alice.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_operator_pays_a_wallet_through_the_admin_route_and_the_wallet_countersigns() {
     let dir = tempfile::tempdir().unwrap();

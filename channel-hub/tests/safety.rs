@@ -634,3 +634,392 @@ async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// A hand-built route request: `state` (the payer's latest plus a lock to the hub) signed
+/// by dev key `i`.
+fn route_request(
+    i: u32,
+    domain: &Domain,
+    state: ChannelState,
+    payee: weft_protocol::primitives::Address,
+) -> weft_channel_hub::wire::RouteRequest {
+    weft_channel_hub::wire::RouteRequest {
+        wallet_signature: key(i).sign_digest(&state.signing_hash(domain)),
+        state,
+        payee,
+    }
+}
+
+fn lock_to_hub(amount: u128, hashlock: B256, expiry: u64) -> weft_protocol::channel::Lock {
+    weft_protocol::channel::Lock {
+        amount,
+        hashlock,
+        expiry,
+        direction: weft_protocol::channel::LockDirection::WalletToHub,
+    }
+}
+
+/// A and B collude (audit issue 18, item 1): A routes a payment to B, then registers its
+/// channel with an older state; the hub refutes with A's latest, which holds the lock, while
+/// B keeps the secret. A cannot revive its channel through sync. B then reveals the secret
+/// to the hub: the hub must reveal it on the rollup, so that the conclusion pays A's lock to
+/// the hub, which has paid B.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payer_colluding_with_its_payee_cannot_keep_a_routed_payment() {
+    use common::{fill_block, l2_balance, sequencer_with_window};
+    use weft_channel_hub::wire::RouteReply;
+
+    const WINDOW: u64 = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
+    let mut config = hub_config(&dir.path().join("hub"), &seq);
+    config.locks.min_blocks = 2;
+    config.locks.margin_blocks = 10;
+    config.route_timeout = Duration::from_millis(300);
+    let hub = weft_channel_hub::start(config).await.unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    // Bob's own watcher would reveal the secret on the rollup near expiry: not here.
+    let bob = wallet_with(1, &dir.path().join("bob"), &hub, &seq, |c| {
+        c.reveal_guard_blocks = 0;
+    })
+    .await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    let b = bob.open_channel(0, 10_000).await.unwrap();
+    let domain = hub.hub.domain;
+    let before = alice.channel(&a).unwrap().latest;
+
+    // Alice locks 100 to the hub for Bob; Bob holds the offer without answering.
+    bob.set_answering(false);
+    let hashlock = bob.invoice(100).await.unwrap();
+    let expiry = hub.hub.head() + 12 + 8;
+    let locked = transition::add_lock(&before, lock_to_hub(100, hashlock, expiry)).unwrap();
+    let request = route_request(0, &domain, locked.clone(), bob.address());
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/route"), &request).await;
+    assert_eq!(status, 200, "{body}");
+    let reply: RouteReply = serde_json::from_value(body).unwrap();
+    assert_eq!(reply.status, RouteStatus::Pending);
+    wait_for("bob's lock offer", async || {
+        bob.channel(&b).unwrap().offer.is_some()
+    })
+    .await;
+
+    // Alice registers her state without the lock; the hub refutes with the one holding it.
+    alice
+        .register_on_rollup(&a, Some(before.version))
+        .await
+        .unwrap();
+    let registered = || {
+        seq.node
+            .state
+            .read()
+            .channel(&a)
+            .and_then(|r| match &r.status {
+                ChannelStatus::Disputed { state, .. } => Some(state.clone()),
+                _ => None,
+            })
+    };
+    wait_for("the hub's refutation", async || {
+        registered().is_some_and(|s| s == locked)
+    })
+    .await;
+
+    // Alice cannot bring her disputed channel back to life with a state she signed alone.
+    let revive = transition::pay(&locked, Side::Wallet, 1).unwrap();
+    let (status, body) = post(
+        &hub,
+        &format!("/v1/channels/{a}/sync"),
+        &serde_json::json!({
+            "state": revive,
+            "walletSignature": key(0).sign_digest(&revive.signing_hash(&domain)),
+        }),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (409, Some("channel_not_active")),
+        "{body}"
+    );
+    assert_eq!(
+        hub.hub.view(&a, &alice.address()).await.unwrap().status,
+        "disputed"
+    );
+
+    // Bob reveals the secret to the hub: the hub pays him and reveals it on the rollup.
+    bob.set_answering(true);
+    wait_for("the hub's reveal on the rollup", async || {
+        seq.node
+            .state
+            .read()
+            .secret_revealed_at(&hashlock)
+            .is_some()
+    })
+    .await;
+    let revealed = seq.node.state.read().secret_revealed_at(&hashlock).unwrap();
+    assert!(
+        revealed <= expiry,
+        "revealed at {revealed}, expiry {expiry}"
+    );
+    wait_for("bob's settlement", async || {
+        bob.channel(&b).unwrap().latest.balance_wallet == 10_100
+    })
+    .await;
+
+    // The dispute concludes: Alice gets her balance without the lock, the hub the lock.
+    let alice_before = l2_balance(&seq, &alice.address()).await;
+    let hub_before = l2_balance(&seq, &hub.hub.address).await;
+    for _ in 0..WINDOW * 5 {
+        if seq
+            .node
+            .state
+            .read()
+            .channel(&a)
+            .is_some_and(|r| r.status == ChannelStatus::Closed)
+        {
+            break;
+        }
+        fill_block(&seq).await;
+    }
+    assert_eq!(
+        seq.node.state.read().channel(&a).unwrap().status,
+        ChannelStatus::Closed
+    );
+    assert_eq!(
+        l2_balance(&seq, &alice.address()).await - alice_before,
+        locked.balance_wallet
+    );
+    assert_eq!(
+        l2_balance(&seq, &hub.hub.address).await - hub_before,
+        locked.balance_hub + 100
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+/// A payer's lock may not outlast a dispute of its channel (audit issue 18, item 1): the
+/// hub refuses an expiry past the last block it scanned plus the dispute window less its
+/// reveal guard, and takes one at the bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_that_could_outlast_a_dispute_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
+    let a = alice.open_channel(0, 10_000).await.unwrap();
+    bob.open_channel(0, 10_000).await.unwrap();
+    let info: weft_channel_hub::wire::HubInfo =
+        reqwest::get(format!("http://{}/v1/info", hub.addr))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(
+        info.max_lock_blocks,
+        hub.hub.dispute_window - hub.hub.config.locks.margin_blocks / 2
+    );
+    let latest = alice.channel(&a).unwrap().latest;
+    let hashlock = bob.invoice(100).await.unwrap();
+    let max = hub.hub.max_lock_expiry();
+    let too_late = transition::add_lock(&latest, lock_to_hub(100, hashlock, max + 1)).unwrap();
+    let request = route_request(0, &hub.hub.domain, too_late, bob.address());
+    let (status, body) = post(&hub, &format!("/v1/channels/{a}/route"), &request).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("lock_expiry_too_late")),
+        "{body}"
+    );
+    assert!(hub.hub.store.payment(&hashlock).await.unwrap().is_none());
+    // The wallet library keeps its locks within the bound.
+    assert_eq!(
+        alice.pay(&a, bob.address(), 100, hashlock).await.unwrap(),
+        RouteStatus::Settled
+    );
+    alice.close().await;
+    bob.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+/// Sync cannot push a channel's version past the bound (audit issue 18, item 9): the hub
+/// builds `version + 1` on what it adopts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_to_a_version_past_the_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
+    let a = alice.open_channel(0, 1_000).await.unwrap();
+    let latest = alice.channel(&a).unwrap().latest;
+    for version in [u64::MAX, transition::MAX_VERSION + 1] {
+        let mut far = transition::pay(&latest, Side::Wallet, 1).unwrap();
+        far.version = version;
+        let (status, body) = post(
+            &hub,
+            &format!("/v1/channels/{a}/sync"),
+            &serde_json::json!({
+                "state": far,
+                "walletSignature": key(0).sign_digest(&far.signing_hash(&hub.hub.domain)),
+            }),
+        )
+        .await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (400, Some("version_too_high")),
+            "{body}"
+        );
+    }
+    // The channel goes on from its real latest.
+    alice.pay_hub(&a, 10).await.unwrap();
+    assert_eq!(
+        hub.hub
+            .view(&a, &alice.address())
+            .await
+            .unwrap()
+            .latest
+            .state
+            .version,
+        latest.version + 1
+    );
+    alice.close().await;
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}
+
+/// A captured WebSocket login cannot be replayed (audit issue 18, item 7): each socket
+/// gets its own one-time challenge, a login signed over another socket's challenge is
+/// refused and the live session stays; an old-style signed query opens nothing; a fresh
+/// login by the key's holder replaces the session, which is told so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_websocket_login_cannot_be_replayed() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use weft_channel_hub::{
+        auth::{HubLogin, HubRequest},
+        wire::{HubMessage, WalletMessage},
+    };
+
+    type Socket = tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >;
+    async fn next(socket: &mut Socket) -> Option<HubMessage> {
+        let frame = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("an answer in time");
+        match frame {
+            Some(Ok(Message::Text(t))) => Some(serde_json::from_str(&t).unwrap()),
+            _ => None,
+        }
+    }
+    async fn send(socket: &mut Socket, text: &str) {
+        socket.send(Message::Text(text.into())).await.unwrap();
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let domain = hub.hub.domain;
+    let url = format!("ws://{}/v1/ws", hub.addr);
+    let carol = key(3);
+    let connect = async |url: &str| tokio_tungstenite::connect_async(url).await.unwrap().0;
+    let challenge = |m: Option<HubMessage>| match m {
+        Some(HubMessage::Challenge { challenge }) => challenge,
+        other => panic!("expected a challenge, got {other:?}"),
+    };
+
+    // Carol logs in over her socket's challenge.
+    let mut live = connect(&url).await;
+    let c1 = challenge(next(&mut live).await);
+    let login = WalletMessage::Login {
+        wallet: carol.address(),
+        signature: HubLogin {
+            wallet: carol.address(),
+            challenge: c1,
+        }
+        .sign(&carol, &domain),
+    };
+    let captured = serde_json::to_string(&login).unwrap();
+    send(&mut live, &captured).await;
+    assert_eq!(
+        next(&mut live).await,
+        Some(HubMessage::LoggedIn {
+            wallet: carol.address()
+        })
+    );
+    assert!(hub.hub.sessions.is_connected(&carol.address()));
+
+    // The captured login, replayed on another socket, meets another challenge: refused.
+    let mut replay = connect(&url).await;
+    let c2 = challenge(next(&mut replay).await);
+    assert_ne!(c1, c2);
+    send(&mut replay, &captured).await;
+    match next(&mut replay).await {
+        Some(HubMessage::Error { code, .. }) => assert_eq!(code, "unauthorized"),
+        other => panic!("the replayed login was not refused: {other:?}"),
+    }
+    assert!(next(&mut replay).await.is_none(), "the socket closes");
+    // The old signed query (valid for minutes) opens nothing either.
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let query = HubRequest {
+        wallet: carol.address(),
+        method: "GET",
+        path: "/v1/ws",
+        timestamp,
+    }
+    .sign(&carol, &domain);
+    let mut old_style = connect(&format!(
+        "{url}?wallet={}&timestamp={timestamp}&signature={query}",
+        carol.address()
+    ))
+    .await;
+    challenge(next(&mut old_style).await);
+    drop(old_style);
+
+    // Carol's session is still hers: a payment offer would still reach this socket.
+    assert!(hub.hub.sessions.is_connected(&carol.address()));
+    assert!(hub.hub.sessions.send(
+        &carol.address(),
+        HubMessage::SyncRequest {
+            channel_id: B256::ZERO,
+            version: 0
+        }
+    ));
+    assert!(matches!(
+        next(&mut live).await,
+        Some(HubMessage::SyncRequest { .. })
+    ));
+
+    // Carol herself logs in again (a reconnect): the old session is told and closed.
+    let mut fresh = connect(&url).await;
+    let c3 = challenge(next(&mut fresh).await);
+    let relogin = WalletMessage::Login {
+        wallet: carol.address(),
+        signature: HubLogin {
+            wallet: carol.address(),
+            challenge: c3,
+        }
+        .sign(&carol, &domain),
+    };
+    send(&mut fresh, &serde_json::to_string(&relogin).unwrap()).await;
+    assert!(matches!(
+        next(&mut fresh).await,
+        Some(HubMessage::LoggedIn { .. })
+    ));
+    match next(&mut live).await {
+        Some(HubMessage::Error { code, .. }) => assert_eq!(code, "session_replaced"),
+        other => panic!("the replaced session was not told: {other:?}"),
+    }
+    hub.stop().await.unwrap();
+    seq.stop().await.unwrap();
+}

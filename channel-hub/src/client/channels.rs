@@ -138,18 +138,24 @@ impl Wallet {
     }
 
     /// Adds `amount` to the wallet's side: the hub co-signs the larger state first, then the
-    /// wallet deposits on the rollup.
+    /// wallet deposits on the rollup with that co-signed state (the rollup takes no deposit
+    /// without it).
     pub async fn top_up(&self, id: &B256, amount: Amount) -> Result<(), ClientError> {
         let _op = self.op_lock(id).lock_owned().await;
         self.settle_sent(id).await?;
         let state = transition::deposit(&self.latest(id)?.latest, Side::Wallet, amount)?;
-        self.update(id, "topup", state).await?;
+        let ack = self.update(id, "topup", state.clone()).await?;
+        let wallet_signature = self.sign(&state);
+        let hub_signature = ack.hub_signature;
         let (from, fee, channel_id) = (self.inner.address, self.inner.config.fee, *id);
         self.submit_and_wait(|nonce| {
             Transaction::ChannelDeposit(ChannelDeposit {
                 from,
                 channel_id,
                 amount,
+                state,
+                wallet_signature: wallet_signature.to_bytes().to_vec().into(),
+                hub_signature: hub_signature.to_bytes().to_vec().into(),
                 fee,
                 nonce,
             })

@@ -91,6 +91,8 @@ struct Inner {
     dispute_window: u64,
     /// The hub's minimum lock lifetime (from `/v1/info`).
     min_lock_blocks: u64,
+    /// The hub's maximum lock lifetime (from `/v1/info`).
+    max_lock_blocks: u64,
     http: reqwest::Client,
     rollup: RollupClient,
     store: WalletStore,
@@ -164,6 +166,7 @@ impl Wallet {
             domain: info.domain,
             dispute_window: chain.dispute_window,
             min_lock_blocks: info.min_lock_blocks,
+            max_lock_blocks: info.max_lock_blocks,
             http,
             rollup,
             store,

@@ -101,10 +101,18 @@ impl Wallet {
     ) -> Result<RouteStatus, ClientError> {
         let head = self.head().await?;
         let min = self.inner.min_lock_blocks;
+        // Within the hub's bounds (a lock may not outlast a dispute of the channel); when
+        // the extra blocks do not fit, halfway between them, so a hub whose watcher is a
+        // few blocks behind the head still takes it.
+        let max = self.inner.max_lock_blocks.max(min);
+        let mut blocks = min + self.inner.config.lock_extra_blocks;
+        if blocks > max {
+            blocks = min + (max - min) / 2;
+        }
         let lock = Lock {
             amount,
             hashlock,
-            expiry: head + min + self.inner.config.lock_extra_blocks,
+            expiry: head + blocks,
             direction: LockDirection::WalletToHub,
         };
         let _op = self.op_lock(id).lock_owned().await;

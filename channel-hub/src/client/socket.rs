@@ -9,8 +9,7 @@ use tracing::{debug, warn};
 
 use super::{ClientError, RECONNECT_DELAY, Wallet};
 use crate::{
-    auth::HubRequest,
-    store::now_secs,
+    auth::HubLogin,
     wire::{HubMessage, WalletMessage},
 };
 
@@ -38,6 +37,10 @@ impl Wallet {
                 error,
             } => {
                 self.on_routed(hashlock, reply, error);
+                Ok(())
+            }
+            HubMessage::Challenge { .. } | HubMessage::LoggedIn { .. } => {
+                warn!("login message after the login: ignored");
                 Ok(())
             }
             HubMessage::Error {
@@ -71,6 +74,59 @@ impl Wallet {
     }
 }
 
+type Sink = futures_util::stream::SplitSink<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    Message,
+>;
+type Stream = futures_util::stream::SplitStream<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+>;
+
+/// The next hub message on a socket not yet logged in.
+async fn next_message(
+    stream: &mut Stream,
+) -> Result<HubMessage, Box<dyn std::error::Error + Send + Sync>> {
+    loop {
+        match stream.next().await {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(&t)?),
+            Some(Ok(Message::Close(_))) | None => return Err("socket closed at login".into()),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// Logs the socket in: signs the challenge the hub sent first on it and waits for the hub
+/// to accept the login.
+async fn login(
+    wallet: &Wallet,
+    sink: &mut Sink,
+    stream: &mut Stream,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let inner = &wallet.inner;
+    let HubMessage::Challenge { challenge } = next_message(stream).await? else {
+        return Err("the hub did not open with a challenge".into());
+    };
+    let signature = HubLogin {
+        wallet: inner.address,
+        challenge,
+    }
+    .sign(&inner.config.key, &inner.domain);
+    let login = WalletMessage::Login {
+        wallet: inner.address,
+        signature,
+    };
+    let text = serde_json::to_string(&login).expect("messages serialize");
+    sink.send(Message::Text(text.into())).await?;
+    match next_message(stream).await? {
+        HubMessage::LoggedIn { wallet } if wallet == inner.address => Ok(()),
+        HubMessage::Error { code, message, .. } => {
+            Err(format!("login refused: {code}: {message}").into())
+        }
+        other => Err(format!("unexpected answer to the login: {other:?}").into()),
+    }
+}
+
 /// Keeps the wallet's WebSocket open, reconnecting after drops, until the wallet closes.
 pub(super) async fn socket_loop(wallet: Wallet) {
     let mut stop = wallet.inner.stop.subscribe();
@@ -95,19 +151,7 @@ async fn run_socket(
     stop: &mut tokio_watch::Receiver<bool>,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let inner = &wallet.inner;
-    let timestamp = now_secs();
-    let signature = HubRequest {
-        wallet: inner.address,
-        method: "GET",
-        path: "/v1/ws",
-        timestamp,
-    }
-    .sign(&inner.config.key, &inner.domain);
-    let url = format!(
-        "{}/v1/ws?wallet={}&timestamp={timestamp}&signature={signature}",
-        inner.config.hub_url.replacen("http", "ws", 1),
-        inner.address
-    );
+    let url = format!("{}/v1/ws", inner.config.hub_url.replacen("http", "ws", 1));
     // Messages are a few KiB at most: small buffers (tungstenite zeroes its whole read
     // buffer on each read, 128 KiB by default) and no Nagle delay.
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
@@ -117,6 +161,7 @@ async fn run_socket(
         .max_frame_size(Some(crate::wire::MAX_SOCKET_MESSAGE));
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let (mut sink, mut stream) = socket.split();
+    login(wallet, &mut sink, &mut stream).await?;
     let (tx, mut rx) = mpsc::unbounded_channel::<WalletMessage>();
     *inner.socket.lock() = Some(tx);
     inner.connected.send_replace(true);

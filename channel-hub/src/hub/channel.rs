@@ -17,6 +17,7 @@ use weft_protocol::{
 use crate::{
     error::HubError,
     store::StoreError,
+    transition::MAX_VERSION,
     wire::{ChannelView, HeldState, Offer, OfferKind},
 };
 
@@ -278,11 +279,14 @@ impl Channel {
     /// Refuses updates unless the channel is active and has no offer outstanding.
     pub(super) fn ready_for_wallet_update(&self, proposed: u64) -> Result<(), HubError> {
         self.ready_for_offer()?;
+        if proposed > MAX_VERSION {
+            return Err(HubError::VersionTooHigh(proposed));
+        }
         let hub = self.highest_version();
         if proposed <= hub {
             return Err(HubError::StaleVersion { proposed, hub });
         }
-        if proposed > hub + 1 {
+        if proposed > hub.saturating_add(1) {
             // The wallet holds newer states than the hub: the hub's database is behind.
             return Err(HubError::SyncRequired { hub });
         }

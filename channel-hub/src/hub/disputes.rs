@@ -4,7 +4,12 @@
 //! closes and deposits seen on the rollup update the channel. Owns the head at which
 //! stalled payments were last looked for.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    collections::HashSet,
+    sync::atomic::{AtomicU64, Ordering},
+};
+
+use parking_lot::Mutex;
 
 use tracing::{info, warn};
 use weft_protocol::{
@@ -15,19 +20,23 @@ use weft_protocol::{
 };
 
 use super::{Channel, Hub, Phase, StoredStatus};
-use crate::{error::HubError, store::PaymentStatus};
+use crate::{error::HubError, rollup::RollupError, store::PaymentStatus};
 
 /// The head [`Hub::enforce_stalled`] last looked at: whether a lock is due depends on the
-/// head alone, so the fulfilled payments are looked through once per new head.
+/// head alone, so the fulfilled payments are looked through once per new head. Also the
+/// secrets the hub has revealed on the rollup since it started (a leaf lock), so each is
+/// sent once (after a restart, once more: a second reveal only fails).
 #[derive(Debug)]
 pub(super) struct Enforcement {
     looked_at: AtomicU64,
+    revealed: Mutex<HashSet<B256>>,
 }
 
 impl Default for Enforcement {
     fn default() -> Self {
         Self {
             looked_at: AtomicU64::new(u64::MAX),
+            revealed: Mutex::default(),
         }
     }
 }
@@ -36,6 +45,10 @@ impl Enforcement {
     /// Whether `head` is new since the last look (which is now at `head`).
     fn first_look(&self, head: u64) -> bool {
         self.looked_at.swap(head, Ordering::AcqRel) != head
+    }
+
+    fn is_revealed(&self, hashlock: &B256) -> bool {
+        self.revealed.lock().contains(hashlock)
     }
 }
 
@@ -84,11 +97,14 @@ impl Hub {
 
     /// Enforces on the rollup the payments whose payer stopped answering: the payee was
     /// paid (the hub knows the secret) but no state of the payer's has settled the lock (no
-    /// later payment, no countersigned settlement), and the lock is within half the lock
-    /// margin of expiring. The hub reveals the secret (so the lock resolves to the hub
-    /// whenever a state holding it concludes) and registers the payer's channel with its
-    /// latest state the payer signed, which holds the lock; the watcher concludes it after
-    /// the deadline. Returns the channels registered.
+    /// later payment, no countersigned settlement). A payer's channel that is disputed
+    /// already gets the secret revealed at once (its registered state may hold the lock,
+    /// and only a reveal before the lock's expiry pays it to the hub). Any other (active,
+    /// unsynced, halted) whose lock is within half the lock margin of expiring: the hub
+    /// reveals the secret (so the lock resolves to the hub whenever a state holding it
+    /// concludes) and registers the payer's channel with its latest state the payer signed,
+    /// which holds the lock; the watcher concludes it after the deadline. Returns the
+    /// channels registered.
     pub async fn enforce_stalled(&self) -> Result<Vec<B256>, HubError> {
         let head = self.head();
         // Whether a lock is due depends on the head alone: under load every payer channel
@@ -96,25 +112,34 @@ impl Hub {
         if !self.enforcement.first_look(head) {
             return Ok(Vec::new());
         }
-        let guard = self.config.locks.margin_blocks / 2;
+        let guard = self.reveal_guard();
         let fulfilled = self
             .payments
             .matching(|p| p.status == PaymentStatus::Fulfilled && p.secret.is_some());
         let mut registered = Vec::new();
         for p in fulfilled {
+            let Some(secret) = p.secret else { continue };
             let slot = self.slot(&p.payer_channel)?;
             let mut ch = slot.channel.lock().await;
-            if !matches!(ch.phase, Phase::Active | Phase::Unsynced) {
-                continue;
+            match ch.phase {
+                Phase::Closed => continue,
+                Phase::Disputed => {
+                    drop(ch);
+                    if !self.enforcement.is_revealed(&p.hashlock) {
+                        self.reveal_on_rollup(p.hashlock, secret).await?;
+                    }
+                    continue;
+                }
+                Phase::Active | Phase::Unsynced | Phase::Halted => {}
             }
             let due = ch.latest.locks.iter().any(|l| {
                 l.hashlock == p.hashlock
                     && l.direction == LockDirection::WalletToHub
                     && head.saturating_add(guard) >= l.expiry
             });
-            let Some(secret) = p.secret.filter(|_| due) else {
+            if !due {
                 continue;
-            };
+            }
             warn!(channel = %ch.id, payment = %p.hashlock, head, "the payer stopped answering: enforcing its lock on the rollup");
             // No more off-chain updates on this channel: the rollup decides it now.
             let reason = format!("payer did not settle payment {}", p.hashlock);
@@ -124,15 +149,36 @@ impl Hub {
             ch.offer = None;
             let id = ch.id;
             drop(ch);
-            let reveal = self.send_reveal(secret).await?;
-            if let Err(e) = self.wait_transaction(&reveal).await {
-                // Revealed by someone else already (the payee on the rollup) is as good.
-                warn!(error = %e, "revealing the secret failed");
-            }
+            self.reveal_on_rollup(p.hashlock, secret).await?;
             self.register_on_rollup(&id, None).await?;
             registered.push(id);
         }
         Ok(registered)
+    }
+
+    /// Reveals `secret` on the rollup (`RevealSecret`) and waits for it, once: a lock to
+    /// the hub under `hashlock` then resolves to the hub in any dispute that concludes with
+    /// it. Revealed by someone else already (the payee) is as good.
+    pub(super) async fn reveal_on_rollup(
+        &self,
+        hashlock: B256,
+        secret: B256,
+    ) -> Result<(), HubError> {
+        if self.enforcement.is_revealed(&hashlock) {
+            return Ok(());
+        }
+        let reveal = self.send_reveal(secret).await?;
+        match self.wait_transaction(&reveal).await {
+            Ok(_) => {}
+            // Executed and failed: the secret is in the registry already.
+            Err(HubError::Rollup(e @ RollupError::Failed { .. })) => {
+                warn!(payment = %hashlock, error = %e, "revealing the secret failed (revealed already?)");
+            }
+            Err(e) => return Err(e),
+        }
+        self.enforcement.revealed.lock().insert(hashlock);
+        info!(payment = %hashlock, "revealed a payment's secret on the rollup");
+        Ok(())
     }
 
     async fn best_co_signed(
@@ -173,10 +219,7 @@ impl Hub {
                 .await?
                 .and_then(|p| p.secret);
             if let Some(secret) = secret {
-                let hash = self.send_reveal(secret).await?;
-                if let Err(e) = self.wait_transaction(&hash).await {
-                    warn!(error = %e, "reveal failed (already revealed?)");
-                }
+                self.reveal_on_rollup(lock.hashlock, secret).await?;
             }
         }
         Ok(())

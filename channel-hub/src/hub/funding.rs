@@ -10,6 +10,7 @@ use tracing::info;
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus},
     primitives::{Amount, B256, TokenId},
+    signature::Signature,
     transaction::{ChannelDeposit, Transaction},
 };
 
@@ -237,7 +238,9 @@ impl Hub {
             (ack, deposit)
         };
         slot.freed.notify_waiters();
-        let result = self.deposit(id, deposit).await;
+        let result = self
+            .deposit(id, deposit, &update.state, &update.wallet_signature)
+            .await;
         self.release_funding(id);
         let block = result?;
         let mut ch = slot.channel.lock().await;
@@ -246,17 +249,30 @@ impl Hub {
         Ok(ack)
     }
 
-    /// Sends the hub's `ChannelDeposit` and waits for it to execute.
-    async fn deposit(&self, id: &B256, amount: Amount) -> Result<u64, HubError> {
+    /// Sends the hub's `ChannelDeposit` with the countersigned funding state (the state
+    /// after the deposit, which the rollup requires) and waits for it to execute.
+    async fn deposit(
+        &self,
+        id: &B256,
+        amount: Amount,
+        state: &ChannelState,
+        wallet_signature: &Signature,
+    ) -> Result<u64, HubError> {
         let fee = self.config.fee;
         let from = self.address;
         let channel_id = *id;
+        let state = state.clone();
+        let hub_signature = self.sign(&state).to_bytes().to_vec().into();
+        let wallet_signature = wallet_signature.to_bytes().to_vec().into();
         let hash = self
             .send_transaction(Some(*id), move |nonce| {
                 Transaction::ChannelDeposit(ChannelDeposit {
                     from,
                     channel_id,
                     amount,
+                    state,
+                    wallet_signature,
+                    hub_signature,
                     fee,
                     nonce,
                 })

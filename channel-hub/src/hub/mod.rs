@@ -72,7 +72,8 @@
 //!    never the other way round.
 //! 3. **Leaf locks** (`parking_lot`, sync): the slot registry (`channel.rs`), the funding
 //!    reservations (`funding.rs`), the open payments and route waiters (`routing.rs`), the
-//!    unsettled channels and scan time (`settlement.rs`), the sessions (`sessions.rs`). Each
+//!    unsettled channels and scan time (`settlement.rs`), the secrets revealed on the rollup
+//!    (`disputes.rs`), the sessions (`sessions.rs`). Each
 //!    is held for a few statements, never across an await, and never while taking another
 //!    lock.
 //!
@@ -151,6 +152,7 @@ pub struct Hub {
     nonces: Nonces,
     enforcement: Enforcement,
     head: AtomicU64,
+    scanned: AtomicU64,
 }
 
 impl Hub {
@@ -161,6 +163,21 @@ impl Hub {
         let rollup = RollupClient::new(&config.sequencer_url);
         let chain = rollup.chain().await?;
         let head = rollup.head().await?;
+        // What the hub knows of its channels on the rollup is as of the last block its
+        // watcher scanned (a fresh hub has no channels: the head).
+        let scanned = store.meta(crate::watcher::CURSOR).await?.unwrap_or(head);
+        let locks = &config.locks;
+        let shortest = locks.min_blocks + locks.margin_blocks + locks.margin_blocks / 2;
+        if shortest > chain.dispute_window {
+            // No lock could be both long enough and short enough: nothing could be routed.
+            return Err(HubError::Config(format!(
+                "locks of at least {} blocks plus a reveal guard of {} do not fit the chain's \
+                 dispute window of {} blocks",
+                locks.min_blocks + locks.margin_blocks,
+                locks.margin_blocks / 2,
+                chain.dispute_window
+            )));
+        }
         let key = config.key.clone();
         let hub = Arc::new(Self {
             address: key.address(),
@@ -178,6 +195,7 @@ impl Hub {
             nonces: Nonces::default(),
             enforcement: Enforcement::default(),
             head: AtomicU64::new(head),
+            scanned: AtomicU64::new(scanned),
             config,
         });
         hub.load().await?;
@@ -375,6 +393,35 @@ impl Hub {
         self.head.fetch_max(head, Ordering::AcqRel);
     }
 
+    /// The last block the watcher has scanned: the hub's view of its channels on the
+    /// rollup (registrations, closes, deposits) is complete up to it.
+    pub fn scanned(&self) -> u64 {
+        self.scanned.load(Ordering::Acquire)
+    }
+
+    /// Records that the watcher scanned every block up to `block`.
+    pub fn set_scanned(&self, block: u64) {
+        self.scanned.fetch_max(block, Ordering::AcqRel);
+    }
+
+    /// Blocks the hub keeps between learning a secret and the last block its reveal on the
+    /// rollup still counts: half the lock margin. A payer's stalled lock is enforced this
+    /// many blocks before it expires, and a lock may expire at most this many blocks before
+    /// a dispute registered after the hub's view of the rollup could conclude.
+    pub fn reveal_guard(&self) -> u64 {
+        self.config.locks.margin_blocks / 2
+    }
+
+    /// The latest expiry the hub accepts for a payer's lock: a dispute of the payer's
+    /// channel not yet seen by the watcher was registered after [`Self::scanned`], so it
+    /// concludes after `scanned + dispute_window`; the lock, and the hub's reveal of its
+    /// secret, come [`Self::reveal_guard`] blocks before that.
+    pub fn max_lock_expiry(&self) -> u64 {
+        self.scanned()
+            .saturating_add(self.dispute_window)
+            .saturating_sub(self.reveal_guard())
+    }
+
     /// `GET /v1/info`.
     pub fn info(&self) -> HubInfo {
         HubInfo {
@@ -383,6 +430,7 @@ impl Hub {
             head: self.head(),
             match_cap: self.config.funding.match_cap,
             min_lock_blocks: self.config.locks.min_blocks + self.config.locks.margin_blocks,
+            max_lock_blocks: self.dispute_window.saturating_sub(self.reveal_guard()),
         }
     }
 

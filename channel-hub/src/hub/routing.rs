@@ -10,6 +10,7 @@ use std::{
 
 use parking_lot::Mutex;
 use tokio::sync::oneshot;
+use tracing::warn;
 use weft_protocol::{
     channel::{Lock, LockDirection},
     primitives::{Address, B256, keccak256},
@@ -236,6 +237,16 @@ impl Hub {
                 min,
             });
         }
+        // Both channels are active as of the last block the watcher scanned; a registration
+        // after it concludes after `max` plus the reveal guard, so the payee's lock expires,
+        // and the hub reveals the secret it learns, before either side's dispute can end.
+        let max = self.max_lock_expiry();
+        if lock.expiry > max {
+            return Err(HubError::LockExpiryTooLate {
+                expiry: lock.expiry,
+                max,
+            });
+        }
         let hashlock = lock.hashlock;
         // A payment in flight is refused here; one that is over, by the payments table's
         // primary key when the commit below inserts its row.
@@ -352,15 +363,21 @@ impl Hub {
             .map(|p| p.payer_channel)
             .filter(|p| p != id);
         let payer_slot = payer_id.map(|p| self.slot(&p)).transpose()?;
-        let (waiter, settle_offer) = {
+        let (waiter, settle_offer, payer_active) = {
             let (mut payee, mut payer) = lock_with(&payee_slot, payer_slot.as_deref()).await;
             let offer = match &payee.offer {
                 Some(o) if o.kind == OfferKind::Lock => o.clone(),
                 _ if payee.revealed.contains_key(&hashlock) => return Ok(()),
                 _ => return Err(HubError::InvalidRequest("no lock offered".into())),
             };
-            if offer.state.locks.last().map(|l| l.hashlock) != Some(hashlock) {
+            let lock = offer.state.locks.last().filter(|l| l.hashlock == hashlock);
+            let Some(lock) = lock else {
                 return Err(HubError::WrongSecret);
+            };
+            // After its expiry the lock no longer pays the payee on the rollup, and the
+            // hub may no longer be in time to collect from the payer: it is not paid.
+            if self.head() > lock.expiry {
+                return Err(HubError::InvalidRequest("the lock has expired".into()));
             }
             let mut writes = Vec::new();
             let payment = payment.map(|p| PaymentRow {
@@ -400,9 +417,19 @@ impl Hub {
                 }
                 None => None,
             };
-            (waiter, settle_offer)
+            let payer_active = payer.as_deref().is_none_or(|p| p.phase == Phase::Active);
+            (waiter, settle_offer, payer_active)
         };
         payee_slot.freed.notify_waiters();
+        if !payer_active {
+            // The payer's channel takes no settlement (disputed, closed, halted, unsynced):
+            // only the rollup can pay its lock to the hub, and only if the secret is there
+            // before the lock expires and the dispute concludes.
+            if let Err(e) = self.reveal_on_rollup(hashlock, secret).await {
+                // Retried by the enforcement of stalled payments, which covers disputes.
+                warn!(payment = %hashlock, error = %e, "revealing the secret on the rollup failed");
+            }
+        }
         self.metrics.payment(true);
         if let Some((payer_wallet, offer)) = settle_offer {
             self.push(&payer_wallet, HubMessage::Offer(offer.wire()));

@@ -46,12 +46,20 @@ impl Sessions {
         self.inner.lock().clear();
     }
 
-    /// A new session for `wallet`, replacing (and so closing) an older one: its id and the
-    /// queue the transport sends from.
+    /// A new session for `wallet`, whose socket just proved the wallet's key on a fresh
+    /// challenge: its id and the queue the transport sends from. An older session is
+    /// replaced (a wallet reconnecting before its dead socket timed out must not be locked
+    /// out); it gets a last `session_replaced` error, then its socket closes.
     pub fn open(&self, wallet: Address) -> (u64, mpsc::UnboundedReceiver<HubMessage>) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = mpsc::unbounded_channel();
-        self.inner.lock().insert(wallet, (id, tx));
+        if let Some((_, old)) = self.inner.lock().insert(wallet, (id, tx)) {
+            let _ = old.send(HubMessage::Error {
+                channel_id: None,
+                code: "session_replaced".into(),
+                message: "a newer login of this wallet replaced this session".into(),
+            });
+        }
         (id, rx)
     }
 

@@ -100,8 +100,16 @@ impl Hub {
     }
 
     async fn apply_sync(&self, ch: &mut Channel, req: &SyncRequest) -> Result<(), HubError> {
-        if ch.phase == Phase::Halted {
-            return Err(HubError::Halted("the channel is halted".into()));
+        // Sync recovers what the hub lost; it never brings back a channel the rollup (or the
+        // hub) has taken out of off-chain updates.
+        match ch.phase {
+            Phase::Halted => return Err(HubError::Halted("the channel is halted".into())),
+            Phase::Disputed | Phase::Closed => return Err(HubError::NotActive(ch.phase.as_str())),
+            Phase::Active | Phase::Unsynced => {}
+        }
+        // The hub builds `version + 1` on whatever it adopts.
+        if req.state.version > transition::MAX_VERSION {
+            return Err(HubError::VersionTooHigh(req.state.version));
         }
         // The wallet's newest state signed by the hub, under a payment of its own the hub
         // may have lost: caught up with first.
@@ -217,6 +225,7 @@ impl Hub {
     /// payment is fulfilled, and the lock can be settled in the channels that hold it.
     async fn learn_secret(&self, id: &B256, hashlock: B256, secret: B256) -> Result<(), HubError> {
         let payment = self.payment_row(&hashlock).await?;
+        let payer = payment.as_ref().map(|p| p.payer_channel);
         let mut channels = vec![*id];
         if let Some(p) = payment.filter(|p| p.secret.is_none() && !p.status.is_final()) {
             channels.extend([p.payer_channel, p.payee_channel]);
@@ -233,10 +242,18 @@ impl Hub {
         }
         channels.sort_unstable();
         channels.dedup();
+        let mut payer_active = true;
         for c in channels {
             let slot = self.slot(&c)?;
             let mut ch = slot.channel.lock().await;
             self.reveal(&mut ch, hashlock, secret);
+            if Some(c) == payer && c != *id {
+                payer_active = ch.phase == Phase::Active;
+            }
+        }
+        if !payer_active {
+            // As in `fulfil`: only the rollup can still pay the payer's lock to the hub.
+            self.reveal_on_rollup(hashlock, secret).await?;
         }
         Ok(())
     }

@@ -310,7 +310,16 @@ struct_codec! {
         nonce: u64,
     }
     ChannelOpen { from: address, hub: address, token: u32, amount: u128, fee: u128, nonce: u64 }
-    ChannelDeposit { from: address, channel_id: b256, amount: u128, fee: u128, nonce: u64 }
+    ChannelDeposit {
+        from: address,
+        channel_id: b256,
+        amount: u128,
+        state: value,
+        wallet_signature: co_signature("walletSignature"),
+        hub_signature: co_signature("hubSignature"),
+        fee: u128,
+        nonce: u64,
+    }
     ChannelSettle {
         from: address,
         state: value,
@@ -472,6 +481,9 @@ mod tests {
                 from: a,
                 channel_id: h,
                 amount: 2,
+                state: state(),
+                wallet_signature: Bytes::from(vec![0xaa; 65]),
+                hub_signature: Bytes::from(vec![0xbb; 65]),
                 fee: 3,
                 nonce: 4,
             }),
@@ -547,7 +559,7 @@ mod tests {
                 1 + 20 + 20 + 4 + 16 + 16 + 8,
                 1 + 20 + 20 + 4 + 16 + 16 + 8,
                 1 + 20 + 20 + 4 + 16 + 16 + 8,
-                1 + 20 + 32 + 16 + 16 + 8,
+                settle + 32 + 16,
                 settle,
                 settle,
                 settle,
@@ -845,22 +857,18 @@ mod tests {
                     nonce,
                 })
             }),
-            (
-                address(),
-                b256(),
-                any::<u128>(),
-                any::<u128>(),
-                any::<u64>()
-            )
-                .prop_map(|(from, channel_id, amount, fee, nonce)| {
-                    Transaction::ChannelDeposit(ChannelDeposit {
-                        from,
-                        channel_id,
-                        amount,
-                        fee,
-                        nonce,
-                    })
-                }),
+            (b256(), any::<u128>(), channel_settle()).prop_map(|(channel_id, amount, s)| {
+                Transaction::ChannelDeposit(ChannelDeposit {
+                    from: s.from,
+                    channel_id,
+                    amount,
+                    state: s.state,
+                    wallet_signature: s.wallet_signature,
+                    hub_signature: s.hub_signature,
+                    fee: s.fee,
+                    nonce: s.nonce,
+                })
+            }),
             channel_settle().prop_map(Transaction::ChannelClose),
             channel_settle().prop_map(Transaction::ChannelRegister),
             channel_settle().prop_map(Transaction::ChannelRefute),

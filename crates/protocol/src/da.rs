@@ -286,7 +286,12 @@ fn encode_fields(cols: &mut Columns, tx: &Transaction, last_nonce: &mut AddressM
     let mut w = Writer(&mut cols.misc);
     match tx {
         Transaction::Withdraw(t) => w.address(&t.l1_recipient),
-        Transaction::ChannelDeposit(t) => w.b256(&t.channel_id),
+        Transaction::ChannelDeposit(t) => {
+            w.b256(&t.channel_id);
+            t.state.encode(w.0);
+            w.bytes(&t.wallet_signature);
+            w.bytes(&t.hub_signature);
+        }
         Transaction::ChannelClose(s)
         | Transaction::ChannelRegister(s)
         | Transaction::ChannelRefute(s) => {
@@ -492,10 +497,19 @@ fn decode_tx<'a>(
         4 => {
             let (nonce, fee) = signed(first, amounts)?;
             let amount = get_amount(amounts)?;
+            let channel_id = Reader(misc).b256()?;
+            let state = ChannelState::decode(misc)?;
+            let wallet_signature =
+                Reader(misc).bytes("walletSignature", crate::codec::MAX_CO_SIGNATURE_LEN)?;
+            let hub_signature =
+                Reader(misc).bytes("hubSignature", crate::codec::MAX_CO_SIGNATURE_LEN)?;
             Transaction::ChannelDeposit(ChannelDeposit {
                 from: first,
-                channel_id: Reader(misc).b256()?,
+                channel_id,
                 amount,
+                state,
+                wallet_signature,
+                hub_signature,
                 fee,
                 nonce,
             })

@@ -467,21 +467,32 @@ impl BlockGen {
                 let amount = self.rng.random_range(0..300);
                 let nonce = self.actor_nonce(w, actor);
                 let ch = &mut self.channels[c];
+                // The state after the deposit, co-signed (now and then by another wallet).
+                let mut next = ch.latest.clone();
+                next.version += 1;
+                if hub_side {
+                    next.balance_hub += amount;
+                } else {
+                    next.balance_wallet += amount;
+                }
                 if ch.registered.is_none() && amount > 0 {
                     ch.total += amount;
-                    let mut next = ch.latest.clone();
-                    next.version += 1;
-                    if hub_side {
-                        next.balance_hub += amount;
-                    } else {
-                        next.balance_wallet += amount;
-                    }
-                    ch.history.push(std::mem::replace(&mut ch.latest, next));
+                    ch.history
+                        .push(std::mem::replace(&mut ch.latest, next.clone()));
                 }
+                let wallet = ch.wallet;
+                let signer = if self.rng.random_bool(0.05) {
+                    1 + wallet % (self.actors.len() - 1)
+                } else {
+                    wallet
+                };
                 Transaction::ChannelDeposit(ChannelDeposit {
                     from: self.actors[actor].key.address(),
                     channel_id: id,
                     amount,
+                    wallet_signature: self.co_sign(&next, signer),
+                    hub_signature: self.co_sign(&next, 0),
+                    state: next,
                     fee: self.rng.random_range(0..2),
                     nonce,
                 })

@@ -73,7 +73,9 @@ pub struct ChannelOpen {
     pub nonce: Nonce,
 }
 
-/// Top up one side of a channel: the side of `from`, who must be a participant.
+/// Top up one side of a channel: the side of `from`, who must be a participant. The
+/// deposit carries the channel's state after it, co-signed by both participants, so no
+/// deposit ever leaves the channel holding a total that no co-signed state splits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelDeposit {
@@ -84,6 +86,13 @@ pub struct ChannelDeposit {
     /// Added to `from`'s side.
     #[serde(with = "crate::primitives::serde_dec")]
     pub amount: Amount,
+    /// The channel's state once the deposit is in: its balances and locks sum to the
+    /// channel's total plus `amount`.
+    pub state: ChannelState,
+    /// The wallet's signature over `state`.
+    pub wallet_signature: Bytes,
+    /// The hub's signature over `state`.
+    pub hub_signature: Bytes,
     /// Fee, in the channel's token.
     #[serde(with = "crate::primitives::serde_dec")]
     pub fee: Amount,
@@ -232,7 +241,9 @@ struct_types! {
     ];
     CHANNEL_DEPOSIT_TYPE = "ChannelDeposit" [
         "from": FieldType::Address, "channelId": FieldType::Bytes32,
-        "amount": FieldType::Uint(128), "fee": FieldType::Uint(128), "nonce": FieldType::Uint(64),
+        "amount": FieldType::Uint(128), "state": FieldType::Struct(&CHANNEL_STATE_TYPE),
+        "walletSignature": FieldType::Bytes, "hubSignature": FieldType::Bytes,
+        "fee": FieldType::Uint(128), "nonce": FieldType::Uint(64),
     ];
     CHANNEL_CONCLUDE_TYPE = "ChannelConclude" [
         "from": FieldType::Address, "channelId": FieldType::Bytes32,
@@ -336,6 +347,9 @@ impl Eip712 for Transaction {
                     A(t.from),
                     H(t.channel_id),
                     U(t.amount),
+                    Value::Struct(t.state.values()),
+                    Value::Bytes(&t.wallet_signature),
+                    Value::Bytes(&t.hub_signature),
                     U(t.fee),
                     U(t.nonce.into()),
                 ]

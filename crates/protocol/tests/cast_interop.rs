@@ -324,13 +324,19 @@ fn every_kind(domain: &Domain, big: bool) -> Vec<Transaction> {
             fee,
             nonce,
         }),
-        Transaction::ChannelDeposit(ChannelDeposit {
-            from,
-            channel_id: channel,
-            amount,
-            fee,
-            nonce,
-        }),
+        {
+            let s = settle(state(big, two_locks(big), false), domain, big);
+            Transaction::ChannelDeposit(ChannelDeposit {
+                from,
+                channel_id: channel,
+                amount,
+                state: s.state,
+                wallet_signature: s.wallet_signature,
+                hub_signature: s.hub_signature,
+                fee,
+                nonce,
+            })
+        },
         Transaction::ChannelClose(settle(state(big, two_locks(big), true), domain, big)),
         Transaction::ChannelRegister(settle(state(big, two_locks(big), false), domain, big)),
         Transaction::ChannelRefute(settle(state(big, two_locks(big), false), domain, big)),

@@ -96,6 +96,9 @@ enum Action {
     Deposit {
         by_hub: bool,
         amount: Amount,
+        /// Carries a state only the depositor signed (a deposit the other side never
+        /// agreed to).
+        stray: bool,
     },
     /// Off-chain: move `percent` of one balance to the other side.
     Pay {
@@ -140,8 +143,8 @@ fn action() -> impl Strategy<Value = Action> {
     prop_oneof![
         3 => prop_oneof![1 => Just(0), 8 => 1..400u128, 1 => Just(2_000)]
             .prop_map(|amount| Action::Open { amount }),
-        2 => (any::<bool>(), prop_oneof![1 => Just(0), 8 => 1..300u128, 1 => Just(5_000)])
-            .prop_map(|(by_hub, amount)| Action::Deposit { by_hub, amount }),
+        2 => (any::<bool>(), prop_oneof![1 => Just(0), 8 => 1..300u128, 1 => Just(5_000)], proptest::bool::weighted(0.2))
+            .prop_map(|(by_hub, amount, stray)| Action::Deposit { by_hub, amount, stray }),
         3 => (any::<bool>(), percent.clone()).prop_map(|(to_hub, percent)| Action::Pay { to_hub, percent }),
         3 => (any::<bool>(), percent, prop_oneof![0..4u64, 4..40u64, Just(3 * DISPUTE_WINDOW)])
             .prop_map(|(to_hub, percent, expires_in)| Action::AddLock { to_hub, percent, expires_in }),
@@ -556,14 +559,30 @@ fn run_actions(actions: Vec<Action>) -> Result<Vec<(&'static str, Status)>, Test
                 };
                 (tx, expected)
             }
-            Action::Deposit { by_hub, amount } => {
+            Action::Deposit {
+                by_hub,
+                amount,
+                stray,
+            } => {
                 let Some(id) = id else { continue };
                 let who = if by_hub { HUB } else { WALLET };
                 let nonce = model.nonce(who);
+                // The state counting the deposit, as both (or, stray, the depositor alone)
+                // signed it.
+                let mut next = model.latest.clone().unwrap();
+                next.version += 1;
+                if by_hub {
+                    next.balance_hub += amount;
+                } else {
+                    next.balance_wallet += amount;
+                }
                 let tx = Transaction::ChannelDeposit(ChannelDeposit {
                     from: address(who),
                     channel_id: id,
                     amount,
+                    wallet_signature: co_sign(if stray { who } else { WALLET }, &next),
+                    hub_signature: co_sign(if stray { who } else { HUB }, &next),
+                    state: next,
                     fee: FEE,
                     nonce,
                 });
@@ -572,6 +591,7 @@ fn run_actions(actions: Vec<Action>) -> Result<Vec<(&'static str, Status)>, Test
                     Err(r) => r,
                     Ok(()) if !open => failed(FailureReason::ChannelNotOpen, FEE),
                     Ok(()) if amount == 0 => failed(FailureReason::ZeroAmount, FEE),
+                    Ok(()) if stray => failed(FailureReason::InvalidCoSignature, FEE),
                     Ok(()) if amount > model.balances[who] => {
                         failed(FailureReason::InsufficientBalance, FEE)
                     }
@@ -779,6 +799,7 @@ fn a_scripted_dispute_concludes_with_the_latest_state() {
         Deposit {
             by_hub: true,
             amount: 200,
+            stray: false,
         },
         // Version 2: 150 locked wallet to hub; version 3: 100 locked hub to wallet, both
         // expiring at block 8; version 4: the wallet pays 15.

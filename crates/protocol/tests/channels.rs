@@ -121,10 +121,38 @@ fn open(
     }))
 }
 
+/// A deposit carrying a state of `total_after` (all on the wallet's side) co-signed by the
+/// wallet and the hub.
 fn deposit(
     from: Address,
     channel_id: B256,
     amount: Amount,
+    total_after: Amount,
+    fee: Amount,
+    nonce: Nonce,
+) -> VerifiedTransaction {
+    let after = state(channel_id, 2, total_after, 0, vec![], false);
+    deposit_with(
+        from,
+        channel_id,
+        amount,
+        &after,
+        &wallet_key(),
+        &hub_key(),
+        fee,
+        nonce,
+    )
+}
+
+/// A deposit carrying `after` signed by `wallet_signer` and `hub_signer`.
+#[allow(clippy::too_many_arguments)]
+fn deposit_with(
+    from: Address,
+    channel_id: B256,
+    amount: Amount,
+    after: &ChannelState,
+    wallet_signer: &SigningKey,
+    hub_signer: &SigningKey,
     fee: Amount,
     nonce: Nonce,
 ) -> VerifiedTransaction {
@@ -132,6 +160,9 @@ fn deposit(
         from,
         channel_id,
         amount,
+        state: after.clone(),
+        wallet_signature: co_sign(wallet_signer, after),
+        hub_signature: co_sign(hub_signer, after),
         fee,
         nonce,
     }))
@@ -330,7 +361,7 @@ fn opened() -> State {
         1,
         &[
             open(wallet(), hub(), ETH, 300, 1, 0),
-            deposit(hub(), id0(), 200, 1, 0),
+            deposit(hub(), id0(), 200, 500, 1, 0),
         ],
         &[ok(1), ok(1)],
     )
@@ -511,8 +542,8 @@ fn a_deposit_adds_to_the_senders_side_and_the_total() {
         &before,
         2,
         &[
-            deposit(wallet(), id0(), 50, 2, 1),
-            deposit(hub(), id0(), 7, 0, 1),
+            deposit(wallet(), id0(), 50, 550, 2, 1),
+            deposit(hub(), id0(), 7, 557, 0, 1),
         ],
         &[ok(2), ok(0)],
     );
@@ -529,9 +560,9 @@ fn a_deposit_finds_a_channel_opened_earlier_in_the_block_but_not_one_opened_late
         &base(),
         1,
         &[
-            deposit(hub(), id0(), 5, 1, 0),
+            deposit(hub(), id0(), 5, 305, 1, 0),
             open(wallet(), hub(), ETH, 300, 0, 0),
-            deposit(hub(), id0(), 5, 1, 1),
+            deposit(hub(), id0(), 5, 305, 1, 1),
         ],
     );
     assert_eq!(
@@ -549,7 +580,7 @@ fn a_deposit_into_a_channel_whose_open_failed_earlier_in_the_block_finds_no_chan
         1,
         &[
             open(wallet(), hub(), ETH, 5_000, 1, 0),
-            deposit(hub(), id0(), 5, 1, 0),
+            deposit(hub(), id0(), 5, 305, 1, 0),
         ],
     );
     assert_eq!(
@@ -568,37 +599,37 @@ fn deposit_failures_consume_the_nonce_and_charge_the_fee_once_the_channel_is_kno
     let before = opened();
     let cases: Vec<(VerifiedTransaction, Receipt, usize, i128)> = vec![
         (
-            deposit(wallet(), B256::repeat_byte(9), 10, 1, 1),
+            deposit(wallet(), B256::repeat_byte(9), 10, 510, 1, 1),
             failed(FailureReason::UnknownChannel, 0),
             W,
             0,
         ),
         (
-            deposit(CAROL, id0(), 10, 1, 0),
+            deposit(CAROL, id0(), 10, 510, 1, 0),
             failed(FailureReason::NotParticipant, 1),
             C,
             -1,
         ),
         (
-            deposit(wallet(), id0(), 10, 1_000, 1),
+            deposit(wallet(), id0(), 10, 510, 1_000, 1),
             failed(FailureReason::InsufficientFee, 0),
             W,
             0,
         ),
         (
-            deposit(wallet(), id0(), 0, 1, 1),
+            deposit(wallet(), id0(), 0, 500, 1, 1),
             failed(FailureReason::ZeroAmount, 1),
             W,
             -1,
         ),
         (
-            deposit(wallet(), id0(), u128::MAX, 1, 1),
+            deposit(wallet(), id0(), u128::MAX, 500, 1, 1),
             failed(FailureReason::AmountOverflow, 1),
             W,
             -1,
         ),
         (
-            deposit(wallet(), id0(), 699, 1, 1),
+            deposit(wallet(), id0(), 699, 1_199, 1, 1),
             failed(FailureReason::InsufficientBalance, 1),
             W,
             -1,
@@ -611,16 +642,106 @@ fn deposit_failures_consume_the_nonce_and_charge_the_fee_once_the_channel_is_kno
     }
 }
 
+/// Audit issue 18, item 2: a deposit the other participant did not co-sign (or whose
+/// co-signed state does not split the grown total, or is another channel's) fails, so the
+/// channel never holds a total that no co-signed state matches: a cooperative close and a
+/// dispute of its latest state still settle.
+#[test]
+fn a_deposit_without_the_co_signed_state_after_it_fails_and_the_channel_still_settles() {
+    let before = opened();
+    let grown = state(id0(), 3, 301, 200, vec![], false);
+    let other = state(B256::repeat_byte(9), 3, 301, 200, vec![], false);
+    let unchanged = state(id0(), 3, 300, 200, vec![], false);
+    let (w, h) = (wallet_key(), hub_key());
+    let cases = [
+        (
+            deposit_with(wallet(), id0(), 1, &grown, &w, &w, 1, 1),
+            FailureReason::InvalidCoSignature,
+        ),
+        (
+            deposit_with(hub(), id0(), 1, &grown, &h, &h, 1, 1),
+            FailureReason::InvalidCoSignature,
+        ),
+        (
+            deposit_with(wallet(), id0(), 1, &other, &w, &h, 1, 1),
+            FailureReason::InvalidCoSignature,
+        ),
+        (
+            deposit_with(wallet(), id0(), 1, &unchanged, &w, &h, 1, 1),
+            FailureReason::TotalMismatch,
+        ),
+    ];
+    for (tx, reason) in cases {
+        let (out, after) = run(&before, 2, std::slice::from_ref(&tx));
+        assert_eq!(out.receipts, vec![failed(reason, 1)], "{tx:?}");
+        let sender = if tx.transaction.signer_fields().unwrap().0 == wallet() {
+            W
+        } else {
+            H
+        };
+        assert_failed_with(&before, &after, &[(sender, 1, -1), (F, 0, 1)]);
+    }
+    let (_, stray) = run(
+        &before,
+        2,
+        &[deposit_with(wallet(), id0(), 1, &grown, &w, &w, 1, 1)],
+    );
+    assert_eq!(record(&stray, id0()).total, 500);
+
+    // The latest co-signed state still closes the channel...
+    let done = state(id0(), 4, 350, 150, vec![], true);
+    let (out, closed) = run(&stray, 3, &[close(hub(), &done, 0, 1)]);
+    assert_eq!(out.receipts, vec![ok(0)]);
+    assert_eq!(record(&closed, id0()).status, ChannelStatus::Closed);
+    assert_eq!(
+        balance(&closed, wallet(), ETH),
+        balance(&stray, wallet(), ETH) + 350
+    );
+
+    // ...or is registered and concluded after the window.
+    let latest = state(id0(), 4, 350, 150, vec![], false);
+    let registered = step(&stray, 3, &[register(wallet(), &latest, 0, 2)], &[ok(0)]);
+    let end = 3 + DEFAULT_DISPUTE_WINDOW + 1;
+    let (out, concluded) = run(&registered, end, &[conclude(CAROL, id0(), 0, 0)]);
+    assert_eq!(out.receipts, vec![ok(0)]);
+    assert_eq!(
+        balance(&concluded, hub(), ETH),
+        balance(&registered, hub(), ETH) + 150
+    );
+}
+
+/// With the co-signed state after it, a deposit grows the channel, and that state (not the
+/// one before) is what settles it.
+#[test]
+fn a_co_signed_deposit_grows_the_channel_and_its_state_settles_it() {
+    let before = opened();
+    let grown = state(id0(), 3, 301, 200, vec![], false);
+    let (w, h) = (wallet_key(), hub_key());
+    let after = step(
+        &before,
+        2,
+        &[deposit_with(wallet(), id0(), 1, &grown, &w, &h, 1, 1)],
+        &[ok(1)],
+    );
+    let c = record(&after, id0());
+    assert_eq!((c.total, c.wallet_side, c.hub_side), (501, 301, 200));
+    let old = state(id0(), 2, 300, 200, vec![], false);
+    let (out, _) = run(&after, 3, &[register(hub(), &old, 0, 1)]);
+    assert_eq!(out.receipts, vec![failed(FailureReason::TotalMismatch, 0)]);
+    let (out, _) = run(&after, 3, &[register(hub(), &grown, 0, 1)]);
+    assert_eq!(out.receipts, vec![ok(0)]);
+}
+
 #[test]
 fn a_deposit_into_a_disputed_or_closed_channel_fails_with_channel_not_open() {
     let (disputed, _) = disputed(2, vec![]);
-    let (out, after) = run(&disputed, 3, &[deposit(wallet(), id0(), 10, 1, 1)]);
+    let (out, after) = run(&disputed, 3, &[deposit(wallet(), id0(), 10, 510, 1, 1)]);
     assert_eq!(out.receipts, vec![failed(FailureReason::ChannelNotOpen, 1)]);
     assert_failed_with(&disputed, &after, &[(W, 1, -1), (F, 0, 1)]);
 
     let done = state(id0(), 9, 400, 100, vec![], true);
     let closed = step(&opened(), 2, &[close(wallet(), &done, 0, 1)], &[ok(0)]);
-    let (out, _) = run(&closed, 3, &[deposit(hub(), id0(), 10, 0, 1)]);
+    let (out, _) = run(&closed, 3, &[deposit(hub(), id0(), 10, 510, 0, 1)]);
     assert_eq!(out.receipts, vec![failed(FailureReason::ChannelNotOpen, 0)]);
 }
 
@@ -1114,8 +1235,17 @@ fn conclusions_reading_one_secret_see_exactly_the_reveals_before_them_in_the_blo
             })),
             open(dave, hub(), ETH, 100, 0, 0),
             open(wallet(), hub(), ETH, 100, 0, 1),
-            deposit(hub(), id_d, 100, 0, 0),
-            deposit(hub(), id_w, 100, 0, 1),
+            deposit_with(
+                hub(),
+                id_d,
+                100,
+                &state(id_d, 2, 100, 100, vec![], false),
+                &dave_key,
+                &hub_key(),
+                0,
+                0,
+            ),
+            deposit(hub(), id_w, 100, 200, 0, 1),
         ],
         &[ok(0); 5],
     );
@@ -1247,7 +1377,7 @@ fn a_wrong_nonce_changes_nothing_for_every_channel_kind() {
     let done = state(id0(), 9, 300, 200, vec![], true);
     let txs = [
         open(wallet(), hub(), ETH, 10, 1, 7),
-        deposit(wallet(), id0(), 10, 1, 0),
+        deposit(wallet(), id0(), 10, 510, 1, 0),
         close(wallet(), &done, 1, 7),
         register(hub(), &registered, 1, 0),
         refute(wallet(), &newer, 1, 9),

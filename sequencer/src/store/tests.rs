@@ -196,12 +196,18 @@ fn every_kind_block() -> SealedBlock {
             failed(FailureReason::InsufficientBalance, 3),
         ),
         (
-            Transaction::ChannelDeposit(ChannelDeposit {
-                from,
-                channel_id,
-                amount: 10,
-                fee: 0,
-                nonce: 3,
+            Transaction::ChannelDeposit({
+                let s = settle(3);
+                ChannelDeposit {
+                    from,
+                    channel_id,
+                    amount: 10,
+                    state: s.state,
+                    wallet_signature: s.wallet_signature,
+                    hub_signature: s.hub_signature,
+                    fee: 0,
+                    nonce: 3,
+                }
             }),
             failed(FailureReason::UnsupportedKind, 0),
         ),

@@ -9,7 +9,9 @@
 //! - `channelOpen` (the wallet): takes `amount` from the wallet into a new channel with
 //!   `hub`, id [`crate::channel::channel_id`]`(wallet, hub, nonce)`. The hub gets its
 //!   account index when the block is prepared, like any address a transaction names.
-//! - `channelDeposit` (a participant, open channels): adds to the sender's side.
+//! - `channelDeposit` (a participant, open channels): adds to the sender's side. It carries
+//!   the channel's state after the deposit, signed by both, whose balances and locks sum
+//!   to the new total: every total the channel ever holds is split by a co-signed state.
 //! - `channelClose` (a participant, open or disputed): a final state without locks, signed
 //!   by both, whose balances sum to the total, pays both balances out at once.
 //! - `channelRegister` (a participant, open channels): a co-signed state whose balances and
@@ -62,7 +64,11 @@ pub(super) fn apply(op: &ChannelOp, tx: u32, facts: &BlockFacts, ctx: &mut impl 
     pay_fee(ctx, facts, token, op.fee);
     let outcome = match &op.kind {
         ChannelKind::Open { hub, amount, .. } => open(op, tx, *hub, token, *amount, ctx),
-        ChannelKind::Deposit { amount } => deposit(op, *amount, ctx),
+        ChannelKind::Deposit {
+            amount,
+            state,
+            signers,
+        } => deposit(op, *amount, state, *signers, ctx),
         ChannelKind::Settle {
             action,
             state,
@@ -112,7 +118,13 @@ fn open(
     Ok(())
 }
 
-fn deposit(op: &ChannelOp, amount: Amount, ctx: &mut impl Ctx) -> Result<(), FailureReason> {
+fn deposit(
+    op: &ChannelOp,
+    amount: Amount,
+    state: &ChannelState,
+    signers: Option<(AccountIndex, AccountIndex)>,
+    ctx: &mut impl Ctx,
+) -> Result<(), FailureReason> {
     let channel = record(ctx, op.channel.slot);
     if !channel.is_participant(op.from) {
         return Err(FailureReason::NotParticipant);
@@ -129,6 +141,15 @@ fn deposit(op: &ChannelOp, amount: Amount, ctx: &mut impl Ctx) -> Result<(), Fai
         .total
         .checked_add(amount)
         .ok_or(FailureReason::AmountOverflow)?;
+    // Both participants agreed how the grown total is split: a deposit nobody co-signed
+    // would leave the channel with a total no co-signed state matches (nothing could
+    // close, register or refute it). A state of another channel is no agreement here.
+    if signers != Some((channel.wallet, channel.hub)) || state.channel_id != channel.id {
+        return Err(FailureReason::InvalidCoSignature);
+    }
+    if state.total() != Some(total) {
+        return Err(FailureReason::TotalMismatch);
+    }
     let token = channel.token;
     debit_amount(ctx, op.from, token, amount, op.fee)?;
     let channel = record(ctx, op.channel.slot);

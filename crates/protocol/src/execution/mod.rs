@@ -115,7 +115,9 @@ pub struct ChainParams {
 /// - `channelOpen`: `self_channel`, `channel_exists`, `zero_amount`, `amount_overflow`,
 ///   `insufficient_balance`.
 /// - `channelDeposit`: `not_participant`, `channel_not_open`, `zero_amount`,
-///   `amount_overflow`, `insufficient_balance`.
+///   `amount_overflow`, `invalid_co_signature` (also a state of another channel),
+///   `total_mismatch` (the state does not sum to the total after the deposit),
+///   `insufficient_balance`.
 /// - `channelClose`: `not_participant`, `channel_closed`, `invalid_co_signature`,
 ///   `not_final`, `total_mismatch`.
 /// - `channelRegister`: `not_participant`, `channel_not_open`, `invalid_co_signature`,

@@ -73,6 +73,10 @@ pub(crate) enum ChannelKind {
     },
     Deposit {
         amount: Amount,
+        /// The co-signed state after the deposit.
+        state: ChannelState,
+        /// As for [`ChannelKind::Settle`].
+        signers: Option<(AccountIndex, AccountIndex)>,
     },
     Settle {
         action: SettleAction,
@@ -217,7 +221,9 @@ pub(crate) fn prepare(
             .or_insert_with(|| state.push_account(*address));
     }
     let indexed: &State = state;
-    let signer = |settle: &ChannelSettle| signers(indexed, &env.domain, settle);
+    let signer = |state: &ChannelState, wallet_signature: &Bytes, hub_signature: &Bytes| {
+        signers(indexed, &env.domain, state, wallet_signature, hub_signature)
+    };
     let lower = |(tx, slots): (&VerifiedTransaction, &Lookup)| {
         let idx = slots.map(|s| s.map_or(0, |(a, known)| known.unwrap_or_else(|| fresh[&a])));
         lower(&tx.transaction, idx, &signer)
@@ -240,24 +246,27 @@ pub(crate) fn prepare(
     })
 }
 
-/// The indexes of the accounts whose keys made a settle kind's two co-signatures over its
-/// state, if both are well-formed, low-s, and recover to indexed accounts (a participant
-/// always is: indexes are assigned before lowering).
+/// The indexes of the accounts whose keys made a settle kind's or a deposit's two
+/// co-signatures over its state, if both are well-formed, low-s, and recover to indexed
+/// accounts (a participant always is: indexes are assigned before lowering).
 fn signers(
     state: &State,
     domain: &Domain,
-    settle: &ChannelSettle,
+    channel_state: &ChannelState,
+    wallet_signature: &Bytes,
+    hub_signature: &Bytes,
 ) -> Option<(AccountIndex, AccountIndex)> {
-    let digest = settle.state.signing_hash(domain);
+    let digest = channel_state.signing_hash(domain);
     let recover = |sig: &Bytes| -> Option<AccountIndex> {
         let address = Signature::from_bytes(sig).ok()?.recover(&digest).ok()?;
         state.index_of(&address)
     };
-    Some((
-        recover(&settle.wallet_signature)?,
-        recover(&settle.hub_signature)?,
-    ))
+    Some((recover(wallet_signature)?, recover(hub_signature)?))
 }
+
+/// Recovers the co-signers of a state (see [`signers`]).
+type Signers<'a> =
+    dyn Fn(&ChannelState, &Bytes, &Bytes) -> Option<(AccountIndex, AccountIndex)> + 'a;
 
 /// Resolves the channel of every channel kind, in block order: a channel in the state's
 /// table, or one that a `channelOpen` earlier in the block names (the open may still fail;
@@ -314,11 +323,7 @@ fn resolve_channels(state: &State, ops: &mut [Op]) -> (usize, Vec<usize>) {
 }
 
 /// A transaction as an [`Op`] over the indexes of its address slots.
-fn lower(
-    tx: &Transaction,
-    idx: [AccountIndex; 2],
-    signers: &impl Fn(&ChannelSettle) -> Option<(AccountIndex, AccountIndex)>,
-) -> Op {
+fn lower(tx: &Transaction, idx: [AccountIndex; 2], signers: &Signers<'_>) -> Op {
     let channel = |id| ChannelRef {
         id,
         slot: Slot::Missing,
@@ -333,7 +338,7 @@ fn lower(
             kind: ChannelKind::Settle {
                 action,
                 state: s.state.clone(),
-                signers: signers(s),
+                signers: signers(&s.state, &s.wallet_signature, &s.hub_signature),
             },
         }))
     };
@@ -385,7 +390,11 @@ fn lower(
             nonce: t.nonce,
             fee: t.fee,
             channel: channel(t.channel_id),
-            kind: ChannelKind::Deposit { amount: t.amount },
+            kind: ChannelKind::Deposit {
+                amount: t.amount,
+                state: t.state.clone(),
+                signers: signers(&t.state, &t.wallet_signature, &t.hub_signature),
+            },
         })),
         Transaction::ChannelClose(s) => settle(SettleAction::Close, s),
         Transaction::ChannelRegister(s) => settle(SettleAction::Register, s),
