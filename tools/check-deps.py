@@ -5,7 +5,9 @@
 
 A crate may depend only on crates of a lower layer (normal, build and dev edges alike; a crate's
 dev-dependency on itself, to turn on its own test features, is allowed). No service depends on
-another service. On top of the direct edges, what a wallet embeds is checked transitively with
+another service, with one exception for tests: a service's own tests may run the sequencer
+in-process as the rollup they talk to (`TEST_ROLLUP`, a dev-dependency only); tests that span
+several services live in the top-level `tests/` crate. On top of the direct edges, what a wallet embeds is checked transitively with
 `cargo tree` (the features that selection really builds): no service crate, no server framework,
 no L1 provider, no PostgreSQL driver.
 
@@ -32,6 +34,9 @@ LAYERS = {
     "weft-loadgen": 3,
     "weft-tests": 3,
 }
+
+# The one service another service's tests may link (dev-dependencies only).
+TEST_ROLLUP = "weft-sequencer"
 
 # Crates whose transitive normal dependencies must not contain these packages.
 FORBIDDEN_BELOW = {
@@ -62,6 +67,8 @@ def main():
             if target not in members or (target == name and dep["kind"] == "dev"):
                 continue
             kind = dep["kind"] or "normal"
+            if kind == "dev" and target == TEST_ROLLUP and layer == LAYERS[TEST_ROLLUP]:
+                continue
             if LAYERS.get(target, 99) >= layer:
                 errors.append(
                     f"{name} (layer {layer}) -> {target} (layer {LAYERS.get(target)}), "
