@@ -29,6 +29,8 @@
 //! - [`deploy`]: deploying the contracts (the `weft-deploy` binary, the test kit).
 //! - `testkit` (feature `testkit`): spawns anvil and deploys the contracts.
 
+#![warn(missing_docs)]
+
 pub mod bindings;
 mod client;
 pub mod commitment;

@@ -66,6 +66,8 @@
 //! assert_eq!(a.account_by_address(&bob).unwrap().balance(0), 30);
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod batch;
 pub mod block;
 pub mod channel;

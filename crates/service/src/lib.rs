@@ -17,6 +17,8 @@
 //! - [`testing`]: runs a test again in a child process with extra environment variables
 //!   (to test the environment layer without mutating the test process's environment).
 
+#![warn(missing_docs)]
+
 pub mod config;
 pub mod http;
 pub mod secret;
