@@ -11,10 +11,15 @@ several services live in the top-level `tests/` crate. On top of the direct edge
 `cargo tree` (the features that selection really builds): no service crate, no server framework,
 no L1 provider, no PostgreSQL driver.
 
+Every declared dependency must also be used: its crate name appears in the package's sources
+(an equivalent of `unused_crate_dependencies` that works per package rather than per target).
+
 Run by `make lint`; exits 1 with one line per violation.
 """
 
 import json
+import pathlib
+import re
 import subprocess
 import sys
 
@@ -53,6 +58,29 @@ def cargo(*args):
     return subprocess.run(["cargo", *args], check=True, capture_output=True, text=True).stdout
 
 
+# Dependencies a package needs without naming them in code (feature switches, linked
+# libraries), by package: {"weft-x": {"crate_name"}}. Empty today.
+USED_WITHOUT_NAMING = {}
+
+
+def unused_dependencies(package):
+    root = pathlib.Path(package["manifest_path"]).parent
+    sources = "\n".join(
+        path.read_text(errors="replace")
+        for path in root.rglob("*.rs")
+        if "target" not in path.parts
+    )
+    unused = []
+    for dep in package["dependencies"]:
+        name = (dep.get("rename") or dep["name"]).replace("-", "_")
+        if dep["name"] == package["name"] or name in USED_WITHOUT_NAMING.get(package["name"], ()):
+            continue
+        if not re.search(rf"\b{re.escape(name)}\b", sources):
+            unused.append(f"{package['name']}: {dep['kind'] or 'normal'} dependency {dep['name']} "
+                          "is never named in its sources (remove it)")
+    return unused
+
+
 def main():
     meta = json.loads(cargo("metadata", "--format-version", "1", "--no-deps"))
     members = {p["name"]: p for p in meta["packages"]}
@@ -74,6 +102,8 @@ def main():
                     f"{name} (layer {layer}) -> {target} (layer {LAYERS.get(target)}), "
                     f"{kind} dependency: dependencies point to lower layers only"
                 )
+    for package in members.values():
+        errors.extend(unused_dependencies(package))
     for name, forbidden in FORBIDDEN_BELOW.items():
         if name not in members:
             continue
