@@ -13,11 +13,8 @@ use futures_util::{SinkExt, StreamExt};
 use tracing::debug;
 use weft_protocol::primitives::{Address, B256};
 
-use crate::{
-    error::HubError,
-    hub::Hub,
-    wire::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage},
-};
+use crate::{error::HubError, hub::Hub};
+use weft_channel::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage};
 
 /// Serves one wallet's socket until it closes.
 pub async fn serve(hub: Arc<Hub>, wallet: Address, socket: WebSocket) {

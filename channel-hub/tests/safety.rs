@@ -9,19 +9,18 @@ use std::{path::Path, time::Duration};
 use common::{hub_config, key, sequencer, wallet, wallet_with};
 use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
-use weft_channel_hub::{
-    Config as HubConfig,
-    client::Wallet,
-    error::HubError,
+use weft_channel::{
+    RouteStatus, SignedUpdate,
     transition::{self, Side},
-    wire::{RouteStatus, SignedUpdate},
 };
+use weft_channel_hub::{Config as HubConfig, error::HubError};
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus},
     eip712::{Domain, Eip712},
     primitives::B256,
     signature::SigningKey,
 };
+use weft_wallet::Wallet;
 
 /// Posts a raw update to the hub; returns the status and the JSON body.
 async fn post(
@@ -354,7 +353,7 @@ async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_sta
     db.close().await.unwrap();
     let hub = restart(&config, addr).await;
     let domain = hub.hub.domain;
-    let req = weft_channel_hub::wire::SyncRequest {
+    let req = weft_channel::SyncRequest {
         hub_signature: Some(hub_key_sign(&domain, &bob_next)),
         base: None,
         wallet_signature: Some(key(1).sign_digest(&bob_next.signing_hash(&domain))),
@@ -429,7 +428,7 @@ async fn a_restored_hub_adopts_the_payments_it_took_unsigned_but_not_a_forged_ga
     forged.version += 1;
     forged.balance_hub -= 1;
     forged.balance_wallet += 1;
-    let req = weft_channel_hub::wire::SyncRequest {
+    let req = weft_channel::SyncRequest {
         wallet_signature: Some(key(0).sign_digest(&forged.signing_hash(&domain))),
         state: forged,
         hub_signature: None,
@@ -518,10 +517,8 @@ async fn a_stale_registration_is_refuted_with_the_latest_state() {
 /// holding the lock, so that conclusion pays the lock to the hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
-    use weft_channel_hub::{
-        rollup::RollupClient,
-        wire::{RouteReply, RouteRequest},
-    };
+    use weft_channel::{RouteReply, RouteRequest};
+    use weft_channel_hub::rollup::RollupClient;
     use weft_protocol::{
         channel::{Lock, LockDirection},
         transaction::{Transaction, Transfer},
