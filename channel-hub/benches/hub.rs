@@ -23,12 +23,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use weft_channel_hub::{
-    Config as HubConfig,
-    client::{Wallet, WalletConfig, WalletStore},
-    config::dev_key,
-    wire::RouteStatus,
-};
+use weft_channel::RouteStatus;
+use weft_channel_hub::{Config as HubConfig, config::dev_key};
 use weft_protocol::{
     primitives::{Address, B256, keccak256},
     signature::SigningKey,
@@ -36,6 +32,7 @@ use weft_protocol::{
     testkit::bench_output_dir,
 };
 use weft_sequencer::config::Config as SeqConfig;
+use weft_wallet::{Wallet, WalletConfig, WalletStore};
 
 /// The allocator of the `weft-channel-hub` binary.
 #[global_allocator]

@@ -31,21 +31,17 @@ use axum::{
 };
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use weft_channel::{
+    Ack, AdminPayRequest, ChannelView, CloseReply, CloseRequest, HEADER_SIGNATURE,
+    HEADER_TIMESTAMP, HEADER_WALLET, HubInfo, HubRequest, Offer, RegisterReply, RouteReply,
+    RouteRequest, SignedUpdate, SyncReply, SyncRequest, now_secs,
+};
 use weft_protocol::{
     primitives::{Address, B256},
     signature::Signature,
 };
 
-use crate::{
-    auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_WALLET, HubRequest},
-    error::HubError,
-    hub::Hub,
-    store::now_secs,
-    wire::{
-        Ack, AdminPayRequest, ChannelView, CloseReply, CloseRequest, HubInfo, Offer, RegisterReply,
-        RouteReply, RouteRequest, SignedUpdate, SyncReply, SyncRequest,
-    },
-};
+use crate::{error::HubError, hub::Hub};
 
 type AppState = State<Arc<Hub>>;
 
@@ -72,7 +68,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .with_state(hub)
 }
 
-pub use crate::wire::ErrorBody;
+pub use weft_channel::ErrorBody;
 
 impl HubError {
     /// What a wallet is told: the stable code, a message (no internals), and the details
@@ -335,10 +331,10 @@ async fn admin_pay(
 /// login over a one-time challenge ([`crate::ws`]).
 async fn ws(State(hub): AppState, upgrade: WebSocketUpgrade) -> Result<Response, HubError> {
     Ok(upgrade
-        .read_buffer_size(crate::wire::SOCKET_BUFFER)
+        .read_buffer_size(weft_channel::SOCKET_BUFFER)
         .write_buffer_size(0)
-        .max_message_size(crate::wire::MAX_SOCKET_MESSAGE)
-        .max_frame_size(crate::wire::MAX_SOCKET_MESSAGE)
+        .max_message_size(weft_channel::MAX_SOCKET_MESSAGE)
+        .max_frame_size(weft_channel::MAX_SOCKET_MESSAGE)
         .on_upgrade(move |socket| crate::ws::serve(hub, socket)))
 }
 

@@ -2,9 +2,10 @@
 //! and an HTTP status ([`HubError::status`]); the wallet client reads the code back.
 
 use axum::http::StatusCode;
+use weft_channel::{AuthError, TransitionError};
 use weft_protocol::{error::SignatureError, primitives::B256};
 
-use crate::{rollup::RollupError, store::StoreError, transition::TransitionError};
+use crate::{rollup::RollupError, store::StoreError};
 
 /// Why the hub refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -110,6 +111,17 @@ pub enum HubError {
     /// The wallet has as many payments in flight on its socket as the hub allows.
     #[error("at most {0} payments in flight per socket")]
     TooManyPayments(usize),
+}
+
+/// A refused [`weft_channel::HubRequest`]: a request outside the window or signed by another
+/// wallet is unauthorized, a signature that does not verify is a signature error.
+impl From<AuthError> for HubError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Signature(e) => Self::Signature(e),
+            AuthError::OutsideWindow | AuthError::WrongSigner => Self::Unauthorized(e.to_string()),
+        }
+    }
 }
 
 impl HubError {

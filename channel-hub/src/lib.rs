@@ -1,6 +1,8 @@
 //! # weft-channel-hub
 //!
-//! The state-channel hub of DESIGN.md ("Channels") and the wallet-side client.
+//! The state-channel hub of DESIGN.md ("Channels"). The wallet side is the `weft-wallet`
+//! library; what both sides share (messages, transitions, signed requests) is
+//! `weft-channel`.
 //!
 //! Wallets open channels with the hub on the rollup (`ChannelOpen`) and register them here;
 //! the hub funds its side by its [`config::FundingPolicy`] with its own `ChannelDeposit`.
@@ -8,7 +10,7 @@
 //! payments either way, and routed payments A → hub → B made atomic by hashlocks. The rules
 //! the hub signs by (durable before signing, one state per version, only backed credits,
 //! sync after a restart) are in [`hub`]; the transitions both sides build states with are
-//! in [`transition`]; the [`watcher`] refutes stale registrations on the rollup.
+//! in [`weft_channel::transition`]; the [`watcher`] refutes stale registrations on the rollup.
 //!
 //! ## Where things are
 //!
@@ -17,27 +19,20 @@
 //! - [`hub`]: channels, funding, updates, routing, settlement, sync, disputes, the hub's
 //!   rollup transactions and the wallets' sessions, one file each (`hub/mod.rs` lists them
 //!   and the lock order).
-//! - [`transition`]: the pure state updates (pay, lock, resolve, deposit, finalize).
 //! - [`store`]: the database (sqlx; SQLite or PostgreSQL) with group commit.
-//! - [`rollup`]: the sequencer's API as the hub and wallets use it.
-//! - [`auth`]: the signed read requests; [`wire`]: every message between hub and wallet.
-//! - [`client`]: the wallet library: durable states, signing, verification, its watcher.
+//! - [`rollup`]: the sequencer's API as the hub uses it.
 //!
 //! The binary (`weft-channel-hub`) parses [`config::Config`], sets up tracing and calls
 //! [`run`]; tests [`start`] hubs the same way on an ephemeral port.
 
 pub mod api;
-pub mod auth;
-pub mod client;
 pub mod config;
 pub mod error;
 pub mod hub;
 pub mod metrics;
 pub mod rollup;
 pub mod store;
-pub mod transition;
 pub mod watcher;
-pub mod wire;
 pub mod ws;
 
 use std::{net::SocketAddr, sync::Arc};

@@ -14,9 +14,9 @@ use weft_protocol::{channel::ChannelStatus, primitives::B256};
 use crate::{
     error::HubError,
     hub::{Hub, Phase},
-    rollup::{ChannelEvent, channel_event},
     store::Write,
 };
+use weft_channel::{ChannelEvent, channel_event};
 
 /// Name of the stored cursor: the last block scanned.
 pub const CURSOR: &str = "watch_cursor";

@@ -1,5 +1,5 @@
 //! The WebSocket transport: one socket per wallet, adapted to the hub. A new socket is
-//! first logged in by a one-time challenge ([`crate::auth::HubLogin`]); then it opens the
+//! first logged in by a one-time challenge ([`weft_channel::HubLogin`]); then it opens the
 //! wallet's session in [`crate::hub::Sessions`] (a newer login replaces an older session,
 //! which is told so and closed), writes what the hub queues there (offers,
 //! acknowledgements, sync requests) and hands the wallet's answers to the hub. Messages are
@@ -22,12 +22,8 @@ use rand::{RngCore, SeedableRng, rngs::StdRng};
 use tracing::debug;
 use weft_protocol::primitives::{Address, B256};
 
-use crate::{
-    auth::HubLogin,
-    error::HubError,
-    hub::Hub,
-    wire::{HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage},
-};
+use crate::{error::HubError, hub::Hub};
+use weft_channel::{HubLogin, HubMessage, RouteReply, RouteRequest, SignedUpdate, WalletMessage};
 
 /// How long a new socket has to answer its challenge; the challenge is void after it (and
 /// after its one answer, right or wrong).
@@ -121,7 +117,8 @@ async fn login(
         Ok(Some(text)) => match serde_json::from_str::<WalletMessage>(&text) {
             Ok(WalletMessage::Login { wallet, signature }) => HubLogin { wallet, challenge }
                 .verify(&signature, &hub.domain)
-                .map(|()| wallet),
+                .map(|()| wallet)
+                .map_err(HubError::from),
             _ => Err(HubError::Unauthorized(
                 "the first message must be the login".into(),
             )),

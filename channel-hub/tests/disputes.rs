@@ -7,7 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{fill_block, l2_balance, pay_routed, sequencer_with_window, wait_for, wallet};
-use weft_channel_hub::{rollup::RollupClient, wire::RouteStatus};
+use weft_channel::RouteStatus;
+use weft_channel_hub::rollup::RollupClient;
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
     primitives::B256,

@@ -19,15 +19,13 @@ use std::{
 
 use common::{GENESIS_BALANCE, fill_block, l2_balance, sequencer_with_window};
 use sqlx::{Connection, SqliteConnection};
-use weft_channel_hub::{
-    client::{Wallet, WalletChannel, WalletConfig},
-    config::dev_key,
-    wire::RouteStatus,
-};
+use weft_channel::RouteStatus;
+use weft_channel_hub::config::dev_key;
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
     primitives::{Amount, B256},
 };
+use weft_wallet::{Wallet, WalletChannel, WalletConfig};
 
 /// The hub binary as a child process.
 struct HubProcess {

@@ -8,11 +8,8 @@ use std::time::Duration;
 
 use common::{hub_config, key, l2_balance, sequencer, wait_for, wallet};
 use serde_json::{Value, json};
-use weft_channel_hub::{
-    config::AdminToken,
-    rollup::RollupClient,
-    wire::{RegisterReply, SignedUpdate},
-};
+use weft_channel::{RegisterReply, SignedUpdate};
+use weft_channel_hub::{config::AdminToken, rollup::RollupClient};
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus, channel_id},
     eip712::Eip712,
@@ -336,7 +333,7 @@ async fn a_funding_offer_countersigned_on_another_route_is_still_deposited() {
     let config = hub_config(&dir.path().join("hub"), &seq);
     let hub = weft_channel_hub::start(config.clone()).await.unwrap();
     let domain = seq.node.domain;
-    let funded = |offer: &weft_channel_hub::wire::Offer, i: u32| SignedUpdate {
+    let funded = |offer: &weft_channel::Offer, i: u32| SignedUpdate {
         wallet_signature: key(i).sign_digest(&offer.state.signing_hash(&domain)),
         state: offer.state.clone(),
     };

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, wait_for, wallet};
-use weft_channel_hub::wire::RouteStatus;
+use weft_channel::RouteStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {

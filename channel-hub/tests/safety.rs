@@ -9,19 +9,18 @@ use std::{path::Path, time::Duration};
 use common::{hub_config, key, sequencer, wallet, wallet_with};
 use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
-use weft_channel_hub::{
-    Config as HubConfig,
-    client::Wallet,
-    error::HubError,
+use weft_channel::{
+    RouteStatus, SignedUpdate,
     transition::{self, Side},
-    wire::{RouteStatus, SignedUpdate},
 };
+use weft_channel_hub::{Config as HubConfig, error::HubError};
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus},
     eip712::{Domain, Eip712},
     primitives::B256,
     signature::SigningKey,
 };
+use weft_wallet::Wallet;
 
 /// Posts a raw update to the hub; returns the status and the JSON body.
 async fn post(
@@ -354,7 +353,7 @@ async fn after_a_restart_from_an_older_database_the_hub_never_signs_an_older_sta
     db.close().await.unwrap();
     let hub = restart(&config, addr).await;
     let domain = hub.hub.domain;
-    let req = weft_channel_hub::wire::SyncRequest {
+    let req = weft_channel::SyncRequest {
         hub_signature: Some(hub_key_sign(&domain, &bob_next)),
         base: None,
         wallet_signature: Some(key(1).sign_digest(&bob_next.signing_hash(&domain))),
@@ -429,7 +428,7 @@ async fn a_restored_hub_adopts_the_payments_it_took_unsigned_but_not_a_forged_ga
     forged.version += 1;
     forged.balance_hub -= 1;
     forged.balance_wallet += 1;
-    let req = weft_channel_hub::wire::SyncRequest {
+    let req = weft_channel::SyncRequest {
         wallet_signature: Some(key(0).sign_digest(&forged.signing_hash(&domain))),
         state: forged,
         hub_signature: None,
@@ -518,10 +517,8 @@ async fn a_stale_registration_is_refuted_with_the_latest_state() {
 /// holding the lock, so that conclusion pays the lock to the hub.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
-    use weft_channel_hub::{
-        rollup::RollupClient,
-        wire::{RouteReply, RouteRequest},
-    };
+    use weft_channel::{RouteReply, RouteRequest};
+    use weft_channel_hub::rollup::RollupClient;
     use weft_protocol::{
         channel::{Lock, LockDirection},
         transaction::{Transaction, Transfer},
@@ -642,8 +639,8 @@ fn route_request(
     domain: &Domain,
     state: ChannelState,
     payee: weft_protocol::primitives::Address,
-) -> weft_channel_hub::wire::RouteRequest {
-    weft_channel_hub::wire::RouteRequest {
+) -> weft_channel::RouteRequest {
+    weft_channel::RouteRequest {
         wallet_signature: key(i).sign_digest(&state.signing_hash(domain)),
         state,
         payee,
@@ -667,7 +664,7 @@ fn lock_to_hub(amount: u128, hashlock: B256, expiry: u64) -> weft_protocol::chan
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_colluding_with_its_payee_cannot_keep_a_routed_payment() {
     use common::{fill_block, l2_balance, sequencer_with_window};
-    use weft_channel_hub::wire::RouteReply;
+    use weft_channel::RouteReply;
 
     const WINDOW: u64 = 40;
     let dir = tempfile::tempdir().unwrap();
@@ -811,13 +808,12 @@ async fn a_lock_that_could_outlast_a_dispute_is_refused() {
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
     bob.open_channel(0, 10_000).await.unwrap();
-    let info: weft_channel_hub::wire::HubInfo =
-        reqwest::get(format!("http://{}/v1/info", hub.addr))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let info: weft_channel::HubInfo = reqwest::get(format!("http://{}/v1/info", hub.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
         info.max_lock_blocks,
         hub.hub.dispute_window - hub.hub.config.locks.margin_blocks / 2
@@ -900,10 +896,7 @@ async fn a_sync_to_a_version_past_the_bound_is_refused() {
 async fn a_captured_websocket_login_cannot_be_replayed() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
-    use weft_channel_hub::{
-        auth::{HubLogin, HubRequest},
-        wire::{HubMessage, WalletMessage},
-    };
+    use weft_channel::{HubLogin, HubMessage, HubRequest, WalletMessage};
 
     type Socket = tokio_tungstenite::WebSocketStream<
         tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,

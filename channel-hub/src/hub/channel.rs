@@ -14,12 +14,8 @@ use weft_protocol::{
     signature::Signature,
 };
 
-use crate::{
-    error::HubError,
-    store::StoreError,
-    transition::MAX_VERSION,
-    wire::{ChannelView, HeldState, Offer, OfferKind},
-};
+use crate::{error::HubError, store::StoreError};
+use weft_channel::{ChannelView, HeldState, Offer, OfferKind, transition::MAX_VERSION};
 
 /// Where a channel stands for the hub.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,11 +15,10 @@ use weft_protocol::{
 };
 
 use super::{Channel, Hub, PendingOffer, Phase, Purpose};
-use crate::{
-    error::HubError,
-    store::Write,
+use crate::{error::HubError, store::Write};
+use weft_channel::{
+    Ack, OfferKind, RegisterReply, SignedUpdate,
     transition::{self, Side},
-    wire::{Ack, OfferKind, RegisterReply, SignedUpdate},
 };
 
 /// Funding offered but not yet deposited, per channel: `(token, amount)`. An entry lives
@@ -140,7 +139,7 @@ impl Hub {
             id,
             wallet,
             token: record.token,
-            registered_at: crate::store::now_secs(),
+            registered_at: weft_channel::now_secs(),
         }];
         writes.extend(super::wallet_signed_rows(
             &expected,

@@ -2,7 +2,7 @@
 //!
 //! Each channel lives in a [`Slot`] behind an async mutex; an update locks the channels it
 //! touches (two, in id order, for a routed payment), checks the wallet's proposal against
-//! the state the hub builds itself ([`crate::transition`]), commits the new state to the
+//! the state the hub builds itself ([`weft_channel::transition`]), commits the new state to the
 //! database and only then signs it (or, for a routed payment's lock, which only gives the
 //! hub value, answers without signing). Three rules hold for every signature:
 //!
@@ -122,8 +122,8 @@ use crate::{
     metrics::Metrics,
     rollup::RollupClient,
     store::{HubStore, PaymentRow, Write},
-    wire::{HeldState, HubInfo, HubMessage, OfferKind},
 };
+use weft_channel::{HeldState, HubInfo, HubMessage, OfferKind};
 
 /// The hub's shared state.
 #[derive(Debug)]

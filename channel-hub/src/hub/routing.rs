@@ -20,10 +20,10 @@ use super::{Channel, Hub, PendingOffer, Phase, Purpose, lock_pair, lock_with};
 use crate::{
     error::HubError,
     store::{PaymentRow, PaymentStatus, Write},
+};
+use weft_channel::{
+    Ack, HubMessage, Offer, OfferKind, RouteReply, RouteRequest, RouteStatus, SignedUpdate,
     transition,
-    wire::{
-        Ack, HubMessage, Offer, OfferKind, RouteReply, RouteRequest, RouteStatus, SignedUpdate,
-    },
 };
 
 /// How a routed payment ended, for the payer who waits for it.

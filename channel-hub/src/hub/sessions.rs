@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 use weft_protocol::primitives::Address;
 
-use crate::wire::HubMessage;
+use weft_channel::HubMessage;
 
 type Outbox = mpsc::UnboundedSender<HubMessage>;
 

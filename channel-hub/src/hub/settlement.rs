@@ -20,9 +20,8 @@ use super::{Channel, Hub, PendingOffer, Phase, Purpose, RouteOutcome};
 use crate::{
     error::HubError,
     store::{PaymentRow, PaymentStatus, Write},
-    transition,
-    wire::{HubMessage, OfferKind, RouteStatus},
 };
+use weft_channel::{HubMessage, OfferKind, RouteStatus, transition};
 
 /// Channels whose latest state holds revealed locks not yet settled, and when
 /// [`Hub::settle_idle`] last looked through them. Leaf locks: held for a few statements,

@@ -14,8 +14,9 @@ use super::{Channel, Hub, PendingOffer, Phase, Purpose, StoredStatus};
 use crate::{
     error::HubError,
     store::{PaymentRow, PaymentStatus, Write},
-    transition,
-    wire::{ChannelView, HubMessage, OfferKind, SignedUpdate, SyncReply, SyncRequest},
+};
+use weft_channel::{
+    ChannelView, HubMessage, OfferKind, SignedUpdate, SyncReply, SyncRequest, transition,
 };
 
 impl Hub {

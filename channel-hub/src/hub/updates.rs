@@ -14,11 +14,10 @@ use weft_protocol::{
 };
 
 use super::{Channel, Hub, PendingOffer, Phase, Purpose, StoredStatus};
-use crate::{
-    error::HubError,
-    store::Write,
+use crate::{error::HubError, store::Write};
+use weft_channel::{
+    Ack, CloseReply, HubMessage, Offer, OfferKind, SignedUpdate,
     transition::{self, Side},
-    wire::{Ack, CloseReply, HubMessage, Offer, OfferKind, SignedUpdate},
 };
 
 impl Hub {

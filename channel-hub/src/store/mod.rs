@@ -25,7 +25,6 @@ use weft_protocol::{
 };
 use weft_storage::{Backend, Columns, EmbeddedMigration, GroupWriter, in_list_sql, open_pool};
 
-pub(crate) use rows::now_secs;
 pub use weft_storage::StoreError;
 
 /// File name of the default SQLite database inside the data directory.

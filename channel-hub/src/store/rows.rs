@@ -6,6 +6,7 @@
 use std::{collections::HashMap, future::Future, pin::Pin};
 
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyArguments, query::Query};
+use weft_channel::now_secs;
 use weft_protocol::{primitives::B256, signature::Signature};
 use weft_storage::{Backend, StoreError, insert_sql, to_i64};
 
@@ -15,13 +16,6 @@ type AnyQuery<'q> = Query<'q, sqlx::Any, AnyArguments>;
 
 /// Rows per multi-row statement (parameters stay far below both backends' limits).
 pub(crate) const CHUNK: usize = 256;
-
-/// Seconds since the Unix epoch.
-pub(crate) fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
 
 /// The [`weft_storage::Apply`] of the hub's store.
 pub(super) fn apply<'c>(

@@ -5,13 +5,8 @@
 
 use std::{path::Path, time::Duration};
 
-use weft_channel_hub::{
-    Config as HubConfig,
-    client::{Wallet, WalletConfig},
-    config::dev_key,
-    rollup::RollupClient,
-    wire::RouteStatus,
-};
+use weft_channel::RouteStatus;
+use weft_channel_hub::{Config as HubConfig, config::dev_key, rollup::RollupClient};
 use weft_protocol::{
     primitives::{Address, Amount, B256},
     signature::SigningKey,
@@ -19,6 +14,7 @@ use weft_protocol::{
     transaction::{Transaction, Transfer},
 };
 use weft_sequencer::config::{Config as SeqConfig, GenesisConfig};
+use weft_wallet::{Wallet, WalletConfig};
 
 /// ETH of each funded account at genesis.
 pub const GENESIS_BALANCE: Amount = 1_000_000_000;

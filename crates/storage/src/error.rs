@@ -22,6 +22,10 @@ pub enum StoreError {
     /// A `DATABASE_URL` that names neither PostgreSQL nor SQLite.
     #[error("unsupported database url (expected postgres://, postgresql:// or sqlite:): {0}")]
     UnsupportedUrl(String),
+    /// A backend whose driver this build leaves out (weft-storage's features `sqlite` and
+    /// `postgres`).
+    #[error("this build has no {0:?} driver")]
+    BackendNotBuilt(crate::Backend),
     /// A `u64` above `i64::MAX`, which the databases' signed 64-bit integers cannot hold.
     #[error("{what} {value} does not fit a signed 64-bit database integer")]
     OutOfRange {

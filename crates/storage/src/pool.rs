@@ -4,9 +4,8 @@
 use std::{path::Path, time::Duration};
 
 use sqlx::{
-    AnyPool, ConnectOptions,
+    AnyPool,
     any::{AnyConnectOptions, AnyPoolOptions},
-    sqlite::SqliteConnectOptions,
 };
 
 use crate::{EmbeddedMigration, StoreError, migrate::migrator};
@@ -38,6 +37,14 @@ impl Backend {
         }
     }
 
+    /// Whether this build has the backend's driver (features `sqlite` and `postgres`).
+    pub fn is_built(self) -> bool {
+        match self {
+            Self::Sqlite => cfg!(feature = "sqlite"),
+            Self::Postgres => cfg!(feature = "postgres"),
+        }
+    }
+
     /// The statement that opens a write transaction. SQLite takes the write lock at once
     /// (`IMMEDIATE`): a transaction that reads first and upgrades later can fail with
     /// `SQLITE_BUSY` without waiting for the busy timeout.
@@ -55,7 +62,8 @@ impl Backend {
 /// `<data_dir>/<sqlite_file>`; `Some(url)` opens a `postgres://` (or `postgresql://`) or
 /// `sqlite:` URL. SQLite connections run in WAL mode with `synchronous = FULL` (a commit
 /// survives power loss), foreign keys on, a busy timeout of [`DEFAULT_SQLITE_BUSY_TIMEOUT`]
-/// and `cache_kib` KiB of page cache each.
+/// and `cache_kib` KiB of page cache each. A backend this build has no driver for is
+/// [`StoreError::BackendNotBuilt`].
 pub async fn open_pool(
     database_url: Option<&str>,
     data_dir: &Path,
@@ -64,22 +72,13 @@ pub async fn open_pool(
     cache_kib: u32,
 ) -> Result<(AnyPool, Backend), StoreError> {
     sqlx::any::install_default_drivers();
-    let (options, backend) = match database_url {
-        None => {
-            std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
-                path: data_dir.to_owned(),
-                source,
-            })?;
-            // Through the SQLite options, so that the path is escaped into a URL properly.
-            let sqlite = SqliteConnectOptions::new()
-                .filename(data_dir.join(sqlite_file))
-                .create_if_missing(true);
-            (
-                AnyConnectOptions::from_url(&sqlite.to_url_lossy())?,
-                Backend::Sqlite,
-            )
-        }
-        Some(url) => (url.parse::<AnyConnectOptions>()?, Backend::of_url(url)?),
+    let backend = database_url.map_or(Ok(Backend::Sqlite), Backend::of_url)?;
+    if !backend.is_built() {
+        return Err(StoreError::BackendNotBuilt(backend));
+    }
+    let options = match database_url {
+        None => sqlite_file_options(data_dir, sqlite_file)?,
+        Some(url) => url.parse::<AnyConnectOptions>()?,
     };
     let pool = AnyPoolOptions::new()
         .max_connections(DEFAULT_MAX_CONNECTIONS)
@@ -111,6 +110,31 @@ pub async fn open_pool(
     }
     migrator(backend, migrations).run(&pool).await?;
     Ok((pool, backend))
+}
+
+/// The options of the SQLite file `<data_dir>/<sqlite_file>`, creating `data_dir` if needed.
+#[cfg(feature = "sqlite")]
+fn sqlite_file_options(
+    data_dir: &Path,
+    sqlite_file: &str,
+) -> Result<AnyConnectOptions, StoreError> {
+    use sqlx::{ConnectOptions, sqlite::SqliteConnectOptions};
+
+    std::fs::create_dir_all(data_dir).map_err(|source| StoreError::DataDir {
+        path: data_dir.to_owned(),
+        source,
+    })?;
+    // Through the SQLite options, so that the path is escaped into a URL properly.
+    let sqlite = SqliteConnectOptions::new()
+        .filename(data_dir.join(sqlite_file))
+        .create_if_missing(true);
+    Ok(AnyConnectOptions::from_url(&sqlite.to_url_lossy())?)
+}
+
+/// Without the SQLite driver `open_pool` refuses SQLite before it gets here.
+#[cfg(not(feature = "sqlite"))]
+fn sqlite_file_options(_: &Path, _: &str) -> Result<AnyConnectOptions, StoreError> {
+    Err(StoreError::BackendNotBuilt(Backend::Sqlite))
 }
 
 /// Run on every new SQLite connection. `synchronous = FULL` makes every commit durable in

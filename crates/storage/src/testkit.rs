@@ -9,6 +9,7 @@ use std::{
     time::{SystemTime, UNIX_EPOCH},
 };
 
+#[cfg(feature = "postgres")]
 use sqlx::{Postgres, migrate::MigrateDatabase};
 use tempfile::TempDir;
 
@@ -32,7 +33,18 @@ impl TestDatabase {
     }
 
     /// A fresh PostgreSQL database on the server `DATABASE_URL` names, or `None` (with a
-    /// line on stderr) when it names none. Drop it with [`Self::drop_database`].
+    /// line on stderr) when it names none or this build has no PostgreSQL driver. Drop it
+    /// with [`Self::drop_database`].
+    #[cfg(not(feature = "postgres"))]
+    pub async fn postgres() -> Option<Self> {
+        eprintln!("weft-storage built without the postgres feature: skipping PostgreSQL");
+        None
+    }
+
+    /// A fresh PostgreSQL database on the server `DATABASE_URL` names, or `None` (with a
+    /// line on stderr) when it names none or this build has no PostgreSQL driver. Drop it
+    /// with [`Self::drop_database`].
+    #[cfg(feature = "postgres")]
     pub async fn postgres() -> Option<Self> {
         let Some(server) = std::env::var("DATABASE_URL")
             .ok()
@@ -72,6 +84,7 @@ impl TestDatabase {
     /// Drops the PostgreSQL database (closing the connections still open to it) and removes
     /// the data directory.
     pub async fn drop_database(self) {
+        #[cfg(feature = "postgres")]
         if let Some(url) = &self.url {
             Postgres::force_drop_database(url)
                 .await
@@ -92,6 +105,7 @@ pub async fn on_every_backend(test: impl AsyncFn(&TestDatabase)) {
 }
 
 /// `server`'s URL with a new, unique database name.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn fresh_database_url(server: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()

@@ -7,11 +7,8 @@ use tokio::sync::{mpsc, watch as tokio_watch};
 use tokio_tungstenite::tungstenite::Message;
 use tracing::{debug, warn};
 
-use super::{ClientError, RECONNECT_DELAY, Wallet};
-use crate::{
-    auth::HubLogin,
-    wire::{HubMessage, WalletMessage},
-};
+use crate::{ClientError, RECONNECT_DELAY, Wallet};
+use weft_channel::{HubLogin, HubMessage, WalletMessage};
 
 impl Wallet {
     pub(super) async fn on_message(&self, message: HubMessage) {
@@ -155,10 +152,10 @@ async fn run_socket(
     // Messages are a few KiB at most: small buffers (tungstenite zeroes its whole read
     // buffer on each read, 128 KiB by default) and no Nagle delay.
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(crate::wire::SOCKET_BUFFER)
+        .read_buffer_size(weft_channel::SOCKET_BUFFER)
         .write_buffer_size(0)
-        .max_message_size(Some(crate::wire::MAX_SOCKET_MESSAGE))
-        .max_frame_size(Some(crate::wire::MAX_SOCKET_MESSAGE));
+        .max_message_size(Some(weft_channel::MAX_SOCKET_MESSAGE))
+        .max_frame_size(Some(weft_channel::MAX_SOCKET_MESSAGE));
     let (socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     let (mut sink, mut stream) = socket.split();
     login(wallet, &mut sink, &mut stream).await?;

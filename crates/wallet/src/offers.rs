@@ -11,10 +11,10 @@ use weft_protocol::{
     signature::Signature,
 };
 
-use super::{ClientError, Wallet, WalletWrite};
-use crate::{
+use crate::{ClientError, Wallet, WalletWrite};
+use weft_channel::{
+    Ack, Offer, OfferKind, SignedUpdate, WalletMessage,
     transition::{self, Side},
-    wire::{Ack, Offer, OfferKind, SignedUpdate, WalletMessage},
 };
 
 impl Wallet {

@@ -1,45 +1,6 @@
-//! The wallet side of channels: a library a wallet embeds to use the hub.
-//!
-//! A [`Wallet`] keeps its channels' states durable in its own SQLite file (`store.rs`),
-//! builds every state it signs with [`crate::transition`] (the same functions the hub
-//! checks with), verifies the hub's signature of every state before relying on it, talks to
-//! the hub over its WebSocket (payments; answering lock offers with the invoice's secret,
-//! countersigning settlements and payments, syncing after the hub restarts) and REST, and
-//! watches the rollup for registrations of its channels with stale states, refuting them
-//! with its newest hub-signed state, and for its unsettled locks nearing expiry, revealing
-//! their secrets there (`watch.rs`).
-//!
-//! Rules the client keeps: it stores a state (with the hub's signature) before it reveals a
-//! secret for it or signs anything on top of it; it reveals a secret only for a lock the hub
-//! has signed; it countersigns an offer only if it is exactly the state the update leads to;
-//! it signs a lock it accepted by revealing only when it must present it (the only state it
-//! holds at that version); it stores a payment's secret (its proof of payment) before `pay`
-//! reports it settled.
-//!
-//! ## Where things are
-//!
-//! - `mod.rs` (this file): [`Wallet`]: opening, loading, the channel map and the helpers
-//!   every operation shares (signing, verifying the hub, storing co-signed states, REST).
-//! - `config.rs`: [`WalletConfig`] and its defaults; `error.rs`: [`ClientError`].
-//! - `channels.rs`: [`WalletChannel`]; open, register, top up, close.
-//! - `on_rollup.rs`: what the wallet submits to the rollup itself (register, refute,
-//!   reveal, conclude).
-//! - `payments.rs`: paying the hub, routed payments, invoices, proofs of payment.
-//! - `offers.rs`: answering the hub's offers and acknowledgements.
-//! - `sync.rs`: sync after the hub restarts; the hub's view of a channel.
-//! - `socket.rs`: the WebSocket to the hub.
-//! - `store.rs`: the wallet's database; `watch.rs`: its rollup watcher.
-
-mod channels;
-mod config;
-mod error;
-mod offers;
-mod on_rollup;
-mod payments;
-mod socket;
-mod store;
-mod sync;
-mod watch;
+//! [`Wallet`]: opening, loading, the channel map and the helpers every operation shares
+//! (signing, verifying the hub, storing co-signed states, REST). The operations themselves
+//! are `impl Wallet` blocks in the crate's other files.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -61,65 +22,54 @@ use weft_protocol::{
     signature::Signature,
 };
 
-pub use channels::WalletChannel;
-pub use config::{
-    DEFAULT_LOCK_EXTRA_BLOCKS, DEFAULT_REVEAL_GUARD_BLOCKS, DEFAULT_ROLLUP_TIMEOUT,
-    DEFAULT_WATCH_INTERVAL, RECONNECT_DELAY, ROUTE_ANSWER_TIMEOUT, WalletConfig,
-};
-pub use error::ClientError;
-pub use store::{WalletState, WalletStore, WalletWrite};
-
-use offers::co_signed_write;
-use on_rollup::Settle;
-use payments::RouteWaiter;
-use socket::socket_loop;
+use weft_api::Client as RollupClient;
+use weft_channel::{ErrorBody, HubInfo, Offer, OfferKind, WalletMessage, transition};
 
 use crate::{
-    rollup::RollupClient,
-    transition,
-    wire::{ErrorBody, HubInfo, Offer, OfferKind, WalletMessage},
+    ClientError, WalletChannel, WalletConfig, WalletState, WalletStore, offers::co_signed_write,
+    payments::RouteWaiter, socket::socket_loop, watch,
 };
 
 /// The wallet's shared state: its configuration and identity, its database, the channels
 /// as it holds them, and the socket's queues and waiters.
-struct Inner {
-    config: WalletConfig,
-    address: Address,
-    hub: Address,
-    domain: Domain,
+pub(crate) struct Inner {
+    pub(crate) config: WalletConfig,
+    pub(crate) address: Address,
+    pub(crate) hub: Address,
+    pub(crate) domain: Domain,
     /// The rollup's dispute window in blocks (from the sequencer's `/v1/chain`).
-    dispute_window: u64,
+    pub(crate) dispute_window: u64,
     /// The hub's minimum lock lifetime (from `/v1/info`).
-    min_lock_blocks: u64,
+    pub(crate) min_lock_blocks: u64,
     /// The hub's maximum lock lifetime (from `/v1/info`).
-    max_lock_blocks: u64,
-    http: reqwest::Client,
-    rollup: RollupClient,
-    store: WalletStore,
-    channels: Mutex<HashMap<B256, WalletChannel>>,
+    pub(crate) max_lock_blocks: u64,
+    pub(crate) http: reqwest::Client,
+    pub(crate) rollup: RollupClient,
+    pub(crate) store: WalletStore,
+    pub(crate) channels: Mutex<HashMap<B256, WalletChannel>>,
     /// Serializes the wallet's operations on one channel.
-    ops: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
-    invoices: Mutex<HashMap<B256, (B256, Amount)>>,
+    pub(crate) ops: Mutex<HashMap<B256, Arc<tokio::sync::Mutex<()>>>>,
+    pub(crate) invoices: Mutex<HashMap<B256, (B256, Amount)>>,
     /// States sent on the socket awaiting the hub's ack, with the wallet's signature.
-    sent: Mutex<HashMap<(B256, u64), (ChannelState, Signature)>>,
+    pub(crate) sent: Mutex<HashMap<(B256, u64), (ChannelState, Signature)>>,
     /// Signalled whenever the hub answers a state sent on the socket.
-    answered: tokio::sync::Notify,
+    pub(crate) answered: tokio::sync::Notify,
     /// Hashlocks whose secrets the watcher revealed on the rollup.
-    revealing: Mutex<HashSet<B256>>,
+    pub(crate) revealing: Mutex<HashSet<B256>>,
     /// Payments sent on the socket, by hashlock, awaiting the hub's answer.
-    routes: Mutex<HashMap<B256, RouteWaiter>>,
-    socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
-    connected: tokio_watch::Sender<bool>,
-    answering: AtomicBool,
-    head: Mutex<(Option<Instant>, u64)>,
-    stop: tokio_watch::Sender<bool>,
-    rng: Mutex<StdRng>,
+    pub(crate) routes: Mutex<HashMap<B256, RouteWaiter>>,
+    pub(crate) socket: Mutex<Option<mpsc::UnboundedSender<WalletMessage>>>,
+    pub(crate) connected: tokio_watch::Sender<bool>,
+    pub(crate) answering: AtomicBool,
+    pub(crate) head: Mutex<(Option<Instant>, u64)>,
+    pub(crate) stop: tokio_watch::Sender<bool>,
+    pub(crate) rng: Mutex<StdRng>,
 }
 
 /// A wallet using the hub; cheap to clone.
 #[derive(Clone)]
 pub struct Wallet {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Wallet {
@@ -303,29 +253,33 @@ impl Wallet {
             .is_ok_and(|r| r.is_ok())
     }
 
-    fn op_lock(&self, id: &B256) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn op_lock(&self, id: &B256) -> Arc<tokio::sync::Mutex<()>> {
         self.inner.ops.lock().entry(*id).or_default().clone()
     }
 
-    fn sign(&self, state: &ChannelState) -> Signature {
+    pub(crate) fn sign(&self, state: &ChannelState) -> Signature {
         self.inner
             .config
             .key
             .sign_digest(&state.signing_hash(&self.inner.domain))
     }
 
-    fn check_hub(&self, state: &ChannelState, signature: &Signature) -> Result<(), ClientError> {
+    pub(crate) fn check_hub(
+        &self,
+        state: &ChannelState,
+        signature: &Signature,
+    ) -> Result<(), ClientError> {
         match signature.recover(&state.signing_hash(&self.inner.domain)) {
             Ok(a) if a == self.inner.hub => Ok(()),
             _ => Err(ClientError::BadHubSignature),
         }
     }
 
-    fn latest(&self, id: &B256) -> Result<WalletChannel, ClientError> {
+    pub(crate) fn latest(&self, id: &B256) -> Result<WalletChannel, ClientError> {
         self.channel(id).ok_or(ClientError::UnknownChannel(*id))
     }
 
-    async fn post<B: Serialize, R: DeserializeOwned>(
+    pub(crate) async fn post<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
         body: &B,
@@ -353,7 +307,7 @@ impl Wallet {
     }
 
     /// Stores `state` as co-signed and makes it the channel's latest.
-    async fn store_co_signed(
+    pub(crate) async fn store_co_signed(
         &self,
         state: ChannelState,
         wallet_signature: Signature,
@@ -373,7 +327,7 @@ impl Wallet {
 
     /// Makes `state` (stored) the channel's latest, if it is newer; forgets the proofs of
     /// locks it no longer holds.
-    fn set_latest(
+    pub(crate) fn set_latest(
         &self,
         state: ChannelState,
         wallet_signature: Option<Signature>,
@@ -399,12 +353,16 @@ impl Wallet {
 
     /// The wallet's signature of an agreed state: the stored one, or a fresh one for a lock
     /// it accepted by revealing (the only state it holds at that version).
-    fn own_signature(&self, state: &ChannelState, stored: Option<Signature>) -> Signature {
+    pub(crate) fn own_signature(
+        &self,
+        state: &ChannelState,
+        stored: Option<Signature>,
+    ) -> Signature {
         stored.unwrap_or_else(|| self.sign(state))
     }
 
     /// The preimages the wallet knows of `state`'s locks: its invoices' and its proofs.
-    fn known_secrets(&self, state: &ChannelState) -> Vec<B256> {
+    pub(crate) fn known_secrets(&self, state: &ChannelState) -> Vec<B256> {
         let invoices = self.inner.invoices.lock();
         let channels = self.inner.channels.lock();
         let paid = channels.get(&state.channel_id).map(|c| &c.paid);
@@ -421,7 +379,7 @@ impl Wallet {
     }
 
     /// The rollup head, re-read at most once a second.
-    async fn head(&self) -> Result<u64, ClientError> {
+    pub(crate) async fn head(&self) -> Result<u64, ClientError> {
         let cached = *self.inner.head.lock();
         if let (Some(at), head) = cached
             && at.elapsed() < Duration::from_secs(1)

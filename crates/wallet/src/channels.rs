@@ -11,10 +11,10 @@ use weft_protocol::{
     transaction::{ChannelDeposit, ChannelOpen, Transaction},
 };
 
-use super::{ClientError, DEFAULT_ROLLUP_TIMEOUT, Settle, Wallet, WalletWrite};
-use crate::{
+use crate::{ClientError, DEFAULT_ROLLUP_TIMEOUT, Wallet, WalletWrite, on_rollup::Settle};
+use weft_channel::{
+    Ack, CloseReply, CloseRequest, Offer, RegisterReply, SignedUpdate,
     transition::{self, Side},
-    wire::{Ack, CloseReply, CloseRequest, Offer, RegisterReply, SignedUpdate},
 };
 
 /// One of the wallet's channels.

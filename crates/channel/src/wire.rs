@@ -1,6 +1,6 @@
 //! What the hub and a wallet say to each other: REST bodies and WebSocket messages, shared by
-//! the service and the [`crate::client`]. JSON, camelCase, amounts as decimal strings (the
-//! protocol types' own serde), unknown fields rejected.
+//! the service (`weft-channel-hub`) and the wallet library (`weft-wallet`). JSON, camelCase,
+//! amounts as decimal strings (the protocol types' own serde), unknown fields rejected.
 //!
 //! Every state a wallet sends carries its own EIP-712 signature of that state, which is what
 //! authenticates a state update; the hub answers with its signature of the same state.

@@ -4,11 +4,10 @@
 
 use weft_protocol::{eip712::Eip712, primitives::B256};
 
-use super::{ClientError, Wallet};
-use crate::{
-    auth::{HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_WALLET, HubRequest},
-    store::now_secs,
-    wire::{ChannelView, HeldState, SyncReply, SyncRequest, WalletMessage},
+use crate::{ClientError, Wallet};
+use weft_channel::{
+    ChannelView, HEADER_SIGNATURE, HEADER_TIMESTAMP, HEADER_WALLET, HeldState, HubRequest,
+    SyncReply, SyncRequest, WalletMessage, now_secs,
 };
 
 impl Wallet {

@@ -1,8 +1,9 @@
 //! Why a wallet operation fails: [`ClientError`].
 
+use weft_api::ClientError as RollupError;
+use weft_channel::{ErrorBody, TransitionError};
 use weft_protocol::primitives::B256;
-
-use crate::{rollup::RollupError, store::StoreError, transition::TransitionError, wire::ErrorBody};
+use weft_storage::StoreError;
 
 /// Why a wallet operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,8 @@ use std::{collections::HashMap, time::Duration};
 use tracing::{info, warn};
 use weft_protocol::{channel::ChannelStatus, primitives::B256};
 
-use super::{Settle, Wallet};
-use crate::rollup::{ChannelEvent, channel_event};
+use crate::{Wallet, on_rollup::Settle};
+use weft_channel::{ChannelEvent, channel_event};
 
 /// Runs until the wallet closes.
 pub(super) async fn run(wallet: Wallet, interval: Duration) {
@@ -37,7 +37,7 @@ pub(super) async fn run(wallet: Wallet, interval: Duration) {
 async fn catch_up(
     wallet: &Wallet,
     deadlines: &mut HashMap<B256, u64>,
-) -> Result<(), super::ClientError> {
+) -> Result<(), crate::ClientError> {
     let channels: Vec<_> = wallet
         .inner
         .channels
@@ -71,7 +71,7 @@ async fn scan(
     wallet: &Wallet,
     cursor: &mut u64,
     deadlines: &mut HashMap<B256, u64>,
-) -> Result<(), super::ClientError> {
+) -> Result<(), crate::ClientError> {
     let rollup = &wallet.inner.rollup;
     let head = rollup.head().await?;
     *wallet.inner.head.lock() = (Some(std::time::Instant::now()), head);
@@ -131,7 +131,7 @@ async fn scan(
 /// Refutes a registration of version `registered` with the wallet's newest state the hub
 /// signed, if it is newer (the wallet's own payments since, which the hub took without
 /// signing, only gave the hub value: nothing to refute them for).
-async fn refute(wallet: &Wallet, id: &B256, registered: u64) -> Result<(), super::ClientError> {
+async fn refute(wallet: &Wallet, id: &B256, registered: u64) -> Result<(), crate::ClientError> {
     let (state, wallet_signature, hub_signature) = wallet.co_signed_at(id, None).await?;
     if state.version <= registered {
         return Ok(());
@@ -142,7 +142,7 @@ async fn refute(wallet: &Wallet, id: &B256, registered: u64) -> Result<(), super
     wallet
         .inner
         .rollup
-        .wait_executed(&hash, super::DEFAULT_ROLLUP_TIMEOUT)
+        .wait_executed(&hash, crate::DEFAULT_ROLLUP_TIMEOUT)
         .await?;
     Ok(())
 }
@@ -153,7 +153,7 @@ async fn reveal_incoming(
     wallet: &Wallet,
     state: &weft_protocol::channel::ChannelState,
     before: u64,
-) -> Result<(), super::ClientError> {
+) -> Result<(), crate::ClientError> {
     for lock in &state.locks {
         if lock.direction != weft_protocol::channel::LockDirection::HubToWallet
             || lock.expiry > before

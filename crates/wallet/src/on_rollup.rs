@@ -9,7 +9,7 @@ use weft_protocol::{
     transaction::{ChannelConclude, ChannelSettle, RevealSecret, SignedTransaction, Transaction},
 };
 
-use super::{ClientError, DEFAULT_ROLLUP_TIMEOUT, Wallet};
+use crate::{ClientError, DEFAULT_ROLLUP_TIMEOUT, Wallet};
 
 impl Wallet {
     /// Signs the wallet's rollup transaction at its next nonce, submits it and waits for

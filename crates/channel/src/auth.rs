@@ -24,11 +24,10 @@ use std::time::Duration;
 
 use weft_protocol::{
     eip712::{Domain, Eip712, FieldType, StructType, Value},
+    error::SignatureError,
     primitives::{Address, B256},
     signature::{Signature, SigningKey},
 };
-
-use crate::error::HubError;
 
 /// Header naming the wallet.
 pub const HEADER_WALLET: &str = "x-weft-wallet";
@@ -86,12 +85,10 @@ impl HubLogin {
     }
 
     /// Checks that `signature` is the wallet's over this login.
-    pub fn verify(&self, signature: &Signature, domain: &Domain) -> Result<(), HubError> {
+    pub fn verify(&self, signature: &Signature, domain: &Domain) -> Result<(), AuthError> {
         let signer = signature.recover(&self.signing_hash(domain))?;
         if signer != self.wallet {
-            return Err(HubError::Unauthorized(
-                "login not signed by the wallet for this socket's challenge".into(),
-            ));
+            return Err(AuthError::WrongSigner);
         }
         Ok(())
     }
@@ -138,20 +135,38 @@ impl HubRequest<'_> {
         domain: &Domain,
         now: u64,
         window: Duration,
-    ) -> Result<(), HubError> {
+    ) -> Result<(), AuthError> {
         if now.abs_diff(self.timestamp) > window.as_secs() {
-            return Err(HubError::Unauthorized(
-                "request timestamp outside the accepted window".into(),
-            ));
+            return Err(AuthError::OutsideWindow);
         }
         let signer = signature.recover(&self.signing_hash(domain))?;
         if signer != self.wallet {
-            return Err(HubError::Unauthorized(
-                "request not signed by the wallet".into(),
-            ));
+            return Err(AuthError::WrongSigner);
         }
         Ok(())
     }
+}
+
+/// Why a [`HubRequest`] is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// The timestamp is further from the verifier's clock than its window.
+    #[error("request timestamp outside the accepted window")]
+    OutsideWindow,
+    /// The signature is valid but not the named wallet's.
+    #[error("request not signed by the wallet")]
+    WrongSigner,
+    /// The signature does not verify at all.
+    #[error("invalid signature: {0}")]
+    Signature(#[from] SignatureError),
+}
+
+/// Unix seconds now, the clock [`HubRequest`] timestamps are made and checked with (0 if
+/// the clock is before 1970).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use weft_protocol::{
     primitives::{Address, Amount, B256, keccak256},
 };
 
-use super::{ClientError, ROUTE_ANSWER_TIMEOUT, Wallet, WalletWrite};
-use crate::{
+use crate::{ClientError, ROUTE_ANSWER_TIMEOUT, Wallet, WalletWrite};
+use weft_channel::{
+    Ack, ErrorBody, RouteReply, RouteRequest, RouteStatus, SignedUpdate, WalletMessage,
     transition::{self, Side},
-    wire::{Ack, ErrorBody, RouteReply, RouteRequest, RouteStatus, SignedUpdate, WalletMessage},
 };
 
 /// Where a payment sent on the socket hears its answer.

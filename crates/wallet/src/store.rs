@@ -18,6 +18,11 @@ use weft_storage::{Backend, Columns, GroupWriter, StoreError, in_list_sql, inser
 /// File name of the wallet's database inside its directory.
 pub(super) const WALLET_DB_FILE: &str = "wallet.db";
 
+/// Page cache per SQLite connection, as the hub's store: SQLite's default. A wallet's writes
+/// touch a page per channel and per payment, which no cache holds for long, while every
+/// commit walks the whole cache.
+const SQLITE_CACHE_KIB: u32 = 2 * 1024;
+
 const MIGRATIONS: &[(&str, &str, &str)] = &[
     (
         "0001_init.sql",
@@ -127,14 +132,8 @@ pub struct WalletStore {
 impl WalletStore {
     /// Opens (creating) `<dir>/wallet.db`. One database may hold several wallets.
     pub async fn open(dir: &Path) -> Result<Self, StoreError> {
-        let (pool, backend) = open_pool(
-            None,
-            dir,
-            WALLET_DB_FILE,
-            MIGRATIONS,
-            crate::store::SQLITE_CACHE_KIB,
-        )
-        .await?;
+        let (pool, backend) =
+            open_pool(None, dir, WALLET_DB_FILE, MIGRATIONS, SQLITE_CACHE_KIB).await?;
         let writer = GroupWriter::spawn(pool.clone(), backend, apply);
         Ok(Self { pool, writer })
     }
