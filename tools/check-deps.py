@@ -6,8 +6,9 @@
 A crate may depend only on crates of a lower layer (normal, build and dev edges alike; a crate's
 dev-dependency on itself, to turn on its own test features, is allowed). No service depends on
 another service, with one exception for tests: a service's own tests may run the sequencer
-in-process as the rollup they talk to (`TEST_ROLLUP`, a dev-dependency only); tests that span
-several services live in the top-level `tests/` crate. On top of the direct edges, what a wallet embeds is checked transitively with
+in-process as the rollup they talk to, and drive wallets with the wallet library
+(`TEST_FIXTURES`, dev-dependencies only); tests that span several services live in the
+top-level `tests/` crate. On top of the direct edges, what a wallet embeds is checked transitively with
 `cargo tree` (the features that selection really builds): no service crate, no server framework,
 no L1 provider, no PostgreSQL driver.
 
@@ -40,8 +41,8 @@ LAYERS = {
     "weft-tests": 3,
 }
 
-# The one service another service's tests may link (dev-dependencies only).
-TEST_ROLLUP = "weft-sequencer"
+# What another layer-2 crate's tests may link (dev-dependencies only).
+TEST_FIXTURES = {"weft-sequencer", "weft-wallet"}
 
 # Crates whose transitive normal dependencies must not contain these packages.
 FORBIDDEN_BELOW = {
@@ -95,7 +96,7 @@ def main():
             if target not in members or (target == name and dep["kind"] == "dev"):
                 continue
             kind = dep["kind"] or "normal"
-            if kind == "dev" and target == TEST_ROLLUP and layer == LAYERS[TEST_ROLLUP]:
+            if kind == "dev" and target in TEST_FIXTURES and layer == LAYERS[target]:
                 continue
             if LAYERS.get(target, 99) >= layer:
                 errors.append(
