@@ -105,6 +105,8 @@ impl Process {
                 command.env_remove(&key);
             }
         }
+        // Plain text in the log files (tracing-subscriber honours NO_COLOR).
+        command.env("NO_COLOR", "1");
         command.env(
             "RUST_LOG",
             std::env::var("WEFT_STACK_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
