@@ -33,7 +33,7 @@ bench: deps
 	$(CARGO) bench -p weft-protocol --bench executor
 	$(CARGO) bench -p weft-protocol --bench da
 	$(CARGO) bench -p weft-prover-stub --bench prover
-	$(CARGO) bench -p weft-channel-hub --bench hub
+	$(CARGO) bench -p weft-tests --bench hub
 	$(CARGO) bench -p weft-sequencer --bench restart
 	$(CARGO) build --release -p weft-sequencer --bins
 	$(CARGO) run --release -p weft-loadgen --

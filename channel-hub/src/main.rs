@@ -3,7 +3,7 @@
 use weft_channel_hub::config::{Cli, Config, Settings};
 
 /// mimalloc rather than glibc's malloc: fewer cycles per allocation under the hub's
-/// many small, short-lived buffers (`cargo bench -p weft-channel-hub --bench hub`).
+/// many small, short-lived buffers (`cargo bench -p weft-tests --bench hub`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,7 +1,8 @@
-//! A sequencer with its L1 side on a real anvil (weft-l1's test kit): the deployment's
-//! genesis root is the node's, the node posts with anvil's first key, and tests act on L1
-//! as users (from the other dev accounts) and as the prover (a test-only attestation with
-//! the devnet's prover key; the prover service is built separately).
+//! A sequencer with its L1 side on a real anvil (weft-l1's test kit), in process for tests
+//! that need the node's internals: the deployment's genesis root is the node's, the node
+//! posts with anvil's first key, and tests act on L1 as users (from the other dev
+//! accounts). Nothing here attests batches: the flows through the prover are whole-stack
+//! tests (`tests/`), with the real prover process.
 
 use std::{
     future::Future,
@@ -9,15 +10,14 @@ use std::{
 };
 
 use alloy::{
-    primitives::{Address, B256, U256},
+    primitives::{Address, B256},
     providers::Provider,
-    rpc::types::TransactionReceipt,
 };
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 use weft_l1::{
     Rollup,
-    testkit::{AnvilOptions, Devnet, DevnetConfig, mined},
+    testkit::{AnvilOptions, Devnet, DevnetConfig},
 };
 use weft_protocol::{primitives::Amount, signature::SigningKey};
 use weft_sequencer::{
@@ -160,32 +160,6 @@ impl L1Node {
         .await
     }
 
-    /// Proves every batch L1 has committed and not proven, with the test-only attestation
-    /// (the prover's key, sent by `accounts[3]`: the poster owns `accounts[0]`'s nonces).
-    pub async fn prove_committed(&self) -> u64 {
-        let rollup = &self.dev.rollup;
-        let committed = rollup.lastCommitted().call().await.unwrap();
-        let proven = rollup.lastProven().call().await.unwrap();
-        for index in proven + 1..=committed {
-            let batch = self
-                .running()
-                .node
-                .store
-                .batch(index)
-                .await
-                .unwrap()
-                .unwrap();
-            let c = Rollup::BatchCommitment::from(&batch.commitment);
-            mined(
-                rollup
-                    .proveBatch(index, self.dev.attestation(&c))
-                    .from(self.dev.accounts[3]),
-            )
-            .await;
-        }
-        committed
-    }
-
     /// Waits until the node's store shows batch `index` at least at `status`.
     pub async fn wait_batch_status(&self, index: u64, status: BatchStatus) {
         let node = self.running().node.clone();
@@ -201,37 +175,6 @@ impl L1Node {
             },
         )
         .await
-    }
-
-    /// Claims a withdrawal on L1 with the proof the API serves, sent by `accounts[4]`.
-    pub async fn claim(&self, tx: &B256) -> TransactionReceipt {
-        let (status, w) = self
-            .client
-            .get(&format!("/v1/transactions/{tx}/withdrawal"))
-            .await;
-        assert_eq!(status, 200, "{w}");
-        assert_eq!(w["batchStatus"], "finalized", "{w}");
-        let proof: Vec<B256> = serde_json::from_value(w["proof"].clone()).unwrap();
-        mined(
-            self.dev
-                .rollup
-                .withdraw(
-                    w["batchIndex"].as_u64().unwrap(),
-                    *tx,
-                    w["recipient"].as_str().unwrap().parse().unwrap(),
-                    w["token"].as_u64().unwrap() as u32,
-                    w["amount"].as_str().unwrap().parse().unwrap(),
-                    U256::from(w["leafIndex"].as_u64().unwrap()),
-                    proof,
-                )
-                .from(self.dev.accounts[4]),
-        )
-        .await
-    }
-
-    /// The gas cost of an L1 receipt in wei.
-    pub fn cost(receipt: &TransactionReceipt) -> U256 {
-        U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price)
     }
 
     /// Every BatchCommitted event on the canonical chain, as (index, L1 tx).

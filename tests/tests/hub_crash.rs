@@ -1,6 +1,6 @@
-//! The whole channel story over real parts: a sequencer (in process, SQLite), the hub as
-//! its real binary (a separate process, killed with SIGKILL mid-payment and restarted on
-//! its database), two wallets with their own databases talking REST and WebSocket.
+//! The whole channel story over real processes: the sequencer and the hub as their
+//! binaries (the hub killed with SIGKILL mid-payment and restarted on its database), two
+//! wallets with their own databases talking REST and WebSocket.
 //!
 //! Two wallets open channels, pay each other 1,000 times through the hub, the hub dies
 //! while a payment is half-way (the payee holds the hub's lock but has not answered) and
@@ -10,103 +10,23 @@
 
 mod common;
 
-use std::{
-    net::SocketAddr,
-    path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::time::Duration;
 
-use common::{GENESIS_BALANCE, fill_block, l2_balance, sequencer_with_window};
+use common::{channel, fill_block, wallet};
 use sqlx::{Connection, SqliteConnection};
 use weft_channel::RouteStatus;
-use weft_channel_hub::config::dev_key;
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
     primitives::{Amount, B256},
+    state::{Balance, GenesisAccount},
 };
-use weft_wallet::{Wallet, WalletChannel, WalletConfig};
+use weft_tests::{HubOptions, SequencerOptions, Stack};
+use weft_wallet::{Wallet, WalletChannel};
 
-/// The hub binary as a child process.
-struct HubProcess {
-    child: Child,
-    addr: SocketAddr,
-    data_dir: PathBuf,
-    sequencer: SocketAddr,
-}
-
-impl HubProcess {
-    async fn start(data_dir: &Path, sequencer: SocketAddr, addr: SocketAddr) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_weft-channel-hub"))
-            .args(["--listen", &addr.to_string()])
-            .args(["--data-dir", data_dir.to_str().unwrap()])
-            .args(["--sequencer-url", &format!("http://{sequencer}")])
-            .args(["--watch-interval-ms", "50"])
-            .args(["--route-timeout-ms", "3000"])
-            // Locks fit in the test's short dispute window (at most the window less 2).
-            .args(["--min-lock-blocks", "1", "--lock-margin-blocks", "4"])
-            .arg("--dev-key")
-            .env_remove("DATABASE_URL")
-            .env_remove("WEFT_HUB_KEY")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("spawn the hub");
-        let hub = Self {
-            child,
-            addr,
-            data_dir: data_dir.to_path_buf(),
-            sequencer,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let up = reqwest::get(format!("http://{addr}/health")).await;
-            if up.is_ok_and(|r| r.status().is_success()) {
-                return hub;
-            }
-            assert!(Instant::now() < deadline, "the hub did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// SIGKILL: no draining, no cleanup.
-    fn kill(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    async fn restart(&mut self) {
-        *self = Self::start(&self.data_dir.clone(), self.sequencer, self.addr).await;
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-impl Drop for HubProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
-}
-
-async fn open_wallet(i: u32, dir: &Path, hub: &HubProcess, seq: SocketAddr) -> Wallet {
-    let config = WalletConfig::new(
-        &hub.url(),
-        &format!("http://{seq}"),
-        common::key(i),
-        dir.to_path_buf(),
-    );
-    let w = Wallet::open(config).await.unwrap();
-    assert!(w.wait_connected(Duration::from_secs(5)).await);
-    w
-}
+/// ETH of each funded account at genesis.
+const GENESIS_BALANCE: Amount = 1_000_000_000;
+/// How long a wait may take.
+const WAIT: Duration = Duration::from_secs(30);
 
 /// One routed payment, retried through the hub's transient answers (a payee busy with the
 /// previous payment's acknowledgement, a sync after the hub restarted).
@@ -133,25 +53,44 @@ async fn pay(from: &Wallet, channel: &B256, to: &Wallet, amount: Amount) {
     panic!("payment never went through");
 }
 
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() {
-    let dir = tempfile::tempdir().unwrap();
     // A dispute window of a few blocks, so the disputed close concludes within the test.
     const WINDOW: u64 = 16;
-    let seq = sequencer_with_window(&dir.path().join("seq"), WINDOW).await;
-    let hub_dir = dir.path().join("hub");
-    let mut hub = HubProcess::start(&hub_dir, seq.addr, free_port()).await;
-    let alice = open_wallet(0, &dir.path().join("alice"), &hub, seq.addr).await;
-    let bob = open_wallet(1, &dir.path().join("bob"), &hub, seq.addr).await;
-    let hub_address = dev_key().address();
+    let hub = HubOptions {
+        route_timeout: Duration::from_secs(3),
+        // Locks fit in the test's short dispute window (at most the window less 2).
+        args: ["--min-lock-blocks", "1", "--lock-margin-blocks", "4"]
+            .map(String::from)
+            .to_vec(),
+        // The hub binary's default.
+        settle_idle: Duration::from_secs(1),
+        ..HubOptions::default()
+    };
+    let mut stack = Stack::builder()
+        .sequencer(SequencerOptions {
+            block_time: Duration::from_millis(20),
+            batch_max_age: Duration::from_secs(2),
+            dispute_window: Some(WINDOW),
+            dev_accounts: 10,
+            dev_balance: Some(GENESIS_BALANCE),
+            genesis: vec![GenesisAccount {
+                address: hub.signing_key().address(),
+                balances: vec![Balance {
+                    token: 0,
+                    amount: GENESIS_BALANCE,
+                }],
+            }],
+            threads: 1,
+            ..SequencerOptions::default()
+        })
+        .hub(hub)
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let alice = wallet(&stack, 0, &dir.path().join("alice")).await;
+    let bob = wallet(&stack, 1, &dir.path().join("bob")).await;
+    let hub_address = stack.hub_address();
     const DEPOSIT: Amount = 1_000_000;
 
     let a = alice.open_channel(0, DEPOSIT).await.unwrap();
@@ -169,7 +108,7 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
         let amount = 1 + i % 97;
         if i == 500 {
             to_bob += amount;
-            crash_mid_payment(&mut hub, &alice, &a, &bob, &b, amount).await;
+            crash_mid_payment(&mut stack, &alice, &a, &bob, &b, amount).await;
         } else if i % 10 == 9 {
             to_alice += amount;
             pay(&bob, &b, &alice, amount).await;
@@ -180,16 +119,18 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
     }
     let alice_balance = DEPOSIT - to_bob + to_alice;
     let bob_balance = DEPOSIT + to_bob - to_alice;
-    wait_for("both channels to settle", || {
-        let (ca, cb) = (alice.channel(&a).unwrap(), bob.channel(&b).unwrap());
-        ca.latest.balance_wallet == alice_balance
-            && cb.latest.balance_wallet == bob_balance
-            && ca.latest.locks.is_empty()
-            && cb.latest.locks.is_empty()
-            && ca.offer.is_none()
-            && cb.offer.is_none()
-    })
-    .await;
+    stack
+        .wait("both channels to settle", WAIT, || async {
+            let (ca, cb) = (alice.channel(&a).unwrap(), bob.channel(&b).unwrap());
+            (ca.latest.balance_wallet == alice_balance
+                && cb.latest.balance_wallet == bob_balance
+                && ca.latest.locks.is_empty()
+                && cb.latest.locks.is_empty()
+                && ca.offer.is_none()
+                && cb.offer.is_none())
+            .then_some(())
+        })
+        .await;
     // What the hub holds equals what the wallets hold.
     for (w, id) in [(&alice, a), (&bob, b)] {
         let view = w.hub_view(&id).await.unwrap();
@@ -197,7 +138,7 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
         assert!(view.offer.is_none());
     }
     // No payment half-done: every one the hub recorded is settled.
-    let counts = payment_counts(&hub_dir).await;
+    let counts = payment_counts(&stack).await;
     assert_eq!(counts, vec![("settled".to_owned(), 1_000)], "{counts:?}");
 
     // Bob closes cooperatively (the hub submits); alice registers a stale state (version
@@ -205,29 +146,31 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
     bob.close_channel(&b, true).await.unwrap();
     let alice_latest = alice.channel(&a).unwrap().latest;
     alice.register_on_rollup(&a, Some(2)).await.unwrap();
-    wait_for("the hub to refute the stale registration", || {
-        seq.node.state.read().channel(&a).is_some_and(|r| {
-            matches!(&r.status, ChannelStatus::Disputed { state, .. } if *state == alice_latest)
+    stack
+        .wait("the hub to refute the stale registration", WAIT, || async {
+            channel(&stack, &a).await.is_some_and(|r| {
+                matches!(&r.status, ChannelStatus::Disputed { state, .. } if *state == alice_latest)
+            })
+            .then_some(())
         })
-    })
-    .await;
+        .await;
 
     // The rollup's balances are exact (fees are zero): bob got his channel balance, the
     // hub its side of bob's channel; alice's channel still holds both sides until the
     // dispute window ends, split as the latest state says.
     assert_eq!(
-        l2_balance(&seq, &bob.address()).await,
+        stack.l2_balance(&bob.address(), 0).await,
         GENESIS_BALANCE - DEPOSIT + bob_balance
     );
     assert_eq!(
-        l2_balance(&seq, &hub_address).await,
+        stack.l2_balance(&hub_address, 0).await,
         GENESIS_BALANCE - 2 * DEPOSIT + (2 * DEPOSIT - bob_balance)
     );
     assert_eq!(
-        l2_balance(&seq, &alice.address()).await,
+        stack.l2_balance(&alice.address(), 0).await,
         GENESIS_BALANCE - DEPOSIT
     );
-    let record = seq.node.state.read().channel(&a).cloned().unwrap();
+    let record = channel(&stack, &a).await.unwrap();
     assert_eq!(record.total, 2 * DEPOSIT);
     assert_eq!(alice_latest.balance_wallet, alice_balance);
     assert_eq!(alice_latest.balance_hub, 2 * DEPOSIT - alice_balance);
@@ -238,36 +181,34 @@ async fn thousand_payments_a_crash_a_close_and_a_dispute_leave_exact_balances() 
     // Blocks go by (other traffic) until a watcher concludes after the deadline: alice's
     // channel pays out its latest state, and every balance is final and exact.
     for _ in 0..WINDOW * 20 {
-        if seq.node.state.read().channel(&a).unwrap().status == ChannelStatus::Closed {
+        if channel(&stack, &a).await.unwrap().status == ChannelStatus::Closed {
             break;
         }
-        fill_block(&seq).await;
+        fill_block(&stack).await;
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     assert_eq!(
-        seq.node.state.read().channel(&a).unwrap().status,
+        channel(&stack, &a).await.unwrap().status,
         ChannelStatus::Closed
     );
-    assert!(seq.node.head.borrow().number > deadline);
+    assert!(stack.api().head().await.unwrap() > deadline);
     assert_eq!(
-        l2_balance(&seq, &alice.address()).await,
+        stack.l2_balance(&alice.address(), 0).await,
         GENESIS_BALANCE - DEPOSIT + alice_balance
     );
     assert_eq!(
-        l2_balance(&seq, &hub_address).await,
+        stack.l2_balance(&hub_address, 0).await,
         GENESIS_BALANCE - 2 * DEPOSIT + (2 * DEPOSIT - bob_balance) + (2 * DEPOSIT - alice_balance)
     );
 
     alice.close().await;
     bob.close().await;
-    drop(hub);
-    seq.stop().await.unwrap();
 }
 
 /// Payment 500: bob holds the hub's lock without answering, the hub is killed, restarted;
 /// bob answers, and the payment completes on both channels.
 async fn crash_mid_payment(
-    hub: &mut HubProcess,
+    stack: &mut Stack,
     alice: &Wallet,
     a: &B256,
     bob: &Wallet,
@@ -283,23 +224,25 @@ async fn crash_mid_payment(
     let payer = alice.clone();
     let (a2, to) = (*a, bob.address());
     let in_flight = tokio::spawn(async move { payer.pay(&a2, to, amount, invoice).await });
-    wait_for("bob to hold the hub's lock", || {
-        bob.channel(b).unwrap().offer.is_some()
-    })
-    .await;
-    hub.kill();
+    stack
+        .wait("bob to hold the hub's lock", WAIT, || async {
+            bob.channel(b).unwrap().offer.is_some().then_some(())
+        })
+        .await;
+    stack.hub_mut().kill();
     // The payer's request died with the hub.
     assert!(in_flight.await.unwrap().is_err());
-    hub.restart().await;
+    stack.hub_mut().restart().await;
     bob.set_answering(true);
-    wait_for("the interrupted payment to complete", || {
-        let paid = bob.channel(b).unwrap().latest.balance_wallet == bob_before + amount;
-        let settled = alice.channel(a).is_some_and(|c| {
-            c.latest.balance_wallet == alice_before - amount && c.latest.locks.is_empty()
-        });
-        paid && settled
-    })
-    .await;
+    stack
+        .wait("the interrupted payment to complete", WAIT, || async {
+            let paid = bob.channel(b).unwrap().latest.balance_wallet == bob_before + amount;
+            let settled = alice.channel(a).is_some_and(|c| {
+                c.latest.balance_wallet == alice_before - amount && c.latest.locks.is_empty()
+            });
+            (paid && settled).then_some(())
+        })
+        .await;
 }
 
 /// What a wallet owns in a channel: its balance and the locks to it in its latest state
@@ -314,12 +257,10 @@ fn owned(c: &WalletChannel) -> Amount {
             .sum::<Amount>()
 }
 
-async fn payment_counts(hub_dir: &Path) -> Vec<(String, i64)> {
-    let url = format!(
-        "sqlite://{}?mode=ro",
-        hub_dir.join("channel-hub.db").display()
-    );
-    let mut db = SqliteConnection::connect(&url).await.unwrap();
+async fn payment_counts(stack: &Stack) -> Vec<(String, i64)> {
+    let mut db = SqliteConnection::connect(&stack.hub_db_url())
+        .await
+        .unwrap();
     let rows: Vec<(String, i64)> =
         sqlx::query_as("SELECT status, COUNT(*) FROM payments GROUP BY status ORDER BY status")
             .fetch_all(&mut db)

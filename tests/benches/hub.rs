@@ -1,7 +1,8 @@
 //! Routed payments through one hub: throughput and latency with every state durable.
 //!
-//! A sequencer (in process, SQLite) and a hub (in process, SQLite with WAL and
-//! `synchronous = FULL`), and payer/payee pairs of wallets whose states share one SQLite
+//! A sequencer (the `weft-sequencer` binary started by the whole-stack tests' `Stack`,
+//! SQLite) and a hub (in this process, SQLite with WAL and `synchronous = FULL`), and
+//! payer/payee pairs of wallets whose states share one SQLite
 //! database (as a wallet service would keep them). Every payer pays its payee in a loop, the
 //! whole protocol over the wallets' WebSockets: the payer's lock (settling its previous one),
 //! the hub's lock to the payee, the payee's secret, the payer's proof of payment. A
@@ -10,7 +11,13 @@
 //! four commits per payment on its critical path (hub, payee, hub, payer), group-committed,
 //! so concurrent payments share fsyncs.
 //!
-//! `cargo bench -p weft-channel-hub --bench hub` (or `make bench`) prints a table and writes
+//! The sequencer is off the payments' path (it sees only the channel openings), so its
+//! running in its own process changes neither throughput nor latency; the CPU figure adds
+//! the sequencer process's CPU time to this one's, as when it ran in process. The hub stays
+//! in process: the figures are the hub's and the wallets' together, as before, and the
+//! hub's group-commit counters are read directly.
+//!
+//! `cargo bench -p weft-tests --bench hub` (or `make bench`) prints a table and writes
 //! `target/weft-bench/hub.json` with `payments_per_s`, `p50_ms`, `p99_ms`.
 //! It sweeps the number of payments in flight (payer/payee pairs, one payment each) and
 //! reports one row per level; the JSON's headline is the highest throughput whose p99 is
@@ -31,7 +38,7 @@ use weft_protocol::{
     state::{Balance, GenesisAccount},
     testkit::bench_output_dir,
 };
-use weft_sequencer::config::Config as SeqConfig;
+use weft_tests::{SequencerOptions, Stack};
 use weft_wallet::{Wallet, WalletConfig, WalletStore};
 
 /// The allocator of the `weft-channel-hub` binary.
@@ -183,14 +190,20 @@ struct Measured {
     p99: f64,
     p999: f64,
     payments: usize,
-    /// CPU time of the whole process (hub, wallets, sequencer) per payment: the figure that
-    /// stays comparable when other work shares the machine.
+    /// CPU time of this process (hub, wallets) and the sequencer's per payment: the figure
+    /// that stays comparable when other work shares the machine.
     cpu_us: Option<f64>,
 }
 
-/// User plus system CPU seconds of this process so far (Linux `/proc/self/stat`).
-fn process_cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+/// User plus system CPU seconds so far of this process and of the sequencer's (`seq`, its
+/// pid), from Linux's `/proc/<pid>/stat`.
+fn cpu_seconds(seq: u32) -> Option<f64> {
+    Some(process_cpu_seconds("self")? + process_cpu_seconds(&seq.to_string())?)
+}
+
+/// User plus system CPU seconds of process `pid` so far (Linux `/proc/<pid>/stat`).
+fn process_cpu_seconds(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name (which is in parentheses and may hold spaces).
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
@@ -211,26 +224,28 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
             amount: 1 << 100,
         }],
     };
-    let mut seq_config = SeqConfig {
-        data_dir: dir.path().join("seq"),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        executor_threads: 1,
-        signature_threads: 1,
-        ..SeqConfig::default()
-    };
-    seq_config.block.block_time = Duration::from_millis(20);
-    seq_config.genesis.dev_accounts = 0;
-    seq_config.api.rate_per_second = 0;
-    seq_config.genesis.allocations = keys
+    let genesis = keys
         .iter()
         .map(|k| funded(k.address()))
         .chain([funded(dev_key().address())])
         .collect();
-    let seq = weft_sequencer::start(seq_config).await.expect("sequencer");
+    let stack = Stack::builder()
+        .sequencer(SequencerOptions {
+            block_time: Duration::from_millis(20),
+            // The node's default: batches are sealed, not posted (no L1).
+            batch_max_age: Duration::from_secs(2),
+            dev_accounts: 0,
+            genesis,
+            threads: 1,
+            ..SequencerOptions::default()
+        })
+        .start()
+        .await;
+    let seq_pid = stack.sequencer().pid().expect("the sequencer runs");
     let hub = weft_channel_hub::start(HubConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("hub"),
-        sequencer_url: format!("http://{}", seq.addr),
+        sequencer_url: stack.sequencer_url(),
         ..HubConfig::default()
     })
     .await
@@ -245,7 +260,7 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
     for (i, key) in keys.iter().enumerate() {
         let mut config = WalletConfig::new(
             &format!("http://{}", hub.addr),
-            &format!("http://{}", seq.addr),
+            &stack.sequencer_url(),
             key.clone(),
             dir.path().join(format!("wallet-{i}")),
         );
@@ -307,7 +322,7 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
                 assert_eq!(status, RouteStatus::Settled, "payment {done} of {channel}");
                 done += 1;
                 if done == WARMUP && deadline.set(Instant::now() + duration).is_ok() {
-                    *cpu_start.lock() = process_cpu_seconds();
+                    *cpu_start.lock() = cpu_seconds(seq_pid);
                 }
                 if done > WARMUP {
                     latencies.push(elapsed);
@@ -324,7 +339,7 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
     }
     let started = *deadline.get().expect("warmed up") - duration;
     let elapsed = started.elapsed();
-    let cpu_end = process_cpu_seconds();
+    let cpu_end = cpu_seconds(seq_pid);
     latencies.sort_unstable();
     let pct = |p: f64| {
         latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)].as_secs_f64()
@@ -350,7 +365,7 @@ async fn run(pairs: usize, duration: Duration) -> Measured {
         p.close().await;
     }
     hub.stop().await.expect("stop hub");
-    seq.stop().await.expect("stop sequencer");
+    drop(stack);
     let cpu_us = match (*cpu_start.lock(), cpu_end) {
         (Some(start), Some(end)) => Some((end - start) * 1e6 / payments as f64),
         _ => None,

@@ -1,0 +1,230 @@
+//! Rebuilding the L2 from L1 alone, against the node posting to a real anvil: the rebuild
+//! reproduces every committed block, and skips reverted commits. In process, for the node's
+//! store. (The settlement flows with the prover are whole-stack tests: `tests/tests/`.)
+
+mod common;
+
+use std::time::Duration;
+
+use alloy::primitives::{Address, U256};
+use common::{
+    Client, config,
+    l1::{ETHER, L1Node, Setup, wait},
+};
+use weft_l1::testkit::mined;
+use weft_protocol::{
+    primitives::B256,
+    signature::SigningKey,
+    transaction::{Transaction, Transfer, Withdraw},
+};
+use weft_sequencer::{
+    config::L1Config,
+    l1::{AlloyL1, rebuild::rebuild},
+    store::BatchStatus,
+};
+
+/// A signed L2 transfer.
+fn transfer(
+    node: &L1Node,
+    key: &SigningKey,
+    to: Address,
+    token: u32,
+    amount: u128,
+    nonce: u64,
+) -> weft_protocol::transaction::SignedTransaction {
+    Transaction::Transfer(Transfer {
+        from: key.address(),
+        to,
+        token,
+        amount,
+        fee: 1,
+        nonce,
+    })
+    .sign(key, &node.running().node.domain)
+}
+
+/// A signed L2 withdrawal to `l1_recipient`.
+fn withdraw(
+    node: &L1Node,
+    key: &SigningKey,
+    l1_recipient: Address,
+    token: u32,
+    amount: u128,
+    nonce: u64,
+) -> weft_protocol::transaction::SignedTransaction {
+    Transaction::Withdraw(Withdraw {
+        from: key.address(),
+        l1_recipient,
+        token,
+        amount,
+        fee: 1,
+        nonce,
+    })
+    .sign(key, &node.running().node.domain)
+}
+
+/// Submits and waits until executed successfully; the hash.
+async fn execute(client: &Client, tx: &weft_protocol::transaction::SignedTransaction) -> B256 {
+    let (status, v) = client.submit(tx).await;
+    assert_eq!(status, 200, "{v}");
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    let done = client.wait_executed(&hash, Duration::from_secs(20)).await;
+    assert_eq!(done["status"], "executed", "{done}");
+    hash
+}
+
+/// Waits until `address` holds `amount` of `token` on L2.
+async fn wait_l2_balance(node: &L1Node, address: Address, token: u32, amount: u128) {
+    wait(
+        Duration::from_secs(20),
+        &format!("L2 balance {amount} of token {token} at {address}"),
+        || async { (node.l2_balance(&address, token).await == amount).then_some(()) },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_from_l1_reproduces_every_committed_block() {
+    let node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
+    let (alice_l1, alice) = (node.dev.accounts[1], SigningKey::from_seed(b"alice"));
+    mined(
+        node.dev
+            .rollup
+            .depositETH(alice.address())
+            .value(U256::from(ETHER))
+            .from(alice_l1),
+    )
+    .await;
+    wait_l2_balance(&node, alice.address(), 0, ETHER).await;
+    let c = &node.client;
+    for nonce in 0..6u64 {
+        // New accounts and withdrawals, so the payloads introduce addresses and leaves.
+        let to = weft_protocol::testkit::test_address(nonce);
+        let tx = if nonce % 3 == 2 {
+            withdraw(&node, &alice, to, 0, 1_000, nonce)
+        } else {
+            transfer(&node, &alice, to, 0, 5_000 + u128::from(nonce), nonce)
+        };
+        execute(c, &tx).await;
+    }
+    let batches = node.wait_all_committed(Duration::from_secs(20)).await;
+    assert!(batches >= 2, "several batches");
+    let original = node.running().node.clone();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut fresh = config(dir.path(), None);
+    fresh.rollup_address = node.config.rollup_address;
+    fresh.l1 = Some(L1Config {
+        from_block: node.dev.deploy_block,
+        ..L1Config::new(node.dev.endpoint())
+    });
+    let l1 = AlloyL1::new(
+        &node.dev.endpoint(),
+        fresh.rollup_address,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let report = rebuild(&fresh, &l1).await.unwrap();
+    assert_eq!(report.batches, batches);
+    assert_eq!(report.queue_entries, 1);
+    let committed = original.store.batch(batches).await.unwrap().unwrap();
+    assert_eq!(report.blocks, committed.commitment.to_block);
+    assert_eq!(report.state_root, committed.commitment.new_state_root);
+    // A second rebuild into the same directory is refused.
+    assert!(rebuild(&fresh, &l1).await.is_err());
+
+    // The node starts from the rebuilt directory, with the sequencer's very blocks.
+    fresh.l1 = None;
+    let rebuilt = weft_sequencer::start(fresh).await.unwrap();
+    for n in 1..=report.blocks {
+        let (a, b) = (
+            original.store.header_by_number(n).await.unwrap().unwrap(),
+            rebuilt
+                .node
+                .store
+                .header_by_number(n)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+        assert_eq!(a, b, "block {n}");
+        let (ta, tb) = (
+            original.store.block_transactions(n).await.unwrap(),
+            rebuilt.node.store.block_transactions(n).await.unwrap(),
+        );
+        assert_eq!(ta.len(), tb.len());
+        for (x, y) in ta.iter().zip(&tb) {
+            assert_eq!(
+                (x.hash, &x.transaction, &x.receipt),
+                (y.hash, &y.transaction, &y.receipt)
+            );
+            assert!(y.signature.is_none(), "signatures are not on L1");
+        }
+    }
+    let b = rebuilt.node.store.batch(batches).await.unwrap().unwrap();
+    assert_eq!(b.commitment, committed.commitment);
+    assert!(b.status >= BatchStatus::Committed && b.commit_l1_tx.is_some());
+    assert_eq!(rebuilt.node.state.read().state_root(), report.state_root);
+    rebuilt.stop().await.unwrap();
+}
+
+/// The sequencer took its last batch back (`revertBatches`, before any proof): a rebuild
+/// stops before it; once the batch is committed again, the rebuild uses that later commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_skips_reverted_commits() {
+    let mut node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
+    let (alice_l1, alice) = (node.dev.accounts[1], SigningKey::from_seed(b"alice"));
+    mined(
+        node.dev
+            .rollup
+            .depositETH(alice.address())
+            .value(U256::from(ETHER))
+            .from(alice_l1),
+    )
+    .await;
+    wait_l2_balance(&node, alice.address(), 0, ETHER).await;
+    for nonce in 0..4u64 {
+        let to = weft_protocol::testkit::test_address(nonce);
+        execute(&node.client, &transfer(&node, &alice, to, 0, 7_000, nonce)).await;
+    }
+    let batches = node.wait_all_committed(Duration::from_secs(20)).await;
+    assert!(batches >= 2, "several batches");
+    let original = node.running().node.clone();
+    let last = original.store.batch(batches).await.unwrap().unwrap();
+    let before = original.store.batch(batches - 1).await.unwrap().unwrap();
+    node.stop().await;
+
+    let rebuild_into = |dir: &std::path::Path| {
+        let mut fresh = config(dir, None);
+        fresh.rollup_address = node.config.rollup_address;
+        fresh.l1 = Some(L1Config {
+            from_block: node.dev.deploy_block,
+            ..L1Config::new(node.dev.endpoint())
+        });
+        fresh
+    };
+    let l1 = AlloyL1::new(
+        &node.dev.endpoint(),
+        node.config.rollup_address,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+
+    // The sequencer (the devnet's default sender) reverts the last batch.
+    mined(node.dev.rollup.revertBatches(batches)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = rebuild(&rebuild_into(dir.path()), &l1).await.unwrap();
+    assert_eq!(report.batches, batches - 1);
+    assert_eq!(report.state_root, before.commitment.new_state_root);
+
+    // Committed again: the rebuild takes the later commit.
+    mined(node.dev.rollup.commitBatch(
+        weft_l1::to_sol(&last.commitment),
+        last.da_payload.clone().into(),
+    ))
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let report = rebuild(&rebuild_into(dir.path()), &l1).await.unwrap();
+    assert_eq!(report.batches, batches);
+    assert_eq!(report.state_root, last.commitment.new_state_root);
+}

@@ -1,0 +1,144 @@
+//! The service binaries, found next to the test executable. `cargo test --workspace` has
+//! built them already; when one is missing or older than a source it is built from, they
+//! are built once per test process with the test's own cargo, profile and target directory
+//! (so `cargo test -p weft-tests` after an edit runs the edited services). The check is by
+//! modification time: a plain `cargo build` with other features than `cargo test`'s would
+//! rebuild much of the workspace for nothing.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::OnceLock,
+};
+
+/// The packages whose binaries the stack runs.
+const PACKAGES: [&str; 3] = ["weft-sequencer", "weft-prover-stub", "weft-channel-hub"];
+
+/// The binaries' names.
+const NAMES: [&str; 3] = ["weft-sequencer", "weft-prover", "weft-channel-hub"];
+
+/// What the service binaries are built from, relative to the repository root.
+const SOURCES: [&str; 7] = [
+    "crates",
+    "sequencer",
+    "prover-stub",
+    "channel-hub",
+    "migrations",
+    "deploy/contracts/out",
+    "Cargo.lock",
+];
+
+/// Set to skip the build (the binaries are already in the target directory).
+pub const NO_BUILD_ENV: &str = "WEFT_STACK_NO_BUILD";
+/// Set to build with this cargo profile instead of the test executable's.
+pub const PROFILE_ENV: &str = "WEFT_STACK_PROFILE";
+
+/// Where the three service binaries are.
+#[derive(Debug, Clone)]
+pub struct Binaries {
+    /// `weft-sequencer`.
+    pub sequencer: PathBuf,
+    /// `weft-prover`.
+    pub prover: PathBuf,
+    /// `weft-channel-hub`.
+    pub hub: PathBuf,
+}
+
+/// The binaries; on the first call of this process, built if one is missing or stale
+/// (`cargo build --bins` of the three service packages). Panics if the build fails.
+pub fn binaries() -> &'static Binaries {
+    static BINARIES: OnceLock<Binaries> = OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let exe = std::env::current_exe().expect("the test executable's path");
+        // target/<profile>/deps/<test>-<hash> for tests and benches.
+        let mut profile_dir = exe.parent().expect("in a directory");
+        if profile_dir.file_name().is_some_and(|n| n == "deps") {
+            profile_dir = profile_dir
+                .parent()
+                .expect("deps is in the profile directory");
+        }
+        let path = |name: &str| profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+        let paths = NAMES.map(path);
+        if std::env::var_os(NO_BUILD_ENV).is_none() && stale(&paths) {
+            build(profile_dir);
+        }
+        let bin = |name: &str| {
+            let path = path(name);
+            assert!(
+                path.is_file(),
+                "{} is missing: build it with `cargo build --bins -p weft-sequencer \
+                 -p weft-prover-stub -p weft-channel-hub`",
+                path.display()
+            );
+            path
+        };
+        Binaries {
+            sequencer: bin("weft-sequencer"),
+            prover: bin("weft-prover"),
+            hub: bin("weft-channel-hub"),
+        }
+    })
+}
+
+/// Whether a binary is missing or older than the newest file it is built from.
+fn stale(binaries: &[PathBuf]) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let Some(oldest) = binaries
+        .iter()
+        .map(|b| modified(b))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return true;
+    };
+    let oldest = oldest.into_iter().min().expect("three binaries");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending: Vec<PathBuf> = SOURCES.iter().map(|s| root.join(s)).collect();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&path) {
+                pending.extend(entries.flatten().map(|e| e.path()));
+            }
+        } else if modified(&path).is_some_and(|m| m > oldest) {
+            return true;
+        }
+    }
+    false
+}
+
+/// `cargo build --bins -p …` into the target directory holding `profile_dir`, with the
+/// profile that directory belongs to.
+fn build(profile_dir: &Path) {
+    let target_dir = profile_dir.parent().expect("the target directory");
+    let profile = std::env::var(PROFILE_ENV).unwrap_or_else(|_| profile_of(profile_dir));
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
+    let mut command = Command::new(cargo);
+    command
+        .arg("build")
+        .arg("--bins")
+        .arg("--manifest-path")
+        .arg(&manifest)
+        .arg("--profile")
+        .arg(&profile)
+        .arg("--target-dir")
+        .arg(target_dir);
+    for package in PACKAGES {
+        command.args(["-p", package]);
+    }
+    // cargo's progress goes to our stderr (shown with --nocapture or on failure).
+    let status = command
+        .status()
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
+    assert!(status.success(), "{command:?} failed: {status}");
+}
+
+/// The cargo profile whose output directory is `dir`: `debug` is `dev`; `release` is
+/// `release` (also under `cargo bench`, whose `bench` profile inherits it unchanged: the
+/// binaries `make bench` builds with `--release` are reused); a custom profile's directory
+/// has its name.
+fn profile_of(dir: &Path) -> String {
+    match dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") | None => "dev".into(),
+        Some(name) => name.into(),
+    }
+}
