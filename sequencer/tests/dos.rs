@@ -239,6 +239,13 @@ async fn stalled_bodies_do_not_pin_memory() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let grown = node.rss().saturating_sub(before);
     let sent = (CONNECTIONS * LIMIT) as u64;
+    eprintln!(
+        "RSS {} MiB before, grew by {} MiB with {} connections holding up to {} MiB",
+        before >> 20,
+        grown >> 20,
+        held.len(),
+        sent >> 20
+    );
     assert!(
         grown < BUDGET + (64 << 20),
         "RSS grew by {} MiB with {} MiB of bodies in flight",

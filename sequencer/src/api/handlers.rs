@@ -21,7 +21,7 @@ use weft_protocol::{
 
 use crate::{
     admission::{self, Accepted, Outcome, Submission},
-    api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
+    api::{ApiError, ApiJson, OPENAPI, error::ApiPath, limit::RateCharge},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
 };
@@ -80,6 +80,7 @@ pub struct Batch {
 /// `POST /v1/transactions/batch`: one result per submission, in order.
 pub async fn submit_batch(
     State(node): AppState,
+    charge: RateCharge,
     ApiJson(batch): ApiJson<Batch>,
 ) -> Result<ApiJson<Value>, ApiError> {
     let max = node.config.api.max_batch;
@@ -100,6 +101,8 @@ pub async fn submit_batch(
             ),
         ));
     }
+    // One token per transaction (the request paid one), before any signature is recovered.
+    charge.take(batch.transactions.len() - 1, "batch")?;
     let results: Vec<Value> = admission::admit(&node, batch.transactions)
         .await
         .into_iter()
