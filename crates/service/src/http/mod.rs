@@ -10,8 +10,8 @@
 //!   [`RESERVED_PATHS`] (others answer 503 `overloaded`), so `/health` stays answerable;
 //!   past those, the newcomer is closed ([`slots`]).
 //! - **Request heads**: a head must arrive within [`Limits::header_timeout`] of the
-//!   connection opening or going idle (hyper's header read timeout): slow headers get 408
-//!   and idle keep-alive connections are closed after the same time.
+//!   connection opening or going idle (hyper's header read timeout), else the connection
+//!   is closed: slow headers and idle keep-alive connections alike.
 //! - **Request bodies**: a body must arrive within [`Limits::body_timeout`] of its head
 //!   (408 `request_timeout`), and the bytes of all bodies being received or held by their
 //!   requests are bounded by [`Limits::body_budget_bytes`]: a chunk past the budget waits,
@@ -168,7 +168,7 @@ impl Server {
                 "the open-file limit lowers the connection cap; raise `ulimit -n` for more"
             );
         }
-        info!(%addr, max_connections = cap, "listening");
+        info!(%addr, max_connections = cap, "accepting connections");
         let slots = Slots::new(cap, RESERVED_CONNECTIONS);
         let shared = Arc::new(Shared {
             app,

@@ -2,9 +2,11 @@
 //!
 //! Each accepted connection takes a permit from the main pool, held by its socket (so an
 //! upgraded connection, a WebSocket, keeps it until closed). When the pool is empty, the
-//! oldest connection with no request in a handler (idle keep-alive, or still sending its
-//! request head) is closed to make room: idle and slow-header floods cannot lock clients
-//! out. When every connection is busy, a few reserved slots take the newcomer; they serve
+//! oldest connection with no request in a handler (idle keep-alive, still sending its
+//! request head, or receiving an answer already produced) is closed to make room: idle and
+//! slow-header floods cannot lock clients out. A connection whose request is in a handler
+//! (its body being received included) is never closed for room: the body timeout and the
+//! handlers bound how long that lasts. When every connection is busy, a few reserved slots take the newcomer; they serve
 //! only the [`RESERVED_PATHS`](super::RESERVED_PATHS) (one request each), so `/health`
 //! answers while the public surface is saturated. Beyond those the newcomer is closed at
 //! once: the process never runs out of file descriptors.
