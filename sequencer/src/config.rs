@@ -651,6 +651,33 @@ mod tests {
     }
 
     #[test]
+    fn server_limits_come_from_flags_with_defaults_otherwise() {
+        let c = load(&[
+            "--max-connections",
+            "50",
+            "--header-timeout-ms",
+            "700",
+            "--body-timeout-ms",
+            "900",
+            "--body-budget-bytes",
+            "8388608",
+        ]);
+        assert_eq!(
+            c.api.server,
+            weft_service::http::Limits {
+                max_connections: 50,
+                header_timeout: Duration::from_millis(700),
+                body_timeout: Duration::from_millis(900),
+                body_budget_bytes: 8 << 20,
+            }
+        );
+        assert_eq!(
+            Config::default().api.server,
+            weft_service::http::Limits::default()
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "chain_idd = 7\n");

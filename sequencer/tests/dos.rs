@@ -205,9 +205,14 @@ async fn stalled_bodies_do_not_pin_memory() {
     const CONNECTIONS: usize = 300;
     const LIMIT: usize = 1 << 20;
     const BUDGET: u64 = 8 << 20;
+    // Bodies waiting for the budget wait until their body timeout: 8 s here, so that the
+    // test sees the budget returned soon after its clients go.
     let node = Node::spawn(
         1024,
-        &[("WEFT_BODY_BUDGET_BYTES", &BUDGET.to_string())],
+        &[
+            ("WEFT_BODY_BUDGET_BYTES", &BUDGET.to_string()),
+            ("WEFT_BODY_TIMEOUT_MS", "8000"),
+        ],
         &format!("max_body_bytes = {LIMIT}\n"),
     );
     let addr = node.addr;
@@ -226,7 +231,7 @@ async fn stalled_bodies_do_not_pin_memory() {
                 use tokio::io::AsyncWriteExt;
                 let mut tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
                 // The server stops reading once the budget is spent: the write then waits.
-                let _ = tokio::time::timeout(Duration::from_secs(4), tcp.write_all(&request)).await;
+                let _ = tokio::time::timeout(Duration::from_secs(3), tcp.write_all(&request)).await;
                 Some(tcp)
             })
         })
@@ -253,9 +258,10 @@ async fn stalled_bodies_do_not_pin_memory() {
         sent >> 20
     );
     drop(held);
-    // The budget is returned: a body is read again.
+    // The budget is returned (at the latest when the stalled bodies time out): a body is
+    // read again.
     let client = Client::new(addr);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (status, v) = client.post("/v1/transactions", &json!({})).await;
         if status == 400 {
