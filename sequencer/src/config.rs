@@ -47,8 +47,18 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 4 << 20;
 pub const DEFAULT_MAX_BATCH: usize = weft_api::DEFAULT_MAX_BATCH;
 /// Default per-client sustained request rate (requests per second).
 pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
-/// Default per-client burst.
+/// Default per-client burst, in transactions (a request without transactions costs one):
+/// two full batches.
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
+/// Default most open API connections (lowered to what `ulimit -n` allows; docs/operations.md).
+pub const DEFAULT_MAX_CONNECTIONS: usize = weft_service::http::DEFAULT_MAX_CONNECTIONS;
+/// Default time to receive a request head, also the idle keep-alive timeout.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = weft_service::http::DEFAULT_HEADER_TIMEOUT;
+/// Default time to receive a request body.
+pub const DEFAULT_BODY_TIMEOUT: Duration = weft_service::http::DEFAULT_BODY_TIMEOUT;
+/// Default request-body bytes held at once, all connections together: 16 bodies of the
+/// default limit.
+pub const DEFAULT_BODY_BUDGET_BYTES: usize = weft_service::http::DEFAULT_BODY_BUDGET_BYTES;
 /// Default most blocks between two snapshot points.
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 1_000;
 /// Default most transactions between two snapshot points: a restart after a crash replays
@@ -211,10 +221,13 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Most transactions per batch request.
     pub max_batch: usize,
-    /// Per-client sustained requests per second (0 disables rate limiting).
+    /// Per-client sustained tokens per second (0 disables rate limiting): a request costs
+    /// one token, a batch one per transaction.
     pub rate_per_second: u64,
-    /// Per-client burst.
+    /// Per-client burst, in tokens.
     pub rate_burst: u32,
+    /// Connection cap, header/idle and body timeouts, body memory budget.
+    pub server: weft_service::http::Limits,
 }
 
 /// Genesis allocations: deterministic dev accounts plus explicit ones.
@@ -346,12 +359,25 @@ pub struct Settings {
     /// Most transactions per batch request.
     #[arg(skip)]
     pub max_batch: Option<usize>,
-    /// Per-client request rate limit (requests/s, 0 = off).
+    /// Per-client rate limit in tokens/s (0 = off): a request costs one token, a batch one
+    /// per transaction.
     #[arg(long, global = true, env = "WEFT_RATE_PER_SECOND")]
     pub rate_per_second: Option<u64>,
-    /// Per-client burst.
+    /// Per-client burst, in tokens (at least --max-batch when rate limiting is on).
     #[arg(skip)]
     pub rate_burst: Option<u32>,
+    /// Most open API connections (lowered to fit the open-file limit).
+    #[arg(long, global = true, env = "WEFT_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Time to receive a request head, and the idle keep-alive timeout, in milliseconds.
+    #[arg(long, global = true, env = "WEFT_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Time to receive a request body, in milliseconds (408 after it).
+    #[arg(long, global = true, env = "WEFT_BODY_TIMEOUT_MS")]
+    pub body_timeout_ms: Option<u64>,
+    /// Request-body bytes held at once, all connections together.
+    #[arg(long, global = true, env = "WEFT_BODY_BUDGET_BYTES")]
+    pub body_budget_bytes: Option<usize>,
     /// Executor threads.
     #[arg(long, global = true, env = "WEFT_EXECUTOR_THREADS")]
     pub executor_threads: Option<usize>,
@@ -472,6 +498,12 @@ impl Config {
                 max_batch: s.max_batch.unwrap_or(DEFAULT_MAX_BATCH),
                 rate_per_second: s.rate_per_second.unwrap_or(DEFAULT_RATE_PER_SECOND),
                 rate_burst: s.rate_burst.unwrap_or(DEFAULT_RATE_BURST),
+                server: weft_service::http::Limits {
+                    max_connections: s.max_connections.unwrap_or(DEFAULT_MAX_CONNECTIONS),
+                    header_timeout: s.header_timeout_ms.map_or(DEFAULT_HEADER_TIMEOUT, ms),
+                    body_timeout: s.body_timeout_ms.map_or(DEFAULT_BODY_TIMEOUT, ms),
+                    body_budget_bytes: s.body_budget_bytes.unwrap_or(DEFAULT_BODY_BUDGET_BYTES),
+                },
             },
             min_fee: s.min_fee.unwrap_or(DEFAULT_MIN_FEE),
             fee_recipient: s.fee_recipient.unwrap_or(DEFAULT_FEE_RECIPIENT),
@@ -501,6 +533,22 @@ impl Config {
         }
         if self.block.max_txs == 0 || self.mempool.max_txs == 0 || self.api.max_batch == 0 {
             return bad("block, mempool and batch limits must be positive");
+        }
+        let server = &self.api.server;
+        if server.max_connections == 0
+            || server.header_timeout.is_zero()
+            || server.body_timeout.is_zero()
+        {
+            return bad("max_connections and the header and body timeouts must be positive");
+        }
+        // A body charges the budget until its request is done: one larger than the budget
+        // could never be received.
+        if server.body_budget_bytes < self.api.max_body_bytes {
+            return bad("body_budget_bytes must be at least max_body_bytes");
+        }
+        // A batch costs one token per transaction: a full one must fit in the bucket.
+        if self.api.rate_per_second > 0 && (self.api.rate_burst as usize) < self.api.max_batch {
+            return bad("rate_burst must be at least max_batch when rate limiting is on");
         }
         if self.executor_threads == 0 || self.signature_threads == 0 {
             return bad("thread counts must be positive");
@@ -603,6 +651,33 @@ mod tests {
     }
 
     #[test]
+    fn server_limits_come_from_flags_with_defaults_otherwise() {
+        let c = load(&[
+            "--max-connections",
+            "50",
+            "--header-timeout-ms",
+            "700",
+            "--body-timeout-ms",
+            "900",
+            "--body-budget-bytes",
+            "8388608",
+        ]);
+        assert_eq!(
+            c.api.server,
+            weft_service::http::Limits {
+                max_connections: 50,
+                header_timeout: Duration::from_millis(700),
+                body_timeout: Duration::from_millis(900),
+                body_budget_bytes: 8 << 20,
+            }
+        );
+        assert_eq!(
+            Config::default().api.server,
+            weft_service::http::Limits::default()
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = write(&dir, "chain_idd = 7\n");
@@ -614,6 +689,9 @@ mod tests {
             "block_time_ms = 1\n",
             "dispute_window = 0\n",
             "dev_balance = \"-1\"\n",
+            "body_budget_bytes = 1000\n",
+            "header_timeout_ms = 0\n",
+            "rate_burst = 10\n",
         ] {
             write(&dir, bad);
             let settings = cli(&["--config", &path]).unwrap().1;

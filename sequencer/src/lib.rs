@@ -76,10 +76,11 @@ pub async fn start_with_l1<C: l1::L1Client>(
     config: Config,
     l1: Option<C>,
 ) -> anyhow::Result<Running> {
-    let listen = config.listen;
+    let (listen, limits) = (config.listen, config.api.server);
     let node = Node::open(config).await?;
     let (stop, stopped) = watch::channel(false);
-    let server = Server::start(listen, api::app(node.clone()), stopped.clone()).await?;
+    let server =
+        Server::start_with(listen, api::app(node.clone()), limits, stopped.clone()).await?;
     let addr = server.addr();
     let builder = tokio::spawn(builder::run(node.clone(), stopped.clone()));
     let batcher = tokio::spawn(batcher::run(node.clone(), stopped.clone()));

@@ -12,8 +12,10 @@
 //!   flag value.
 //! - [`init_tracing`]: `tracing` events to stderr, filtered by `RUST_LOG` (default `info`).
 //! - [`shutdown_signal`]: resolves on Ctrl-C or SIGTERM.
-//! - [`http`]: binds a listener (`TCP_NODELAY` on every accepted socket) and serves an axum
-//!   router until told to stop.
+//! - [`http`]: binds a listener and serves an axum router over HTTP/1.1 until told to stop,
+//!   under [`http::Limits`]: a connection cap below the open-file limit (idle connections
+//!   make room, reserved slots keep `/health` answerable), header/idle and body timeouts, a
+//!   memory budget for request bodies; `TCP_NODELAY` on every accepted socket.
 //! - [`testing`]: runs a test again in a child process with extra environment variables
 //!   (to test the environment layer without mutating the test process's environment).
 

@@ -23,7 +23,7 @@ use weft_protocol::{
 
 use crate::{
     admission::{self, Accepted, Outcome},
-    api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
+    api::{ApiError, ApiJson, OPENAPI, error::ApiPath, limit::RateCharge},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
 };
@@ -61,6 +61,7 @@ pub async fn submit(
 /// `POST /v1/transactions/batch`: one result per submission, in order.
 pub async fn submit_batch(
     State(node): AppState,
+    charge: RateCharge,
     ApiJson(batch): ApiJson<SubmitBatch>,
 ) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
     let max = node.config.api.max_batch;
@@ -81,6 +82,8 @@ pub async fn submit_batch(
             ),
         ));
     }
+    // One token per transaction (the request paid one), before any signature is recovered.
+    charge.take(batch.transactions.len().saturating_sub(1), "batch")?;
     let results = admission::admit(&node, batch.transactions)
         .await
         .into_iter()
