@@ -494,7 +494,10 @@ async fn a_duplicate_inside_a_batch_gets_its_first_copys_outcome() {
     assert_eq!(status, 200, "{v}");
     let results = v["results"].as_array().unwrap();
     assert_eq!(results[0]["error"]["code"], "invalid_signature", "{v}");
-    assert_eq!(results[1], results[0], "the copy gets the first one's outcome");
+    assert_eq!(
+        results[1], results[0],
+        "the copy gets the first one's outcome"
+    );
     let hash = tx.transaction.hash(&d);
     let (status, _) = client.get(&format!("/v1/transactions/{hash}")).await;
     assert_eq!(status, 404, "nothing was admitted");
@@ -548,7 +551,10 @@ async fn resubmission_is_idempotent_only_for_the_same_signed_transaction() {
     let queued = transfer(&d, 2, 3, 5, 5);
     assert_eq!(client.submit(&queued).await.0, 200);
     let (status, v) = client
-        .post("/v1/transactions", &with_signature(&queued, zero_signature()))
+        .post(
+            "/v1/transactions",
+            &with_signature(&queued, zero_signature()),
+        )
         .await;
     assert_eq!((status, code(&v)), (400, "nonce_already_pending"), "{v}");
     let (status, v) = client.submit(&queued).await;
@@ -597,7 +603,9 @@ async fn resubmission_answers_the_status_get_gives() {
     assert_eq!(client.submit(&all).await.0, 200);
     assert_eq!(client.submit(&broke).await.0, 200);
     let broke_hash = broke.transaction.hash(&d);
-    let failed = client.wait_executed(&broke_hash, Duration::from_secs(10)).await;
+    let failed = client
+        .wait_executed(&broke_hash, Duration::from_secs(10))
+        .await;
     assert_eq!(failed["status"], "failed", "{failed}");
     let (status, v) = client.submit(&broke).await;
     assert_eq!((status, &v["status"]), (200, &json!("failed")), "{v}");
@@ -624,17 +632,18 @@ async fn batch_indexes_beyond_i64_are_not_found() {
 async fn malformed_signatures_get_malformed_signature() {
     let (running, client, _dir) = start(|_| {}).await;
     let tx = transfer(&domain(&running), 7, 8, 1, 0);
-    let good = common::body(&tx)["signature"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let good = common::body(&tx)["signature"].as_str().unwrap().to_owned();
     let short = good[..good.len() - 2].to_owned();
     let v29 = format!("{}1d", &good[..good.len() - 2]);
     for sig in [short, v29, "0x12".to_owned()] {
         let mut body = common::body(&tx);
         body["signature"] = json!(sig);
         let (status, v) = client.post("/v1/transactions", &body).await;
-        assert_eq!((status, code(&v)), (400, "malformed_signature"), "{sig}: {v}");
+        assert_eq!(
+            (status, code(&v)),
+            (400, "malformed_signature"),
+            "{sig}: {v}"
+        );
         let (status, v) = client
             .post("/v1/transactions/batch", &json!({ "transactions": [body] }))
             .await;

@@ -10,11 +10,11 @@ use axum::{
 use weft_api::{
     AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
     ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction, KindTypes,
-    ProofView, Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult,
-    TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
-    WitnessTransaction,
+    ProofView, SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus, TransactionView,
+    TypesView, WithdrawalView, Witness, WitnessBlock, WitnessTransaction,
 };
 use weft_protocol::{
+    block::BlockHeader,
     eip712::Domain,
     execution::Status,
     primitives::{Address, B256},
@@ -22,7 +22,7 @@ use weft_protocol::{
 };
 
 use crate::{
-    admission::{self, Accepted, Outcome},
+    admission::{self, Accepted, Incoming, IncomingBatch},
     api::{ApiError, ApiJson, OPENAPI, error::ApiPath},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
@@ -30,38 +30,64 @@ use crate::{
 
 type AppState = State<Arc<Node>>;
 
-fn reply(hash: B256, accepted: Accepted) -> SubmitReply {
-    match accepted {
+/// The status of an included transaction, as every answer gives it: a failed one is
+/// `failed`; a successful one follows its batch (`executed` until the batch is committed,
+/// then `committed`, `proven`, `finalized`).
+fn included_status(success: bool, batch: Option<&StoredBatch>) -> TransactionStatus {
+    if !success {
+        return TransactionStatus::Failed;
+    }
+    match batch.map(|b| b.status) {
+        None | Some(BatchStatus::Sealed) => TransactionStatus::Executed,
+        Some(BatchStatus::Committed) => TransactionStatus::Committed,
+        Some(BatchStatus::Proven) => TransactionStatus::Proven,
+        Some(BatchStatus::Finalized) => TransactionStatus::Finalized,
+    }
+}
+
+/// The reply to an accepted submission: where the transaction stands, as `GET` says.
+async fn reply(node: &Node, hash: B256, accepted: Accepted) -> Result<SubmitReply, ApiError> {
+    Ok(match accepted {
         Accepted::Queued | Accepted::AlreadyQueued => SubmitReply {
             hash,
             status: TransactionStatus::Queued,
             block_number: None,
         },
-        Accepted::AlreadyExecuted(n) => SubmitReply {
-            hash,
-            status: TransactionStatus::Executed,
-            block_number: Some(n),
-        },
-    }
+        Accepted::AlreadyIncluded {
+            block_number,
+            success,
+        } => {
+            let batch = node
+                .store
+                .batch_of_block(block_number)
+                .await
+                .map_err(ApiError::internal)?;
+            SubmitReply {
+                hash,
+                status: included_status(success, batch.as_ref()),
+                block_number: Some(block_number),
+            }
+        }
+    })
 }
 
 /// `POST /v1/transactions`
 pub async fn submit(
     State(node): AppState,
-    ApiJson(sub): ApiJson<Submission>,
+    ApiJson(sub): ApiJson<Incoming>,
 ) -> Result<ApiJson<SubmitReply>, ApiError> {
     let outcome = admission::admit(&node, vec![sub])
         .await
         .pop()
         .expect("one outcome");
     let (hash, accepted) = outcome?;
-    Ok(ApiJson(reply(hash, accepted)))
+    Ok(ApiJson(reply(&node, hash, accepted).await?))
 }
 
 /// `POST /v1/transactions/batch`: one result per submission, in order.
 pub async fn submit_batch(
     State(node): AppState,
-    ApiJson(batch): ApiJson<SubmitBatch>,
+    ApiJson(batch): ApiJson<IncomingBatch>,
 ) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
     let max = node.config.api.max_batch;
     if batch.transactions.is_empty() {
@@ -81,19 +107,19 @@ pub async fn submit_batch(
             ),
         ));
     }
-    let results = admission::admit(&node, batch.transactions)
-        .await
-        .into_iter()
-        .map(|o: Outcome| match o {
-            Ok((hash, accepted)) => SubmitResult::Accepted(reply(hash, accepted)),
+    let outcomes = admission::admit(&node, batch.transactions).await;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        results.push(match outcome {
+            Ok((hash, accepted)) => SubmitResult::Accepted(reply(&node, hash, accepted).await?),
             Err(r) => SubmitResult::Rejected {
                 error: ErrorBody {
                     code: r.code.to_owned(),
                     message: r.message,
                 },
             },
-        })
-        .collect();
+        });
+    }
     Ok(ApiJson(SubmitBatchReply { results }))
 }
 
@@ -117,11 +143,12 @@ fn batch_ref(b: &StoredBatch) -> BatchRef {
     }
 }
 
-fn transaction_view(t: StoredTransaction) -> TransactionView {
-    let (status, reason) = match t.receipt.status {
-        Status::Success => (TransactionStatus::Executed, None),
-        Status::Failed(r) => (TransactionStatus::Failed, Some(r.code().to_owned())),
+fn transaction_view(t: StoredTransaction, batch: Option<&StoredBatch>) -> TransactionView {
+    let (success, reason) = match t.receipt.status {
+        Status::Success => (true, None),
+        Status::Failed(r) => (false, Some(r.code().to_owned())),
     };
+    let status = included_status(success, batch);
     TransactionView {
         hash: t.hash,
         status,
@@ -131,7 +158,7 @@ fn transaction_view(t: StoredTransaction) -> TransactionView {
         transaction: t.transaction,
         signature: t.signature,
         receipt: Some(t.receipt),
-        batch: None,
+        batch: batch.map(batch_ref),
     }
 }
 
@@ -172,23 +199,7 @@ pub async fn transaction(
             .batch_of_block(stored.block_number)
             .await
             .map_err(ApiError::internal)?;
-        let mut view = transaction_view(stored);
-        if let Some(b) = &batch {
-            // A successful transaction follows its batch: committed → proven → finalized.
-            let follows = match b.status {
-                BatchStatus::Sealed => None,
-                BatchStatus::Committed => Some(TransactionStatus::Committed),
-                BatchStatus::Proven => Some(TransactionStatus::Proven),
-                BatchStatus::Finalized => Some(TransactionStatus::Finalized),
-            };
-            if let Some(follows) = follows
-                && view.status == TransactionStatus::Executed
-            {
-                view.status = follows;
-            }
-            view.batch = Some(batch_ref(b));
-        }
-        return Ok(ApiJson(view));
+        return Ok(ApiJson(transaction_view(stored, batch.as_ref())));
     }
     let pending = node.mempool.lock().get(&hash).cloned();
     match pending {
@@ -323,15 +334,39 @@ pub async fn account_proof(
     }))
 }
 
-/// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash.
+/// The header and hash of block `number`; block 0 is the genesis.
+async fn header_by_number(
+    node: &Node,
+    number: u64,
+) -> Result<Option<(BlockHeader, B256)>, ApiError> {
+    if number == 0 {
+        return Ok(Some(node.genesis_block()));
+    }
+    node.store
+        .header_by_number(number)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash; block 0 (hash
+/// zero) is the genesis.
 pub async fn block(
     State(node): AppState,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<BlockView>, ApiError> {
     let found = if id == "latest" {
-        node.store.head().await
+        let head = node.store.head().await.map_err(ApiError::internal)?;
+        Some(head.unwrap_or_else(|| node.genesis_block()))
     } else if id.starts_with("0x") {
-        node.store.header_by_hash(&parse_hash(&id)?).await
+        let hash = parse_hash(&id)?;
+        if hash == B256::ZERO {
+            Some(node.genesis_block())
+        } else {
+            node.store
+                .header_by_hash(&hash)
+                .await
+                .map_err(ApiError::internal)?
+        }
     } else {
         let number = id.parse::<u64>().map_err(|_| {
             ApiError::new(
@@ -340,9 +375,8 @@ pub async fn block(
                 "expected a number, latest or a 0x hash",
             )
         })?;
-        node.store.header_by_number(number).await
-    }
-    .map_err(ApiError::internal)?;
+        header_by_number(&node, number).await?
+    };
     let (header, hash) =
         found.ok_or_else(|| ApiError::not_found(format!("block {id} is not known")))?;
     let transactions = node
@@ -370,11 +404,8 @@ pub async fn block_transactions(
             "expected a block number",
         )
     })?;
-    let (_, hash) = node
-        .store
-        .header_by_number(number)
-        .await
-        .map_err(ApiError::internal)?
+    let (_, hash) = header_by_number(&node, number)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("block {number} is not known")))?;
     let transactions = node
         .store
