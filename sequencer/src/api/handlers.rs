@@ -9,9 +9,10 @@ use axum::{
 };
 use weft_api::{
     AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
-    ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction, KindTypes,
-    ProofView, SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus, TransactionView,
-    TypesView, WithdrawalView, Witness, WitnessBlock, WitnessTransaction,
+    ChainInfo, ChannelView, ErrorBody, FeeRule, FeeToken, Health, HealthStatus,
+    IncludedTransaction, KindTypes, ProofView, SubmitBatchReply, SubmitReply, SubmitResult,
+    TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
+    WitnessTransaction,
 };
 use weft_protocol::{
     block::BlockHeader,
@@ -330,6 +331,10 @@ pub async fn account_proof(
     Ok(ApiJson(ProofView {
         state_root: state.state_root(),
         block_number,
+        leaf: proof.account.leaf_hash(),
+        leaf_preimage: proof.account.leaf_preimage().into(),
+        leaf_index: weft_protocol::state::proof_path(index),
+        accounts_root: state.accounts_root(),
         proof,
     }))
 }
@@ -514,13 +519,28 @@ pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
     ApiJson(node.domain)
 }
 
-/// `GET /v1/chain`: the chain parameters every party to a channel needs: the EIP-712
-/// domain (as `/v1/domain`) and the dispute window in blocks.
+/// `GET /v1/chain`: the chain parameters every client and every party to a channel
+/// needs: the EIP-712 domain (as `/v1/domain`), the dispute window in blocks and the fee
+/// rule admission applies.
 pub async fn chain(State(node): AppState) -> ApiJson<ChainInfo> {
     ApiJson(ChainInfo {
         domain: node.domain,
         dispute_window: node.config.dispute_window,
+        fee: FeeRule {
+            min_fee: node.config.min_fee,
+            token: FeeToken::Transaction,
+        },
     })
+}
+
+/// A kind's name as submissions spell it (`type`): its struct name in camelCase, as
+/// serde's `rename_all = "camelCase"` on [`weft_protocol::transaction::Transaction`] gives.
+fn kind_name(struct_name: &str) -> String {
+    let mut chars = struct_name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// `GET /v1/types`: the EIP-712 domain and the typed-data types of every kind, so a
@@ -534,7 +554,7 @@ pub async fn types(State(node): AppState) -> ApiJson<TypesView> {
                 types: ty.types_json(),
                 encode_type: ty.encode_type(),
             };
-            (ty.name.to_owned(), kind)
+            (kind_name(ty.name), kind)
         })
         .collect();
     ApiJson(TypesView {
