@@ -16,8 +16,10 @@ BUILD := build --workspace --bins --examples
 devnet:
 	CARGO="$(CARGO)" WEFT_DEVNET_BUILD="$(BUILD)" deploy/devnet.sh
 
-## Installs the npm dev tools (Foundry's cast and anvil) the tests use.
+## Installs the npm dev tools (Foundry's cast and anvil) the tests use, and the pinned
+## schemathesis (PyPI, into $(TARGET_DIR)/schemathesis-venv) that sequencer/tests/schemathesis.rs runs.
 deps: node_modules/.package-lock.json
+	sequencer/tests/schemathesis/venv.sh >/dev/null
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
