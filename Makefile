@@ -1,15 +1,25 @@
 # Weft: one command for each thing a person does. See README.md.
 CARGO ?= cargo
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
+
+# Every entry builds the same selection: the whole workspace with its dev-dependencies
+# (examples need them; tests and benches too), so cargo resolves one feature set and a
+# build made by one entry (`make bench`, `make devnet`, `make gas`) is reused by the others
+# in the same profile. Building one package (`-p`) would resolve other features for the
+# shared libraries (alloy, weft-l1, …) and rebuild them. deploy/devnet.sh builds the same.
+BUILD := build --workspace --bins --examples
 
 .PHONY: devnet test bench gas lint fmt deps contracts
 
 ## A local Weft: anvil (from npm), the L1 contracts, the sequencer (SQLite) with its L1 side;
 ## prints the endpoints and the funded dev keys. Ctrl-C stops everything. See deploy/devnet.sh.
 devnet:
-	CARGO="$(CARGO)" deploy/devnet.sh
+	CARGO="$(CARGO)" WEFT_DEVNET_BUILD="$(BUILD)" deploy/devnet.sh
 
-## Installs the npm dev tools (Foundry's cast and anvil) the tests use.
+## Installs the npm dev tools (Foundry's cast and anvil) the tests use, and the pinned
+## schemathesis (PyPI, into $(TARGET_DIR)/schemathesis-venv) that sequencer/tests/schemathesis.rs runs.
 deps: node_modules/.package-lock.json
+	sequencer/tests/schemathesis/venv.sh >/dev/null
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -22,7 +32,8 @@ contracts: deps
 	@untracked=$$(git ls-files --others --exclude-standard -- deploy/contracts/out); \
 	if [ -n "$$untracked" ]; then echo "uncommitted artifacts: $$untracked"; exit 1; fi
 
-## Runs every test of the workspace.
+## Runs every test of the workspace (schemathesis over /v1/openapi.json included: its
+## Python environment is made by `make deps`).
 test: deps
 	$(CARGO) test --workspace
 
@@ -30,22 +41,21 @@ test: deps
 ## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
 ## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs).
 bench: deps
-	$(CARGO) bench -p weft-protocol --bench executor
-	$(CARGO) bench -p weft-protocol --bench da
-	$(CARGO) bench -p weft-prover-stub --bench prover
-	$(CARGO) bench -p weft-tests --bench hub
-	$(CARGO) bench -p weft-sequencer --bench restart
-	$(CARGO) build --release -p weft-sequencer --bins
-	$(CARGO) run --release -p weft-loadgen --
+	$(CARGO) bench --workspace --bench executor --bench da --bench prover --bench hub --bench restart
+	$(CARGO) $(BUILD) --release
+	$(TARGET_DIR)/release/weft-loadgen
 
 ## Prints the gas used by each L1 contract call, measured on anvil.
 gas: deps
-	$(CARGO) run -p weft-l1 --example gas
+	$(CARGO) $(BUILD)
+	$(TARGET_DIR)/debug/examples/gas
 
-## fmt check + clippy with warnings as errors.
+## fmt check, clippy with warnings as errors, and the dependency rules (direction of the
+## layers, nothing declared and unused; tools/check-deps.py).
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	python3 tools/check-deps.py
 
 fmt:
 	$(CARGO) fmt --all

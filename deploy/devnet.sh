@@ -16,6 +16,10 @@
 #   WEFT_DEVNET_BLOCK_TIME  anvil's block time, s     (1; deposits confirm after 2 blocks)
 #   WEFT_DEVNET_PROFILE     cargo profile             (release)
 #   WEFT_DEV_ACCOUNTS       funded L2 dev accounts    (10)
+#   WEFT_DEVNET_MIN_FEE     smallest fee admitted     (1; `fee_too_low` below it)
+#   WEFT_DEVNET_FINALIZATION_DELAY  seconds between a proof and finalization (0: the prover
+#                           finalizes right after proving, so `proven` is hardly ever seen;
+#                           give e.g. 10 to watch a batch sit in `proven`)
 #   WEFT_ANVIL              an anvil binary to use instead of npm's
 #   CARGO, CARGO_TARGET_DIR as for cargo
 set -euo pipefail
@@ -31,14 +35,19 @@ prover_listen=${WEFT_DEVNET_PROVER_LISTEN:-127.0.0.1:8548}
 hub_listen=${WEFT_DEVNET_HUB_LISTEN:-127.0.0.1:8549}
 block_time=${WEFT_DEVNET_BLOCK_TIME:-1}
 dev_accounts=${WEFT_DEV_ACCOUNTS:-10}
+min_fee=${WEFT_DEVNET_MIN_FEE:-1}
+finalization_delay=${WEFT_DEVNET_FINALIZATION_DELAY:-0}
 l1_rpc=http://127.0.0.1:$l1_port
 l2_url=http://$listen
 
 # anvil's default dev accounts (its fixed mnemonic): public test keys, never for real funds.
 # Account 0 deploys the contracts and is the sequencer (it signs commitBatch); account 2 is
-# the prover the attestation verifier accepts; the others are funded users.
+# the prover the attestation verifier accepts; the others are funded users (account 1 is
+# the README's depositor).
 sequencer_key=0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80
 sequencer_address=0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+user_key=0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d
+user_address=0x70997970C51812dc3A010C7d01b50e0d17dc79C8
 prover_key=0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a
 prover_address=0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC
 
@@ -77,8 +86,11 @@ port_open "${prover_listen##*:}" && die "$prover_listen is in use; set WEFT_DEVN
 port_open "${hub_listen##*:}" && die "$hub_listen is in use; set WEFT_DEVNET_HUB_LISTEN"
 
 # --- build ---------------------------------------------------------------------------------
-log "building weft-sequencer, weft-deploy, weft-prover and weft-channel-hub ($profile)"
-"$cargo" build --profile "$profile" -p weft-sequencer -p weft-l1 -p weft-prover-stub -p weft-channel-hub --bins
+# The whole workspace, as every Makefile entry builds it (one feature set, so what `make
+# bench` built in release is reused here; see the Makefile's BUILD).
+log "building the workspace's binaries ($profile)"
+# shellcheck disable=SC2086 # WEFT_DEVNET_BUILD is a list of arguments
+"$cargo" ${WEFT_DEVNET_BUILD:-build --workspace --bins --examples} --profile "$profile"
 target=${CARGO_TARGET_DIR:-$root/target}
 [[ $profile == dev ]] && bin=$target/debug || bin=$target/$profile
 
@@ -123,6 +135,7 @@ log "deploying the contracts (genesis root $genesis_root)"
 WEFT_DEPLOYER_KEY=$sequencer_key "$bin/weft-deploy" --l1-rpc "$l1_rpc" \
   --sequencer "$sequencer_address" --prover "$prover_address" \
   --genesis-root "$genesis_root" --dev-genesis --forced-withdrawal-deadline 3600 --test-token \
+  --finalization-delay "$finalization_delay" \
   >"$data/deployment.json"
 field() { node -p "require('$data/deployment.json').$1"; }
 rollup=$(field rollup)
@@ -135,7 +148,7 @@ l1_chain_id=$(field l1ChainId)
 log "starting the sequencer on $l2_url"
 "$bin/weft-sequencer" --sequencer-key-file "$(key_file sequencer "$sequencer_key")" \
   --data-dir "$data/sequencer" --listen "$listen" --dev-accounts "$dev_accounts" \
-  --rollup-address "$rollup" --l1-rpc "$l1_rpc" --l1-from-block "$deploy_block" \
+  --min-fee "$min_fee" --rollup-address "$rollup" --l1-rpc "$l1_rpc" --l1-from-block "$deploy_block" \
   --l1-poll-ms 500 >"$data/sequencer.log" 2>&1 &
 sequencer_pid=$!
 pids+=("$sequencer_pid")
@@ -161,11 +174,16 @@ read -r hub_index hub_address hub_key < <("$bin/weft-sequencer" dev-keys --dev-a
   || die "the hub needs an L2 dev account (WEFT_DEV_ACCOUNTS is 0)"
 log "starting the channel hub on http://$hub_listen (L2 dev account $hub_index, $hub_address)"
 "$bin/weft-channel-hub" --key-file "$(key_file hub "$hub_key")" --listen "$hub_listen" --data-dir "$data/hub" \
-  --sequencer-url "$l2_url" >"$data/hub.log" 2>&1 &
+  --sequencer-url "$l2_url" --fee "$min_fee" >"$data/hub.log" 2>&1 &
 hub_pid=$!
 pids+=("$hub_pid")
 wait_port "${hub_listen##*:}" hub "$hub_pid"
 
+if ((finalization_delay > 0)); then
+  proven_note="a batch stays \`proven\` for ${finalization_delay}s (the finalization delay)"
+else
+  proven_note="finalization delay 0: \`proven\` passes unseen (WEFT_DEVNET_FINALIZATION_DELAY)"
+fi
 cat <<INFO
 
 Weft devnet is running. Ctrl-C stops it.
@@ -179,11 +197,15 @@ Weft devnet is running. Ctrl-C stops it.
   verifier         $verifier
   TestToken (WTT)  $token   (anyone can mint)
   logs, data       $data   (keys passed to the services: $data/keys)
+  fees             at least $min_fee per transaction (GET $l2_url/v1/chain)
+  finality         executed within a block (100 ms), committed ~5 s, finalized ~6 s after
+                   submission; $proven_note
 
 L1 keys (anvil's dev accounts, 10000 ETH each):
   sequencer  $sequencer_address  $sequencer_key
   prover     $prover_address  $prover_key
-  users      anvil accounts 1 and 3-9 (see $data/anvil.log)
+  user       $user_address  $user_key   (anvil account 1)
+  others     anvil accounts 3-9 (see $data/anvil.log)
 
 L2 dev keys (funded at genesis, ETH only):
 INFO

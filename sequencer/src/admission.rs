@@ -3,14 +3,22 @@
 //! Cheapest first, so a flood of bad submissions costs little:
 //! 1. shape: a signed, enabled kind; amounts, fee, token, domain echo (microseconds);
 //! 2. state: nonce window and balance against the latest state, capacity, and whether the
-//!    transaction is already known (idempotent resubmission);
+//!    transaction is already known: resubmitting the same signed transaction (same hash,
+//!    same signature) is idempotent and answers where it stands; any other signature goes
+//!    through every check like a new transaction (and meets its stale or pending nonce);
 //! 3. signature: one secp256k1 recovery per transaction on the signature pool, batches
 //!    spread over every core;
 //! 4. insert into the mempool, re-checking nonce and capacity under its lock.
+//!
+//! A batch carrying one transaction (one hash) more than once gives every later copy the
+//! first copy's outcome, so a batch never acknowledges what it did not admit; a later copy
+//! under another signature than an accepted first copy is refused as a second signature
+//! of a transaction already accepted.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use rayon::prelude::*;
+use serde::Deserialize;
 use weft_protocol::{
     channel::MAX_LOCKS,
     codec::Encode,
@@ -27,6 +35,43 @@ use crate::{
 
 pub use weft_api::Submission;
 
+/// A submission as it arrives: [`Submission`] with the signature still text, so that a
+/// malformed one (wrong length, `v` not 27 or 28, not hex) is refused with
+/// `malformed_signature` by admission rather than as an unreadable body.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Incoming {
+    /// The transaction (a signed kind).
+    pub transaction: Transaction,
+    /// The sender's signature, `0x` and 65 bytes `r ‖ s ‖ v` once checked.
+    pub signature: String,
+    /// The `chainId` the client signed with, if it says.
+    #[serde(default)]
+    pub chain_id: Option<u64>,
+    /// The `verifyingContract` the client signed with, if it says.
+    #[serde(default)]
+    pub verifying_contract: Option<Address>,
+}
+
+impl From<Submission> for Incoming {
+    fn from(s: Submission) -> Self {
+        Self {
+            transaction: s.transaction,
+            signature: s.signature.to_string(),
+            chain_id: s.chain_id,
+            verifying_contract: s.verifying_contract,
+        }
+    }
+}
+
+/// The body of `POST /v1/transactions/batch` as it arrives.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncomingBatch {
+    /// The submissions.
+    pub transactions: Vec<Incoming>,
+}
+
 /// Where an accepted submission stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
@@ -34,8 +79,13 @@ pub enum Accepted {
     Queued,
     /// Already in the mempool (idempotent resubmission).
     AlreadyQueued,
-    /// Already executed in this stored block.
-    AlreadyExecuted(u64),
+    /// Already included in a stored block (idempotent resubmission).
+    AlreadyIncluded {
+        /// The block.
+        block_number: u64,
+        /// Whether it succeeded (a failed one consumed its nonce).
+        success: bool,
+    },
 }
 
 /// Why a submission was refused: a stable code and a message.
@@ -101,8 +151,9 @@ fn required_funds(tx: &Transaction, state: &State) -> Result<(TokenId, Amount, A
     })
 }
 
-/// Step 1: the shape of one submission (no state, no signature).
-fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
+/// Step 1: the shape of one submission (no state, no signature recovery); the signature
+/// parsed.
+fn check_shape(node: &Node, sub: &Incoming) -> Result<Signature, Rejection> {
     if let Some(chain) = sub.chain_id
         && chain != node.domain.chain_id()
     {
@@ -132,7 +183,13 @@ fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
             "deposits and forced withdrawals come from L1",
         ));
     }
-    if sub.signature.is_high_s() {
+    let signature: Signature =
+        sub.signature
+            .parse()
+            .map_err(|e: weft_protocol::error::SignatureError| {
+                Rejection::new(e.code(), e.to_string())
+            })?;
+    if signature.is_high_s() {
         return Err(Rejection::new(
             "high_s_signature",
             "signature s is in the upper half of the curve order",
@@ -161,7 +218,7 @@ fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
             "amount plus fee exceeds 2^128 - 1",
         ));
     }
-    match tx {
+    let shape = match tx {
         Transaction::Transfer(t) if t.from == t.to => Err(Rejection::new(
             "self_transfer",
             "sender and receiver are the same",
@@ -192,33 +249,74 @@ fn check_shape(node: &Node, sub: &Submission) -> Result<(), Rejection> {
             ))
         }
         _ => Ok(()),
+    };
+    shape.map(|()| signature)
+}
+
+/// A later copy (same hash) of a batch's submission.
+struct LaterCopy {
+    index: usize,
+    first: usize,
+    /// Whether it is the same signed transaction as the first copy.
+    same_signature: bool,
+    /// Its own shape check, for a copy under another signature.
+    shape: Result<Signature, Rejection>,
+}
+
+/// The outcome of a later copy of a batch's submission, given the first copy's.
+fn copy_outcome(first: &Outcome, copy: LaterCopy) -> Outcome {
+    match first {
+        Err(_) => first.clone(),
+        Ok(_) if copy.same_signature => first.clone(),
+        Ok((hash, accepted)) => {
+            copy.shape?;
+            let (code, place) = match accepted {
+                Accepted::Queued | Accepted::AlreadyQueued => ("nonce_already_pending", "queued"),
+                Accepted::AlreadyIncluded { .. } => ("nonce_too_low", "included"),
+            };
+            Err(Rejection::new(
+                code,
+                format!("transaction {hash} is already {place} under another signature"),
+            ))
+        }
     }
 }
 
 /// Admits a batch of submissions; one outcome per submission, in order.
-pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
+pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; subs.len()];
     let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(subs.len());
-    let mut stale: Vec<(usize, B256, Rejection)> = Vec::new();
+    let mut stale: Vec<(usize, B256, Signature, Rejection)> = Vec::new();
+    let mut copies: Vec<LaterCopy> = Vec::new();
     {
         // Steps 1 and 2 under brief locks: state (read), then mempool.
-        let mut seen = std::collections::HashSet::with_capacity(subs.len());
-        for (i, sub) in subs.into_iter().enumerate() {
-            if let Err(r) = check_shape(node, &sub) {
-                outcomes[i] = Some(Err(r));
+        let mut firsts: HashMap<B256, (usize, String)> = HashMap::with_capacity(subs.len());
+        for (i, sub) in subs.into_iter().map(Into::into).enumerate() {
+            let hash = sub.transaction.hash(&node.domain);
+            if let Some((first, signature)) = firsts.get(&hash) {
+                let same_signature = signature.eq_ignore_ascii_case(&sub.signature);
+                copies.push(LaterCopy {
+                    index: i,
+                    first: *first,
+                    same_signature,
+                    shape: check_shape(node, &sub),
+                });
                 continue;
             }
-            let hash = sub.transaction.hash(&node.domain);
+            firsts.insert(hash, (i, sub.signature.clone()));
+            let signature = match check_shape(node, &sub) {
+                Ok(signature) => signature,
+                Err(r) => {
+                    outcomes[i] = Some(Err(r));
+                    continue;
+                }
+            };
             let (sender, nonce, _) = sub.transaction.signer_fields().expect("signed kind");
             let signed = SignedTransaction {
                 transaction: sub.transaction,
-                signature: sub.signature,
+                signature,
             };
             let size = signed.to_bytes().len();
-            if !seen.insert(hash) {
-                outcomes[i] = Some(Ok((hash, Accepted::AlreadyQueued)));
-                continue;
-            }
             candidates.push((
                 i,
                 Candidate {
@@ -233,7 +331,12 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
         let state = read_state(node);
         let pool = node.mempool.lock();
         candidates.retain(|(i, c)| {
-            if pool.get(&c.hash).is_some() {
+            // The same signed transaction again; another signature is checked as new (and
+            // meets its pending nonce).
+            if pool
+                .get(&c.hash)
+                .is_some_and(|p| p.signature == c.signed.signature)
+            {
                 outcomes[*i] = Some(Ok((c.hash, Accepted::AlreadyQueued)));
                 return false;
             }
@@ -242,8 +345,8 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
             if let Err(e) = pool.check(&c.sender, c.nonce, c.size, state_nonce) {
                 let rejection = mempool_rejection(e);
                 if matches!(e, MempoolError::NonceTooLow { .. }) {
-                    // Maybe a resubmission of an executed transaction: look it up below.
-                    stale.push((*i, c.hash, rejection));
+                    // Maybe a resubmission of an included transaction: look it up below.
+                    stale.push((*i, c.hash, c.signed.signature, rejection));
                 } else {
                     outcomes[*i] = Some(Err(rejection));
                 }
@@ -276,9 +379,16 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
             true
         });
     }
-    for (i, hash, rejection) in stale {
+    for (i, hash, signature, rejection) in stale {
         outcomes[i] = Some(match node.store.transaction(&hash).await {
-            Ok(Some(stored)) => Ok((hash, Accepted::AlreadyExecuted(stored.block_number))),
+            // Idempotent only for the same signed transaction.
+            Ok(Some(stored)) if stored.signature == Some(signature) => Ok((
+                hash,
+                Accepted::AlreadyIncluded {
+                    block_number: stored.block_number,
+                    success: stored.receipt.status == weft_protocol::execution::Status::Success,
+                },
+            )),
             _ => Err(rejection),
         });
     }
@@ -321,6 +431,13 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<Submission>) -> Vec<Outcome> {
     if admitted > 0 {
         node.metrics.admitted.inc_by(admitted);
         node.ready.notify_one();
+    }
+    for copy in copies {
+        let first = outcomes[copy.first]
+            .clone()
+            .expect("a first copy has its outcome");
+        let index = copy.index;
+        outcomes[index] = Some(copy_outcome(&first, copy));
     }
     outcomes
         .into_iter()
@@ -377,4 +494,31 @@ fn read_state(node: &Node) -> parking_lot::RwLockReadGuard<'_, State> {
 
 fn mempool_rejection(e: MempoolError) -> Rejection {
     Rejection::new(e.code(), e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use weft_protocol::{eip712::Domain, signature::SigningKey, transaction::Transfer};
+
+    use super::*;
+
+    #[test]
+    fn every_submission_reads_as_incoming() {
+        let key = SigningKey::from_seed(b"incoming");
+        let signed = Transaction::Transfer(Transfer {
+            from: key.address(),
+            to: Address::repeat_byte(2),
+            token: 0,
+            amount: 5,
+            fee: 1,
+            nonce: 0,
+        })
+        .sign(&key, &Domain::new(7, Address::repeat_byte(3)));
+        let mut sub = Submission::from(signed);
+        sub.chain_id = Some(7);
+        sub.verifying_contract = Some(Address::repeat_byte(3));
+        let json = serde_json::to_value(&sub).unwrap();
+        let incoming: Incoming = serde_json::from_value(json).unwrap();
+        assert_eq!(incoming, Incoming::from(sub));
+    }
 }

@@ -101,6 +101,24 @@ pub struct Node {
 }
 
 impl Node {
+    /// Block 0, the genesis: nothing executed, the genesis state's root, timestamp 0 and
+    /// every other field zero. Its hash is zero by convention (block 1's `parentHash`, L1's
+    /// batch 0), not the hash of this header.
+    pub fn genesis_block(&self) -> (BlockHeader, B256) {
+        let header = BlockHeader {
+            number: 0,
+            parent_hash: B256::ZERO,
+            timestamp: 0,
+            fee_recipient: Default::default(),
+            tx_count: 0,
+            transactions_root: B256::ZERO,
+            state_root: self.genesis_root,
+            withdrawals_root: B256::ZERO,
+            queue_position: 0,
+        };
+        (header, B256::ZERO)
+    }
+
     /// Opens storage and rebuilds the state; the node resumes at the block after the stored
     /// head, with the head's hash as parent.
     pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {

@@ -81,7 +81,7 @@ async fn a_submitted_transfer_is_executed_and_readable_everywhere() {
     let (status, proof) = client.get(&format!("/v1/accounts/{receiver}/proof")).await;
     assert_eq!(status, 200);
     let root: B256 = proof["stateRoot"].as_str().unwrap().parse().unwrap();
-    let p: AccountProof = serde_json::from_value(proof["proof"].clone()).unwrap();
+    let p: AccountProof = serde_json::from_value(proof.clone()).unwrap();
     assert!(p.verify(&root));
     assert_eq!(p.account.address, receiver);
 
@@ -376,7 +376,7 @@ async fn domain_types_and_openapi_describe_the_api() {
     assert_eq!(chain["disputeWindow"], 77);
     let (_, types) = client.get("/v1/types").await;
     assert_eq!(
-        types["kinds"]["Transfer"]["types"]["Transfer"][0],
+        types["kinds"]["transfer"]["types"]["Transfer"][0],
         json!({ "name": "from", "type": "address" })
     );
     assert_eq!(types["kinds"].as_object().unwrap().len(), 11);
@@ -466,4 +466,339 @@ async fn futures_sum(handles: Vec<tokio::task::JoinHandle<usize>>) -> usize {
         total += h.await.unwrap();
     }
     total
+}
+
+/// A copy of `tx` with its signature replaced.
+fn with_signature(tx: &weft_protocol::transaction::SignedTransaction, sig: Signature) -> Value {
+    let mut t = tx.clone();
+    t.signature = sig;
+    common::body(&t)
+}
+
+fn zero_signature() -> Signature {
+    Signature {
+        r: B256::ZERO,
+        s: B256::ZERO,
+        y_parity: false,
+    }
+}
+
+#[tokio::test]
+async fn a_duplicate_inside_a_batch_gets_its_first_copys_outcome() {
+    let (running, client, _dir) = start(|_| {}).await;
+    let d = domain(&running);
+    let tx = transfer(&d, 3, 4, 7, 0);
+    let forged = GenesisConfig::dev_key(9).sign_digest(&tx.transaction.hash(&d));
+    let body = json!({ "transactions": [with_signature(&tx, forged), common::body(&tx)] });
+    let (status, v) = client.post("/v1/transactions/batch", &body).await;
+    assert_eq!(status, 200, "{v}");
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["error"]["code"], "invalid_signature", "{v}");
+    assert_eq!(
+        results[1], results[0],
+        "the copy gets the first one's outcome"
+    );
+    let hash = tx.transaction.hash(&d);
+    let (status, _) = client.get(&format!("/v1/transactions/{hash}")).await;
+    assert_eq!(status, 404, "nothing was admitted");
+
+    // Two identical valid copies: both queued, admitted once.
+    let body = json!({ "transactions": [common::body(&tx), common::body(&tx)] });
+    let (_, v) = client.post("/v1/transactions/batch", &body).await;
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "queued", "{v}");
+    assert_eq!(results[1], results[0]);
+    // A valid first copy and a second signature that is not the sender's: the second is
+    // checked, not acknowledged.
+    let next = transfer(&d, 3, 4, 7, 1);
+    let body = json!({ "transactions": [
+        common::body(&next),
+        with_signature(&next, zero_signature()),
+    ] });
+    let (_, v) = client.post("/v1/transactions/batch", &body).await;
+    let results = v["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "queued", "{v}");
+    assert!(results[1]["error"]["code"].is_string(), "{v}");
+    client
+        .wait_executed(&next.transaction.hash(&d), Duration::from_secs(10))
+        .await;
+    let (_, account) = client
+        .get(&format!(
+            "/v1/accounts/{}",
+            GenesisConfig::dev_key(3).address()
+        ))
+        .await;
+    assert_eq!(account["nonce"], 2);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn resubmission_is_idempotent_only_for_the_same_signed_transaction() {
+    let (running, client, _dir) = start(|_| {}).await;
+    let d = domain(&running);
+    let tx = transfer(&d, 2, 3, 5, 0);
+    let (_, v) = client.submit(&tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    client.wait_executed(&hash, Duration::from_secs(10)).await;
+    let forged = GenesisConfig::dev_key(9).sign_digest(&hash);
+    for sig in [zero_signature(), forged] {
+        let (status, v) = client
+            .post("/v1/transactions", &with_signature(&tx, sig))
+            .await;
+        assert_eq!((status, code(&v)), (400, "nonce_too_low"), "{v}");
+    }
+    // The same while it waits in the mempool (nonce 5 waits for 1..4).
+    let queued = transfer(&d, 2, 3, 5, 5);
+    assert_eq!(client.submit(&queued).await.0, 200);
+    let (status, v) = client
+        .post(
+            "/v1/transactions",
+            &with_signature(&queued, zero_signature()),
+        )
+        .await;
+    assert_eq!((status, code(&v)), (400, "nonce_already_pending"), "{v}");
+    let (status, v) = client.submit(&queued).await;
+    assert_eq!((status, &v["status"]), (200, &json!("queued")), "{v}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn resubmission_answers_the_status_get_gives() {
+    let (running, client, _dir) = start(|c| {
+        c.batch.max_blocks = 1;
+        c.batch.max_age = Duration::ZERO;
+    })
+    .await;
+    let d = domain(&running);
+    let tx = transfer(&d, 5, 6, 5, 0);
+    let (_, v) = client.submit(&tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    let done = client.wait_executed(&hash, Duration::from_secs(10)).await;
+    let block = done["blockNumber"].as_u64().unwrap();
+    let store = &running.node.store;
+    let batch = common::l1::wait(Duration::from_secs(10), "batched", || async {
+        store.batch_of_block(block).await.unwrap()
+    })
+    .await;
+    store
+        .set_batch_status(
+            batch.commitment.index,
+            weft_sequencer::store::BatchStatus::Finalized,
+            Some(B256::repeat_byte(1)),
+        )
+        .await
+        .unwrap();
+    let (_, view) = client.get(&format!("/v1/transactions/{hash}")).await;
+    assert_eq!(view["status"], "finalized");
+    let (status, v) = client.submit(&tx).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["status"], view["status"], "{v}");
+    assert_eq!(v["blockNumber"], block);
+
+    // A failed transaction resubmitted answers `failed`, as GET does: nonce 1 spends all,
+    // nonce 2 passes admission (checked against the state before 1) and fails.
+    let left = client.balance(&GenesisConfig::dev_key(5).address()).await;
+    let all = transfer(&d, 5, 6, left - 1, 1);
+    let broke = transfer(&d, 5, 6, 1, 2);
+    assert_eq!(client.submit(&all).await.0, 200);
+    assert_eq!(client.submit(&broke).await.0, 200);
+    let broke_hash = broke.transaction.hash(&d);
+    let failed = client
+        .wait_executed(&broke_hash, Duration::from_secs(10))
+        .await;
+    assert_eq!(failed["status"], "failed", "{failed}");
+    let (status, v) = client.submit(&broke).await;
+    assert_eq!((status, &v["status"]), (200, &json!("failed")), "{v}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn batch_indexes_beyond_i64_are_not_found() {
+    let (running, client, _dir) = start(|_| {}).await;
+    for path in [
+        "/v1/batches/9223372036854775808",
+        "/v1/batches/9223372036854775808/witness",
+        "/v1/batches/18446744073709551615",
+        "/v1/blocks/9223372036854775808",
+        "/v1/blocks/9223372036854775808/transactions",
+    ] {
+        let (status, v) = client.get(path).await;
+        assert_eq!((status, code(&v)), (404, "not_found"), "{path}: {v}");
+    }
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn malformed_signatures_get_malformed_signature() {
+    let (running, client, _dir) = start(|_| {}).await;
+    let tx = transfer(&domain(&running), 7, 8, 1, 0);
+    let good = common::body(&tx)["signature"].as_str().unwrap().to_owned();
+    let short = good[..good.len() - 2].to_owned();
+    let v29 = format!("{}1d", &good[..good.len() - 2]);
+    for sig in [short, v29, "0x12".to_owned()] {
+        let mut body = common::body(&tx);
+        body["signature"] = json!(sig);
+        let (status, v) = client.post("/v1/transactions", &body).await;
+        assert_eq!(
+            (status, code(&v)),
+            (400, "malformed_signature"),
+            "{sig}: {v}"
+        );
+        let (status, v) = client
+            .post("/v1/transactions/batch", &json!({ "transactions": [body] }))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        assert_eq!(v["results"][0]["error"]["code"], "malformed_signature");
+    }
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn block_zero_is_the_genesis() {
+    let (running, client, _dir) = start(|_| {}).await;
+    let (status, genesis) = client.get("/v1/blocks/0").await;
+    assert_eq!(status, 200, "{genesis}");
+    assert_eq!(genesis["number"], 0);
+    assert_eq!(genesis["txCount"], 0);
+    assert_eq!(genesis["stateRoot"], json!(running.node.genesis_root));
+    assert_eq!(genesis["hash"], json!(B256::ZERO));
+    let (_, health) = client.get("/health").await;
+    assert_eq!(health["headHash"], genesis["hash"]);
+    let (status, txs) = client.get("/v1/blocks/0/transactions").await;
+    assert_eq!(status, 200, "{txs}");
+    assert_eq!(txs["transactions"], json!([]));
+    // Block 1's parent is block 0.
+    let tx = transfer(&domain(&running), 7, 8, 1, 0);
+    let (_, v) = client.submit(&tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    client.wait_executed(&hash, Duration::from_secs(10)).await;
+    let (_, one) = client.get("/v1/blocks/1").await;
+    assert_eq!(one["parentHash"], genesis["hash"]);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn chain_publishes_the_fee_rule() {
+    let (running, client, _dir) = start(|c| c.min_fee = 3).await;
+    let (_, chain) = client.get("/v1/chain").await;
+    assert_eq!(chain["fee"]["minFee"], "3", "{chain}");
+    assert_eq!(chain["fee"]["token"], "transaction", "{chain}");
+    let d = domain(&running);
+    let tx = transfer(&d, 1, 2, 5, 0); // fee 1
+    let (status, v) = client.submit(&tx).await;
+    assert_eq!((status, code(&v)), (400, "fee_too_low"), "{v}");
+    running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn types_are_keyed_by_the_submission_kind_name() {
+    let (running, client, _dir) = start(|_| {}).await;
+    let (_, types) = client.get("/v1/types").await;
+    let kinds = types["kinds"].as_object().unwrap();
+    assert_eq!(kinds.len(), 11);
+    let tx = transfer(&domain(&running), 1, 2, 5, 0);
+    let kind = common::body(&tx)["transaction"]["type"].clone();
+    assert_eq!(kind, "transfer");
+    assert_eq!(kinds["transfer"]["primaryType"], "Transfer");
+    for (name, k) in kinds {
+        let primary = k["primaryType"].as_str().unwrap();
+        let mut chars = primary.chars();
+        let camel: String = chars.next().unwrap().to_lowercase().chain(chars).collect();
+        assert_eq!(name, &camel, "one spelling: the submission's `type`");
+        assert!(k["types"][primary].is_array(), "{k}");
+    }
+    assert_eq!(kinds["channelOpen"]["primaryType"], "ChannelOpen");
+    running.stop().await.unwrap();
+}
+
+/// An account proof checked with the rules of docs/api.md ("Verifying an account proof")
+/// alone: keccak-256 is the only thing taken from a library.
+#[tokio::test]
+async fn an_account_proof_verifies_from_the_documented_rules_alone() {
+    use weft_protocol::primitives::keccak256;
+    let (running, client, _dir) = start(|_| {}).await;
+    let tx = transfer(&domain(&running), 11, 12, 9, 0);
+    let (_, v) = client.submit(&tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    client.wait_executed(&hash, Duration::from_secs(10)).await;
+
+    let hex = |v: &Value| -> Vec<u8> {
+        let s = v.as_str().unwrap();
+        (2..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    };
+    for dev in [11, 12, 0] {
+        let address = GenesisConfig::dev_key(dev).address();
+        let (status, view) = client.get(&format!("/v1/accounts/{address}/proof")).await;
+        assert_eq!(status, 200, "{view}");
+        let account = &view["account"];
+        // Leaf: address ‖ uint64 nonce ‖ (uint32 token ‖ uint128 amount)* over the
+        // non-zero balances sorted by token.
+        let mut preimage = hex(&account["address"]);
+        preimage.extend_from_slice(&account["nonce"].as_u64().unwrap().to_be_bytes());
+        let mut balances: Vec<(u32, u128)> = account["balances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                let token = b["token"].as_u64().unwrap() as u32;
+                (token, b["amount"].as_str().unwrap().parse().unwrap())
+            })
+            .filter(|(_, amount)| *amount > 0)
+            .collect();
+        balances.sort();
+        for (token, amount) in balances {
+            preimage.extend_from_slice(&token.to_be_bytes());
+            preimage.extend_from_slice(&amount.to_be_bytes());
+        }
+        assert_eq!(preimage, hex(&view["leafPreimage"]), "{view}");
+        let leaf = keccak256(&preimage).0;
+        assert_eq!(leaf.to_vec(), hex(&view["leaf"]));
+        // Combined index: position in the partition, partition above bit 28.
+        let index = view["index"].as_u64().unwrap();
+        let leaf_index = (index / 16) | ((index % 16) << 28);
+        assert_eq!(view["leafIndex"].as_u64().unwrap(), leaf_index);
+        // The Merkle rule: bit k of the index says whether the sibling is on the left.
+        let siblings: Vec<Vec<u8>> = view["siblings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(&hex)
+            .collect();
+        assert_eq!(siblings.len(), 32);
+        let fold = |siblings: &[Vec<u8>]| {
+            let mut h = leaf.to_vec();
+            for (k, s) in siblings.iter().enumerate() {
+                let pair = if (leaf_index >> k) & 1 == 0 {
+                    [h.as_slice(), s].concat()
+                } else {
+                    [s.as_slice(), h.as_slice()].concat()
+                };
+                h = keccak256(&pair).0.to_vec();
+            }
+            h
+        };
+        let accounts_root = fold(&siblings);
+        assert_eq!(accounts_root, hex(&view["accountsRoot"]));
+        // State root: keccak256(accountsRoot ‖ channelsRoot ‖ secretsRoot ‖ tokensHash ‖
+        // uint256 queuePosition).
+        let state_root = |accounts_root: &[u8]| {
+            let mut pre = accounts_root.to_vec();
+            for field in ["channelsRoot", "secretsRoot", "tokensHash"] {
+                pre.extend(hex(&view[field]));
+            }
+            let mut word = [0u8; 32];
+            word[24..].copy_from_slice(&view["queuePosition"].as_u64().unwrap().to_be_bytes());
+            pre.extend_from_slice(&word);
+            keccak256(&pre).0.to_vec()
+        };
+        assert_eq!(state_root(&accounts_root), hex(&view["stateRoot"]));
+        // Any flipped bit of a sibling breaks it.
+        let mut bad = siblings.clone();
+        bad[dev as usize % 32][0] ^= 1;
+        assert_ne!(state_root(&fold(&bad)), hex(&view["stateRoot"]));
+    }
+    running.stop().await.unwrap();
 }

@@ -132,14 +132,15 @@ impl Hub {
         Ok(hash)
     }
 
-    /// Sends a `RevealSecret` of `secret` (fee-free); the caller waits for it.
+    /// Sends a `RevealSecret` of `secret` at the hub's fee (a rollup with a minimum fee
+    /// refuses less); the caller waits for it.
     pub(super) async fn send_reveal(&self, secret: B256) -> Result<B256, HubError> {
-        let from = self.address;
+        let (from, fee) = (self.address, self.config.fee);
         self.send_transaction(None, move |nonce| {
             Transaction::RevealSecret(RevealSecret {
                 from,
                 secret,
-                fee: 0,
+                fee,
                 nonce,
             })
         })

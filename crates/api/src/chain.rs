@@ -5,9 +5,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use weft_protocol::{eip712::Domain, primitives::B256};
+use weft_protocol::{
+    eip712::Domain,
+    primitives::{Amount, B256},
+};
 
-/// The chain parameters every party to a channel needs (`GET /v1/chain`).
+/// The chain parameters every client and every party to a channel needs
+/// (`GET /v1/chain`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainInfo {
@@ -16,6 +20,31 @@ pub struct ChainInfo {
     pub domain: Domain,
     /// Blocks after a registration during which it can be refuted; concluded after.
     pub dispute_window: u64,
+    /// What a transaction's `fee` must be.
+    pub fee: FeeRule,
+}
+
+/// The fee rule admission applies: a signed transaction's `fee` is at least `minFee`,
+/// paid in `token`; a lower one is refused with `fee_too_low`. The fee goes to the
+/// sequencer's fee recipient, and is charged also when the transaction fails in its block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeeRule {
+    /// The smallest fee admitted (a decimal string, in the fee token's base unit).
+    #[serde(with = "weft_protocol::primitives::serde_dec")]
+    pub min_fee: Amount,
+    /// Which token pays the fee.
+    pub token: FeeToken,
+}
+
+/// Which token pays a transaction's fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum FeeToken {
+    /// `transaction`: the token the transaction moves: `token` of a transfer, withdraw or
+    /// channelOpen; the channel's token for the other channel kinds; token 0 (ETH) for
+    /// revealSecret.
+    Transaction,
 }
 
 /// The EIP-712 domain and the typed-data types of every kind (`GET /v1/types`), so a
@@ -25,7 +54,9 @@ pub struct ChainInfo {
 pub struct TypesView {
     /// The domain as `eth_signTypedData` takes it.
     pub domain: Value,
-    /// Every signed kind by name.
+    /// Every kind by its name: the camelCase `type` of a submission (`transfer`,
+    /// `channelOpen`, …); each gives its EIP-712 struct name (`primaryType`, PascalCase:
+    /// `Transfer`, `ChannelOpen`, …).
     pub kinds: BTreeMap<String, KindTypes>,
 }
 
@@ -33,7 +64,7 @@ pub struct TypesView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KindTypes {
-    /// The kind's struct name.
+    /// The kind's EIP-712 struct name (PascalCase), the `primaryType` of its typed data.
     pub primary_type: String,
     /// The `types` member of typed data.
     pub types: Value,

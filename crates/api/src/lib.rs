@@ -32,7 +32,9 @@ mod state;
 mod transactions;
 
 pub use batches::{BatchRef, BatchStatus, BatchView, Witness, WitnessBlock, WitnessTransaction};
-pub use chain::{ChainInfo, Health, HealthStatus, KindTypes, L1Health, TypesView};
+pub use chain::{
+    ChainInfo, FeeRule, FeeToken, Health, HealthStatus, KindTypes, L1Health, TypesView,
+};
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, POLL_INTERVAL, SUBMIT_BATCH_PATH, SUBMIT_PATH};
 pub use error::{ClientError, ErrorBody};
 pub use state::{

@@ -5,7 +5,7 @@ use weft_protocol::{
     block::BlockHeader,
     channel::ChannelRecord,
     execution::{Receipt, Status},
-    primitives::{Address, Amount, B256, Nonce, TokenId},
+    primitives::{Address, Amount, B256, Bytes, Nonce, TokenId},
     signature::Signature,
     state::{AccountProof, Balance},
     transaction::Transaction,
@@ -37,7 +37,10 @@ impl AccountView {
     }
 }
 
-/// An account proof with the root it verifies against (`GET /v1/accounts/{address}/proof`).
+/// An account proof with the root it verifies against (`GET /v1/accounts/{address}/proof`):
+/// the account, its leaf and the leaf's preimage, the combined leaf index, the siblings and
+/// the rest of the state root's preimage; docs/api.md ("Verifying an account proof") gives
+/// the rules that check it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProofView {
@@ -45,7 +48,18 @@ pub struct ProofView {
     pub state_root: B256,
     /// The latest stored block when the proof was taken.
     pub block_number: u64,
-    /// The proof.
+    /// `keccak256(leafPreimage)`: the account's leaf.
+    pub leaf: B256,
+    /// `address ‖ uint64 nonce ‖ (uint32 token ‖ uint128 amount)*` (packed, non-zero
+    /// balances sorted by token), as `0x` hex.
+    pub leaf_preimage: Bytes,
+    /// The index the siblings are folded at: `(index / 16) | ((index % 16) << 28)`.
+    pub leaf_index: u64,
+    /// The root the siblings fold to, the first word of the state root's preimage.
+    pub accounts_root: B256,
+    /// The proof: `index`, `account`, `siblings`, `channelsRoot`, `secretsRoot`,
+    /// `tokensHash`, `queuePosition`.
+    #[serde(flatten)]
     pub proof: AccountProof,
 }
 

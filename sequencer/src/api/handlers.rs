@@ -9,12 +9,13 @@ use axum::{
 };
 use weft_api::{
     AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
-    ChainInfo, ChannelView, ErrorBody, Health, HealthStatus, IncludedTransaction, KindTypes,
-    ProofView, Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult,
+    ChainInfo, ChannelView, ErrorBody, FeeRule, FeeToken, Health, HealthStatus,
+    IncludedTransaction, KindTypes, ProofView, SubmitBatchReply, SubmitReply, SubmitResult,
     TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
     WitnessTransaction,
 };
 use weft_protocol::{
+    block::BlockHeader,
     eip712::Domain,
     execution::Status,
     primitives::{Address, B256},
@@ -22,7 +23,7 @@ use weft_protocol::{
 };
 
 use crate::{
-    admission::{self, Accepted, Outcome},
+    admission::{self, Accepted, Incoming, IncomingBatch},
     api::{ApiError, ApiJson, OPENAPI, error::ApiPath, limit::RateCharge},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
@@ -30,39 +31,65 @@ use crate::{
 
 type AppState = State<Arc<Node>>;
 
-fn reply(hash: B256, accepted: Accepted) -> SubmitReply {
-    match accepted {
+/// The status of an included transaction, as every answer gives it: a failed one is
+/// `failed`; a successful one follows its batch (`executed` until the batch is committed,
+/// then `committed`, `proven`, `finalized`).
+fn included_status(success: bool, batch: Option<&StoredBatch>) -> TransactionStatus {
+    if !success {
+        return TransactionStatus::Failed;
+    }
+    match batch.map(|b| b.status) {
+        None | Some(BatchStatus::Sealed) => TransactionStatus::Executed,
+        Some(BatchStatus::Committed) => TransactionStatus::Committed,
+        Some(BatchStatus::Proven) => TransactionStatus::Proven,
+        Some(BatchStatus::Finalized) => TransactionStatus::Finalized,
+    }
+}
+
+/// The reply to an accepted submission: where the transaction stands, as `GET` says.
+async fn reply(node: &Node, hash: B256, accepted: Accepted) -> Result<SubmitReply, ApiError> {
+    Ok(match accepted {
         Accepted::Queued | Accepted::AlreadyQueued => SubmitReply {
             hash,
             status: TransactionStatus::Queued,
             block_number: None,
         },
-        Accepted::AlreadyExecuted(n) => SubmitReply {
-            hash,
-            status: TransactionStatus::Executed,
-            block_number: Some(n),
-        },
-    }
+        Accepted::AlreadyIncluded {
+            block_number,
+            success,
+        } => {
+            let batch = node
+                .store
+                .batch_of_block(block_number)
+                .await
+                .map_err(ApiError::internal)?;
+            SubmitReply {
+                hash,
+                status: included_status(success, batch.as_ref()),
+                block_number: Some(block_number),
+            }
+        }
+    })
 }
 
 /// `POST /v1/transactions`
 pub async fn submit(
     State(node): AppState,
-    ApiJson(sub): ApiJson<Submission>,
+    ApiJson(sub): ApiJson<Incoming>,
 ) -> Result<ApiJson<SubmitReply>, ApiError> {
     let outcome = admission::admit(&node, vec![sub])
         .await
         .pop()
         .expect("one outcome");
     let (hash, accepted) = outcome?;
-    Ok(ApiJson(reply(hash, accepted)))
+    Ok(ApiJson(reply(&node, hash, accepted).await?))
 }
 
 /// `POST /v1/transactions/batch`: one result per submission, in order.
 pub async fn submit_batch(
     State(node): AppState,
     charge: RateCharge,
-    ApiJson(batch): ApiJson<SubmitBatch>,
+    ApiJson(batch): ApiJson<IncomingBatch>,
 ) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
     let max = node.config.api.max_batch;
     if batch.transactions.is_empty() {
@@ -84,19 +111,19 @@ pub async fn submit_batch(
     }
     // One token per transaction (the request paid one), before any signature is recovered.
     charge.take(batch.transactions.len().saturating_sub(1), "batch")?;
-    let results = admission::admit(&node, batch.transactions)
-        .await
-        .into_iter()
-        .map(|o: Outcome| match o {
-            Ok((hash, accepted)) => SubmitResult::Accepted(reply(hash, accepted)),
+    let outcomes = admission::admit(&node, batch.transactions).await;
+    let mut results = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        results.push(match outcome {
+            Ok((hash, accepted)) => SubmitResult::Accepted(reply(&node, hash, accepted).await?),
             Err(r) => SubmitResult::Rejected {
                 error: ErrorBody {
                     code: r.code.to_owned(),
                     message: r.message,
                 },
             },
-        })
-        .collect();
+        });
+    }
     Ok(ApiJson(SubmitBatchReply { results }))
 }
 
@@ -120,11 +147,12 @@ fn batch_ref(b: &StoredBatch) -> BatchRef {
     }
 }
 
-fn transaction_view(t: StoredTransaction) -> TransactionView {
-    let (status, reason) = match t.receipt.status {
-        Status::Success => (TransactionStatus::Executed, None),
-        Status::Failed(r) => (TransactionStatus::Failed, Some(r.code().to_owned())),
+fn transaction_view(t: StoredTransaction, batch: Option<&StoredBatch>) -> TransactionView {
+    let (success, reason) = match t.receipt.status {
+        Status::Success => (true, None),
+        Status::Failed(r) => (false, Some(r.code().to_owned())),
     };
+    let status = included_status(success, batch);
     TransactionView {
         hash: t.hash,
         status,
@@ -134,7 +162,7 @@ fn transaction_view(t: StoredTransaction) -> TransactionView {
         transaction: t.transaction,
         signature: t.signature,
         receipt: Some(t.receipt),
-        batch: None,
+        batch: batch.map(batch_ref),
     }
 }
 
@@ -175,23 +203,7 @@ pub async fn transaction(
             .batch_of_block(stored.block_number)
             .await
             .map_err(ApiError::internal)?;
-        let mut view = transaction_view(stored);
-        if let Some(b) = &batch {
-            // A successful transaction follows its batch: committed → proven → finalized.
-            let follows = match b.status {
-                BatchStatus::Sealed => None,
-                BatchStatus::Committed => Some(TransactionStatus::Committed),
-                BatchStatus::Proven => Some(TransactionStatus::Proven),
-                BatchStatus::Finalized => Some(TransactionStatus::Finalized),
-            };
-            if let Some(follows) = follows
-                && view.status == TransactionStatus::Executed
-            {
-                view.status = follows;
-            }
-            view.batch = Some(batch_ref(b));
-        }
-        return Ok(ApiJson(view));
+        return Ok(ApiJson(transaction_view(stored, batch.as_ref())));
     }
     let pending = node.mempool.lock().get(&hash).cloned();
     match pending {
@@ -322,19 +334,47 @@ pub async fn account_proof(
     Ok(ApiJson(ProofView {
         state_root: state.state_root(),
         block_number,
+        leaf: proof.account.leaf_hash(),
+        leaf_preimage: proof.account.leaf_preimage().into(),
+        leaf_index: weft_protocol::state::proof_path(index),
+        accounts_root: state.accounts_root(),
         proof,
     }))
 }
 
-/// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash.
+/// The header and hash of block `number`; block 0 is the genesis.
+async fn header_by_number(
+    node: &Node,
+    number: u64,
+) -> Result<Option<(BlockHeader, B256)>, ApiError> {
+    if number == 0 {
+        return Ok(Some(node.genesis_block()));
+    }
+    node.store
+        .header_by_number(number)
+        .await
+        .map_err(ApiError::internal)
+}
+
+/// `GET /v1/blocks/{id}`: `id` is a number, `latest`, or a 0x block hash; block 0 (hash
+/// zero) is the genesis.
 pub async fn block(
     State(node): AppState,
     ApiPath(id): ApiPath<String>,
 ) -> Result<ApiJson<BlockView>, ApiError> {
     let found = if id == "latest" {
-        node.store.head().await
+        let head = node.store.head().await.map_err(ApiError::internal)?;
+        Some(head.unwrap_or_else(|| node.genesis_block()))
     } else if id.starts_with("0x") {
-        node.store.header_by_hash(&parse_hash(&id)?).await
+        let hash = parse_hash(&id)?;
+        if hash == B256::ZERO {
+            Some(node.genesis_block())
+        } else {
+            node.store
+                .header_by_hash(&hash)
+                .await
+                .map_err(ApiError::internal)?
+        }
     } else {
         let number = id.parse::<u64>().map_err(|_| {
             ApiError::new(
@@ -343,9 +383,8 @@ pub async fn block(
                 "expected a number, latest or a 0x hash",
             )
         })?;
-        node.store.header_by_number(number).await
-    }
-    .map_err(ApiError::internal)?;
+        header_by_number(&node, number).await?
+    };
     let (header, hash) =
         found.ok_or_else(|| ApiError::not_found(format!("block {id} is not known")))?;
     let transactions = node
@@ -373,11 +412,8 @@ pub async fn block_transactions(
             "expected a block number",
         )
     })?;
-    let (_, hash) = node
-        .store
-        .header_by_number(number)
-        .await
-        .map_err(ApiError::internal)?
+    let (_, hash) = header_by_number(&node, number)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("block {number} is not known")))?;
     let transactions = node
         .store
@@ -486,13 +522,28 @@ pub async fn domain(State(node): AppState) -> ApiJson<Domain> {
     ApiJson(node.domain)
 }
 
-/// `GET /v1/chain`: the chain parameters every party to a channel needs: the EIP-712
-/// domain (as `/v1/domain`) and the dispute window in blocks.
+/// `GET /v1/chain`: the chain parameters every client and every party to a channel
+/// needs: the EIP-712 domain (as `/v1/domain`), the dispute window in blocks and the fee
+/// rule admission applies.
 pub async fn chain(State(node): AppState) -> ApiJson<ChainInfo> {
     ApiJson(ChainInfo {
         domain: node.domain,
         dispute_window: node.config.dispute_window,
+        fee: FeeRule {
+            min_fee: node.config.min_fee,
+            token: FeeToken::Transaction,
+        },
     })
+}
+
+/// A kind's name as submissions spell it (`type`): its struct name in camelCase, as
+/// serde's `rename_all = "camelCase"` on [`weft_protocol::transaction::Transaction`] gives.
+fn kind_name(struct_name: &str) -> String {
+    let mut chars = struct_name.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
 
 /// `GET /v1/types`: the EIP-712 domain and the typed-data types of every kind, so a
@@ -506,7 +557,7 @@ pub async fn types(State(node): AppState) -> ApiJson<TypesView> {
                 types: ty.types_json(),
                 encode_type: ty.encode_type(),
             };
-            (ty.name.to_owned(), kind)
+            (kind_name(ty.name), kind)
         })
         .collect();
     ApiJson(TypesView {

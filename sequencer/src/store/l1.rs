@@ -238,9 +238,13 @@ impl Store {
 
     /// The batch `index`.
     pub async fn batch(&self, index: u64) -> Result<Option<StoredBatch>, Error> {
+        // Indexes are stored as BIGINT: one past i64::MAX was never stored.
+        let Ok(index) = i64::try_from(index) else {
+            return Ok(None);
+        };
         let sql = sqlx::AssertSqlSafe(format!("{SELECT_BATCH} WHERE batch_index = $1"));
         let row = sqlx::query(sql)
-            .bind(to_i64("batch index", index)?)
+            .bind(index)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(batch_from_row).transpose()
@@ -255,11 +259,14 @@ impl Store {
 
     /// The batch holding block `number`, if it is batched.
     pub async fn batch_of_block(&self, number: u64) -> Result<Option<StoredBatch>, Error> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
         let sql = sqlx::AssertSqlSafe(format!(
             "{SELECT_BATCH} WHERE from_block <= $1 AND to_block >= $1"
         ));
         let row = sqlx::query(sql)
-            .bind(to_i64("block number", number)?)
+            .bind(number)
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(batch_from_row).transpose()
