@@ -15,8 +15,10 @@ use weft_protocol::{
     transaction::Transaction,
 };
 
-/// The chain's dispute window in these tests.
-const WINDOW: u64 = 12;
+/// The chain's dispute window in these tests: long enough that a lock the hub routes to a
+/// payee (its payer's lock less the margin) still runs when a dispute a few blocks later
+/// makes the payee reveal its secret on the rollup.
+const WINDOW: u64 = 24;
 
 /// A hub for a chain of [`WINDOW`]: its locks must fit in a dispute (at least 1 + 4
 /// blocks, at most the window less its reveal guard of 2).
