@@ -14,7 +14,7 @@ use anyhow::{Context, anyhow};
 use tokio::sync::watch;
 use tracing::warn;
 use weft_protocol::{
-    block::{BlockHeader, transactions_root},
+    block::BlockHeader,
     execution::{BlockEnv, BlockExecutor},
     primitives::B256,
     transaction::VerifiedTransaction,
@@ -359,17 +359,14 @@ fn execute(
         (output, state.take_changes())
     };
     let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
-    let header = BlockHeader {
-        number: env.number,
-        parent_hash: parent.hash,
-        timestamp: env.timestamp,
-        fee_recipient: env.fee_recipient,
-        tx_count: verified.len() as u64,
-        transactions_root: transactions_root(&hashes),
-        state_root: output.state_root,
-        withdrawals_root: output.withdrawals_root,
-        queue_position: output.queue_position,
-    };
+    let header = BlockHeader::seal(
+        env.number,
+        env.timestamp,
+        env.fee_recipient,
+        parent.hash,
+        &hashes,
+        &output,
+    );
     let signatures = system
         .iter()
         .map(|_| None)

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     eip712::Domain,
-    execution::BlockEnv,
+    execution::{BlockEnv, BlockOutput},
     merkle,
     primitives::{Address, B256, keccak256, word_address, word_u64},
 };
@@ -37,6 +37,31 @@ pub struct BlockHeader {
 }
 
 impl BlockHeader {
+    /// The header of block `number` (at `timestamp`, fees to `fee_recipient`) on top of
+    /// `parent_hash`, holding the transactions `hashes` in block order, from what executing
+    /// them gave: the one assembly the builder and a rebuild from L1 share, so a rebuilt
+    /// block hashes as the sequencer's.
+    pub fn seal(
+        number: u64,
+        timestamp: u64,
+        fee_recipient: Address,
+        parent_hash: B256,
+        hashes: &[B256],
+        output: &BlockOutput,
+    ) -> Self {
+        Self {
+            number,
+            parent_hash,
+            timestamp,
+            fee_recipient,
+            tx_count: hashes.len() as u64,
+            transactions_root: transactions_root(hashes),
+            state_root: output.state_root,
+            withdrawals_root: output.withdrawals_root,
+            queue_position: output.queue_position,
+        }
+    }
+
     /// `keccak256(abi.encode(number, parentHash, timestamp, feeRecipient, txCount,
     /// transactionsRoot, stateRoot, withdrawalsRoot, queuePosition))`.
     pub fn hash(&self) -> B256 {

@@ -38,7 +38,7 @@ use tracing::info;
 use weft_l1::Rollup;
 use weft_protocol::{
     batch::{BatchCommitment, apply_batch_with},
-    block::{BlockHeader, transactions_root},
+    block::BlockHeader,
     da::DaBlock,
     execution::{BlockOutput, ParallelExecutor},
     primitives::B256,
@@ -269,17 +269,14 @@ fn sealed_block(
         }
     }
     let hashes: Vec<B256> = block.transactions.iter().map(|t| t.hash(domain)).collect();
-    let header = BlockHeader {
-        number: block.number,
+    let header = BlockHeader::seal(
+        block.number,
+        block.timestamp,
+        block.fee_recipient,
         parent_hash,
-        timestamp: block.timestamp,
-        fee_recipient: block.fee_recipient,
-        tx_count: hashes.len() as u64,
-        transactions_root: transactions_root(&hashes),
-        state_root: out.state_root,
-        withdrawals_root: out.withdrawals_root,
-        queue_position: out.queue_position,
-    };
+        &hashes,
+        &out,
+    );
     let transactions = block
         .transactions
         .into_iter()
