@@ -346,7 +346,7 @@ async fn an_unserved_forced_withdrawal_opens_exodus_and_pays_the_finalized_balan
     wait_all_finalized(&stack).await;
     // The account proof against the latest state, which is the last finalized one.
     let (_, v) = stack.get(&format!("/v1/accounts/{dave}/proof")).await;
-    let proof: AccountProof = serde_json::from_value(v["proof"].clone()).unwrap();
+    let proof: AccountProof = serde_json::from_value(v.clone()).unwrap();
     let root: B256 = v["stateRoot"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         root,
