@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use weft_channel::{AuthError, TransitionError};
 use weft_protocol::{error::SignatureError, primitives::B256};
 
-use crate::{rollup::RollupError, store::StoreError};
+use crate::store::StoreError;
 
 /// Why the hub refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +15,7 @@ pub enum HubError {
     Store(#[from] StoreError),
     /// The sequencer could not be asked or refused the hub's transaction.
     #[error("rollup: {0}")]
-    Rollup(#[from] RollupError),
+    Rollup(#[from] weft_api::ClientError),
     /// The configuration cannot be used.
     #[error("invalid config: {0}")]
     Config(String),

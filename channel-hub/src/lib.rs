@@ -20,7 +20,7 @@
 //!   rollup transactions and the wallets' sessions, one file each (`hub/mod.rs` lists them
 //!   and the lock order).
 //! - [`store`]: the database (sqlx; SQLite or PostgreSQL) with group commit.
-//! - [`rollup`]: the sequencer's API as the hub uses it.
+//! - the sequencer's API: [`weft_api::Client`], its types and errors.
 //!
 //! The binary (`weft-channel-hub`) parses [`config::Config`], sets up tracing and calls
 //! [`run`]; tests [`start`] hubs the same way on an ephemeral port.
@@ -30,7 +30,6 @@ pub mod config;
 pub mod error;
 pub mod hub;
 pub mod metrics;
-pub mod rollup;
 pub mod store;
 pub mod watcher;
 pub mod ws;

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use common::{fill_block, l2_balance, pay_routed, sequencer_with_window, wait_for, wallet};
 use weft_channel::RouteStatus;
-use weft_channel_hub::rollup::RollupClient;
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
     primitives::B256,
@@ -187,7 +186,7 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
     };
 
     // On the rollup: the hub's registration of version 2, then Alice's refutation.
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let head = seq.node.head.borrow().number;
     let mut events = Vec::new();
     for n in 1..=head {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{hub_config, key, l2_balance, sequencer, wait_for, wallet};
 use serde_json::{Value, json};
 use weft_channel::{RegisterReply, SignedUpdate};
-use weft_channel_hub::{config::AdminToken, rollup::RollupClient};
+use weft_channel_hub::config::AdminToken;
 use weft_protocol::{
     channel::{ChannelState, ChannelStatus, channel_id},
     eip712::Eip712,
@@ -45,7 +45,7 @@ async fn open_unfunded(
     i: u32,
     amount: u128,
 ) -> (B256, SignedUpdate, RegisterReply) {
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let domain = seq.node.domain;
     let wallet = key(i);
     let hub_address = hub.hub.address;
@@ -166,7 +166,7 @@ async fn a_stray_deposit_is_refused_and_the_channel_goes_on() {
     grown.version += 1;
     grown.balance_wallet += 1;
     let own = key(0).sign_digest(&grown.signing_hash(&domain));
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let (hash, _) = rollup
         .sign_and_submit(&key(0), &domain, |nonce| {
             Transaction::ChannelDeposit(ChannelDeposit {
@@ -280,7 +280,7 @@ async fn a_funding_reservation_outlives_a_restart_and_ends_when_the_offer_cannot
     let seq = sequencer(&dir.path().join("seq")).await;
     let config = hub_config(&dir.path().join("hub"), &seq);
     let hub = weft_channel_hub::start(config.clone()).await.unwrap();
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let domain = seq.node.domain;
     let alice = key(0);
 

@@ -518,7 +518,6 @@ async fn a_stale_registration_is_refuted_with_the_latest_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
     use weft_channel::{RouteReply, RouteRequest};
-    use weft_channel_hub::rollup::RollupClient;
     use weft_protocol::{
         channel::{Lock, LockDirection},
         transaction::{Transaction, Transfer},
@@ -580,7 +579,7 @@ async fn a_payer_that_stops_answering_has_its_lock_enforced_on_the_rollup() {
     );
 
     // Blocks go by (a dev account's transfers); the hub acts before the lock expires.
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let sender = key(5);
     let registered = || {
         seq.node

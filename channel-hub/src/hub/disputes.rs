@@ -20,7 +20,7 @@ use weft_protocol::{
 };
 
 use super::{Channel, Hub, Phase, StoredStatus};
-use crate::{error::HubError, rollup::RollupError, store::PaymentStatus};
+use crate::{error::HubError, store::PaymentStatus};
 
 /// The head [`Hub::enforce_stalled`] last looked at: whether a lock is due depends on the
 /// head alone, so the fulfilled payments are looked through once per new head. Also the
@@ -171,7 +171,7 @@ impl Hub {
         match self.wait_transaction(&reveal).await {
             Ok(_) => {}
             // Executed and failed: the secret is in the registry already.
-            Err(HubError::Rollup(e @ RollupError::Failed { .. })) => {
+            Err(HubError::Rollup(e @ weft_api::ClientError::Failed { .. })) => {
                 warn!(payment = %hashlock, error = %e, "revealing the secret failed (revealed already?)");
             }
             Err(e) => return Err(e),

@@ -120,7 +120,6 @@ use crate::{
     config::Config,
     error::HubError,
     metrics::Metrics,
-    rollup::RollupClient,
     store::{HubStore, PaymentRow, Write},
 };
 use weft_channel::{HeldState, HubInfo, HubMessage, OfferKind};
@@ -140,7 +139,7 @@ pub struct Hub {
     /// Durable storage.
     pub store: HubStore,
     /// The sequencer.
-    pub rollup: RollupClient,
+    pub rollup: weft_api::Client,
     /// Metrics.
     pub metrics: Metrics,
     /// Connected wallets.
@@ -160,7 +159,7 @@ impl Hub {
     /// (each unsynced until its wallet confirms its latest state).
     pub async fn open(config: Config) -> Result<Arc<Self>, HubError> {
         let store = HubStore::connect(config.database_url.as_deref(), &config.data_dir).await?;
-        let rollup = RollupClient::new(&config.sequencer_url);
+        let rollup = weft_api::Client::new(&config.sequencer_url);
         let chain = rollup.chain().await?;
         let head = rollup.head().await?;
         // What the hub knows of its channels on the rollup is as of the last block its

@@ -15,7 +15,6 @@ use weft_protocol::{
 use super::Hub;
 use crate::{
     error::HubError,
-    rollup::RollupError,
     store::{RollupTxRow, Write},
 };
 
@@ -64,7 +63,7 @@ impl Hub {
             .await;
         let status = match &result {
             Ok(_) => EXECUTED,
-            Err(RollupError::Failed { .. }) => FAILED,
+            Err(weft_api::ClientError::Failed { .. }) => FAILED,
             Err(_) => return Ok(result?),
         };
         self.commit(vec![Write::RollupTransactionStatus {

@@ -6,7 +6,7 @@
 use std::{path::Path, time::Duration};
 
 use weft_channel::RouteStatus;
-use weft_channel_hub::{Config as HubConfig, config::dev_key, rollup::RollupClient};
+use weft_channel_hub::{Config as HubConfig, config::dev_key};
 use weft_protocol::{
     primitives::{Address, Amount, B256},
     signature::SigningKey,
@@ -120,7 +120,7 @@ pub const FILLER: u32 = 9;
 /// Seals one more block: a transfer of 1 wei from the [`FILLER`] key to key 8, over HTTP,
 /// waited for. Returns the block's number.
 pub async fn fill_block(seq: &weft_sequencer::Running) -> u64 {
-    let rollup = RollupClient::new(&format!("http://{}", seq.addr));
+    let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
     let from = key(FILLER);
     let to = key(8).address();
     let (hash, _) = rollup

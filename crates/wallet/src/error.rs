@@ -1,6 +1,5 @@
 //! Why a wallet operation fails: [`ClientError`].
 
-use weft_api::ClientError as RollupError;
 use weft_channel::{ErrorBody, TransitionError};
 use weft_protocol::primitives::B256;
 use weft_storage::StoreError;
@@ -16,7 +15,7 @@ pub enum ClientError {
     Http(#[from] reqwest::Error),
     /// The rollup refused or could not be reached.
     #[error("rollup: {0}")]
-    Rollup(#[from] RollupError),
+    Rollup(#[from] weft_api::ClientError),
     /// The wallet's database failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),

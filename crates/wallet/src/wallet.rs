@@ -22,7 +22,6 @@ use weft_protocol::{
     signature::Signature,
 };
 
-use weft_api::Client as RollupClient;
 use weft_channel::{ErrorBody, HubInfo, Offer, OfferKind, WalletMessage, transition};
 
 use crate::{
@@ -44,7 +43,7 @@ pub(crate) struct Inner {
     /// The hub's maximum lock lifetime (from `/v1/info`).
     pub(crate) max_lock_blocks: u64,
     pub(crate) http: reqwest::Client,
-    pub(crate) rollup: RollupClient,
+    pub(crate) rollup: weft_api::Client,
     pub(crate) store: WalletStore,
     pub(crate) channels: Mutex<HashMap<B256, WalletChannel>>,
     /// Serializes the wallet's operations on one channel.
@@ -104,7 +103,7 @@ impl Wallet {
             .await?
             .json()
             .await?;
-        let rollup = RollupClient::new(&config.sequencer_url);
+        let rollup = weft_api::Client::new(&config.sequencer_url);
         let chain = rollup.chain().await?;
         if chain.domain != info.domain {
             return Err(ClientError::DomainMismatch);
@@ -221,7 +220,7 @@ impl Wallet {
     }
 
     /// The rollup client the wallet uses.
-    pub fn rollup(&self) -> &RollupClient {
+    pub fn rollup(&self) -> &weft_api::Client {
         &self.inner.rollup
     }
 
