@@ -59,11 +59,6 @@ def cargo(*args):
     return subprocess.run(["cargo", *args], check=True, capture_output=True, text=True).stdout
 
 
-# Dependencies a package needs without naming them in code (feature switches, linked
-# libraries), by package: {"weft-x": {"crate_name"}}. Empty today.
-USED_WITHOUT_NAMING = {}
-
-
 def unused_dependencies(package):
     root = pathlib.Path(package["manifest_path"]).parent
     sources = "\n".join(
@@ -74,7 +69,7 @@ def unused_dependencies(package):
     unused = []
     for dep in package["dependencies"]:
         name = (dep.get("rename") or dep["name"]).replace("-", "_")
-        if dep["name"] == package["name"] or name in USED_WITHOUT_NAMING.get(package["name"], ()):
+        if dep["name"] == package["name"]:
             continue
         if not re.search(rf"\b{re.escape(name)}\b", sources):
             unused.append(f"{package['name']}: {dep['kind'] or 'normal'} dependency {dep['name']} "
