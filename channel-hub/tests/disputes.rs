@@ -10,7 +10,7 @@ use common::{fill_block, l2_balance, pay_routed, sequencer_with_window, wait_for
 use weft_channel::RouteStatus;
 use weft_protocol::{
     channel::{ChannelStatus, LockDirection},
-    primitives::B256,
+    primitives::{Address, B256},
     transaction::Transaction,
 };
 
@@ -26,6 +26,30 @@ fn hub_config(dir: &std::path::Path, seq: &weft_sequencer::Running) -> weft_chan
     config.locks.min_blocks = 1;
     config.locks.margin_blocks = 4;
     config
+}
+
+/// The successful registrations and refutations of channel `id` in the stored blocks:
+/// (transaction hash, kind, sender, state version), in block order.
+async fn channel_events(
+    rollup: &weft_api::Client,
+    seq: &weft_sequencer::Running,
+    id: &B256,
+) -> Vec<(B256, &'static str, Address, u64)> {
+    let mut events = Vec::new();
+    let head = seq.node.head.borrow().number;
+    for n in 1..=head {
+        for t in rollup.block_transactions(n).await.unwrap().unwrap() {
+            match &t.transaction {
+                Transaction::ChannelRegister(s) | Transaction::ChannelRefute(s)
+                    if s.state.channel_id == *id && t.succeeded() =>
+                {
+                    events.push((t.hash, t.transaction.kind(), s.from, s.state.version));
+                }
+                _ => {}
+            }
+        }
+    }
+    events
 }
 
 /// The channel's status on the rollup.
@@ -185,22 +209,16 @@ async fn the_wallet_refutes_a_stale_registration_by_the_hub_and_is_paid_its_late
         panic!("not disputed")
     };
 
-    // On the rollup: the hub's registration of version 2, then Alice's refutation.
+    // On the rollup: the hub's registration of version 2, then Alice's refutation. The
+    // state above changes when the refutation's block is executed; the block is served
+    // once it is stored, a moment later.
     let rollup = weft_api::Client::new(&format!("http://{}", seq.addr));
-    let head = seq.node.head.borrow().number;
     let mut events = Vec::new();
-    for n in 1..=head {
-        for t in rollup.block_transactions(n).await.unwrap().unwrap() {
-            match &t.transaction {
-                Transaction::ChannelRegister(s) | Transaction::ChannelRefute(s)
-                    if s.state.channel_id == a && t.succeeded() =>
-                {
-                    events.push((t.hash, t.transaction.kind(), s.from, s.state.version));
-                }
-                _ => {}
-            }
-        }
-    }
+    wait_for("the refutation's block to be stored", async || {
+        events = channel_events(&rollup, &seq, &a).await;
+        events.len() >= 2
+    })
+    .await;
     assert_eq!(events.len(), 2, "{events:?}");
     assert_eq!(
         events,
