@@ -1,9 +1,9 @@
 //! The service binaries, found next to the test executable. `cargo test --workspace` has
 //! built them already; when one is missing or older than a source it is built from, they
 //! are built once per test process with the test's own cargo, profile and target directory
-//! (so `cargo test -p weft-tests` after an edit runs the edited services). The check is by
-//! modification time: a plain `cargo build` with other features than `cargo test`'s would
-//! rebuild much of the workspace for nothing.
+//! (so `cargo test -p weft-tests` after an edit runs the edited services). The check reads
+//! cargo's dep-info of each binary and compares modification times: a plain `cargo build`
+//! with other features than `cargo test`'s would rebuild much of the workspace for nothing.
 
 use std::{
     path::{Path, PathBuf},
@@ -16,17 +16,6 @@ const PACKAGES: [&str; 3] = ["weft-sequencer", "weft-prover-stub", "weft-channel
 
 /// The binaries' names.
 const NAMES: [&str; 3] = ["weft-sequencer", "weft-prover", "weft-channel-hub"];
-
-/// What the service binaries are built from, relative to the repository root.
-const SOURCES: [&str; 7] = [
-    "crates",
-    "sequencer",
-    "prover-stub",
-    "channel-hub",
-    "migrations",
-    "deploy/contracts/out",
-    "Cargo.lock",
-];
 
 /// Set to skip the build (the binaries are already in the target directory).
 pub const NO_BUILD_ENV: &str = "WEFT_STACK_NO_BUILD";
@@ -80,29 +69,29 @@ pub fn binaries() -> &'static Binaries {
     })
 }
 
-/// Whether a binary is missing or older than the newest file it is built from.
+/// Whether a binary is missing or older than a file it is built from: the files cargo
+/// listed for it in its dep-info (`<binary>.d` beside it), so an edit elsewhere in the
+/// workspace (a test, a crate the services do not use) never triggers a build.
 fn stale(binaries: &[PathBuf]) -> bool {
     let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    let Some(oldest) = binaries
-        .iter()
-        .map(|b| modified(b))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return true;
-    };
-    let oldest = oldest.into_iter().min().expect("three binaries");
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut pending: Vec<PathBuf> = SOURCES.iter().map(|s| root.join(s)).collect();
-    while let Some(path) = pending.pop() {
-        if path.is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&path) {
-                pending.extend(entries.flatten().map(|e| e.path()));
-            }
-        } else if modified(&path).is_some_and(|m| m > oldest) {
+    binaries.iter().any(|binary| {
+        let Some(built) = modified(binary) else {
             return true;
-        }
-    }
-    false
+        };
+        let Ok(dep_info) = std::fs::read_to_string(binary.with_extension("d")) else {
+            return true;
+        };
+        let Some((_, sources)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
+            return true;
+        };
+        // Paths are separated by spaces; a space inside a path is escaped as `\ `.
+        sources
+            .replace("\\ ", "\0")
+            .split(' ')
+            .filter(|p| !p.is_empty())
+            .map(|p| PathBuf::from(p.replace('\0', " ")))
+            .any(|source| modified(&source).is_none_or(|m| m > built))
+    })
 }
 
 /// `cargo build --bins -p …` into the target directory holding `profile_dir`, with the
