@@ -24,12 +24,14 @@ deps: node_modules/.package-lock.json
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
-## Recompiles the L1 contracts with the pinned solc (npm) and fails if the committed artifacts
-## in deploy/contracts/out differ from the fresh build (commit them after changing a source).
+## Recompiles the L1 contracts and the EVM test contracts (crates/protocol/contracts) with the
+## pinned solc (npm) and fails if the committed artifacts differ from the fresh build (commit
+## them after changing a source).
+CONTRACT_DIRS := deploy/contracts crates/protocol/contracts
 contracts: deps
-	node deploy/contracts/build.mjs
-	git diff --exit-code -- deploy/contracts/out
-	@untracked=$$(git ls-files --others --exclude-standard -- deploy/contracts/out); \
+	for dir in $(CONTRACT_DIRS); do node deploy/contracts/build.mjs $$dir || exit 1; done
+	git diff --exit-code -- $(addsuffix /out,$(CONTRACT_DIRS))
+	@untracked=$$(git ls-files --others --exclude-standard -- $(addsuffix /out,$(CONTRACT_DIRS))); \
 	if [ -n "$$untracked" ]; then echo "uncommitted artifacts: $$untracked"; exit 1; fi
 
 ## Runs every test of the workspace (schemathesis over /v1/openapi.json included: its

@@ -101,10 +101,14 @@ contract Rollup {
     bytes32 private constant DOMAIN_TYPEHASH =
         keccak256("EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)");
 
-    /// @dev protocol/src/state.rs: 16 partitions of depth 28; proofs of 32 siblings.
+    /// @dev protocol/src/state: 16 partitions of depth 28; proofs of 33 siblings: the
+    /// partition path, the path over partitions, and the storage root (accountsRoot =
+    /// keccak256(partitionsRoot ‖ storageRoot)). Bit 32 of the path is clear: the accounts
+    /// half. Only accounts without code can exodus (their leaf has no code hash): ETH held
+    /// by contracts stays in the frozen state (docs/evm.md).
     uint256 private constant PARTITION_BITS = 4;
     uint256 private constant PARTITION_DEPTH = 28;
-    uint256 private constant ACCOUNT_PROOF_LEN = 32;
+    uint256 private constant ACCOUNT_PROOF_LEN = 33;
 
     /// @notice Most L2 blocks in one batch. It keeps `toBlock` far from `2^64 - 1`, so the next
     /// batch's `fromBlock = toBlock + 1` cannot overflow (2^44 full batches would be needed).

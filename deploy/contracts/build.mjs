@@ -3,10 +3,12 @@
 // The output is deterministic (sorted sources, fixed settings, stable JSON), so the artifacts
 // are committed and `make contracts` fails when they differ from a fresh build.
 //
-// Usage: node deploy/contracts/build.mjs   (from anywhere)
+// Usage: node deploy/contracts/build.mjs [folder]   (from anywhere; the folder defaults to
+// this one, and crates/protocol/contracts holds the EVM test and benchmark contracts).
+// Imports of `@openzeppelin/...` resolve to the pinned npm package.
 
 import { readdirSync, readFileSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 
@@ -22,8 +24,15 @@ const SETTINGS = {
   outputSelection: { "*": { "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object"] } },
 };
 
-const here = dirname(fileURLToPath(import.meta.url));
+const here = process.argv[2] ? resolve(process.argv[2]) : dirname(fileURLToPath(import.meta.url));
 const outDir = join(here, "out");
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+// Only the pinned OpenZeppelin package may be imported from outside the folder.
+function findImports(path) {
+  if (!path.startsWith("@openzeppelin/contracts/")) return { error: `import outside the folder: ${path}` };
+  return { contents: readFileSync(join(root, "node_modules", path), "utf8") };
+}
 
 const version = solc.version();
 if (!version.startsWith(`${SOLC_VERSION}+`)) {
@@ -36,8 +45,13 @@ for (const file of readdirSync(here).filter((f) => f.endsWith(".sol")).sort()) {
   sources[file] = { content: readFileSync(join(here, file), "utf8") };
 }
 
-const output = JSON.parse(solc.compile(JSON.stringify({ language: "Solidity", sources, settings: SETTINGS })));
-const diagnostics = output.errors ?? [];
+const output = JSON.parse(solc.compile(JSON.stringify({ language: "Solidity", sources, settings: SETTINGS }), { import: findImports }));
+// Warnings allowed: 5159, "selfdestruct has been deprecated": the EVM test contracts
+// exercise EIP-6780 on purpose (the L1 contracts never self-destruct).
+const ALLOWED_WARNINGS = new Set(["5159"]);
+const diagnostics = (output.errors ?? []).filter(
+  (d) => !(d.severity === "warning" && ALLOWED_WARNINGS.has(d.errorCode)),
+);
 for (const d of diagnostics) console.error(d.formattedMessage ?? d.message);
 // Warnings fail the build as well: the sources are kept warning-free.
 if (diagnostics.length > 0) process.exit(1);
@@ -46,6 +60,8 @@ rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir);
 const written = [];
 for (const sourceName of Object.keys(output.contracts).sort()) {
+  // Imported library sources are compiled, not shipped.
+  if (!(sourceName in sources)) continue;
   for (const [contractName, c] of Object.entries(output.contracts[sourceName]).sort(([a], [b]) => a.localeCompare(b))) {
     // Internal libraries have no ABI and are inlined: nothing to bind or deploy.
     if (c.abi.length === 0) continue;

@@ -70,6 +70,8 @@ fn main() {
             fee_recipient: Address::repeat_byte(0xfe),
             domain,
             dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+            gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+            base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
         };
         let verified: Vec<_> = signed.iter().map(|s| s.verify(&domain).unwrap()).collect();
         let out = executor.execute_block(&mut state, &env, &verified).unwrap();

@@ -148,6 +148,13 @@ fn required_funds(tx: &Transaction, state: &State) -> Result<(TokenId, Amount, A
                 "deposits and forced withdrawals come from L1",
             ));
         }
+        Transaction::Evm(_) => {
+            return Err(Rejection::new(
+                "unsupported_kind",
+                "Ethereum transactions are signed as such, not with EIP-712: submit the raw \
+                 transaction with eth_sendRawTransaction",
+            ));
+        }
     })
 }
 

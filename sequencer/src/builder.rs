@@ -242,6 +242,8 @@ async fn seal(
         fee_recipient: node.config.fee_recipient,
         domain: node.domain,
         dispute_window: node.config.dispute_window,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     };
     let started = Instant::now();
     let (block, txs, changes) = {

@@ -235,6 +235,8 @@ async fn exodus() {
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
         dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     };
     let txs: Vec<_> = deposits
         .iter()

@@ -267,6 +267,8 @@ pub fn apply_batch_with(
             fee_recipient: block.fee_recipient,
             domain: *domain,
             dispute_window,
+            gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
+            base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
         };
         let out = executor
             .execute_block(state, &env, &txs)

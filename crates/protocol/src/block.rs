@@ -87,6 +87,8 @@ impl BlockHeader {
             fee_recipient: self.fee_recipient,
             domain,
             dispute_window,
+            gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
+            base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
         }
     }
 }

@@ -91,6 +91,10 @@ pub enum DaError {
     },
 }
 
+/// An EVM transaction: its sender's reference, then its EIP-2718 bytes in `misc` (a `u32`
+/// length first). Signature and all: the compact EVM encoding is still to come.
+const EVM_KIND: u8 = 12;
+
 fn kind_tag(tx: &Transaction) -> u8 {
     match tx {
         Transaction::Transfer(_) => 1,
@@ -104,6 +108,7 @@ fn kind_tag(tx: &Transaction) -> u8 {
         Transaction::RevealSecret(_) => 9,
         Transaction::Deposit(_) => 10,
         Transaction::ForcedWithdraw(_) => 11,
+        Transaction::Evm(_) => EVM_KIND,
     }
 }
 
@@ -249,6 +254,13 @@ pub fn encode_batch(
 
 /// Writes a transaction's kind byte and its non-address fields.
 fn encode_fields(cols: &mut Columns, tx: &Transaction, last_nonce: &mut AddressMap<Nonce>) {
+    if let Transaction::Evm(t) = tx {
+        cols.kinds.push(EVM_KIND);
+        let raw = t.encoded();
+        Writer(&mut cols.misc).u32(&(raw.len() as u32));
+        cols.misc.extend_from_slice(&raw);
+        return;
+    }
     let mut kind = kind_tag(tx);
     let (token, amount) = match tx {
         Transaction::Transfer(t) => (t.token, Some(t.amount)),
@@ -456,6 +468,19 @@ fn decode_tx<'a>(
         *queue += 1;
         *queue - 1
     };
+    if kind == EVM_KIND {
+        let len = Reader(misc).u32()? as usize;
+        if len > crate::evm::MAX_TX_SIZE {
+            return Err(DecodeError::Invalid("EVM transaction length").into());
+        }
+        let raw = Reader(misc).take(len)?;
+        let tx = crate::evm::EvmTransaction::decode(raw)
+            .map_err(|_| DecodeError::Invalid("EVM transaction"))?;
+        if tx.sender() != first {
+            return Err(DecodeError::Invalid("EVM transaction sender").into());
+        }
+        return Ok(Transaction::Evm(Box::new(tx)));
+    }
     Ok(match tag {
         1 => {
             let to = address()?;
@@ -657,12 +682,16 @@ mod tests {
                 fee_recipient: b.fee_recipient,
                 domain: crate::testkit::test_domain(),
                 dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW,
+                gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
+                base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
             };
             SequentialExecutor
                 .execute_block(&mut rebuilt, &env, &txs)
                 .unwrap();
             let env = crate::execution::BlockEnv {
                 dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW + 1,
+                gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
+                base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
                 ..env
             };
             SequentialExecutor

@@ -75,6 +75,7 @@ pub mod codec;
 pub mod da;
 pub mod eip712;
 pub mod error;
+pub mod evm;
 pub mod execution;
 pub mod genesis;
 pub mod merkle;

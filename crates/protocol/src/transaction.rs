@@ -9,6 +9,7 @@ use crate::{
     channel::{CHANNEL_STATE_TYPE, ChannelState},
     eip712::{Domain, Eip712, FieldType, StructType, Value},
     error::SignatureError,
+    evm::EvmTransaction,
     primitives::{Address, Amount, B256, Bytes, Nonce, TokenId},
     signature::{Signature, SigningKey},
 };
@@ -205,6 +206,10 @@ pub enum Transaction {
     Deposit(Deposit),
     /// See [`ForcedWithdraw`] (system kind).
     ForcedWithdraw(ForcedWithdraw),
+    /// A standard signed Ethereum transaction, run by the EVM (module [`crate::evm`]). It
+    /// is signed as Ethereum transactions are, not with EIP-712: [`Eip712`] does not apply
+    /// to it, and its hash is the Ethereum transaction hash.
+    Evm(Box<EvmTransaction>),
 }
 
 macro_rules! struct_types {
@@ -312,6 +317,7 @@ impl Eip712 for Transaction {
             Self::RevealSecret(_) => &REVEAL_SECRET_TYPE,
             Self::Deposit(_) => &DEPOSIT_TYPE,
             Self::ForcedWithdraw(_) => &FORCED_WITHDRAW_TYPE,
+            Self::Evm(_) => unreachable!("EVM transactions are not EIP-712 typed data"),
         }
     }
 
@@ -370,6 +376,7 @@ impl Eip712 for Transaction {
             Self::ForcedWithdraw(t) => {
                 vec![U(t.queue_index.into()), A(t.account), U(t.token.into())]
             }
+            Self::Evm(_) => unreachable!("EVM transactions are not EIP-712 typed data"),
         }
     }
 }
@@ -389,6 +396,7 @@ impl Transaction {
             Self::RevealSecret(_) => "revealSecret",
             Self::Deposit(_) => "deposit",
             Self::ForcedWithdraw(_) => "forcedWithdraw",
+            Self::Evm(_) => "evm",
         }
     }
 
@@ -418,6 +426,12 @@ impl Transaction {
             }
             Self::ChannelConclude(t) => (t.from, t.nonce, t.fee),
             Self::RevealSecret(t) => (t.from, t.nonce, t.fee),
+            // The fee of an EVM transaction depends on the gas it uses: its cap here.
+            Self::Evm(t) => (
+                t.sender(),
+                t.nonce(),
+                u128::from(t.gas_limit()).saturating_mul(t.max_fee_per_gas()),
+            ),
             Self::Deposit(_) | Self::ForcedWithdraw(_) => return None,
         })
     }
@@ -431,10 +445,17 @@ impl Transaction {
     /// is what the sender signs; it does not depend on the signature, so a resubmission
     /// with another valid signature is recognised as the same transaction.
     pub fn hash(&self, domain: &Domain) -> B256 {
-        self.signing_hash(domain)
+        match self {
+            Self::Evm(t) => t.hash(),
+            _ => self.signing_hash(domain),
+        }
     }
 
     /// Signs a signed kind.
+    ///
+    /// # Panics
+    ///
+    /// On an EVM transaction, which is signed as an Ethereum transaction before it is one.
     pub fn sign(self, key: &SigningKey, domain: &Domain) -> SignedTransaction {
         let signature = key.sign_digest(&self.signing_hash(domain));
         SignedTransaction {
@@ -475,6 +496,10 @@ impl SignedTransaction {
     /// computes it first, to recognise resubmissions before paying for a recovery). `hash`
     /// must be `self.transaction.hash(domain)`.
     pub fn verify_hash(&self, hash: B256) -> Result<VerifiedTransaction, SignatureError> {
+        if matches!(self.transaction, Transaction::Evm(_)) {
+            // Its own signature was recovered when it was decoded.
+            return Err(SignatureError::SystemKind);
+        }
         let expected = self
             .transaction
             .sender()
@@ -489,6 +514,18 @@ impl SignedTransaction {
         Ok(VerifiedTransaction {
             hash,
             transaction: self.transaction.clone(),
+        })
+    }
+}
+
+impl VerifiedTransaction {
+    /// An EVM transaction (decoded, so its sender is recovered) checked for `chain_id`.
+    pub fn evm(raw: &[u8], chain_id: u64) -> Result<Self, crate::evm::EvmTxError> {
+        let tx = EvmTransaction::decode(raw)?;
+        tx.check_chain(chain_id)?;
+        Ok(Self {
+            hash: tx.hash(),
+            transaction: Transaction::Evm(Box::new(tx)),
         })
     }
 }

@@ -385,6 +385,8 @@ fn kind_index(tx: &Transaction) -> usize {
         Transaction::RevealSecret(_) => 8,
         Transaction::Deposit(_) => 9,
         Transaction::ForcedWithdraw(_) => 10,
+        // Not EIP-712 typed data: an Ethereum transaction, which cast signs as such.
+        Transaction::Evm(_) => unreachable!("no EVM transaction among the typed-data kinds"),
     }
 }
 const KINDS: usize = 11;

@@ -227,6 +227,8 @@ impl Chain {
             fee_recipient: FEE_RECIPIENT,
             domain: test_domain(),
             dispute_window: DISPUTE_WINDOW,
+            gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+            base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
         };
         let txs = [tx.assume_verified(&test_domain())];
         let mut par = self.state.clone();
@@ -241,7 +243,7 @@ impl Chain {
         prop_assert_eq!(&par_out, &out);
         prop_assert_eq!(par.state_root(), self.state.state_root());
         prop_assert_eq!(par.channels(), self.state.channels());
-        Ok(out.receipts[0])
+        Ok(out.receipts[0].clone())
     }
 
     fn balance(&self, who: usize) -> Amount {
@@ -279,6 +281,7 @@ fn failed(reason: FailureReason, fee_paid: Amount) -> Receipt {
         status: Status::Failed(reason),
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -287,6 +290,7 @@ fn success() -> Receipt {
         status: Status::Success,
         fee_paid: FEE,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -743,7 +747,7 @@ fn run_actions(actions: Vec<Action>) -> Result<Vec<(&'static str, Status)>, Test
         let before = id.and_then(|id| chain.record(&id).cloned());
         let (wallet_before, hub_before) = (chain.balance(WALLET), chain.balance(HUB));
         let receipt = chain.run(number, tx)?;
-        prop_assert_eq!(receipt, expected, "{} in block {}", kind, number);
+        prop_assert_eq!(&receipt, &expected, "{} in block {}", kind, number);
         outcomes.push((kind, receipt.status));
         model.number += 1;
 

@@ -71,6 +71,8 @@ fn env(number: u64) -> BlockEnv {
         fee_recipient: FEE,
         domain: test_domain(),
         dispute_window: DEFAULT_DISPUTE_WINDOW,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     }
 }
 
@@ -258,6 +260,7 @@ fn ok(fee_paid: Amount) -> Receipt {
         status: Status::Success,
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -266,6 +269,7 @@ fn failed(reason: FailureReason, fee_paid: Amount) -> Receipt {
         status: Status::Failed(reason),
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -1247,7 +1251,7 @@ fn conclusions_reading_one_secret_see_exactly_the_reveals_before_them_in_the_blo
             ),
             deposit(hub(), id_w, 100, 200, 0, 1),
         ],
-        &[ok(0); 5],
+        &vec![ok(0); 5][..],
     );
     let shared = Lock {
         amount: 100,

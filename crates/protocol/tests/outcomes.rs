@@ -49,6 +49,8 @@ fn env(number: u64) -> BlockEnv {
         fee_recipient: FEE,
         domain: test_domain(),
         dispute_window: DEFAULT_DISPUTE_WINDOW,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     }
 }
 
@@ -150,6 +152,7 @@ fn ok(fee_paid: Amount) -> Receipt {
         status: Status::Success,
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -158,6 +161,7 @@ fn failed(reason: FailureReason, fee_paid: Amount) -> Receipt {
         status: Status::Failed(reason),
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -1103,7 +1107,16 @@ fn every_failure_reason_serializes_to_its_code() {
             | TooManyLocks
             | StaleVersion
             | DisputeExpired
-            | DisputePending => {}
+            | DisputePending
+            | InsufficientFunds
+            | IntrinsicGasTooLow
+            | FeeCapTooLow
+            | BlockGasExceeded
+            | SenderNotEoa
+            | InvalidEvmTransaction
+            | Reverted
+            | OutOfGas
+            | Halted => {}
         }
     }
     let mut codes: Vec<&str> = FailureReason::ALL.iter().map(|r| r.code()).collect();

@@ -99,6 +99,7 @@ fn success(fee_paid: u128) -> Receipt {
         status: Status::Success,
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -107,6 +108,7 @@ fn failed(reason: FailureReason, fee_paid: u128) -> Receipt {
         status: Status::Failed(reason),
         fee_paid,
         withdrawal: None,
+        evm: None,
     }
 }
 
@@ -708,7 +710,16 @@ fn every_status_round_trips_through_its_columns() {
             | FailureReason::TooManyLocks
             | FailureReason::StaleVersion
             | FailureReason::DisputeExpired
-            | FailureReason::DisputePending => {}
+            | FailureReason::DisputePending
+            | FailureReason::InsufficientFunds
+            | FailureReason::IntrinsicGasTooLow
+            | FailureReason::FeeCapTooLow
+            | FailureReason::BlockGasExceeded
+            | FailureReason::SenderNotEoa
+            | FailureReason::InvalidEvmTransaction
+            | FailureReason::Reverted
+            | FailureReason::OutOfGas
+            | FailureReason::Halted => {}
         }
     }
     let statuses = std::iter::once(Status::Success).chain(FAILURE_REASONS.map(|r| {

@@ -216,6 +216,9 @@ fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, Error> {
             status,
             fee_paid: cols.u128("fee_paid")?,
             withdrawal,
+            // EVM receipts (gas, logs) are not stored yet: the sequencer admits no EVM
+            // transaction until it serves eth_sendRawTransaction.
+            evm: None,
         },
     })
 }

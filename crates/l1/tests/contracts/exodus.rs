@@ -122,6 +122,8 @@ async fn exodus_pays_the_last_finalized_state_and_refunds_unconsumed_deposits() 
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
         dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     };
     let out = SequentialExecutor
         .execute_block(&mut state, &env, &txs)
@@ -319,6 +321,8 @@ async fn exodus_rejects_altered_account_proofs() {
         fee_recipient: Address::repeat_byte(0xfe),
         domain,
         dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+        gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     };
     let out = SequentialExecutor
         .execute_block(

@@ -95,6 +95,7 @@ mod tag {
     pub(super) const REVEAL_SECRET: u8 = 9;
     pub(super) const DEPOSIT: u8 = 16;
     pub(super) const FORCED_WITHDRAW: u8 = 17;
+    pub(super) const EVM: u8 = 32;
 }
 
 /// Writes fields; each method's name matches the [`Reader`] method that reads it back.
@@ -345,6 +346,13 @@ struct_codec! {
 
 impl Encode for Transaction {
     fn encode(&self, out: &mut Vec<u8>) {
+        if let Self::Evm(t) = self {
+            let raw = t.encoded();
+            out.push(tag::EVM);
+            out.extend_from_slice(&(raw.len() as u32).to_be_bytes());
+            out.extend_from_slice(&raw);
+            return;
+        }
         let (kind, body): (u8, &dyn Encode) = match self {
             Self::Transfer(t) => (tag::TRANSFER, t),
             Self::Withdraw(t) => (tag::WITHDRAW, t),
@@ -357,6 +365,7 @@ impl Encode for Transaction {
             Self::RevealSecret(t) => (tag::REVEAL_SECRET, t),
             Self::Deposit(t) => (tag::DEPOSIT, t),
             Self::ForcedWithdraw(t) => (tag::FORCED_WITHDRAW, t),
+            Self::Evm(_) => unreachable!("encoded above"),
         };
         out.push(kind);
         body.encode(out);
@@ -378,6 +387,20 @@ impl Decode for Transaction {
             tag::REVEAL_SECRET => Self::RevealSecret(r.value()?),
             tag::DEPOSIT => Self::Deposit(r.value()?),
             tag::FORCED_WITHDRAW => Self::ForcedWithdraw(r.value()?),
+            tag::EVM => {
+                let len = r.u32()? as usize;
+                if len > crate::evm::MAX_TX_SIZE {
+                    return Err(DecodeError::TooLong {
+                        what: "EVM transaction",
+                        len,
+                        max: crate::evm::MAX_TX_SIZE,
+                    });
+                }
+                let raw = r.take(len)?;
+                let tx = crate::evm::EvmTransaction::decode(raw)
+                    .map_err(|_| DecodeError::Invalid("EVM transaction"))?;
+                Self::Evm(Box::new(tx))
+            }
             unknown => return Err(DecodeError::UnknownKind(unknown)),
         })
     }

@@ -78,6 +78,8 @@ pub(crate) fn for_each_access(op: &Op, fee_recipient: AccountIndex, mut f: impl 
             f(A(to), Mode::Credit);
         }
         Op::ForcedWithdraw { account, .. } => f(A(account), Mode::Write),
+        // What else it touches is known only by running it (`execution::mixed`).
+        Op::Evm { sender } => f(A(sender), Mode::Write),
         Op::RevealSecret { from, hashlock, .. } => {
             f(A(from), Mode::Write);
             f(Key::Secret(hashlock), Mode::Write);

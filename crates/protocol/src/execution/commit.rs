@@ -106,5 +106,6 @@ pub(crate) fn commit(
         receipts: effects.receipts,
         state_root: state.state_root(),
         queue_position,
+        gas_used: 0,
     }
 }

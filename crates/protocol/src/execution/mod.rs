@@ -51,6 +51,8 @@
 mod access;
 mod channels;
 mod commit;
+mod mixed;
+mod optimistic;
 mod parallel;
 pub(crate) mod prepare;
 mod rules;
@@ -58,12 +60,14 @@ mod sequential;
 
 use serde::{Deserialize, Serialize};
 
+pub use optimistic::OptimisticStats;
 pub use parallel::{ExecReport, ParallelExecutor, Schedule};
 pub use sequential::SequentialExecutor;
 
 use crate::{
     eip712::Domain,
     error::BlockError,
+    evm::EvmReceipt,
     primitives::{Address, Amount, B256, TokenId, keccak256, word_address, word_u128},
     state::State,
     transaction::VerifiedTransaction,
@@ -85,6 +89,21 @@ pub struct BlockEnv {
     /// block `n + dispute_window` and concluded after (a chain parameter; default
     /// [`crate::channel::DEFAULT_DISPUTE_WINDOW`]).
     pub dispute_window: u64,
+    /// The most gas the block's EVM transactions may use together.
+    #[serde(default = "default_gas_limit")]
+    pub gas_limit: u64,
+    /// The EIP-1559 base fee per gas of EVM transactions, in wei
+    /// ([`crate::evm::next_base_fee`] of the parent block).
+    #[serde(default = "default_base_fee")]
+    pub base_fee: u64,
+}
+
+fn default_gas_limit() -> u64 {
+    crate::evm::DEFAULT_BLOCK_GAS_LIMIT
+}
+
+fn default_base_fee() -> u64 {
+    crate::evm::DEFAULT_MIN_BASE_FEE
 }
 
 /// The parameters of a chain that every executor of it must share, besides its genesis:
@@ -186,11 +205,33 @@ pub enum FailureReason {
     DisputeExpired,
     /// A conclusion at or before the dispute's deadline.
     DisputePending,
+    /// EVM: the balance cannot cover `gasLimit × maxFee + value`. Nothing changes.
+    InsufficientFunds,
+    /// EVM: the gas limit is below the intrinsic gas (or the EIP-7623 floor). Nothing
+    /// changes.
+    IntrinsicGasTooLow,
+    /// EVM: the fee cap is below the block's base fee, or the tip above the fee cap.
+    /// Nothing changes.
+    FeeCapTooLow,
+    /// EVM: the gas limit exceeds what the block has left. Nothing changes.
+    BlockGasExceeded,
+    /// EVM: the sender has code (EIP-3607). Nothing changes.
+    SenderNotEoa,
+    /// EVM: refused by another pre-execution rule (init code too large, nonce overflow).
+    /// Nothing changes.
+    InvalidEvmTransaction,
+    /// EVM: the execution reverted. The nonce is consumed and the gas paid; no other
+    /// change.
+    Reverted,
+    /// EVM: out of gas. The nonce is consumed and the whole gas limit paid.
+    OutOfGas,
+    /// EVM: another exceptional halt (invalid opcode, stack error, ...). As `out_of_gas`.
+    Halted,
 }
 
 impl FailureReason {
     /// Every reason, in declaration order.
-    pub const ALL: [Self; 25] = [
+    pub const ALL: [Self; 34] = [
         Self::BadNonce,
         Self::UnknownToken,
         Self::InsufficientFee,
@@ -216,6 +257,15 @@ impl FailureReason {
         Self::StaleVersion,
         Self::DisputeExpired,
         Self::DisputePending,
+        Self::InsufficientFunds,
+        Self::IntrinsicGasTooLow,
+        Self::FeeCapTooLow,
+        Self::BlockGasExceeded,
+        Self::SenderNotEoa,
+        Self::InvalidEvmTransaction,
+        Self::Reverted,
+        Self::OutOfGas,
+        Self::Halted,
     ];
 
     /// Stable snake_case code.
@@ -246,6 +296,15 @@ impl FailureReason {
             Self::StaleVersion => "stale_version",
             Self::DisputeExpired => "dispute_expired",
             Self::DisputePending => "dispute_pending",
+            Self::InsufficientFunds => "insufficient_funds",
+            Self::IntrinsicGasTooLow => "intrinsic_gas_too_low",
+            Self::FeeCapTooLow => "fee_cap_too_low",
+            Self::BlockGasExceeded => "block_gas_exceeded",
+            Self::SenderNotEoa => "sender_not_eoa",
+            Self::InvalidEvmTransaction => "invalid_evm_transaction",
+            Self::Reverted => "reverted",
+            Self::OutOfGas => "out_of_gas",
+            Self::Halted => "halted",
         }
     }
 }
@@ -288,7 +347,7 @@ impl Withdrawal {
 }
 
 /// The receipt of an included transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
     /// Success or the failure reason.
@@ -299,6 +358,9 @@ pub struct Receipt {
     pub fee_paid: Amount,
     /// The withdrawal it produced, if any.
     pub withdrawal: Option<Withdrawal>,
+    /// Gas, logs and the created contract of an EVM transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evm: Option<Box<EvmReceipt>>,
 }
 
 impl Receipt {
@@ -307,6 +369,7 @@ impl Receipt {
             status: Status::Success,
             fee_paid,
             withdrawal: None,
+            evm: None,
         }
     }
 
@@ -315,6 +378,7 @@ impl Receipt {
             status: Status::Failed(reason),
             fee_paid,
             withdrawal: None,
+            evm: None,
         }
     }
 
@@ -337,6 +401,8 @@ pub struct BlockOutput {
     pub state_root: B256,
     /// The next unconsumed L1 queue index after the block.
     pub queue_position: u64,
+    /// Gas used by the block's EVM transactions.
+    pub gas_used: u64,
 }
 
 /// Executes blocks against a [`State`].

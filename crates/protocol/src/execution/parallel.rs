@@ -23,6 +23,8 @@ use crate::{
         BlockEnv, BlockExecutor, BlockOutput, Receipt,
         access::{Key, Mode, for_each_access, touched_positions},
         commit::{Delta, Effects, NewChannel, commit},
+        mixed,
+        optimistic::{self, OptimisticStats},
         prepare::{Op, Prepared, Slot, prepare},
         rules::{BlockFacts, Ctx, apply},
         sequential::run_in_order,
@@ -87,6 +89,8 @@ pub struct ExecReport {
     pub execute: Duration,
     /// Deferred credits, partition trees and roots.
     pub commit: Duration,
+    /// Speculation and re-executions, for a block with EVM transactions run optimistically.
+    pub optimistic: Option<OptimisticStats>,
 }
 
 /// Which way a block ran.
@@ -96,6 +100,8 @@ pub enum Schedule {
     Parallel,
     /// In order on the calling thread.
     InOrder,
+    /// EVM transactions speculated on the pool and committed in order (`optimistic.rs`).
+    Optimistic,
 }
 
 /// Per analysis worker, the transactions each transaction waits for (for the keys that
@@ -165,6 +171,9 @@ impl ParallelExecutor {
         let prepared = prepare(state, env, txs, Some(&self.pool))?;
         let prepared_at = Instant::now();
         let facts = BlockFacts::of(env, &prepared);
+        if prepared.has_evm() {
+            return Ok(self.execute_mixed(state, env, txs, prepared, facts, started, prepared_at));
+        }
         let ops = &prepared.ops;
         let small = ops.len() < MIN_PARALLEL_TXS
             || (state.account_count() as usize) < MIN_PARALLEL_ACCOUNTS
@@ -218,8 +227,55 @@ impl ParallelExecutor {
             prepare: prepared_at - started,
             execute: executed_at - prepared_at,
             commit: executed_at.elapsed(),
+            optimistic: None,
         };
         Ok((output, report))
+    }
+
+    /// A block with EVM transactions: the optimistic engine (`optimistic.rs`), or the
+    /// in-order loop on one thread.
+    #[allow(clippy::too_many_arguments)]
+    fn execute_mixed(
+        &mut self,
+        state: &mut State,
+        env: &BlockEnv,
+        txs: &[VerifiedTransaction],
+        prepared: Prepared,
+        facts: BlockFacts,
+        started: Instant,
+        prepared_at: Instant,
+    ) -> (BlockOutput, ExecReport) {
+        let (overlay, effects, gas_used, stats, schedule) =
+            if self.threads() == 1 && !self.always_parallel {
+                let (overlay, effects, gas) =
+                    mixed::run_in_order(state, env, &prepared, facts, txs);
+                (overlay, effects, gas, None, Schedule::InOrder)
+            } else {
+                let (overlay, effects, gas, stats) =
+                    optimistic::run(&self.pool, state, env, &prepared, facts, txs);
+                (overlay, effects, gas, Some(stats), Schedule::Optimistic)
+            };
+        let executed_at = Instant::now();
+        let mut touched = touched_positions(&prepared.ops, facts.fee_recipient);
+        mixed::merge(state, overlay, &mut touched, Some(&self.pool));
+        let mut output = commit(
+            state,
+            env.number,
+            txs,
+            prepared,
+            touched,
+            effects,
+            Some(&self.pool),
+        );
+        output.gas_used = gas_used;
+        let report = ExecReport {
+            schedule,
+            prepare: prepared_at - started,
+            execute: executed_at - prepared_at,
+            commit: executed_at.elapsed(),
+            optimistic: stats,
+        };
+        (output, report)
     }
 
     /// Builds the DAG: each transaction depends, per key, on the previous transaction with

@@ -51,6 +51,11 @@ pub(crate) enum Op {
     },
     /// Every channel kind (rare: boxed, so the common kinds stay small).
     Channel(Box<ChannelOp>),
+    /// An EVM transaction (the block's transaction at the same position); its accesses
+    /// are known only by running it (`execution::mixed`, `execution::optimistic`).
+    Evm {
+        sender: AccountIndex,
+    },
 }
 
 /// A channel kind, lowered.
@@ -135,6 +140,13 @@ pub(crate) struct Prepared {
     pub(crate) new_channels: usize,
     /// Table positions of the channels the block refers to (their leaves are rehashed).
     pub(crate) touched_channels: Vec<usize>,
+}
+
+impl Prepared {
+    /// Whether the block has EVM transactions (then it runs through `execution::mixed`).
+    pub(crate) fn has_evm(&self) -> bool {
+        self.ops.iter().any(|op| matches!(op, Op::Evm { .. }))
+    }
 }
 
 /// Addresses of a transaction that need an index, in field order.
@@ -399,6 +411,7 @@ fn lower(tx: &Transaction, idx: [AccountIndex; 2], signers: &Signers<'_>) -> Op 
         Transaction::ChannelClose(s) => settle(SettleAction::Close, s),
         Transaction::ChannelRegister(s) => settle(SettleAction::Register, s),
         Transaction::ChannelRefute(s) => settle(SettleAction::Refute, s),
+        Transaction::Evm(_) => Op::Evm { sender: idx[0] },
         Transaction::ChannelConclude(t) => Op::Channel(Box::new(ChannelOp {
             from: idx[0],
             nonce: t.nonce,

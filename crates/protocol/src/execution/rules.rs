@@ -132,6 +132,7 @@ pub(super) fn debit_amount(
 /// Applies one operation; `tx` is its position in the block.
 pub(crate) fn apply(op: &Op, tx: u32, facts: &BlockFacts, ctx: &mut impl Ctx) -> Receipt {
     match *op {
+        Op::Evm { .. } => unreachable!("EVM transactions run in execution::mixed"),
         Op::Channel(ref c) => channels::apply(c, tx, facts, ctx),
         Op::Transfer {
             from,

@@ -9,6 +9,7 @@ use crate::{
         BlockEnv, BlockExecutor, BlockOutput,
         access::touched_positions,
         commit::{Effects, NewChannel, commit},
+        mixed,
         prepare::{Prepared, Slot, prepare},
         rules::{BlockFacts, Ctx, apply},
     },
@@ -102,6 +103,15 @@ impl BlockExecutor for SequentialExecutor {
     ) -> Result<BlockOutput, BlockError> {
         let prepared = prepare(state, env, txs, None)?;
         let facts = BlockFacts::of(env, &prepared);
+        if prepared.has_evm() {
+            let (overlay, effects, gas_used) =
+                mixed::run_in_order(state, env, &prepared, facts, txs);
+            let mut touched = touched_positions(&prepared.ops, facts.fee_recipient);
+            mixed::merge(state, overlay, &mut touched, None);
+            let mut out = commit(state, env.number, txs, prepared, touched, effects, None);
+            out.gas_used = gas_used;
+            return Ok(out);
+        }
         let effects = run_in_order(state, &prepared, &facts);
         let touched = touched_positions(&prepared.ops, facts.fee_recipient);
         Ok(commit(

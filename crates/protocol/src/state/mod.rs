@@ -2,11 +2,15 @@
 //!
 //! ```text
 //! stateRoot    = keccak256(accountsRoot ‖ channelsRoot ‖ secretsRoot ‖ tokensHash ‖ uint256(queuePosition))
-//! accountsRoot = Merkle root over the PARTITIONS partition roots (depth 4)
+//! accountsRoot = keccak256(partitionsRoot ‖ storageRoot)
+//! partitionsRoot = Merkle root over the PARTITIONS partition roots (depth 4)
 //! partition p  = fixed-depth tree (PARTITION_DEPTH) over accounts i with i % PARTITIONS == p,
 //!                account i at position i / PARTITIONS
 //! account leaf = keccak256(address ‖ uint64 nonce ‖ (uint32 token ‖ uint128 balance)*)
-//!                balances sorted by token, zero balances omitted (abi.encodePacked)
+//!                balances sorted by token, zero balances omitted (abi.encodePacked);
+//!                a contract's leaf has its code hash after the nonce:
+//!                keccak256(address ‖ uint64 nonce ‖ codeHash ‖ (uint32 token ‖ uint128 balance)*)
+//! storageRoot  = Merkle root over the storage shard roots (module `storage`)
 //!
 //! channelsRoot = fixed-depth tree (REGISTRY_DEPTH) over channel records in open order,
 //!                leaf = keccak256 of the packed record (module `channel`)
@@ -15,11 +19,22 @@
 //! ```
 //!
 //! Accounts get dense indexes on first appearance; partitions are the unit of parallel
-//! commitment. An account proof is the partition path followed by the path over partition
-//! roots, verified with the single rule of [`crate::merkle::verify`] at the combined index
-//! `(i / PARTITIONS) | ((i % PARTITIONS) << PARTITION_DEPTH)`.
+//! commitment. An account proof is the partition path, the path over partition roots and
+//! the storage root, verified with the single rule of [`crate::merkle::verify`] at the
+//! combined index `(i / PARTITIONS) | ((i % PARTITIONS) << PARTITION_DEPTH)` (bit 32 clear:
+//! the accounts half of `accountsRoot`). A storage proof is the shard path, the path over
+//! shard roots and the partitions root, at `position | (shard << SHARD_DEPTH) | (1 << 32)`.
+//!
+//! Account leaves are 28 + 20·n bytes (60 + 20·n for contracts) and storage leaves 65,
+//! never 64: see `deploy/contracts/Merkle.sol` on why no leaf may be 64 bytes.
 
-use alloy_primitives::map::AddressMap;
+mod storage;
+
+pub use storage::{STORAGE_SHARDS, SHARD_DEPTH, shard_of, slot_key, slot_leaf};
+pub(crate) use storage::Storage;
+
+use alloy_primitives::map::{AddressMap, B256Map, HashMap};
+use revm::bytecode::Bytecode;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -37,8 +52,13 @@ pub const PARTITIONS: usize = 16;
 pub const PARTITION_BITS: usize = 4;
 /// Depth of each partition's tree: 2^28 accounts per partition, 2^32 in all.
 pub const PARTITION_DEPTH: usize = 28;
-/// Length of an account proof.
-pub const ACCOUNT_PROOF_LEN: usize = PARTITION_DEPTH + PARTITION_BITS;
+/// Length of an account proof: the partition path, the path over partitions, the storage
+/// root.
+pub const ACCOUNT_PROOF_LEN: usize = PARTITION_DEPTH + PARTITION_BITS + 1;
+/// Length of a storage proof: the shard path, the path over shards, the partitions root.
+pub const STORAGE_PROOF_LEN: usize = SHARD_DEPTH + PARTITION_BITS + 1;
+/// keccak256 of empty code: the code hash of an account without code.
+pub const EMPTY_CODE_HASH: B256 = revm::primitives::KECCAK_EMPTY;
 /// Depth of the channel and secret trees.
 pub const REGISTRY_DEPTH: usize = 32;
 
@@ -199,11 +219,20 @@ impl Account {
         );
     }
 
-    /// The packed preimage of the account leaf.
+    /// The packed preimage of the account leaf (of an account without code; see
+    /// [`Self::leaf_preimage_with_code`]).
     pub fn leaf_preimage(&self) -> Vec<u8> {
-        let mut buf = Vec::with_capacity(28 + 20);
+        self.leaf_preimage_with_code(None)
+    }
+
+    /// The packed preimage of the account leaf, with the code hash of a contract.
+    pub fn leaf_preimage_with_code(&self, code_hash: Option<&B256>) -> Vec<u8> {
+        let mut buf = Vec::with_capacity(28 + 32 + 20);
         buf.extend_from_slice(self.address.as_slice());
         buf.extend_from_slice(&self.nonce.to_be_bytes());
+        if let Some(code_hash) = code_hash {
+            buf.extend_from_slice(code_hash.as_slice());
+        }
         for b in self.balances() {
             buf.extend_from_slice(&b.token.to_be_bytes());
             buf.extend_from_slice(&b.amount.to_be_bytes());
@@ -211,7 +240,15 @@ impl Account {
         buf
     }
 
-    /// The account's leaf in its partition tree.
+    /// The leaf of a contract account (`code_hash` given) or of any other.
+    pub fn leaf_hash_with_code(&self, code_hash: Option<&B256>) -> B256 {
+        match code_hash {
+            Some(_) => keccak256(self.leaf_preimage_with_code(code_hash)),
+            None => self.leaf_hash(),
+        }
+    }
+
+    /// The account's leaf in its partition tree (an account without code).
     pub fn leaf_hash(&self) -> B256 {
         if self.balances.rest.is_none() {
             // No allocation on the hot path: at most 48 bytes.
@@ -236,6 +273,8 @@ impl Account {
 #[derive(Debug, Clone)]
 pub(crate) struct Partition {
     pub(crate) accounts: Vec<Account>,
+    /// Code hashes of the partition's contracts, by position.
+    pub(crate) contracts: HashMap<u32, B256>,
     pub(crate) tree: MerkleTree,
     /// Positions committed since the last [`State::take_changes`], when tracked.
     pub(crate) changed: Option<Vec<usize>>,
@@ -245,7 +284,10 @@ pub(crate) struct Partition {
 pub(crate) fn commit_partition(part: &mut Partition, positions: &[usize]) {
     let changes: Vec<(usize, B256)> = positions
         .iter()
-        .map(|&pos| (pos, part.accounts[pos].leaf_hash()))
+        .map(|&pos| {
+            let code = part.contracts.get(&(pos as u32));
+            (pos, part.accounts[pos].leaf_hash_with_code(code))
+        })
         .collect();
     part.tree.update(&changes);
     if let Some(changed) = &mut part.changed {
@@ -334,10 +376,20 @@ pub struct State {
     pub(crate) secrets: SecretRegistry,
     pub(crate) channels: ChannelTable,
     pub(crate) queue_position: u64,
+    /// Contract storage.
+    pub(crate) storage: Storage,
+    /// Contract code by hash, analysed for the EVM.
+    pub(crate) code: B256Map<Bytecode>,
+    /// Hashes of the most recent blocks (at most [`BLOCK_HASH_HISTORY`]), oldest first,
+    /// for `BLOCKHASH`: history, not state (not committed by the state root).
+    pub(crate) block_hashes: std::collections::VecDeque<(u64, B256)>,
     /// Accounts, secrets and channels when changes were last taken, when tracked
     /// ([`State::track_changes`]).
     pub(crate) tracked_from: Option<(AccountIndex, u32, u32)>,
 }
+
+/// How many recent block hashes `BLOCKHASH` can read (as on Ethereum).
+pub const BLOCK_HASH_HISTORY: usize = 256;
 
 /// A genesis allocation: balances credited to an address before block 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -357,7 +409,11 @@ pub struct AccountProof {
     pub index: AccountIndex,
     /// The account.
     pub account: Account,
-    /// `ACCOUNT_PROOF_LEN` siblings: partition path, then the path over partition roots.
+    /// The code hash of a contract (absent for other accounts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_hash: Option<B256>,
+    /// `ACCOUNT_PROOF_LEN` siblings: partition path, the path over partition roots, the
+    /// storage root.
     pub siblings: Vec<B256>,
     /// The rest of the state root's preimage.
     pub channels_root: B256,
@@ -372,30 +428,33 @@ pub struct AccountProof {
 impl AccountProof {
     /// Checks the proof against `state_root`.
     pub fn verify(&self, state_root: &B256) -> bool {
-        let leaf = self.account.leaf_hash();
-        let accounts_root = {
-            // Recompute the accounts root with the generic rule.
-            let path = proof_path(self.index);
-            let mut h = leaf;
-            if self.siblings.len() != ACCOUNT_PROOF_LEN {
-                return false;
-            }
-            for (k, s) in self.siblings.iter().enumerate() {
-                h = if (path >> k) & 1 == 0 {
-                    hash_pair(&h, s)
-                } else {
-                    hash_pair(s, &h)
-                };
-            }
-            h
-        };
-        state_root_of(
-            &accounts_root,
-            &self.channels_root,
-            &self.secrets_root,
-            &self.tokens_hash,
-            self.queue_position,
-        ) == *state_root
+        self.accounts_root().is_some_and(|accounts_root| {
+            state_root_of(
+                &accounts_root,
+                &self.channels_root,
+                &self.secrets_root,
+                &self.tokens_hash,
+                self.queue_position,
+            ) == *state_root
+        })
+    }
+
+    /// The `accountsRoot` the proof leads to (`None` if it has the wrong length), with the
+    /// generic rule of [`merkle::verify`].
+    pub fn accounts_root(&self) -> Option<B256> {
+        if self.siblings.len() != ACCOUNT_PROOF_LEN {
+            return None;
+        }
+        let path = proof_path(self.index);
+        let mut h = self.account.leaf_hash_with_code(self.code_hash.as_ref());
+        for (k, s) in self.siblings.iter().enumerate() {
+            h = if (path >> k) & 1 == 0 {
+                hash_pair(&h, s)
+            } else {
+                hash_pair(s, &h)
+            };
+        }
+        Some(h)
     }
 }
 
@@ -429,6 +488,7 @@ impl State {
             partitions: (0..PARTITIONS)
                 .map(|_| Partition {
                     accounts: Vec::new(),
+                    contracts: HashMap::default(),
                     tree: MerkleTree::new(PARTITION_DEPTH),
                     changed: None,
                 })
@@ -443,6 +503,9 @@ impl State {
             },
             channels: ChannelTable::new(),
             queue_position: 0,
+            storage: Storage::default(),
+            code: B256Map::default(),
+            block_hashes: Default::default(),
             tracked_from: None,
         }
     }
@@ -539,9 +602,82 @@ impl State {
     }
 
     /// The root over the partition roots.
-    pub fn accounts_root(&self) -> B256 {
+    pub fn partitions_root(&self) -> B256 {
         let roots: Vec<B256> = self.partitions.iter().map(|p| p.tree.root()).collect();
         merkle::root_of(&roots)
+    }
+
+    /// Root over the storage shard roots.
+    pub fn storage_root(&self) -> B256 {
+        self.storage.root()
+    }
+
+    /// `keccak256(partitionsRoot ‖ storageRoot)`.
+    pub fn accounts_root(&self) -> B256 {
+        hash_pair(&self.partitions_root(), &self.storage_root())
+    }
+
+    /// The code hash of the account at `index`, if it is a contract.
+    pub fn code_hash(&self, index: AccountIndex) -> Option<B256> {
+        (index < self.len).then(|| {
+            self.partitions[partition_of(index)]
+                .contracts
+                .get(&(position_of(index) as u32))
+                .copied()
+        })?
+    }
+
+    /// Code by its hash.
+    pub fn code_by_hash(&self, hash: &B256) -> Option<&Bytecode> {
+        self.code.get(hash)
+    }
+
+    /// The value of a storage slot (zero if never written).
+    pub fn storage_at(&self, address: &Address, slot: &crate::primitives::U256) -> crate::primitives::U256 {
+        self.storage.get(&slot_key(address, slot))
+    }
+
+    /// Number of storage slots ever written.
+    pub fn storage_slots(&self) -> usize {
+        self.storage.len()
+    }
+
+    /// A proof of a written storage slot under [`Self::state_root`] (`None` for a slot
+    /// never written: it reads zero, and the dense shard trees prove presence only).
+    pub fn storage_proof(
+        &self,
+        address: &Address,
+        slot: &crate::primitives::U256,
+    ) -> Option<StorageProof> {
+        let key = slot_key(address, slot);
+        let (position, mut siblings) = self.storage.proof(&key)?;
+        siblings.push(self.partitions_root());
+        Some(StorageProof {
+            address: *address,
+            slot: *slot,
+            value: self.storage.get(&key),
+            position: position as u64,
+            siblings,
+        })
+    }
+
+    /// Records the hash of a sealed block for `BLOCKHASH` (the block producer calls it after
+    /// each block, in order; older than [`BLOCK_HASH_HISTORY`] blocks are forgotten).
+    pub fn push_block_hash(&mut self, number: u64, hash: B256) {
+        self.block_hashes.push_back((number, hash));
+        while self.block_hashes.len() > BLOCK_HASH_HISTORY {
+            self.block_hashes.pop_front();
+        }
+    }
+
+    /// The hash of block `number` if it is among the recent ones recorded.
+    pub fn block_hash(&self, number: u64) -> Option<B256> {
+        let (first, _) = self.block_hashes.front()?;
+        let offset = number.checked_sub(*first)?;
+        self.block_hashes
+            .get(offset as usize)
+            .filter(|(n, _)| *n == number)
+            .map(|(_, h)| *h)
     }
 
     /// Root of the channel tree.
@@ -592,8 +728,10 @@ impl State {
         let mut siblings = self.partitions[part].tree.proof(position_of(index));
         let roots: Vec<B256> = self.partitions.iter().map(|p| p.tree.root()).collect();
         siblings.extend(merkle::proof_of(&roots, part).expect("partition in range"));
+        siblings.push(self.storage_root());
         Some(AccountProof {
             index,
+            code_hash: self.code_hash(index),
             account,
             siblings,
             channels_root: self.channels_root(),
@@ -623,7 +761,46 @@ impl State {
         let channels = self.channels.records.capacity() * size_of::<ChannelRecord>()
             + self.channels.index.capacity() * 8 / 7 * (size_of::<(B256, u32)>() + 1)
             + self.channels.tree.heap_bytes();
-        accounts + index + self.secrets.tree.heap_bytes() + channels
+        let code: usize = self.code.values().map(|c| c.original_byte_slice().len()).sum();
+        accounts + index + self.secrets.tree.heap_bytes() + channels + self.storage.heap_bytes() + code
+    }
+}
+
+/// A storage slot with a proof of its leaf under a state root.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageProof {
+    /// The contract.
+    pub address: Address,
+    /// The slot.
+    pub slot: crate::primitives::U256,
+    /// Its value.
+    pub value: crate::primitives::U256,
+    /// Its position in its shard.
+    pub position: u64,
+    /// `STORAGE_PROOF_LEN` siblings: the shard path, the path over shard roots, the
+    /// partitions root.
+    pub siblings: Vec<B256>,
+}
+
+impl StorageProof {
+    /// The index the proof verifies at: `position | (shard << SHARD_DEPTH) | (1 << 32)`.
+    pub fn path(&self) -> u64 {
+        let key = slot_key(&self.address, &self.slot);
+        self.position | ((shard_of(&key) as u64) << SHARD_DEPTH) | (1 << (SHARD_DEPTH + PARTITION_BITS))
+    }
+
+    /// Checks the proof against the `accountsRoot` of a state root's preimage (an
+    /// [`AccountProof`] of any account gives the rest: see [`AccountProof::accounts_root`]).
+    pub fn verify(&self, accounts_root: &B256) -> bool {
+        self.siblings.len() == STORAGE_PROOF_LEN
+            && self.position < (1 << SHARD_DEPTH)
+            && merkle::verify(
+                &slot_leaf(&slot_key(&self.address, &self.slot), &self.value),
+                self.path(),
+                &self.siblings,
+                accounts_root,
+            )
     }
 }
 

@@ -16,6 +16,8 @@ use crate::{
     },
 };
 
+pub mod evm;
+
 /// The domain tests sign and hash under.
 pub fn test_domain() -> Domain {
     Domain::new(31337, Address::repeat_byte(0x42))
@@ -64,6 +66,8 @@ pub fn env_with_window(number: u64, dispute_window: u64) -> BlockEnv {
         fee_recipient: Address::repeat_byte(0xfe),
         domain: test_domain(),
         dispute_window,
+        gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
+        base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
     }
 }
 

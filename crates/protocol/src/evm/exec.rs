@@ -1,0 +1,283 @@
+//! Running one EVM transaction with revm and turning its result into Weft writes.
+
+use std::{convert::Infallible, marker::PhantomData};
+
+use revm::{
+    Context, ExecuteEvm, Journal, MainBuilder, MainContext, MainnetEvm,
+    context::{BlockEnv as RevmBlockEnv, CfgEnv, ContextSetters, TxEnv},
+    context_interface::{
+        block::BlobExcessGasAndPrice,
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+    },
+    handler::{EvmTr, Handler, evm::FrameTr},
+    primitives::TxKind,
+    state::EvmState,
+};
+
+use crate::{
+    evm::{
+        EvmReceipt, SPEC,
+        db::{BlockDb, Overlay, View, eth_of, set_eth},
+        prevrandao,
+        tx::EvmTransaction,
+    },
+    execution::{BlockEnv, FailureReason},
+    primitives::{AccountIndex, Address, Amount, B256, U256},
+    state::{Account, slot_key},
+};
+
+/// revm over Weft's block database.
+pub(crate) type Evm<'a> =
+    MainnetEvm<Context<RevmBlockEnv, TxEnv, CfgEnv, BlockDb<'a>, Journal<BlockDb<'a>>, ()>>;
+
+type EvmError = EVMError<Infallible, InvalidTransaction>;
+
+/// An EVM for the block `env` over `db` (one per worker and block, reused for each of its
+/// transactions).
+pub(crate) fn new_evm<'a>(db: BlockDb<'a>, env: &BlockEnv) -> Evm<'a> {
+    let mut cfg = CfgEnv::new_with_spec(SPEC);
+    cfg.chain_id = env.domain.chain_id();
+    let block = RevmBlockEnv {
+        number: U256::from(env.number),
+        beneficiary: env.fee_recipient,
+        timestamp: U256::from(env.timestamp),
+        gas_limit: env.gas_limit,
+        basefee: env.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(prevrandao(env.number)),
+        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
+        ..Default::default()
+    };
+    Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg)
+        .with_block(block)
+        .build_mainnet()
+}
+
+/// The mainnet handler, except that fees are not credited to the beneficiary: the block
+/// credits the sum of its EVM fees to the fee recipient once, after its last transaction.
+struct FeesDeferred<'a>(PhantomData<&'a ()>);
+
+impl<'a> Handler for FeesDeferred<'a> {
+    type Evm = Evm<'a>;
+    type Error = EvmError;
+    type HaltReason = HaltReason;
+
+    fn reward_beneficiary(
+        &self,
+        _evm: &mut Self::Evm,
+        _result: &mut <<Self::Evm as EvmTr>::Frame as FrameTr>::FrameResult,
+    ) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// revm's transaction environment for `tx`.
+fn tx_env(tx: &EvmTransaction) -> TxEnv {
+    use alloy_consensus::Transaction as _;
+    use alloy_eips::Typed2718;
+    let envelope = tx.envelope();
+    TxEnv {
+        tx_type: envelope.ty(),
+        caller: tx.sender(),
+        gas_limit: tx.gas_limit(),
+        gas_price: tx.max_fee_per_gas(),
+        kind: match tx.to() {
+            Some(to) => TxKind::Call(to),
+            None => TxKind::Create,
+        },
+        value: tx.value(),
+        data: tx.input().clone(),
+        nonce: tx.nonce(),
+        chain_id: envelope.chain_id(),
+        access_list: envelope.access_list().cloned().unwrap_or_default(),
+        gas_priority_fee: tx.max_priority_fee_per_gas(),
+        ..Default::default()
+    }
+}
+
+/// What running a transaction produced, before it is applied: its execution, or why revm
+/// refused it before executing it (then it changes nothing).
+pub(crate) type Run = Result<Executed, FailureReason>;
+
+/// An executed transaction: its result and its writes.
+#[derive(Debug)]
+pub(crate) struct Executed {
+    pub(crate) failure: Option<FailureReason>,
+    pub(crate) gas_used: u64,
+    pub(crate) logs: Vec<crate::evm::Log>,
+    pub(crate) contract_address: Option<Address>,
+    pub(crate) revert_data: alloy_primitives::Bytes,
+    pub(crate) writes: Writes,
+}
+
+/// An account as a transaction left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AccountWrite {
+    pub(crate) address: Address,
+    pub(crate) nonce: u64,
+    pub(crate) eth: Amount,
+    /// Code deployed by the transaction.
+    pub(crate) code: Option<(B256, revm::bytecode::Bytecode)>,
+    /// Self-destructed (EIP-6780: in the transaction that created it): the account is
+    /// emptied and its storage writes dropped.
+    pub(crate) destroyed: bool,
+}
+
+/// A transaction's writes, accounts sorted by address.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Writes {
+    pub(crate) accounts: Vec<AccountWrite>,
+    pub(crate) storage: Vec<(B256, U256)>,
+}
+
+/// Runs `tx` on `evm` (against whatever its database shows) and returns its outcome.
+pub(crate) fn run(evm: &mut Evm<'_>, tx: &EvmTransaction) -> Run {
+    evm.ctx.set_tx(tx_env(tx));
+    let result = FeesDeferred(PhantomData).run(evm);
+    let state = evm.finalize();
+    match result {
+        Ok(result) => Ok(executed(result, state)),
+        Err(EVMError::Transaction(invalid)) => Err(refusal(&invalid)),
+        Err(other) => unreachable!("the block database cannot fail: {other}"),
+    }
+}
+
+/// The failure reason of a transaction revm refuses before executing it.
+fn refusal(invalid: &InvalidTransaction) -> FailureReason {
+    use InvalidTransaction as I;
+    match invalid {
+        I::NonceTooHigh { .. } | I::NonceTooLow { .. } => FailureReason::BadNonce,
+        I::LackOfFundForMaxFee { .. } | I::OverflowPaymentInTransaction => {
+            FailureReason::InsufficientFunds
+        }
+        I::CallGasCostMoreThanGasLimit { .. } | I::GasFloorMoreThanGasLimit { .. } => {
+            FailureReason::IntrinsicGasTooLow
+        }
+        I::GasPriceLessThanBasefee | I::PriorityFeeGreaterThanMaxFee => {
+            FailureReason::FeeCapTooLow
+        }
+        I::CallerGasLimitMoreThanBlock => FailureReason::BlockGasExceeded,
+        I::RejectCallerWithCode => FailureReason::SenderNotEoa,
+        _ => FailureReason::InvalidEvmTransaction,
+    }
+}
+
+fn executed(result: ExecutionResult<HaltReason>, state: EvmState) -> Executed {
+    let gas_used = result.tx_gas_used();
+    let contract_address = result.created_address();
+    let (failure, logs, revert_data) = match result {
+        ExecutionResult::Success { logs, .. } => (None, logs, Default::default()),
+        ExecutionResult::Revert { output, .. } => {
+            (Some(FailureReason::Reverted), Vec::new(), output)
+        }
+        ExecutionResult::Halt { reason, .. } => {
+            let failure = match reason {
+                HaltReason::OutOfGas(_) => FailureReason::OutOfGas,
+                _ => FailureReason::Halted,
+            };
+            (Some(failure), Vec::new(), Default::default())
+        }
+    };
+    Executed {
+        contract_address: contract_address.filter(|_| failure.is_none()),
+        failure,
+        gas_used,
+        logs,
+        revert_data,
+        writes: writes_of(state),
+    }
+}
+
+/// The accounts and slots a transaction changed, in a deterministic order.
+fn writes_of(state: EvmState) -> Writes {
+    let mut writes = Writes::default();
+    for (address, account) in state {
+        if !account.is_touched() {
+            continue;
+        }
+        let destroyed = account.is_selfdestructed();
+        let code = (account.is_created() && !destroyed)
+            .then(|| {
+                let hash = account.info.code_hash;
+                account
+                    .info
+                    .code
+                    .clone()
+                    .filter(|_| hash != crate::state::EMPTY_CODE_HASH)
+                    .map(|code| (hash, code))
+            })
+            .flatten();
+        if !destroyed {
+            for (slot, value) in account.changed_storage_slots() {
+                writes
+                    .storage
+                    .push((slot_key(&address, slot), value.present_value()));
+            }
+        }
+        writes.accounts.push(AccountWrite {
+            address,
+            nonce: if destroyed { 0 } else { account.info.nonce },
+            eth: if destroyed {
+                0
+            } else {
+                eth_of(account.info.balance)
+            },
+            code,
+            destroyed,
+        });
+    }
+    writes.accounts.sort_unstable_by_key(|w| w.address);
+    writes.storage.sort_unstable_by_key(|&(key, _)| key);
+    writes
+}
+
+/// Applies a transaction's writes to the block's overlay (over `view`'s state). An account
+/// the block has not seen gets the next fresh index, unless the transaction left it empty.
+pub(crate) fn apply(overlay: &mut Overlay, state: &crate::state::State, writes: &Writes) {
+    for w in &writes.accounts {
+        let known = View { state, overlay }.index_of(&w.address);
+        let idx: AccountIndex = match known {
+            Some(idx) => idx,
+            None if w.nonce == 0 && w.eth == 0 && w.code.is_none() => continue,
+            None => {
+                let idx = state.account_count() + overlay.fresh_order.len() as AccountIndex;
+                overlay.fresh.insert(w.address, idx);
+                overlay.fresh_order.push(w.address);
+                idx
+            }
+        };
+        let account = overlay.accounts.entry(idx).or_insert_with(|| {
+            state
+                .account(idx)
+                .cloned()
+                .unwrap_or_else(|| Account::new(w.address))
+        });
+        account.nonce = w.nonce;
+        set_eth(account, w.eth);
+        if w.destroyed {
+            overlay.code_hashes.insert(idx, None);
+        } else if let Some((hash, code)) = &w.code {
+            overlay.code_hashes.insert(idx, Some(*hash));
+            overlay.code.entry(*hash).or_insert_with(|| code.clone());
+        }
+    }
+    for &(key, value) in &writes.storage {
+        overlay.storage.insert(key, value);
+    }
+}
+
+impl Executed {
+    /// The receipt's EVM part, given the block's gas used before it and the price paid.
+    pub(crate) fn receipt(&self, cumulative_before: u64, price: u128) -> EvmReceipt {
+        EvmReceipt {
+            gas_used: self.gas_used,
+            cumulative_gas_used: cumulative_before + self.gas_used,
+            effective_gas_price: price,
+            logs: self.logs.clone(),
+            contract_address: self.contract_address,
+            revert_data: self.revert_data.clone(),
+        }
+    }
+}

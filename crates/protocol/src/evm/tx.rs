@@ -1,0 +1,314 @@
+//! Standard Ethereum transactions: decoding, chain and type checks, sender recovery.
+
+use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_eips::{
+    Typed2718,
+    eip2718::{Decodable2718, Encodable2718},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    error::SignatureError,
+    primitives::{Address, B256, Bytes, U256},
+    signature::Signature,
+};
+
+/// Largest encoded transaction admitted (the size geth's pool allows, 128 KiB).
+pub const MAX_TX_SIZE: usize = 128 * 1024;
+
+/// Why bytes are not an admissible Ethereum transaction.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvmTxError {
+    /// Longer than [`MAX_TX_SIZE`].
+    #[error("transaction is {0} bytes, more than {MAX_TX_SIZE}")]
+    TooLarge(usize),
+    /// Not an EIP-2718 envelope of a known type, or trailing bytes.
+    #[error("transaction does not decode: {0}")]
+    Rlp(String),
+    /// EIP-4844 blob transactions carry data Weft does not keep.
+    #[error("blob transactions (type 3) are not supported")]
+    BlobUnsupported,
+    /// EIP-7702 set-code transactions are refused (see `docs/evm.md`).
+    #[error("set-code transactions (EIP-7702, type 4) are not supported")]
+    SetCodeUnsupported,
+    /// Any other envelope type.
+    #[error("transaction type {0} is not supported")]
+    UnsupportedType(u8),
+    /// A legacy transaction without EIP-155 replay protection.
+    #[error("legacy transaction without a chain id (EIP-155 is required)")]
+    NoChainId,
+    /// Signed for another chain.
+    #[error("transaction is for chain {got}, this chain is {expected}")]
+    WrongChain {
+        /// This chain's id.
+        expected: u64,
+        /// The transaction's.
+        got: u64,
+    },
+    /// The signature does not recover (high-s, malformed, unrecoverable).
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+}
+
+impl EvmTxError {
+    /// Stable error code for the API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::TooLarge(_) => "too_large",
+            Self::Rlp(_) => "invalid_transaction",
+            Self::BlobUnsupported | Self::SetCodeUnsupported | Self::UnsupportedType(_) => {
+                "unsupported_type"
+            }
+            Self::NoChainId | Self::WrongChain { .. } => "wrong_chain",
+            Self::Signature(e) => e.code(),
+        }
+    }
+}
+
+/// A signed Ethereum transaction (legacy with EIP-155, EIP-2930 or EIP-1559) with its
+/// recovered sender. It only exists decoded and recovered: construct it with
+/// [`EvmTransaction::decode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvmTransaction {
+    envelope: TxEnvelope,
+    sender: Address,
+}
+
+impl std::hash::Hash for EvmTransaction {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.envelope.tx_hash().hash(state);
+    }
+}
+
+impl EvmTransaction {
+    /// Decodes an EIP-2718 envelope (`eth_sendRawTransaction`'s bytes), refuses the types
+    /// Weft does not run and legacy transactions without a chain id, and recovers the
+    /// sender (one libsecp256k1 recovery, EIP-2 low-s). The chain id is checked against
+    /// the deployment by [`Self::check_chain`], not here, so that stored blocks decode
+    /// whatever the node's configuration.
+    pub fn decode(raw: &[u8]) -> Result<Self, EvmTxError> {
+        if raw.len() > MAX_TX_SIZE {
+            return Err(EvmTxError::TooLarge(raw.len()));
+        }
+        let mut buf = raw;
+        let envelope =
+            TxEnvelope::decode_2718(&mut buf).map_err(|e| EvmTxError::Rlp(e.to_string()))?;
+        if !buf.is_empty() {
+            return Err(EvmTxError::Rlp(format!("{} trailing bytes", buf.len())));
+        }
+        match &envelope {
+            TxEnvelope::Legacy(tx) if tx.tx().chain_id.is_none() => {
+                return Err(EvmTxError::NoChainId);
+            }
+            TxEnvelope::Legacy(_) | TxEnvelope::Eip2930(_) | TxEnvelope::Eip1559(_) => {}
+            TxEnvelope::Eip4844(_) => return Err(EvmTxError::BlobUnsupported),
+            TxEnvelope::Eip7702(_) => return Err(EvmTxError::SetCodeUnsupported),
+            #[allow(unreachable_patterns)]
+            other => return Err(EvmTxError::UnsupportedType(other.ty())),
+        }
+        // Canonical bytes only: a re-encoding that differs (non-minimal RLP) is refused, so
+        // one transaction has one encoding and one hash.
+        if envelope.encoded_2718() != raw {
+            return Err(EvmTxError::Rlp("non-canonical encoding".into()));
+        }
+        let sig = envelope.signature();
+        let signature = Signature {
+            r: B256::from(sig.r()),
+            s: B256::from(sig.s()),
+            y_parity: sig.v(),
+        };
+        let sender = signature.recover(&envelope.signature_hash())?;
+        Ok(Self { envelope, sender })
+    }
+
+    /// Requires the transaction to be signed for `chain_id`.
+    pub fn check_chain(&self, chain_id: u64) -> Result<(), EvmTxError> {
+        match self.envelope.chain_id() {
+            Some(got) if got == chain_id => Ok(()),
+            Some(got) => Err(EvmTxError::WrongChain {
+                expected: chain_id,
+                got,
+            }),
+            None => Err(EvmTxError::NoChainId),
+        }
+    }
+
+    /// The Ethereum transaction hash (keccak256 of the envelope).
+    pub fn hash(&self) -> B256 {
+        *self.envelope.tx_hash()
+    }
+
+    /// The recovered sender.
+    pub fn sender(&self) -> Address {
+        self.sender
+    }
+
+    /// The EIP-2718 bytes.
+    pub fn encoded(&self) -> Bytes {
+        self.envelope.encoded_2718().into()
+    }
+
+    /// The decoded envelope.
+    pub fn envelope(&self) -> &TxEnvelope {
+        &self.envelope
+    }
+
+    /// The sender's nonce it uses.
+    pub fn nonce(&self) -> u64 {
+        self.envelope.nonce()
+    }
+
+    /// Its gas limit.
+    pub fn gas_limit(&self) -> u64 {
+        self.envelope.gas_limit()
+    }
+
+    /// The most it pays per gas (`gasPrice` for legacy and EIP-2930).
+    pub fn max_fee_per_gas(&self) -> u128 {
+        self.envelope.max_fee_per_gas()
+    }
+
+    /// The tip cap (EIP-1559), if any.
+    pub fn max_priority_fee_per_gas(&self) -> Option<u128> {
+        self.envelope.max_priority_fee_per_gas()
+    }
+
+    /// The callee, or `None` for a contract creation.
+    pub fn to(&self) -> Option<Address> {
+        self.envelope.to()
+    }
+
+    /// The ETH value sent.
+    pub fn value(&self) -> U256 {
+        self.envelope.value()
+    }
+
+    /// The call data or init code.
+    pub fn input(&self) -> &Bytes {
+        self.envelope.input()
+    }
+
+    /// The most the transaction can cost its sender: `gasLimit × maxFee + value`, what
+    /// admission and execution require the sender's balance to cover.
+    pub fn max_cost(&self) -> U256 {
+        U256::from(self.gas_limit()) * U256::from(self.max_fee_per_gas()) + self.value()
+    }
+
+    /// The price per gas it pays under `base_fee`: `min(maxFee, baseFee + tip)` (the gas
+    /// price for legacy and EIP-2930).
+    pub fn effective_gas_price(&self, base_fee: u64) -> u128 {
+        self.envelope.effective_gas_price(Some(base_fee))
+    }
+}
+
+/// The JSON form: the EIP-2718 bytes, hex.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct RawEvm {
+    raw: Bytes,
+}
+
+impl Serialize for EvmTransaction {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        RawEvm { raw: self.encoded() }.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for EvmTransaction {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = RawEvm::deserialize(d)?;
+        Self::decode(&raw.raw).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
+    use alloy_primitives::TxKind;
+
+    use crate::signature::SigningKey;
+
+    fn sign<T: SignableTransaction<alloy_primitives::Signature>>(tx: T, key: &SigningKey) -> Vec<u8>
+    where
+        TxEnvelope: From<alloy_consensus::Signed<T>>,
+    {
+        let sig = key.sign_digest(&tx.signature_hash());
+        let sig = alloy_primitives::Signature::new(sig.r.into(), sig.s.into(), sig.y_parity);
+        TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+    }
+
+    #[test]
+    fn decodes_recovers_and_checks_the_chain() {
+        let key = SigningKey::from_seed(b"evm");
+        let raw = sign(
+            TxEip1559 {
+                chain_id: 7,
+                nonce: 3,
+                gas_limit: 21_000,
+                max_fee_per_gas: 10,
+                max_priority_fee_per_gas: 1,
+                to: TxKind::Call(Address::repeat_byte(1)),
+                value: U256::from(5),
+                ..Default::default()
+            },
+            &key,
+        );
+        let tx = EvmTransaction::decode(&raw).unwrap();
+        assert_eq!(tx.sender(), key.address());
+        assert_eq!(tx.hash(), crate::primitives::keccak256(&raw));
+        assert_eq!(tx.nonce(), 3);
+        assert_eq!(tx.max_cost(), U256::from(21_000 * 10 + 5));
+        assert_eq!(tx.effective_gas_price(4), 5);
+        tx.check_chain(7).unwrap();
+        assert_eq!(
+            tx.check_chain(8),
+            Err(EvmTxError::WrongChain {
+                expected: 8,
+                got: 7
+            })
+        );
+        let json = serde_json::to_string(&tx).unwrap();
+        assert_eq!(serde_json::from_str::<EvmTransaction>(&json).unwrap(), tx);
+    }
+
+    #[test]
+    fn refuses_pre_eip155_and_trailing_bytes() {
+        let key = SigningKey::from_seed(b"evm");
+        let raw = sign(
+            TxLegacy {
+                chain_id: None,
+                gas_limit: 21_000,
+                to: TxKind::Create,
+                ..Default::default()
+            },
+            &key,
+        );
+        assert_eq!(EvmTransaction::decode(&raw), Err(EvmTxError::NoChainId));
+        let mut raw = sign(
+            TxLegacy {
+                chain_id: Some(1),
+                gas_limit: 21_000,
+                to: TxKind::Create,
+                ..Default::default()
+            },
+            &key,
+        );
+        EvmTransaction::decode(&raw).unwrap();
+        raw.push(0);
+        assert!(matches!(
+            EvmTransaction::decode(&raw),
+            Err(EvmTxError::Rlp(_))
+        ));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_byte_string_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let _ = EvmTransaction::decode(&bytes);
+            let mut typed = vec![2u8];
+            typed.extend_from_slice(&bytes);
+            let _ = EvmTransaction::decode(&typed);
+        }
+    }
+}
