@@ -4,11 +4,7 @@
 use std::convert::Infallible;
 
 use alloy_primitives::map::{AddressMap, B256Map, HashMap};
-use revm::{
-    Database,
-    bytecode::Bytecode,
-    state::AccountInfo,
-};
+use revm::{Database, bytecode::Bytecode, state::AccountInfo};
 
 use crate::{
     channel::ChannelRecord,

@@ -155,9 +155,7 @@ fn refusal(invalid: &InvalidTransaction) -> FailureReason {
         I::CallGasCostMoreThanGasLimit { .. } | I::GasFloorMoreThanGasLimit { .. } => {
             FailureReason::IntrinsicGasTooLow
         }
-        I::GasPriceLessThanBasefee | I::PriorityFeeGreaterThanMaxFee => {
-            FailureReason::FeeCapTooLow
-        }
+        I::GasPriceLessThanBasefee | I::PriorityFeeGreaterThanMaxFee => FailureReason::FeeCapTooLow,
         I::CallerGasLimitMoreThanBlock => FailureReason::BlockGasExceeded,
         I::RejectCallerWithCode => FailureReason::SenderNotEoa,
         _ => FailureReason::InvalidEvmTransaction,

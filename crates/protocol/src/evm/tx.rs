@@ -210,7 +210,10 @@ pub(crate) struct RawEvm {
 
 impl Serialize for EvmTransaction {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        RawEvm { raw: self.encoded() }.serialize(s)
+        RawEvm {
+            raw: self.encoded(),
+        }
+        .serialize(s)
     }
 }
 

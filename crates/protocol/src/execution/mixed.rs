@@ -75,7 +75,12 @@ impl Ctx for OverlayCtx<'_> {
 
     fn revealed_at(&self, hashlock: &B256) -> Option<u64> {
         let earlier = self.state.secrets.revealed.get(hashlock).copied();
-        earlier.or_else(|| self.natives.pending.contains(hashlock).then_some(self.block))
+        earlier.or_else(|| {
+            self.natives
+                .pending
+                .contains(hashlock)
+                .then_some(self.block)
+        })
     }
 
     fn reveal(&mut self, hashlock: B256, tx: u32) {

@@ -160,7 +160,13 @@ pub(crate) fn run(
             if matches!(ops[i], Op::Evm { .. }) && speculate.load(Ordering::Relaxed) {
                 evm.ctx.journaled_state.database.reads = Some(Vec::with_capacity(16));
                 let run = exec::run(&mut evm, evm_tx(&txs[i]));
-                let reads = evm.ctx.journaled_state.database.reads.take().unwrap_or_default();
+                let reads = evm
+                    .ctx
+                    .journaled_state
+                    .database
+                    .reads
+                    .take()
+                    .unwrap_or_default();
                 let _ = slots[i].set(Speculation { run, reads });
                 speculated.fetch_add(1, Ordering::Relaxed);
             }

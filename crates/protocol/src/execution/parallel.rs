@@ -245,16 +245,16 @@ impl ParallelExecutor {
         started: Instant,
         prepared_at: Instant,
     ) -> (BlockOutput, ExecReport) {
-        let (overlay, effects, gas_used, stats, schedule) =
-            if self.threads() == 1 && !self.always_parallel {
-                let (overlay, effects, gas) =
-                    mixed::run_in_order(state, env, &prepared, facts, txs);
-                (overlay, effects, gas, None, Schedule::InOrder)
-            } else {
-                let (overlay, effects, gas, stats) =
-                    optimistic::run(&self.pool, state, env, &prepared, facts, txs);
-                (overlay, effects, gas, Some(stats), Schedule::Optimistic)
-            };
+        let (overlay, effects, gas_used, stats, schedule) = if self.threads() == 1
+            && !self.always_parallel
+        {
+            let (overlay, effects, gas) = mixed::run_in_order(state, env, &prepared, facts, txs);
+            (overlay, effects, gas, None, Schedule::InOrder)
+        } else {
+            let (overlay, effects, gas, stats) =
+                optimistic::run(&self.pool, state, env, &prepared, facts, txs);
+            (overlay, effects, gas, Some(stats), Schedule::Optimistic)
+        };
         let executed_at = Instant::now();
         let mut touched = touched_positions(&prepared.ops, facts.fee_recipient);
         mixed::merge(state, overlay, &mut touched, Some(&self.pool));

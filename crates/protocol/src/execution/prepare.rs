@@ -53,9 +53,7 @@ pub(crate) enum Op {
     Channel(Box<ChannelOp>),
     /// An EVM transaction (the block's transaction at the same position); its accesses
     /// are known only by running it (`execution::mixed`, `execution::optimistic`).
-    Evm {
-        sender: AccountIndex,
-    },
+    Evm { sender: AccountIndex },
 }
 
 /// A channel kind, lowered.

@@ -30,8 +30,8 @@
 
 mod storage;
 
-pub use storage::{STORAGE_SHARDS, SHARD_DEPTH, shard_of, slot_key, slot_leaf};
 pub(crate) use storage::Storage;
+pub use storage::{SHARD_DEPTH, STORAGE_SHARDS, shard_of, slot_key, slot_leaf};
 
 use alloy_primitives::map::{AddressMap, B256Map, HashMap};
 use revm::bytecode::Bytecode;
@@ -633,7 +633,11 @@ impl State {
     }
 
     /// The value of a storage slot (zero if never written).
-    pub fn storage_at(&self, address: &Address, slot: &crate::primitives::U256) -> crate::primitives::U256 {
+    pub fn storage_at(
+        &self,
+        address: &Address,
+        slot: &crate::primitives::U256,
+    ) -> crate::primitives::U256 {
         self.storage.get(&slot_key(address, slot))
     }
 
@@ -761,8 +765,17 @@ impl State {
         let channels = self.channels.records.capacity() * size_of::<ChannelRecord>()
             + self.channels.index.capacity() * 8 / 7 * (size_of::<(B256, u32)>() + 1)
             + self.channels.tree.heap_bytes();
-        let code: usize = self.code.values().map(|c| c.original_byte_slice().len()).sum();
-        accounts + index + self.secrets.tree.heap_bytes() + channels + self.storage.heap_bytes() + code
+        let code: usize = self
+            .code
+            .values()
+            .map(|c| c.original_byte_slice().len())
+            .sum();
+        accounts
+            + index
+            + self.secrets.tree.heap_bytes()
+            + channels
+            + self.storage.heap_bytes()
+            + code
     }
 }
 
@@ -787,7 +800,9 @@ impl StorageProof {
     /// The index the proof verifies at: `position | (shard << SHARD_DEPTH) | (1 << 32)`.
     pub fn path(&self) -> u64 {
         let key = slot_key(&self.address, &self.slot);
-        self.position | ((shard_of(&key) as u64) << SHARD_DEPTH) | (1 << (SHARD_DEPTH + PARTITION_BITS))
+        self.position
+            | ((shard_of(&key) as u64) << SHARD_DEPTH)
+            | (1 << (SHARD_DEPTH + PARTITION_BITS))
     }
 
     /// Checks the proof against the `accountsRoot` of a state root's preimage (an

@@ -212,7 +212,10 @@ mod tests {
         let mut s = Storage::default();
         let addr = Address::repeat_byte(7);
         let key = |i: u64| slot_key(&addr, &U256::from(i));
-        s.commit((0..500).map(|i| (key(i), U256::from(i + 1))).collect(), None);
+        s.commit(
+            (0..500).map(|i| (key(i), U256::from(i + 1))).collect(),
+            None,
+        );
         s.commit(vec![(key(3), U256::ZERO), (key(900), U256::from(9))], None);
         assert_eq!(s.get(&key(4)), U256::from(5));
         assert_eq!(s.get(&key(3)), U256::ZERO);

@@ -8,7 +8,7 @@ use alloy_primitives::TxKind;
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
 use crate::{
-    execution::{BlockExecutor, BlockOutput, SequentialExecutor},
+    execution::{BlockEnv, BlockExecutor, BlockOutput, SequentialExecutor},
     primitives::{Address, B256, Bytes, U256, keccak256},
     signature::SigningKey,
     state::{Balance, GenesisAccount, State, slot_key},
@@ -22,6 +22,10 @@ pub const CHAIN_ID: u64 = 31337;
 pub const MAX_FEE: u128 = 1_000_000_000;
 /// Their tip.
 pub const TIP: u128 = 1_000_000;
+/// The block gas limit of [`EvmWorld::env`]: large enough for the biggest generated
+/// block, so that only tests that set a smaller one meet `block_gas_exceeded`.
+pub const WORLD_GAS_LIMIT: u64 = 1 << 40;
+
 /// ETH each generated account holds at genesis.
 pub const FUNDING: u128 = 1_000_000 * 10u128.pow(18);
 
@@ -40,7 +44,9 @@ pub fn init_code(name: &str) -> Bytes {
         other => panic!("no test contract {other}"),
     };
     let artifact: serde_json::Value = serde_json::from_str(json).expect("artifact is JSON");
-    let hex = artifact["bytecode"].as_str().expect("artifact has bytecode");
+    let hex = artifact["bytecode"]
+        .as_str()
+        .expect("artifact has bytecode");
     hex.parse().expect("bytecode is hex")
 }
 
@@ -75,15 +81,6 @@ pub fn selector(signature: &str) -> [u8; 4] {
 /// Calldata: the selector, then the static arguments.
 pub fn calldata(signature: &str, args: &[Arg]) -> Bytes {
     let mut out = selector(signature).to_vec();
-    for a in args {
-        out.extend_from_slice(&a.word());
-    }
-    out.into()
-}
-
-/// Creation code followed by static constructor arguments.
-pub fn with_args(code: Bytes, args: &[Arg]) -> Bytes {
-    let mut out = code.to_vec();
     for a in args {
         out.extend_from_slice(&a.word());
     }
@@ -262,7 +259,14 @@ impl EvmWorld {
             code.extend(two_strings(&format!("Token{t}"), &format!("T{t}")));
             deploys.push(code.into());
         }
-        for name in ["Factory", "Router", "Counter", "Creator", "Destroyer", "CoinbaseReader"] {
+        for name in [
+            "Factory",
+            "Router",
+            "Counter",
+            "Creator",
+            "Destroyer",
+            "CoinbaseReader",
+        ] {
             deploys.push(init_code(name));
         }
         let mut block = Vec::new();
@@ -273,10 +277,21 @@ impl EvmWorld {
         }
         world.execute(&block);
         world.tokens = created[..=pools].to_vec();
-        let [factory, router, counter, creator, destroyer, coinbase_reader] =
-            created[pools + 1..].try_into().expect("six contracts");
-        (world.router, world.counter, world.creator, world.destroyer, world.coinbase_reader) =
-            (router, counter, creator, destroyer, coinbase_reader);
+        let [
+            factory,
+            router,
+            counter,
+            creator,
+            destroyer,
+            coinbase_reader,
+        ] = created[pools + 1..].try_into().expect("six contracts");
+        (
+            world.router,
+            world.counter,
+            world.creator,
+            world.destroyer,
+            world.coinbase_reader,
+        ) = (router, counter, creator, destroyer, coinbase_reader);
 
         let mut block = Vec::new();
         for i in 1..=pools {
@@ -285,7 +300,9 @@ impl EvmWorld {
             let mut salt = [0u8; 40];
             salt[..20].copy_from_slice(t0.as_slice());
             salt[20..].copy_from_slice(t1.as_slice());
-            world.pairs.push(factory.create2(keccak256(salt), keccak256(init_code("Pair"))));
+            world
+                .pairs
+                .push(factory.create2(keccak256(salt), keccak256(init_code("Pair"))));
             let data = calldata("createPair(address,address)", &[Arg::A(a), Arg::A(b)]);
             block.push(world.tx(0, Some(factory), U256::ZERO, data, 3_000_000));
         }
@@ -298,7 +315,13 @@ impl EvmWorld {
                 0 => world.pairs.clone(),
                 t => vec![world.pairs[t - 1]],
             };
-            world.seed_balances(token, &holders, &pool_holders, U256::from(10u128.pow(24)), liquidity);
+            world.seed_balances(
+                token,
+                &holders,
+                &pool_holders,
+                U256::from(10u128.pow(24)),
+                liquidity,
+            );
         }
         let mut block = Vec::new();
         for &pair in &world.pairs.clone() {
@@ -322,11 +345,12 @@ impl EvmWorld {
         let mut writes: Vec<(B256, U256)> = holders
             .iter()
             .map(|h| (slot_key(&token, &mapping_slot(*h, ERC20_BALANCES)), amount))
-            .chain(
-                pools
-                    .iter()
-                    .map(|p| (slot_key(&token, &mapping_slot(*p, ERC20_BALANCES)), pool_amount)),
-            )
+            .chain(pools.iter().map(|p| {
+                (
+                    slot_key(&token, &mapping_slot(*p, ERC20_BALANCES)),
+                    pool_amount,
+                )
+            }))
             .chain(holders.iter().map(|h| {
                 // `_allowances[holder][router] = max` (OpenZeppelin never decreases it).
                 let inner = mapping_slot(*h, ERC20_ALLOWANCES);
@@ -338,10 +362,7 @@ impl EvmWorld {
             }))
             .collect();
         let supply = amount * U256::from(holders.len()) + pool_amount * U256::from(pools.len());
-        writes.push((
-            slot_key(&token, &U256::from(ERC20_TOTAL_SUPPLY)),
-            supply,
-        ));
+        writes.push((slot_key(&token, &U256::from(ERC20_TOTAL_SUPPLY)), supply));
         self.state.storage.commit(writes, None);
     }
 
@@ -369,16 +390,35 @@ impl EvmWorld {
         )
     }
 
-    /// Executes a block sequentially on the world's state.
+    /// Executes a block sequentially on the world's state; every transaction must succeed.
     pub fn execute(&mut self, txs: &[VerifiedTransaction]) -> BlockOutput {
-        self.number += 1;
-        let out = SequentialExecutor
-            .execute_block(&mut self.state, &env(self.number), txs)
-            .expect("a valid block");
+        let out = self.execute_unchecked(txs);
         for (i, r) in out.receipts.iter().enumerate() {
-            assert!(r.is_success(), "setup transaction {i} failed: {r:?}");
+            assert!(r.is_success(), "transaction {i} failed: {r:?}");
         }
         out
+    }
+
+    /// Executes a block sequentially on the world's state, whatever its outcomes.
+    pub fn execute_unchecked(&mut self, txs: &[VerifiedTransaction]) -> BlockOutput {
+        self.number += 1;
+        SequentialExecutor
+            .execute_block(&mut self.state, &Self::env(self.number), txs)
+            .expect("a valid block")
+    }
+
+    /// The environment of block `number`: [`env`] with [`WORLD_GAS_LIMIT`].
+    pub fn env(number: u64) -> BlockEnv {
+        BlockEnv {
+            gas_limit: WORLD_GAS_LIMIT,
+            ..env(number)
+        }
+    }
+
+    /// A transfer of 10 of token 0 from account `from` to account 0.
+    pub fn token_transfer_tx(&mut self, from: usize) -> VerifiedTransaction {
+        let to = self.keys[0].address();
+        self.token_transfer(from, to, 10)
     }
 
     /// The ERC-20 balance of `holder`.
@@ -414,7 +454,12 @@ pub enum EvmWorkload {
 impl EvmWorld {
     /// A block of `n` transactions of `workload`. Senders are distinct where the workload
     /// allows (account `i` sends the `i`-th transaction while there are accounts).
-    pub fn block(&mut self, workload: EvmWorkload, n: usize, rng: &mut SmallRng) -> Vec<VerifiedTransaction> {
+    pub fn block(
+        &mut self,
+        workload: EvmWorkload,
+        n: usize,
+        rng: &mut SmallRng,
+    ) -> Vec<VerifiedTransaction> {
         let accounts = self.keys.len();
         let mut sender = 0usize;
         let mut next_sender = |rng: &mut SmallRng| {
@@ -445,11 +490,22 @@ impl EvmWorld {
         self.tx(from, Some(self.tokens[0]), U256::ZERO, data, 100_000)
     }
 
-    fn generate(&mut self, workload: EvmWorkload, from: usize, rng: &mut SmallRng) -> VerifiedTransaction {
+    fn generate(
+        &mut self,
+        workload: EvmWorkload,
+        from: usize,
+        rng: &mut SmallRng,
+    ) -> VerifiedTransaction {
         match workload {
             EvmWorkload::EthTransfers => {
                 let to = self.random_account(rng);
-                self.tx(from, Some(to), U256::from(rng.random_range(1..1000u64)), Bytes::new(), 21_000)
+                self.tx(
+                    from,
+                    Some(to),
+                    U256::from(rng.random_range(1..1000u64)),
+                    Bytes::new(),
+                    21_000,
+                )
             }
             EvmWorkload::Erc20Random => {
                 let to = self.random_account(rng);
@@ -469,10 +525,15 @@ impl EvmWorld {
             }
             EvmWorkload::Erc20Mints => {
                 let to = self.random_account(rng);
-                let data = calldata("mint(address,uint256)", &[Arg::A(to), Arg::U(U256::from(7))]);
+                let data = calldata(
+                    "mint(address,uint256)",
+                    &[Arg::A(to), Arg::U(U256::from(7))],
+                );
                 self.tx(from, Some(self.tokens[0]), U256::ZERO, data, 100_000)
             }
-            EvmWorkload::Swaps(pools) => self.swap(from, rng.random_range(0..pools.min(self.pairs.len()))),
+            EvmWorkload::Swaps(pools) => {
+                self.swap(from, rng.random_range(0..pools.min(self.pairs.len())))
+            }
             EvmWorkload::Chain => {
                 let data = calldata("increment()", &[]);
                 self.tx(from, Some(self.counter), U256::ZERO, data, 100_000)
@@ -512,7 +573,10 @@ impl EvmWorld {
                 let data = if rng.random() {
                     calldata("create()", &[])
                 } else {
-                    calldata("create2(bytes32)", &[Arg::B(B256::from(U256::from(rng.random_range(0..4u64))))])
+                    calldata(
+                        "create2(bytes32)",
+                        &[Arg::B(B256::from(U256::from(rng.random_range(0..4u64))))],
+                    )
                 };
                 self.tx(from, Some(self.creator), U256::ZERO, data, 400_000)
             }
@@ -529,7 +593,13 @@ impl EvmWorld {
             }
             9 => {
                 let data = calldata("spin()", &[]);
-                self.tx(from, Some(self.counter), U256::ZERO, data, rng.random_range(30_000..80_000))
+                self.tx(
+                    from,
+                    Some(self.counter),
+                    U256::ZERO,
+                    data,
+                    rng.random_range(30_000..80_000),
+                )
             }
             10 => {
                 let beneficiary = self.random_account(rng);
@@ -538,7 +608,13 @@ impl EvmWorld {
                 } else {
                     calldata("destroy(address)", &[Arg::A(beneficiary)])
                 };
-                self.tx(from, Some(self.destroyer), U256::from(rng.random_range(0..5u64)), data, 200_000)
+                self.tx(
+                    from,
+                    Some(self.destroyer),
+                    U256::from(rng.random_range(0..5u64)),
+                    data,
+                    200_000,
+                )
             }
             11 => {
                 let data = calldata("read()", &[]);
@@ -547,7 +623,16 @@ impl EvmWorld {
             12 => {
                 // A nonce gap: refused, the nonce is not consumed.
                 let nonce = self.nonces[from] + rng.random_range(1..3);
-                sign_tx(&self.keys[from], ty, nonce, Some(self.counter), U256::ZERO, calldata("increment()", &[]), 100_000, MAX_FEE)
+                sign_tx(
+                    &self.keys[from],
+                    ty,
+                    nonce,
+                    Some(self.counter),
+                    U256::ZERO,
+                    calldata("increment()", &[]),
+                    100_000,
+                    MAX_FEE,
+                )
             }
             _ => {
                 // A native transfer sharing the account's nonce.
