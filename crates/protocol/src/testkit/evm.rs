@@ -217,6 +217,18 @@ pub struct EvmWorld {
     pub number: u64,
     /// Counters deployed by the last generated transaction, to call next.
     pending: Vec<(usize, Address)>,
+    /// Everything done to the state since genesis, in order: what a reference EVM
+    /// replays to reach the same state (the differential test).
+    pub history: Vec<Setup>,
+}
+
+/// A step of [`EvmWorld::history`].
+#[derive(Debug, Clone)]
+pub enum Setup {
+    /// A block executed with [`EvmWorld::env`] of its number.
+    Block(u64, Vec<VerifiedTransaction>),
+    /// Storage written directly: `(contract, slot, value)`.
+    Storage(Vec<(Address, U256, U256)>),
 }
 
 impl EvmWorld {
@@ -251,6 +263,7 @@ impl EvmWorld {
             coinbase_reader: Address::ZERO,
             number: 0,
             pending: Vec::new(),
+            history: Vec::new(),
         };
         let deployer = world.keys[0].address();
         let mut deploys = Vec::new();
@@ -342,28 +355,40 @@ impl EvmWorld {
         amount: U256,
         pool_amount: U256,
     ) {
-        let mut writes: Vec<(B256, U256)> = holders
+        let router = self.router;
+        let mut slots: Vec<(U256, U256)> = holders
             .iter()
-            .map(|h| (slot_key(&token, &mapping_slot(*h, ERC20_BALANCES)), amount))
-            .chain(pools.iter().map(|p| {
-                (
-                    slot_key(&token, &mapping_slot(*p, ERC20_BALANCES)),
-                    pool_amount,
-                )
-            }))
+            .map(|h| (mapping_slot(*h, ERC20_BALANCES), amount))
+            .chain(
+                pools
+                    .iter()
+                    .map(|p| (mapping_slot(*p, ERC20_BALANCES), pool_amount)),
+            )
             .chain(holders.iter().map(|h| {
                 // `_allowances[holder][router] = max` (OpenZeppelin never decreases it).
                 let inner = mapping_slot(*h, ERC20_ALLOWANCES);
                 let mut buf = [0u8; 64];
-                buf[..32].copy_from_slice(&self.router.into_word().0);
+                buf[..32].copy_from_slice(&router.into_word().0);
                 buf[32..].copy_from_slice(&inner.to_be_bytes::<32>());
-                let slot = U256::from_be_bytes(keccak256(buf).0);
-                (slot_key(&token, &slot), U256::MAX)
+                (U256::from_be_bytes(keccak256(buf).0), U256::MAX)
             }))
             .collect();
         let supply = amount * U256::from(holders.len()) + pool_amount * U256::from(pools.len());
-        writes.push((slot_key(&token, &U256::from(ERC20_TOTAL_SUPPLY)), supply));
+        slots.push((U256::from(ERC20_TOTAL_SUPPLY), supply));
+        let writes = slots
+            .iter()
+            .map(|(slot, value)| (slot_key(&token, slot), *value))
+            .collect();
         self.state.storage.commit(writes, None);
+        // A million holders would make the history huge: only small worlds keep it.
+        if holders.len() <= 4096 {
+            self.history.push(Setup::Storage(
+                slots
+                    .into_iter()
+                    .map(|(slot, v)| (token, slot, v))
+                    .collect(),
+            ));
+        }
     }
 
     /// A signed EIP-1559 transaction from account `from` with its next nonce (which it
@@ -402,6 +427,7 @@ impl EvmWorld {
     /// Executes a block sequentially on the world's state, whatever its outcomes.
     pub fn execute_unchecked(&mut self, txs: &[VerifiedTransaction]) -> BlockOutput {
         self.number += 1;
+        self.history.push(Setup::Block(self.number, txs.to_vec()));
         SequentialExecutor
             .execute_block(&mut self.state, &Self::env(self.number), txs)
             .expect("a valid block")
