@@ -4,106 +4,21 @@
 //! recipient after the block, mainnet revm credits the tip per transaction and burns the
 //! base fee; the fee recipient's balances are compared by that rule.
 
-use proptest::prelude::*;
-use revm::{
-    Context, ExecuteCommitEvm, MainBuilder, MainContext,
-    context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv},
-    context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
-    database::{CacheDB, EmptyDB},
-    primitives::TxKind,
-    state::AccountInfo,
-};
 use std::sync::LazyLock;
+
+use proptest::prelude::*;
+use revm::context_interface::result::ExecutionResult;
 use weft_protocol::{
-    evm::{SPEC, prevrandao},
-    execution::{BlockEnv, BlockExecutor, FailureReason, Receipt, SequentialExecutor, Status},
+    execution::{FailureReason, Receipt, Status},
     primitives::{Address, U256},
     state::{EMPTY_CODE_HASH, State},
-    testkit::evm::{CHAIN_ID, EvmWorkload, EvmWorld, FUNDING, Setup, rng},
-    transaction::{Transaction, VerifiedTransaction},
+    testkit::evm::{
+        EvmWorkload, EvmWorld,
+        reference::{Db, run_block, world_db},
+        rng,
+    },
+    transaction::Transaction,
 };
-
-type Db = CacheDB<EmptyDB>;
-
-fn tx_env(tx: &VerifiedTransaction) -> TxEnv {
-    use alloy_consensus::Transaction as _;
-    use alloy_eips::Typed2718;
-    let Transaction::Evm(t) = &tx.transaction else {
-        panic!("EVM transactions only")
-    };
-    let e = t.envelope();
-    TxEnv {
-        tx_type: e.ty(),
-        caller: t.sender(),
-        gas_limit: e.gas_limit(),
-        gas_price: e.max_fee_per_gas(),
-        kind: e.to().map_or(TxKind::Create, TxKind::Call),
-        value: e.value(),
-        data: e.input().clone(),
-        nonce: e.nonce(),
-        chain_id: e.chain_id(),
-        access_list: e.access_list().cloned().unwrap_or_default(),
-        gas_priority_fee: e.max_priority_fee_per_gas(),
-        ..Default::default()
-    }
-}
-
-/// Runs a block on the reference; returns each transaction's result (`None`: refused).
-fn reference_block(
-    db: &mut Db,
-    env: &BlockEnv,
-    txs: &[VerifiedTransaction],
-) -> Vec<Option<ExecutionResult>> {
-    let mut cfg = CfgEnv::new_with_spec(SPEC);
-    cfg.chain_id = CHAIN_ID;
-    let block = RevmBlockEnv {
-        number: U256::from(env.number),
-        beneficiary: env.fee_recipient,
-        timestamp: U256::from(env.timestamp),
-        gas_limit: env.gas_limit,
-        basefee: env.base_fee,
-        prevrandao: Some(prevrandao(env.number)),
-        blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
-        ..Default::default()
-    };
-    let mut evm = Context::mainnet()
-        .with_db(std::mem::take(db))
-        .with_cfg(cfg)
-        .with_block(block)
-        .build_mainnet();
-    let results = txs
-        .iter()
-        .map(|tx| evm.transact_commit(tx_env(tx)).ok())
-        .collect();
-    *db = std::mem::take(&mut evm.ctx.journaled_state.database);
-    results
-}
-
-fn reference_world(world: &EvmWorld) -> Db {
-    let mut db = Db::default();
-    for key in &world.keys {
-        db.insert_account_info(
-            key.address(),
-            AccountInfo {
-                balance: U256::from(FUNDING),
-                ..Default::default()
-            },
-        );
-    }
-    for step in &world.history {
-        match step {
-            Setup::Block(number, txs) => {
-                reference_block(&mut db, &EvmWorld::env(*number), txs);
-            }
-            Setup::Storage(writes) => {
-                for (address, slot, value) in writes {
-                    db.insert_account_storage(*address, *slot, *value).unwrap();
-                }
-            }
-        }
-    }
-    db
-}
 
 static WORLD: LazyLock<EvmWorld> = LazyLock::new(|| EvmWorld::new(24, 4));
 
@@ -207,7 +122,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let mut world = WORLD.clone();
-        let mut db = reference_world(&world);
+        let mut db = world_db(&world);
         compare_state(&world.state, &db, EvmWorld::env(1).fee_recipient, world.coinbase_reader)?;
         let mut rng = rng(seed);
         for n in sizes {
@@ -224,7 +139,7 @@ proptest! {
             let fee_recipient_before = world.state.account_by_address(&env.fee_recipient).map_or(0, |a| a.eth());
             let theirs_fr_before = db.cache.accounts.get(&env.fee_recipient).map_or(U256::ZERO, |a| a.info.balance);
             let out = world.execute_unchecked(&txs);
-            let theirs = reference_block(&mut db, &env, &txs);
+            let theirs = run_block(&mut db, &env, &txs);
             for (i, (ours, theirs)) in out.receipts.iter().zip(&theirs).enumerate() {
                 let Transaction::Evm(t) = &txs[i].transaction else { unreachable!() };
                 compare_receipt(ours, theirs).map_err(|e| {
@@ -245,17 +160,19 @@ proptest! {
 
 #[test]
 fn the_reference_replays_the_world_setup() {
-    let db = reference_world(&WORLD);
+    let db = world_db(&WORLD);
+    compare_state(
+        &WORLD.state,
+        &db,
+        EvmWorld::env(1).fee_recipient,
+        WORLD.coinbase_reader,
+    )
+    .unwrap();
     let token = WORLD.tokens[0];
     assert!(
         db.cache
             .accounts
             .get(&token)
             .is_some_and(|a| !a.info.is_empty_code_hash())
-    );
-    let _ = SequentialExecutor.execute_block(
-        &mut WORLD.state.clone(),
-        &EvmWorld::env(WORLD.number + 1),
-        &[],
     );
 }

@@ -40,6 +40,7 @@ fn workloads() -> impl Strategy<Value = EvmWorkload> {
         Just(EvmWorkload::Swaps(4)),
         Just(EvmWorkload::Swaps(64)),
         Just(EvmWorkload::Chain),
+        Just(EvmWorkload::NativeMix),
         Just(EvmWorkload::Mixed),
         Just(EvmWorkload::Mixed),
     ]

@@ -236,7 +236,9 @@ impl EvmWorld {
     /// with liquidity. Token balances are written into storage directly (what minting to
     /// each would do, without a million setup transactions).
     pub fn new(accounts: usize, pools: usize) -> Self {
+        use rayon::prelude::*;
         let keys: Vec<SigningKey> = (0..accounts.max(2) as u64)
+            .into_par_iter()
             .map(|i| SigningKey::from_seed(&i.to_be_bytes()))
             .collect();
         let allocs: Vec<GenesisAccount> = keys
@@ -324,9 +326,11 @@ impl EvmWorld {
         let liquidity = U256::from(10u128.pow(30));
         let holders: Vec<Address> = world.keys.iter().map(SigningKey::address).collect();
         for (t, &token) in world.tokens.clone().iter().enumerate() {
-            let pool_holders: Vec<Address> = match t {
-                0 => world.pairs.clone(),
-                t => vec![world.pairs[t - 1]],
+            // Accounts hold token 0 (what the workloads send and swap in); every pair
+            // holds liquidity of both its tokens.
+            let (holders, pool_holders): (&[Address], Vec<Address>) = match t {
+                0 => (&holders, world.pairs.clone()),
+                t => (&[], vec![world.pairs[t - 1]]),
             };
             world.seed_balances(
                 token,
@@ -380,15 +384,12 @@ impl EvmWorld {
             .map(|(slot, value)| (slot_key(&token, slot), *value))
             .collect();
         self.state.storage.commit(writes, None);
-        // A million holders would make the history huge: only small worlds keep it.
-        if holders.len() <= 4096 {
-            self.history.push(Setup::Storage(
-                slots
-                    .into_iter()
-                    .map(|(slot, v)| (token, slot, v))
-                    .collect(),
-            ));
-        }
+        self.history.push(Setup::Storage(
+            slots
+                .into_iter()
+                .map(|(slot, v)| (token, slot, v))
+                .collect(),
+        ));
     }
 
     /// A signed EIP-1559 transaction from account `from` with its next nonce (which it
@@ -471,6 +472,8 @@ pub enum EvmWorkload {
     Swaps(usize),
     /// Every transaction increments one counter: a fully dependent chain.
     Chain,
+    /// Native transfers and ERC-20 transfers, alternating.
+    NativeMix,
     /// Everything at once: transfers, tokens, swaps, creations and calls to what they
     /// created, reverts, out-of-gas, self-destructs, `BALANCE(COINBASE)`, nonce gaps,
     /// native transfers.
@@ -563,6 +566,13 @@ impl EvmWorld {
             EvmWorkload::Chain => {
                 let data = calldata("increment()", &[]);
                 self.tx(from, Some(self.counter), U256::ZERO, data, 100_000)
+            }
+            EvmWorkload::NativeMix => {
+                if rng.random() {
+                    self.native_transfer(from, rng)
+                } else {
+                    self.generate(EvmWorkload::Erc20Random, from, rng)
+                }
             }
             EvmWorkload::Mixed => self.mixed(from, rng),
         }
@@ -660,28 +670,143 @@ impl EvmWorld {
                     MAX_FEE,
                 )
             }
-            _ => {
-                // A native transfer sharing the account's nonce.
-                let nonce = self.nonces[from];
-                self.nonces[from] += 1;
-                let to = self.random_account(rng);
-                Transaction::Transfer(Transfer {
-                    from: self.keys[from].address(),
-                    to,
-                    token: 0,
-                    amount: rng.random_range(1..1000),
-                    fee: 1,
-                    nonce,
-                })
-                .sign(&self.keys[from], &test_domain())
-                .verify(&test_domain())
-                .expect("signed by its sender")
-            }
+            _ => self.native_transfer(from, rng),
         }
+    }
+
+    /// A native transfer of ETH, sharing the account's nonce with its EVM transactions.
+    fn native_transfer(&mut self, from: usize, rng: &mut SmallRng) -> VerifiedTransaction {
+        let nonce = self.nonces[from];
+        self.nonces[from] += 1;
+        let to = self.random_account(rng);
+        Transaction::Transfer(Transfer {
+            from: self.keys[from].address(),
+            to,
+            token: 0,
+            amount: rng.random_range(1..1000),
+            fee: 1,
+            nonce,
+        })
+        .sign(&self.keys[from], &test_domain())
+        .verify(&test_domain())
+        .expect("signed by its sender")
     }
 }
 
 /// A seeded generator for [`EvmWorld::block`].
 pub fn rng(seed: u64) -> SmallRng {
     SmallRng::seed_from_u64(seed)
+}
+
+/// Plain revm over its in-memory database, mainnet rules: the reference of the
+/// differential test and the floor of the benchmark.
+pub mod reference {
+    use revm::{
+        Context, ExecuteCommitEvm, MainBuilder, MainContext,
+        context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv},
+        context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
+        database::{CacheDB, EmptyDB},
+        primitives::TxKind,
+        state::AccountInfo,
+    };
+
+    use super::{CHAIN_ID, EvmWorld, FUNDING, Setup};
+    use crate::{
+        evm::{SPEC, prevrandao},
+        execution::BlockEnv,
+        primitives::U256,
+        transaction::{Transaction, VerifiedTransaction},
+    };
+
+    /// revm's in-memory database.
+    pub type Db = CacheDB<EmptyDB>;
+
+    /// revm's transaction environment for an EVM transaction.
+    pub fn tx_env(tx: &VerifiedTransaction) -> TxEnv {
+        use alloy_consensus::Transaction as _;
+        use alloy_eips::Typed2718;
+        let Transaction::Evm(t) = &tx.transaction else {
+            panic!("EVM transactions only")
+        };
+        let e = t.envelope();
+        TxEnv {
+            tx_type: e.ty(),
+            caller: t.sender(),
+            gas_limit: e.gas_limit(),
+            gas_price: e.max_fee_per_gas(),
+            kind: e.to().map_or(TxKind::Create, TxKind::Call),
+            value: e.value(),
+            data: e.input().clone(),
+            nonce: e.nonce(),
+            chain_id: e.chain_id(),
+            access_list: e.access_list().cloned().unwrap_or_default(),
+            gas_priority_fee: e.max_priority_fee_per_gas(),
+            ..Default::default()
+        }
+    }
+
+    /// revm for the block `env` over `db` (mainnet handler: the tip to the beneficiary,
+    /// the base fee burnt).
+    pub fn evm(db: Db, env: &BlockEnv) -> revm::MainnetEvm<revm::handler::MainnetContext<Db>> {
+        let mut cfg = CfgEnv::new_with_spec(SPEC);
+        cfg.chain_id = CHAIN_ID;
+        let block = RevmBlockEnv {
+            number: U256::from(env.number),
+            beneficiary: env.fee_recipient,
+            timestamp: U256::from(env.timestamp),
+            gas_limit: env.gas_limit,
+            basefee: env.base_fee,
+            prevrandao: Some(prevrandao(env.number)),
+            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
+            ..Default::default()
+        };
+        Context::mainnet()
+            .with_db(db)
+            .with_cfg(cfg)
+            .with_block(block)
+            .build_mainnet()
+    }
+
+    /// Runs a block on `db`; each transaction's result (`None`: refused).
+    pub fn run_block(
+        db: &mut Db,
+        env: &BlockEnv,
+        txs: &[VerifiedTransaction],
+    ) -> Vec<Option<ExecutionResult>> {
+        let mut evm = evm(std::mem::take(db), env);
+        let results = txs
+            .iter()
+            .map(|tx| evm.transact_commit(tx_env(tx)).ok())
+            .collect();
+        *db = std::mem::take(&mut evm.ctx.journaled_state.database);
+        results
+    }
+
+    /// The world's state in revm's database: genesis, then its history replayed.
+    pub fn world_db(world: &EvmWorld) -> Db {
+        let mut db = Db::default();
+        for key in &world.keys {
+            db.insert_account_info(
+                key.address(),
+                AccountInfo {
+                    balance: U256::from(FUNDING),
+                    ..Default::default()
+                },
+            );
+        }
+        for step in &world.history {
+            match step {
+                Setup::Block(number, txs) => {
+                    run_block(&mut db, &EvmWorld::env(*number), txs);
+                }
+                Setup::Storage(writes) => {
+                    for (address, slot, value) in writes {
+                        db.insert_account_storage(*address, *slot, *value)
+                            .expect("an in-memory database");
+                    }
+                }
+            }
+        }
+        db
+    }
 }

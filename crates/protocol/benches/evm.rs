@@ -1,0 +1,282 @@
+//! EVM benchmark: `make bench` (or `cargo bench -p weft-protocol --bench evm`).
+//!
+//! For each contract workload, on blocks of `WEFT_BENCH_EVM_TXS` transactions (default
+//! 10k) over worlds of 10k and 1M accounts (`WEFT_BENCH_EVM_ACCOUNTS`), prints and writes
+//! to `target/weft-bench/evm.json`:
+//!
+//! - `revm`: plain revm 43 (mainnet handler) over its in-memory `CacheDB`, one transaction
+//!   after another: the floor every revm-based engine stands on. Execution only.
+//! - `sequential`: Weft's `SequentialExecutor`, with the state root (the whole block).
+//! - `in-order` (1 thread) and `optimistic` (2 threads): Weft's `ParallelExecutor`; `exec`
+//!   is preparing and executing the block, `total` adds committing it (storage shards,
+//!   partition trees, the state root).
+//!
+//! Each figure is the median of `WEFT_BENCH_RUNS` runs (default 3) on a fresh copy of the
+//! world (copy not timed). Speedup: `exec` over the 1-thread in-order `exec`, measured in
+//! the same run. Gas/s counts the gas the block's receipts report.
+
+use std::time::{Duration, Instant};
+
+use revm::ExecuteCommitEvm;
+use weft_protocol::{
+    execution::{BlockExecutor, ParallelExecutor, SequentialExecutor},
+    state::State,
+    testkit::{
+        bench_output_dir,
+        evm::{
+            EvmWorkload, EvmWorld,
+            reference::{self, Db},
+            rng,
+        },
+    },
+    transaction::VerifiedTransaction,
+};
+
+fn env_num(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn env_list(name: &str, default: Vec<usize>) -> Vec<usize> {
+    std::env::var(name)
+        .ok()
+        .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or(default)
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+struct Row {
+    workload: String,
+    accounts: usize,
+    executor: &'static str,
+    threads: usize,
+    exec_tps: f64,
+    total_tps: Option<f64>,
+    gas_per_s: f64,
+    speedup: Option<f64>,
+    reexecuted: Option<f64>,
+}
+
+impl Row {
+    fn print(&self) {
+        let opt = |v: Option<f64>, p: usize| v.map_or("-".to_string(), |v| format!("{v:.p$}"));
+        println!(
+            "{:<14} {:>9} {:>11} {:>3} {:>11.0} {:>11} {:>8.0} {:>8} {:>8}",
+            self.workload,
+            self.accounts,
+            self.executor,
+            self.threads,
+            self.exec_tps,
+            opt(self.total_tps, 0),
+            self.gas_per_s / 1e6,
+            opt(self.speedup, 2),
+            opt(self.reexecuted, 1),
+        );
+    }
+
+    fn json(&self) -> String {
+        let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.3}"));
+        format!(
+            r#"{{"workload":"{}","accounts":{},"executor":"{}","threads":{},"execTps":{:.0},"totalTps":{},"gasPerSecond":{:.0},"speedup":{},"reexecutedPercent":{}}}"#,
+            self.workload,
+            self.accounts,
+            self.executor,
+            self.threads,
+            self.exec_tps,
+            opt(self.total_tps),
+            self.gas_per_s,
+            opt(self.speedup),
+            opt(self.reexecuted),
+        )
+    }
+}
+
+fn bench_workload(
+    rows: &mut Vec<Row>,
+    name: &str,
+    world: &EvmWorld,
+    db: &Db,
+    txs: &[VerifiedTransaction],
+    runs: usize,
+) {
+    let accounts = world.keys.len();
+    let env = EvmWorld::env(world.number + 1);
+    let n = txs.len() as f64;
+    let evm_txs: Vec<&VerifiedTransaction> = txs
+        .iter()
+        .filter(|t| {
+            matches!(
+                t.transaction,
+                weft_protocol::transaction::Transaction::Evm(_)
+            )
+        })
+        .collect();
+
+    // Plain revm: EVM transactions only (native kinds have no counterpart).
+    if evm_txs.len() == txs.len() {
+        let mut times = Vec::new();
+        let mut gas = 0u64;
+        for _ in 0..runs {
+            let mut evm = reference::evm(db.clone(), &env);
+            let envs: Vec<_> = evm_txs.iter().map(|t| reference::tx_env(t)).collect();
+            let start = Instant::now();
+            gas = 0;
+            for tx in envs {
+                gas += evm.transact_commit(tx).map_or(0, |r| r.tx_gas_used());
+            }
+            times.push(start.elapsed());
+        }
+        let d = median(times).as_secs_f64();
+        rows.push(Row {
+            workload: name.into(),
+            accounts,
+            executor: "revm",
+            threads: 1,
+            exec_tps: n / d,
+            total_tps: None,
+            gas_per_s: gas as f64 / d,
+            speedup: None,
+            reexecuted: None,
+        });
+        rows.last().expect("pushed").print();
+    }
+
+    let run =
+        |state: &State,
+         exec: &mut dyn FnMut(&mut State) -> (u64, Option<Duration>, Option<f64>)| {
+            let mut totals = Vec::new();
+            let mut execs = Vec::new();
+            let mut reexec = Vec::new();
+            let mut gas = 0;
+            for _ in 0..runs {
+                let mut s = state.clone();
+                let start = Instant::now();
+                let (g, exec_time, re) = exec(&mut s);
+                totals.push(start.elapsed());
+                execs.push(exec_time.unwrap_or_default());
+                reexec.extend(re);
+                gas = g;
+                drop(s);
+            }
+            reexec.sort_by(f64::total_cmp);
+            (
+                median(totals),
+                median(execs),
+                gas,
+                reexec.get(reexec.len() / 2).copied(),
+            )
+        };
+
+    let (total, _, gas, _) = run(&world.state, &mut |s| {
+        let out = SequentialExecutor
+            .execute_block(s, &env, txs)
+            .expect("valid");
+        (out.gas_used, None, None)
+    });
+    let seq_total = total.as_secs_f64();
+    rows.push(Row {
+        workload: name.into(),
+        accounts,
+        executor: "sequential",
+        threads: 1,
+        exec_tps: f64::NAN,
+        total_tps: Some(n / seq_total),
+        gas_per_s: gas as f64 / seq_total,
+        speedup: None,
+        reexecuted: None,
+    });
+    rows.last().expect("pushed").print();
+
+    let mut base_exec = None;
+    for threads in [1usize, 2] {
+        let mut executor = ParallelExecutor::new(threads);
+        let (total, exec, gas, reexec) = run(&world.state, &mut |s| {
+            let (out, report) = executor
+                .execute_block_detailed(s, &env, txs)
+                .expect("valid");
+            if std::env::var("WEFT_BENCH_DEBUG").is_ok() { eprintln!("{:?}", report.optimistic); }
+            let re = report
+                .optimistic
+                .map(|o| 100.0 * f64::from(o.reexecuted) / evm_txs.len().max(1) as f64);
+            (out.gas_used, Some(report.prepare + report.execute), re)
+        });
+        let exec = exec.as_secs_f64();
+        let base = *base_exec.get_or_insert(exec);
+        rows.push(Row {
+            workload: name.into(),
+            accounts,
+            executor: if threads == 1 {
+                "in-order"
+            } else {
+                "optimistic"
+            },
+            threads,
+            exec_tps: n / exec,
+            total_tps: Some(n / total.as_secs_f64()),
+            gas_per_s: gas as f64 / exec,
+            speedup: Some(base / exec),
+            reexecuted: reexec,
+        });
+        rows.last().expect("pushed").print();
+    }
+}
+
+fn main() {
+    let block_txs = env_num("WEFT_BENCH_EVM_TXS", 10_000);
+    let runs = env_num("WEFT_BENCH_RUNS", 3);
+    let mut rows = Vec::new();
+    println!(
+        "{:<14} {:>9} {:>11} {:>3} {:>11} {:>11} {:>8} {:>8} {:>8}",
+        "workload",
+        "accounts",
+        "executor",
+        "thr",
+        "exec tx/s",
+        "total tx/s",
+        "Mgas/s",
+        "speedup",
+        "reexec%"
+    );
+    for accounts in env_list("WEFT_BENCH_EVM_ACCOUNTS", vec![10_000, 1_000_000]) {
+        let started = Instant::now();
+        let world = EvmWorld::new(accounts, 64);
+        let db = reference::world_db(&world);
+        let slots = world.state.storage_slots();
+        eprintln!(
+            "world of {accounts} accounts, {slots} storage slots: built in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        for (name, workload) in [
+            ("eth-transfer", EvmWorkload::EthTransfers),
+            ("erc20-random", EvmWorkload::Erc20Random),
+            ("erc20-hot30", EvmWorkload::Erc20HotReceiver(30)),
+            ("swap-1", EvmWorkload::Swaps(1)),
+            ("swap-4", EvmWorkload::Swaps(4)),
+            ("swap-64", EvmWorkload::Swaps(64)),
+            ("native+erc20", EvmWorkload::NativeMix),
+            ("chain", EvmWorkload::Chain),
+        ] {
+            if let Ok(only) = std::env::var("WEFT_BENCH_EVM_WORKLOADS")
+                && !only.split(',').any(|w| w == name)
+            {
+                continue;
+            }
+            let mut w = world.clone();
+            let txs = w.block(workload, block_txs, &mut rng(accounts as u64));
+            bench_workload(&mut rows, name, &world, &db, &txs, runs);
+        }
+    }
+    let dir = bench_output_dir();
+    let json = format!(
+        "[\n  {}\n]\n",
+        rows.iter().map(Row::json).collect::<Vec<_>>().join(",\n  ")
+    );
+    std::fs::write(dir.join("evm.json"), json).expect("write evm.json");
+    println!("\nwrote {}", dir.join("evm.json").display());
+}
