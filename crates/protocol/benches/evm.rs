@@ -97,6 +97,10 @@ impl Row {
     }
 }
 
+/// What one run reports: gas used, the execution time without the commit (when known),
+/// the share of EVM transactions re-executed (optimistic runs).
+type Measured = (u64, Option<Duration>, Option<f64>);
+
 fn bench_workload(
     rows: &mut Vec<Row>,
     name: &str,
@@ -147,31 +151,29 @@ fn bench_workload(
         rows.last().expect("pushed").print();
     }
 
-    let run =
-        |state: &State,
-         exec: &mut dyn FnMut(&mut State) -> (u64, Option<Duration>, Option<f64>)| {
-            let mut totals = Vec::new();
-            let mut execs = Vec::new();
-            let mut reexec = Vec::new();
-            let mut gas = 0;
-            for _ in 0..runs {
-                let mut s = state.clone();
-                let start = Instant::now();
-                let (g, exec_time, re) = exec(&mut s);
-                totals.push(start.elapsed());
-                execs.push(exec_time.unwrap_or_default());
-                reexec.extend(re);
-                gas = g;
-                drop(s);
-            }
-            reexec.sort_by(f64::total_cmp);
-            (
-                median(totals),
-                median(execs),
-                gas,
-                reexec.get(reexec.len() / 2).copied(),
-            )
-        };
+    let run = |state: &State, exec: &mut dyn FnMut(&mut State) -> Measured| {
+        let mut totals = Vec::new();
+        let mut execs = Vec::new();
+        let mut reexec = Vec::new();
+        let mut gas = 0;
+        for _ in 0..runs {
+            let mut s = state.clone();
+            let start = Instant::now();
+            let (g, exec_time, re) = exec(&mut s);
+            totals.push(start.elapsed());
+            execs.push(exec_time.unwrap_or_default());
+            reexec.extend(re);
+            gas = g;
+            drop(s);
+        }
+        reexec.sort_by(f64::total_cmp);
+        (
+            median(totals),
+            median(execs),
+            gas,
+            reexec.get(reexec.len() / 2).copied(),
+        )
+    };
 
     let (total, _, gas, _) = run(&world.state, &mut |s| {
         let out = SequentialExecutor
@@ -200,7 +202,9 @@ fn bench_workload(
             let (out, report) = executor
                 .execute_block_detailed(s, &env, txs)
                 .expect("valid");
-            if std::env::var("WEFT_BENCH_DEBUG").is_ok() { eprintln!("{:?}", report.optimistic); }
+            if std::env::var("WEFT_BENCH_DEBUG").is_ok() {
+                eprintln!("{:?}", report.optimistic);
+            }
             let re = report
                 .optimistic
                 .map(|o| 100.0 * f64::from(o.reexecuted) / evm_txs.len().max(1) as f64);

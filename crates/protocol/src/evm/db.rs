@@ -1,16 +1,26 @@
 //! The EVM's view of Weft's state: the state as it was before the block, under the
-//! block's writes so far, with the reads of a speculative run recorded for validation.
+//! block's writes so far.
+//!
+//! Two databases serve revm. [`BlockDb`] runs transactions in block order: it owns the
+//! block's [`Overlay`] (the authoritative writes so far). [`SpecDb`] runs speculative
+//! transactions on the optimistic engine's workers: it reads the writes committed so far
+//! through the [`Published`] copy the committer keeps, and records every read, for the
+//! committer to validate.
 
 use std::convert::Infallible;
 
 use alloy_primitives::map::{AddressMap, B256Map, HashMap};
+use parking_lot::RwLock;
 use revm::{Database, bytecode::Bytecode, state::AccountInfo};
 
 use crate::{
     channel::ChannelRecord,
     primitives::{AccountIndex, Address, Amount, B256, ETH, U256},
-    state::{Account, State, slot_key},
+    state::{Account, EMPTY_CODE_HASH, State, slot_key},
 };
+
+/// A storage slot: the contract and the slot.
+pub(crate) type SlotRef = (Address, U256);
 
 /// What the block has written so far, over the state before it.
 #[derive(Debug, Default)]
@@ -23,8 +33,9 @@ pub(crate) struct Overlay {
     /// each gets (after the state's accounts, in order of first write).
     pub(crate) fresh: AddressMap<AccountIndex>,
     pub(crate) fresh_order: Vec<Address>,
-    /// Storage written, by slot key.
-    pub(crate) storage: B256Map<U256>,
+    /// Storage written. Keyed by slot, not by its committed key: the keccak of the key is
+    /// computed once per slot when the block is committed.
+    pub(crate) storage: HashMap<SlotRef, U256>,
     /// Code deployed.
     pub(crate) code: B256Map<Bytecode>,
     /// Token supplies, once a deposit changed one.
@@ -33,7 +44,7 @@ pub(crate) struct Overlay {
     pub(crate) channels: HashMap<u32, ChannelRecord>,
 }
 
-/// An account as the EVM saw it: `None` if it does not exist for the EVM (empty: no
+/// An account as the EVM sees it: `None` if it does not exist for the EVM (empty: no
 /// nonce, no ETH, no code), else `(nonce, ETH, code hash)`.
 pub(crate) type AccountSeen = Option<(u64, Amount, Option<B256>)>;
 
@@ -41,7 +52,7 @@ pub(crate) type AccountSeen = Option<(u64, Amount, Option<B256>)>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Read {
     Account(Address, AccountSeen),
-    Storage(B256, U256),
+    Storage(SlotRef, U256),
 }
 
 /// The state before the block with `overlay` on top.
@@ -49,6 +60,25 @@ pub(crate) enum Read {
 pub(crate) struct View<'a> {
     pub(crate) state: &'a State,
     pub(crate) overlay: &'a Overlay,
+}
+
+/// How the state before the block shows an account to the EVM.
+fn base_seen(state: &State, address: &Address) -> AccountSeen {
+    let idx = state.index_of(address)?;
+    seen_of(state.account(idx)?, state.code_hash(idx))
+}
+
+fn seen_of(account: &Account, code_hash: Option<B256>) -> AccountSeen {
+    let eth = account.eth();
+    (account.nonce != 0 || eth != 0 || code_hash.is_some()).then_some((
+        account.nonce,
+        eth,
+        code_hash,
+    ))
+}
+
+fn base_storage(state: &State, (address, slot): &SlotRef) -> U256 {
+    state.storage.get(&slot_key(address, slot))
 }
 
 impl View<'_> {
@@ -74,20 +104,17 @@ impl View<'_> {
 
     pub(crate) fn seen(&self, address: &Address) -> AccountSeen {
         let idx = self.index_of(address)?;
-        let account = self.account(idx)?;
-        let code_hash = self.code_hash(idx);
-        let eth = account.eth();
-        (account.nonce != 0 || eth != 0 || code_hash.is_some()).then_some((
-            account.nonce,
-            eth,
-            code_hash,
-        ))
+        seen_of(self.account(idx)?, self.code_hash(idx))
     }
 
-    pub(crate) fn storage(&self, key: &B256) -> U256 {
-        match self.overlay.storage.get(key) {
+    pub(crate) fn seen_at(&self, idx: AccountIndex) -> AccountSeen {
+        seen_of(self.account(idx)?, self.code_hash(idx))
+    }
+
+    pub(crate) fn storage(&self, slot: &SlotRef) -> U256 {
+        match self.overlay.storage.get(slot) {
             Some(v) => *v,
-            None => self.state.storage.get(key),
+            None => base_storage(self.state, slot),
         }
     }
 
@@ -102,27 +129,35 @@ impl View<'_> {
     pub(crate) fn holds(&self, read: &Read) -> bool {
         match read {
             Read::Account(address, seen) => self.seen(address) == *seen,
-            Read::Storage(key, value) => self.storage(key) == *value,
+            Read::Storage(slot, value) => self.storage(slot) == *value,
         }
     }
 }
 
-/// The database revm runs on: the state before the block under an overlay the database
-/// owns (the block's writes when running in order; empty when speculating), recording
-/// every read when asked to.
+/// `AccountInfo` of a seen account, with its code.
+fn info(seen: AccountSeen, code: impl FnOnce(&B256) -> Option<Bytecode>) -> Option<AccountInfo> {
+    seen.map(|(nonce, eth, code_hash)| AccountInfo {
+        balance: U256::from(eth),
+        nonce,
+        code_hash: code_hash.unwrap_or(EMPTY_CODE_HASH),
+        code: Some(code_hash.and_then(|h| code(&h)).unwrap_or_default()),
+        ..Default::default()
+    })
+}
+
+/// The database of in-order execution: the state before the block under the block's
+/// overlay, which it owns.
 #[derive(Debug)]
 pub(crate) struct BlockDb<'a> {
     pub(crate) state: &'a State,
     pub(crate) overlay: Overlay,
-    pub(crate) reads: Option<Vec<Read>>,
 }
 
 impl<'a> BlockDb<'a> {
-    pub(crate) fn new(state: &'a State, record: bool) -> Self {
+    pub(crate) fn new(state: &'a State) -> Self {
         Self {
             state,
             overlay: Overlay::default(),
-            reads: record.then(Vec::new),
         }
     }
 
@@ -139,39 +174,138 @@ impl Database for BlockDb<'_> {
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Infallible> {
         let view = self.view();
-        let seen = view.seen(&address);
-        let info = seen.map(|(nonce, eth, code_hash)| {
-            let code = code_hash.and_then(|h| view.code(&h).cloned());
-            AccountInfo {
-                balance: U256::from(eth),
-                nonce,
-                code_hash: code_hash.unwrap_or(crate::state::EMPTY_CODE_HASH),
-                code: Some(code.unwrap_or_default()),
-                ..Default::default()
-            }
-        });
-        if let Some(reads) = &mut self.reads {
-            reads.push(Read::Account(address, seen));
-        }
-        Ok(info)
+        Ok(info(view.seen(&address), |h| view.code(h).cloned()))
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Infallible> {
-        // Code never changes under a hash: nothing to validate.
         Ok(self.view().code(&code_hash).cloned().unwrap_or_default())
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Infallible> {
-        let key = slot_key(&address, &index);
-        let value = self.view().storage(&key);
-        if let Some(reads) = &mut self.reads {
-            reads.push(Read::Storage(key, value));
+        Ok(self.view().storage(&(address, index)))
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, Infallible> {
+        Ok(self.state.block_hash(number).unwrap_or_default())
+    }
+}
+
+/// Shards of the published writes (a power of two).
+const SHARDS: usize = 64;
+
+/// The writes committed so far, as speculative runs read them: accounts as the EVM sees
+/// them, storage, code. Written by the committer after each transaction, read by the
+/// workers; sharded so that readers and the writer rarely meet on one lock.
+#[derive(Debug)]
+pub(crate) struct Published {
+    accounts: Vec<RwLock<AddressMap<AccountSeen>>>,
+    storage: Vec<RwLock<HashMap<SlotRef, U256>>>,
+    code: RwLock<B256Map<Bytecode>>,
+}
+
+impl Default for Published {
+    fn default() -> Self {
+        Self {
+            accounts: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            storage: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            code: RwLock::default(),
         }
+    }
+}
+
+#[inline]
+fn account_shard(address: &Address) -> usize {
+    usize::from(address[19]) % SHARDS
+}
+
+#[inline]
+fn slot_shard((address, slot): &SlotRef) -> usize {
+    (usize::from(address[19]) ^ usize::from(slot.byte(0))) % SHARDS
+}
+
+impl Published {
+    pub(crate) fn account(&self, address: Address, seen: AccountSeen) {
+        self.accounts[account_shard(&address)]
+            .write()
+            .insert(address, seen);
+    }
+
+    pub(crate) fn slot(&self, slot: SlotRef, value: U256) {
+        self.storage[slot_shard(&slot)].write().insert(slot, value);
+    }
+
+    pub(crate) fn code(&self, hash: B256, code: &Bytecode) {
+        self.code
+            .write()
+            .entry(hash)
+            .or_insert_with(|| Bytecode::new_raw(code.original_bytes()));
+    }
+}
+
+/// The database of a speculative run: the state before the block under the writes
+/// published so far, recording every read. Code is copied into the worker's own cache
+/// (its own reference counts: the workers do not share a cache line per contract).
+#[derive(Debug)]
+pub(crate) struct SpecDb<'a> {
+    pub(crate) state: &'a State,
+    pub(crate) published: &'a Published,
+    pub(crate) reads: Vec<Read>,
+    code: B256Map<Bytecode>,
+}
+
+impl<'a> SpecDb<'a> {
+    pub(crate) fn new(state: &'a State, published: &'a Published) -> Self {
+        Self {
+            state,
+            published,
+            reads: Vec::new(),
+            code: B256Map::default(),
+        }
+    }
+
+    fn code(&mut self, hash: &B256) -> Option<Bytecode> {
+        if let Some(code) = self.code.get(hash) {
+            return Some(code.clone());
+        }
+        let original = match self.state.code_by_hash(hash) {
+            Some(code) => code.original_bytes(),
+            None => self.published.code.read().get(hash)?.original_bytes(),
+        };
+        let copy = Bytecode::new_raw(original);
+        self.code.insert(*hash, copy.clone());
+        Some(copy)
+    }
+}
+
+impl Database for SpecDb<'_> {
+    type Error = Infallible;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, Infallible> {
+        let published = self.published.accounts[account_shard(&address)]
+            .read()
+            .get(&address)
+            .copied();
+        let seen = published.unwrap_or_else(|| base_seen(self.state, &address));
+        self.reads.push(Read::Account(address, seen));
+        Ok(info(seen, |h| self.code(h)))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, Infallible> {
+        Ok(self.code(&code_hash).unwrap_or_default())
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, Infallible> {
+        let slot = (address, index);
+        let published = self.published.storage[slot_shard(&slot)]
+            .read()
+            .get(&slot)
+            .copied();
+        let value = published.unwrap_or_else(|| base_storage(self.state, &slot));
+        self.reads.push(Read::Storage(slot, value));
         Ok(value)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Infallible> {
-        // Fixed for the block: nothing to validate.
         Ok(self.state.block_hash(number).unwrap_or_default())
     }
 }

@@ -3,7 +3,7 @@
 use std::{convert::Infallible, marker::PhantomData};
 
 use revm::{
-    Context, ExecuteEvm, Journal, MainBuilder, MainContext, MainnetEvm,
+    Context, Database, ExecuteEvm, Journal, MainBuilder, MainContext, MainnetEvm,
     context::{BlockEnv as RevmBlockEnv, CfgEnv, ContextSetters, TxEnv},
     context_interface::{
         block::BlobExcessGasAndPrice,
@@ -17,24 +17,23 @@ use revm::{
 use crate::{
     evm::{
         EvmReceipt, SPEC,
-        db::{BlockDb, Overlay, View, eth_of, set_eth},
+        db::{Overlay, Published, SlotRef, View, eth_of, set_eth},
         prevrandao,
         tx::EvmTransaction,
     },
     execution::{BlockEnv, FailureReason},
     primitives::{AccountIndex, Address, Amount, B256, U256},
-    state::{Account, slot_key},
+    state::Account,
 };
 
-/// revm over Weft's block database.
-pub(crate) type Evm<'a> =
-    MainnetEvm<Context<RevmBlockEnv, TxEnv, CfgEnv, BlockDb<'a>, Journal<BlockDb<'a>>, ()>>;
+/// revm over one of Weft's block databases.
+pub(crate) type Evm<DB> = MainnetEvm<Context<RevmBlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
 
 type EvmError = EVMError<Infallible, InvalidTransaction>;
 
 /// An EVM for the block `env` over `db` (one per worker and block, reused for each of its
 /// transactions).
-pub(crate) fn new_evm<'a>(db: BlockDb<'a>, env: &BlockEnv) -> Evm<'a> {
+pub(crate) fn new_evm<DB: Database<Error = Infallible>>(db: DB, env: &BlockEnv) -> Evm<DB> {
     let mut cfg = CfgEnv::new_with_spec(SPEC);
     cfg.chain_id = env.domain.chain_id();
     let block = RevmBlockEnv {
@@ -57,10 +56,10 @@ pub(crate) fn new_evm<'a>(db: BlockDb<'a>, env: &BlockEnv) -> Evm<'a> {
 
 /// The mainnet handler, except that fees are not credited to the beneficiary: the block
 /// credits the sum of its EVM fees to the fee recipient once, after its last transaction.
-struct FeesDeferred<'a>(PhantomData<&'a ()>);
+struct FeesDeferred<DB>(PhantomData<DB>);
 
-impl<'a> Handler for FeesDeferred<'a> {
-    type Evm = Evm<'a>;
+impl<DB: Database<Error = Infallible>> Handler for FeesDeferred<DB> {
+    type Evm = Evm<DB>;
     type Error = EvmError;
     type HaltReason = HaltReason;
 
@@ -129,11 +128,11 @@ pub(crate) struct AccountWrite {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Writes {
     pub(crate) accounts: Vec<AccountWrite>,
-    pub(crate) storage: Vec<(B256, U256)>,
+    pub(crate) storage: Vec<(SlotRef, U256)>,
 }
 
 /// Runs `tx` on `evm` (against whatever its database shows) and returns its outcome.
-pub(crate) fn run(evm: &mut Evm<'_>, tx: &EvmTransaction) -> Run {
+pub(crate) fn run<DB: Database<Error = Infallible>>(evm: &mut Evm<DB>, tx: &EvmTransaction) -> Run {
     evm.ctx.set_tx(tx_env(tx));
     let result = FeesDeferred(PhantomData).run(evm);
     let state = evm.finalize();
@@ -211,7 +210,7 @@ fn writes_of(state: EvmState) -> Writes {
             for (slot, value) in account.changed_storage_slots() {
                 writes
                     .storage
-                    .push((slot_key(&address, slot), value.present_value()));
+                    .push(((address, *slot), value.present_value()));
             }
         }
         writes.accounts.push(AccountWrite {
@@ -227,13 +226,19 @@ fn writes_of(state: EvmState) -> Writes {
         });
     }
     writes.accounts.sort_unstable_by_key(|w| w.address);
-    writes.storage.sort_unstable_by_key(|&(key, _)| key);
+    writes.storage.sort_unstable_by_key(|&(slot, _)| slot);
     writes
 }
 
-/// Applies a transaction's writes to the block's overlay (over `view`'s state). An account
-/// the block has not seen gets the next fresh index, unless the transaction left it empty.
-pub(crate) fn apply(overlay: &mut Overlay, state: &crate::state::State, writes: &Writes) {
+/// Applies a transaction's writes to the block's overlay (over `state`), and to
+/// `published` when speculative runs read them. An account the block has not seen gets
+/// the next fresh index, unless the transaction left it empty.
+pub(crate) fn apply(
+    overlay: &mut Overlay,
+    state: &crate::state::State,
+    writes: &Writes,
+    published: Option<&Published>,
+) {
     for w in &writes.accounts {
         let known = View { state, overlay }.index_of(&w.address);
         let idx: AccountIndex = match known {
@@ -259,10 +264,19 @@ pub(crate) fn apply(overlay: &mut Overlay, state: &crate::state::State, writes: 
         } else if let Some((hash, code)) = &w.code {
             overlay.code_hashes.insert(idx, Some(*hash));
             overlay.code.entry(*hash).or_insert_with(|| code.clone());
+            if let Some(p) = published {
+                p.code(*hash, code);
+            }
+        }
+        if let Some(p) = published {
+            p.account(w.address, View { state, overlay }.seen_at(idx));
         }
     }
-    for &(key, value) in &writes.storage {
-        overlay.storage.insert(key, value);
+    for &(slot, value) in &writes.storage {
+        overlay.storage.insert(slot, value);
+        if let Some(p) = published {
+            p.slot(slot, value);
+        }
     }
 }
 

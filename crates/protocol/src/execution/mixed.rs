@@ -9,18 +9,20 @@ use alloy_primitives::map::B256Set;
 
 use crate::{
     channel::ChannelRecord,
+    evm::db::SlotRef,
     evm::{
-        db::{BlockDb, Overlay, View},
+        db::{BlockDb, Overlay, Published, View},
         exec::{self, Evm, Run},
     },
     execution::{
         BlockEnv, FailureReason, Receipt, Status,
+        access::{Key, for_each_access},
         commit::{Effects, NewChannel},
         prepare::{Op, Prepared, Slot},
         rules::{BlockFacts, Ctx, apply},
     },
-    primitives::{AccountIndex, Amount, B256, ETH, TokenId},
-    state::{Account, PARTITIONS, State, partition_of, position_of},
+    primitives::{AccountIndex, Amount, B256, ETH, TokenId, U256},
+    state::{Account, PARTITIONS, State, partition_of, position_of, slot_key},
     transaction::{Transaction, VerifiedTransaction},
 };
 
@@ -132,7 +134,10 @@ pub(crate) struct GasLedger {
 /// overlay, the native effects and the gas ledger. The sequential executor runs every
 /// transaction through it; the optimistic engine gives it speculative runs to validate.
 pub(crate) struct InOrder<'a> {
-    pub(crate) evm: Evm<'a>,
+    pub(crate) evm: Evm<BlockDb<'a>>,
+    /// Where the optimistic engine's workers read committed writes (`None` when running
+    /// alone).
+    pub(crate) published: Option<&'a Published>,
     pub(crate) natives: NativeEffects,
     pub(crate) ledger: GasLedger,
     pub(crate) receipts: Vec<Receipt>,
@@ -148,7 +153,8 @@ impl<'a> InOrder<'a> {
         prepared: &Prepared,
     ) -> Self {
         Self {
-            evm: exec::new_evm(BlockDb::new(state, false), env),
+            evm: exec::new_evm(BlockDb::new(state), env),
+            published: None,
             natives: NativeEffects::new(prepared.new_channels),
             ledger: GasLedger::default(),
             receipts: Vec::with_capacity(prepared.ops.len()),
@@ -179,6 +185,17 @@ impl<'a> InOrder<'a> {
         };
         let receipt = apply(op, i, &facts, &mut ctx);
         self.receipts.push(receipt);
+        if let Some(published) = self.published {
+            // What a native kind wrote, as the EVM sees it.
+            let view = self.view();
+            for_each_access(op, facts.fee_recipient, |key, _| {
+                if let Key::Account(idx) = key
+                    && let Some(account) = view.account(idx)
+                {
+                    published.account(account.address, view.seen_at(idx));
+                }
+            });
+        }
     }
 
     /// Whether the block has gas left for `tx`; if not, records its failed receipt.
@@ -207,8 +224,9 @@ impl<'a> InOrder<'a> {
         let receipt = executed.receipt(self.ledger.gas_used, price);
         self.ledger.gas_used += executed.gas_used;
         self.ledger.fees += fee;
+        let published = self.published;
         let db = self.db();
-        exec::apply(&mut db.overlay, db.state, &executed.writes);
+        exec::apply(&mut db.overlay, db.state, &executed.writes, published);
         self.receipts.push(Receipt {
             status: executed.failure.map_or(Status::Success, Status::Failed),
             fee_paid: fee,
@@ -315,7 +333,14 @@ pub(crate) fn merge(
     for (pos, record) in overlay.channels {
         state.channels.records[pos as usize] = record;
     }
-    state
-        .storage
-        .commit(overlay.storage.into_iter().collect(), pool);
+    let hash = |((address, slot), value): (SlotRef, U256)| (slot_key(&address, &slot), value);
+    let writes: Vec<(SlotRef, U256)> = overlay.storage.into_iter().collect();
+    let writes = match pool {
+        Some(pool) if writes.len() >= 1024 => {
+            use rayon::prelude::*;
+            pool.install(|| writes.into_par_iter().map(hash).collect())
+        }
+        _ => writes.into_iter().map(hash).collect(),
+    };
+    state.storage.commit(writes, pool);
 }

@@ -24,7 +24,7 @@
 //! several thread counts.
 //!
 //! **Adaptive.** When most speculative runs fail validation (a dependent chain, one hot
-//! slot), speculating only costs: after [`WINDOW`] EVM commits of which more than half were
+//! slot), speculating only costs: after [`WINDOW`] speculative runs of which more than half were
 //! re-executed, workers stop speculating and the committer runs the rest in order. The
 //! block report counts speculative runs, re-executions and whether it stopped.
 
@@ -37,7 +37,7 @@ use crate::evm::db::Overlay;
 
 use crate::{
     evm::{
-        db::{BlockDb, Read},
+        db::{Published, Read, SpecDb},
         exec::{self, Run},
     },
     execution::{
@@ -51,8 +51,8 @@ use crate::{
     transaction::VerifiedTransaction,
 };
 
-/// EVM commits over which the re-execution rate is judged.
-const WINDOW: u32 = 32;
+/// Speculative runs over which the re-execution rate is judged.
+const WINDOW: u32 = 64;
 
 /// A speculative run and what it read.
 struct Speculation {
@@ -126,6 +126,8 @@ impl Committer<'_> {
             if self.window.1 * 2 > WINDOW {
                 speculate.store(false, Ordering::Relaxed);
                 self.stats.stopped = true;
+                // Nobody reads what is published any more.
+                self.in_order.published = None;
             }
             self.window = (0, 0);
         }
@@ -154,19 +156,13 @@ pub(crate) fn run(
     let speculate = AtomicBool::new(true);
     let speculated = AtomicUsize::new(0);
     let result: Mutex<Option<(Overlay, Effects, u64, OptimisticStats)>> = Mutex::new(None);
+    let published = Published::default();
     pool.broadcast(|ctx| {
-        let mut evm = exec::new_evm(BlockDb::new(state, true), env);
+        let mut evm = exec::new_evm(SpecDb::new(state, &published), env);
         let mut speculate_one = |i: usize| {
             if matches!(ops[i], Op::Evm { .. }) && speculate.load(Ordering::Relaxed) {
-                evm.ctx.journaled_state.database.reads = Some(Vec::with_capacity(16));
                 let run = exec::run(&mut evm, evm_tx(&txs[i]));
-                let reads = evm
-                    .ctx
-                    .journaled_state
-                    .database
-                    .reads
-                    .take()
-                    .unwrap_or_default();
+                let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
                 let _ = slots[i].set(Speculation { run, reads });
                 speculated.fetch_add(1, Ordering::Relaxed);
             }
@@ -181,8 +177,10 @@ pub(crate) fn run(
                 speculate_one(i);
             }
         }
+        let mut in_order = InOrder::new(state, env, facts, prepared);
+        in_order.published = Some(&published);
         let mut c = Committer {
-            in_order: InOrder::new(state, env, facts, prepared),
+            in_order,
             next: 0,
             stats: OptimisticStats::default(),
             window: (0, 0),

@@ -328,13 +328,13 @@ impl EvmWorld {
         for (t, &token) in world.tokens.clone().iter().enumerate() {
             // Accounts hold token 0 (what the workloads send and swap in); every pair
             // holds liquidity of both its tokens.
-            let (holders, pool_holders): (&[Address], Vec<Address>) = match t {
+            let (token_holders, pool_holders): (&[Address], Vec<Address>) = match t {
                 0 => (&holders, world.pairs.clone()),
                 t => (&[], vec![world.pairs[t - 1]]),
             };
             world.seed_balances(
                 token,
-                &holders,
+                token_holders,
                 &pool_holders,
                 U256::from(10u128.pow(24)),
                 liquidity,
