@@ -29,7 +29,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::{info, warn};
 use weft_protocol::{
     primitives::{AccountIndex, B256},
-    snapshot::{StateData, StateDelta},
+    snapshot::{EvmDelta, StateData, StateDelta},
 };
 
 use crate::{node::Node, store::StoredSnapshot};
@@ -58,6 +58,8 @@ struct Snapshotter {
     channels: Vec<u32>,
     /// Secrets revealed before the last point.
     secrets_from: u32,
+    /// Contracts, code and slots changed since the last stored point.
+    evm: EvmDelta,
     /// The block of the last stored point.
     point: Option<u64>,
     full_bytes: u64,
@@ -85,6 +87,7 @@ pub(super) async fn run(
         secrets_from: initial.secrets_from,
         accounts: initial.accounts.iter().map(|(i, _)| *i).collect(),
         channels: initial.channels.iter().map(|(p, _)| *p).collect(),
+        evm: initial.evm.clone(),
         shadow,
         point: recovery.snapshot_block,
         full_bytes: recovery.snapshot_full_bytes,
@@ -103,6 +106,7 @@ pub(super) async fn run(
             .extend(block.changes.accounts.iter().map(|(i, _)| *i));
         s.channels
             .extend(block.changes.channels.iter().map(|(p, _)| *p));
+        s.evm.extend(&block.changes.evm);
         s.txs += block.txs;
         s.blocks += 1;
         s.head = Some((block.number, block.state_root));
@@ -141,7 +145,8 @@ impl Snapshotter {
         let shadow = std::mem::take(&mut self.shadow);
         let mut accounts = std::mem::take(&mut self.accounts);
         let mut channels = std::mem::take(&mut self.channels);
-        let (shadow, accounts, channels, data) = tokio::task::spawn_blocking(move || {
+        let mut evm = std::mem::take(&mut self.evm);
+        let (shadow, accounts, channels, evm, data) = tokio::task::spawn_blocking(move || {
             let data = if full {
                 shadow.encode()
             } else {
@@ -149,11 +154,12 @@ impl Snapshotter {
                 accounts.dedup();
                 channels.sort_unstable();
                 channels.dedup();
+                evm.normalize();
                 shadow
-                    .delta(&accounts, &channels, secrets_from)
+                    .delta(&accounts, &channels, secrets_from, &evm)
                     .encode(base)
             };
-            (shadow, accounts, channels, data)
+            (shadow, accounts, channels, evm, data)
         })
         .await
         .context("snapshot encoder")?;
@@ -174,6 +180,7 @@ impl Snapshotter {
             warn!(block = number, error = %e, "saving a snapshot point failed; its changes stay pending");
             self.accounts = accounts;
             self.channels = channels;
+            self.evm = evm;
             return Ok(());
         }
         if full {

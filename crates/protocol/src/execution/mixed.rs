@@ -317,16 +317,34 @@ pub(crate) fn merge(
         *state.account_mut(idx) = account;
         touched[partition_of(idx)].push(position_of(idx));
     }
+    let mut contracts: Vec<(AccountIndex, B256)> = Vec::new();
     for (idx, code_hash) in overlay.code_hashes {
         let part = &mut state.partitions[partition_of(idx)];
         let pos = position_of(idx) as u32;
+        // Code is set once, by the creation; a contract that self-destructs does so in
+        // the transaction that created it, so code never leaves a committed account.
         match code_hash {
-            Some(hash) => part.contracts.insert(pos, hash),
-            None => part.contracts.remove(&pos),
-        };
+            Some(hash) => {
+                part.contracts.insert(pos, hash);
+                contracts.push((idx, hash));
+            }
+            None => debug_assert!(!part.contracts.contains_key(&pos), "code is never removed"),
+        }
         touched[partition_of(idx)].push(position_of(idx));
     }
+    let mut new_code: Vec<B256> = overlay
+        .code
+        .keys()
+        .filter(|h| !state.code.contains_key(*h))
+        .copied()
+        .collect();
     state.code.extend(overlay.code);
+    if let Some((journal_contracts, journal_code)) = &mut state.evm_journal {
+        contracts.sort_unstable_by_key(|&(i, _)| i);
+        journal_contracts.extend(contracts);
+        new_code.sort_unstable();
+        journal_code.extend(new_code);
+    }
     if let Some(supply) = overlay.supply {
         state.supply = supply;
     }

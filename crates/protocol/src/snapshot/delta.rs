@@ -25,6 +25,8 @@ pub struct StateDelta {
     pub channels: Vec<(u32, ChannelRecord)>,
     /// Channel records in the state after it.
     pub channel_count: u32,
+    /// Contracts and code created, slots written, the recent block hashes after it.
+    pub evm: EvmDelta,
 }
 
 impl StateDelta {
@@ -54,6 +56,7 @@ impl StateDelta {
             w.u32(p);
             write_channel(&mut w, c);
         }
+        self.evm.encode(&mut w);
         out
     }
 
@@ -98,6 +101,7 @@ impl StateDelta {
             }
             channels.push((p, decode_channel(&mut r)?));
         }
+        let evm = EvmDelta::decode(&mut r)?;
         if !buf.is_empty() {
             return Err(DecodeError::TrailingBytes(buf.len()));
         }
@@ -112,6 +116,7 @@ impl StateDelta {
                 secrets,
                 channels,
                 channel_count,
+                evm,
             },
         ))
     }

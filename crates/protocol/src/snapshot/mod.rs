@@ -11,15 +11,18 @@
 //! the trees once.
 //!
 //! Full snapshot: `"WEFTSNAP" ‖ u32 version ‖ u32 accounts ‖ account* ‖ u32 tokens ‖ u128
-//! supply* ‖ u64 queuePosition ‖ u32 secrets ‖ (hashlock ‖ u64 block)* ‖ u32 channels ‖
-//! channel*`, an account being `address ‖ u64 nonce ‖ u32 n ‖ (u32 token ‖ u128 amount)^n`.
+//! supply* ‖ u64 queuePosition ‖ u32 secrets ‖ (hashlock ‖ u64 block)* ‖ evm ‖ u32 channels
+//! ‖ channel*`, an account being `address ‖ u64 nonce ‖ u32 n ‖ (u32 token ‖ u128
+//! amount)^n` and `evm` the contract section of module `evm` (code hashes, code, storage,
+//! recent block hashes).
 //!
 //! Delta: `"WEFTDLTA" ‖ u32 version ‖ u64 base ‖ u32 accountCount ‖ u32 n ‖ (u32 index ‖
 //! account)^n ‖ u32 tokens ‖ u128 supply* ‖ u64 queuePosition ‖ u32 secretsFrom ‖ u32 m ‖
 //! (hashlock ‖ u64 block)^m ‖ u32 channelCount ‖ u32 k ‖ (u32 position ‖ channel)^k`, where
 //! `base` is the block of the snapshot point it applies on top of, the accounts and channels
 //! are the changed and new ones with their values after the delta (ascending), and the
-//! secrets are those revealed from position `secretsFrom` on.
+//! secrets are those revealed from position `secretsFrom` on; the contract section of
+//! module `evm` follows.
 //!
 //! A channel record is `id ‖ u32 wallet ‖ u32 hub ‖ u32 token ‖ u128 total ‖ u128
 //! walletSide ‖ u128 hubSide ‖ u8 status`, followed for a disputed channel by `u64
@@ -40,9 +43,10 @@ pub const SNAPSHOT_MAGIC: &[u8; 8] = b"WEFTSNAP";
 /// The first bytes of a delta.
 pub const DELTA_MAGIC: &[u8; 8] = b"WEFTDLTA";
 const MAGIC: &[u8; 8] = SNAPSHOT_MAGIC;
-/// 2: channel records follow the secrets.
-const VERSION: u32 = 2;
-const DELTA_VERSION: u32 = 1;
+/// 2: channel records follow the secrets. 3: the contract section before the channels.
+const VERSION: u32 = 3;
+/// 2: the contract section at the end.
+const DELTA_VERSION: u32 = 2;
 
 /// Bytes of a channel record before its status-dependent tail.
 const CHANNEL_FIXED_LEN: usize = 32 + 3 * 4 + 3 * 16 + 1;
@@ -62,13 +66,17 @@ pub struct StateData {
     pub secrets: Vec<(B256, u64)>,
     /// Channel records in open order.
     pub channels: Vec<ChannelRecord>,
+    /// Contracts, code, storage, recent block hashes.
+    pub evm: EvmData,
 }
 
 mod delta;
+mod evm;
 #[cfg(test)]
 mod tests;
 
 pub use delta::StateDelta;
+pub use evm::{EvmData, EvmDelta};
 
 impl State {
     /// Serialises the state as a full snapshot (see the module docs).
@@ -80,6 +88,7 @@ impl State {
             &self.supply,
             self.queue_position,
             &self.secrets_in_order(),
+            &EvmData::from_state(self),
             &self.channels.records,
         )
     }
@@ -106,6 +115,7 @@ impl State {
             let idx = state.push_account(account.address);
             *state.account_mut(idx) = account;
         }
+        data.evm.install(&mut state)?;
         let mut leaves = Vec::with_capacity(data.secrets.len());
         for (i, (hashlock, block)) in data.secrets.iter().enumerate() {
             if state.secrets.revealed.insert(*hashlock, *block).is_some() {
@@ -139,6 +149,8 @@ impl State {
         }
         self.channels.changed.get_or_insert_with(Vec::new).clear();
         self.secrets.journal.get_or_insert_with(Vec::new).clear();
+        self.storage.track_changes();
+        self.evm_journal = Some(Default::default());
         self.tracked_from = Some(self.counts());
     }
 
@@ -180,6 +192,20 @@ impl State {
         if self.tracked_from.is_some() {
             self.tracked_from = Some(now);
         }
+        let (contracts, code) = self
+            .evm_journal
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default();
+        let evm = EvmDelta {
+            contracts,
+            code: code
+                .iter()
+                .filter_map(|h| self.code.get(h).map(|c| c.original_bytes()))
+                .collect(),
+            storage: self.storage.take_changes(),
+            block_hashes: self.block_hashes.iter().copied().collect(),
+        };
         StateDelta {
             accounts: indexes
                 .into_iter()
@@ -195,6 +221,7 @@ impl State {
                 .map(|p| (p, self.channels.records[p as usize].clone()))
                 .collect(),
             channel_count: now.2,
+            evm,
         }
     }
 
@@ -240,6 +267,7 @@ impl StateData {
             queue_position: state.queue_position,
             secrets: state.secrets_in_order(),
             channels: state.channels.records.clone(),
+            evm: EvmData::from_state(state),
         }
     }
 
@@ -251,6 +279,7 @@ impl StateData {
             &self.supply,
             self.queue_position,
             &self.secrets,
+            &self.evm,
             &self.channels,
         )
     }
@@ -276,6 +305,7 @@ impl StateData {
         let supply = decode_supply(&mut r)?;
         let queue_position = r.u64()?;
         let secrets = decode_secrets(&mut r)?;
+        let evm = EvmData::decode(&mut r)?;
         let channels = r.u32()? as usize;
         if channels > r.0.len() / CHANNEL_FIXED_LEN {
             return Err(DecodeError::UnexpectedEnd);
@@ -293,6 +323,7 @@ impl StateData {
             queue_position,
             secrets,
             channels: records,
+            evm,
         })
     }
 
@@ -338,17 +369,19 @@ impl StateData {
         }
         self.supply.clone_from(&delta.supply);
         self.queue_position = delta.queue_position;
-        Ok(())
+        self.evm.apply(&delta.evm)
     }
 
     /// The delta from an earlier point of this data to now: the accounts and channels at
     /// `accounts` and `channels` (changed or created since; sorted, deduplicated) with
-    /// their values now, and the secrets from position `secrets_from` on.
+    /// their values now, the secrets from position `secrets_from` on, and the contract
+    /// data `evm` lists (the blocks' [`StateDelta::evm`] since, folded and normalized).
     pub fn delta(
         &self,
         accounts: &[AccountIndex],
         channels: &[u32],
         secrets_from: u32,
+        evm: &EvmDelta,
     ) -> StateDelta {
         StateDelta {
             accounts: accounts
@@ -365,6 +398,7 @@ impl StateData {
                 .map(|&p| (p, self.channels[p as usize].clone()))
                 .collect(),
             channel_count: self.channels.len() as u32,
+            evm: self.evm.delta(evm),
         }
     }
 }
@@ -375,6 +409,7 @@ fn encode_full<'a>(
     supply: &[Amount],
     queue_position: u64,
     secrets: &[(B256, u64)],
+    evm: &EvmData,
     channels: &[ChannelRecord],
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 * count as usize + 64);
@@ -391,6 +426,7 @@ fn encode_full<'a>(
     }
     w.u64(&queue_position);
     write_secrets(&mut w, secrets);
+    evm.encode(&mut w);
     w.u32(&(channels.len() as u32));
     for c in channels {
         write_channel(&mut w, c);

@@ -156,16 +156,19 @@ fn a_delta_over_several_blocks_round_trips_and_rebuilds_the_same_root() {
     for pair in changes.chunks(2) {
         let secrets_from = copy.secrets.len() as u32;
         let (mut accounts, mut channels) = (Vec::new(), Vec::new());
+        let mut evm = EvmDelta::default();
         for d in pair {
             copy.apply(d).unwrap();
             accounts.extend(d.accounts.iter().map(|(i, _)| *i));
             channels.extend(d.channels.iter().map(|(p, _)| *p));
+            evm.extend(&d.evm);
         }
+        evm.normalize();
         accounts.sort_unstable();
         accounts.dedup();
         channels.sort_unstable();
         channels.dedup();
-        points.push(copy.delta(&accounts, &channels, secrets_from));
+        points.push(copy.delta(&accounts, &channels, secrets_from, &evm));
     }
     let encoded: Vec<Vec<u8>> = points
         .iter()
@@ -206,4 +209,95 @@ proptest! {
         bytes.extend_from_slice(&tail);
         let _ = State::decode_snapshot(&bytes);
     }
+}
+
+/// A world with contracts, then blocks of contract calls with tracked changes: what each
+/// block's delta and the snapshot of the end hold.
+fn contract_blocks() -> (StateData, Vec<StateDelta>, State) {
+    use crate::testkit::evm::{EvmWorkload, EvmWorld, rng};
+    let mut world = EvmWorld::new(24, 2);
+    world
+        .state
+        .push_block_hash(world.number, B256::repeat_byte(7));
+    world.state.track_changes();
+    let before = StateData::from_state(&world.state);
+    let mut changes = Vec::new();
+    let mut rng = rng(5);
+    // Code no contract has yet: init code that returns `PUSH1 42 PUSH1 0 MSTORE PUSH1 32
+    // PUSH1 0 RETURN`.
+    let runtime = [0x60, 0x2a, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3];
+    let mut init = vec![
+        0x60, 0x0a, 0x60, 0x0c, 0x60, 0x00, 0x39, 0x60, 0x0a, 0x60, 0x00, 0xf3,
+    ];
+    init.extend_from_slice(&runtime);
+    for workload in [
+        EvmWorkload::Mixed,
+        EvmWorkload::Swaps(2),
+        EvmWorkload::Mixed,
+    ] {
+        let mut txs = world.block(workload, 40, &mut rng);
+        if changes.is_empty() {
+            txs.push(world.tx(1, None, Default::default(), init.clone().into(), 100_000));
+        }
+        world.execute_unchecked(&txs);
+        world
+            .state
+            .push_block_hash(world.number, B256::repeat_byte(world.number as u8));
+        changes.push(world.state.take_changes());
+    }
+    (before, changes, world.state)
+}
+
+#[test]
+fn contracts_code_and_storage_survive_snapshots_and_deltas() {
+    let (mut data, changes, state) = contract_blocks();
+    assert!(!changes[0].evm.contracts.is_empty() && changes[0].evm.code.len() == 1);
+    assert!(changes.iter().all(|d| !d.evm.storage.is_empty()));
+    let bytes = state.encode_snapshot();
+    let back = State::decode_snapshot(&bytes).unwrap();
+    assert_eq!(back.state_root(), state.state_root());
+    assert_eq!(back.encode_snapshot(), bytes);
+    assert_eq!(back.storage_slots(), state.storage_slots());
+    assert_eq!(
+        back.block_hash(state.block_hashes.back().unwrap().0),
+        state.block_hashes.back().map(|b| b.1)
+    );
+
+    // Each block's delta, encoded and decoded, brings the copy to the state after it.
+    for (i, delta) in changes.iter().enumerate() {
+        let (_, decoded) = StateDelta::decode(&delta.encode(i as u64)).unwrap();
+        assert_eq!(&decoded, delta);
+        data.apply(&decoded).unwrap();
+    }
+    assert_eq!(data, StateData::from_state(&state));
+    assert_eq!(
+        State::from_data(data).unwrap().state_root(),
+        state.state_root()
+    );
+}
+
+#[test]
+fn folded_contract_deltas_keep_the_last_value_of_each_slot() {
+    let (before, changes, state) = contract_blocks();
+    let mut copy = before.clone();
+    let mut evm = EvmDelta::default();
+    let (mut accounts, mut channels) = (Vec::new(), Vec::new());
+    for d in &changes {
+        copy.apply(d).unwrap();
+        accounts.extend(d.accounts.iter().map(|(i, _)| *i));
+        channels.extend(d.channels.iter().map(|(p, _)| *p));
+        evm.extend(&d.evm);
+    }
+    evm.normalize();
+    accounts.sort_unstable();
+    accounts.dedup();
+    channels.sort_unstable();
+    channels.dedup();
+    let one = copy.delta(&accounts, &channels, before.secrets.len() as u32, &evm);
+    let mut data = before;
+    data.apply(&one).unwrap();
+    assert_eq!(
+        State::from_data(data).unwrap().state_root(),
+        state.state_root()
+    );
 }

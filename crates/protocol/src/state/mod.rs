@@ -383,10 +383,16 @@ pub struct State {
     /// Hashes of the most recent blocks (at most [`BLOCK_HASH_HISTORY`]), oldest first,
     /// for `BLOCKHASH`: history, not state (not committed by the state root).
     pub(crate) block_hashes: std::collections::VecDeque<(u64, B256)>,
+    /// Contracts `(index, code hash)` and code hashes created since the changes were last
+    /// taken, when tracked.
+    pub(crate) evm_journal: Option<EvmJournal>,
     /// Accounts, secrets and channels when changes were last taken, when tracked
     /// ([`State::track_changes`]).
     pub(crate) tracked_from: Option<(AccountIndex, u32, u32)>,
 }
+
+/// Contracts `(index, code hash)` and code hashes created since changes were last taken.
+pub(crate) type EvmJournal = (Vec<(AccountIndex, B256)>, Vec<B256>);
 
 /// How many recent block hashes `BLOCKHASH` can read (as on Ethereum).
 pub const BLOCK_HASH_HISTORY: usize = 256;
@@ -506,6 +512,7 @@ impl State {
             storage: Storage::default(),
             code: B256Map::default(),
             block_hashes: Default::default(),
+            evm_journal: None,
             tracked_from: None,
         }
     }

@@ -67,6 +67,8 @@ pub(crate) struct Shard {
     pub(crate) slots: Vec<(B256, U256)>,
     index: HashTable<u32>,
     pub(crate) tree: MerkleTree,
+    /// Positions written since the changes were last taken, when tracked.
+    pub(crate) changed: Option<Vec<u32>>,
 }
 
 impl Default for Shard {
@@ -75,6 +77,7 @@ impl Default for Shard {
             slots: Vec::new(),
             index: HashTable::new(),
             tree: MerkleTree::new(SHARD_DEPTH),
+            changed: None,
         }
     }
 }
@@ -110,7 +113,18 @@ impl Shard {
             changes.push((pos, slot_leaf(&key, &value)));
         }
         changes.sort_unstable_by_key(|&(pos, _)| pos);
+        if let Some(changed) = &mut self.changed {
+            changed.extend(changes.iter().map(|&(pos, _)| pos as u32));
+        }
         self.tree.update(&changes);
+    }
+
+    /// A shard holding `slots` in position order (keys of this shard, no repeats), its
+    /// tree built.
+    fn from_slots(slots: &[(B256, U256)]) -> Self {
+        let mut shard = Self::default();
+        shard.write(slots);
+        shard
     }
 
     fn heap_bytes(&self) -> usize {
@@ -191,6 +205,50 @@ impl Storage {
         let roots: Vec<B256> = self.shards.iter().map(|s| s.tree.root()).collect();
         siblings.extend(merkle::proof_of(&roots, shard).expect("shard in range"));
         Some((pos, siblings))
+    }
+
+    /// Storage holding each shard's `(key, value)` slots in position order; every tree
+    /// built, shards in parallel. `None` if a key sits in the wrong shard or twice.
+    pub(crate) fn from_shards(shards: &[Vec<(B256, U256)>]) -> Option<Self> {
+        if shards.len() != STORAGE_SHARDS {
+            return None;
+        }
+        let ok = shards
+            .iter()
+            .enumerate()
+            .all(|(i, slots)| slots.iter().all(|(key, _)| shard_of(key) == i));
+        if !ok {
+            return None;
+        }
+        let given: usize = shards.iter().map(Vec::len).sum();
+        let shards: Vec<Shard> = shards.par_iter().map(|s| Shard::from_slots(s)).collect();
+        let unique: usize = shards.iter().map(|s| s.slots.len()).sum();
+        (given == unique).then_some(Self { shards })
+    }
+
+    /// Starts recording written positions.
+    pub(crate) fn track_changes(&mut self) {
+        for shard in &mut self.shards {
+            shard.changed.get_or_insert_with(Vec::new).clear();
+        }
+    }
+
+    /// The slots written since tracking started or the last call: `(shard, position, key,
+    /// value)`, ascending, values now.
+    pub(crate) fn take_changes(&mut self) -> Vec<(u8, u32, B256, U256)> {
+        let mut out = Vec::new();
+        for (i, shard) in self.shards.iter_mut().enumerate() {
+            let Some(changed) = &mut shard.changed else {
+                continue;
+            };
+            changed.sort_unstable();
+            changed.dedup();
+            for pos in changed.drain(..) {
+                let (key, value) = shard.slots[pos as usize];
+                out.push((i as u8, pos, key, value));
+            }
+        }
+        out
     }
 
     /// Number of slots ever written.
