@@ -302,3 +302,88 @@ fn a_transaction_over_the_gas_the_block_has_left_is_refused() {
     assert!(out.receipts[2].is_success());
     assert_eq!(out.gas_used, 20_000_000 + evm(&out.receipts[2]).gas_used);
 }
+
+#[test]
+fn eoas_and_contracts_withdraw_to_l1_through_the_predeploy() {
+    use weft_protocol::{evm::WITHDRAWALS, execution::Withdrawal, merkle};
+    let mut world = EvmWorld::new(8, 1);
+    let l1 = Address::repeat_byte(0x11);
+    let sender = world.keys[1].address();
+    let eth_before = world.state.account_by_address(&sender).unwrap().eth();
+    let direct = world.tx(
+        1,
+        Some(WITHDRAWALS),
+        U256::from(5_000),
+        calldata("withdraw(address)", &[Arg::A(l1)]),
+        100_000,
+    );
+    let nothing = world.tx(
+        2,
+        Some(WITHDRAWALS),
+        U256::ZERO,
+        calldata("withdraw(address)", &[Arg::A(l1)]),
+        100_000,
+    );
+    let deposit = world.tx(
+        3,
+        Some(world.vault),
+        U256::from(901),
+        calldata("deposit()", &[]),
+        100_000,
+    );
+    let (a, b) = (Address::repeat_byte(0xa1), Address::repeat_byte(0xb2));
+    let split = world.tx(
+        3,
+        Some(world.vault),
+        U256::ZERO,
+        calldata("split(address,address)", &[Arg::A(a), Arg::A(b)]),
+        150_000,
+    );
+    let txs = [direct, nothing, deposit, split];
+    let out = world.execute_unchecked(&txs);
+    assert!(out.receipts[0].is_success());
+    assert_eq!(
+        out.receipts[1].status,
+        Status::Failed(FailureReason::Reverted)
+    );
+    assert!(
+        out.receipts[2].is_success() && out.receipts[3].is_success(),
+        "{:?}",
+        out.receipts[3]
+    );
+    // The value is burnt: the sender paid it (and the fee), nobody holds it.
+    let eth_after = world.state.account_by_address(&sender).unwrap().eth();
+    assert_eq!(eth_before - eth_after, 5_000 + out.receipts[0].fee_paid);
+    assert!(
+        world
+            .state
+            .account_by_address(&WITHDRAWALS)
+            .is_none_or(|acc| acc.eth() == 0)
+    );
+    // One leaf for the EOA, two for the vault's split, with distinct identifiers.
+    let w = |recipient, amount| Withdrawal {
+        recipient,
+        token: 0,
+        amount,
+    };
+    assert_eq!(
+        out.receipts[0].withdrawals(&txs[0].hash),
+        vec![(txs[0].hash, w(l1, 5_000))]
+    );
+    let split_ws = out.receipts[3].withdrawals(&txs[3].hash);
+    assert_eq!(split_ws.len(), 2);
+    assert_eq!((split_ws[0].1, split_ws[1].1), (w(a, 450), w(b, 451)));
+    assert_eq!(split_ws[0].0, txs[3].hash);
+    assert_ne!(split_ws[1].0, txs[3].hash);
+    let leaves: Vec<B256> = [&out.receipts[0], &out.receipts[3]]
+        .iter()
+        .zip([&txs[0], &txs[3]])
+        .flat_map(|(r, tx)| {
+            r.withdrawals(&tx.hash)
+                .into_iter()
+                .map(|(id, w)| w.leaf(&id))
+        })
+        .collect();
+    assert_eq!(out.withdrawal_leaves, leaves);
+    assert_eq!(out.withdrawals_root, merkle::root_of(&leaves));
+}

@@ -15,7 +15,8 @@ use revm::{Database, bytecode::Bytecode, state::AccountInfo};
 
 use crate::{
     channel::ChannelRecord,
-    primitives::{AccountIndex, Address, Amount, B256, ETH, U256},
+    evm::predeploy::{PREDEPLOY_CODE, WITHDRAWALS, predeploy_code_hash},
+    primitives::{AccountIndex, Address, Amount, B256, Bytes, ETH, U256},
     state::{Account, EMPTY_CODE_HASH, State, slot_key},
 };
 
@@ -62,8 +63,20 @@ pub(crate) struct View<'a> {
     pub(crate) overlay: &'a Overlay,
 }
 
+/// How the withdrawal predeploy shows to the EVM: no nonce, no ETH (what it receives is
+/// burnt), its one-byte code.
+fn predeploy_seen() -> AccountSeen {
+    Some((0, 0, Some(predeploy_code_hash())))
+}
+
+static PREDEPLOY_BYTECODE: std::sync::LazyLock<Bytecode> =
+    std::sync::LazyLock::new(|| Bytecode::new_raw(Bytes::copy_from_slice(&PREDEPLOY_CODE)));
+
 /// How the state before the block shows an account to the EVM.
 fn base_seen(state: &State, address: &Address) -> AccountSeen {
+    if *address == WITHDRAWALS {
+        return predeploy_seen();
+    }
     let idx = state.index_of(address)?;
     seen_of(state.account(idx)?, state.code_hash(idx))
 }
@@ -103,6 +116,9 @@ impl View<'_> {
     }
 
     pub(crate) fn seen(&self, address: &Address) -> AccountSeen {
+        if *address == WITHDRAWALS {
+            return predeploy_seen();
+        }
         let idx = self.index_of(address)?;
         seen_of(self.account(idx)?, self.code_hash(idx))
     }
@@ -123,6 +139,7 @@ impl View<'_> {
             .code
             .get(hash)
             .or_else(|| self.state.code_by_hash(hash))
+            .or_else(|| (*hash == predeploy_code_hash()).then(|| &*PREDEPLOY_BYTECODE))
     }
 
     /// Whether `read` still holds.
@@ -269,6 +286,7 @@ impl<'a> SpecDb<'a> {
         }
         let original = match self.state.code_by_hash(hash) {
             Some(code) => code.original_bytes(),
+            None if *hash == predeploy_code_hash() => PREDEPLOY_BYTECODE.original_bytes(),
             None => self.published.code.read().get(hash)?.original_bytes(),
         };
         let copy = Bytecode::new_raw(original);

@@ -3,13 +3,14 @@
 use std::{convert::Infallible, marker::PhantomData};
 
 use revm::{
-    Context, Database, ExecuteEvm, Journal, MainBuilder, MainContext, MainnetEvm,
+    Context, Database, ExecuteEvm, Journal, MainContext,
     context::{BlockEnv as RevmBlockEnv, CfgEnv, ContextSetters, TxEnv},
     context_interface::{
         block::BlobExcessGasAndPrice,
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
-    handler::{EvmTr, Handler, evm::FrameTr},
+    handler::{EthFrame, EvmTr, Handler, evm::FrameTr, instructions::EthInstructions},
+    interpreter::interpreter::EthInterpreter,
     primitives::TxKind,
     state::EvmState,
 };
@@ -18,6 +19,7 @@ use crate::{
     evm::{
         EvmReceipt, SPEC,
         db::{Overlay, Published, SlotRef, View, eth_of, set_eth},
+        predeploy::{WITHDRAWALS, WeftPrecompiles},
         prevrandao,
         tx::EvmTransaction,
     },
@@ -26,8 +28,17 @@ use crate::{
     state::Account,
 };
 
-/// revm over one of Weft's block databases.
-pub(crate) type Evm<DB> = MainnetEvm<Context<RevmBlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>>;
+/// revm's context over one of Weft's block databases.
+type Ctx<DB> = Context<RevmBlockEnv, TxEnv, CfgEnv, DB, Journal<DB>, ()>;
+
+/// revm over one of Weft's block databases, with the withdrawal predeploy.
+pub(crate) type Evm<DB> = revm::context::Evm<
+    Ctx<DB>,
+    (),
+    EthInstructions<EthInterpreter, Ctx<DB>>,
+    WeftPrecompiles,
+    EthFrame<EthInterpreter>,
+>;
 
 type EvmError = EVMError<Infallible, InvalidTransaction>;
 
@@ -47,11 +58,15 @@ pub(crate) fn new_evm<DB: Database<Error = Infallible>>(db: DB, env: &BlockEnv) 
         blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
         ..Default::default()
     };
-    Context::mainnet()
+    let ctx = Context::mainnet()
         .with_db(db)
         .with_cfg(cfg)
-        .with_block(block)
-        .build_mainnet()
+        .with_block(block);
+    revm::context::Evm::new(
+        ctx,
+        EthInstructions::new_mainnet_with_spec(SPEC),
+        WeftPrecompiles::new(SPEC),
+    )
 }
 
 /// The mainnet handler, except that fees are not credited to the beneficiary: the block
@@ -216,7 +231,8 @@ fn writes_of(state: EvmState) -> Writes {
         writes.accounts.push(AccountWrite {
             address,
             nonce: if destroyed { 0 } else { account.info.nonce },
-            eth: if destroyed {
+            // What the withdrawal predeploy received is burnt.
+            eth: if destroyed || address == WITHDRAWALS {
                 0
             } else {
                 eth_of(account.info.balance)

@@ -24,12 +24,14 @@
 
 pub(crate) mod db;
 pub(crate) mod exec;
+pub mod predeploy;
 pub mod tx;
 
 use serde::{Deserialize, Serialize};
 
 use crate::primitives::{Address, B256, Bytes, keccak256};
 
+pub use predeploy::WITHDRAWALS;
 pub use tx::{EvmTransaction, EvmTxError, MAX_TX_SIZE};
 
 /// The EVM specification every block runs under.

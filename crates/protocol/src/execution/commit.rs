@@ -98,7 +98,11 @@ pub(crate) fn commit(
         .receipts
         .iter()
         .zip(txs)
-        .filter_map(|(r, tx)| r.withdrawal.map(|w| w.leaf(&tx.hash)))
+        .flat_map(|(r, tx)| {
+            r.withdrawals(&tx.hash)
+                .into_iter()
+                .map(|(id, w)| w.leaf(&id))
+        })
         .collect();
     BlockOutput {
         withdrawals_root: merkle::root_of(&withdrawal_leaves),

@@ -386,6 +386,22 @@ impl Receipt {
     pub fn is_success(&self) -> bool {
         self.status == Status::Success
     }
+
+    /// The withdrawals it produced with the identifier each leaf commits to
+    /// ([`Withdrawal::leaf`]): a native withdrawal's is the transaction hash; an EVM
+    /// transaction's are its withdrawal predeploy events in order
+    /// ([`crate::evm::predeploy::withdrawal_id`]).
+    pub fn withdrawals(&self, tx_hash: &B256) -> Vec<(B256, Withdrawal)> {
+        let native = self.withdrawal.map(|w| (*tx_hash, w));
+        let evm = self.evm.iter().flat_map(|e| {
+            e.logs
+                .iter()
+                .filter_map(crate::evm::predeploy::withdrawal_of)
+                .enumerate()
+                .map(|(k, w)| (crate::evm::predeploy::withdrawal_id(tx_hash, k), w))
+        });
+        native.into_iter().chain(evm).collect()
+    }
 }
 
 /// The result of executing a block.

@@ -41,6 +41,7 @@ pub fn init_code(name: &str) -> Bytes {
         "Destroyer" => include_str!("../../contracts/out/Destroyer.json"),
         "Ephemeral" => include_str!("../../contracts/out/Ephemeral.json"),
         "CoinbaseReader" => include_str!("../../contracts/out/CoinbaseReader.json"),
+        "Vault" => include_str!("../../contracts/out/Vault.json"),
         other => panic!("no test contract {other}"),
     };
     let artifact: serde_json::Value = serde_json::from_str(json).expect("artifact is JSON");
@@ -213,10 +214,13 @@ pub struct EvmWorld {
     pub destroyer: Address,
     /// A `CoinbaseReader`.
     pub coinbase_reader: Address,
+    /// A `Vault` (withdraws to L1 for its users through the predeploy).
+    pub vault: Address,
     /// The last block executed.
     pub number: u64,
-    /// Counters deployed by the last generated transaction, to call next.
-    pending: Vec<(usize, Address)>,
+    /// Calls that complete the last generated transaction (a counter deployed, then
+    /// incremented; a vault deposit, then withdrawn): `(sender, callee, calldata)`.
+    pending: Vec<(usize, Address, Bytes)>,
     /// Everything done to the state since genesis, in order: what a reference EVM
     /// replays to reach the same state (the differential test).
     pub history: Vec<Setup>,
@@ -263,6 +267,7 @@ impl EvmWorld {
             creator: Address::ZERO,
             destroyer: Address::ZERO,
             coinbase_reader: Address::ZERO,
+            vault: Address::ZERO,
             number: 0,
             pending: Vec::new(),
             history: Vec::new(),
@@ -281,6 +286,7 @@ impl EvmWorld {
             "Creator",
             "Destroyer",
             "CoinbaseReader",
+            "Vault",
         ] {
             deploys.push(init_code(name));
         }
@@ -299,7 +305,9 @@ impl EvmWorld {
             creator,
             destroyer,
             coinbase_reader,
-        ] = created[pools + 1..].try_into().expect("six contracts");
+            vault,
+        ] = created[pools + 1..].try_into().expect("seven contracts");
+        world.vault = vault;
         (
             world.router,
             world.counter,
@@ -593,12 +601,11 @@ impl EvmWorld {
     }
 
     fn mixed(&mut self, from: usize, rng: &mut SmallRng) -> VerifiedTransaction {
-        if let Some((owner, counter)) = self.pending.pop() {
-            let data = calldata("increment()", &[]);
-            return self.tx(owner, Some(counter), U256::ZERO, data, 100_000);
+        if let Some((sender, callee, data)) = self.pending.pop() {
+            return self.tx(sender, Some(callee), U256::ZERO, data, 150_000);
         }
         let ty = [TxType::Legacy, TxType::AccessList, TxType::DynamicFee][rng.random_range(0..3)];
-        match rng.random_range(0..14) {
+        match rng.random_range(0..16) {
             0 => self.generate(EvmWorkload::EthTransfers, from, rng),
             1 | 2 => self.generate(EvmWorkload::Erc20Random, from, rng),
             3 => self.generate(EvmWorkload::Erc20Mints, from, rng),
@@ -620,7 +627,8 @@ impl EvmWorld {
                 // Deploy a counter and call it in the same block (next nonce, same sender).
                 let address = self.keys[from].address().create(self.nonces[from]);
                 let deploy = self.tx(from, None, U256::ZERO, init_code("Counter"), 300_000);
-                self.pending.push((from, address));
+                self.pending
+                    .push((from, address, calldata("increment()", &[])));
                 deploy
             }
             8 => {
@@ -655,6 +663,32 @@ impl EvmWorld {
             11 => {
                 let data = calldata("read()", &[]);
                 self.tx(from, Some(self.coinbase_reader), U256::ZERO, data, 100_000)
+            }
+            13 => {
+                // A withdrawal to L1 from an EOA, straight to the predeploy (now and then
+                // with nothing to withdraw: reverted).
+                let to = self.random_account(rng);
+                let data = calldata("withdraw(address)", &[Arg::A(to)]);
+                let value = U256::from(rng.random_range(0..3u64) * 1_000);
+                self.tx(from, Some(crate::evm::WITHDRAWALS), value, data, 100_000)
+            }
+            14 => {
+                // A deposit into the vault, then a withdrawal by the vault for its user,
+                // split over two L1 recipients.
+                let (a, b) = (self.random_account(rng), self.random_account(rng));
+                self.pending.push((
+                    from,
+                    self.vault,
+                    calldata("split(address,address)", &[Arg::A(a), Arg::A(b)]),
+                ));
+                let value = U256::from(rng.random_range(2..5000u64));
+                self.tx(
+                    from,
+                    Some(self.vault),
+                    value,
+                    calldata("deposit()", &[]),
+                    100_000,
+                )
             }
             12 => {
                 // A nonce gap: refused, the nonce is not consumed.
