@@ -79,7 +79,26 @@ mod tests {
             let preimage = proof.account.leaf_preimage();
             assert_eq!(preimage.len(), 28 + 20 * n as usize, "{n} balances");
             assert_eq!(proof.account.leaf_hash(), keccak256(&preimage));
+            // A contract's leaf has its code hash after the nonce: 60 + 20 n bytes.
+            let code_hash = B256::repeat_byte(9);
+            let contract = proof.account.leaf_preimage_with_code(Some(&code_hash));
+            assert_eq!(contract.len(), 60 + 20 * n as usize);
+            assert_ne!(contract.len(), 64);
         }
+
+        // Storage leaf: 0x01 ‖ key ‖ value, 65 bytes.
+        let key = weft_protocol::state::slot_key(&Address::repeat_byte(5), &U256::from(3));
+        assert_eq!(
+            weft_protocol::state::slot_leaf(&key, &U256::from(4)),
+            keccak256(
+                [
+                    &[1u8][..],
+                    key.as_slice(),
+                    &U256::from(4).to_be_bytes::<32>()
+                ]
+                .concat()
+            )
+        );
 
         // Channel leaf: 93 bytes open or closed, 133 disputed.
         let state = ChannelState {

@@ -57,6 +57,8 @@
 //!     fee_recipient: Address::repeat_byte(0xfe),
 //!     domain,
 //!     dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
+//!     gas_limit: weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+//!     base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
 //! };
 //! let (mut a, mut b) = (genesis.clone(), genesis);
 //! let seq = SequentialExecutor.execute_block(&mut a, &env, &[verified.clone()]).unwrap();

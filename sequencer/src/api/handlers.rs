@@ -335,7 +335,10 @@ pub async fn account_proof(
         state_root: state.state_root(),
         block_number,
         leaf: proof.account.leaf_hash(),
-        leaf_preimage: proof.account.leaf_preimage().into(),
+        leaf_preimage: proof
+            .account
+            .leaf_preimage_with_code(proof.code_hash.as_ref())
+            .into(),
         leaf_index: weft_protocol::state::proof_path(index),
         accounts_root: state.accounts_root(),
         proof,
