@@ -256,7 +256,21 @@ pub(crate) fn apply(
     published: Option<&Published>,
 ) {
     for w in &writes.accounts {
-        let known = View { state, overlay }.index_of(&w.address);
+        let view = View { state, overlay };
+        let known = view.index_of(&w.address);
+        // An account the transaction touched but left as it was (a called contract, the
+        // predeploy) is not written: no overlay entry, nothing published, no rehash.
+        if let Some(idx) = known
+            && !w.destroyed
+            && w.code.is_none()
+            && view
+                .seen_at(idx)
+                .map_or(w.nonce == 0 && w.eth == 0, |(nonce, eth, _)| {
+                    nonce == w.nonce && eth == w.eth
+                })
+        {
+            continue;
+        }
         let idx: AccountIndex = match known {
             Some(idx) => idx,
             None if w.nonce == 0 && w.eth == 0 && w.code.is_none() => continue,
@@ -298,14 +312,14 @@ pub(crate) fn apply(
 
 impl Executed {
     /// The receipt's EVM part, given the block's gas used before it and the price paid.
-    pub(crate) fn receipt(&self, cumulative_before: u64, price: u128) -> EvmReceipt {
+    pub(crate) fn into_receipt(self, cumulative_before: u64, price: u128) -> EvmReceipt {
         EvmReceipt {
             gas_used: self.gas_used,
             cumulative_gas_used: cumulative_before + self.gas_used,
             effective_gas_price: price,
-            logs: self.logs.clone(),
+            logs: self.logs,
             contract_address: self.contract_address,
-            revert_data: self.revert_data.clone(),
+            revert_data: self.revert_data,
         }
     }
 }

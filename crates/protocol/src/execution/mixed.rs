@@ -214,21 +214,22 @@ impl<'a> InOrder<'a> {
     }
 
     /// Applies a run (speculative and validated, or just run) and records its receipt.
-    pub(crate) fn commit(&mut self, tx: &crate::evm::EvmTransaction, run: &Run) {
+    pub(crate) fn commit(&mut self, tx: &crate::evm::EvmTransaction, run: Run) {
         let executed = match run {
             Ok(executed) => executed,
-            Err(reason) => return self.refused(*reason),
+            Err(reason) => return self.refused(reason),
         };
         let price = tx.effective_gas_price(self.env.base_fee);
         let fee = u128::from(executed.gas_used) * price;
-        let receipt = executed.receipt(self.ledger.gas_used, price);
-        self.ledger.gas_used += executed.gas_used;
-        self.ledger.fees += fee;
         let published = self.published;
         let db = self.db();
         exec::apply(&mut db.overlay, db.state, &executed.writes, published);
+        let status = executed.failure.map_or(Status::Success, Status::Failed);
+        let receipt = executed.into_receipt(self.ledger.gas_used, price);
+        self.ledger.gas_used += receipt.gas_used;
+        self.ledger.fees += fee;
         self.receipts.push(Receipt {
-            status: executed.failure.map_or(Status::Success, Status::Failed),
+            status,
             fee_paid: fee,
             withdrawal: None,
             evm: Some(Box::new(receipt)),
@@ -290,7 +291,7 @@ pub(crate) fn run_in_order<'a>(
                 let tx = evm_tx(tx);
                 if in_order.admit(tx) {
                     let run = in_order.run(tx);
-                    in_order.commit(tx, &run);
+                    in_order.commit(tx, run);
                 }
             }
             native => in_order.native(native, i as u32),

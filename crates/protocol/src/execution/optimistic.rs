@@ -29,7 +29,7 @@
 //! block report counts speculative runs, re-executions and whether it stopped.
 
 use std::sync::{
-    Mutex, OnceLock,
+    Mutex,
     atomic::{AtomicBool, AtomicUsize, Ordering},
 };
 
@@ -89,7 +89,7 @@ impl Committer<'_> {
         i: usize,
         op: &Op,
         tx: &VerifiedTransaction,
-        speculation: Option<&Speculation>,
+        speculation: Option<Speculation>,
         speculate: &AtomicBool,
     ) {
         let Op::Evm { .. } = op else {
@@ -101,20 +101,24 @@ impl Committer<'_> {
             return;
         }
         match speculation {
-            Some(s) if s.reads.iter().all(|read| self.in_order.view().holds(read)) => {
+            Some(s)
+                if s.reads
+                    .iter()
+                    .all(|read| self.in_order.view().still_holds(read)) =>
+            {
                 self.note(false, speculate);
-                self.in_order.commit(tx, &s.run);
+                self.in_order.commit(tx, s.run);
             }
             Some(_) => {
                 self.stats.reexecuted += 1;
                 self.note(true, speculate);
                 let run = self.in_order.run(tx);
-                self.in_order.commit(tx, &run);
+                self.in_order.commit(tx, run);
             }
             None => {
                 self.stats.in_order += 1;
                 let run = self.in_order.run(tx);
-                self.in_order.commit(tx, &run);
+                self.in_order.commit(tx, run);
             }
         }
     }
@@ -150,7 +154,7 @@ pub(crate) fn run(
 ) -> (Overlay, Effects, u64, OptimisticStats) {
     let ops = &prepared.ops;
     let n = ops.len();
-    let slots: Vec<OnceLock<Speculation>> = (0..n).map(|_| OnceLock::new()).collect();
+    let slots: Vec<Mutex<Option<Speculation>>> = (0..n).map(|_| Mutex::new(None)).collect();
     let ready: Vec<AtomicBool> = (0..n).map(|_| AtomicBool::new(false)).collect();
     let next = AtomicUsize::new(0);
     let speculate = AtomicBool::new(true);
@@ -163,7 +167,7 @@ pub(crate) fn run(
             if matches!(ops[i], Op::Evm { .. }) && speculate.load(Ordering::Relaxed) {
                 let run = exec::run(&mut evm, evm_tx(&txs[i]));
                 let reads = std::mem::take(&mut evm.ctx.journaled_state.database.reads);
-                let _ = slots[i].set(Speculation { run, reads });
+                *slots[i].lock().expect("no worker panicked") = Some(Speculation { run, reads });
                 speculated.fetch_add(1, Ordering::Relaxed);
             }
             ready[i].store(true, Ordering::Release);
@@ -189,7 +193,8 @@ pub(crate) fn run(
         while c.next < n {
             while c.next < n && ready[c.next].load(Ordering::Acquire) {
                 let i = c.next;
-                c.commit(i, &ops[i], &txs[i], slots[i].get(), &speculate);
+                let speculation = slots[i].lock().expect("no worker panicked").take();
+                c.commit(i, &ops[i], &txs[i], speculation, &speculate);
                 c.next += 1;
             }
             if c.next == n {
