@@ -11,16 +11,22 @@
 //!   is preparing and executing the block, `total` adds committing it (storage shards,
 //!   partition trees, the state root).
 //!
-//! Each figure is the median of `WEFT_BENCH_RUNS` runs (default 3) on a fresh copy of the
-//! world (copy not timed). Speedup: `exec` over the 1-thread in-order `exec`, measured in
+//! Each figure is the median of `WEFT_BENCH_RUNS` runs (default 5) on a fresh copy of the
+//! world (copy not timed); each run goes through every executor in turn, so that the
+//! machine's drift spreads over all of them alike. mimalloc is the allocator, as in Weft's
+//! binaries. Speedup: `exec` over the 1-thread in-order `exec`, measured in
 //! the same run. Gas/s counts the gas the block's receipts report.
 
 use std::time::{Duration, Instant};
 
 use revm::ExecuteCommitEvm;
+
+/// The allocator of Weft's binaries (and pevm's benchmarks): revm allocates per
+/// transaction, and the optimistic engine frees on one thread what another allocated.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use weft_protocol::{
     execution::{BlockExecutor, ParallelExecutor, SequentialExecutor},
-    state::State,
     testkit::{
         bench_output_dir,
         evm::{
@@ -101,6 +107,32 @@ impl Row {
 /// the share of EVM transactions re-executed (optimistic runs).
 type Measured = (u64, Option<Duration>, Option<f64>);
 
+/// One executor's measurements over the runs.
+#[derive(Default)]
+struct Samples {
+    total: Vec<Duration>,
+    exec: Vec<Duration>,
+    gas: u64,
+    reexecuted: Vec<f64>,
+}
+
+impl Samples {
+    fn push(&mut self, total: Duration, (gas, exec, reexecuted): Measured) {
+        self.total.push(total);
+        self.exec.extend(exec);
+        self.gas = gas;
+        self.reexecuted.extend(reexecuted);
+    }
+
+    fn reexecuted(&self) -> Option<f64> {
+        let mut r = self.reexecuted.clone();
+        r.sort_by(f64::total_cmp);
+        r.get(r.len() / 2).copied()
+    }
+}
+
+/// Runs every executor once per round, `runs` rounds, so that the machine's drift over
+/// time spreads over all of them alike, and takes medians.
 fn bench_workload(
     rows: &mut Vec<Row>,
     name: &str,
@@ -121,22 +153,49 @@ fn bench_workload(
             )
         })
         .collect();
-
-    // Plain revm: EVM transactions only (native kinds have no counterpart).
-    if evm_txs.len() == txs.len() {
-        let mut times = Vec::new();
-        let mut gas = 0u64;
-        for _ in 0..runs {
+    let all_evm = evm_txs.len() == txs.len();
+    let mut executors = [ParallelExecutor::new(1), ParallelExecutor::new(2)];
+    let (mut revm, mut seq) = (Samples::default(), Samples::default());
+    let mut par = [Samples::default(), Samples::default()];
+    for _ in 0..runs {
+        if all_evm {
+            // Plain revm: EVM transactions only (native kinds have no counterpart).
             let mut evm = reference::evm(db.clone(), &env);
             let envs: Vec<_> = evm_txs.iter().map(|t| reference::tx_env(t)).collect();
             let start = Instant::now();
-            gas = 0;
+            let mut gas = 0u64;
             for tx in envs {
                 gas += evm.transact_commit(tx).map_or(0, |r| r.tx_gas_used());
             }
-            times.push(start.elapsed());
+            revm.push(start.elapsed(), (gas, None, None));
+            drop(evm);
         }
-        let d = median(times).as_secs_f64();
+        let mut state = world.state.clone();
+        let start = Instant::now();
+        let out = SequentialExecutor
+            .execute_block(&mut state, &env, txs)
+            .expect("valid");
+        seq.push(start.elapsed(), (out.gas_used, None, None));
+        drop(state);
+        for (executor, samples) in executors.iter_mut().zip(&mut par) {
+            let mut state = world.state.clone();
+            let start = Instant::now();
+            let (out, report) = executor
+                .execute_block_detailed(&mut state, &env, txs)
+                .expect("valid");
+            let total = start.elapsed();
+            let re = report
+                .optimistic
+                .map(|o| 100.0 * f64::from(o.reexecuted) / evm_txs.len().max(1) as f64);
+            samples.push(
+                total,
+                (out.gas_used, Some(report.prepare + report.execute), re),
+            );
+            drop(state);
+        }
+    }
+    if all_evm {
+        let d = median(revm.total.clone()).as_secs_f64();
         rows.push(Row {
             workload: name.into(),
             accounts,
@@ -144,44 +203,13 @@ fn bench_workload(
             threads: 1,
             exec_tps: n / d,
             total_tps: None,
-            gas_per_s: gas as f64 / d,
+            gas_per_s: revm.gas as f64 / d,
             speedup: None,
             reexecuted: None,
         });
         rows.last().expect("pushed").print();
     }
-
-    let run = |state: &State, exec: &mut dyn FnMut(&mut State) -> Measured| {
-        let mut totals = Vec::new();
-        let mut execs = Vec::new();
-        let mut reexec = Vec::new();
-        let mut gas = 0;
-        for _ in 0..runs {
-            let mut s = state.clone();
-            let start = Instant::now();
-            let (g, exec_time, re) = exec(&mut s);
-            totals.push(start.elapsed());
-            execs.push(exec_time.unwrap_or_default());
-            reexec.extend(re);
-            gas = g;
-            drop(s);
-        }
-        reexec.sort_by(f64::total_cmp);
-        (
-            median(totals),
-            median(execs),
-            gas,
-            reexec.get(reexec.len() / 2).copied(),
-        )
-    };
-
-    let (total, _, gas, _) = run(&world.state, &mut |s| {
-        let out = SequentialExecutor
-            .execute_block(s, &env, txs)
-            .expect("valid");
-        (out.gas_used, None, None)
-    });
-    let seq_total = total.as_secs_f64();
+    let seq_total = median(seq.total.clone()).as_secs_f64();
     rows.push(Row {
         workload: name.into(),
         accounts,
@@ -189,29 +217,14 @@ fn bench_workload(
         threads: 1,
         exec_tps: f64::NAN,
         total_tps: Some(n / seq_total),
-        gas_per_s: gas as f64 / seq_total,
+        gas_per_s: seq.gas as f64 / seq_total,
         speedup: None,
         reexecuted: None,
     });
     rows.last().expect("pushed").print();
-
-    let mut base_exec = None;
-    for threads in [1usize, 2] {
-        let mut executor = ParallelExecutor::new(threads);
-        let (total, exec, gas, reexec) = run(&world.state, &mut |s| {
-            let (out, report) = executor
-                .execute_block_detailed(s, &env, txs)
-                .expect("valid");
-            if std::env::var("WEFT_BENCH_DEBUG").is_ok() {
-                eprintln!("{:?}", report.optimistic);
-            }
-            let re = report
-                .optimistic
-                .map(|o| 100.0 * f64::from(o.reexecuted) / evm_txs.len().max(1) as f64);
-            (out.gas_used, Some(report.prepare + report.execute), re)
-        });
-        let exec = exec.as_secs_f64();
-        let base = *base_exec.get_or_insert(exec);
+    let base = median(par[0].exec.clone()).as_secs_f64();
+    for (threads, samples) in [1usize, 2].into_iter().zip(&par) {
+        let exec = median(samples.exec.clone()).as_secs_f64();
         rows.push(Row {
             workload: name.into(),
             accounts,
@@ -222,10 +235,10 @@ fn bench_workload(
             },
             threads,
             exec_tps: n / exec,
-            total_tps: Some(n / total.as_secs_f64()),
-            gas_per_s: gas as f64 / exec,
+            total_tps: Some(n / median(samples.total.clone()).as_secs_f64()),
+            gas_per_s: samples.gas as f64 / exec,
             speedup: Some(base / exec),
-            reexecuted: reexec,
+            reexecuted: samples.reexecuted(),
         });
         rows.last().expect("pushed").print();
     }
@@ -233,7 +246,7 @@ fn bench_workload(
 
 fn main() {
     let block_txs = env_num("WEFT_BENCH_EVM_TXS", 10_000);
-    let runs = env_num("WEFT_BENCH_RUNS", 3);
+    let runs = env_num("WEFT_BENCH_RUNS", 5);
     let mut rows = Vec::new();
     println!(
         "{:<14} {:>9} {:>11} {:>3} {:>11} {:>11} {:>8} {:>8} {:>8}",
