@@ -43,7 +43,7 @@ test: deps
 ## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
 ## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs).
 bench: deps
-	$(CARGO) bench --workspace --bench executor --bench da --bench prover --bench hub --bench restart
+	$(CARGO) bench --workspace --bench executor --bench evm --bench da --bench prover --bench hub --bench restart
 	$(CARGO) $(BUILD) --release
 	$(TARGET_DIR)/release/weft-loadgen
 

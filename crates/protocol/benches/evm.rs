@@ -248,6 +248,7 @@ fn main() {
     let block_txs = env_num("WEFT_BENCH_EVM_TXS", 10_000);
     let runs = env_num("WEFT_BENCH_RUNS", 5);
     let mut rows = Vec::new();
+    let mut memory = Vec::new();
     println!(
         "{:<14} {:>9} {:>11} {:>3} {:>11} {:>11} {:>8} {:>8} {:>8}",
         "workload",
@@ -265,10 +266,14 @@ fn main() {
         let world = EvmWorld::new(accounts, 64);
         let db = reference::world_db(&world);
         let slots = world.state.storage_slots();
+        let per_slot = world.state.storage_heap_bytes() as f64 / slots as f64;
         eprintln!(
-            "world of {accounts} accounts, {slots} storage slots: built in {:.1} s",
+            "world of {accounts} accounts, {slots} storage slots ({per_slot:.0} bytes each): built in {:.1} s",
             started.elapsed().as_secs_f64()
         );
+        memory.push(format!(
+            r#"{{"accounts":{accounts},"storageSlots":{slots},"bytesPerSlot":{per_slot:.1}}}"#
+        ));
         for (name, workload) in [
             ("eth-transfer", EvmWorkload::EthTransfers),
             ("erc20-random", EvmWorkload::Erc20Random),
@@ -291,8 +296,9 @@ fn main() {
     }
     let dir = bench_output_dir();
     let json = format!(
-        "[\n  {}\n]\n",
-        rows.iter().map(Row::json).collect::<Vec<_>>().join(",\n  ")
+        "{{\"rows\": [\n  {}\n],\n\"storageMemory\": [{}]}}\n",
+        rows.iter().map(Row::json).collect::<Vec<_>>().join(",\n  "),
+        memory.join(", ")
     );
     std::fs::write(dir.join("evm.json"), json).expect("write evm.json");
     println!("\nwrote {}", dir.join("evm.json").display());

@@ -653,6 +653,11 @@ impl State {
         self.storage.len()
     }
 
+    /// Heap bytes held by contract storage (slots, indexes, shard trees).
+    pub fn storage_heap_bytes(&self) -> usize {
+        self.storage.heap_bytes()
+    }
+
     /// A proof of a written storage slot under [`Self::state_root`] (`None` for a slot
     /// never written: it reads zero, and the dense shard trees prove presence only).
     pub fn storage_proof(
