@@ -146,8 +146,8 @@ fn the_engine_reports_what_it_speculated_and_reexecuted() {
     let stats = report.optimistic.expect("an optimistic block");
     assert_eq!(stats.speculated + stats.in_order, 500, "{stats:?}");
     assert!(stats.reexecuted <= stats.speculated, "{stats:?}");
-    // Every transaction of a chain reads the previous one's write: a speculation can only
-    // hold for the first transaction of the block.
+    // Every transaction of a chain reads the previous one's write: a speculation holds
+    // only if its predecessor committed before it read the counter.
     let mut world = WORLD.clone();
     let txs = world.block(EvmWorkload::Chain, 500, &mut rng(2));
     let mut state = WORLD.state.clone();
@@ -155,7 +155,8 @@ fn the_engine_reports_what_it_speculated_and_reexecuted() {
         .execute_block_detailed(&mut state, &EvmWorld::env(WORLD.number + 1), &txs)
         .unwrap();
     let stats = report.optimistic.expect("an optimistic block");
-    assert!(stats.reexecuted + 1 >= stats.speculated, "{stats:?}");
-    // After a window of 64 speculations almost all re-executed, speculation stops.
-    assert!(stats.stopped || stats.speculated < 65, "{stats:?}");
+    assert_eq!(stats.speculated + stats.in_order, 500, "{stats:?}");
+    assert!(stats.reexecuted <= stats.speculated, "{stats:?}");
+    // Speculation stops only after a window of 64 with more than half re-executed.
+    assert!(!stats.stopped || stats.reexecuted > 32, "{stats:?}");
 }
