@@ -127,13 +127,6 @@ impl View<'_> {
         seen_of(self.account(idx)?, self.code_hash(idx))
     }
 
-    pub(crate) fn storage(&self, slot: &SlotRef) -> U256 {
-        match self.overlay.storage.get(slot) {
-            Some(v) => *v,
-            None => base_storage(self.state, slot),
-        }
-    }
-
     pub(crate) fn code(&self, hash: &B256) -> Option<&Bytecode> {
         self.overlay
             .code
@@ -180,6 +173,9 @@ fn info(seen: AccountSeen, code: impl FnOnce(&B256) -> Option<Bytecode>) -> Opti
 pub(crate) struct BlockDb<'a> {
     pub(crate) state: &'a State,
     pub(crate) overlay: Overlay,
+    /// Slots read from the state before the block, which cannot change during it: a slot
+    /// read again (a pair's token addresses, a hot total supply) costs no keccak of its key.
+    base_reads: HashMap<SlotRef, U256>,
 }
 
 impl<'a> BlockDb<'a> {
@@ -187,6 +183,7 @@ impl<'a> BlockDb<'a> {
         Self {
             state,
             overlay: Overlay::default(),
+            base_reads: HashMap::default(),
         }
     }
 
@@ -211,7 +208,15 @@ impl Database for BlockDb<'_> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, Infallible> {
-        Ok(self.view().storage(&(address, index)))
+        let slot = (address, index);
+        if let Some(v) = self.overlay.storage.get(&slot) {
+            return Ok(*v);
+        }
+        let state = self.state;
+        Ok(*self
+            .base_reads
+            .entry(slot)
+            .or_insert_with(|| base_storage(state, &slot)))
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, Infallible> {
