@@ -87,8 +87,9 @@ impl<DB: Database<Error = Infallible>> Handler for FeesDeferred<DB> {
     }
 }
 
-/// revm's transaction environment for `tx`.
-fn tx_env(tx: &EvmTransaction) -> TxEnv {
+/// revm's transaction environment for `tx` (also the plain-revm reference's, in the
+/// testkit: the differential test compares execution, not this plumbing).
+pub(crate) fn tx_env(tx: &EvmTransaction) -> TxEnv {
     use alloy_consensus::Transaction as _;
     use alloy_eips::Typed2718;
     let envelope = tx.envelope();

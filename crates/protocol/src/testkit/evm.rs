@@ -740,7 +740,6 @@ pub mod reference {
         context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv},
         context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
         database::{CacheDB, EmptyDB},
-        primitives::TxKind,
         state::AccountInfo,
     };
 
@@ -755,28 +754,12 @@ pub mod reference {
     /// revm's in-memory database.
     pub type Db = CacheDB<EmptyDB>;
 
-    /// revm's transaction environment for an EVM transaction.
+    /// revm's transaction environment for an EVM transaction (Weft's own conversion).
     pub fn tx_env(tx: &VerifiedTransaction) -> TxEnv {
-        use alloy_consensus::Transaction as _;
-        use alloy_eips::Typed2718;
         let Transaction::Evm(t) = &tx.transaction else {
             panic!("EVM transactions only")
         };
-        let e = t.envelope();
-        TxEnv {
-            tx_type: e.ty(),
-            caller: t.sender(),
-            gas_limit: e.gas_limit(),
-            gas_price: e.max_fee_per_gas(),
-            kind: e.to().map_or(TxKind::Create, TxKind::Call),
-            value: e.value(),
-            data: e.input().clone(),
-            nonce: e.nonce(),
-            chain_id: e.chain_id(),
-            access_list: e.access_list().cloned().unwrap_or_default(),
-            gas_priority_fee: e.max_priority_fee_per_gas(),
-            ..Default::default()
-        }
+        crate::evm::exec::tx_env(t)
     }
 
     /// revm for the block `env` over `db` (mainnet handler: the tip to the beneficiary,
