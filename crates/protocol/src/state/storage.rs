@@ -13,7 +13,8 @@
 //! value zero. Keys are uniformly distributed, so the writes of one hot contract spread
 //! over every shard and commitment stays parallel. The trade-off against a sparse tree over
 //! the key: no non-membership proofs (a slot without a leaf reads zero), but the same dense
-//! tree code as accounts and about 136 bytes per slot (measured by `make bench`).
+//! tree code as accounts and about 169 bytes per slot at 2M slots (measured by `make
+//! bench`).
 
 use hashbrown::HashTable;
 use rayon::prelude::*;
@@ -92,6 +93,12 @@ impl Shard {
     /// Sets slots (any order, keys of this shard, no repeats) and rehashes their leaves:
     /// existing keys in place, new keys appended in the order given.
     fn write(&mut self, writes: &[(B256, U256)]) {
+        // Grow by a quarter, not double (see `merkle::grow`): slots are most of the memory.
+        let room = self.slots.capacity() - self.slots.len();
+        if writes.len() > room {
+            let extra = writes.len().max(self.slots.len() / 4);
+            self.slots.reserve_exact(extra);
+        }
         let mut changes = Vec::with_capacity(writes.len());
         for &(key, value) in writes {
             let pos = match self.position(&key) {
