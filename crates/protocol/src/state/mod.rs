@@ -28,8 +28,10 @@
 //! Account leaves are 28 + 20·n bytes (60 + 20·n for contracts) and storage leaves 65,
 //! never 64: see `deploy/contracts/Merkle.sol` on why no leaf may be 64 bytes.
 
+mod proof;
 mod storage;
 
+pub use proof::{AccountProof, StorageProof, state_root_of};
 pub(crate) use storage::Storage;
 pub use storage::{SHARD_DEPTH, STORAGE_SHARDS, shard_of, slot_key, slot_leaf};
 
@@ -407,80 +409,6 @@ pub struct GenesisAccount {
     pub balances: Vec<Balance>,
 }
 
-/// An account with a proof of its leaf under a state root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountProof {
-    /// The account's index.
-    pub index: AccountIndex,
-    /// The account.
-    pub account: Account,
-    /// The code hash of a contract (absent for other accounts).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub code_hash: Option<B256>,
-    /// `ACCOUNT_PROOF_LEN` siblings: partition path, the path over partition roots, the
-    /// storage root.
-    pub siblings: Vec<B256>,
-    /// The rest of the state root's preimage.
-    pub channels_root: B256,
-    /// See [`State::state_root`].
-    pub secrets_root: B256,
-    /// See [`State::state_root`].
-    pub tokens_hash: B256,
-    /// See [`State::state_root`].
-    pub queue_position: u64,
-}
-
-impl AccountProof {
-    /// Checks the proof against `state_root`.
-    pub fn verify(&self, state_root: &B256) -> bool {
-        self.accounts_root().is_some_and(|accounts_root| {
-            state_root_of(
-                &accounts_root,
-                &self.channels_root,
-                &self.secrets_root,
-                &self.tokens_hash,
-                self.queue_position,
-            ) == *state_root
-        })
-    }
-
-    /// The `accountsRoot` the proof leads to (`None` if it has the wrong length), with the
-    /// generic rule of [`merkle::verify`].
-    pub fn accounts_root(&self) -> Option<B256> {
-        if self.siblings.len() != ACCOUNT_PROOF_LEN {
-            return None;
-        }
-        let path = proof_path(self.index);
-        let mut h = self.account.leaf_hash_with_code(self.code_hash.as_ref());
-        for (k, s) in self.siblings.iter().enumerate() {
-            h = if (path >> k) & 1 == 0 {
-                hash_pair(&h, s)
-            } else {
-                hash_pair(s, &h)
-            };
-        }
-        Some(h)
-    }
-}
-
-/// `keccak256(accountsRoot ‖ channelsRoot ‖ secretsRoot ‖ tokensHash ‖ uint256(queuePosition))`.
-pub fn state_root_of(
-    accounts_root: &B256,
-    channels_root: &B256,
-    secrets_root: &B256,
-    tokens_hash: &B256,
-    queue_position: u64,
-) -> B256 {
-    let mut buf = [0u8; 160];
-    buf[..32].copy_from_slice(accounts_root.as_slice());
-    buf[32..64].copy_from_slice(channels_root.as_slice());
-    buf[64..96].copy_from_slice(secrets_root.as_slice());
-    buf[96..128].copy_from_slice(tokens_hash.as_slice());
-    buf[128..].copy_from_slice(&word_u64(queue_position));
-    keccak256(buf)
-}
-
 impl Default for State {
     fn default() -> Self {
         Self::new()
@@ -791,46 +719,6 @@ impl State {
     }
 }
 
-/// A storage slot with a proof of its leaf under a state root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StorageProof {
-    /// The contract.
-    pub address: Address,
-    /// The slot.
-    pub slot: crate::primitives::U256,
-    /// Its value.
-    pub value: crate::primitives::U256,
-    /// Its position in its shard.
-    pub position: u64,
-    /// `STORAGE_PROOF_LEN` siblings: the shard path, the path over shard roots, the
-    /// partitions root.
-    pub siblings: Vec<B256>,
-}
-
-impl StorageProof {
-    /// The index the proof verifies at: `position | (shard << SHARD_DEPTH) | (1 << 32)`.
-    pub fn path(&self) -> u64 {
-        let key = slot_key(&self.address, &self.slot);
-        self.position
-            | ((shard_of(&key) as u64) << SHARD_DEPTH)
-            | (1 << (SHARD_DEPTH + PARTITION_BITS))
-    }
-
-    /// Checks the proof against the `accountsRoot` of a state root's preimage (an
-    /// [`AccountProof`] of any account gives the rest: see [`AccountProof::accounts_root`]).
-    pub fn verify(&self, accounts_root: &B256) -> bool {
-        self.siblings.len() == STORAGE_PROOF_LEN
-            && self.position < (1 << SHARD_DEPTH)
-            && merkle::verify(
-                &slot_leaf(&slot_key(&self.address, &self.slot), &self.value),
-                self.path(),
-                &self.siblings,
-                accounts_root,
-            )
-    }
-}
-
 impl Account {
     /// The balance of ETH.
     pub fn eth(&self) -> Amount {
@@ -839,120 +727,4 @@ impl Account {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn genesis(n: usize) -> State {
-        let allocs: Vec<GenesisAccount> = (0..n)
-            .map(|i| GenesisAccount {
-                address: Address::from_word(keccak256((i as u64).to_be_bytes())),
-                balances: vec![Balance {
-                    token: 0,
-                    amount: 1_000 + i as u128,
-                }],
-            })
-            .collect();
-        State::genesis(&allocs, 2).unwrap()
-    }
-
-    #[test]
-    fn balances_stay_sorted_and_drop_zeros() {
-        let mut a = Account::new(Address::ZERO);
-        a.set_balance(5, 10);
-        a.set_balance(1, 20);
-        a.set_balance(3, 30);
-        let tokens: Vec<_> = a.balances().map(|b| b.token).collect();
-        assert_eq!(tokens, vec![1, 3, 5]);
-        a.debit(1, 20);
-        assert_eq!(a.balance(1), 0);
-        assert_eq!(a.balances().count(), 2);
-        a.credit(9, 1);
-        assert_eq!(a.balance(9), 1);
-    }
-
-    #[test]
-    fn leaf_hash_fast_path_equals_packed_preimage() {
-        let mut a = Account::new(Address::repeat_byte(3));
-        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
-        a.nonce = 7;
-        a.credit(0, 99);
-        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
-        a.credit(4, 1);
-        assert_eq!(a.leaf_hash(), keccak256(a.leaf_preimage()));
-    }
-
-    #[test]
-    fn genesis_rejects_duplicates_and_overflow() {
-        let g = GenesisAccount {
-            address: Address::repeat_byte(1),
-            balances: vec![Balance {
-                token: 0,
-                amount: u128::MAX,
-            }],
-        };
-        assert!(matches!(
-            State::genesis(&[g.clone(), g.clone()], 1),
-            Err(GenesisError::DuplicateAccount(_))
-        ));
-        let mut h = g.clone();
-        h.address = Address::repeat_byte(2);
-        assert_eq!(
-            State::genesis(&[g, h], 1).err(),
-            Some(GenesisError::SupplyOverflow(0))
-        );
-    }
-
-    #[test]
-    fn a_changed_balance_changes_the_state_root() {
-        let mut s = genesis(40);
-        let before = s.state_root();
-        s.account_mut(17).credit(0, 1);
-        commit_partition(&mut s.partitions[partition_of(17)], &[position_of(17)]);
-        assert_ne!(s.state_root(), before);
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
-
-        #[test]
-        fn every_account_proof_verifies_and_only_for_its_index(
-            n in 1usize..300,
-            pick in any::<prop::sample::Index>(),
-            other in any::<u32>(),
-        ) {
-            let s = genesis(n);
-            let root = s.state_root();
-            let i = pick.index(n) as AccountIndex;
-            let proof = s.account_proof(i).unwrap();
-            prop_assert!(proof.verify(&root));
-
-            prop_assume!(other != i);
-            let mut moved = proof;
-            moved.index = other;
-            prop_assert!(!moved.verify(&root));
-        }
-
-        #[test]
-        fn account_proof_fails_on_any_bit_flip(
-            n in 2usize..100,
-            pick in any::<prop::sample::Index>(),
-            target in 0usize..4,
-            bit in 0usize..256,
-            sib in 0usize..ACCOUNT_PROOF_LEN,
-        ) {
-            let s = genesis(n);
-            let mut root = s.state_root();
-            let i = pick.index(n) as AccountIndex;
-            let mut proof = s.account_proof(i).unwrap();
-            let flip = |h: &mut B256| h.0[bit / 8] ^= 1 << (bit % 8);
-            match target {
-                0 => proof.account.nonce ^= 1 << (bit % 64),
-                1 => proof.index ^= 1 << (bit % 32),
-                2 => flip(&mut proof.siblings[sib]),
-                _ => flip(&mut root),
-            }
-            prop_assert!(!proof.verify(&root));
-        }
-    }
-}
+mod tests;
