@@ -14,7 +14,7 @@
 //!   the fee recipient never orders a block; `BALANCE(COINBASE)` inside the block sees its
 //!   balance before those fees (and after the native fees of earlier transactions, which
 //!   are credited as they execute).
-//! - **Block environment** ([`EvmBlockEnv`]): number and timestamp of the L2 block, coinbase
+//! - **Block environment** (`execution::BlockEnv`): number and timestamp of the L2 block, coinbase
 //!   the fee recipient, `prevrandao` = [`prevrandao`] of the block number, `BLOCKHASH` over
 //!   the last 256 L2 block hashes recorded with `State::push_block_hash`, the block gas limit
 //!   and base fee from the block environment.
@@ -47,29 +47,6 @@ pub const DEFAULT_MIN_BASE_FEE: u64 = 10_000_000;
 const BASE_FEE_MAX_CHANGE_DENOMINATOR: u128 = 8;
 /// EIP-1559: the gas target is half the limit.
 const ELASTICITY_MULTIPLIER: u64 = 2;
-
-/// The EVM's view of the block: what `execution::BlockEnv` adds for EVM transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct EvmBlockEnv {
-    /// The chain id EVM transactions must be signed for.
-    pub chain_id: u64,
-    /// The block's gas limit: the gas of its EVM transactions sums to at most this.
-    pub gas_limit: u64,
-    /// The block's base fee per gas, in wei.
-    pub base_fee: u64,
-}
-
-impl EvmBlockEnv {
-    /// The defaults for `chain_id`: [`DEFAULT_BLOCK_GAS_LIMIT`], [`DEFAULT_MIN_BASE_FEE`].
-    pub const fn new(chain_id: u64) -> Self {
-        Self {
-            chain_id,
-            gas_limit: DEFAULT_BLOCK_GAS_LIMIT,
-            base_fee: DEFAULT_MIN_BASE_FEE,
-        }
-    }
-}
 
 /// The EIP-1559 base fee of the block after one with `base_fee` that used `gas_used` of
 /// `gas_limit`, never below `floor`.

@@ -227,18 +227,17 @@ impl<'de> Deserialize<'de> for EvmTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloy_consensus::{SignableTransaction, TxEip1559, TxLegacy};
+    use alloy_consensus::{TxEip1559, TxLegacy};
     use alloy_primitives::TxKind;
 
     use crate::signature::SigningKey;
 
-    fn sign<T: SignableTransaction<alloy_primitives::Signature>>(tx: T, key: &SigningKey) -> Vec<u8>
+    fn sign<T>(tx: T, key: &SigningKey) -> Vec<u8>
     where
+        T: alloy_consensus::SignableTransaction<alloy_primitives::Signature>,
         TxEnvelope: From<alloy_consensus::Signed<T>>,
     {
-        let sig = key.sign_digest(&tx.signature_hash());
-        let sig = alloy_primitives::Signature::new(sig.r.into(), sig.s.into(), sig.y_parity);
-        TxEnvelope::from(tx.into_signed(sig)).encoded_2718()
+        crate::testkit::evm::seal(tx, key).encoded_2718()
     }
 
     #[test]

@@ -146,6 +146,26 @@ fn each_blocks_changes_bring_a_copy_to_the_state_after_it() {
     }
 }
 
+/// Applies `deltas` to `copy` and returns the one delta that covers them all, as the
+/// sequencer's snapshotter builds it.
+fn fold(copy: &mut StateData, deltas: &[StateDelta]) -> StateDelta {
+    let secrets_from = copy.secrets.len() as u32;
+    let (mut accounts, mut channels) = (Vec::new(), Vec::new());
+    let mut evm = EvmDelta::default();
+    for d in deltas {
+        copy.apply(d).unwrap();
+        accounts.extend(d.accounts.iter().map(|(i, _)| *i));
+        channels.extend(d.channels.iter().map(|(p, _)| *p));
+        evm.extend(&d.evm);
+    }
+    evm.normalize();
+    accounts.sort_unstable();
+    accounts.dedup();
+    channels.sort_unstable();
+    channels.dedup();
+    copy.delta(&accounts, &channels, secrets_from, &evm)
+}
+
 #[test]
 fn a_delta_over_several_blocks_round_trips_and_rebuilds_the_same_root() {
     let (before, changes, state) = tracked_blocks(4, true);
@@ -154,21 +174,7 @@ fn a_delta_over_several_blocks_round_trips_and_rebuilds_the_same_root() {
     let mut copy = before;
     let mut points = Vec::new();
     for pair in changes.chunks(2) {
-        let secrets_from = copy.secrets.len() as u32;
-        let (mut accounts, mut channels) = (Vec::new(), Vec::new());
-        let mut evm = EvmDelta::default();
-        for d in pair {
-            copy.apply(d).unwrap();
-            accounts.extend(d.accounts.iter().map(|(i, _)| *i));
-            channels.extend(d.channels.iter().map(|(p, _)| *p));
-            evm.extend(&d.evm);
-        }
-        evm.normalize();
-        accounts.sort_unstable();
-        accounts.dedup();
-        channels.sort_unstable();
-        channels.dedup();
-        points.push(copy.delta(&accounts, &channels, secrets_from, &evm));
+        points.push(fold(&mut copy, pair));
     }
     let encoded: Vec<Vec<u8>> = points
         .iter()
@@ -279,21 +285,7 @@ fn contracts_code_and_storage_survive_snapshots_and_deltas() {
 #[test]
 fn folded_contract_deltas_keep_the_last_value_of_each_slot() {
     let (before, changes, state) = contract_blocks();
-    let mut copy = before.clone();
-    let mut evm = EvmDelta::default();
-    let (mut accounts, mut channels) = (Vec::new(), Vec::new());
-    for d in &changes {
-        copy.apply(d).unwrap();
-        accounts.extend(d.accounts.iter().map(|(i, _)| *i));
-        channels.extend(d.channels.iter().map(|(p, _)| *p));
-        evm.extend(&d.evm);
-    }
-    evm.normalize();
-    accounts.sort_unstable();
-    accounts.dedup();
-    channels.sort_unstable();
-    channels.dedup();
-    let one = copy.delta(&accounts, &channels, before.secrets.len() as u32, &evm);
+    let one = fold(&mut before.clone(), &changes);
     let mut data = before;
     data.apply(&one).unwrap();
     assert_eq!(

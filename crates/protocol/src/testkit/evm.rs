@@ -114,6 +114,17 @@ pub enum TxType {
     DynamicFee,
 }
 
+/// `tx` signed by `key` (libsecp256k1, low-s), as an envelope.
+pub fn seal<T>(tx: T, key: &SigningKey) -> TxEnvelope
+where
+    T: SignableTransaction<alloy_primitives::Signature>,
+    TxEnvelope: From<alloy_consensus::Signed<T>>,
+{
+    let s = key.sign_digest(&tx.signature_hash());
+    let sig = alloy_primitives::Signature::new(s.r.into(), s.s.into(), s.y_parity);
+    tx.into_signed(sig).into()
+}
+
 /// A signed call or creation (`to = None`) for [`CHAIN_ID`].
 #[allow(clippy::too_many_arguments)]
 pub fn sign_tx(
@@ -127,13 +138,9 @@ pub fn sign_tx(
     max_fee: u128,
 ) -> VerifiedTransaction {
     let kind = to.map_or(TxKind::Create, TxKind::Call);
-    let sign = |hash: B256| {
-        let s = key.sign_digest(&hash);
-        alloy_primitives::Signature::new(s.r.into(), s.s.into(), s.y_parity)
-    };
-    let envelope: TxEnvelope = match ty {
-        TxType::Legacy => {
-            let tx = TxLegacy {
+    let envelope = match ty {
+        TxType::Legacy => seal(
+            TxLegacy {
                 chain_id: Some(CHAIN_ID),
                 nonce,
                 gas_price: max_fee,
@@ -141,12 +148,11 @@ pub fn sign_tx(
                 to: kind,
                 value,
                 input,
-            };
-            let sig = sign(tx.signature_hash());
-            tx.into_signed(sig).into()
-        }
-        TxType::AccessList => {
-            let tx = TxEip2930 {
+            },
+            key,
+        ),
+        TxType::AccessList => seal(
+            TxEip2930 {
                 chain_id: CHAIN_ID,
                 nonce,
                 gas_price: max_fee,
@@ -155,12 +161,11 @@ pub fn sign_tx(
                 value,
                 input,
                 access_list: Default::default(),
-            };
-            let sig = sign(tx.signature_hash());
-            tx.into_signed(sig).into()
-        }
-        TxType::DynamicFee => {
-            let tx = TxEip1559 {
+            },
+            key,
+        ),
+        TxType::DynamicFee => seal(
+            TxEip1559 {
                 chain_id: CHAIN_ID,
                 nonce,
                 gas_limit,
@@ -170,10 +175,9 @@ pub fn sign_tx(
                 value,
                 input,
                 access_list: Default::default(),
-            };
-            let sig = sign(tx.signature_hash());
-            tx.into_signed(sig).into()
-        }
+            },
+            key,
+        ),
     };
     VerifiedTransaction::evm(&envelope.encoded_2718(), CHAIN_ID).expect("a valid transaction")
 }
@@ -732,98 +736,4 @@ pub fn rng(seed: u64) -> SmallRng {
     SmallRng::seed_from_u64(seed)
 }
 
-/// Plain revm over its in-memory database, mainnet rules: the reference of the
-/// differential test and the floor of the benchmark.
-pub mod reference {
-    use revm::{
-        Context, ExecuteCommitEvm, MainBuilder, MainContext,
-        context::{BlockEnv as RevmBlockEnv, CfgEnv, TxEnv},
-        context_interface::{block::BlobExcessGasAndPrice, result::ExecutionResult},
-        database::{CacheDB, EmptyDB},
-        state::AccountInfo,
-    };
-
-    use super::{CHAIN_ID, EvmWorld, FUNDING, Setup};
-    use crate::{
-        evm::{SPEC, prevrandao},
-        execution::BlockEnv,
-        primitives::U256,
-        transaction::{Transaction, VerifiedTransaction},
-    };
-
-    /// revm's in-memory database.
-    pub type Db = CacheDB<EmptyDB>;
-
-    /// revm's transaction environment for an EVM transaction (Weft's own conversion).
-    pub fn tx_env(tx: &VerifiedTransaction) -> TxEnv {
-        let Transaction::Evm(t) = &tx.transaction else {
-            panic!("EVM transactions only")
-        };
-        crate::evm::exec::tx_env(t)
-    }
-
-    /// revm for the block `env` over `db` (mainnet handler: the tip to the beneficiary,
-    /// the base fee burnt).
-    pub fn evm(db: Db, env: &BlockEnv) -> revm::MainnetEvm<revm::handler::MainnetContext<Db>> {
-        let mut cfg = CfgEnv::new_with_spec(SPEC);
-        cfg.chain_id = CHAIN_ID;
-        let block = RevmBlockEnv {
-            number: U256::from(env.number),
-            beneficiary: env.fee_recipient,
-            timestamp: U256::from(env.timestamp),
-            gas_limit: env.gas_limit,
-            basefee: env.base_fee,
-            prevrandao: Some(prevrandao(env.number)),
-            blob_excess_gas_and_price: Some(BlobExcessGasAndPrice::new_with_spec(0, SPEC)),
-            ..Default::default()
-        };
-        Context::mainnet()
-            .with_db(db)
-            .with_cfg(cfg)
-            .with_block(block)
-            .build_mainnet()
-    }
-
-    /// Runs a block on `db`; each transaction's result (`None`: refused).
-    pub fn run_block(
-        db: &mut Db,
-        env: &BlockEnv,
-        txs: &[VerifiedTransaction],
-    ) -> Vec<Option<ExecutionResult>> {
-        let mut evm = evm(std::mem::take(db), env);
-        let results = txs
-            .iter()
-            .map(|tx| evm.transact_commit(tx_env(tx)).ok())
-            .collect();
-        *db = std::mem::take(&mut evm.ctx.journaled_state.database);
-        results
-    }
-
-    /// The world's state in revm's database: genesis, then its history replayed.
-    pub fn world_db(world: &EvmWorld) -> Db {
-        let mut db = Db::default();
-        for key in &world.keys {
-            db.insert_account_info(
-                key.address(),
-                AccountInfo {
-                    balance: U256::from(FUNDING),
-                    ..Default::default()
-                },
-            );
-        }
-        for step in &world.history {
-            match step {
-                Setup::Block(number, txs) => {
-                    run_block(&mut db, &EvmWorld::env(*number), txs);
-                }
-                Setup::Storage(writes) => {
-                    for (address, slot, value) in writes {
-                        db.insert_account_storage(*address, *slot, *value)
-                            .expect("an in-memory database");
-                    }
-                }
-            }
-        }
-        db
-    }
-}
+pub mod reference;
