@@ -228,6 +228,7 @@ fn child(dir: PathBuf, until: u64) {
                         PendingTx {
                             hash: tx.hash(&domain),
                             size: tx.to_bytes().len(),
+                            gas: 0,
                             sender: senders[i],
                             nonce: nonces[i] - 1,
                             transaction: tx,

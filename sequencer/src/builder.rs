@@ -37,6 +37,8 @@ pub enum SealReason {
     MaxTxs,
     /// The byte limit is reached.
     MaxBytes,
+    /// The gas limits of the ready EVM transactions fill the block gas limit.
+    BlockGas,
     /// The block time elapsed.
     BlockTime,
     /// The node is shutting down and drains the mempool.
@@ -49,6 +51,7 @@ impl SealReason {
         match self {
             Self::MaxTxs => "max_txs",
             Self::MaxBytes => "max_bytes",
+            Self::BlockGas => "block_gas",
             Self::BlockTime => "block_time",
             Self::Shutdown => "shutdown",
         }
@@ -62,6 +65,8 @@ pub struct Pending {
     pub txs: usize,
     /// Their encoded bytes.
     pub bytes: usize,
+    /// Their gas limits (EVM transactions; native kinds use no block gas).
+    pub gas: u64,
     /// Time since the last seal.
     pub since_last_seal: Duration,
 }
@@ -78,6 +83,9 @@ pub struct MaxTxs(pub usize);
 /// Seal once the block is full by bytes.
 #[derive(Debug)]
 pub struct MaxBytes(pub usize);
+/// Seal once the ready gas limits fill the block gas limit.
+#[derive(Debug)]
+pub struct BlockGas(pub u64);
 /// Seal once the block time has passed since the last seal.
 #[derive(Debug)]
 pub struct BlockTime(pub Duration);
@@ -91,6 +99,12 @@ impl SealRule for MaxTxs {
 impl SealRule for MaxBytes {
     fn check(&self, p: &Pending) -> Option<SealReason> {
         (p.bytes >= self.0).then_some(SealReason::MaxBytes)
+    }
+}
+
+impl SealRule for BlockGas {
+    fn check(&self, p: &Pending) -> Option<SealReason> {
+        (p.gas >= self.0).then_some(SealReason::BlockGas)
     }
 }
 
@@ -108,10 +122,10 @@ impl SealRule for BlockTime {
 ///
 /// let rules: Vec<Box<dyn SealRule>> =
 ///     vec![Box::new(MaxTxs(100)), Box::new(BlockTime(Duration::from_millis(100)))];
-/// let waited = |ms| Pending { txs: 5, bytes: 500, since_last_seal: Duration::from_millis(ms) };
+/// let waited = |ms| Pending { txs: 5, bytes: 500, gas: 0, since_last_seal: Duration::from_millis(ms) };
 /// assert_eq!(should_seal(&rules, &waited(20)), None);
 /// assert_eq!(should_seal(&rules, &waited(100)), Some(SealReason::BlockTime));
-/// let empty = Pending { txs: 0, bytes: 0, since_last_seal: Duration::from_secs(60) };
+/// let empty = Pending { txs: 0, bytes: 0, gas: 0, since_last_seal: Duration::from_secs(60) };
 /// assert_eq!(should_seal(&rules, &empty), None);
 /// ```
 pub fn should_seal(rules: &[Box<dyn SealRule>], pending: &Pending) -> Option<SealReason> {
@@ -150,6 +164,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
     let rules: Vec<Box<dyn SealRule>> = vec![
         Box::new(MaxTxs(cfg.max_txs)),
         Box::new(MaxBytes(cfg.max_bytes)),
+        Box::new(BlockGas(weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT)),
         Box::new(BlockTime(cfg.block_time)),
     ];
     // What changed between the stored snapshot point and now (the blocks the start replayed).
@@ -168,6 +183,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
                 Pending {
                     txs: pool.ready_len() + queued as usize,
                     bytes: pool.ready_bytes(),
+                    gas: pool.ready_gas(),
                     since_last_seal: last_seal.elapsed(),
                 }
             };
@@ -228,10 +244,11 @@ async fn seal(
     } else {
         Vec::new()
     };
-    let txs = node
-        .mempool
-        .lock()
-        .take_ready(cfg.max_txs - system.len(), cfg.max_bytes);
+    let txs = node.mempool.lock().take_ready(
+        cfg.max_txs - system.len(),
+        cfg.max_bytes,
+        weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
+    );
     if txs.is_empty() && system.is_empty() {
         return Ok(());
     }
@@ -350,29 +367,39 @@ fn execute(
         })
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
-    let (output, changes) = {
+    let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
+    let (output, header, changes) = {
         let mut state = node.state.write();
         let output = node
             .executor
             .lock()
             .execute_block(&mut state, &env, &verified)
             .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
+        let header = BlockHeader::seal(
+            env.number,
+            env.timestamp,
+            env.fee_recipient,
+            parent.hash,
+            &hashes,
+            &output,
+        );
+        // BLOCKHASH of the blocks after it reads it; recorded before the changes are
+        // taken, so that a snapshot point of this block carries it.
+        state.push_block_hash(env.number, header.hash());
         // A copy of what the block touched, in proportion to the block.
-        (output, state.take_changes())
+        (output, header, state.take_changes())
     };
-    let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
-    let header = BlockHeader::seal(
-        env.number,
-        env.timestamp,
-        env.fee_recipient,
-        parent.hash,
-        &hashes,
-        &output,
-    );
     let signatures = system
         .iter()
         .map(|_| None)
-        .chain(txs.iter().map(|t| Some(t.signature)));
+        // An EVM transaction's envelope carries its signature.
+        .chain(txs.iter().map(|t| {
+            (!matches!(
+                t.transaction,
+                weft_protocol::transaction::Transaction::Evm(_)
+            ))
+            .then_some(t.signature)
+        }));
     let transactions = verified
         .into_iter()
         .zip(signatures)
@@ -440,6 +467,7 @@ mod tests {
         Pending {
             txs,
             bytes,
+            gas: 0,
             since_last_seal: Duration::from_millis(ms),
         }
     }

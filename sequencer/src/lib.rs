@@ -23,6 +23,7 @@ pub mod l1;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod rpc;
 pub mod store;
 
 use std::{net::SocketAddr, sync::Arc};

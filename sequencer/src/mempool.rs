@@ -5,6 +5,11 @@
 //! `max_nonce_ahead` past it, and are promoted when the gap fills. The block builder takes
 //! from the ready queue only, so a block never holds a nonce gap.
 //!
+//! The ready queue names `(sender, nonce)` slots, not transactions: an EVM transaction
+//! replaced by another at the same nonce (fee cap and tip both at least 10 % higher, as geth
+//! requires) takes its slot, ready or future, until the builder takes it. Native kinds have
+//! a fixed fee and are not replaced.
+//!
 //! A sender's next nonce is tracked here while the sender has transactions in the pool and
 //! read from the state otherwise; the builder removes included transactions only after the
 //! state reflects them, so the two never disagree.
@@ -23,6 +28,9 @@ use weft_protocol::{
 
 use crate::config::MempoolConfig;
 
+/// A replacement must raise the fee cap and the tip by this percentage at least.
+pub const REPLACEMENT_BUMP_PERCENT: u128 = 10;
+
 /// An admitted transaction waiting for a block.
 #[derive(Debug)]
 pub struct PendingTx {
@@ -30,7 +38,8 @@ pub struct PendingTx {
     pub hash: B256,
     /// The transaction.
     pub transaction: Transaction,
-    /// Its checked signature.
+    /// Its checked signature (an EVM transaction's own signature, which its envelope
+    /// carries).
     pub signature: Signature,
     /// Its sender.
     pub sender: Address,
@@ -38,6 +47,8 @@ pub struct PendingTx {
     pub nonce: Nonce,
     /// Encoded size (counts against the mempool and block byte limits).
     pub size: usize,
+    /// Its gas limit, which counts against the block gas limit (0 for native kinds).
+    pub gas: u64,
     /// When it was admitted.
     pub received: Instant,
 }
@@ -50,6 +61,25 @@ impl PendingTx {
             transaction: self.transaction.clone(),
         }
     }
+
+    /// An EVM transaction's `(fee cap, tip)`, what a replacement must bump.
+    fn fees(&self) -> Option<(u128, u128)> {
+        match &self.transaction {
+            Transaction::Evm(t) => Some((
+                t.max_fee_per_gas(),
+                t.max_priority_fee_per_gas().unwrap_or(t.max_fee_per_gas()),
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// Whether `new` raises both of `old`'s fees by [`REPLACEMENT_BUMP_PERCENT`].
+fn bumped(old: (u128, u128), new: (u128, u128)) -> bool {
+    let enough = |old: u128, new: u128| {
+        new.saturating_mul(100) >= old.saturating_mul(100 + REPLACEMENT_BUMP_PERCENT)
+    };
+    enough(old.0, new.0) && enough(old.1, new.1)
 }
 
 /// Why the mempool refuses a transaction.
@@ -63,9 +93,16 @@ pub enum MempoolError {
         /// The account's next nonce.
         next: Nonce,
     },
-    /// Another transaction with this nonce is already pending.
+    /// Another transaction with this nonce is already pending (a native kind, or one the
+    /// builder has taken into a block).
     #[error("another transaction with nonce {0} is already pending")]
     NonceAlreadyPending(Nonce),
+    /// An EVM transaction at the nonce of a pending one without the fee bump.
+    #[error(
+        "a transaction with nonce {0} is pending: a replacement must raise the fee cap and \
+         the tip by {REPLACEMENT_BUMP_PERCENT}%"
+    )]
+    ReplacementUnderpriced(Nonce),
     /// Too far ahead of the sender's next nonce.
     #[error("nonce {got} is more than {max_ahead} past the next nonce {next}")]
     NonceTooHigh {
@@ -92,20 +129,32 @@ impl MempoolError {
         match self {
             Self::NonceTooLow { .. } => "nonce_too_low",
             Self::NonceAlreadyPending(_) => "nonce_already_pending",
+            Self::ReplacementUnderpriced(_) => "replacement_underpriced",
             Self::NonceTooHigh { .. } => "nonce_too_high",
             Self::Full { .. } => "mempool_full",
         }
     }
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Sender {
     /// The nonce the next ready transaction must have.
     next: Nonce,
-    /// Transactions of this sender in the pool (ready, future or being built).
-    held: usize,
-    /// Waiting for a gap to fill: nonce → hash.
-    future: BTreeMap<Nonce, B256>,
+    /// Nonces below this one were taken by the builder (not replaceable any more).
+    taken: Nonce,
+    /// Every transaction of this sender in the pool (being built, ready or future):
+    /// nonce → hash.
+    held: BTreeMap<Nonce, B256>,
+}
+
+impl Sender {
+    fn new(state_nonce: Nonce) -> Self {
+        Self {
+            next: state_nonce,
+            taken: state_nonce,
+            held: BTreeMap::new(),
+        }
+    }
 }
 
 /// See the module docs.
@@ -113,10 +162,11 @@ struct Sender {
 pub struct Mempool {
     config: MempoolConfig,
     txs: HashMap<B256, Arc<PendingTx>>,
-    ready: VecDeque<Arc<PendingTx>>,
+    ready: VecDeque<(Address, Nonce)>,
     senders: HashMap<Address, Sender>,
     bytes: usize,
     ready_bytes: usize,
+    ready_gas: u64,
 }
 
 impl Mempool {
@@ -129,6 +179,7 @@ impl Mempool {
             senders: HashMap::new(),
             bytes: 0,
             ready_bytes: 0,
+            ready_gas: 0,
         }
     }
 
@@ -157,6 +208,11 @@ impl Mempool {
         self.ready_bytes
     }
 
+    /// Gas limits of the ready transactions.
+    pub fn ready_gas(&self) -> u64 {
+        self.ready_gas
+    }
+
     /// A held transaction.
     pub fn get(&self, hash: &B256) -> Option<&Arc<PendingTx>> {
         self.txs.get(hash)
@@ -168,24 +224,42 @@ impl Mempool {
     }
 
     /// Checks, without inserting, whether a transaction of `size` bytes from `sender` with
-    /// `nonce` would be accepted (admission calls it before the costly signature check).
+    /// `nonce` would be accepted (admission calls it before the costly signature check);
+    /// `fees` are an EVM transaction's `(fee cap, tip)`. `Some(hash)`: it would replace
+    /// the pending transaction `hash`.
     pub fn check(
         &self,
         sender: &Address,
         nonce: Nonce,
         size: usize,
         state_nonce: Nonce,
-    ) -> Result<(), MempoolError> {
-        let next = self.next_nonce(sender, state_nonce);
-        if nonce < next {
-            return Err(if nonce < state_nonce {
-                MempoolError::NonceTooLow {
-                    got: nonce,
-                    next: state_nonce,
-                }
-            } else {
-                MempoolError::NonceAlreadyPending(nonce)
+        fees: Option<(u128, u128)>,
+    ) -> Result<Option<B256>, MempoolError> {
+        if nonce < state_nonce {
+            return Err(MempoolError::NonceTooLow {
+                got: nonce,
+                next: state_nonce,
             });
+        }
+        let entry = self.senders.get(sender);
+        if let Some((s, held)) = entry.and_then(|s| s.held.get(&nonce).map(|h| (s, h))) {
+            let old = &self.txs[held];
+            return match (old.fees(), fees) {
+                (Some(old_fees), Some(new_fees)) if nonce >= s.taken => {
+                    if !bumped(old_fees, new_fees) {
+                        return Err(MempoolError::ReplacementUnderpriced(nonce));
+                    }
+                    if self.bytes - old.size + size > self.config.max_bytes {
+                        return Err(self.full());
+                    }
+                    Ok(Some(*held))
+                }
+                _ => Err(MempoolError::NonceAlreadyPending(nonce)),
+            };
+        }
+        let next = entry.map_or(state_nonce, |s| s.next);
+        if nonce < next {
+            return Err(MempoolError::NonceAlreadyPending(nonce));
         }
         let max_ahead = self.config.max_nonce_ahead;
         if nonce - next > max_ahead {
@@ -195,67 +269,91 @@ impl Mempool {
                 max_ahead,
             });
         }
-        if self
-            .senders
-            .get(sender)
-            .is_some_and(|s| s.future.contains_key(&nonce))
-        {
-            return Err(MempoolError::NonceAlreadyPending(nonce));
-        }
         if self.txs.len() >= self.config.max_txs || self.bytes + size > self.config.max_bytes {
-            return Err(MempoolError::Full {
-                txs: self.txs.len(),
-                bytes: self.bytes,
-            });
+            return Err(self.full());
         }
-        Ok(())
+        Ok(None)
+    }
+
+    fn full(&self) -> MempoolError {
+        MempoolError::Full {
+            txs: self.txs.len(),
+            bytes: self.bytes,
+        }
     }
 
     /// Inserts a checked transaction; `state_nonce` is the sender's nonce in the latest state.
-    pub fn insert(&mut self, tx: PendingTx, state_nonce: Nonce) -> Result<(), MempoolError> {
-        self.check(&tx.sender, tx.nonce, tx.size, state_nonce)?;
+    /// Returns the transaction it replaced, if any.
+    pub fn insert(
+        &mut self,
+        tx: PendingTx,
+        state_nonce: Nonce,
+    ) -> Result<Option<Arc<PendingTx>>, MempoolError> {
+        let replaces = self.check(&tx.sender, tx.nonce, tx.size, state_nonce, tx.fees())?;
         let tx = Arc::new(tx);
-        let sender = self.senders.entry(tx.sender).or_insert_with(|| Sender {
-            next: state_nonce,
-            ..Sender::default()
-        });
-        sender.held += 1;
+        let sender = self
+            .senders
+            .entry(tx.sender)
+            .or_insert_with(|| Sender::new(state_nonce));
+        sender.held.insert(tx.nonce, tx.hash);
         self.bytes += tx.size;
         self.txs.insert(tx.hash, tx.clone());
-        if tx.nonce != sender.next {
-            sender.future.insert(tx.nonce, tx.hash);
-            return Ok(());
-        }
-        sender.next += 1;
-        self.ready_bytes += tx.size;
-        self.ready.push_back(tx);
-        // Promote the future transactions the new one made contiguous.
-        while let Some(entry) = sender.future.first_entry() {
-            if *entry.key() != sender.next {
-                break;
+        if let Some(old) = replaces {
+            let old = self
+                .txs
+                .remove(&old)
+                .expect("a replaced transaction is held");
+            self.bytes -= old.size;
+            if tx.nonce < sender.next {
+                // It takes the old one's place in the ready queue.
+                self.ready_bytes = self.ready_bytes - old.size + tx.size;
+                self.ready_gas = self.ready_gas - old.gas + tx.gas;
             }
-            let hash = entry.remove();
-            sender.next += 1;
-            let promoted = self.txs[&hash].clone();
-            self.ready_bytes += promoted.size;
-            self.ready.push_back(promoted);
+            return Ok(Some(old));
         }
-        Ok(())
+        if tx.nonce != sender.next {
+            return Ok(None);
+        }
+        // It and the future transactions it made contiguous become ready.
+        while let Some(hash) = sender.held.get(&sender.next) {
+            let ready = &self.txs[hash];
+            self.ready_bytes += ready.size;
+            self.ready_gas += ready.gas;
+            self.ready.push_back((tx.sender, sender.next));
+            sender.next += 1;
+        }
+        Ok(None)
     }
 
-    /// Takes ready transactions in arrival order for a block: at most `max_txs` and
-    /// `max_bytes`. They stay held (queryable as queued) until [`Self::remove_included`].
-    pub fn take_ready(&mut self, max_txs: usize, max_bytes: usize) -> Vec<Arc<PendingTx>> {
+    /// Takes ready transactions in arrival order for a block: at most `max_txs`,
+    /// `max_bytes` and `max_gas` of gas limits. They stay held (queryable as queued) until
+    /// [`Self::remove_included`].
+    pub fn take_ready(
+        &mut self,
+        max_txs: usize,
+        max_bytes: usize,
+        max_gas: u64,
+    ) -> Vec<Arc<PendingTx>> {
         let mut out = Vec::with_capacity(max_txs.min(self.ready.len()));
-        let mut bytes = 0;
-        while let Some(tx) = self.ready.front() {
-            if out.len() == max_txs || (bytes + tx.size > max_bytes && !out.is_empty()) {
+        let (mut bytes, mut gas) = (0, 0);
+        while let Some((address, nonce)) = self.ready.front() {
+            let sender = self
+                .senders
+                .get_mut(address)
+                .expect("a ready slot's sender is held");
+            let tx = &self.txs[&sender.held[nonce]];
+            let full = bytes + tx.size > max_bytes || gas + tx.gas > max_gas;
+            if out.len() == max_txs || (full && !out.is_empty()) {
                 break;
             }
             bytes += tx.size;
-            out.push(self.ready.pop_front().expect("front exists"));
+            gas += tx.gas;
+            sender.taken = nonce + 1;
+            out.push(tx.clone());
+            self.ready.pop_front();
         }
         self.ready_bytes -= bytes;
+        self.ready_gas -= gas;
         out
     }
 
@@ -267,8 +365,8 @@ impl Mempool {
             }
             self.bytes -= tx.size;
             if let Some(sender) = self.senders.get_mut(&tx.sender) {
-                sender.held -= 1;
-                if sender.held == 0 {
+                sender.held.remove(&tx.nonce);
+                if sender.held.is_empty() {
                     self.senders.remove(&tx.sender);
                 }
             }
@@ -309,6 +407,7 @@ mod tests {
             sender: Address::repeat_byte(sender),
             nonce,
             size: 100,
+            gas: 0,
             received: Instant::now(),
         }
     }
@@ -322,12 +421,83 @@ mod tests {
         pool.insert(tx(1, 0), 0).unwrap();
         assert_eq!(pool.ready_len(), 3);
         let nonces: Vec<_> = pool
-            .take_ready(10, 10_000)
+            .take_ready(10, 10_000, u64::MAX)
             .iter()
             .map(|t| t.nonce)
             .collect();
         assert_eq!(nonces, vec![0, 1, 2]);
         assert_eq!(pool.len(), 3, "taken transactions stay held until included");
+    }
+
+    /// A legacy EVM transfer from `key` at `nonce` paying `price` per gas.
+    fn evm(key: &weft_protocol::signature::SigningKey, nonce: Nonce, price: u128) -> PendingTx {
+        use weft_protocol::{
+            primitives::{Bytes, U256},
+            testkit::evm::{TxType, sign_tx},
+        };
+        let verified = sign_tx(
+            key,
+            TxType::Legacy,
+            nonce,
+            Some(Address::repeat_byte(9)),
+            U256::ZERO,
+            Bytes::new(),
+            21_000,
+            price,
+        );
+        let Transaction::Evm(t) = &verified.transaction else {
+            unreachable!("sign_tx signs EVM transactions")
+        };
+        PendingTx {
+            hash: verified.hash,
+            sender: t.sender(),
+            nonce,
+            size: 100,
+            gas: t.gas_limit(),
+            signature: t.signature(),
+            transaction: verified.transaction,
+            received: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn an_evm_transaction_is_replaced_only_with_a_ten_percent_bump_until_taken() {
+        let key = weft_protocol::signature::SigningKey::from_seed(b"replace");
+        let mut pool = Mempool::new(config());
+        let first = evm(&key, 0, 100);
+        let first_hash = first.hash;
+        pool.insert(first, 0).unwrap();
+        pool.insert(evm(&key, 1, 100), 0).unwrap();
+        assert_eq!(
+            pool.insert(evm(&key, 0, 109), 0).err(),
+            Some(MempoolError::ReplacementUnderpriced(0))
+        );
+        let bumped = evm(&key, 0, 110);
+        let bumped_hash = bumped.hash;
+        let replaced = pool.insert(bumped, 0).unwrap().expect("replaces the first");
+        assert_eq!(replaced.hash, first_hash);
+        assert!(pool.get(&first_hash).is_none());
+        assert_eq!(
+            (pool.len(), pool.ready_len(), pool.ready_gas()),
+            (2, 2, 42_000)
+        );
+        // The block gas bound takes one; the replacement holds the first one's place.
+        let taken = pool.take_ready(10, 10_000, 21_000);
+        assert_eq!(
+            taken.iter().map(|t| t.hash).collect::<Vec<_>>(),
+            vec![bumped_hash]
+        );
+        assert_eq!(pool.ready_gas(), 21_000);
+        assert_eq!(
+            pool.insert(evm(&key, 0, 1_000), 0).err(),
+            Some(MempoolError::NonceAlreadyPending(0)),
+            "taken into a block: no longer replaceable"
+        );
+        // A future one is replaced in place and stays future.
+        pool.insert(evm(&key, 3, 100), 0).unwrap();
+        assert!(pool.insert(evm(&key, 3, 121), 0).unwrap().is_some());
+        assert_eq!(pool.next_nonce(&key.address(), 0), 2);
+        assert_eq!(pool.len(), 3);
     }
 
     #[test]
@@ -339,8 +509,8 @@ mod tests {
             Err(MempoolError::NonceTooLow { .. })
         ));
         assert_eq!(
-            pool.insert(tx(1, 5), 5),
-            Err(MempoolError::NonceAlreadyPending(5))
+            pool.insert(tx(1, 5), 5).err(),
+            Some(MempoolError::NonceAlreadyPending(5))
         );
         assert!(matches!(
             pool.insert(tx(1, 11), 5),
@@ -348,8 +518,8 @@ mod tests {
         ));
         pool.insert(tx(1, 10), 5).unwrap();
         assert_eq!(
-            pool.insert(tx(1, 10), 5),
-            Err(MempoolError::NonceAlreadyPending(10))
+            pool.insert(tx(1, 10), 5).err(),
+            Some(MempoolError::NonceAlreadyPending(10))
         );
     }
 
@@ -381,7 +551,7 @@ mod tests {
         let mut pool = Mempool::new(config());
         pool.insert(tx(1, 0), 0).unwrap();
         pool.insert(tx(1, 1), 0).unwrap();
-        let taken = pool.take_ready(1, 10_000);
+        let taken = pool.take_ready(1, 10_000, u64::MAX);
         assert_eq!(pool.next_nonce(&Address::repeat_byte(1), 0), 2);
         pool.remove_included(&taken);
         assert_eq!(
@@ -389,7 +559,7 @@ mod tests {
             2,
             "still held: tracked here"
         );
-        let rest = pool.take_ready(10, 10_000);
+        let rest = pool.take_ready(10, 10_000, u64::MAX);
         pool.remove_included(&rest);
         assert!(pool.is_empty());
         assert_eq!(
@@ -406,10 +576,10 @@ mod tests {
         for s in 1..=5 {
             pool.insert(tx(s, 0), 0).unwrap();
         }
-        assert_eq!(pool.take_ready(2, 10_000).len(), 2);
-        assert_eq!(pool.take_ready(10, 250).len(), 2);
+        assert_eq!(pool.take_ready(2, 10_000, u64::MAX).len(), 2);
+        assert_eq!(pool.take_ready(10, 250, u64::MAX).len(), 2);
         assert_eq!(
-            pool.take_ready(10, 50).len(),
+            pool.take_ready(10, 50, u64::MAX).len(),
             1,
             "one oversize transaction still fits alone"
         );

@@ -38,6 +38,8 @@ pub struct Metrics {
     pub rejections: Family<Reason, Counter>,
     /// Transactions admitted to the mempool.
     pub admitted: Counter,
+    /// JSON-RPC requests answered with an error, by JSON-RPC error code.
+    pub rpc_errors: Family<Reason, Counter>,
     /// Transactions executed and stored.
     pub executed: Counter,
     /// Seconds to execute a block (state root included).
@@ -94,6 +96,7 @@ impl Metrics {
             seals: Family::default(),
             rejections: Family::default(),
             admitted: Counter::default(),
+            rpc_errors: Family::default(),
             executed: Counter::default(),
             executor_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
@@ -138,6 +141,11 @@ impl Metrics {
             "block_seals",
             "Blocks sealed, by seal rule",
             m.seals.clone(),
+        );
+        registry.register(
+            "rpc_errors",
+            "JSON-RPC requests answered with an error, by error code",
+            m.rpc_errors.clone(),
         );
         registry.register(
             "admission_rejections",
@@ -252,6 +260,15 @@ impl Metrics {
         self.rejections
             .get_or_create(&Reason {
                 reason: code.into(),
+            })
+            .inc();
+    }
+
+    /// Counts a JSON-RPC error with its code.
+    pub fn rpc_error(&self, code: i64) {
+        self.rpc_errors
+            .get_or_create(&Reason {
+                reason: code.to_string(),
             })
             .inc();
     }

@@ -98,6 +98,9 @@ pub struct Node {
     pub l1: L1Status,
     /// How the state was rebuilt at start.
     pub recovery: Recovery,
+    /// The hashes of newly admitted transactions, for `newPendingTransactions`
+    /// subscribers (a slow subscriber misses some rather than holding admission back).
+    pub pending_txs: tokio::sync::broadcast::Sender<B256>,
 }
 
 impl Node {
@@ -162,6 +165,7 @@ impl Node {
             queue_len: AtomicU64::new(store_queue_len),
             l1: L1Status::default(),
             recovery,
+            pending_txs: tokio::sync::broadcast::Sender::new(PENDING_TX_CHANNEL),
         }))
     }
 
@@ -170,12 +174,22 @@ impl Node {
         *self.head.borrow()
     }
 
+    /// Tells `newPendingTransactions` subscribers, if any, of an admitted transaction.
+    pub fn announce_pending(&self, hash: B256) {
+        if self.pending_txs.receiver_count() > 0 {
+            let _ = self.pending_txs.send(hash);
+        }
+    }
+
     /// L1 queue entries stored but not yet in a block.
     pub fn pending_queue_entries(&self) -> u64 {
         let taken = self.queue_len.load(Ordering::Acquire);
         taken.saturating_sub(self.state.read().queue_position())
     }
 }
+
+/// Admitted transaction hashes buffered for each `newPendingTransactions` subscriber.
+const PENDING_TX_CHANNEL: usize = 4096;
 
 /// The genesis state of `config`.
 pub fn genesis_state(config: &Config) -> anyhow::Result<State> {
@@ -429,5 +443,7 @@ fn replay_block(
             s.hash
         );
     }
+    // As the builder does once a block is sealed: BLOCKHASH of later blocks reads it.
+    state.push_block_hash(header.number, header.hash());
     Ok((hash, t.elapsed(), txs.len() as u64))
 }

@@ -52,6 +52,10 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/chain", get(handlers::chain))
         .route("/v1/types", get(handlers::types))
         .route("/v1/openapi.json", get(handlers::openapi))
+        .route(
+            crate::rpc::PATH,
+            post(crate::rpc::http).get(crate::rpc::upgrade),
+        )
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)

@@ -6,7 +6,7 @@ use sqlx::{AnyConnection, any::AnyRow};
 use weft_protocol::{block::BlockHeader, primitives::B256};
 use weft_storage::{Columns, to_i64};
 
-use super::{Error, SealedBlock, Store, transactions::TransactionRow};
+use super::{Error, SealedBlock, Store, logs::LogRow, transactions::TransactionRow};
 
 /// `SELECT` of every header column, followed by the given clause.
 macro_rules! select_header {
@@ -38,6 +38,7 @@ impl Store {
             .iter()
             .map(TransactionRow::new)
             .collect::<Result<Vec<_>, _>>()?;
+        let logs = LogRow::of_block(block)?;
 
         let mut tx = self.begin_write().await?;
         let (expected_number, expected_parent) = match head_hash(&mut tx).await? {
@@ -54,6 +55,7 @@ impl Store {
         }
         header.insert(&mut tx).await?;
         TransactionRow::insert_all(&mut tx, self.backend, &rows).await?;
+        LogRow::insert_all(&mut tx, self.backend, &logs).await?;
         tx.commit().await?;
         tracing::debug!(elapsed = ?started.elapsed(), "block stored");
         Ok(())

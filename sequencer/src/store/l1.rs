@@ -257,6 +257,20 @@ impl Store {
         row.as_ref().map(batch_from_row).transpose()
     }
 
+    /// The last block of the newest batch at one of `statuses` (0: none yet).
+    pub async fn last_block_at_status(&self, statuses: &[BatchStatus]) -> Result<u64, Error> {
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE(MAX(to_block), 0) AS to_block FROM batches WHERE status IN ({list})"
+        ));
+        let row = sqlx::query(sql).fetch_one(&self.pool).await?;
+        Ok(Columns::new(&row, "batches").u64("to_block")?)
+    }
+
     /// The batch holding block `number`, if it is batched.
     pub async fn batch_of_block(&self, number: u64) -> Result<Option<StoredBatch>, Error> {
         let Ok(number) = i64::try_from(number) else {

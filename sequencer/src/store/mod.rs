@@ -25,9 +25,12 @@ mod blocks;
 mod chain;
 mod error;
 mod l1;
+mod logs;
 mod snapshots;
 mod transactions;
 
+#[cfg(test)]
+mod evm_tests;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +46,7 @@ use weft_storage::{Backend, EmbeddedMigration, open_pool};
 pub use chain::DISPUTE_WINDOW as DISPUTE_WINDOW_PARAM;
 pub use error::Error;
 pub use l1::{BatchStatus, QueueEntry, StoredBatch, StoredL1Transaction};
+pub use logs::{LogFilter, StoredLog};
 pub use snapshots::KEEP_SNAPSHOTS;
 
 /// A transaction as stored: what was signed, its signature (none for system kinds), where it
@@ -152,5 +156,10 @@ const MIGRATIONS: &[EmbeddedMigration] = &[
         "0003_chain_params.sql",
         include_str!("../../../migrations/sequencer/sqlite/0003_chain_params.sql"),
         include_str!("../../../migrations/sequencer/postgres/0003_chain_params.sql"),
+    ),
+    (
+        "0004_evm.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0004_evm.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0004_evm.sql"),
     ),
 ];

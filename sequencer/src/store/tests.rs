@@ -54,7 +54,11 @@ fn block(
 }
 
 /// Header and hash over `transactions` as they are.
-fn seal(number: u64, parent_hash: B256, transactions: Vec<StoredTransaction>) -> SealedBlock {
+pub(super) fn seal(
+    number: u64,
+    parent_hash: B256,
+    transactions: Vec<StoredTransaction>,
+) -> SealedBlock {
     let hashes: Vec<B256> = transactions.iter().map(|t| t.hash).collect();
     let header = BlockHeader {
         number,
@@ -739,7 +743,10 @@ fn the_multi_row_insert_has_a_placeholder_per_column() {
     let columns = transactions::INSERT_COLUMNS.split(',').count();
     assert_eq!(columns, transactions::INSERT_COLUMN_COUNT);
     let postgres = transactions::insert_sql(Backend::Postgres, 2);
-    assert!(postgres.ends_with(", $27, $28)"), "{postgres}");
+    assert!(
+        postgres.ends_with(&format!(", ${})", 2 * columns)),
+        "{postgres}"
+    );
     let sqlite = transactions::insert_sql(Backend::Sqlite, 2);
     assert_eq!(sqlite.matches('?').count(), 2 * columns);
 }

@@ -3,6 +3,7 @@
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyRow};
 use weft_protocol::{
     codec::{Decode, Encode},
+    evm::EvmReceipt,
     execution::{FailureReason, Receipt, Status, Withdrawal},
     primitives::{Address, B256},
     signature::Signature,
@@ -19,15 +20,17 @@ pub(super) const INSERT_CHUNK: usize = 500;
 
 /// Columns written per row, in the order [`TransactionRow::bind`] binds them.
 pub(super) const INSERT_COLUMNS: &str = "hash, block_number, idx, kind, sender, nonce, encoded, signature, \
-     status, failure_reason, fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount";
-pub(super) const INSERT_COLUMN_COUNT: usize = 14;
+     status, failure_reason, fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount, \
+     gas_used, cumulative_gas_used, effective_gas_price, contract_address, revert_data";
+pub(super) const INSERT_COLUMN_COUNT: usize = 19;
 
 /// `SELECT` of the columns [`transaction_from_row`] reads, followed by the given clause.
 macro_rules! select_transaction {
     ($tail:literal) => {
         concat!(
             "SELECT hash, block_number, idx, encoded, signature, status, failure_reason, \
-             fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount \
+             fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount, gas_used, \
+             cumulative_gas_used, effective_gas_price, contract_address, revert_data \
              FROM transactions ",
             $tail
         )
@@ -41,13 +44,27 @@ impl Store {
         let Ok(number) = i64::try_from(number) else {
             return Ok(Vec::new());
         };
-        sqlx::query(select_transaction!("WHERE block_number = $1 ORDER BY idx"))
+        let mut txs = sqlx::query(select_transaction!("WHERE block_number = $1 ORDER BY idx"))
             .bind(number)
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(transaction_from_row)
-            .collect()
+            .collect::<Result<Vec<_>, _>>()?;
+        if txs.iter().any(|t| t.receipt.evm.is_some()) {
+            for (tx_index, log) in self.block_logs(number).await? {
+                let receipt = txs
+                    .get_mut(tx_index as usize)
+                    .and_then(|t| t.receipt.evm.as_mut())
+                    .ok_or_else(|| weft_storage::StoreError::Corrupt {
+                        table: "logs",
+                        key: format!("block {number}"),
+                        reason: format!("names transaction {tx_index}, which has no EVM receipt"),
+                    })?;
+                receipt.logs.push(log);
+            }
+        }
+        Ok(txs)
     }
 
     /// The hashes of block `number`'s transactions, in block order.
@@ -66,12 +83,24 @@ impl Store {
 
     /// The included transaction with hash `hash`, with its receipt.
     pub async fn transaction(&self, hash: &B256) -> Result<Option<StoredTransaction>, Error> {
-        sqlx::query(select_transaction!("WHERE hash = $1"))
+        let Some(mut tx) = sqlx::query(select_transaction!("WHERE hash = $1"))
             .bind(hash.as_slice())
             .fetch_optional(&self.pool)
             .await?
             .map(|row| transaction_from_row(&row))
-            .transpose()
+            .transpose()?
+        else {
+            return Ok(None);
+        };
+        if let Some(receipt) = tx.receipt.evm.as_mut() {
+            receipt.logs = self
+                .transaction_logs(hash)
+                .await?
+                .into_iter()
+                .map(|l| l.log)
+                .collect();
+        }
+        Ok(Some(tx))
     }
 }
 
@@ -91,6 +120,11 @@ pub(super) struct TransactionRow {
     withdrawal_recipient: Option<Address>,
     withdrawal_token: Option<i64>,
     withdrawal_amount: Option<String>,
+    gas_used: Option<i64>,
+    cumulative_gas_used: Option<i64>,
+    effective_gas_price: Option<String>,
+    contract_address: Option<Address>,
+    revert_data: Option<Vec<u8>>,
 }
 
 impl TransactionRow {
@@ -101,7 +135,15 @@ impl TransactionRow {
         };
         let (status, failure_reason) = status_columns(&tx.receipt.status);
         let withdrawal = tx.receipt.withdrawal.as_ref();
+        let evm = tx.receipt.evm.as_deref();
         Ok(Self {
+            gas_used: evm.map(|r| to_i64("gas used", r.gas_used)).transpose()?,
+            cumulative_gas_used: evm
+                .map(|r| to_i64("cumulative gas used", r.cumulative_gas_used))
+                .transpose()?,
+            effective_gas_price: evm.map(|r| r.effective_gas_price.to_string()),
+            contract_address: evm.and_then(|r| r.contract_address),
+            revert_data: evm.map(|r| r.revert_data.to_vec()),
             hash: tx.hash,
             block_number: to_i64("block number", tx.block_number)?,
             idx: i64::from(tx.index),
@@ -156,6 +198,11 @@ impl TransactionRow {
             .bind(self.withdrawal_recipient.as_ref().map(|a| a.as_slice()))
             .bind(self.withdrawal_token)
             .bind(self.withdrawal_amount.as_deref())
+            .bind(self.gas_used)
+            .bind(self.cumulative_gas_used)
+            .bind(self.effective_gas_price.as_deref())
+            .bind(self.contract_address.as_ref().map(|a| a.as_slice()))
+            .bind(self.revert_data.as_deref())
     }
 }
 
@@ -216,11 +263,36 @@ fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, Error> {
             status,
             fee_paid: cols.u128("fee_paid")?,
             withdrawal,
-            // EVM receipts (gas, logs) are not stored yet: the sequencer admits no EVM
-            // transaction until it serves eth_sendRawTransaction.
-            evm: None,
+            evm: evm_receipt(&cols)?.map(Box::new),
         },
     })
+}
+
+/// The EVM part of a receipt, without its logs (kept in `logs`); `None` for native kinds.
+fn evm_receipt(cols: &weft_storage::Columns<'_>) -> Result<Option<EvmReceipt>, Error> {
+    let Some(gas_used) = cols.opt_u64("gas_used")? else {
+        return Ok(None);
+    };
+    let price: Option<String> = cols.get("effective_gas_price")?;
+    let effective_gas_price = price
+        .as_deref()
+        .map(str::parse::<u128>)
+        .transpose()
+        .map_err(|e| cols.corrupt("effective_gas_price", e))?
+        .ok_or_else(|| cols.corrupt("effective_gas_price", "NULL with gas_used set"))?;
+    Ok(Some(EvmReceipt {
+        gas_used,
+        cumulative_gas_used: cols
+            .opt_u64("cumulative_gas_used")?
+            .ok_or_else(|| cols.corrupt("cumulative_gas_used", "NULL with gas_used set"))?,
+        effective_gas_price,
+        logs: Vec::new(),
+        contract_address: cols.opt_address("contract_address")?,
+        revert_data: cols
+            .get::<Option<Vec<u8>>>("revert_data")?
+            .unwrap_or_default()
+            .into(),
+    }))
 }
 
 /// `(status, failure_reason)` columns of a status.

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod l1;
+pub mod rpc;
 
 use std::time::{Duration, Instant};
 

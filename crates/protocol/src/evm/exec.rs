@@ -159,6 +159,22 @@ pub(crate) fn run<DB: Database<Error = Infallible>>(evm: &mut Evm<DB>, tx: &EvmT
     }
 }
 
+/// Runs a transaction environment and keeps nothing (`eth_call`, `eth_estimateGas`): revm's
+/// result, or why it refused the transaction before executing it.
+pub(crate) fn simulate<DB: Database<Error = Infallible>>(
+    evm: &mut Evm<DB>,
+    env: TxEnv,
+) -> Result<ExecutionResult<HaltReason>, FailureReason> {
+    evm.ctx.set_tx(env);
+    let result = FeesDeferred(PhantomData).run(evm);
+    evm.finalize();
+    match result {
+        Ok(result) => Ok(result),
+        Err(EVMError::Transaction(invalid)) => Err(refusal(&invalid)),
+        Err(other) => unreachable!("the block database cannot fail: {other}"),
+    }
+}
+
 /// The failure reason of a transaction revm refuses before executing it.
 fn refusal(invalid: &InvalidTransaction) -> FailureReason {
     use InvalidTransaction as I;

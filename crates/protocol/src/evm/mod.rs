@@ -22,6 +22,7 @@
 //!   below the base fee, gas limit above what the block has left) is included as a failed
 //!   receipt that changes nothing; reverts and halts consume the nonce and pay for the gas.
 
+pub mod call;
 pub(crate) mod db;
 pub(crate) mod exec;
 pub mod predeploy;
@@ -32,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::primitives::{Address, B256, Bytes, keccak256};
 
 pub use predeploy::WITHDRAWALS;
-pub use tx::{EvmTransaction, EvmTxError, MAX_TX_SIZE};
+pub use tx::{EvmTransaction, EvmTxError, MAX_TX_SIZE, ParsedEvm};
 
 /// The EVM specification every block runs under.
 pub const SPEC: revm::primitives::hardfork::SpecId = revm::primitives::hardfork::SpecId::PRAGUE;

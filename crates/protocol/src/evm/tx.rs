@@ -87,6 +87,11 @@ impl EvmTransaction {
     /// the deployment by [`Self::check_chain`], not here, so that stored blocks decode
     /// whatever the node's configuration.
     pub fn decode(raw: &[u8]) -> Result<Self, EvmTxError> {
+        Self::parse(raw)?.recover()
+    }
+
+    /// [`Self::decode`] without the recovery: what admission checks before it pays for one.
+    pub fn parse(raw: &[u8]) -> Result<ParsedEvm, EvmTxError> {
         if raw.len() > MAX_TX_SIZE {
             return Err(EvmTxError::TooLarge(raw.len()));
         }
@@ -111,26 +116,17 @@ impl EvmTransaction {
         if envelope.encoded_2718() != raw {
             return Err(EvmTxError::Rlp("non-canonical encoding".into()));
         }
-        let sig = envelope.signature();
-        let signature = Signature {
-            r: B256::from(sig.r()),
-            s: B256::from(sig.s()),
-            y_parity: sig.v(),
-        };
-        let sender = signature.recover(&envelope.signature_hash())?;
-        Ok(Self { envelope, sender })
+        Ok(ParsedEvm { envelope })
     }
 
     /// Requires the transaction to be signed for `chain_id`.
     pub fn check_chain(&self, chain_id: u64) -> Result<(), EvmTxError> {
-        match self.envelope.chain_id() {
-            Some(got) if got == chain_id => Ok(()),
-            Some(got) => Err(EvmTxError::WrongChain {
-                expected: chain_id,
-                got,
-            }),
-            None => Err(EvmTxError::NoChainId),
-        }
+        check_chain(&self.envelope, chain_id)
+    }
+
+    /// The envelope's signature.
+    pub fn signature(&self) -> Signature {
+        signature_of(&self.envelope)
     }
 
     /// The Ethereum transaction hash (keccak256 of the envelope).
@@ -194,11 +190,94 @@ impl EvmTransaction {
         U256::from(self.gas_limit()) * U256::from(self.max_fee_per_gas()) + self.value()
     }
 
+    /// The gas it must carry before executing anything: the intrinsic gas (21,000, 53,000
+    /// for a creation, calldata, access list, init-code words) or, when larger, the
+    /// EIP-7623 calldata floor. Execution refuses a lower gas limit
+    /// (`intrinsic_gas_too_low`); admission checks it first.
+    pub fn intrinsic_gas(&self) -> u64 {
+        intrinsic_gas(&self.envelope)
+    }
+
     /// The price per gas it pays under `base_fee`: `min(maxFee, baseFee + tip)` (the gas
     /// price for legacy and EIP-2930).
     pub fn effective_gas_price(&self, base_fee: u64) -> u128 {
         self.envelope.effective_gas_price(Some(base_fee))
     }
+}
+
+/// A decoded envelope of an admissible type, in canonical encoding, whose sender is not
+/// recovered yet ([`EvmTransaction::parse`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedEvm {
+    envelope: TxEnvelope,
+}
+
+impl ParsedEvm {
+    /// The decoded envelope.
+    pub fn envelope(&self) -> &TxEnvelope {
+        &self.envelope
+    }
+
+    /// The Ethereum transaction hash.
+    pub fn hash(&self) -> B256 {
+        *self.envelope.tx_hash()
+    }
+
+    /// Requires the transaction to be signed for `chain_id`.
+    pub fn check_chain(&self, chain_id: u64) -> Result<(), EvmTxError> {
+        check_chain(&self.envelope, chain_id)
+    }
+
+    /// See [`EvmTransaction::intrinsic_gas`].
+    pub fn intrinsic_gas(&self) -> u64 {
+        intrinsic_gas(&self.envelope)
+    }
+
+    /// Recovers the sender (one libsecp256k1 recovery, EIP-2 low-s).
+    pub fn recover(self) -> Result<EvmTransaction, EvmTxError> {
+        let sender = signature_of(&self.envelope).recover(&self.envelope.signature_hash())?;
+        Ok(EvmTransaction {
+            envelope: self.envelope,
+            sender,
+        })
+    }
+}
+
+fn signature_of(envelope: &TxEnvelope) -> Signature {
+    let sig = envelope.signature();
+    Signature {
+        r: B256::from(sig.r()),
+        s: B256::from(sig.s()),
+        y_parity: sig.v(),
+    }
+}
+
+fn check_chain(envelope: &TxEnvelope, chain_id: u64) -> Result<(), EvmTxError> {
+    match envelope.chain_id() {
+        Some(got) if got == chain_id => Ok(()),
+        Some(got) => Err(EvmTxError::WrongChain {
+            expected: chain_id,
+            got,
+        }),
+        None => Err(EvmTxError::NoChainId),
+    }
+}
+
+fn intrinsic_gas(envelope: &TxEnvelope) -> u64 {
+    let (accounts, slots) = envelope.access_list().map_or((0, 0), |list| {
+        let slots = list.iter().map(|item| item.storage_keys.len() as u64).sum();
+        (list.len() as u64, slots)
+    });
+    let gas = revm::context_interface::cfg::gas::calculate_initial_tx_gas(
+        crate::evm::SPEC,
+        envelope.input(),
+        envelope.to().is_none(),
+        accounts,
+        slots,
+        0,
+        None,
+    );
+    (gas.initial_regular_gas + gas.initial_state_gas).max(gas.floor_gas)
 }
 
 /// The JSON form: the EIP-2718 bytes, hex.

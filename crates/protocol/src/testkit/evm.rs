@@ -88,6 +88,14 @@ pub fn calldata(signature: &str, args: &[Arg]) -> Bytes {
     out.into()
 }
 
+/// The creation code of the ERC-20 `Token` with its `constructor(name, symbol)` arguments
+/// (short strings).
+pub fn token_init_code(name: &str, symbol: &str) -> Bytes {
+    let mut code = init_code("Token").to_vec();
+    code.extend(two_strings(name, symbol));
+    code.into()
+}
+
 /// The ABI encoding of `constructor(string,string)` arguments for short strings.
 fn two_strings(a: &str, b: &str) -> Vec<u8> {
     assert!(a.len() <= 32 && b.len() <= 32);
@@ -279,9 +287,7 @@ impl EvmWorld {
         let deployer = world.keys[0].address();
         let mut deploys = Vec::new();
         for t in 0..=pools {
-            let mut code = init_code("Token").to_vec();
-            code.extend(two_strings(&format!("Token{t}"), &format!("T{t}")));
-            deploys.push(code.into());
+            deploys.push(token_init_code(&format!("Token{t}"), &format!("T{t}")));
         }
         for name in [
             "Factory",

@@ -15,6 +15,8 @@
 //! under another signature than an accepted first copy is refused as a second signature
 //! of a transaction already accepted.
 
+mod evm;
+
 use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use rayon::prelude::*;
@@ -33,6 +35,7 @@ use crate::{
     node::Node,
 };
 
+pub use evm::{admit_raw, geth_message};
 pub use weft_api::Submission;
 
 /// A submission as it arrives: [`Submission`] with the signature still text, so that a
@@ -99,7 +102,7 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -349,7 +352,7 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outc
             }
             let account = state.account_by_address(&c.sender);
             let state_nonce = account.map_or(0, |a| a.nonce);
-            if let Err(e) = pool.check(&c.sender, c.nonce, c.size, state_nonce) {
+            if let Err(e) = pool.check(&c.sender, c.nonce, c.size, state_nonce, None) {
                 let rejection = mempool_rejection(e);
                 if matches!(e, MempoolError::NonceTooLow { .. }) {
                     // Maybe a resubmission of an included transaction: look it up below.
@@ -421,6 +424,7 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outc
                         sender: candidate.sender,
                         nonce: candidate.nonce,
                         size: candidate.size,
+                        gas: 0,
                         signature: candidate.signed.signature,
                         transaction: candidate.signed.transaction,
                         received,
@@ -428,6 +432,7 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outc
                     state_nonce,
                 )
                 .map_err(mempool_rejection)?;
+                node.announce_pending(hash);
                 admitted += 1;
                 Ok((hash, Accepted::Queued))
             }));
@@ -487,7 +492,7 @@ async fn recover_all(
 /// A read lock on the state. The block builder holds the write lock while it executes a
 /// block (milliseconds); on a multi-threaded runtime the wait happens off the async
 /// workers, so the HTTP server keeps serving other requests meanwhile.
-fn read_state(node: &Node) -> parking_lot::RwLockReadGuard<'_, State> {
+pub(crate) fn read_state(node: &Node) -> parking_lot::RwLockReadGuard<'_, State> {
     if let Some(guard) = node.state.try_read() {
         return guard;
     }
@@ -499,7 +504,7 @@ fn read_state(node: &Node) -> parking_lot::RwLockReadGuard<'_, State> {
     }
 }
 
-fn mempool_rejection(e: MempoolError) -> Rejection {
+pub(crate) fn mempool_rejection(e: MempoolError) -> Rejection {
     Rejection::new(e.code(), e.to_string())
 }
 

@@ -1,0 +1,298 @@
+//! Ethereum JSON-RPC on the sequencer: `POST /rpc` (single requests and batches) and the
+//! same URL upgraded to a WebSocket (requests plus `eth_subscribe`). See `docs/rpc.md`.
+//!
+//! Served by the node's own axum router rather than a second server: one listener, one set
+//! of connection limits, body limit and rate limit for REST and JSON-RPC alike, and the
+//! handlers read the node's state directly. Parameters and EVM results use alloy's RPC
+//! types (`alloy::rpc::types`), the serde forms cast, viem and ethers expect; blocks and
+//! Weft's native kinds, which alloy's types cannot carry, are written here.
+
+pub mod eth;
+mod format;
+pub mod ws;
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::node::Node;
+
+pub use ws::upgrade;
+
+/// The path JSON-RPC is served at.
+pub const PATH: &str = "/rpc";
+/// Most requests in one batch.
+pub const MAX_BATCH: usize = 100;
+/// Most bytes of one response (a batch's answers together); answers past it are replaced
+/// by a `response too large` error.
+pub const MAX_RESPONSE_BYTES: usize = 8 << 20;
+
+/// JSON-RPC error codes.
+pub mod code {
+    /// The body is not JSON.
+    pub const PARSE_ERROR: i64 = -32700;
+    /// Not a JSON-RPC request (or an empty or oversized batch).
+    pub const INVALID_REQUEST: i64 = -32600;
+    /// No such method.
+    pub const METHOD_NOT_FOUND: i64 = -32601;
+    /// Wrong parameters.
+    pub const INVALID_PARAMS: i64 = -32602;
+    /// The node failed (storage).
+    pub const INTERNAL: i64 = -32603;
+    /// Refused transaction, unavailable state, and other server-side refusals (geth's code).
+    pub const SERVER: i64 = -32000;
+    /// A limit of the request was exceeded (range, results, response size).
+    pub const LIMIT: i64 = -32005;
+    /// `eth_call` / `eth_estimateGas`: execution reverted; `data` holds the revert data.
+    pub const REVERTED: i64 = 3;
+}
+
+/// A JSON-RPC error.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    /// The code ([`code`]).
+    pub code: i64,
+    /// The message.
+    pub message: String,
+    /// Extra data (revert data).
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    /// An error without data.
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// Wrong parameters.
+    pub fn params(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID_PARAMS, message)
+    }
+
+    /// A storage failure: logged, answered without detail.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "JSON-RPC request failed");
+        Self::new(code::INTERNAL, "internal error")
+    }
+
+    fn to_json(&self) -> Value {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(data) = &self.data {
+            error["data"] = data.clone();
+        }
+        error
+    }
+}
+
+/// A method's positional parameters.
+#[derive(Debug)]
+pub(crate) struct Params(Vec<Value>);
+
+impl Params {
+    fn parse(params: Option<Value>) -> Result<Self, RpcError> {
+        match params {
+            None | Some(Value::Null) => Ok(Self(Vec::new())),
+            Some(Value::Array(values)) => Ok(Self(values)),
+            Some(_) => Err(RpcError::params("params must be an array")),
+        }
+    }
+
+    /// Refuses more than `n` parameters.
+    pub(crate) fn at_most(&self, n: usize) -> Result<(), RpcError> {
+        if self.0.len() > n {
+            return Err(RpcError::params(format!(
+                "too many arguments, want at most {n}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Parameter `i`, which must be there.
+    pub(crate) fn get<T: DeserializeOwned>(&self, i: usize, name: &str) -> Result<T, RpcError> {
+        match self.0.get(i) {
+            None | Some(Value::Null) => Err(RpcError::params(format!(
+                "missing value for required argument {i} ({name})"
+            ))),
+            Some(v) => T::deserialize(v)
+                .map_err(|e| RpcError::params(format!("invalid argument {i} ({name}): {e}"))),
+        }
+    }
+
+    /// Parameter `i`, if given.
+    pub(crate) fn opt<T: DeserializeOwned>(
+        &self,
+        i: usize,
+        name: &str,
+    ) -> Result<Option<T>, RpcError> {
+        match self.0.get(i) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.get(i, name).map(Some),
+        }
+    }
+}
+
+/// One parsed request: `None` id with `notification` set means no answer is due.
+struct Request {
+    id: Value,
+    notification: bool,
+    method: String,
+    params: Option<Value>,
+}
+
+fn parse_request(value: Value) -> Result<Request, (Value, RpcError)> {
+    let Value::Object(mut object) = value else {
+        return Err((
+            Value::Null,
+            RpcError::new(code::INVALID_REQUEST, "invalid request: not an object"),
+        ));
+    };
+    let notification = !object.contains_key("id");
+    let id = object.remove("id").unwrap_or(Value::Null);
+    if !matches!(id, Value::Null | Value::Number(_) | Value::String(_)) {
+        return Err((
+            Value::Null,
+            RpcError::new(code::INVALID_REQUEST, "invalid request: bad id"),
+        ));
+    }
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err((
+            id,
+            RpcError::new(
+                code::INVALID_REQUEST,
+                "invalid request: jsonrpc must be \"2.0\"",
+            ),
+        ));
+    }
+    let Some(Value::String(method)) = object.remove("method") else {
+        return Err((
+            id,
+            RpcError::new(code::INVALID_REQUEST, "invalid request: no method"),
+        ));
+    };
+    Ok(Request {
+        id,
+        notification,
+        method,
+        params: object.remove("params"),
+    })
+}
+
+fn response(id: &Value, result: Result<Value, RpcError>) -> Value {
+    match result {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_json() }),
+    }
+}
+
+/// Answers one request value; `None` for a notification.
+async fn answer(
+    node: &Arc<Node>,
+    value: Value,
+    connection: Option<&ws::Connection>,
+) -> Option<Value> {
+    let request = match parse_request(value) {
+        Ok(r) => r,
+        Err((id, e)) => return Some(response(&id, Err(e))),
+    };
+    let result = match Params::parse(request.params) {
+        Ok(params) => match connection {
+            Some(c)
+                if request.method.starts_with("eth_subscribe")
+                    || request.method == "eth_unsubscribe" =>
+            {
+                c.handle(node, &request.method, params).await
+            }
+            _ => eth::call(node, &request.method, params).await,
+        },
+        Err(e) => Err(e),
+    };
+    if let Err(e) = &result {
+        node.metrics.rpc_error(e.code);
+    }
+    (!request.notification).then(|| response(&request.id, result))
+}
+
+/// Answers a body: one request or a batch; `None` when nothing is due (notifications only).
+pub(crate) async fn answer_body(
+    node: &Arc<Node>,
+    body: &[u8],
+    connection: Option<&ws::Connection>,
+) -> Option<Value> {
+    let value: Value = match serde_json::from_slice(body) {
+        Ok(v) => v,
+        Err(e) => {
+            return Some(response(
+                &Value::Null,
+                Err(RpcError::new(
+                    code::PARSE_ERROR,
+                    format!("parse error: {e}"),
+                )),
+            ));
+        }
+    };
+    let Value::Array(requests) = value else {
+        let answer = answer(node, value, connection).await?;
+        return Some(bounded(answer, &mut 0));
+    };
+    if requests.is_empty() || requests.len() > MAX_BATCH {
+        let message = if requests.is_empty() {
+            "empty batch".to_owned()
+        } else {
+            format!(
+                "batch of {} requests exceeds the limit of {MAX_BATCH}",
+                requests.len()
+            )
+        };
+        return Some(response(
+            &Value::Null,
+            Err(RpcError::new(code::INVALID_REQUEST, message)),
+        ));
+    }
+    let mut answers = Vec::with_capacity(requests.len());
+    let mut size = 0;
+    for request in requests {
+        if let Some(a) = answer(node, request, connection).await {
+            answers.push(bounded(a, &mut size));
+        }
+    }
+    (!answers.is_empty()).then_some(Value::Array(answers))
+}
+
+/// `answer`, or a `response too large` error in its place once `size` passes the limit.
+fn bounded(answer: Value, size: &mut usize) -> Value {
+    *size += serde_json::to_vec(&answer).map_or(0, |b| b.len());
+    if *size <= MAX_RESPONSE_BYTES {
+        return answer;
+    }
+    let id = answer.get("id").cloned().unwrap_or(Value::Null);
+    response(
+        &id,
+        Err(RpcError::new(
+            code::LIMIT,
+            format!("response too large: the limit is {MAX_RESPONSE_BYTES} bytes"),
+        )),
+    )
+}
+
+/// `POST /rpc`.
+pub async fn http(State(node): State<Arc<Node>>, body: Bytes) -> Response {
+    match answer_body(&node, &body, None).await {
+        Some(answer) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_vec(&answer).expect("JSON values serialize"),
+        )
+            .into_response(),
+        None => axum::http::StatusCode::NO_CONTENT.into_response(),
+    }
+}
