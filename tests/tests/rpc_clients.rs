@@ -1,0 +1,94 @@
+//! Real Ethereum clients against the sequencer's JSON-RPC on a devnet stack (anvil with the
+//! contracts, the sequencer posting batches): `tests/js/*.test.mjs` (cast, viem, ethers;
+//! see `tests/js/README.md`) under `node --test`, then the sequencer is killed (`kill -9`)
+//! and restarted, the receipts of the first run must be served unchanged, and the same
+//! client tests must pass again.
+
+use std::{path::Path, process::Command};
+
+use serde_json::{Value, json};
+use weft_tests::{L1Options, SequencerOptions, Stack};
+
+/// Runs the JavaScript client tests against `url`; panics with their output if one fails.
+fn run_client_tests(root: &Path, url: &str, chain_id: u64) {
+    let keys: Vec<String> = (0..3)
+        .map(|i| {
+            weft_protocol::genesis::dev_key(i)
+                .secret_bytes()
+                .to_string()
+        })
+        .collect();
+    let output = Command::new("node")
+        .args(["--test", "--test-reporter=spec", "tests/js/"])
+        .current_dir(root)
+        .env("WEFT_RPC_URL", format!("{url}/rpc"))
+        .env(
+            "WEFT_WS_URL",
+            format!("{}/rpc", url.replace("http://", "ws://")),
+        )
+        .env("WEFT_CHAIN_ID", chain_id.to_string())
+        .env("WEFT_DEV_KEYS", keys.join(","))
+        .output()
+        .expect("node runs (Node 20, `npm ci` for the clients)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "client tests failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("fail 0"), "{stdout}");
+}
+
+async fn rpc(url: &str, method: &str, params: Value) -> Value {
+    let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    let reply: Value = reqwest::Client::new()
+        .post(format!("{url}/rpc"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reply.get("error").is_none(), "{method}: {reply}");
+    reply["result"].clone()
+}
+
+#[tokio::test]
+async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_crash() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions::default())
+        .start()
+        .await;
+    let url = stack.sequencer_url();
+    let chain_id = rpc(&url, "eth_chainId", json!([])).await;
+    let chain_id =
+        u64::from_str_radix(chain_id.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    run_client_tests(root, &url, chain_id);
+
+    // Every receipt of the newest block, before the crash.
+    let head = rpc(&url, "eth_blockNumber", json!([])).await;
+    let block = rpc(&url, "eth_getBlockByNumber", json!([head, false])).await;
+    let mut receipts = Vec::new();
+    for hash in block["transactions"].as_array().unwrap() {
+        receipts.push(rpc(&url, "eth_getTransactionReceipt", json!([hash])).await);
+    }
+    assert!(!receipts.is_empty());
+
+    stack.sequencer_mut().kill();
+    stack.sequencer_mut().restart().await;
+    assert_eq!(
+        rpc(&url, "eth_getBlockByNumber", json!([head, false])).await,
+        block
+    );
+    for receipt in &receipts {
+        let hash = &receipt["transactionHash"];
+        assert_eq!(
+            &rpc(&url, "eth_getTransactionReceipt", json!([hash])).await,
+            receipt
+        );
+    }
+    run_client_tests(root, &url, chain_id);
+}
