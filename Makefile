@@ -41,11 +41,13 @@ test: deps
 
 ## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/: the executor
 ## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
-## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs).
+## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs), then its `--evm`
+## mode (the same Ethereum transactions through eth_sendRawTransaction to Weft and anvil).
 bench: deps
 	$(CARGO) bench --workspace --bench executor --bench evm --bench da --bench prover --bench hub --bench restart
 	$(CARGO) $(BUILD) --release
 	$(TARGET_DIR)/release/weft-loadgen
+	$(TARGET_DIR)/release/weft-loadgen --evm
 
 ## Prints the gas used by each L1 contract call, measured on anvil.
 gas: deps

@@ -219,44 +219,49 @@ pub(super) async fn block(node: &Node, number: u64, full: bool) -> Result<Value,
     let Some((header, hash)) = header(node, number).await? else {
         return Ok(Value::Null);
     };
-    let txs = node
+    let logs = node
         .store
-        .block_transactions(number)
+        .block_logs(i64::try_from(number).map_err(internal)?)
         .await
         .map_err(internal)?;
-    let logs = txs
-        .iter()
-        .filter_map(|t| t.receipt.evm.as_ref())
-        .flat_map(|r| r.logs.iter());
-    let logs_bloom = format::bloom(logs);
-    let gas_used = txs
-        .iter()
-        .filter_map(|t| t.receipt.evm.as_ref())
-        .map(|r| r.cumulative_gas_used)
-        .max()
-        .unwrap_or(0);
-    let chain_id = node.domain.chain_id();
-    let transactions = txs
-        .iter()
-        .map(|t| {
-            if !full {
-                return json!(t.hash);
-            }
-            let at = Position {
-                block_hash: hash,
-                block_number: number,
-                index: t.index,
-            };
-            format::transaction(
-                &t.transaction,
-                t.hash,
-                t.signature,
-                Some(at),
-                chain_id,
-                DEFAULT_MIN_BASE_FEE,
-            )
-        })
-        .collect();
+    let logs_bloom = format::bloom(logs.iter().map(|(_, log)| log));
+    let (transactions, gas_used) = if full {
+        let txs = node
+            .store
+            .block_transactions(number)
+            .await
+            .map_err(internal)?;
+        let gas_used = txs
+            .iter()
+            .filter_map(|t| t.receipt.evm.as_ref())
+            .map(|r| r.cumulative_gas_used)
+            .max()
+            .unwrap_or(0);
+        let chain_id = node.domain.chain_id();
+        let txs = txs
+            .iter()
+            .map(|t| {
+                let at = Position {
+                    block_hash: hash,
+                    block_number: number,
+                    index: t.index,
+                };
+                format::transaction(
+                    &t.transaction,
+                    t.hash,
+                    t.signature,
+                    Some(at),
+                    chain_id,
+                    DEFAULT_MIN_BASE_FEE,
+                )
+            })
+            .collect();
+        (txs, gas_used)
+    } else {
+        // Hashes only: nothing is decoded.
+        let (hashes, gas_used) = node.store.block_summary(number).await.map_err(internal)?;
+        (hashes.iter().map(|h| json!(h)).collect(), gas_used)
+    };
     Ok(format::block(
         &header,
         hash,

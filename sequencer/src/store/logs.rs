@@ -155,7 +155,7 @@ fn log_from_row(row: &AnyRow) -> Result<StoredLog, StoreError> {
 
 impl Store {
     /// Block `number`'s logs in order, each with its transaction's position.
-    pub(super) async fn block_logs(&self, number: i64) -> Result<Vec<(u32, Log)>, Error> {
+    pub(crate) async fn block_logs(&self, number: i64) -> Result<Vec<(u32, Log)>, Error> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SELECT_LOG} WHERE l.block_number = $1 ORDER BY l.log_index"
         )))

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyConnection, AssertSqlSafe, any::AnyRow};
 use weft_protocol::{
-    codec::{Decode, Encode},
+    codec::Encode,
     evm::EvmReceipt,
     execution::{FailureReason, Receipt, Status, Withdrawal},
     primitives::{Address, B256},
@@ -28,7 +28,7 @@ pub(super) const INSERT_COLUMN_COUNT: usize = 19;
 macro_rules! select_transaction {
     ($tail:literal) => {
         concat!(
-            "SELECT hash, block_number, idx, encoded, signature, status, failure_reason, \
+            "SELECT hash, block_number, idx, sender, encoded, signature, status, failure_reason, \
              fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount, gas_used, \
              cumulative_gas_used, effective_gas_price, contract_address, revert_data \
              FROM transactions ",
@@ -79,6 +79,28 @@ impl Store {
             .iter()
             .map(|row| Ok(Columns::new(row, "transactions").b256("hash")?))
             .collect()
+    }
+
+    /// The hashes of block `number`'s transactions in block order, and the gas its EVM
+    /// transactions used (what a block without its transactions shows; nothing decoded).
+    pub async fn block_summary(&self, number: u64) -> Result<(Vec<B256>, u64), Error> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok((Vec::new(), 0));
+        };
+        let rows = sqlx::query(
+            "SELECT hash, cumulative_gas_used FROM transactions WHERE block_number = $1 ORDER BY idx",
+        )
+        .bind(number)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut hashes = Vec::with_capacity(rows.len());
+        let mut gas = 0;
+        for row in &rows {
+            let cols = Columns::new(row, "transactions");
+            hashes.push(cols.b256("hash")?);
+            gas = gas.max(cols.opt_u64("cumulative_gas_used")?.unwrap_or(0));
+        }
+        Ok((hashes, gas))
     }
 
     /// The included transaction with hash `hash`, with its receipt.
@@ -226,7 +248,9 @@ fn transaction_from_row(row: &AnyRow) -> Result<StoredTransaction, Error> {
     let hash = cols.b256("hash")?;
     let cols = cols.keyed(format!("hash {hash}"));
     let encoded: Vec<u8> = cols.get("encoded")?;
-    let transaction = Transaction::from_bytes(&encoded).map_err(|e| cols.corrupt("encoded", e))?;
+    // An EVM transaction's sender was recovered at admission and stored beside it.
+    let transaction = Transaction::from_stored_bytes(&encoded, cols.opt_address("sender")?)
+        .map_err(|e| cols.corrupt("encoded", e))?;
     let signature = cols
         .get::<Option<Vec<u8>>>("signature")?
         .map(|bytes| Signature::from_bytes(&bytes).map_err(|e| cols.corrupt("signature", e)))

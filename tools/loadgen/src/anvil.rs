@@ -70,6 +70,17 @@ pub(crate) struct Rpc {
 }
 
 impl Rpc {
+    /// A client of `url` with `TCP_NODELAY`.
+    pub(crate) fn new(url: &str) -> Result<Self> {
+        Ok(Self {
+            url: url.to_owned(),
+            http: reqwest::Client::builder()
+                .tcp_nodelay(true)
+                .build()
+                .context("HTTP client")?,
+        })
+    }
+
     pub(crate) async fn call(&self, method: &str, params: Value) -> Result<Value> {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
         let reply: Value = self.send(&body).await.with_context(|| method.to_string())?;
@@ -135,14 +146,38 @@ pub(crate) fn parse_quantity(v: &Value) -> Result<u64> {
     u64::from_str_radix(s.trim_start_matches("0x"), 16).with_context(|| format!("quantity {s}"))
 }
 
-/// Runs the same signed-transfer workload against anvil; `None` if anvil is not installed.
-pub(crate) async fn run_anvil(args: &Args) -> Result<Option<AnvilResult>> {
+/// A started anvil.
+pub(crate) struct Anvil {
+    pub(crate) rpc: Rpc,
+    child: Child,
+}
+
+/// Gives each of `senders` 10^24 wei (what Weft's dev accounts hold at genesis).
+pub(crate) async fn fund(rpc: &Rpc, senders: &[Address]) -> Result<()> {
+    let balance = format!("{:#x}", U256::from(10u128.pow(24)));
+    for sender in senders {
+        rpc.call("anvil_setBalance", json!([sender, balance]))
+            .await?;
+    }
+    Ok(())
+}
+
+impl Anvil {
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.start_kill();
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Starts anvil (interval mining, the block gas limit of `args`, `chain_id` if given) and
+/// waits for it to answer; `None` if anvil is not installed.
+pub(crate) async fn start_anvil(args: &Args, chain_id: Option<u64>) -> Result<Option<Anvil>> {
     let Some(bin) = find_anvil()? else {
         eprintln!("anvil: not found (set WEFT_ANVIL or run `make deps`); anvil_tps will be null");
         return Ok(None);
     };
     let port = free_port()?;
-    let argv = [
+    let mut argv = vec![
         "--port".to_string(),
         port.to_string(),
         "--block-time".into(),
@@ -151,6 +186,9 @@ pub(crate) async fn run_anvil(args: &Args) -> Result<Option<AnvilResult>> {
         args.anvil_gas_limit.to_string(),
         "--quiet".into(),
     ];
+    if let Some(id) = chain_id {
+        argv.extend(["--chain-id".into(), id.to_string()]);
+    }
     eprintln!("anvil: {} {}", bin.display(), argv.join(" "));
     let mut child = tokio::process::Command::new(&bin)
         .args(argv)
@@ -160,16 +198,18 @@ pub(crate) async fn run_anvil(args: &Args) -> Result<Option<AnvilResult>> {
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("start {}", bin.display()))?;
-    let rpc = Rpc {
-        url: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::builder()
-            .tcp_nodelay(true)
-            .build()
-            .context("HTTP client")?,
+    let rpc = Rpc::new(&format!("http://127.0.0.1:{port}"))?;
+    wait_for_anvil(&rpc, &mut child).await?;
+    Ok(Some(Anvil { rpc, child }))
+}
+
+/// Runs the same signed-transfer workload against anvil; `None` if anvil is not installed.
+pub(crate) async fn run_anvil(args: &Args) -> Result<Option<AnvilResult>> {
+    let Some(mut anvil) = start_anvil(args, None).await? else {
+        return Ok(None);
     };
-    let outcome = drive_anvil(args, &rpc, &mut child).await;
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    let outcome = drive_anvil(args, &anvil.rpc, &mut anvil.child).await;
+    anvil.stop().await;
     outcome.map(Some)
 }
 
@@ -179,11 +219,7 @@ pub(crate) async fn drive_anvil(args: &Args, rpc: &Rpc, child: &mut Child) -> Re
         .map(|i| SigningKey::from_seed(format!("weft-loadgen-anvil-{i}").as_bytes()))
         .collect();
     let senders: Vec<Address> = keys.iter().map(SigningKey::address).collect();
-    let balance = format!("{:#x}", U256::from(10u128.pow(24)));
-    for sender in &senders {
-        rpc.call("anvil_setBalance", json!([sender, balance]))
-            .await?;
-    }
+    fund(rpc, &senders).await?;
     let n = args.anvil_txs();
     eprintln!(
         "anvil: signing {n} EIP-1559 transfers from {} senders...",

@@ -37,6 +37,7 @@ use clap::Parser;
 use weft_api::DEFAULT_MAX_BATCH;
 
 mod anvil;
+mod evm;
 mod node;
 mod phases;
 mod progress;
@@ -110,7 +111,7 @@ pub(crate) const CLOCK_TICKS: f64 = 100.0;
 pub(crate) const ANVIL_NPM_PATH: &str = "node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil";
 
 /// End-to-end load generator and benchmark of the Weft sequencer.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "weft-loadgen", version)]
 pub(crate) struct Args {
     /// Target an already running node (e.g. http://127.0.0.1:8547) instead of starting one;
@@ -172,6 +173,11 @@ pub(crate) struct Args {
     /// Skip the anvil comparison.
     #[arg(long)]
     pub(crate) no_anvil: bool,
+    /// Instead of the REST benchmark: the same Ethereum transactions (ETH, then ERC-20
+    /// transfers) through `eth_sendRawTransaction` to Weft and to anvil; results in
+    /// `target/weft-bench/rpc.json`. `--anvil-txs` and `--anvil-senders` size it.
+    #[arg(long)]
+    pub(crate) evm: bool,
     /// Longest wait for one phase to be executed, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT_S)]
     pub(crate) timeout_s: u64,
@@ -231,9 +237,33 @@ async fn main() -> ExitCode {
 
 pub(crate) async fn run_and_report(args: &Args) -> Result<()> {
     args.validate()?;
+    if args.evm {
+        return run_evm_and_report(args).await;
+    }
     let report = run(args).await?;
     print!("{}", report.table(args));
     let path = results_path(args);
+    write_json(&path, &report.json(args))?;
+    println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// `--evm`: a node whose dev accounts are the senders, then the comparison.
+async fn run_evm_and_report(args: &Args) -> Result<()> {
+    let node_args = Args {
+        accounts: u32::try_from(args.anvil_senders)?,
+        ..args.clone()
+    };
+    let mut target = match &args.url {
+        Some(url) => Target::external(url),
+        None => Target::start(&node_args).await?,
+    };
+    let url = target.api.base().to_owned();
+    let outcome = evm::run_evm(args, &url).await;
+    target.stop().await;
+    let report = outcome?;
+    print!("{}", report.table(args));
+    let path = results_path(args).with_file_name("rpc.json");
     write_json(&path, &report.json(args))?;
     println!("wrote {}", path.display());
     Ok(())

@@ -406,6 +406,33 @@ impl Decode for Transaction {
     }
 }
 
+impl Transaction {
+    /// [`Decode::from_bytes`], except that an EVM transaction takes `evm_sender` as its
+    /// sender instead of recovering it: for transactions the node admitted (recovering the
+    /// sender then) and stored with their sender, which it reads back many times (receipts,
+    /// blocks, batches, replay). The caller vouches for the sender, as a store does for
+    /// the signatures it kept.
+    pub fn from_stored_bytes(
+        bytes: &[u8],
+        evm_sender: Option<Address>,
+    ) -> Result<Self, DecodeError> {
+        let (Some(sender), [tag::EVM, len @ ..]) = (evm_sender, bytes) else {
+            return Self::from_bytes(bytes);
+        };
+        let (len, raw) = len
+            .split_at_checked(4)
+            .ok_or(DecodeError::Invalid("EVM transaction"))?;
+        let len = u32::from_be_bytes(len.try_into().expect("4 bytes")) as usize;
+        if len != raw.len() || len > crate::evm::MAX_TX_SIZE {
+            return Err(DecodeError::Invalid("EVM transaction"));
+        }
+        let tx = crate::evm::EvmTransaction::parse(raw)
+            .map_err(|_| DecodeError::Invalid("EVM transaction"))?
+            .assume_sender(sender);
+        Ok(Self::Evm(Box::new(tx)))
+    }
+}
+
 // The transaction (tag and body), then `r ‖ s ‖ v`.
 struct_codec! {
     SignedTransaction { transaction: value, signature: signature }

@@ -233,6 +233,15 @@ impl ParsedEvm {
         intrinsic_gas(&self.envelope)
     }
 
+    /// The transaction with `sender` taken as its sender, without a recovery: only for a
+    /// sender recovered from these very bytes before (a stored transaction read back).
+    pub fn assume_sender(self, sender: Address) -> EvmTransaction {
+        EvmTransaction {
+            envelope: self.envelope,
+            sender,
+        }
+    }
+
     /// Recovers the sender (one libsecp256k1 recovery, EIP-2 low-s).
     pub fn recover(self) -> Result<EvmTransaction, EvmTxError> {
         let sender = signature_of(&self.envelope).recover(&self.envelope.signature_hash())?;
