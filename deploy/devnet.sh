@@ -153,6 +153,12 @@ log "starting the sequencer on $l2_url"
 sequencer_pid=$!
 pids+=("$sequencer_pid")
 wait_port "${listen##*:}" sequencer "$sequencer_pid"
+# The L2 chain id, as JSON-RPC clients see it (eth_chainId on /rpc).
+l2_chain_id=$(node -e '
+  fetch(process.argv[1], { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId" }) })
+    .then((r) => r.json()).then((r) => console.log(Number(BigInt(r.result))))' "$l2_url/rpc") \
+  || die "the sequencer does not answer eth_chainId on $l2_url/rpc"
 
 # --- prover (prover-stub) ------------------------------------------------------------------
 # Watches $l1_rpc for committed batches of $rollup, fetches their witnesses from $l2_url,
@@ -190,6 +196,7 @@ Weft devnet is running. Ctrl-C stops it.
 
   L1 (anvil)       $l1_rpc   chain id $l1_chain_id, a block every ${block_time}s
   L2 API           $l2_url/v1   (OpenAPI: $l2_url/v1/openapi.json)
+  L2 JSON-RPC      $l2_url/rpc   (and ws://${l2_url#http://}/rpc; chain id $l2_chain_id)
   health, metrics  $l2_url/health   $l2_url/metrics
   prover           http://$prover_listen/health   http://$prover_listen/metrics
   channel hub      http://$hub_listen   (L2 account $hub_address, dev account $hub_index)
