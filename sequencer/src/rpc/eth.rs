@@ -525,6 +525,31 @@ async fn fee_history(node: &Node, p: &Params) -> Result<Value, RpcError> {
     Ok(answer)
 }
 
+/// The store's filter for `filter`'s addresses and topics over blocks `from..=to`, within
+/// the limits on their number.
+pub(super) fn log_filter(filter: &Filter, from: u64, to: u64) -> Result<LogFilter, RpcError> {
+    let addresses: Vec<Address> = filter.address.iter().copied().collect();
+    let topics: Vec<Vec<B256>> = filter
+        .topics
+        .iter()
+        .map(|t| t.iter().copied().collect())
+        .collect();
+    if addresses.len() > MAX_FILTER_VALUES || topics.iter().any(|t| t.len() > MAX_FILTER_VALUES) {
+        return Err(RpcError::new(
+            code::LIMIT,
+            format!(
+                "at most {MAX_FILTER_VALUES} addresses and {MAX_FILTER_VALUES} topics per position"
+            ),
+        ));
+    }
+    Ok(LogFilter {
+        from,
+        to,
+        addresses,
+        topics: topics.try_into().expect("four topic positions"),
+    })
+}
+
 async fn logs(node: &Node, filter: Filter) -> Result<Value, RpcError> {
     let head = node.head().number;
     let (from, to) = match filter.block_option {
@@ -559,26 +584,7 @@ async fn logs(node: &Node, filter: Filter) -> Result<Value, RpcError> {
             ),
         ));
     }
-    let addresses: Vec<Address> = filter.address.iter().copied().collect();
-    let topics: Vec<Vec<B256>> = filter
-        .topics
-        .iter()
-        .map(|t| t.iter().copied().collect())
-        .collect();
-    if addresses.len() > MAX_FILTER_VALUES || topics.iter().any(|t| t.len() > MAX_FILTER_VALUES) {
-        return Err(RpcError::new(
-            code::LIMIT,
-            format!(
-                "at most {MAX_FILTER_VALUES} addresses and {MAX_FILTER_VALUES} topics per position"
-            ),
-        ));
-    }
-    let query = LogFilter {
-        from,
-        to,
-        addresses,
-        topics: topics.try_into().expect("four topic positions"),
-    };
+    let query = log_filter(&filter, from, to)?;
     let found = node
         .store
         .logs(&query, MAX_LOGS + 1)

@@ -21,7 +21,6 @@ use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
-use weft_protocol::primitives::{Address, B256};
 
 use super::{Params, RpcError, answer_body, code, eth, format};
 use crate::{node::Node, store::LogFilter};
@@ -132,18 +131,7 @@ impl Connection {
             }
             "logs" => {
                 let filter: Filter = p.opt(1, "filter")?.unwrap_or_default();
-                let addresses: Vec<Address> = filter.address.iter().copied().collect();
-                let topics: Vec<Vec<B256>> = filter
-                    .topics
-                    .iter()
-                    .map(|t| t.iter().copied().collect())
-                    .collect();
-                let query = LogFilter {
-                    from: 0,
-                    to: 0,
-                    addresses,
-                    topics: topics.try_into().expect("four topic positions"),
-                };
+                let query = eth::log_filter(&filter, 0, 0)?;
                 tokio::spawn(follow_blocks(node, sink, Some(query)))
             }
             "newPendingTransactions" => {
