@@ -15,7 +15,7 @@ use weft_protocol::{
     execution::{BlockExecutor, ChainParams},
     primitives::B256,
     state::State,
-    transaction::SignedTransaction,
+    transaction::{SignedTransaction, Transaction},
 };
 
 /// A batch's witness: `GET /v1/batches/{index}/witness` of the sequencer.
@@ -118,6 +118,24 @@ pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Ref
                     reason: e.to_string(),
                 })?;
                 (verified.hash == t.hash)
+                    .then_some(1)
+                    .ok_or(Refusal::Signature {
+                        hash: t.hash,
+                        reason: "hash differs".into(),
+                    })
+            }
+            // An Ethereum transaction's envelope carries its signature: decoding it (the
+            // witness's JSON) recovered its sender; its hash and chain are checked here.
+            (None, false) if matches!(t.transaction, Transaction::Evm(_)) => {
+                let Transaction::Evm(tx) = &t.transaction else {
+                    unreachable!("matched above")
+                };
+                tx.check_chain(domain.chain_id())
+                    .map_err(|e| Refusal::Signature {
+                        hash: t.hash,
+                        reason: e.to_string(),
+                    })?;
+                (tx.hash() == t.hash)
                     .then_some(1)
                     .ok_or(Refusal::Signature {
                         hash: t.hash,

@@ -146,9 +146,17 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
             .filter_map(|a| state.index_of(&a).map(|i| (a, i)))
             .collect()
     };
-    let (da_payload, accounts_after) = encode_batch(&blocks, accounts_before, queue_before, |a| {
-        indexes.get(a).copied()
-    });
+    let (da_payload, encoded_accounts_after) =
+        encode_batch(&blocks, accounts_before, queue_before, |a| {
+            indexes.get(a).copied()
+        });
+    // The accounts the EVM created (contracts, ETH sent to new addresses) are not in the
+    // transactions' fields the encoding numbers: the state's count after the last block is.
+    let accounts_after = node
+        .store
+        .block_account_count(to)
+        .await?
+        .unwrap_or(encoded_accounts_after);
     let queue_hash = node
         .store
         .queue_hash_at(last.queue_position)

@@ -368,7 +368,7 @@ fn execute(
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
     let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
-    let (output, header, changes) = {
+    let (output, header, changes, account_count) = {
         let mut state = node.state.write();
         let output = node
             .executor
@@ -387,7 +387,7 @@ fn execute(
         // taken, so that a snapshot point of this block carries it.
         state.push_block_hash(env.number, header.hash());
         // A copy of what the block touched, in proportion to the block.
-        (output, header, state.take_changes())
+        (output, header, state.take_changes(), state.account_count())
     };
     let signatures = system
         .iter()
@@ -419,6 +419,7 @@ fn execute(
             hash: header.hash(),
             header,
             transactions,
+            account_count: Some(account_count),
         },
         txs,
         changes,

@@ -1,13 +1,16 @@
 //! Real Ethereum clients against the sequencer's JSON-RPC on a devnet stack (anvil with the
-//! contracts, the sequencer posting batches): `tests/js/*.test.mjs` (cast, viem, ethers;
-//! see `tests/js/README.md`) under `node --test`, then the sequencer is killed (`kill -9`)
-//! and restarted, the receipts of the first run must be served unchanged, and the same
-//! client tests must pass again.
+//! contracts, the sequencer posting batches, the prover): `tests/js/*.test.mjs` (cast,
+//! viem, ethers; see `tests/js/README.md`) under `node --test`; every batch holding their
+//! transactions (contract creations, ERC-20 calls, ETH sent to new addresses) is re-executed
+//! by the prover and finalized on L1; then the sequencer is killed (`kill -9`) and
+//! restarted, the receipts of the first run must be served unchanged, and the same client
+//! tests must pass again.
 
 use std::{path::Path, process::Command};
 
 use serde_json::{Value, json};
-use weft_tests::{L1Options, SequencerOptions, Stack};
+use weft_api::BatchStatus;
+use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack};
 
 /// Runs the JavaScript client tests against `url`; panics with their output if one fails.
 fn run_client_tests(root: &Path, url: &str, chain_id: u64) {
@@ -60,6 +63,7 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     let mut stack = Stack::builder()
         .l1(L1Options::default())
         .sequencer(SequencerOptions::default())
+        .prover(ProverOptions::default())
         .start()
         .await;
     let url = stack.sequencer_url();
@@ -67,6 +71,13 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     let chain_id =
         u64::from_str_radix(chain_id.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     run_client_tests(root, &url, chain_id);
+    // The prover accepts the batches of Ethereum transactions: all of them reach finality.
+    let covered = stack
+        .wait_all_committed(std::time::Duration::from_secs(60))
+        .await;
+    stack
+        .wait_batch_status(covered, BatchStatus::Finalized)
+        .await;
 
     // Every receipt of the newest block, before the crash.
     let head = rpc(&url, "eth_blockNumber", json!([])).await;

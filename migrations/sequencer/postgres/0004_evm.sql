@@ -9,6 +9,11 @@ ALTER TABLE transactions ADD COLUMN effective_gas_price TEXT;
 ALTER TABLE transactions ADD COLUMN contract_address BYTEA CHECK (length(contract_address) = 20);
 ALTER TABLE transactions ADD COLUMN revert_data BYTEA;
 
+-- Accounts in the state after the block (the EVM creates accounts the DA encoding does not
+-- see: the batcher takes a batch's account count from here). NULL for blocks rebuilt from L1
+-- and blocks stored before this migration.
+ALTER TABLE blocks ADD COLUMN account_count BIGINT CHECK (account_count >= 0);
+
 -- Logs of successful EVM transactions, written with their block. `log_index` counts the
 -- block's logs from 0; topics beyond a log's count are NULL.
 CREATE TABLE logs (

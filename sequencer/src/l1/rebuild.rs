@@ -296,5 +296,6 @@ fn sealed_block(
         hash: header.hash(),
         header,
         transactions,
+        account_count: None,
     })
 }

@@ -32,7 +32,7 @@ impl Store {
         let started = Instant::now();
         check_consistent(block)?;
         // Encode everything before the database transaction, to keep it short.
-        let header = HeaderRow::new(&block.header, &block.hash)?;
+        let header = HeaderRow::new(&block.header, &block.hash, block.account_count)?;
         let rows = block
             .transactions
             .iter()
@@ -84,6 +84,25 @@ impl Store {
             .await?
             .map(|row| header_from_row(&row))
             .transpose()
+    }
+
+    /// Accounts in the state after block `number`, where it was recorded.
+    pub async fn block_account_count(&self, number: u64) -> Result<Option<u32>, Error> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let row = sqlx::query("SELECT account_count FROM blocks WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let cols = Columns::new(&row, "blocks").keyed(format!("number {number}"));
+        cols.opt_u64("account_count")?
+            .map(|n| u32::try_from(n).map_err(|_| cols.corrupt("account_count", "exceeds u32")))
+            .transpose()
+            .map_err(Error::from)
     }
 
     /// The header and hash of the block with hash `hash`.
@@ -146,10 +165,15 @@ struct HeaderRow<'a> {
     timestamp: i64,
     tx_count: i64,
     queue_position: i64,
+    account_count: Option<i64>,
 }
 
 impl<'a> HeaderRow<'a> {
-    fn new(header: &'a BlockHeader, hash: &'a B256) -> Result<Self, Error> {
+    fn new(
+        header: &'a BlockHeader,
+        hash: &'a B256,
+        account_count: Option<u32>,
+    ) -> Result<Self, Error> {
         Ok(Self {
             header,
             hash,
@@ -157,14 +181,15 @@ impl<'a> HeaderRow<'a> {
             timestamp: to_i64("block timestamp", header.timestamp)?,
             tx_count: to_i64("block tx_count", header.tx_count)?,
             queue_position: to_i64("block queue_position", header.queue_position)?,
+            account_count: account_count.map(i64::from),
         })
     }
 
     async fn insert(&self, conn: &mut AnyConnection) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO blocks (number, hash, parent_hash, timestamp, fee_recipient, tx_count, \
-             transactions_root, state_root, withdrawals_root, queue_position) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             transactions_root, state_root, withdrawals_root, queue_position, account_count) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(self.number)
         .bind(self.hash.as_slice())
@@ -176,6 +201,7 @@ impl<'a> HeaderRow<'a> {
         .bind(self.header.state_root.as_slice())
         .bind(self.header.withdrawals_root.as_slice())
         .bind(self.queue_position)
+        .bind(self.account_count)
         .execute(&mut *conn)
         .await?;
         Ok(())

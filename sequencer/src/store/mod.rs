@@ -76,6 +76,8 @@ pub struct SealedBlock {
     pub hash: B256,
     /// Transactions with receipts, in block order.
     pub transactions: Vec<StoredTransaction>,
+    /// Accounts in the state after the block (`None` where unknown: blocks rebuilt from L1).
+    pub account_count: Option<u32>,
 }
 
 /// A state snapshot as stored.

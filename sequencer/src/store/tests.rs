@@ -75,6 +75,7 @@ pub(super) fn seal(
         hash: header.hash(),
         header,
         transactions,
+        account_count: Some(number as u32 * 10),
     }
 }
 
@@ -324,6 +325,22 @@ async fn a_block_of_every_kind_round_trips() {
                 .unwrap()
                 .is_empty()
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_block_keeps_its_account_count() {
+    on_every_backend(async |db| {
+        let store = connect(db).await;
+        let first = transfer_block(1, B256::ZERO, 2, 1);
+        let mut second = transfer_block(2, first.hash, 2, 2);
+        second.account_count = None;
+        store.insert_block(&first).await.unwrap();
+        store.insert_block(&second).await.unwrap();
+        assert_eq!(store.block_account_count(1).await.unwrap(), Some(10));
+        assert_eq!(store.block_account_count(2).await.unwrap(), None);
+        assert_eq!(store.block_account_count(3).await.unwrap(), None);
     })
     .await;
 }
