@@ -21,7 +21,7 @@ use weft_protocol::{
     transaction::Transaction,
 };
 
-use super::{Rejection, mempool_rejection, read_state};
+use super::{Rejection, mempool_rejection, on_signature_pool, read_state};
 use crate::{
     mempool::{MempoolError, PendingTx},
     node::Node,
@@ -109,9 +109,8 @@ fn check_shape(node: &Node, raw: &[u8]) -> Result<ParsedEvm, Rejection> {
 /// or is already included: resubmitting is idempotent).
 pub async fn admit_raw(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
     let outcome = admit(node, raw).await;
-    match &outcome {
-        Ok(_) => {}
-        Err(r) => node.metrics.reject(r.code),
+    if let Err(r) = &outcome {
+        node.metrics.reject(r.code);
     }
     outcome
 }
@@ -123,13 +122,8 @@ async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
         return Ok(hash);
     }
     // Step 3: the recovery, on the signature pool.
-    let (to_admission, recovered) = tokio::sync::oneshot::channel();
-    node.signature_pool.spawn(move || {
-        let _ = to_admission.send(parsed.recover());
-    });
-    let tx = recovered
+    let tx = on_signature_pool(node, move || parsed.recover())
         .await
-        .expect("the signature pool never drops a job")
         .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
     // Step 4: the sender's account, then the mempool.
     let size = raw.len();

@@ -471,9 +471,8 @@ async fn recover_all(
     if candidates.is_empty() {
         return Vec::new();
     }
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    node.signature_pool.spawn(move || {
-        let checked: Vec<_> = candidates
+    on_signature_pool(node, move || {
+        candidates
             .into_par_iter()
             .map(|(i, c)| {
                 let result = c
@@ -483,10 +482,22 @@ async fn recover_all(
                     .map_err(|e| Rejection::new(e.code(), e.to_string()));
                 (i, c, result)
             })
-            .collect();
-        let _ = tx.send(checked);
+            .collect()
+    })
+    .await
+}
+
+/// Runs `job` on the signature pool (every core) and waits for it without holding an async
+/// worker.
+pub(crate) async fn on_signature_pool<T: Send + 'static>(
+    node: &Node,
+    job: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.signature_pool.spawn(move || {
+        let _ = tx.send(job());
     });
-    rx.await.expect("signature pool never drops a job")
+    rx.await.expect("the signature pool never drops a job")
 }
 
 /// A read lock on the state. The block builder holds the write lock while it executes a

@@ -24,7 +24,7 @@ use super::{
 use crate::{
     admission::{self, read_state},
     node::Node,
-    store::{BatchStatus, LogFilter, StoredTransaction},
+    store::{BatchStatus, LogFilter, StoredLog, StoredTransaction},
 };
 
 /// Most blocks one `eth_getLogs` may span.
@@ -275,19 +275,27 @@ pub(super) async fn block(node: &Node, number: u64, full: bool) -> Result<Value,
     ))
 }
 
-async fn stored(node: &Node, hash: &B256) -> Result<Option<(StoredTransaction, B256)>, RpcError> {
-    let Some(tx) = node.store.transaction(hash).await.map_err(internal)? else {
+/// An included transaction, its block's hash, and its logs.
+async fn stored(node: &Node, hash: &B256) -> Result<Option<Included>, RpcError> {
+    let Some((tx, logs)) = node
+        .store
+        .transaction_with_logs(hash)
+        .await
+        .map_err(internal)?
+    else {
         return Ok(None);
     };
     let (_, block_hash) = header(node, tx.block_number)
         .await?
         .ok_or_else(|| internal(format!("block {} of {hash} missing", tx.block_number)))?;
-    Ok(Some((tx, block_hash)))
+    Ok(Some((tx, block_hash, logs)))
 }
+
+type Included = (StoredTransaction, B256, Vec<StoredLog>);
 
 async fn transaction_by_hash(node: &Node, hash: B256) -> Result<Value, RpcError> {
     let chain_id = node.domain.chain_id();
-    if let Some((tx, block_hash)) = stored(node, &hash).await? {
+    if let Some((tx, block_hash, _)) = stored(node, &hash).await? {
         let at = Position {
             block_hash,
             block_number: tx.block_number,
@@ -316,13 +324,8 @@ async fn transaction_by_hash(node: &Node, hash: B256) -> Result<Value, RpcError>
 }
 
 async fn receipt(node: &Node, hash: B256) -> Result<Value, RpcError> {
-    let Some((tx, block_hash)) = stored(node, &hash).await? else {
+    let Some((tx, block_hash, logs)) = stored(node, &hash).await? else {
         return Ok(Value::Null);
-    };
-    let logs = if tx.receipt.evm.is_some() {
-        node.store.transaction_logs(&hash).await.map_err(internal)?
-    } else {
-        Vec::new()
     };
     Ok(format::receipt(&tx, block_hash, &logs))
 }
@@ -419,16 +422,23 @@ fn reverted(output: &Bytes) -> RpcError {
     }
 }
 
-async fn eth_call(node: &Arc<Node>, p: &Params) -> Result<Value, RpcError> {
+/// Runs `run` (a call or an estimate) of the request in `p` against the latest state, in
+/// the next block's environment, off the async workers.
+async fn simulate<T: Send + 'static>(
+    node: &Arc<Node>,
+    p: &Params,
+    run: fn(&State, &BlockEnv, &CallRequest) -> T,
+) -> Result<T, RpcError> {
     let req = call_request(node, p).await?;
     let env = pending_env(node);
     let node = node.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        weft_protocol::evm::call::call(&node.state.read(), &env, &req)
-    })
-    .await
-    .map_err(internal)?;
-    match outcome {
+    tokio::task::spawn_blocking(move || run(&node.state.read(), &env, &req))
+        .await
+        .map_err(internal)
+}
+
+async fn eth_call(node: &Arc<Node>, p: &Params) -> Result<Value, RpcError> {
+    match simulate(node, p, weft_protocol::evm::call::call).await? {
         Ok(CallOutcome::Success { output, .. }) => Ok(json!(output)),
         Ok(CallOutcome::Revert { output, .. }) => Err(reverted(&output)),
         Ok(CallOutcome::Halt { reason, .. }) => Err(RpcError::new(code::SERVER, reason)),
@@ -437,15 +447,7 @@ async fn eth_call(node: &Arc<Node>, p: &Params) -> Result<Value, RpcError> {
 }
 
 async fn estimate_gas(node: &Arc<Node>, p: &Params) -> Result<Value, RpcError> {
-    let req = call_request(node, p).await?;
-    let env = pending_env(node);
-    let node = node.clone();
-    let estimate = tokio::task::spawn_blocking(move || {
-        weft_protocol::evm::call::estimate_gas(&node.state.read(), &env, &req)
-    })
-    .await
-    .map_err(internal)?;
-    match estimate {
+    match simulate(node, p, weft_protocol::evm::call::estimate_gas).await? {
         Ok(gas) => Ok(quantity(gas)),
         Err(EstimateError::Reverted(output)) => Err(reverted(&output)),
         Err(EstimateError::Halted(reason)) => Err(RpcError::new(
@@ -477,21 +479,17 @@ async fn fee_history(node: &Node, p: &Params) -> Result<Value, RpcError> {
         );
     }
     let oldest = newest + 1 - count;
-    let gas = node.store.evm_gas(oldest, newest).await.map_err(internal)?;
+    // (gas used, tip) of each block's EVM transactions.
+    let mut by_block: std::collections::HashMap<u64, Vec<(u64, u128)>> = Default::default();
+    for (number, used, price) in node.store.evm_gas(oldest, newest).await.map_err(internal)? {
+        let tip = price.saturating_sub(u128::from(DEFAULT_MIN_BASE_FEE));
+        by_block.entry(number).or_default().push((used, tip));
+    }
     let mut ratios = Vec::with_capacity(count as usize);
     let mut rewards = Vec::with_capacity(count as usize);
     for number in oldest..=newest {
-        // (gas used, tip) of the block's EVM transactions, cheapest tip first.
-        let mut tips: Vec<(u64, u128)> = gas
-            .iter()
-            .filter(|(n, _, _)| *n == number)
-            .map(|(_, used, price)| {
-                (
-                    *used,
-                    price.saturating_sub(u128::from(DEFAULT_MIN_BASE_FEE)),
-                )
-            })
-            .collect();
+        // Cheapest tip first.
+        let mut tips = by_block.remove(&number).unwrap_or_default();
         let used: u64 = tips.iter().map(|t| t.0).sum();
         ratios.push(used as f64 / DEFAULT_BLOCK_GAS_LIMIT as f64);
         tips.sort_by_key(|t| t.1);
@@ -623,7 +621,7 @@ async fn proof(node: &Node, p: &Params) -> Result<Value, RpcError> {
             match state.storage_proof(&address, slot) {
                 Some(proof) => json!({
                     "key": key,
-                    "value": quantity_u256(proof.value),
+                    "value": proof.value,
                     "proof": proof.siblings,
                     "position": quantity(proof.position),
                 }),
@@ -656,10 +654,6 @@ async fn proof(node: &Node, p: &Params) -> Result<Value, RpcError> {
             "queuePosition": account.as_ref().map(|a| a.queue_position),
         },
     }))
-}
-
-fn quantity_u256(v: U256) -> Value {
-    json!(v)
 }
 
 /// `weft_getTransactionStatus`: what `GET /v1/transactions/{hash}` answers (lifecycle,

@@ -39,6 +39,36 @@ pub(crate) struct Position {
     pub(crate) index: u32,
 }
 
+/// The Ethereum-like fields of a native kind.
+struct Native {
+    /// The signer (zero for kinds that come from L1).
+    from: Address,
+    nonce: u64,
+    /// The receiver of a transfer or deposit.
+    to: Option<Address>,
+    /// The token-0 amount a transfer or deposit moves.
+    value: u128,
+}
+
+impl Native {
+    fn of(tx: &Transaction) -> Self {
+        let (from, nonce) = tx
+            .signer_fields()
+            .map_or((Address::ZERO, 0), |(from, nonce, _)| (from, nonce));
+        let (to, value) = match tx {
+            Transaction::Transfer(t) => (Some(t.to), (t.token == 0).then_some(t.amount)),
+            Transaction::Deposit(t) => (Some(t.to), (t.token == 0).then_some(t.amount)),
+            _ => (None, None),
+        };
+        Self {
+            from,
+            nonce,
+            to,
+            value: value.unwrap_or(0),
+        }
+    }
+}
+
 /// A transaction object: the EVM form, or the native form.
 pub(crate) fn transaction(
     tx: &Transaction,
@@ -51,14 +81,12 @@ pub(crate) fn transaction(
     if let Transaction::Evm(evm) = tx {
         return evm_transaction(evm, at, base_fee);
     }
-    let (from, nonce) = tx
-        .signer_fields()
-        .map_or((Address::ZERO, 0), |(from, nonce, _)| (from, nonce));
-    let (to, value) = match tx {
-        Transaction::Transfer(t) => (Some(t.to), (t.token == 0).then_some(t.amount)),
-        Transaction::Deposit(t) => (Some(t.to), (t.token == 0).then_some(t.amount)),
-        _ => (None, None),
-    };
+    let Native {
+        from,
+        nonce,
+        to,
+        value,
+    } = Native::of(tx);
     let signature = signature.unwrap_or(Signature {
         r: B256::ZERO,
         s: B256::ZERO,
@@ -71,7 +99,7 @@ pub(crate) fn transaction(
         "from": from,
         "to": to,
         "nonce": quantity(nonce),
-        "value": quantity(value.unwrap_or(0)),
+        "value": quantity(value),
         "gas": "0x0",
         "gasPrice": "0x0",
         "input": "0x",
@@ -178,12 +206,7 @@ fn weft_receipt(receipt: &WeftReceipt, failure: &str) -> Value {
 }
 
 fn native_receipt(tx: &StoredTransaction, block_hash: B256, success: bool) -> Value {
-    let from = tx.transaction.sender().unwrap_or(Address::ZERO);
-    let to = match &tx.transaction {
-        Transaction::Transfer(t) => Some(t.to),
-        Transaction::Deposit(t) => Some(t.to),
-        _ => None,
-    };
+    let Native { from, to, .. } = Native::of(&tx.transaction);
     let failure = match tx.receipt.status {
         Status::Success => Value::Null,
         Status::Failed(reason) => json!(reason.code()),

@@ -223,27 +223,23 @@ async fn answer(
     (!request.notification).then(|| response(&request.id, result))
 }
 
-/// Answers a body: one request or a batch; `None` when nothing is due (notifications only).
+/// Answers a body: one request or a batch, as the JSON bytes sent back (each answer is
+/// serialized once); `None` when nothing is due (notifications only).
 pub(crate) async fn answer_body(
     node: &Arc<Node>,
     body: &[u8],
     connection: Option<&ws::Connection>,
-) -> Option<Value> {
+) -> Option<Vec<u8>> {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
-            return Some(response(
-                &Value::Null,
-                Err(RpcError::new(
-                    code::PARSE_ERROR,
-                    format!("parse error: {e}"),
-                )),
-            ));
+            let error = RpcError::new(code::PARSE_ERROR, format!("parse error: {e}"));
+            return Some(bounded(&response(&Value::Null, Err(error)), &mut 0));
         }
     };
     let Value::Array(requests) = value else {
         let answer = answer(node, value, connection).await?;
-        return Some(bounded(answer, &mut 0));
+        return Some(bounded(&answer, &mut 0));
     };
     if requests.is_empty() || requests.len() > MAX_BATCH {
         let message = if requests.is_empty() {
@@ -254,45 +250,43 @@ pub(crate) async fn answer_body(
                 requests.len()
             )
         };
-        return Some(response(
-            &Value::Null,
-            Err(RpcError::new(code::INVALID_REQUEST, message)),
-        ));
+        let error = RpcError::new(code::INVALID_REQUEST, message);
+        return Some(bounded(&response(&Value::Null, Err(error)), &mut 0));
     }
-    let mut answers = Vec::with_capacity(requests.len());
+    let mut out = vec![b'['];
     let mut size = 0;
     for request in requests {
         if let Some(a) = answer(node, request, connection).await {
-            answers.push(bounded(a, &mut size));
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            out.extend(bounded(&a, &mut size));
         }
     }
-    (!answers.is_empty()).then_some(Value::Array(answers))
+    out.push(b']');
+    (out.len() > 2).then_some(out)
 }
 
-/// `answer`, or a `response too large` error in its place once `size` passes the limit.
-fn bounded(answer: Value, size: &mut usize) -> Value {
-    *size += serde_json::to_vec(&answer).map_or(0, |b| b.len());
+/// `answer` serialized, or a `response too large` error in its place once `size` (the
+/// answers so far) passes the limit.
+fn bounded(answer: &Value, size: &mut usize) -> Vec<u8> {
+    let bytes = serde_json::to_vec(answer).expect("JSON values serialize");
+    *size += bytes.len();
     if *size <= MAX_RESPONSE_BYTES {
-        return answer;
+        return bytes;
     }
     let id = answer.get("id").cloned().unwrap_or(Value::Null);
-    response(
-        &id,
-        Err(RpcError::new(
-            code::LIMIT,
-            format!("response too large: the limit is {MAX_RESPONSE_BYTES} bytes"),
-        )),
-    )
+    let error = RpcError::new(
+        code::LIMIT,
+        format!("response too large: the limit is {MAX_RESPONSE_BYTES} bytes"),
+    );
+    serde_json::to_vec(&response(&id, Err(error))).expect("JSON values serialize")
 }
 
 /// `POST /rpc`.
 pub async fn http(State(node): State<Arc<Node>>, body: Bytes) -> Response {
     match answer_body(&node, &body, None).await {
-        Some(answer) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_vec(&answer).expect("JSON values serialize"),
-        )
-            .into_response(),
+        Some(answer) => ([(header::CONTENT_TYPE, "application/json")], answer).into_response(),
         None => axum::http::StatusCode::NO_CONTENT.into_response(),
     }
 }

@@ -75,7 +75,10 @@ async fn serve(node: Arc<Node>, socket: WebSocket) {
             _ => continue,
         };
         if let Some(answer) = answer_body(&node, body, Some(&connection)).await
-            && out.send(answer.to_string()).await.is_err()
+            && out
+                .send(String::from_utf8(answer).expect("serde_json writes UTF-8"))
+                .await
+                .is_err()
         {
             break;
         }

@@ -171,7 +171,7 @@ impl Store {
     }
 
     /// The logs of the transaction `hash`, in order.
-    pub async fn transaction_logs(&self, hash: &B256) -> Result<Vec<StoredLog>, Error> {
+    pub(super) async fn transaction_logs(&self, hash: &B256) -> Result<Vec<StoredLog>, Error> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "{SELECT_LOG} WHERE l.tx_hash = $1 ORDER BY l.log_index"
         )))

@@ -11,7 +11,7 @@ use weft_protocol::{
 };
 use weft_storage::{Columns, to_i64};
 
-use super::{Backend, Error, Store, StoredTransaction};
+use super::{Backend, Error, Store, StoredLog, StoredTransaction};
 
 /// Rows per multi-row `INSERT`: 7,000 parameters, below PostgreSQL's limit of 65,535 and
 /// SQLite's of 32,766. Measured with the 10,000-transaction test: 100 to 500 rows per
@@ -105,6 +105,15 @@ impl Store {
 
     /// The included transaction with hash `hash`, with its receipt.
     pub async fn transaction(&self, hash: &B256) -> Result<Option<StoredTransaction>, Error> {
+        Ok(self.transaction_with_logs(hash).await?.map(|(tx, _)| tx))
+    }
+
+    /// [`Self::transaction`], and its logs with their places in the block (what a JSON-RPC
+    /// receipt shows), read once.
+    pub async fn transaction_with_logs(
+        &self,
+        hash: &B256,
+    ) -> Result<Option<(StoredTransaction, Vec<StoredLog>)>, Error> {
         let Some(mut tx) = sqlx::query(select_transaction!("WHERE hash = $1"))
             .bind(hash.as_slice())
             .fetch_optional(&self.pool)
@@ -114,15 +123,12 @@ impl Store {
         else {
             return Ok(None);
         };
+        let mut logs = Vec::new();
         if let Some(receipt) = tx.receipt.evm.as_mut() {
-            receipt.logs = self
-                .transaction_logs(hash)
-                .await?
-                .into_iter()
-                .map(|l| l.log)
-                .collect();
+            logs = self.transaction_logs(hash).await?;
+            receipt.logs = logs.iter().map(|l| l.log.clone()).collect();
         }
-        Ok(Some(tx))
+        Ok(Some((tx, logs)))
     }
 }
 

@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_consensus::TxEip1559;
 use anyhow::{Context, Result, bail, ensure};
 use parking_lot::Mutex;
 use rayon::prelude::*;
@@ -120,17 +120,9 @@ impl Signer {
 }
 
 fn seal(key: &SigningKey, tx: TxEip1559) -> Signed {
-    let sig = key.sign_digest(&tx.signature_hash());
-    let sig = alloy_primitives::Signature::new(
-        U256::from_be_bytes(sig.r.0),
-        U256::from_be_bytes(sig.s.0),
-        sig.y_parity,
-    );
-    let signed = tx.into_signed(sig);
-    let hash = *signed.hash();
-    let mut raw = Vec::new();
-    signed.eip2718_encode(&mut raw);
-    let raw = Bytes::from(raw);
+    let envelope = weft_protocol::testkit::evm::seal(tx, key);
+    let hash = *envelope.tx_hash();
+    let raw = Bytes::from(alloy_eips::eip2718::Encodable2718::encoded_2718(&envelope));
     let body = serde_json::to_vec(&json!({
         "jsonrpc": "2.0", "id": 1, "method": "eth_sendRawTransaction", "params": [raw],
     }))
