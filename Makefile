@@ -42,12 +42,17 @@ test: deps
 ## Runs the benchmarks; tables on stdout, JSON rows under target/weft-bench/: the executor
 ## micro-benchmark, then the end-to-end load generator (node + REST API + SQLite, signature
 ## ceiling and anvil on the same box; `weft-loadgen --help` for its knobs), then its `--evm`
-## mode (the same Ethereum transactions through eth_sendRawTransaction to Weft and anvil).
+## mode (the same Ethereum transactions through eth_sendRawTransaction to Weft and anvil), and
+## its `--feed` mode (1,000 live-feed subscribers through 30 s of transfers; every block must reach
+## every subscriber), and `--jetstream` (the leader's rate from a preloaded NATS JetStream stream,
+## admission elsewhere; needs NATS with JetStream at 127.0.0.1:4222).
 bench: deps
 	$(CARGO) bench --workspace --bench executor --bench evm --bench da --bench prover --bench hub --bench restart
 	$(CARGO) $(BUILD) --release
 	$(TARGET_DIR)/release/weft-loadgen
 	$(TARGET_DIR)/release/weft-loadgen --evm
+	$(TARGET_DIR)/release/weft-loadgen --feed
+	$(TARGET_DIR)/release/weft-loadgen --jetstream
 
 ## Prints the gas used by each L1 contract call, measured on anvil.
 gas: deps

@@ -185,6 +185,16 @@ hub_pid=$!
 pids+=("$hub_pid")
 wait_port "${hub_listen##*:}" hub "$hub_pid"
 
+# The network file the `weft` CLI finds by itself (data/devnet/network.json from the
+# repository or below it; `--network-file` elsewhere).
+node -e '
+  const [file, l1Rpc, l2Url, hubUrl, l2ChainId] = process.argv.slice(1);
+  const d = require(process.argv[6]);
+  require("fs").writeFileSync(file, JSON.stringify({ l1Rpc, l2Url, hubUrl, rollup: d.rollup,
+    token: d.token, verifier: d.verifier, deployBlock: d.deployBlock, l1ChainId: d.l1ChainId,
+    l2ChainId: Number(l2ChainId) }, null, 2) + "\n");' \
+  "$data/network.json" "$l1_rpc" "$l2_url" "http://$hub_listen" "$l2_chain_id" "$data/deployment.json"
+
 if ((finalization_delay > 0)); then
   proven_note="a batch stays \`proven\` for ${finalization_delay}s (the finalization delay)"
 else
@@ -204,6 +214,7 @@ Weft devnet is running. Ctrl-C stops it.
   verifier         $verifier
   TestToken (WTT)  $token   (anyone can mint)
   logs, data       $data   (keys passed to the services: $data/keys)
+  network file     $data/network.json   (the \`weft\` CLI reads it)
   fees             at least $min_fee per transaction (GET $l2_url/v1/chain)
   finality         executed within a block (100 ms), committed ~5 s, finalized ~6 s after
                    submission; $proven_note

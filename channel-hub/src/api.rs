@@ -50,6 +50,7 @@ pub fn app(hub: Arc<Hub>) -> Router {
     let limit = hub.config.max_body_bytes;
     Router::new()
         .route("/v1/info", get(info))
+        .route("/v1/types", get(types))
         .route("/v1/channels", post(register))
         .route("/v1/channels/{id}", get(channel))
         .route("/v1/channels/{id}/fund", post(fund))
@@ -183,6 +184,31 @@ impl<S: Send + Sync, T: ChannelBody> FromRequest<S> for ForChannel<T> {
 
 async fn info(State(hub): AppState) -> Json<HubInfo> {
     Json(hub.info())
+}
+
+/// `GET /v1/types`: the EIP-712 domain and the typed data a wallet signs for the hub
+/// (`channelState` updates, `hubRequest` reads, `hubLogin` WebSocket logins), as the
+/// sequencer's `/v1/types` gives its kinds, for any EIP-712 signer.
+async fn types(State(hub): AppState) -> Json<weft_api::TypesView> {
+    let types: [(&str, &'static weft_protocol::eip712::StructType); 3] = [
+        ("channelState", &weft_protocol::channel::CHANNEL_STATE_TYPE),
+        ("hubRequest", &weft_channel::HUB_REQUEST_TYPE),
+        ("hubLogin", &weft_channel::HUB_LOGIN_TYPE),
+    ];
+    Json(weft_api::TypesView {
+        domain: hub.info().domain.to_json(),
+        kinds: types
+            .into_iter()
+            .map(|(name, ty)| {
+                let kind = weft_api::KindTypes {
+                    primary_type: ty.name.into(),
+                    types: ty.types_json(),
+                    encode_type: ty.encode_type(),
+                };
+                (name.to_string(), kind)
+            })
+            .collect(),
+    })
 }
 
 async fn register(

@@ -383,3 +383,45 @@ async fn a_funding_offer_countersigned_on_another_route_is_still_deposited() {
     hub.stop().await.unwrap();
     seq.stop().await.unwrap();
 }
+
+/// The hub serves the typed data a wallet signs for it, so any EIP-712 signer can: the
+/// domain (the sequencer's) and `ChannelState` with its `Lock`, `HubRequest`, `HubLogin`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_serves_the_typed_data_wallets_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let seq = sequencer(&dir.path().join("seq")).await;
+    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
+        .await
+        .unwrap();
+    let types: Value = reqwest::get(format!("http://{}/v1/types", hub.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sequencer_types: Value = reqwest::get(format!("http://{}/v1/types", seq.addr))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(types["domain"], sequencer_types["domain"]);
+    let kinds = &types["kinds"];
+    assert_eq!(kinds["channelState"]["primaryType"], "ChannelState");
+    let channel_state = kinds["channelState"]["encodeType"].as_str().unwrap();
+    assert!(
+        channel_state.starts_with("ChannelState(bytes32 channelId,uint64 version,")
+            && channel_state
+                .contains("Lock(uint128 amount,bytes32 hashlock,uint64 expiry,uint8 direction)"),
+        "{channel_state}"
+    );
+    assert!(kinds["channelState"]["types"]["Lock"].is_array(), "{types}");
+    assert_eq!(
+        kinds["hubRequest"]["encodeType"],
+        "HubRequest(address wallet,string method,string path,uint64 timestamp)"
+    );
+    assert_eq!(
+        kinds["hubLogin"]["encodeType"],
+        "HubLogin(address wallet,bytes32 challenge)"
+    );
+}

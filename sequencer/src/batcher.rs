@@ -188,6 +188,7 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
         finalize_l1_tx: None,
     };
     node.store.insert_batch(&batch).await?;
+    node.feed.batch(&batch);
     node.metrics.batches_sealed.set(index as i64);
     info!(
         index,

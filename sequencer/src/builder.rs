@@ -187,6 +187,17 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
                     since_last_seal: last_seal.elapsed(),
                 }
             };
+            if !node.may_seal() {
+                // A leased node whose lease is not (yet, or any more) renewed: wait.
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                    _ = shutdown.changed() => {}
+                }
+                if *shutdown.borrow() {
+                    return Ok(());
+                }
+                continue;
+            }
             if *shutdown.borrow() {
                 while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
                     seal(&node, SealReason::Shutdown, &mut tip, &to_writer).await?;
@@ -332,6 +343,9 @@ async fn write_loop(
                     hash: block.hash,
                     timestamp: block.header.timestamp,
                 });
+                node.feed.block(&block);
+                node.ingress_acks
+                    .committed(block.transactions.iter().map(|t| t.hash));
                 tracing::debug!(number, txs = n, reason = reason.as_str(), "stored block");
                 // Only stored blocks reach the snapshot task, so a point is never ahead
                 // of the blocks. It stops only on a fatal error, reported by `run`.

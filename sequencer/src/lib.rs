@@ -15,11 +15,16 @@
 //! [`run`]; tests [`start`] nodes the same way on an ephemeral port.
 
 pub mod admission;
+pub mod admission_node;
 pub mod api;
 pub mod batcher;
 pub mod builder;
 pub mod config;
+pub mod explorer;
+pub mod feed;
+pub mod ingress;
 pub mod l1;
+pub mod lease;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
@@ -47,6 +52,8 @@ pub struct Running {
     builder: JoinHandle<anyhow::Result<()>>,
     batcher: JoinHandle<anyhow::Result<()>>,
     l1: Vec<JoinHandle<anyhow::Result<()>>>,
+    lease: JoinHandle<anyhow::Result<()>>,
+    ingress: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Opens the node (rebuilding its state), binds the API and starts the block builder, the
@@ -63,11 +70,19 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     start_with_l1(config, l1).await
 }
 
-/// Runs the node until `shutdown` resolves, then stops it as [`Running::stop`] does.
+/// Runs the node until `shutdown` resolves (or the builder or the lease task stops on its
+/// own: a fatal error, a lost lease), then stops it as [`Running::stop`] does.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
     let running = start(config).await?;
-    shutdown.await;
-    info!("shutting down: draining the mempool");
+    let failed = async {
+        while !running.builder_finished() {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tokio::select! {
+        () = shutdown => info!("shutting down: draining the mempool"),
+        () = failed => tracing::error!("a fatal task stopped: shutting down"),
+    }
     running.stop().await
 }
 
@@ -78,13 +93,32 @@ pub async fn start_with_l1<C: l1::L1Client>(
     l1: Option<C>,
 ) -> anyhow::Result<Running> {
     let (listen, limits) = (config.listen, config.api.server);
-    let node = Node::open(config).await?;
+    // A leased node is a standby until it takes the lease; it then opens the state from
+    // the database, with every block the previous leader committed.
+    let lease = match &config.lease {
+        Some(lease_config) => {
+            let store = store::Store::connect(config.database_url.as_deref(), &config.data_dir)
+                .await
+                .context("open storage")?;
+            let lease = lease::take(&store, lease_config).await?;
+            store.close().await;
+            Some(lease)
+        }
+        None => None,
+    };
+    let node = Node::open_with_lease(config, lease).await?;
     let (stop, stopped) = watch::channel(false);
     let server =
         Server::start_with(listen, api::app(node.clone()), limits, stopped.clone()).await?;
     let addr = server.addr();
     let builder = tokio::spawn(builder::run(node.clone(), stopped.clone()));
     let batcher = tokio::spawn(batcher::run(node.clone(), stopped.clone()));
+    let lease = tokio::spawn(lease::keep(node.clone(), stopped.clone()));
+    let ingress = node
+        .config
+        .ingress
+        .clone()
+        .map(|config| tokio::spawn(ingress::run(node.clone(), config, stopped.clone())));
     let l1 = match l1 {
         Some(client) => l1::spawn(node.clone(), Arc::new(client), &stopped),
         None => Vec::new(),
@@ -99,6 +133,8 @@ pub async fn start_with_l1<C: l1::L1Client>(
         builder,
         batcher,
         l1,
+        lease,
+        ingress,
     })
 }
 
@@ -112,11 +148,19 @@ impl Running {
         for task in self.l1 {
             task.await.context("L1 task")??;
         }
+        self.lease.await.context("lease task")??;
+        if let Some(ingress) = self.ingress {
+            ingress.await.context("ingress task")??;
+            self.node.ingress_acks.finish().await;
+        }
+        // Everything is written: a standby may take over at once.
+        lease::release(&self.node).await;
         Ok(())
     }
 
-    /// Resolves when the block builder stops on its own (a fatal error).
+    /// Whether the block builder or the lease task stopped on its own (a fatal error, a
+    /// lost lease).
     pub fn builder_finished(&self) -> bool {
-        self.builder.is_finished()
+        self.builder.is_finished() || self.lease.is_finished()
     }
 }

@@ -14,6 +14,14 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::from_settings(settings)?;
     match cli.command {
         None => weft_sequencer::run(config, weft_service::shutdown_signal()).await,
+        Some(Command::Admission) => {
+            let ingress = config.ingress.clone().ok_or_else(|| {
+                anyhow::anyhow!("an admission node needs --nats-url (the leader's stream)")
+            })?;
+            let running = weft_sequencer::admission_node::start(&config, &ingress).await?;
+            weft_service::shutdown_signal().await;
+            running.stop().await
+        }
         Some(Command::GenesisRoot) => {
             println!("{}", genesis_state(&config)?.state_root());
             Ok(())

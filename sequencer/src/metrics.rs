@@ -76,6 +76,12 @@ pub struct Metrics {
     pub l1_transactions_sent: Family<Reason, Counter>,
     /// Seconds from signing a batch's first commit transaction to seeing it included.
     pub l1_commit_seconds: Histogram,
+    /// Open live-feed connections (`/v1/ws`).
+    pub feed_connections: Gauge,
+    /// Feed connections that lagged and caught up from the store.
+    pub feed_resyncs: Counter,
+    /// Feed connections closed because their socket did not drain.
+    pub feed_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -115,6 +121,9 @@ impl Metrics {
             l1_gas_used: Counter::default(),
             l1_transactions_sent: Family::default(),
             l1_commit_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
+            feed_connections: Gauge::default(),
+            feed_resyncs: Counter::default(),
+            feed_dropped: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -251,6 +260,21 @@ impl Metrics {
             "l1_commit_seconds",
             "Seconds from signing a batch's first commit transaction to its inclusion",
             m.l1_commit_seconds.clone(),
+        );
+        registry.register(
+            "feed_connections",
+            "Open live-feed connections (/v1/ws)",
+            m.feed_connections.clone(),
+        );
+        registry.register(
+            "feed_resyncs",
+            "Feed connections that lagged and caught up from the store",
+            m.feed_resyncs.clone(),
+        );
+        registry.register(
+            "feed_dropped",
+            "Feed connections closed because their socket did not drain",
+            m.feed_dropped.clone(),
         );
         Self { registry, ..m }
     }

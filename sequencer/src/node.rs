@@ -101,6 +101,14 @@ pub struct Node {
     /// The hashes of newly admitted transactions, for `newPendingTransactions`
     /// subscribers (a slow subscriber misses some rather than holding admission back).
     pub pending_txs: tokio::sync::broadcast::Sender<B256>,
+    /// Stored blocks and batch status changes, for the live feed and `newHeads`.
+    pub feed: crate::feed::Feed,
+    /// Live-feed connections left (`api.max_feed_connections`).
+    pub feed_slots: Arc<tokio::sync::Semaphore>,
+    /// The leader lease this node holds (a leased node), or none (the only node).
+    pub lease: Option<crate::lease::Lease>,
+    /// Ingress messages (JetStream) to acknowledge once their blocks are committed.
+    pub ingress_acks: crate::ingress::Acks,
 }
 
 impl Node {
@@ -125,11 +133,23 @@ impl Node {
     /// Opens storage and rebuilds the state; the node resumes at the block after the stored
     /// head, with the head's hash as parent.
     pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
+        Self::open_with_lease(config, None).await
+    }
+
+    /// [`Self::open`] for the holder of `lease`: its store's block and batch writes check
+    /// the lease.
+    pub async fn open_with_lease(
+        config: Config,
+        lease: Option<crate::lease::Lease>,
+    ) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
-        let store = Store::connect(config.database_url.as_deref(), &config.data_dir)
+        let mut store = Store::connect(config.database_url.as_deref(), &config.data_dir)
             .await
             .context("open storage")?;
+        if let Some(lease) = &lease {
+            store = store.fenced(lease.fence.clone());
+        }
         check_chain_params(&store, &config).await?;
         let domain = config.domain();
         let executor = ParallelExecutor::new(config.executor_threads);
@@ -149,6 +169,7 @@ impl Node {
             .thread_name(|i| format!("weft-sig-{i}"))
             .build()
             .context("spawn signature threads")?;
+        let feed_slots = Arc::new(tokio::sync::Semaphore::new(config.api.max_feed_connections));
         Ok(Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool)),
             config,
@@ -166,7 +187,17 @@ impl Node {
             l1: L1Status::default(),
             recovery,
             pending_txs: tokio::sync::broadcast::Sender::new(PENDING_TX_CHANNEL),
+            feed: crate::feed::Feed::default(),
+            feed_slots,
+            lease,
+            ingress_acks: crate::ingress::Acks::default(),
         }))
+    }
+
+    /// Whether this node may seal blocks now: always without a lease; with one, while it is
+    /// valid by this node's clock.
+    pub fn may_seal(&self) -> bool {
+        self.lease.as_ref().is_none_or(crate::lease::Lease::valid)
     }
 
     /// The latest stored block.

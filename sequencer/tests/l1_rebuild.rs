@@ -168,11 +168,9 @@ async fn rebuild_from_l1_reproduces_every_committed_block() {
     rebuilt.stop().await.unwrap();
 }
 
-/// The sequencer took its last batch back (`revertBatches`, before any proof): a rebuild
-/// stops before it; once the batch is committed again, the rebuild uses that later commit.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rebuild_skips_reverted_commits() {
-    let mut node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
+/// A node posting batches of at most 2 blocks, and alice with 1 ETH deposited from L1.
+async fn node_with_funded_alice() -> (L1Node, SigningKey) {
+    let node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
     let (alice_l1, alice) = (node.dev.accounts[1], SigningKey::from_seed(b"alice"));
     mined(
         node.dev
@@ -183,6 +181,14 @@ async fn rebuild_skips_reverted_commits() {
     )
     .await;
     wait_l2_balance(&node, alice.address(), 0, ETHER).await;
+    (node, alice)
+}
+
+/// The sequencer took its last batch back (`revertBatches`, before any proof): a rebuild
+/// stops before it; once the batch is committed again, the rebuild uses that later commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_skips_reverted_commits() {
+    let (mut node, alice) = node_with_funded_alice().await;
     for nonce in 0..4u64 {
         let to = weft_protocol::testkit::test_address(nonce);
         execute(&node.client, &transfer(&node, &alice, to, 0, 7_000, nonce)).await;
@@ -227,4 +233,62 @@ async fn rebuild_skips_reverted_commits() {
     let report = rebuild(&rebuild_into(dir.path()), &l1).await.unwrap();
     assert_eq!(report.batches, batches);
     assert_eq!(report.state_root, last.commitment.new_state_root);
+}
+
+/// The live watcher follows `BatchesReverted`: the reverted batches are `sealed` again here
+/// (a node without a key, so nothing re-posts them), and once committed again they carry
+/// the new commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watcher_follows_reverted_commits() {
+    let (mut node, alice) = node_with_funded_alice().await;
+    let to = weft_protocol::testkit::test_address(1);
+    execute(&node.client, &transfer(&node, &alice, to, 0, 7_000, 0)).await;
+    let batches = node.wait_all_committed(Duration::from_secs(20)).await;
+    node.wait_batch_status(batches, BatchStatus::Committed)
+        .await;
+    let last = node
+        .running()
+        .node
+        .store
+        .batch(batches)
+        .await
+        .unwrap()
+        .unwrap();
+    let first_commit = last.commit_l1_tx.expect("committed");
+
+    // The same node, watching only: nothing posts while L1 takes the last commit back.
+    node.stop().await;
+    node.config.l1.as_mut().unwrap().sequencer_key = None;
+    node.restart().await;
+    mined(node.dev.rollup.revertBatches(batches)).await;
+    let path = format!("/v1/batches/{batches}");
+    wait(
+        Duration::from_secs(20),
+        "the batch sealed again",
+        || async {
+            let (_, v) = node.client.get(&path).await;
+            (v["status"] == "sealed" && v["l1"]["commitL1Tx"].is_null()).then_some(())
+        },
+    )
+    .await;
+
+    // Committed again (here by hand, as the poster would): the new commit is recorded.
+    let again = mined(node.dev.rollup.commitBatch(
+        weft_l1::to_sol(&last.commitment),
+        last.da_payload.clone().into(),
+    ))
+    .await;
+    assert_ne!(again.transaction_hash, first_commit);
+    wait(
+        Duration::from_secs(20),
+        "the batch committed again",
+        || async {
+            let (_, v) = node.client.get(&path).await;
+            (v["status"] == "committed"
+                && v["l1"]["commitL1Tx"] == serde_json::json!(again.transaction_hash))
+            .then_some(())
+        },
+    )
+    .await;
+    node.stop().await;
 }

@@ -11,18 +11,23 @@ use std::{
     sync::OnceLock,
 };
 
-/// The packages whose binaries the stack runs.
-const PACKAGES: [&str; 3] = ["weft-sequencer", "weft-prover-stub", "weft-channel-hub"];
+/// The packages whose binaries the stack runs (and the users' CLI the tests drive).
+const PACKAGES: [&str; 4] = [
+    "weft-sequencer",
+    "weft-prover-stub",
+    "weft-channel-hub",
+    "weft-cli",
+];
 
 /// The binaries' names.
-const NAMES: [&str; 3] = ["weft-sequencer", "weft-prover", "weft-channel-hub"];
+const NAMES: [&str; 4] = ["weft-sequencer", "weft-prover", "weft-channel-hub", "weft"];
 
 /// Set to skip the build (the binaries are already in the target directory).
 pub const NO_BUILD_ENV: &str = "WEFT_STACK_NO_BUILD";
 /// Set to build with this cargo profile instead of the test executable's.
 pub const PROFILE_ENV: &str = "WEFT_STACK_PROFILE";
 
-/// Where the three service binaries are.
+/// Where the service binaries and the CLI are.
 #[derive(Debug, Clone)]
 pub struct Binaries {
     /// `weft-sequencer`.
@@ -31,6 +36,8 @@ pub struct Binaries {
     pub prover: PathBuf,
     /// `weft-channel-hub`.
     pub hub: PathBuf,
+    /// `weft`, the users' command line.
+    pub cli: PathBuf,
 }
 
 /// The binaries; on the first call of this process, built if one is missing or stale
@@ -56,7 +63,7 @@ pub fn binaries() -> &'static Binaries {
             assert!(
                 path.is_file(),
                 "{} is missing: build it with `cargo build --bins -p weft-sequencer \
-                 -p weft-prover-stub -p weft-channel-hub`",
+                 -p weft-prover-stub -p weft-channel-hub -p weft-cli`",
                 path.display()
             );
             path
@@ -65,6 +72,7 @@ pub fn binaries() -> &'static Binaries {
             sequencer: bin("weft-sequencer"),
             prover: bin("weft-prover"),
             hub: bin("weft-channel-hub"),
+            cli: bin("weft"),
         }
     })
 }

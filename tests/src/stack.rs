@@ -75,7 +75,7 @@ pub enum SequencerL1 {
 }
 
 /// The sequencer's settings (written to its TOML configuration file; see
-/// `weft-sequencer --help` and `sequencer/src/config.rs`).
+/// `weft-sequencer --help` and `sequencer/src/config/`).
 #[derive(Debug, Clone)]
 pub struct SequencerOptions {
     /// Block time.

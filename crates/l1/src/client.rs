@@ -53,7 +53,7 @@ pub struct QueueLog {
     pub queue_hash: B256,
 }
 
-/// A `BatchCommitted`, `BatchProven` or `BatchFinalized` event.
+/// A `BatchCommitted`, `BatchProven`, `BatchFinalized` or `BatchesReverted` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchLog {
     /// The L1 block holding it.
@@ -64,12 +64,15 @@ pub struct BatchLog {
     pub tx_hash: B256,
     /// Batch index.
     pub index: u64,
-    /// `Committed`, `Proven` or `Finalized`.
+    /// `Committed`, `Proven` or `Finalized`; `None` for `BatchesReverted` (the commits of
+    /// `index..=reverted_to` were taken back).
     pub status: BatchStatus,
     /// The commitment hash (commit and prove events).
     pub commitment_hash: Option<B256>,
     /// The new state root (commit and finalize events).
     pub new_state_root: Option<B256>,
+    /// The last batch a `BatchesReverted` took back (`index` is the first).
+    pub reverted_to: Option<u64>,
 }
 
 /// The rollup's batch counters at one block.
@@ -405,6 +408,7 @@ impl L1Client for AlloyL1 {
                     Rollup::BatchCommitted::SIGNATURE_HASH,
                     Rollup::BatchProven::SIGNATURE_HASH,
                     Rollup::BatchFinalized::SIGNATURE_HASH,
+                    Rollup::BatchesReverted::SIGNATURE_HASH,
                 ],
             )
             .await?;
@@ -422,6 +426,7 @@ impl L1Client for AlloyL1 {
                     status: BatchStatus::Committed,
                     commitment_hash: None,
                     new_state_root: None,
+                    reverted_to: None,
                 };
                 Ok(match log.topic0() {
                     Some(&Rollup::BatchCommitted::SIGNATURE_HASH) => {
@@ -439,6 +444,15 @@ impl L1Client for AlloyL1 {
                             index: e.index,
                             status: BatchStatus::Proven,
                             commitment_hash: Some(e.commitmentHash),
+                            ..base
+                        }
+                    }
+                    Some(&Rollup::BatchesReverted::SIGNATURE_HASH) => {
+                        let e: Rollup::BatchesReverted = decode(log)?;
+                        BatchLog {
+                            index: e.fromIndex,
+                            status: BatchStatus::None,
+                            reverted_to: Some(e.toIndex),
                             ..base
                         }
                     }

@@ -441,6 +441,27 @@ impl Transaction {
         self.signer_fields().map(|(from, _, _)| from)
     }
 
+    /// Who the transaction pays or calls besides its sender: a transfer's receiver, a
+    /// withdrawal's L1 recipient, a deposit's receiver, a forced withdrawal's account, a
+    /// channel's hub on opening, an EVM call's target. What indexes and feeds list an
+    /// address's transactions by (with [`Self::sender`]).
+    pub fn recipient(&self) -> Option<Address> {
+        match self {
+            Self::Transfer(t) => Some(t.to),
+            Self::Withdraw(t) => Some(t.l1_recipient),
+            Self::Deposit(d) => Some(d.to),
+            Self::ForcedWithdraw(f) => Some(f.account),
+            Self::ChannelOpen(o) => Some(o.hub),
+            Self::Evm(e) => e.to(),
+            Self::ChannelDeposit(_)
+            | Self::ChannelClose(_)
+            | Self::ChannelRegister(_)
+            | Self::ChannelRefute(_)
+            | Self::ChannelConclude(_)
+            | Self::RevealSecret(_) => None,
+        }
+    }
+
     /// The canonical hash: the EIP-712 signing digest under `domain`. For signed kinds this
     /// is what the sender signs; it does not depend on the signature, so a resubmission
     /// with another valid signature is recognised as the same transaction.

@@ -229,6 +229,14 @@ impl Wallet {
         self.inner.channels.lock().get(id).cloned()
     }
 
+    /// Snapshots of every channel of the wallet, sorted by id.
+    pub fn channels(&self) -> Vec<WalletChannel> {
+        let mut channels: Vec<WalletChannel> =
+            self.inner.channels.lock().values().cloned().collect();
+        channels.sort_by_key(|c| c.id);
+        channels
+    }
+
     /// Every stored state of a channel (history included).
     pub async fn history(&self, id: &B256) -> Result<Vec<WalletState>, ClientError> {
         Ok(self.inner.store.states(id).await?)

@@ -24,6 +24,7 @@ use serde::Deserialize;
 use weft_protocol::{
     channel::MAX_LOCKS,
     codec::Encode,
+    eip712::Domain,
     primitives::{Address, Amount, B256, Nonce, TokenId},
     signature::Signature,
     state::State,
@@ -54,6 +55,17 @@ pub struct Incoming {
     /// The `verifyingContract` the client signed with, if it says.
     #[serde(default)]
     pub verifying_contract: Option<Address>,
+}
+
+impl From<SignedTransaction> for Incoming {
+    fn from(s: SignedTransaction) -> Self {
+        Self {
+            transaction: s.transaction,
+            signature: s.signature.to_string(),
+            chain_id: None,
+            verifying_contract: None,
+        }
+    }
 }
 
 impl From<Submission> for Incoming {
@@ -163,26 +175,30 @@ fn required_funds(tx: &Transaction, state: &State) -> Result<(TokenId, Amount, A
 
 /// Step 1: the shape of one submission (no state, no signature recovery); the signature
 /// parsed.
-fn check_shape(node: &Node, sub: &Incoming) -> Result<Signature, Rejection> {
+pub(crate) fn check_shape(
+    domain: &Domain,
+    min_fee: Amount,
+    sub: &Incoming,
+) -> Result<Signature, Rejection> {
     if let Some(chain) = sub.chain_id
-        && chain != node.domain.chain_id()
+        && chain != domain.chain_id()
     {
         return Err(Rejection::new(
             "wrong_chain_id",
             format!(
                 "signed for chain {chain}, this chain is {}",
-                node.domain.chain_id()
+                domain.chain_id()
             ),
         ));
     }
     if let Some(contract) = sub.verifying_contract
-        && contract != node.domain.verifying_contract()
+        && contract != domain.verifying_contract()
     {
         return Err(Rejection::new(
             "wrong_contract",
             format!(
                 "signed for contract {contract}, this deployment is {}",
-                node.domain.verifying_contract()
+                domain.verifying_contract()
             ),
         ));
     }
@@ -206,10 +222,10 @@ fn check_shape(node: &Node, sub: &Incoming) -> Result<Signature, Rejection> {
         ));
     }
     let (_, _, fee) = tx.signer_fields().expect("signed kind");
-    if fee < node.config.min_fee {
+    if fee < min_fee {
         return Err(Rejection::new(
             "fee_too_low",
-            format!("fee {fee} is below the minimum {}", node.config.min_fee),
+            format!("fee {fee} is below the minimum {}", min_fee),
         ));
     }
     let moved = match tx {
@@ -294,6 +310,30 @@ fn copy_outcome(first: &Outcome, copy: LaterCopy) -> Outcome {
 
 /// Admits a batch of submissions; one outcome per submission, in order.
 pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outcome> {
+    admit_with(node, subs, Signatures::Recover).await
+}
+
+/// Admits signed transactions whose signatures an admission node has recovered already
+/// (the leader's ingress from JetStream, [`crate::ingress`]): every check of [`admit`] but
+/// the recovery.
+pub async fn admit_verified(node: &Arc<Node>, txs: Vec<SignedTransaction>) -> Vec<Outcome> {
+    admit_with(node, txs, Signatures::Trusted).await
+}
+
+/// Whether admission recovers the signatures itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Signatures {
+    /// Recover and check each (submissions from clients).
+    Recover,
+    /// Checked before (by an admission node whose publishing the stream trusts).
+    Trusted,
+}
+
+async fn admit_with(
+    node: &Arc<Node>,
+    subs: Vec<impl Into<Incoming>>,
+    signatures: Signatures,
+) -> Vec<Outcome> {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; subs.len()];
     let mut candidates: Vec<(usize, Candidate)> = Vec::with_capacity(subs.len());
     let mut stale: Vec<(usize, B256, Signature, Rejection)> = Vec::new();
@@ -309,12 +349,12 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outc
                     index: i,
                     first: *first,
                     same_signature,
-                    shape: check_shape(node, &sub),
+                    shape: check_shape(&node.domain, node.config.min_fee, &sub),
                 });
                 continue;
             }
             firsts.insert(hash, (i, sub.signature.clone()));
-            let signature = match check_shape(node, &sub) {
+            let signature = match check_shape(&node.domain, node.config.min_fee, &sub) {
                 Ok(signature) => signature,
                 Err(r) => {
                     outcomes[i] = Some(Err(r));
@@ -404,7 +444,13 @@ pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outc
     }
 
     // Step 3: signatures, on the signature pool.
-    let verified = recover_all(node, candidates).await;
+    let verified = match signatures {
+        Signatures::Recover => recover_all(node, candidates).await,
+        Signatures::Trusted => candidates
+            .into_iter()
+            .map(|(i, c)| (i, c, Ok(())))
+            .collect(),
+    };
 
     // Step 4: insert, re-checking under the lock.
     let received = Instant::now();
@@ -521,7 +567,7 @@ pub(crate) fn mempool_rejection(e: MempoolError) -> Rejection {
 
 #[cfg(test)]
 mod tests {
-    use weft_protocol::{eip712::Domain, signature::SigningKey, transaction::Transfer};
+    use weft_protocol::{signature::SigningKey, transaction::Transfer};
 
     use super::*;
 

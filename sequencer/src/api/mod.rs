@@ -5,6 +5,7 @@
 //! `/v1/openapi.json`.
 
 pub mod error;
+pub mod feed;
 pub mod handlers;
 pub mod limit;
 
@@ -52,12 +53,14 @@ pub fn app(node: Arc<Node>) -> Router {
         .route("/v1/chain", get(handlers::chain))
         .route("/v1/types", get(handlers::types))
         .route("/v1/openapi.json", get(handlers::openapi))
+        .route("/v1/ws", get(feed::upgrade))
         .route(
             crate::rpc::PATH,
             post(crate::rpc::http).get(crate::rpc::upgrade),
         )
         .route("/health", get(handlers::health))
         .route("/metrics", get(handlers::metrics))
+        .merge(crate::explorer::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(api.max_body_bytes))

@@ -25,7 +25,9 @@
 //! **Batch events** (`BatchCommitted`, `BatchProven`, `BatchFinalized`) move the stored
 //! batch's status forward with the L1 transaction that did it, which is what the API shows
 //! for the batch and its transactions. A committed batch whose commitment differs from the
-//! stored one means this node and L1 disagree: the poster halts.
+//! stored one means this node and L1 disagree: the poster halts. `BatchesReverted` (the
+//! sequencer took unproven commits back) makes those batches `sealed` again, without their
+//! commit transactions, until the poster commits them again.
 
 use std::sync::{Arc, atomic::Ordering};
 
@@ -163,6 +165,10 @@ impl<C: L1Client> Watcher<C> {
     async fn follow_batches(&self, from: u64, to: u64) -> anyhow::Result<()> {
         let store = &self.node.store;
         for log in self.l1.batch_logs(from, to).await? {
+            if let Some(last) = log.reverted_to {
+                self.follow_revert(log.index, last, log.tx_hash).await?;
+                continue;
+            }
             let Some(stored) = store.batch(log.index).await? else {
                 warn!(
                     index = log.index,
@@ -188,6 +194,9 @@ impl<C: L1Client> Watcher<C> {
             store
                 .set_batch_status(log.index, status, Some(log.tx_hash))
                 .await?;
+            if let Some(batch) = store.batch(log.index).await? {
+                self.node.feed.batch(&batch);
+            }
             let m = &self.node.metrics;
             let gauge = match status {
                 BatchStatus::Sealed => continue,
@@ -203,6 +212,24 @@ impl<C: L1Client> Watcher<C> {
                 "batch status from L1"
             );
         }
+        Ok(())
+    }
+}
+
+impl<C: L1Client> Watcher<C> {
+    /// L1 took the commits of batches `first..=last` back: they are `sealed` again here
+    /// (what the API and the feed show) until the poster commits them again.
+    async fn follow_revert(&self, first: u64, last: u64, tx: B256) -> anyhow::Result<()> {
+        let store = &self.node.store;
+        store.revert_batches(first, last).await?;
+        for index in first..=last {
+            if let Some(batch) = store.batch(index).await? {
+                self.node.feed.batch(&batch);
+            }
+        }
+        let committed = &self.node.metrics.batches_committed;
+        committed.set(committed.get().min(first as i64 - 1));
+        warn!(first, last, %tx, "L1 reverted batch commits; they will be committed again");
         Ok(())
     }
 }

@@ -20,10 +20,13 @@ use axum::{
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{broadcast::error::RecvError, mpsc},
+    task::JoinHandle,
+};
 
 use super::{Params, RpcError, answer_body, code, eth, format};
-use crate::{node::Node, store::LogFilter};
+use crate::{feed::Event, node::Node, store::LogFilter};
 
 /// Most subscriptions one connection holds.
 pub const MAX_SUBSCRIPTIONS: usize = 32;
@@ -130,12 +133,12 @@ impl Connection {
         let task = match kind.as_str() {
             "newHeads" => {
                 p.at_most(1)?;
-                tokio::spawn(follow_blocks(node, sink, None))
+                tokio::spawn(follow_heads(node, sink))
             }
             "logs" => {
                 let filter: Filter = p.opt(1, "filter")?.unwrap_or_default();
                 let query = eth::log_filter(&filter, 0, 0)?;
-                tokio::spawn(follow_blocks(node, sink, Some(query)))
+                tokio::spawn(follow_logs(node, sink, query))
             }
             "newPendingTransactions" => {
                 p.at_most(2)?;
@@ -183,9 +186,46 @@ impl Notifier {
     }
 }
 
-/// Follows the stored head: every new block's header (`newHeads`) or its logs matching
-/// `logs` (`logs`), in order, none skipped when several blocks land at once.
-async fn follow_blocks(node: Arc<Node>, sink: Notifier, mut logs: Option<LogFilter>) {
+/// `newHeads`: every stored block's header, in order, none skipped. Each header is
+/// formatted once for all subscribers (the feed's event carries it); blocks missed (stored
+/// before the subscription's first event, or while it lagged) are read from the store.
+async fn follow_heads(node: Arc<Node>, sink: Notifier) {
+    let mut events = node.feed.subscribe();
+    let mut sent = node.head().number;
+    loop {
+        let event = match events.recv().await {
+            Ok(event) => event,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        };
+        let Event::Block(block) = &*event else {
+            continue;
+        };
+        let number = block.number;
+        if number <= sent {
+            continue;
+        }
+        if number > sent + 1 && !new_heads(&node, &sink, sent + 1, number - 1).await {
+            return;
+        }
+        let head = block
+            .eth_head
+            .get_or_try_init(|| async { eth_head(&node, number).await.map(Arc::new).ok_or(()) })
+            .await;
+        match head {
+            Ok(head) => {
+                if !sink.send(Value::clone(head)).await {
+                    return;
+                }
+            }
+            Err(()) => return,
+        }
+        sent = number;
+    }
+}
+
+/// `logs`: the logs of every new block matching the filter, in order.
+async fn follow_logs(node: Arc<Node>, sink: Notifier, mut filter: LogFilter) {
     let mut heads = node.head.subscribe();
     let mut sent = heads.borrow_and_update().number;
     while heads.changed().await.is_ok() {
@@ -193,30 +233,30 @@ async fn follow_blocks(node: Arc<Node>, sink: Notifier, mut logs: Option<LogFilt
         if head <= sent {
             continue;
         }
-        let delivered = match &mut logs {
-            None => new_heads(&node, &sink, sent + 1, head).await,
-            Some(filter) => {
-                filter.from = sent + 1;
-                filter.to = head;
-                new_logs(&node, &sink, filter).await
-            }
-        };
-        if !delivered {
+        filter.from = sent + 1;
+        filter.to = head;
+        if !new_logs(&node, &sink, &filter).await {
             return;
         }
         sent = head;
     }
 }
 
+/// A block's `newHeads` header: the block without its transactions and uncles.
+async fn eth_head(node: &Node, number: u64) -> Option<Value> {
+    let mut block = eth::block(node, number, false).await.ok()?;
+    if let Some(object) = block.as_object_mut() {
+        object.remove("transactions");
+        object.remove("uncles");
+    }
+    Some(block)
+}
+
 async fn new_heads(node: &Node, sink: &Notifier, from: u64, to: u64) -> bool {
     for number in from..=to {
-        let Ok(mut block) = eth::block(node, number, false).await else {
+        let Some(block) = eth_head(node, number).await else {
             return true;
         };
-        if let Some(object) = block.as_object_mut() {
-            object.remove("transactions");
-            object.remove("uncles");
-        }
         if !sink.send(block).await {
             return false;
         }

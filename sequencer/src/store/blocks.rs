@@ -40,7 +40,7 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         let logs = LogRow::of_block(block)?;
 
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_chain_write().await?;
         let (expected_number, expected_parent) = match head_hash(&mut tx).await? {
             Some((number, hash)) => (number + 1, hash),
             None => (1, B256::ZERO),

@@ -40,6 +40,18 @@ pub enum Error {
         /// The index.
         queue_index: u64,
     },
+    /// A leased node's write after it lost the lease: another node leads; nothing was
+    /// written.
+    #[error("fenced: {holder} no longer holds the leader lease of epoch {epoch}")]
+    Fenced {
+        /// This node.
+        holder: String,
+        /// The epoch it held.
+        epoch: u64,
+    },
+    /// What this database cannot do.
+    #[error("{0}")]
+    Unsupported(&'static str),
     /// A batch whose index does not follow the latest stored batch.
     #[error("batch {index} does not follow the stored batches (expected {expected})")]
     BatchOutOfOrder {

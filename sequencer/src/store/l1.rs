@@ -201,7 +201,7 @@ impl Store {
     /// Stores a newly sealed batch; its index must follow the latest stored batch.
     pub async fn insert_batch(&self, batch: &StoredBatch) -> Result<(), Error> {
         let c = &batch.commitment;
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_chain_write().await?;
         let latest: Option<i64> = sqlx::query_scalar("SELECT MAX(batch_index) FROM batches")
             .fetch_one(&mut *tx)
             .await?;
@@ -326,6 +326,21 @@ impl Store {
             .bind(to_i64("batch index", index)?)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    /// Takes batches `from..=to` back to `sealed` after L1 reverted their commits
+    /// (`BatchesReverted`): their commit transactions are forgotten and the poster commits
+    /// them again. Only committed batches move (L1 never reverts proven ones).
+    pub async fn revert_batches(&self, from: u64, to: u64) -> Result<(), Error> {
+        sqlx::query(
+            "UPDATE batches SET status = 'sealed', commit_l1_tx = NULL \
+             WHERE batch_index >= $1 AND batch_index <= $2 AND status = 'committed'",
+        )
+        .bind(to_i64("batch index", from)?)
+        .bind(to_i64("batch index", to)?)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

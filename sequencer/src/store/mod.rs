@@ -25,6 +25,7 @@ mod blocks;
 mod chain;
 mod error;
 mod l1;
+mod lease;
 mod logs;
 mod snapshots;
 mod transactions;
@@ -34,7 +35,7 @@ mod evm_tests;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::{path::Path, sync::Arc};
 
 use sqlx::{Any, AnyPool, Transaction as DbTransaction};
 use weft_protocol::{
@@ -46,8 +47,10 @@ use weft_storage::{Backend, EmbeddedMigration, open_pool};
 pub use chain::DISPUTE_WINDOW as DISPUTE_WINDOW_PARAM;
 pub use error::Error;
 pub use l1::{BatchStatus, QueueEntry, StoredBatch, StoredL1Transaction};
+pub use lease::{Fence, LeaseRow};
 pub use logs::{LogFilter, StoredLog};
 pub use snapshots::KEEP_SNAPSHOTS;
+pub use transactions::AddressTransaction;
 
 /// A transaction as stored: what was signed, its signature (none for system kinds), where it
 /// sits and how it ended.
@@ -99,6 +102,8 @@ pub const DEFAULT_SQLITE_FILE: &str = "sequencer.db";
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The lease every block and batch write checks (a leased node's), or none.
+    fence: Option<Arc<Fence>>,
 }
 
 impl Store {
@@ -117,7 +122,18 @@ impl Store {
             SQLITE_CACHE_KIB,
         )
         .await?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            fence: None,
+        })
+    }
+
+    /// This store, its block and batch writes checking `fence` in their transactions
+    /// ([`Error::Fenced`] once another node holds the lease).
+    pub fn fenced(mut self, fence: Fence) -> Self {
+        self.fence = Some(Arc::new(fence));
+        self
     }
 
     /// Which database this is.
@@ -133,6 +149,16 @@ impl Store {
     /// Opens a write transaction; dropping it uncommitted rolls it back.
     async fn begin_write(&self) -> Result<DbTransaction<'static, Any>, Error> {
         Ok(self.pool.begin_with(self.backend.begin_write()).await?)
+    }
+
+    /// A write transaction of the chain (a block, a batch): on a leased node it first checks
+    /// the lease, holding its row until the commit.
+    async fn begin_chain_write(&self) -> Result<DbTransaction<'static, Any>, Error> {
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = &self.fence {
+            lease::check_fence(&mut tx, fence).await?;
+        }
+        Ok(tx)
     }
 }
 
@@ -163,5 +189,15 @@ const MIGRATIONS: &[EmbeddedMigration] = &[
         "0004_evm.sql",
         include_str!("../../../migrations/sequencer/sqlite/0004_evm.sql"),
         include_str!("../../../migrations/sequencer/postgres/0004_evm.sql"),
+    ),
+    (
+        "0005_addresses.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0005_addresses.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0005_addresses.sql"),
+    ),
+    (
+        "0006_lease.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0006_lease.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0006_lease.sql"),
     ),
 ];

@@ -24,7 +24,7 @@ use weft_storage::{
 use super::{transactions::FAILURE_REASONS, *};
 
 /// A new connection (pool) to the test's database.
-async fn connect(db: &TestDatabase) -> Store {
+pub(super) async fn connect(db: &TestDatabase) -> Store {
     Store::connect(db.url(), db.dir()).await.expect("connect")
 }
 
@@ -81,7 +81,12 @@ pub(super) fn seal(
 
 /// `count` successful transfers with one fixed signature (the store does not verify
 /// signatures); `seed` keeps hashes distinct across blocks.
-fn transfer_block(number: u64, parent_hash: B256, count: usize, seed: u64) -> SealedBlock {
+pub(super) fn transfer_block(
+    number: u64,
+    parent_hash: B256,
+    count: usize,
+    seed: u64,
+) -> SealedBlock {
     let signature = SigningKey::from_seed(b"fixed").sign_digest(&B256::repeat_byte(1));
     let txs = (0..count as u64)
         .map(|i| {

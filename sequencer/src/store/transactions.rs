@@ -21,8 +21,8 @@ pub(super) const INSERT_CHUNK: usize = 500;
 /// Columns written per row, in the order [`TransactionRow::bind`] binds them.
 pub(super) const INSERT_COLUMNS: &str = "hash, block_number, idx, kind, sender, nonce, encoded, signature, \
      status, failure_reason, fee_paid, withdrawal_recipient, withdrawal_token, withdrawal_amount, \
-     gas_used, cumulative_gas_used, effective_gas_price, contract_address, revert_data";
-pub(super) const INSERT_COLUMN_COUNT: usize = 19;
+     gas_used, cumulative_gas_used, effective_gas_price, contract_address, revert_data, recipient";
+pub(super) const INSERT_COLUMN_COUNT: usize = 20;
 
 /// `SELECT` of the columns [`transaction_from_row`] reads, followed by the given clause.
 macro_rules! select_transaction {
@@ -132,6 +132,62 @@ impl Store {
     }
 }
 
+/// One of an address's transactions, as its list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressTransaction {
+    /// Its hash.
+    pub hash: B256,
+    /// Its block.
+    pub block_number: u64,
+    /// Its position in the block.
+    pub index: u32,
+    /// `Transaction::kind()`.
+    pub kind: String,
+    /// The address sent it (else it paid or called the address).
+    pub sent: bool,
+    /// `None` if it succeeded, else the failure reason's code.
+    pub failure: Option<String>,
+}
+
+impl Store {
+    /// The newest `limit` transactions `address` sent or received (newest first).
+    pub async fn address_transactions(
+        &self,
+        address: &Address,
+        limit: u32,
+    ) -> Result<Vec<AddressTransaction>, Error> {
+        // Each side uses its index, newest first, before they are merged.
+        let rows = sqlx::query(
+            "SELECT hash, block_number, idx, kind, sender, failure_reason FROM ( \
+               SELECT hash, block_number, idx, kind, sender, failure_reason FROM transactions \
+               WHERE sender = $1 ORDER BY block_number DESC, idx DESC LIMIT $2) AS s \
+             UNION \
+             SELECT hash, block_number, idx, kind, sender, failure_reason FROM ( \
+               SELECT hash, block_number, idx, kind, sender, failure_reason FROM transactions \
+               WHERE recipient = $1 ORDER BY block_number DESC, idx DESC LIMIT $2) AS r \
+             ORDER BY block_number DESC, idx DESC LIMIT $2",
+        )
+        .bind(address.as_slice())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let cols = Columns::new(row, "transactions");
+                Ok(AddressTransaction {
+                    hash: cols.b256("hash")?,
+                    block_number: cols.u64("block_number")?,
+                    index: u32::try_from(cols.u64("idx")?)
+                        .map_err(|_| cols.corrupt("idx", "exceeds u32"))?,
+                    kind: cols.get("kind")?,
+                    sent: cols.opt_address("sender")? == Some(*address),
+                    failure: cols.get("failure_reason")?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// A transaction and its receipt as column values.
 pub(super) struct TransactionRow {
     hash: B256,
@@ -153,6 +209,7 @@ pub(super) struct TransactionRow {
     effective_gas_price: Option<String>,
     contract_address: Option<Address>,
     revert_data: Option<Vec<u8>>,
+    recipient: Option<Address>,
 }
 
 impl TransactionRow {
@@ -172,6 +229,7 @@ impl TransactionRow {
             effective_gas_price: evm.map(|r| r.effective_gas_price.to_string()),
             contract_address: evm.and_then(|r| r.contract_address),
             revert_data: evm.map(|r| r.revert_data.to_vec()),
+            recipient: tx.transaction.recipient(),
             hash: tx.hash,
             block_number: to_i64("block number", tx.block_number)?,
             idx: i64::from(tx.index),
@@ -231,6 +289,7 @@ impl TransactionRow {
             .bind(self.effective_gas_price.as_deref())
             .bind(self.contract_address.as_ref().map(|a| a.as_slice()))
             .bind(self.revert_data.as_deref())
+            .bind(self.recipient.as_ref().map(|a| a.as_slice()))
     }
 }
 

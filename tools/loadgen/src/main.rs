@@ -26,6 +26,8 @@
 //! | `phases.rs`   | the throughput and latency phases                                  |
 //! | `usage.rs`    | node metrics, per-thread CPU, the signature ceiling                |
 //! | `anvil.rs`    | the same workload through anvil's `eth_sendRawTransaction`         |
+//! | `feed.rs`     | `--feed`: live-feed subscribers through a steady load              |
+//! | `scale.rs`    | `--jetstream`: the leader's rate from a preloaded JetStream stream |
 //! | `report.rs`   | the table and the JSON rows                                        |
 //!
 //! It talks to the node through `weft_api::Client` and decodes the API's own types.
@@ -38,10 +40,12 @@ use weft_api::DEFAULT_MAX_BATCH;
 
 mod anvil;
 mod evm;
+mod feed;
 mod node;
 mod phases;
 mod progress;
 mod report;
+mod scale;
 mod submit;
 mod usage;
 mod workload;
@@ -178,6 +182,29 @@ pub(crate) struct Args {
     /// `target/weft-bench/rpc.json`. `--anvil-txs` and `--anvil-senders` size it.
     #[arg(long)]
     pub(crate) evm: bool,
+    /// Instead of the REST benchmark: `--feed-subscribers` live-feed connections
+    /// (`/v1/ws`) through `--feed-seconds` of transfers at `--feed-rate`; every subscriber
+    /// must receive every block. Results in `target/weft-bench/feed.json`.
+    #[arg(long)]
+    pub(crate) feed: bool,
+    /// Instead of the REST benchmark: the leader's rate from NATS JetStream: `--txs`
+    /// pre-verified transfers published to a fresh stream first, then a node started with
+    /// `--nats-url` takes them (`--node-arg=--database-url=…` for PostgreSQL); results in
+    /// `target/weft-bench/scale.json`.
+    #[arg(long)]
+    pub(crate) jetstream: bool,
+    /// NATS server of `--jetstream`.
+    #[arg(long, default_value = "nats://127.0.0.1:4222")]
+    pub(crate) nats_url: String,
+    /// Live-feed subscribers of `--feed`.
+    #[arg(long, default_value_t = 1_000)]
+    pub(crate) feed_subscribers: usize,
+    /// Seconds of load of `--feed`.
+    #[arg(long, default_value_t = 30.0)]
+    pub(crate) feed_seconds: f64,
+    /// Transfers per second of `--feed`.
+    #[arg(long, default_value_t = 2_000.0)]
+    pub(crate) feed_rate: f64,
     /// Longest wait for one phase to be executed, in seconds.
     #[arg(long, default_value_t = DEFAULT_TIMEOUT_S)]
     pub(crate) timeout_s: u64,
@@ -212,6 +239,10 @@ impl Args {
             "--anvil-block-time-s must be positive (automine is pathological for bulk load)"
         );
         ensure!(self.block_time_ms >= 10, "--block-time-ms must be >= 10");
+        ensure!(
+            self.feed_rate > 0.0 && self.feed_seconds > 0.0,
+            "--feed-rate and --feed-seconds must be positive"
+        );
         Ok(())
     }
 
@@ -239,6 +270,12 @@ pub(crate) async fn run_and_report(args: &Args) -> Result<()> {
     args.validate()?;
     if args.evm {
         return run_evm_and_report(args).await;
+    }
+    if args.feed {
+        return feed::run_feed_and_report(args).await;
+    }
+    if args.jetstream {
+        return scale::run_scale_and_report(args).await;
     }
     let report = run(args).await?;
     print!("{}", report.table(args));

@@ -56,6 +56,8 @@ pub(crate) struct Workload {
     pub(crate) samples: Vec<SignedTransaction>,
     pub(crate) throughput: PhaseRequests,
     pub(crate) latency: PhaseRequests,
+    /// Every signed transaction, by index (`--jetstream` publishes them).
+    pub(crate) signed: Vec<SignedTransaction>,
 }
 
 /// The shape of the workload (the part of [`Args`] signing needs).
@@ -121,11 +123,14 @@ pub(crate) fn build_workload(
         .map(|(_, s, _)| s.clone())
         .collect();
     let jsons: Vec<&[u8]> = signed.iter().map(|(_, _, j)| j.as_slice()).collect();
+    let throughput = phase_requests(&jsons, 0..args.txs, args.batch);
+    let latency = phase_requests(&jsons, args.txs..total, args.latency_batch);
     Workload {
         hashes,
         samples,
-        throughput: phase_requests(&jsons, 0..args.txs, args.batch),
-        latency: phase_requests(&jsons, args.txs..total, args.latency_batch),
+        throughput,
+        latency,
+        signed: signed.into_iter().map(|(_, s, _)| s).collect(),
     }
 }
 

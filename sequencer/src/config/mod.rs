@@ -2,10 +2,11 @@
 //! [`Settings`], which declare each setting once and are filled from (highest first) CLI
 //! flags, environment variables and an optional TOML file (see `weft_service::config`).
 
+mod settings;
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
-use serde::Deserialize;
+pub use settings::{Cli, Command, Settings};
 use weft_protocol::{
     eip712::Domain,
     primitives::{Address, Amount, address},
@@ -52,6 +53,8 @@ pub const DEFAULT_RATE_PER_SECOND: u64 = 2_000;
 pub const DEFAULT_RATE_BURST: u32 = 4_000;
 /// Default most open API connections (lowered to what `ulimit -n` allows; docs/operations.md).
 pub const DEFAULT_MAX_CONNECTIONS: usize = weft_service::http::DEFAULT_MAX_CONNECTIONS;
+/// Default cap on live-feed WebSocket connections.
+pub const DEFAULT_MAX_FEED_CONNECTIONS: usize = 4096;
 /// Default time to receive a request head, also the idle keep-alive timeout.
 pub const DEFAULT_HEADER_TIMEOUT: Duration = weft_service::http::DEFAULT_HEADER_TIMEOUT;
 /// Default time to receive a request body.
@@ -143,6 +146,25 @@ pub struct Config {
     pub genesis: GenesisConfig,
     /// The L1 side (watcher, poster); `None`: the node runs without L1.
     pub l1: Option<L1Config>,
+    /// An L1 block explorer (`https://etherscan.io`): the explorer's pages link L1
+    /// transactions to `<url>/tx/<hash>`; `None`: hashes without links.
+    pub l1_explorer_url: Option<String>,
+    /// The leader lease (PostgreSQL): a standby until this node holds it; `None`: the only
+    /// node, no lease.
+    pub lease: Option<LeaseConfig>,
+    /// Transactions also taken from a NATS JetStream stream (admission elsewhere); `None`:
+    /// only this node's API.
+    pub ingress: Option<crate::ingress::IngressConfig>,
+}
+
+/// The leader lease's settings.
+#[derive(Debug, Clone)]
+pub struct LeaseConfig {
+    /// This node's name in the lease (unique per node).
+    pub holder: String,
+    /// How long a renewal lasts; a standby takes over at most this long after the leader
+    /// stopped renewing.
+    pub ttl: Duration,
 }
 
 /// The L1 side: where L1 is, how long to wait, who posts.
@@ -228,6 +250,8 @@ pub struct ApiConfig {
     pub rate_burst: u32,
     /// Connection cap, header/idle and body timeouts, body memory budget.
     pub server: weft_service::http::Limits,
+    /// Most live-feed WebSocket connections (`/v1/ws`) at once.
+    pub max_feed_connections: usize,
 }
 
 /// Genesis allocations: deterministic dev accounts plus explicit ones.
@@ -268,162 +292,6 @@ impl Config {
     pub fn domain(&self) -> Domain {
         Domain::new(self.chain_id, self.rollup_address)
     }
-}
-
-/// The command line besides the [`Settings`]: what to do, and the TOML file.
-#[derive(Debug, Parser, Default)]
-#[command(name = "weft-sequencer", version, about = "Weft sequencer node")]
-pub struct Cli {
-    /// What to do; without one, run the node.
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// TOML configuration file (flags and environment variables override it).
-    #[arg(long, global = true, env = "WEFT_CONFIG")]
-    pub config: Option<PathBuf>,
-}
-
-/// What the binary does besides running the node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::Subcommand)]
-pub enum Command {
-    /// Reconstructs the L2 state from L1 alone (DA payloads and queue events) into a fresh
-    /// data directory and checks it against L1's latest committed state root; the node can
-    /// then start from that directory. Needs --l1-rpc and --rollup-address.
-    Rebuild,
-    /// Prints the genesis state root of this configuration (the Rollup contract's batch 0).
-    GenesisRoot,
-    /// Prints the deterministic dev accounts funded at genesis: index, address, private key.
-    /// For devnets only: anyone can derive these keys.
-    DevKeys,
-}
-
-/// Every setting, declared once: a flag with its environment variable (clap) and a key of
-/// the TOML file (serde, unknown keys rejected); `#[arg(skip)]` ones are file keys only.
-/// `None` where no layer sets it: [`Config::from_settings`] applies the `DEFAULT_*`.
-#[derive(Debug, Default, clap::Args, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Settings {
-    /// L2 chain id.
-    #[arg(long, global = true, env = "WEFT_CHAIN_ID")]
-    pub chain_id: Option<u64>,
-    /// L1 Rollup contract address.
-    #[arg(long, global = true, env = "WEFT_ROLLUP_ADDRESS")]
-    pub rollup_address: Option<Address>,
-    /// Blocks a channel dispute lasts (a chain parameter; the prover must use the same).
-    #[arg(long, global = true, env = "WEFT_DISPUTE_WINDOW")]
-    pub dispute_window: Option<u64>,
-    /// Data directory.
-    #[arg(long, global = true, env = "WEFT_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Database URL (postgres://…); default SQLite in the data directory.
-    #[arg(long, global = true, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Public API listen address.
-    #[arg(long, global = true, env = "WEFT_LISTEN")]
-    pub listen: Option<SocketAddr>,
-    /// Block time in milliseconds.
-    #[arg(long, global = true, env = "WEFT_BLOCK_TIME_MS")]
-    pub block_time_ms: Option<u64>,
-    /// Most transactions per block.
-    #[arg(long, global = true, env = "WEFT_MAX_BLOCK_TXS")]
-    pub max_block_txs: Option<usize>,
-    /// Most encoded bytes per block.
-    #[arg(skip)]
-    pub max_block_bytes: Option<usize>,
-    /// Most blocks per batch.
-    #[arg(long, global = true, env = "WEFT_BATCH_MAX_BLOCKS")]
-    pub batch_max_blocks: Option<u64>,
-    /// Most transactions per batch.
-    #[arg(skip)]
-    pub batch_max_txs: Option<u64>,
-    /// Longest an unbatched block waits, in milliseconds.
-    #[arg(long, global = true, env = "WEFT_BATCH_MAX_AGE_MS")]
-    pub batch_max_age_ms: Option<u64>,
-    /// Mempool capacity in transactions.
-    #[arg(long, global = true, env = "WEFT_MEMPOOL_MAX_TXS")]
-    pub mempool_max_txs: Option<usize>,
-    /// Mempool capacity in encoded bytes.
-    #[arg(skip)]
-    pub mempool_max_bytes: Option<usize>,
-    /// How far past its next nonce a sender may queue.
-    #[arg(skip)]
-    pub max_nonce_ahead: Option<u64>,
-    /// Smallest fee admitted.
-    #[arg(long, global = true, env = "WEFT_MIN_FEE")]
-    pub min_fee: Option<u128>,
-    /// Fee recipient.
-    #[arg(long, global = true, env = "WEFT_FEE_RECIPIENT")]
-    pub fee_recipient: Option<Address>,
-    /// Request body limit in bytes.
-    #[arg(skip)]
-    pub max_body_bytes: Option<usize>,
-    /// Most transactions per batch request.
-    #[arg(skip)]
-    pub max_batch: Option<usize>,
-    /// Per-client rate limit in tokens/s (0 = off): a request costs one token, a batch one
-    /// per transaction.
-    #[arg(long, global = true, env = "WEFT_RATE_PER_SECOND")]
-    pub rate_per_second: Option<u64>,
-    /// Per-client burst, in tokens (at least --max-batch when rate limiting is on).
-    #[arg(skip)]
-    pub rate_burst: Option<u32>,
-    /// Most open API connections (lowered to fit the open-file limit).
-    #[arg(long, global = true, env = "WEFT_MAX_CONNECTIONS")]
-    pub max_connections: Option<usize>,
-    /// Time to receive a request head, and the idle keep-alive timeout, in milliseconds.
-    #[arg(long, global = true, env = "WEFT_HEADER_TIMEOUT_MS")]
-    pub header_timeout_ms: Option<u64>,
-    /// Time to receive a request body, in milliseconds (408 after it).
-    #[arg(long, global = true, env = "WEFT_BODY_TIMEOUT_MS")]
-    pub body_timeout_ms: Option<u64>,
-    /// Request-body bytes held at once, all connections together.
-    #[arg(long, global = true, env = "WEFT_BODY_BUDGET_BYTES")]
-    pub body_budget_bytes: Option<usize>,
-    /// Executor threads.
-    #[arg(long, global = true, env = "WEFT_EXECUTOR_THREADS")]
-    pub executor_threads: Option<usize>,
-    /// Signature recovery threads.
-    #[arg(skip)]
-    pub signature_threads: Option<usize>,
-    /// Most blocks between two snapshot points.
-    #[arg(skip)]
-    pub snapshot_every: Option<u64>,
-    /// Most transactions between two snapshot points (0: no bound by count); bounds the
-    /// replay, and so the restart time, after a crash.
-    #[arg(long, global = true, env = "WEFT_SNAPSHOT_EVERY_TXS")]
-    pub snapshot_every_txs: Option<u64>,
-    /// Longest time between two snapshot points while blocks are produced, in milliseconds.
-    #[arg(long, global = true, env = "WEFT_SNAPSHOT_INTERVAL_MS")]
-    pub snapshot_interval_ms: Option<u64>,
-    /// Number of deterministic dev accounts funded at genesis.
-    #[arg(long, global = true, env = "WEFT_DEV_ACCOUNTS")]
-    pub dev_accounts: Option<u32>,
-    /// ETH of each dev account, a decimal string (it exceeds TOML's integers).
-    #[arg(skip)]
-    pub dev_balance: Option<String>,
-    /// Further genesis allocations (`[[genesis]]` tables).
-    #[arg(skip)]
-    pub genesis: Vec<GenesisAccount>,
-    /// L1 JSON-RPC endpoint; turns the L1 side (watcher, poster) on.
-    #[arg(long, global = true, env = "WEFT_L1_RPC")]
-    pub l1_rpc: Option<String>,
-    /// L1 confirmations before a queue entry or batch event is taken.
-    #[arg(long, global = true, env = "WEFT_L1_CONFIRMATIONS")]
-    pub l1_confirmations: Option<u64>,
-    /// Interval between L1 polls, in milliseconds.
-    #[arg(long, global = true, env = "WEFT_L1_POLL_MS")]
-    pub l1_poll_ms: Option<u64>,
-    /// L1 block the rollup was deployed in (events are scanned from it).
-    #[arg(long, global = true, env = "WEFT_L1_FROM_BLOCK")]
-    pub l1_from_block: Option<u64>,
-    /// Seconds before a commit without a receipt is re-signed with higher fees.
-    #[arg(long, global = true, env = "WEFT_L1_RESEND_AFTER_SECS")]
-    pub l1_resend_after_secs: Option<u64>,
-    /// Limit on one L1 JSON-RPC request, in milliseconds.
-    #[arg(skip)]
-    pub l1_rpc_timeout_ms: Option<u64>,
-    /// File holding the sequencer's L1 private key (hex); or set WEFT_SEQUENCER_KEY.
-    #[arg(long, global = true, env = "WEFT_SEQUENCER_KEY_FILE")]
-    pub sequencer_key_file: Option<PathBuf>,
 }
 
 /// A configuration that cannot be used.
@@ -504,6 +372,9 @@ impl Config {
                     body_timeout: s.body_timeout_ms.map_or(DEFAULT_BODY_TIMEOUT, ms),
                     body_budget_bytes: s.body_budget_bytes.unwrap_or(DEFAULT_BODY_BUDGET_BYTES),
                 },
+                max_feed_connections: s
+                    .max_feed_connections
+                    .unwrap_or(DEFAULT_MAX_FEED_CONNECTIONS),
             },
             min_fee: s.min_fee.unwrap_or(DEFAULT_MIN_FEE),
             fee_recipient: s.fee_recipient.unwrap_or(DEFAULT_FEE_RECIPIENT),
@@ -518,6 +389,15 @@ impl Config {
                 allocations: s.genesis,
             },
             l1,
+            l1_explorer_url: s.l1_explorer_url,
+            ingress: s.nats_url.map(|nats_url| crate::ingress::IngressConfig {
+                nats_url,
+                stream: s.ingress_stream.unwrap_or_else(|| "WEFT_TXS".into()),
+            }),
+            lease: s.lease_ttl_ms.map(|ttl| LeaseConfig {
+                holder: s.node_name.clone().unwrap_or_else(default_node_name),
+                ttl: ms(ttl),
+            }),
         };
         c.validate()?;
         Ok(c)
@@ -562,6 +442,18 @@ impl Config {
         if self.snapshot_interval < Duration::from_millis(100) {
             return bad("snapshot interval must be at least 100 ms");
         }
+        if let Some(lease) = &self.lease {
+            let postgres = self
+                .database_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+            if !postgres {
+                return bad("the leader lease (lease_ttl_ms) needs a PostgreSQL database_url");
+            }
+            if lease.ttl < Duration::from_millis(500) || lease.holder.is_empty() {
+                return bad("lease_ttl_ms must be at least 500 and node_name not empty");
+            }
+        }
         if let Some(l1) = &self.l1 {
             if l1.poll_interval < Duration::from_millis(10) {
                 return bad("l1 poll interval must be at least 10 ms");
@@ -572,6 +464,14 @@ impl Config {
         }
         Ok(())
     }
+}
+
+/// `host:pid`: a name unique among the nodes sharing a database.
+fn default_node_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "node".into());
+    format!("{host}:{}", std::process::id())
 }
 
 /// The sequencer's L1 key: 32 bytes of 0x-hex. Never from a flag value or the TOML file

@@ -1,0 +1,191 @@
+//! An admission node (`weft-sequencer admission`, DESIGN.md "Beyond one machine"): the
+//! stateless front of a scaled-out deployment. It serves `POST /v1/transactions` and
+//! `POST /v1/transactions/batch` as the sequencer does, runs the checks that need no state
+//! (domain, kind, signature shape, low `s`, minimum fee, amounts) and signature recovery on
+//! every core, publishes each accepted transaction to the leader's JetStream stream
+//! ([`crate::ingress::publish`], `Nats-Msg-Id` = hash) and answers `queued` once the stream
+//! has stored it. The leader runs the state checks (nonce, balance) when it takes the
+//! transaction; one refused there is logged by the leader, not reported to this client.
+//! Run as many as needed behind a load balancer: they share nothing but the stream.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use rayon::prelude::*;
+use serde_json::json;
+use tokio::sync::watch;
+use weft_api::{SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus};
+use weft_protocol::{
+    eip712::Domain,
+    primitives::{Amount, B256},
+    transaction::SignedTransaction,
+};
+use weft_service::Server;
+
+use crate::{
+    admission::{Incoming, IncomingBatch, Rejection, check_shape},
+    api::{ApiError, ApiJson, ErrorBody},
+    config::Config,
+    ingress::{IngressConfig, open_stream, publish},
+};
+
+/// What every request shares.
+struct Admission {
+    js: async_nats::jetstream::Context,
+    subject: String,
+    domain: Domain,
+    min_fee: Amount,
+    max_batch: usize,
+    pool: rayon::ThreadPool,
+}
+
+/// A running admission node.
+#[derive(Debug)]
+pub struct RunningAdmission {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    server: Server,
+}
+
+impl RunningAdmission {
+    /// Stops accepting requests and waits for those in flight.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.stop.send_replace(true);
+        Ok(self.server.finished().await?)
+    }
+}
+
+/// Starts an admission node publishing to `ingress` (the configuration's listener, limits,
+/// domain and minimum fee).
+pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<RunningAdmission> {
+    let (js, _) = open_stream(ingress).await?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(config.signature_threads)
+        .thread_name(|i| format!("weft-admit-{i}"))
+        .build()?;
+    let state = Arc::new(Admission {
+        js,
+        subject: ingress.subject(),
+        domain: config.domain(),
+        min_fee: config.min_fee,
+        max_batch: config.api.max_batch,
+        pool,
+    });
+    let app = Router::new()
+        .route(weft_api::SUBMIT_PATH, post(submit))
+        .route(weft_api::SUBMIT_BATCH_PATH, post(submit_batch))
+        .route(
+            "/health",
+            get(|| async { axum::Json(json!({"status": "ok"})) }),
+        )
+        .layer(DefaultBodyLimit::max(config.api.max_body_bytes))
+        .with_state(state);
+    let (stop, stopped) = watch::channel(false);
+    let server = Server::start_with(config.listen, app, config.api.server, stopped).await?;
+    let addr = server.addr();
+    tracing::info!(%addr, stream = %ingress.stream, "admission node listening");
+    Ok(RunningAdmission { addr, stop, server })
+}
+
+/// Checks and recovers `subs` on the pool: the signed transaction and its hash, or why not.
+async fn check_all(
+    state: &Arc<Admission>,
+    subs: Vec<Incoming>,
+) -> Vec<Result<(B256, SignedTransaction), Rejection>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shared = state.clone();
+    state.pool.spawn(move || {
+        let checked = subs
+            .into_par_iter()
+            .map(|sub| {
+                let signature = check_shape(&shared.domain, shared.min_fee, &sub)?;
+                let signed = SignedTransaction {
+                    transaction: sub.transaction,
+                    signature,
+                };
+                let verified = signed
+                    .verify(&shared.domain)
+                    .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
+                Ok((verified.hash, signed))
+            })
+            .collect();
+        let _ = tx.send(checked);
+    });
+    rx.await.expect("the pool answers")
+}
+
+/// Publishes one checked transaction; a failure is the node's (503), not the client's.
+async fn publish_one(
+    state: &Admission,
+    hash: B256,
+    tx: &SignedTransaction,
+) -> Result<SubmitReply, ApiError> {
+    publish(&state.js, &state.subject, &hash, tx)
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "publishing to the ingress stream failed");
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the transaction stream is unavailable; retry",
+            )
+        })?;
+    Ok(SubmitReply {
+        hash,
+        status: TransactionStatus::Queued,
+        block_number: None,
+    })
+}
+
+async fn submit(
+    State(state): State<Arc<Admission>>,
+    ApiJson(sub): ApiJson<Incoming>,
+) -> Result<ApiJson<SubmitReply>, ApiError> {
+    let (hash, tx) = check_all(&state, vec![sub]).await.pop().expect("one")?;
+    Ok(ApiJson(publish_one(&state, hash, &tx).await?))
+}
+
+async fn submit_batch(
+    State(state): State<Arc<Admission>>,
+    ApiJson(batch): ApiJson<IncomingBatch>,
+) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
+    let n = batch.transactions.len();
+    if n == 0 || n > state.max_batch {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "batch_size",
+            format!(
+                "a batch holds 1 to {} transactions, this one {n}",
+                state.max_batch
+            ),
+        ));
+    }
+    let checked = check_all(&state, batch.transactions).await;
+    // Published concurrently: each waits for the stream's acknowledgement.
+    let results = futures_util::future::join_all(checked.into_iter().map(|c| {
+        let state = &state;
+        async move {
+            let outcome = match c {
+                Ok((hash, tx)) => publish_one(state, hash, &tx).await,
+                Err(r) => Err(ApiError::from(r)),
+            };
+            match outcome {
+                Ok(reply) => SubmitResult::Accepted(reply),
+                Err(e) => SubmitResult::Rejected {
+                    error: ErrorBody {
+                        code: e.code.to_string(),
+                        message: e.message,
+                    },
+                },
+            }
+        }
+    }))
+    .await;
+    Ok(ApiJson(SubmitBatchReply { results }))
+}

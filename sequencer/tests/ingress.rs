@@ -1,0 +1,242 @@
+//! The leader's ingress from NATS JetStream against the local server (127.0.0.1:4222; the
+//! test says so and returns when none answers): pre-verified transfers published ahead,
+//! some twice (the stream drops the copies), are executed exactly once; every message is
+//! acknowledged once its block is committed (the work-queue stream is empty); across a
+//! restart of the leader mid-stream nothing is lost or executed twice.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use weft_protocol::{primitives::B256, transaction::SignedTransaction};
+use weft_sequencer::{
+    config::{Config, GenesisConfig},
+    ingress::{IngressConfig, open_stream, publish},
+};
+use weft_storage::testkit::TestDatabase;
+
+use common::{Client, transfer};
+
+const NATS: &str = "nats://127.0.0.1:4222";
+const WAIT: Duration = Duration::from_secs(30);
+
+fn ingress_config() -> IngressConfig {
+    let suffix: u64 = rand::random();
+    IngressConfig {
+        nats_url: NATS.into(),
+        stream: format!("WEFT_TEST_{suffix:x}"),
+    }
+}
+
+fn config(db: &TestDatabase, ingress: &IngressConfig) -> Config {
+    let mut c = common::config(db.dir(), db.url().map(str::to_owned));
+    c.ingress = Some(ingress.clone());
+    c
+}
+
+/// `senders` × `per_sender` transfers, each sender's nonces in order.
+fn transfers(
+    domain: &weft_protocol::eip712::Domain,
+    senders: u32,
+    per_sender: u64,
+    first_nonce: u64,
+) -> Vec<(B256, SignedTransaction)> {
+    (first_nonce..first_nonce + per_sender)
+        .flat_map(|nonce| {
+            (0..senders).map(move |s| {
+                let tx = transfer(domain, s, senders + s, 1, nonce);
+                (tx.transaction.hash(domain), tx)
+            })
+        })
+        .collect()
+}
+
+async fn wait_nonces(client: &Client, senders: u32, nonce: u64) {
+    let deadline = Instant::now() + WAIT;
+    for s in 0..senders {
+        let address = GenesisConfig::dev_key(s).address();
+        loop {
+            let (_, v) = client.get(&format!("/v1/accounts/{address}")).await;
+            if v["nonce"].as_u64() == Some(nonce) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "dev {s} at nonce {}, not {nonce}",
+                v["nonce"]
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_transactions_are_executed_once_and_acknowledged_after_commit() {
+    let ingress = ingress_config();
+    let Ok((js, mut stream)) = open_stream(&ingress).await else {
+        eprintln!("no NATS with JetStream at {NATS}: skipping");
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let domain = config(&db, &ingress).domain();
+    let subject = ingress.subject();
+
+    // 8 senders × 25 transfers, published before the leader runs; 20 published twice.
+    let first = transfers(&domain, 8, 25, 0);
+    for (hash, tx) in &first {
+        assert!(!publish(&js, &subject, hash, tx).await.unwrap());
+    }
+    for (hash, tx) in first.iter().take(20) {
+        assert!(
+            publish(&js, &subject, hash, tx).await.unwrap(),
+            "a copy is dropped"
+        );
+    }
+    assert_eq!(stream.info().await.unwrap().state.messages, 200);
+
+    let running = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let client = Client::new(running.addr);
+    wait_nonces(&client, 8, 25).await;
+    for (hash, _) in &first {
+        let v = client.wait_executed(hash, WAIT).await;
+        assert_eq!(v["status"], "executed", "{v}");
+    }
+    // Every message acknowledged once its block was committed: the queue is empty.
+    let deadline = Instant::now() + WAIT;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(Instant::now() < deadline, "messages left unacknowledged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // More traffic, with the leader stopped in the middle of it and started again.
+    let second = transfers(&domain, 8, 25, 25);
+    let (head_half, tail_half) = second.split_at(100);
+    for (hash, tx) in head_half {
+        publish(&js, &subject, hash, tx).await.unwrap();
+    }
+    let leader = running.node.clone();
+    running.stop().await.unwrap();
+    // A clean stop acknowledged every message whose block it wrote and handed the rest back.
+    let executed: u64 = (0..8)
+        .map(|s| {
+            let address = GenesisConfig::dev_key(s).address();
+            leader
+                .state
+                .read()
+                .account_by_address(&address)
+                .unwrap()
+                .nonce
+                - 25
+        })
+        .sum();
+    assert_eq!(stream.info().await.unwrap().state.messages, 100 - executed);
+    for (hash, tx) in tail_half {
+        publish(&js, &subject, hash, tx).await.unwrap();
+    }
+    let running = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let client = Client::new(running.addr);
+    wait_nonces(&client, 8, 50).await;
+    let deadline = Instant::now() + WAIT;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(Instant::now() < deadline, "messages left unacknowledged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Exactly once: each receiver got 50 transfers of 1.
+    let dev_balance = config(&db, &ingress).genesis.dev_balance;
+    for s in 8..16 {
+        let address = GenesisConfig::dev_key(s).address();
+        assert_eq!(client.balance(&address).await, dev_balance + 50);
+    }
+    running.stop().await.unwrap();
+    js.delete_stream(&ingress.stream).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_node_checks_publishes_and_the_leader_executes() {
+    let ingress = ingress_config();
+    let Ok((js, mut stream)) = open_stream(&ingress).await else {
+        eprintln!("no NATS with JetStream at {NATS}: skipping");
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let leader = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let domain = leader.node.domain;
+    // The admission node: its own listener, the same chain settings, no database.
+    let front_dir = tempfile::tempdir().unwrap();
+    let front_config = common::config(front_dir.path(), None);
+    let front = weft_sequencer::admission_node::start(&front_config, &ingress)
+        .await
+        .unwrap();
+    let front_client = Client::new(front.addr);
+
+    // One at a time and as a batch, through the admission node.
+    let single = transfer(&domain, 0, 1, 3, 0);
+    let (status, v) = front_client.submit(&single).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("queued")), "{v}");
+    let batch: Vec<_> = (1..6)
+        .map(|nonce| transfer(&domain, 0, 1, 3, nonce))
+        .collect();
+    let body =
+        serde_json::json!({ "transactions": batch.iter().map(common::body).collect::<Vec<_>>() });
+    let (status, v) = front_client.post("/v1/transactions/batch", &body).await;
+    assert_eq!(status, 200, "{v}");
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "queued"),
+        "{v}"
+    );
+
+    // A forged signature never reaches the stream.
+    let mut forged = transfer(&domain, 2, 1, 3, 0);
+    forged.signature = transfer(&domain, 3, 1, 3, 0).signature;
+    let (status, v) = front_client.submit(&forged).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("invalid_signature")),
+        "{v}"
+    );
+
+    let leader_client = Client::new(leader.addr);
+    let last = batch.last().unwrap().transaction.hash(&domain);
+    let executed = leader_client.wait_executed(&last, WAIT).await;
+    assert_eq!(executed["status"], "executed", "{executed}");
+    wait_nonces(&leader_client, 1, 6).await;
+    let deadline = Instant::now() + WAIT;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(Instant::now() < deadline, "messages left unacknowledged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let forged_hash = forged.transaction.hash(&domain);
+    let (status, _) = leader_client
+        .get(&format!("/v1/transactions/{forged_hash}"))
+        .await;
+    assert_eq!(status, 404, "the forged transfer never reached the leader");
+    front.stop().await.unwrap();
+    leader.stop().await.unwrap();
+    js.delete_stream(&ingress.stream).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_whose_nats_is_down_keeps_serving_and_retries() {
+    let db = TestDatabase::sqlite();
+    let unreachable = IngressConfig {
+        nats_url: "nats://127.0.0.1:9".into(),
+        stream: "WEFT_NOWHERE".into(),
+    };
+    let running = weft_sequencer::start(config(&db, &unreachable))
+        .await
+        .unwrap();
+    let client = Client::new(running.addr);
+    let tx = transfer(&running.node.domain, 0, 1, 3, 0);
+    let (_, v) = client.submit(&tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        client.wait_executed(&hash, WAIT).await["status"],
+        "executed"
+    );
+    assert!(!running.builder_finished());
+    running.stop().await.unwrap();
+}

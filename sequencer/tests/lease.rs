@@ -1,0 +1,126 @@
+//! The leader lease on PostgreSQL (skipped without `DATABASE_URL`): a second node waits as a
+//! standby; when the leader's lease runs out (it stopped renewing: paused, cut off) the
+//! standby takes it with a higher epoch, opens the state with every block the leader
+//! committed and goes on; the deposed leader cannot write a block any more and stops; a
+//! clean stop releases the lease so the next standby takes over at once. Block numbers stay
+//! unique and continuous throughout.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use weft_protocol::primitives::B256;
+use weft_sequencer::{
+    config::LeaseConfig,
+    store::{Fence, Store},
+};
+use weft_storage::testkit::TestDatabase;
+
+use common::{Client, transfer};
+
+const WAIT: Duration = Duration::from_secs(20);
+const TTL: Duration = Duration::from_millis(1_000);
+
+fn config(db: &TestDatabase, holder: &str) -> weft_sequencer::config::Config {
+    let dir = db.dir().join(holder);
+    let mut c = common::config(&dir, db.url().map(str::to_owned));
+    c.lease = Some(LeaseConfig {
+        holder: holder.into(),
+        ttl: TTL,
+    });
+    c
+}
+
+async fn submit(client: &Client, tx: &weft_protocol::transaction::SignedTransaction) -> u64 {
+    let (_, v) = client.submit(tx).await;
+    let hash: B256 = v["hash"].as_str().unwrap().parse().unwrap();
+    client.wait_executed(&hash, WAIT).await["blockNumber"]
+        .as_u64()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_a_lapsed_lease_and_the_deposed_leader_cannot_write() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let a = weft_sequencer::start(config(&db, "a")).await.unwrap();
+    let domain = a.node.domain;
+    let client_a = Client::new(a.addr);
+    let first = submit(&client_a, &transfer(&domain, 0, 1, 5, 0)).await;
+
+    // b waits while a renews.
+    let standby = tokio::spawn(weft_sequencer::start(config(&db, "b")));
+    tokio::time::sleep(TTL * 2).await;
+    assert!(
+        !standby.is_finished(),
+        "b must wait while a holds the lease"
+    );
+    let store = Store::connect(db.url(), db.dir()).await.unwrap();
+    let held = store.lease().await.unwrap();
+    assert_eq!((held.holder.as_str(), held.epoch), ("a", 1));
+
+    // a's lease lapses, as the database sees it, as if a had stopped renewing (paused, cut
+    // off from the database).
+    let a_fence = Fence {
+        holder: "a".into(),
+        epoch: 1,
+    };
+    store.release_lease(&a_fence).await.unwrap();
+    let started = Instant::now();
+    let b = standby.await.unwrap().unwrap();
+    let takeover = started.elapsed();
+    assert!(
+        takeover < TTL,
+        "b took the lapsed lease within a poll: {takeover:?}"
+    );
+    let lease = store.lease().await.unwrap();
+    assert_eq!((lease.holder.as_str(), lease.epoch), ("b", 2));
+
+    // b has a's blocks and continues the chain.
+    let client_b = Client::new(b.addr);
+    assert_eq!(b.node.head().number, first);
+    let second = submit(&client_b, &transfer(&domain, 0, 1, 5, 1)).await;
+    assert_eq!(second, first + 1);
+
+    // a finds its lease lost at its next renewal and stops sealing; whatever it still
+    // holds cannot be written.
+    let deadline = Instant::now() + WAIT;
+    while !a.builder_finished() {
+        assert!(Instant::now() < deadline, "a must notice it lost the lease");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let late = transfer(&domain, 2, 3, 5, 0);
+    let _ = client_a.submit(&late).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        a.stop().await.is_err(),
+        "a lost its lease: its stop reports it"
+    );
+    let late_hash = late.transaction.hash(&domain);
+    assert!(
+        store.transaction(&late_hash).await.unwrap().is_none(),
+        "the deposed leader wrote nothing"
+    );
+    let (stored, _) = store.head().await.unwrap().unwrap();
+    assert_eq!(
+        stored.number,
+        b.node.head().number,
+        "every stored block is b's"
+    );
+
+    // A clean stop releases the lease: c takes over without waiting for the TTL.
+    let head = b.node.head().number;
+    b.stop().await.unwrap();
+    let started = Instant::now();
+    let c = weft_sequencer::start(config(&db, "c")).await.unwrap();
+    assert!(started.elapsed() < TTL, "{:?}", started.elapsed());
+    assert_eq!(c.node.head().number, head);
+    assert_eq!(store.lease().await.unwrap().epoch, 3);
+    let client_c = Client::new(c.addr);
+    let third = submit(&client_c, &transfer(&domain, 4, 5, 5, 0)).await;
+    assert_eq!(third, head + 1);
+    c.stop().await.unwrap();
+    store.close().await;
+    db.drop_database().await;
+}

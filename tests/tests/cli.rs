@@ -1,0 +1,438 @@
+//! The README's quick start, run with the `weft` binary against the whole stack (anvil with
+//! the contracts, the sequencer, the prover, the hub; every part its own process): keys
+//! imported into keystores, a deposit from L1, a transfer, a withdrawal claimed on L1 once
+//! final, channels opened, an invoice paid through the hub, channels closed; then the exact
+//! L1 and L2 balances of both users, computed from the amounts and the fees each command
+//! reported. Also the CLI's errors: one line, the API's code, the documented exit codes.
+//! And the exodus: with the sequencer gone and a forced withdrawal unserved, `weft exodus`
+//! takes the finalized balance out on L1 with a proof saved while the sequencer was up.
+
+use std::{
+    io::{BufRead, BufReader, Write},
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use alloy::{primitives::U256, providers::Provider};
+use serde_json::Value;
+use weft_api::BatchStatus;
+use weft_protocol::genesis::dev_key;
+use weft_tests::{HubOptions, L1Options, ProverOptions, SequencerOptions, Stack, binaries, mined};
+
+const ETHER: u128 = 1_000_000_000_000_000_000;
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Runs `weft` with a home directory and a network file.
+struct Weft {
+    home: PathBuf,
+    network: PathBuf,
+}
+
+/// What a run printed and how it ended.
+#[derive(Debug)]
+struct Run {
+    code: i32,
+    json: Value,
+    stderr: String,
+}
+
+impl Weft {
+    fn command(&self, account: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(&binaries().cli);
+        command
+            .args(args)
+            .arg("--json")
+            .args(["--account", account])
+            .env("WEFT_HOME", &self.home)
+            .env("WEFT_NETWORK_FILE", &self.network)
+            .env("WEFT_PASSWORD", PASSWORD)
+            .env_remove("WEFT_L2_URL")
+            .env_remove("WEFT_L1_RPC")
+            .stdin(Stdio::null());
+        command
+    }
+
+    /// A `Weft` with a home under `dir` and a network file for `stack`.
+    fn new(dir: &Path, stack: &Stack, hub: bool) -> Self {
+        let network = dir.join("network.json");
+        let mut spec = serde_json::json!({
+            "l1Rpc": stack.l1().endpoint(),
+            "l2Url": stack.sequencer_url(),
+            "rollup": stack.rollup().address(),
+        });
+        if hub {
+            spec["hubUrl"] = stack.hub().url().into();
+        }
+        std::fs::write(&network, spec.to_string()).unwrap();
+        Self {
+            home: dir.join("home"),
+            network,
+        }
+    }
+
+    fn run_with(&self, mut command: Command) -> Run {
+        let output = command.output().expect("run weft");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            json: serde_json::from_str(stdout.trim()).unwrap_or(Value::Null),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Runs a command that must succeed; its JSON.
+    async fn ok(&self, account: &str, args: &[&str]) -> Value {
+        let command = self.command(account, args);
+        let run = tokio::task::block_in_place(|| self.run_with(command));
+        assert_eq!(run.code, 0, "weft {args:?} as {account}: {run:?}");
+        run.json
+    }
+
+    /// Runs a command that must fail.
+    fn fails(&self, account: &str, args: &[&str]) -> Run {
+        let run = tokio::task::block_in_place(|| self.run_with(self.command(account, args)));
+        assert_ne!(run.code, 0, "weft {args:?} should fail: {run:?}");
+        assert_eq!(
+            run.stderr
+                .lines()
+                .filter(|l| l.starts_with("weft: "))
+                .count(),
+            1,
+            "one error line: {run:?}"
+        );
+        run
+    }
+}
+
+fn amount(v: &Value) -> u128 {
+    v.as_str()
+        .unwrap_or_else(|| panic!("a decimal string: {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// `weft balance` of token 0 on L2.
+fn l2_eth(balance: &Value) -> u128 {
+    balance["l2"]["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["token"] == 0)
+        .map_or(0, |b| amount(&b["amount"]))
+}
+
+/// Whether a transaction view or reply says it is in a block and succeeded.
+fn executed(v: &Value) -> bool {
+    ["executed", "committed", "proven", "finalized"].contains(&v["status"].as_str().unwrap_or(""))
+}
+
+fn write_secret(dir: &Path, name: &str, key: &alloy::primitives::B256) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, format!("{key}\n")).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_quick_start_runs_with_the_cli_and_balances_are_exact() {
+    let stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions {
+            block_time: Duration::from_millis(50),
+            dev_accounts: 10,
+            threads: 1,
+            settings: toml::toml! { min_fee = 3 },
+            ..SequencerOptions::default()
+        })
+        .prover(ProverOptions::default())
+        .hub(HubOptions {
+            key: Some(dev_key(7)),
+            args: vec!["--fee".into(), "3".into()],
+            ..HubOptions::default()
+        })
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let weft = Weft::new(dir.path(), &stack, true);
+    let l1 = &stack.l1().provider;
+    let (alice, bob) = (stack.l1().accounts[1], stack.l1().accounts[3]);
+    let l1_before = (
+        l1.get_balance(alice).await.unwrap(),
+        l1.get_balance(bob).await.unwrap(),
+    );
+    let fee = stack.api().chain().await.unwrap().fee.min_fee;
+    assert_eq!(fee, 3);
+
+    // Keys: alice's from a file, bob's on stdin; stored encrypted, listed without a password.
+    let key_file = write_secret(dir.path(), "alice.key", &stack.l1().keys[1]);
+    let imported = weft
+        .ok(
+            "alice",
+            &[
+                "wallet",
+                "import",
+                "alice",
+                "--private-key-file",
+                key_file.to_str().unwrap(),
+            ],
+        )
+        .await;
+    assert_eq!(imported["address"], serde_json::json!(alice));
+    let mut import_bob = weft.command("bob", &["wallet", "import", "bob"]);
+    import_bob.stdin(Stdio::piped()).stdout(Stdio::piped());
+    let mut child = import_bob.spawn().unwrap();
+    writeln!(child.stdin.take().unwrap(), "{}", stack.l1().keys[3]).unwrap();
+    assert!(child.wait().unwrap().success());
+    let keystore = std::fs::read_to_string(weft.home.join("keystores/bob.json")).unwrap();
+    assert!(
+        keystore.contains("\"crypto\"") && !keystore.contains(&stack.l1().keys[3].to_string()[2..])
+    );
+    let carol = weft.ok("carol", &["wallet", "new", "carol"]).await;
+    let address = weft.ok("carol", &["wallet", "address"]).await;
+    assert_eq!(address["address"], carol["address"]);
+    let list = weft.ok("alice", &["wallet", "list"]).await;
+    assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
+    let exists = weft.fails("carol", &["wallet", "new", "carol"]);
+    assert_eq!(
+        (exists.code, exists.json["error"]["code"].as_str()),
+        (5, Some("key"))
+    );
+
+    // Errors: one line with the code, the documented exit codes.
+    let mut wrong = weft.command("alice", &["send", "--to", &bob.to_string(), "1"]);
+    wrong.env("WEFT_PASSWORD", "wrong");
+    let run = tokio::task::block_in_place(|| weft.run_with(wrong));
+    assert_eq!(
+        (run.code, run.json["error"]["code"].as_str()),
+        (5, Some("key")),
+        "{run:?}"
+    );
+    let run = weft.fails("alice", &["send", "--to", &bob.to_string(), "1"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert_eq!(run.json["error"]["code"], "insufficient_balance", "{run:?}");
+    let run = weft.fails("alice", &["send", "--to", &bob.to_string(), "1.2.3"]);
+    assert_eq!(
+        (run.code, run.json["error"]["code"].as_str()),
+        (2, Some("usage"))
+    );
+
+    // 1. Deposit 2 ETH from L1; credited on L2 when the command returns.
+    let deposit = weft.ok("alice", &["deposit", "2"]).await;
+    assert_eq!(deposit["credited"], true, "{deposit}");
+    let deposit_l1_fee = amount(&deposit["l1Fee"]);
+    let tx = weft
+        .ok("alice", &["tx", deposit["l2Tx"].as_str().unwrap()])
+        .await;
+    assert!(executed(&tx), "{tx}");
+
+    // An ERC-20 from L1: approved and deposited by one command, credited as token 1.
+    let token = *stack.l1().token.address();
+    let minter = stack.l1().accounts[5];
+    mined(
+        stack
+            .l1()
+            .token
+            .mint(alice, U256::from(500u64))
+            .from(minter),
+    )
+    .await;
+    let erc20 = weft
+        .ok(
+            "alice",
+            &["deposit", "500wei", "--token", &token.to_string()],
+        )
+        .await;
+    assert_eq!(
+        (erc20["token"].as_u64(), erc20["credited"].as_bool()),
+        (Some(1), Some(true))
+    );
+    let erc20_l1_fee = amount(&erc20["l1Fee"]);
+
+    // 2. Send 0.5 ETH to bob on L2.
+    let sent = weft
+        .ok("alice", &["send", "--to", &bob.to_string(), "0.5"])
+        .await;
+    assert!(executed(&sent), "{sent}");
+    assert_eq!(amount(&sent["fee"]), fee);
+
+    // 3. Bob withdraws 0.1 ETH and claims it on L1 once final.
+    let withdrawn = weft.ok("bob", &["withdraw", "0.1"]).await;
+    let withdrawal = withdrawn["hash"].as_str().unwrap().to_string();
+    let claimed = weft.ok("bob", &["claim", &withdrawal]).await;
+    assert_eq!(amount(&claimed["amount"]), ETHER / 10);
+    let claim_l1_fee = amount(&claimed["l1Fee"]);
+    let tx = weft.ok("bob", &["tx", &withdrawal]).await;
+    assert_eq!(tx["status"], "finalized", "{tx}");
+    assert!(tx["batch"]["finalizeL1Tx"].is_string(), "{tx}");
+    let again = weft.fails("bob", &["claim", &withdrawal]);
+    assert_eq!(again.json["error"]["code"], "already_claimed", "{again:?}");
+
+    // 4. Channels: both open one; bob invoices, alice pays through the hub; both close.
+    let opened = weft.ok("alice", &["channel", "open", "0.5"]).await;
+    assert_eq!(amount(&opened["balance"]), ETHER / 2, "{opened}");
+    weft.ok("bob", &["channel", "open", "0.1"]).await;
+    let mut invoice = weft.command("bob", &["channel", "invoice", "0.05", "--wait"]);
+    invoice.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut payee = invoice.spawn().unwrap();
+    let mut lines = BufReader::new(payee.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let code = first["invoice"].as_str().unwrap().to_string();
+    let paid = weft.ok("alice", &["channel", "pay", &code]).await;
+    assert_eq!(paid["status"], "settled", "{paid}");
+    assert!(paid["proofOfPayment"].is_string(), "{paid}");
+    let status = tokio::task::block_in_place(|| payee.wait()).unwrap();
+    let last: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert!(status.success() && last["paid"] == true, "{last}");
+    let list = weft.ok("bob", &["channel", "list"]).await;
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let closed = weft.ok("alice", &["channel", "close"]).await;
+    assert_eq!(
+        amount(&closed["channel"]["balance"]),
+        ETHER / 2 - ETHER / 20
+    );
+    let closed = weft.ok("bob", &["channel", "close"]).await;
+    assert_eq!(
+        amount(&closed["channel"]["balance"]),
+        ETHER / 10 + ETHER / 20
+    );
+
+    // The watcher starts, shows each channel, stops on Ctrl-C.
+    let mut watch = weft.command("bob", &["channel", "watch"]);
+    watch.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut watcher = watch.spawn().unwrap();
+    let mut lines = BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let start: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(start["watching"], serde_json::json!(bob), "{start}");
+    let channel: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(channel["status"], "closed", "{channel}");
+    let busy = weft.fails("bob", &["channel", "list"]);
+    assert_eq!(
+        busy.json["error"]["code"], "busy",
+        "one process per account: {busy:?}"
+    );
+    Command::new("kill")
+        .args(["-INT", &watcher.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = tokio::task::block_in_place(|| watcher.wait()).unwrap();
+    assert!(stopped.success(), "{stopped:?}");
+
+    // Exact balances: every amount and fee accounted for.
+    let a = weft.ok("alice", &["balance"]).await;
+    let b = weft.ok("bob", &["balance"]).await;
+    // alice: +2 deposit, -0.5 sent, -0.5 into her channel, +0.45 out of it; 3 fees
+    // (send, open, close).
+    assert_eq!(
+        l2_eth(&a),
+        2 * ETHER - ETHER / 2 - ETHER / 2 + (ETHER / 2 - ETHER / 20) - 3 * fee
+    );
+    // bob: +0.5, -0.1 withdrawn, -0.1 into his channel, +0.15 out of it; 3 fees
+    // (withdraw, open, close).
+    assert_eq!(
+        l2_eth(&b),
+        ETHER / 2 - ETHER / 10 - ETHER / 10 + (ETHER / 10 + ETHER / 20) - 3 * fee
+    );
+    let l1_after = (
+        U256::from(amount(&a["l1"]["eth"])),
+        U256::from(amount(&b["l1"]["eth"])),
+    );
+    assert_eq!(
+        l1_after.0,
+        l1_before.0 - U256::from(2 * ETHER + deposit_l1_fee + erc20_l1_fee)
+    );
+    let l2_token = a["l2"]["balances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["token"] == 1)
+        .unwrap();
+    assert_eq!(amount(&l2_token["amount"]), 500);
+    assert_eq!(
+        l1_after.1,
+        l1_before.1 + U256::from(ETHER / 10) - U256::from(claim_l1_fee)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exodus_takes_the_finalized_balance_out_when_the_sequencer_is_gone() {
+    let mut stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions::default())
+        .prover(ProverOptions::default())
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let weft = Weft::new(dir.path(), &stack, false);
+    let dave = stack.l1().accounts[6];
+    let key_file = write_secret(dir.path(), "dave.key", &stack.l1().keys[6]);
+    weft.ok(
+        "dave",
+        &[
+            "wallet",
+            "import",
+            "dave",
+            "--private-key-file",
+            key_file.to_str().unwrap(),
+        ],
+    )
+    .await;
+
+    // Not frozen yet: the exodus is refused.
+    let refused = weft.fails("dave", &["exodus"]);
+    assert_eq!(
+        (refused.code, refused.json["error"]["code"].as_str()),
+        (3, Some("not_frozen"))
+    );
+
+    weft.ok("dave", &["deposit", "1"]).await;
+    let last = stack.wait_all_committed(Duration::from_secs(20)).await;
+    stack.wait_batch_status(last, BatchStatus::Finalized).await;
+    // The proof, saved while the sequencer serves it.
+    let (_, proof) = stack.get(&format!("/v1/accounts/{dave}/proof")).await;
+    let proof_file = dir.path().join("proof.json");
+    std::fs::write(&proof_file, proof.to_string()).unwrap();
+
+    // The sequencer goes away; dave's forced withdrawal is never served; exodus opens.
+    stack.sequencer_mut().stop().await;
+    let dev = stack.l1();
+    let forced = mined(dev.rollup.forceWithdraw(0).from(dave)).await;
+    let entry = forced
+        .decoded_log::<weft_l1::Rollup::QueueEntry>()
+        .unwrap()
+        .data;
+    dev.increase_time(dev.config.forced_withdrawal_deadline + 1)
+        .await;
+    let relayer = dev.accounts[4];
+    mined(dev.rollup.activateExodus(entry.queueIndex).from(relayer)).await;
+
+    let before = dev.provider.get_balance(dave).await.unwrap();
+    let out = weft
+        .ok(
+            "dave",
+            &["exodus", "--proof-file", proof_file.to_str().unwrap()],
+        )
+        .await;
+    let claimed = out["claimed"].as_array().unwrap();
+    assert_eq!(claimed.len(), 1, "{out}");
+    assert_eq!(amount(&claimed[0]["amount"]), ETHER);
+    let tx: alloy::primitives::B256 = claimed[0]["l1Tx"].as_str().unwrap().parse().unwrap();
+    let receipt = dev
+        .provider
+        .get_transaction_receipt(tx)
+        .await
+        .unwrap()
+        .unwrap();
+    let gas = U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price);
+    assert_eq!(
+        dev.provider.get_balance(dave).await.unwrap(),
+        before + U256::from(ETHER) - gas
+    );
+    // Once only.
+    let again = weft
+        .ok(
+            "dave",
+            &["exodus", "--proof-file", proof_file.to_str().unwrap()],
+        )
+        .await;
+    assert_eq!(again["claimed"].as_array().unwrap().len(), 0, "{again}");
+}
