@@ -16,9 +16,9 @@ pragma solidity ^0.8.28;
 /// proof one level short) or an inner node as such a leaf. Every leaf this contract checks
 /// is hashed here from its fields, never taken as given, and none is 64 bytes:
 /// - withdrawal leaf: `abi.encode(txHash, recipient, token, amount)`, 128 bytes;
-/// - account leaf (exodus): `account ‖ nonce ‖ (token ‖ amount)*`, 28 + 20·n bytes, never 64.
-/// (The protocol's other leaves, not proven here: channel records 93 or 133 bytes, revealed
-/// secrets `hashlock ‖ block` 40 bytes.)
+/// - account leaf (exodus): `account ‖ nonce ‖ (token ‖ amount)*`, 28 + 20·n bytes, never 64;
+/// - channel record (exodus of channels): 93 bytes, or 133 when Disputed;
+/// - revealed secret (exodus of channels): `hashlock ‖ uint64 block`, 40 bytes.
 /// Any new leaf kind must keep to this (weft-l1's `leaf_preimages_are_never_64_bytes` test
 /// checks the protocol's encodings), or this library must tag leaves and nodes apart.
 library Merkle {

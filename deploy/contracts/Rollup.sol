@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 pragma solidity ^0.8.28;
 
+import {ChannelRecord, ChannelState, Channels} from "./Channels.sol";
 import {IBatchVerifier} from "./IBatchVerifier.sol";
 import {Merkle} from "./Merkle.sol";
 
@@ -29,7 +30,9 @@ interface IERC20Minimal {
 /// If a forced withdrawal is not served by a finalized batch within
 /// `forcedWithdrawalDeadline`, anyone may freeze the contract. Frozen, it accepts no
 /// batches; users take their balances out with account proofs against the last finalized
-/// state root, deposits not yet consumed by that state are refunded, and withdrawals of
+/// state root, channels that state holds are settled on L1 (the record proven under the
+/// channels root, then register, refute and conclude with the co-signed `ChannelState`, as
+/// on L2), deposits not yet consumed by that state are refunded, and withdrawals of
 /// finalized batches stay claimable. The deadline must leave a correct sequencer time to
 /// serve a forced withdrawal: at least `finalizationDelay + MIN_PROVING_ALLOWANCE`.
 ///
@@ -80,6 +83,43 @@ contract Rollup {
         uint128 amount;
     }
 
+    /// @notice The preimage of a state root: `keccak256(abi.encode(roots))` is the root.
+    struct StateRoots {
+        bytes32 accountsRoot;
+        bytes32 channelsRoot;
+        bytes32 secretsRoot;
+        bytes32 tokensHash;
+        uint64 queuePosition;
+    }
+
+    /// @notice An account leaf with its proof under `accountsRoot` (an account without code).
+    struct AccountWitness {
+        uint32 index;
+        address account;
+        uint64 nonce;
+        Balance[] balances;
+        bytes32[] siblings;
+    }
+
+    /// @notice A channel being settled on L1 while frozen. Until it is concluded, `toWallet`
+    /// and `toHub` are what each side put in on L2 (paid if no state is ever registered);
+    /// after, what each side is owed and not yet withdrawn.
+    struct ChannelExit {
+        address wallet;
+        address hub;
+        uint32 token;
+        /// L1 timestamp: registrations and refutations up to it, conclusion after.
+        uint64 deadline;
+        uint64 version;
+        bool registered;
+        bool concluded;
+        uint128 total;
+        uint128 toWallet;
+        uint128 toHub;
+        /// EIP-712 hashStruct of the registered state.
+        bytes32 stateHash;
+    }
+
     enum BatchStatus {
         None,
         Committed,
@@ -109,6 +149,10 @@ contract Rollup {
     uint256 private constant PARTITION_BITS = 4;
     uint256 private constant PARTITION_DEPTH = 28;
     uint256 private constant ACCOUNT_PROOF_LEN = 33;
+    /// @dev protocol/src/state `REGISTRY_DEPTH`: the channels and secrets trees.
+    uint256 private constant REGISTRY_DEPTH = 32;
+    /// @dev secp256k1n / 2 (EIP-2).
+    uint256 private constant HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0;
 
     /// @notice Most L2 blocks in one batch. It keeps `toBlock` far from `2^64 - 1`, so the next
     /// batch's `fromBlock = toBlock + 1` cannot overflow (2^44 full batches would be needed).
@@ -156,6 +200,17 @@ contract Rollup {
     mapping(bytes32 => bool) public withdrawn;
     /// @notice Exodus payouts already made, per account and token.
     mapping(address => mapping(uint32 => bool)) public exodusClaimed;
+    /// @notice The last finalized state root's preimage, once proven while frozen
+    /// (`exodusProveRoots`); channel records and revealed secrets are proven against it.
+    StateRoots public exodusRoots;
+    bool public exodusRootsProven;
+    /// @notice Channels settled on L1 while frozen, by channel id.
+    mapping(bytes32 => ChannelExit) public channelExits;
+    /// @notice Per hashlock, 1 + the L2 block its secret was revealed in (proven under the
+    /// finalized secrets root), 0 if not proven.
+    mapping(bytes32 => uint256) public l2RevealedAt;
+    /// @notice Hashlocks whose secret was revealed to this contract while frozen.
+    mapping(bytes32 => bool) public revealedOnL1;
 
     // ----------------------------------------------------------------- events
 
@@ -182,6 +237,11 @@ contract Rollup {
     event ExodusActivated(uint64 queueIndex);
     event ExodusWithdrawn(address indexed account, uint32 token, uint128 amount);
     event DepositRefunded(uint64 indexed queueIndex, address depositor, uint32 token, uint128 amount);
+    event ChannelExitStarted(bytes32 indexed channelId, address wallet, address hub, uint64 deadline);
+    event ChannelExitRegistered(bytes32 indexed channelId, uint64 version);
+    event ChannelExitConcluded(bytes32 indexed channelId, uint128 toWallet, uint128 toHub);
+    event ChannelExitWithdrawn(bytes32 indexed channelId, address to, uint32 token, uint128 amount);
+    event SecretRevealed(bytes32 indexed hashlock, bytes32 secret);
 
     // ----------------------------------------------------------------- errors
 
@@ -225,6 +285,19 @@ contract Rollup {
     error NotADeposit(uint64 queueIndex);
     error DepositConsumed(uint64 queueIndex);
     error AlreadyRefunded(uint64 queueIndex);
+    error RootsNotProven();
+    error ChannelExitExists(bytes32 channelId);
+    error NoChannelExit(bytes32 channelId);
+    error ChannelNotFunded(bytes32 channelId);
+    error ExitDisputeExpired(uint64 deadline);
+    error ExitDisputePending(uint64 deadline);
+    error ExitConcluded(bytes32 channelId);
+    error StaleVersion(uint64 registered, uint64 got);
+    error TotalMismatch(uint256 expected, uint256 got);
+    error TooManyLocks();
+    error InvalidLockDirection();
+    error InvalidCoSignature();
+    error StateMismatch();
 
     // ------------------------------------------------------------ constructor
 
@@ -500,6 +573,186 @@ contract Rollup {
         entry.amount = 0;
         emit DepositRefunded(queueIndex, entry.account, entry.token, amount);
         _pay(entry.account, entry.token, amount);
+    }
+
+    // ------------------------------------------------------- exodus: channels
+    //
+    // A channel the last finalized state holds (Open or Disputed) is settled here as the
+    // protocol settles it on L2 (protocol/src/execution/channels.rs), with L1 time in place of
+    // L2 blocks: `exodusChannelStart` proves its record and both participants' accounts (for
+    // their addresses), which opens an L1 dispute of `forcedWithdrawalDeadline` seconds;
+    // during it either side registers a co-signed state of a higher version; after it,
+    // `exodusChannelConclude` fixes the split and each side withdraws its part. If no state is
+    // ever registered, each side gets back what it put in on L2. A state registered on L2 is
+    // carried over; if its L2 dispute had ended when the chain stopped, it is final at once.
+    //
+    // A lock pays its receiver if its secret was revealed on L2 at or before its expiry
+    // (proven with `exodusProveSecret`), or, for a lock that had not expired when the chain
+    // stopped, revealed here (`exodusRevealSecret`) before the conclusion.
+
+    /// @notice While frozen, records the last finalized state root's preimage. Anyone may call.
+    function exodusProveRoots(StateRoots calldata roots) external {
+        if (!frozen) revert NotFrozen();
+        if (keccak256(abi.encode(roots)) != _batches[lastFinalized].newStateRoot) revert InvalidProof();
+        exodusRoots = roots;
+        exodusRootsProven = true;
+    }
+
+    /// @notice Starts the L1 settlement of the channel `record`, proven at `position` of the
+    /// finalized channels tree, with both participants' account leaves (`registered` is the
+    /// state a Disputed record holds; ignored for an Open one). Anyone may call.
+    function exodusChannelStart(
+        ChannelRecord calldata record,
+        uint32 position,
+        bytes32[] calldata siblings,
+        AccountWitness calldata wallet,
+        AccountWitness calldata hub,
+        ChannelState calldata registered
+    ) external {
+        bytes32 channelsRoot = _provenRoots().channelsRoot;
+        ChannelExit storage exit = channelExits[record.id];
+        if (exit.wallet != address(0)) revert ChannelExitExists(record.id);
+        if (siblings.length != REGISTRY_DEPTH || !Merkle.verify(Channels.leafHash(record), position, siblings, channelsRoot))
+        {
+            revert InvalidProof();
+        }
+        if (record.status == Channels.CLOSED || record.total == 0) revert ChannelNotFunded(record.id);
+        if (wallet.index != record.wallet || hub.index != record.hub) revert InvalidProof();
+        exit.wallet = _provenAccount(wallet);
+        exit.hub = _provenAccount(hub);
+        exit.token = record.token;
+        exit.total = record.total;
+        exit.toWallet = record.walletSide;
+        exit.toHub = record.hubSide;
+        uint64 deadline = uint64(block.timestamp) + forcedWithdrawalDeadline;
+        if (record.status == Channels.DISPUTED) {
+            if (Channels.stateHash(registered) != record.stateHash) revert StateMismatch();
+            exit.registered = true;
+            exit.version = registered.version;
+            exit.stateHash = record.stateHash;
+            // Refutable on L2 only in blocks up to its deadline: if the chain stopped at or
+            // past it, the registered state is final.
+            if (record.deadline <= _batches[lastFinalized].toBlock) deadline = 0;
+        }
+        exit.deadline = deadline;
+        emit ChannelExitStarted(record.id, exit.wallet, exit.hub, deadline);
+    }
+
+    /// @notice Registers (or refutes with) a state co-signed by both participants, of a
+    /// higher version than any registered, until the exit's deadline. Anyone may call.
+    function exodusChannelRegister(ChannelState calldata s, bytes calldata walletSignature, bytes calldata hubSignature)
+        external
+    {
+        ChannelExit storage exit = _startedExit(s.channelId);
+        if (block.timestamp > exit.deadline) revert ExitDisputeExpired(exit.deadline);
+        if (exit.registered && s.version <= exit.version) revert StaleVersion(exit.version, s.version);
+        if (s.locks.length > Channels.MAX_LOCKS) revert TooManyLocks();
+        uint256 total = uint256(s.balanceWallet) + s.balanceHub;
+        for (uint256 i = 0; i < s.locks.length; ++i) {
+            if (s.locks[i].direction > 1) revert InvalidLockDirection();
+            total += s.locks[i].amount;
+        }
+        if (total != exit.total) revert TotalMismatch(exit.total, total);
+        bytes32 hash = Channels.stateHash(s);
+        bytes32 digest = _typedDigest(hash);
+        if (_signer(digest, walletSignature) != exit.wallet || _signer(digest, hubSignature) != exit.hub) {
+            revert InvalidCoSignature();
+        }
+        exit.registered = true;
+        exit.version = s.version;
+        exit.stateHash = hash;
+        emit ChannelExitRegistered(s.channelId, s.version);
+    }
+
+    /// @notice After the deadline, fixes what each side is owed: the registered state `s`
+    /// (its balances, each lock to its receiver if its secret counts as revealed, see above),
+    /// or each side's L2 deposits if none was registered (`s` is then ignored). Anyone may call.
+    function exodusChannelConclude(bytes32 channelId, ChannelState calldata s) external {
+        ChannelExit storage exit = _startedExit(channelId);
+        if (exit.concluded) revert ExitConcluded(channelId);
+        if (block.timestamp <= exit.deadline) revert ExitDisputePending(exit.deadline);
+        exit.concluded = true;
+        if (exit.registered) {
+            if (Channels.stateHash(s) != exit.stateHash) revert StateMismatch();
+            (exit.toWallet, exit.toHub) = _split(s);
+        }
+        emit ChannelExitConcluded(channelId, exit.toWallet, exit.toHub);
+    }
+
+    /// @notice Pays one side of a concluded exit its part, once. Anyone may call; the funds go
+    /// to the participant.
+    function exodusChannelWithdraw(bytes32 channelId, bool hubSide) external {
+        ChannelExit storage exit = _startedExit(channelId);
+        if (!exit.concluded) revert ExitDisputePending(exit.deadline);
+        (address to, uint128 amount) = hubSide ? (exit.hub, exit.toHub) : (exit.wallet, exit.toWallet);
+        if (amount == 0) revert NothingToWithdraw();
+        if (hubSide) exit.toHub = 0;
+        else exit.toWallet = 0;
+        emit ChannelExitWithdrawn(channelId, to, exit.token, amount);
+        _pay(to, exit.token, amount);
+    }
+
+    /// @notice Records that `hashlock`'s secret was revealed on L2 in block `revealBlock`: its
+    /// leaf `keccak256(hashlock ‖ uint64 revealBlock)` at `position` of the finalized secrets
+    /// tree. Anyone may call.
+    function exodusProveSecret(bytes32 hashlock, uint64 revealBlock, uint32 position, bytes32[] calldata siblings)
+        external
+    {
+        bytes32 leaf = keccak256(abi.encodePacked(hashlock, revealBlock));
+        if (siblings.length != REGISTRY_DEPTH || !Merkle.verify(leaf, position, siblings, _provenRoots().secretsRoot)) {
+            revert InvalidProof();
+        }
+        l2RevealedAt[hashlock] = uint256(revealBlock) + 1;
+    }
+
+    /// @notice While frozen, reveals a secret: it pays the unexpired locks of its hashlock in
+    /// exits concluded after this. Anyone may call.
+    function exodusRevealSecret(bytes32 secret) external {
+        if (!frozen) revert NotFrozen();
+        bytes32 hashlock = keccak256(abi.encodePacked(secret));
+        revealedOnL1[hashlock] = true;
+        emit SecretRevealed(hashlock, secret);
+    }
+
+    function _provenRoots() private view returns (StateRoots storage) {
+        if (!exodusRootsProven) revert RootsNotProven();
+        return exodusRoots;
+    }
+
+    function _startedExit(bytes32 channelId) private view returns (ChannelExit storage exit) {
+        exit = channelExits[channelId];
+        if (exit.wallet == address(0)) revert NoChannelExit(channelId);
+    }
+
+    /// @dev The address of an account leaf proven under the finalized accounts root.
+    function _provenAccount(AccountWitness calldata w) private view returns (address) {
+        bytes32 leaf = _accountLeaf(w.account, w.nonce, w.balances);
+        if (_accountsRoot(w.index, leaf, w.siblings) != exodusRoots.accountsRoot) revert InvalidProof();
+        return w.account;
+    }
+
+    /// @dev The registered state's payout: balances, then each lock to its receiver or back.
+    function _split(ChannelState calldata s) private view returns (uint128 toWallet, uint128 toHub) {
+        (toWallet, toHub) = (s.balanceWallet, s.balanceHub);
+        uint64 lastBlock = _batches[lastFinalized].toBlock;
+        for (uint256 i = 0; i < s.locks.length; ++i) {
+            uint256 at = l2RevealedAt[s.locks[i].hashlock];
+            bool revealed = (at != 0 && at - 1 <= s.locks[i].expiry)
+                || (s.locks[i].expiry > lastBlock && revealedOnL1[s.locks[i].hashlock]);
+            // direction 0: wallet → hub on reveal; 1: hub → wallet on reveal.
+            if (revealed == (s.locks[i].direction == 0)) toHub += s.locks[i].amount;
+            else toWallet += s.locks[i].amount;
+        }
+    }
+
+    /// @dev The signer of an EIP-712 digest: 65 bytes `r ‖ s ‖ v`, `v` in {0, 1, 27, 28} as
+    /// the protocol accepts (signature.rs), `s` low (EIP-2); `address(0)` for anything else.
+    function _signer(bytes32 digest, bytes calldata sig) private pure returns (address) {
+        if (sig.length != 65) return address(0);
+        uint8 v = uint8(sig[64]);
+        if (v < 27) v += 27;
+        if ((v != 27 && v != 28) || uint256(bytes32(sig[32:64])) > HALF_N) return address(0);
+        return ecrecover(digest, v, bytes32(sig[0:32]), bytes32(sig[32:64]));
     }
 
     /// @dev The packed account preimage, built in place: 20 + 8 bytes, then 4 + 16 per balance.

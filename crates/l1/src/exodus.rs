@@ -1,6 +1,12 @@
-//! The arguments of `Rollup.exodusWithdraw` from a protocol account proof.
+//! The arguments of the exodus calls (`Rollup.exodusWithdraw`, and the L1 settlement of
+//! channels while frozen) from the protocol's proofs.
 
-use weft_protocol::state::AccountProof;
+use alloy::primitives::Bytes;
+use weft_protocol::{
+    channel::{ChannelState, ChannelStatus},
+    eip712::Eip712,
+    state::{AccountProof, ChannelProof, SecretProof},
+};
 
 use crate::Rollup;
 
@@ -12,14 +18,7 @@ pub fn exodus_withdraw_call(proof: &AccountProof, token: u32) -> Rollup::exodusW
         accountIndex: proof.index,
         account: proof.account.address,
         nonce: proof.account.nonce,
-        balances: proof
-            .account
-            .balances()
-            .map(|b| Rollup::Balance {
-                token: b.token,
-                amount: b.amount,
-            })
-            .collect(),
+        balances: balances(proof),
         token,
         siblings: proof.siblings.clone(),
         channelsRoot: proof.channels_root,
@@ -27,6 +26,120 @@ pub fn exodus_withdraw_call(proof: &AccountProof, token: u32) -> Rollup::exodusW
         tokensHash: proof.tokens_hash,
         queuePosition: proof.queue_position,
     }
+}
+
+/// `exodusProveRoots(roots)`: the state root's preimage, taken from any account proof
+/// against the last finalized state root.
+pub fn exodus_roots_call(proof: &AccountProof) -> Rollup::exodusProveRootsCall {
+    Rollup::exodusProveRootsCall {
+        roots: Rollup::StateRoots {
+            accountsRoot: proof.accounts_root().unwrap_or_default(),
+            channelsRoot: proof.channels_root,
+            secretsRoot: proof.secrets_root,
+            tokensHash: proof.tokens_hash,
+            queuePosition: proof.queue_position,
+        },
+    }
+}
+
+/// An account leaf with its proof under `accountsRoot` (a channel participant).
+pub fn account_witness(proof: &AccountProof) -> Rollup::AccountWitness {
+    Rollup::AccountWitness {
+        index: proof.index,
+        account: proof.account.address,
+        nonce: proof.account.nonce,
+        balances: balances(proof),
+        siblings: proof.siblings.clone(),
+    }
+}
+
+/// The ABI form of a channel state (the same fields as its EIP-712 type).
+pub fn channel_state(state: &ChannelState) -> Rollup::ChannelState {
+    Rollup::ChannelState {
+        channelId: state.channel_id,
+        version: state.version,
+        balanceWallet: state.balance_wallet,
+        balanceHub: state.balance_hub,
+        locks: state
+            .locks
+            .iter()
+            .map(|l| Rollup::ChannelLock {
+                amount: l.amount,
+                hashlock: l.hashlock,
+                expiry: l.expiry,
+                direction: l.direction.as_u8(),
+            })
+            .collect(),
+        isFinal: state.is_final,
+    }
+}
+
+/// `exodusChannelStart(record, position, siblings, wallet, hub, registered)` from a channel
+/// proof and both participants' account proofs, all against the last finalized state root.
+pub fn exodus_channel_start_call(
+    channel: &ChannelProof,
+    wallet: &AccountProof,
+    hub: &AccountProof,
+) -> Rollup::exodusChannelStartCall {
+    let r = &channel.record;
+    let (deadline, registered) = match &r.status {
+        ChannelStatus::Disputed { state, deadline } => (*deadline, Some(state)),
+        ChannelStatus::Open | ChannelStatus::Closed => (0, None),
+    };
+    Rollup::exodusChannelStartCall {
+        record: Rollup::ChannelRecord {
+            id: r.id,
+            wallet: r.wallet,
+            hub: r.hub,
+            token: r.token,
+            total: r.total,
+            walletSide: r.wallet_side,
+            hubSide: r.hub_side,
+            status: r.status.as_u8(),
+            deadline,
+            stateHash: registered.map(Eip712::struct_hash).unwrap_or_default(),
+        },
+        position: channel.position,
+        siblings: channel.siblings.clone(),
+        wallet: account_witness(wallet),
+        hub: account_witness(hub),
+        registered: registered.map(channel_state).unwrap_or_default(),
+    }
+}
+
+/// `exodusChannelRegister(state, walletSignature, hubSignature)`: the signatures made for L2
+/// verify on L1 unchanged (one EIP-712 domain).
+pub fn exodus_channel_register_call(
+    state: &ChannelState,
+    wallet_signature: Bytes,
+    hub_signature: Bytes,
+) -> Rollup::exodusChannelRegisterCall {
+    Rollup::exodusChannelRegisterCall {
+        s: channel_state(state),
+        walletSignature: wallet_signature,
+        hubSignature: hub_signature,
+    }
+}
+
+/// `exodusProveSecret(hashlock, revealBlock, position, siblings)`.
+pub fn exodus_prove_secret_call(proof: &SecretProof) -> Rollup::exodusProveSecretCall {
+    Rollup::exodusProveSecretCall {
+        hashlock: proof.hashlock,
+        revealBlock: proof.block,
+        position: proof.position,
+        siblings: proof.siblings.clone(),
+    }
+}
+
+fn balances(proof: &AccountProof) -> Vec<Rollup::Balance> {
+    proof
+        .account
+        .balances()
+        .map(|b| Rollup::Balance {
+            token: b.token,
+            amount: b.amount,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -127,5 +240,16 @@ mod tests {
             assert_eq!(record.leaf_preimage().len(), len);
             assert_ne!(len, 64);
         }
+
+        // Revealed secret: hashlock ‖ uint64 block, 40 bytes.
+        let secret = weft_protocol::state::SecretProof {
+            hashlock: B256::repeat_byte(4),
+            block: 9,
+            position: 0,
+            siblings: Vec::new(),
+        };
+        let preimage = [B256::repeat_byte(4).as_slice(), &9u64.to_be_bytes()].concat();
+        assert_eq!(preimage.len(), 40);
+        assert_eq!(secret.leaf(), keccak256(&preimage));
     }
 }

@@ -7,5 +7,6 @@ mod batches;
 mod common;
 mod deploy;
 mod exodus;
+mod exodus_channels;
 mod queue;
 mod withdrawals;

@@ -31,7 +31,7 @@
 mod proof;
 mod storage;
 
-pub use proof::{AccountProof, StorageProof, state_root_of};
+pub use proof::{AccountProof, ChannelProof, SecretProof, StorageProof, state_root_of};
 pub(crate) use storage::Storage;
 pub use storage::{SHARD_DEPTH, STORAGE_SHARDS, shard_of, slot_key, slot_leaf};
 

@@ -115,3 +115,89 @@ impl StorageProof {
             )
     }
 }
+
+/// A channel record with a proof of its leaf under the channels root (what an exit of a
+/// frozen rollup proves on L1: `Rollup.exodusChannelStart`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelProof {
+    /// The record.
+    pub record: ChannelRecord,
+    /// Its position in the channels tree (open order).
+    pub position: u32,
+    /// [`REGISTRY_DEPTH`] siblings.
+    pub siblings: Vec<B256>,
+}
+
+impl ChannelProof {
+    /// Checks the proof against `channels_root`.
+    pub fn verify(&self, channels_root: &B256) -> bool {
+        self.siblings.len() == REGISTRY_DEPTH
+            && merkle::verify(
+                &self.record.leaf_hash(),
+                self.position.into(),
+                &self.siblings,
+                channels_root,
+            )
+    }
+}
+
+/// A revealed secret's leaf `keccak256(hashlock ‖ uint64 block)` with its proof under the
+/// secrets root (`Rollup.exodusProveSecret`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretProof {
+    /// `keccak256(secret)`.
+    pub hashlock: B256,
+    /// The block the secret was revealed in.
+    pub block: u64,
+    /// Its position in the secrets tree (reveal order).
+    pub position: u32,
+    /// [`REGISTRY_DEPTH`] siblings.
+    pub siblings: Vec<B256>,
+}
+
+impl SecretProof {
+    /// The leaf: `keccak256(hashlock ‖ uint64 block)`.
+    pub fn leaf(&self) -> B256 {
+        crate::snapshot::secret_leaf(&self.hashlock, self.block)
+    }
+
+    /// Checks the proof against `secrets_root`.
+    pub fn verify(&self, secrets_root: &B256) -> bool {
+        self.siblings.len() == REGISTRY_DEPTH
+            && merkle::verify(
+                &self.leaf(),
+                self.position.into(),
+                &self.siblings,
+                secrets_root,
+            )
+    }
+}
+
+impl State {
+    /// A proof of channel `id`'s record under [`State::channels_root`].
+    pub fn channel_proof(&self, id: &B256) -> Option<ChannelProof> {
+        let position = self.channels.position(id)?;
+        Some(ChannelProof {
+            record: self.channels.records[position as usize].clone(),
+            position,
+            siblings: self.channels.tree.proof(position as usize),
+        })
+    }
+
+    /// A proof that `hashlock`'s secret was revealed, under [`State::secrets_root`]. The
+    /// position is found by a scan of the tree (an exit is rare; nothing else needs it).
+    pub fn secret_proof(&self, hashlock: &B256) -> Option<SecretProof> {
+        let block = *self.secrets.revealed.get(hashlock)?;
+        let leaf = crate::snapshot::secret_leaf(hashlock, block);
+        let tree = &self.secrets.tree;
+        let position = (0..tree.len()).find(|&pos| tree.leaf(pos) == leaf)?;
+        Some(SecretProof {
+            hashlock: *hashlock,
+            block,
+            position: u32::try_from(position).ok()?,
+            siblings: tree.proof(position),
+        })
+    }
+}
