@@ -2,6 +2,8 @@
 //! says so): submission, status lifecycle, reads, and every rejection code.
 
 mod common;
+#[path = "api/exodus_proofs.rs"]
+mod exodus_proofs;
 
 use std::time::Duration;
 

@@ -12,9 +12,10 @@ use weft_protocol::{
 };
 
 use crate::{
-    AccountView, BatchView, BlockTransactions, BlockView, ChainInfo, ChannelView, ClientError,
-    ErrorBody, Health, IncludedTransaction, ProofView, Submission, SubmitBatch, SubmitBatchReply,
-    SubmitReply, TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness,
+    AccountView, BatchView, BlockTransactions, BlockView, ChainInfo, ChannelProofView, ChannelView,
+    ClientError, ErrorBody, Health, IncludedTransaction, ProofView, SecretProofView, Submission,
+    SubmitBatch, SubmitBatchReply, SubmitReply, TransactionStatus, TransactionView, TypesView,
+    WithdrawalView, Witness,
 };
 
 /// The route of one submission.
@@ -224,6 +225,17 @@ impl Client {
     /// `GET /v1/channels/{id}`: the channel's record, if it exists.
     pub async fn channel(&self, id: &B256) -> Result<Option<ChannelView>> {
         self.find(&format!("/v1/channels/{id}")).await
+    }
+
+    /// `GET /v1/channels/{id}/proof`: the record and both participants' accounts with their
+    /// proofs (for an exit of a frozen rollup), if the channel exists.
+    pub async fn channel_proof(&self, id: &B256) -> Result<Option<ChannelProofView>> {
+        self.find(&format!("/v1/channels/{id}/proof")).await
+    }
+
+    /// `GET /v1/secrets/{hashlock}/proof`, if its secret was revealed.
+    pub async fn secret_proof(&self, hashlock: &B256) -> Result<Option<SecretProofView>> {
+        self.find(&format!("/v1/secrets/{hashlock}/proof")).await
     }
 
     /// `GET /v1/batches/{index}`, or `None` if not sealed yet.

@@ -38,7 +38,8 @@ pub use chain::{
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, POLL_INTERVAL, SUBMIT_BATCH_PATH, SUBMIT_PATH};
 pub use error::{ClientError, ErrorBody};
 pub use state::{
-    AccountView, BlockTransactions, BlockView, ChannelView, IncludedTransaction, ProofView,
+    AccountView, BlockTransactions, BlockView, ChannelProofView, ChannelView, IncludedTransaction,
+    ProofView, SecretProofView,
 };
 pub use transactions::{
     Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus,

@@ -7,7 +7,7 @@ use weft_protocol::{
     execution::{Receipt, Status},
     primitives::{Address, Amount, B256, Bytes, Nonce, TokenId},
     signature::Signature,
-    state::{AccountProof, Balance},
+    state::{AccountProof, Balance, ChannelProof, SecretProof},
     transaction::Transaction,
 };
 
@@ -77,6 +77,41 @@ pub struct ChannelView {
     /// The record.
     #[serde(flatten)]
     pub record: ChannelRecord,
+}
+
+/// Everything `Rollup.exodusChannelStart` needs for a channel, taken from one state
+/// (`GET /v1/channels/{id}/proof`): the record under the channels root and both
+/// participants' accounts under the accounts root; either account proof carries the rest of
+/// the state root's preimage (`Rollup.exodusProveRoots`). docs/l1.md, "Channels at exodus".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChannelProofView {
+    /// The state root every proof here verifies against.
+    pub state_root: B256,
+    /// The latest stored block when the proofs were taken.
+    pub block_number: u64,
+    /// The record, its position in the channels tree and the siblings.
+    pub channel: ChannelProof,
+    /// The wallet's account proof.
+    pub wallet: AccountProof,
+    /// The hub's account proof.
+    pub hub: AccountProof,
+}
+
+/// A revealed secret's leaf with its proof under the secrets root
+/// (`GET /v1/secrets/{hashlock}/proof`, for `Rollup.exodusProveSecret`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretProofView {
+    /// The state root the proof verifies against (through `secretsRoot`).
+    pub state_root: B256,
+    /// The latest stored block when the proof was taken.
+    pub block_number: u64,
+    /// The secrets root, the third word of the state root's preimage.
+    pub secrets_root: B256,
+    /// `hashlock`, `block`, `position`, `siblings`.
+    #[serde(flatten)]
+    pub proof: SecretProof,
 }
 
 /// A stored block (`GET /v1/blocks/{id}`): its header, hash and transaction hashes.

@@ -9,10 +9,10 @@ use axum::{
 };
 use weft_api::{
     AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
-    ChainInfo, ChannelView, ErrorBody, FeeRule, FeeToken, Health, HealthStatus,
-    IncludedTransaction, KindTypes, ProofView, SubmitBatchReply, SubmitReply, SubmitResult,
-    TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness, WitnessBlock,
-    WitnessTransaction,
+    ChainInfo, ChannelProofView, ChannelView, ErrorBody, FeeRule, FeeToken, Health, HealthStatus,
+    IncludedTransaction, KindTypes, ProofView, SecretProofView, SubmitBatchReply, SubmitReply,
+    SubmitResult, TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness,
+    WitnessBlock, WitnessTransaction,
 };
 use weft_protocol::{
     block::BlockHeader,
@@ -460,6 +460,51 @@ pub async fn channel(
         hub_address: address(record.hub)?,
         block_number,
         record: record.clone(),
+    }))
+}
+
+/// `GET /v1/channels/{id}/proof`: the record and both participants' accounts with their
+/// proofs, from one state (what an exit of a frozen rollup proves on L1).
+pub async fn channel_proof(
+    State(node): AppState,
+    ApiPath(id): ApiPath<String>,
+) -> Result<ApiJson<ChannelProofView>, ApiError> {
+    let id = parse_hash(&id)?;
+    let block_number = node.head().number;
+    let state = node.state.read();
+    let channel = state
+        .channel_proof(&id)
+        .ok_or_else(|| ApiError::not_found(format!("channel {id} is not known")))?;
+    let account = |index| {
+        state
+            .account_proof(index)
+            .ok_or_else(|| ApiError::internal("channel participant without an account"))
+    };
+    Ok(ApiJson(ChannelProofView {
+        state_root: state.state_root(),
+        block_number,
+        wallet: account(channel.record.wallet)?,
+        hub: account(channel.record.hub)?,
+        channel,
+    }))
+}
+
+/// `GET /v1/secrets/{hashlock}/proof`: the reveal's leaf and its proof under the secrets root.
+pub async fn secret_proof(
+    State(node): AppState,
+    ApiPath(hashlock): ApiPath<String>,
+) -> Result<ApiJson<SecretProofView>, ApiError> {
+    let hashlock = parse_hash(&hashlock)?;
+    let block_number = node.head().number;
+    let state = node.state.read();
+    let proof = state
+        .secret_proof(&hashlock)
+        .ok_or_else(|| ApiError::not_found(format!("no secret of {hashlock} was revealed")))?;
+    Ok(ApiJson(SecretProofView {
+        state_root: state.state_root(),
+        block_number,
+        secrets_root: state.secrets_root(),
+        proof,
     }))
 }
 

@@ -47,6 +47,8 @@ pub fn app(node: Arc<Node>) -> Router {
             get(handlers::block_transactions),
         )
         .route("/v1/channels/{id}", get(handlers::channel))
+        .route("/v1/channels/{id}/proof", get(handlers::channel_proof))
+        .route("/v1/secrets/{hashlock}/proof", get(handlers::secret_proof))
         .route("/v1/batches/{index}", get(handlers::batch))
         .route("/v1/batches/{index}/witness", get(handlers::batch_witness))
         .route("/v1/domain", get(handlers::domain))
