@@ -149,6 +149,11 @@ pub enum BatchError {
         /// First and last block of the payload.
         got: Option<(u64, u64)>,
     },
+    /// The state does not know the hash of the block before the batch, which `BLOCKHASH`
+    /// in the batch may read (a state must be replayed from genesis or from a snapshot that
+    /// carries the recent block hashes).
+    #[error("the state has no hash of block {0}, the parent of the batch's first block")]
+    MissingParentHash(u64),
     /// The payload starts from a different state than the one replayed so far.
     #[error("payload starts at {what} {got}, the state is at {expected}")]
     Start {
@@ -199,6 +204,10 @@ pub fn apply_batch(
 /// [`apply_batch`], calling `on_block` with each block and its execution output (receipts,
 /// roots) as it is executed: what a node rebuilding its blocks from L1 stores. The batch as
 /// a whole is checked after the last block, so a caller keeps nothing before `Ok`.
+///
+/// Each block's header is sealed as the builder seals it and its hash recorded in the state
+/// ([`crate::state::State::push_block_hash`]) before the next block runs, so `BLOCKHASH`
+/// re-executes as it executed; block 1's parent is the genesis, hash zero.
 pub fn apply_batch_with(
     state: &mut crate::state::State,
     domain: &crate::eip712::Domain,
@@ -254,6 +263,12 @@ pub fn apply_batch_with(
             got: range,
         });
     }
+    let mut parent = match commitment.from_block {
+        0 | 1 => B256::ZERO,
+        from => state
+            .block_hash(from - 1)
+            .ok_or(BatchError::MissingParentHash(from - 1))?,
+    };
     let mut leaves = Vec::new();
     for block in &batch.blocks {
         let txs: Vec<_> = block
@@ -276,6 +291,17 @@ pub fn apply_batch_with(
                 number: block.number,
                 source,
             })?;
+        let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+        let header = crate::block::BlockHeader::seal(
+            block.number,
+            block.timestamp,
+            block.fee_recipient,
+            parent,
+            &hashes,
+            &out,
+        );
+        parent = header.hash();
+        state.push_block_hash(block.number, parent);
         on_block(block, &out);
         leaves.extend(out.withdrawal_leaves);
     }

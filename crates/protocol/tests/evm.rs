@@ -387,3 +387,103 @@ fn eoas_and_contracts_withdraw_to_l1_through_the_predeploy() {
     assert_eq!(out.withdrawal_leaves, leaves);
     assert_eq!(out.withdrawals_root, merkle::root_of(&leaves));
 }
+
+/// `BLOCKHASH` re-executes in a batch as it ran in the sequencer: `apply_batch` (the prover's
+/// and a rebuild's re-execution) seals each block's header as the builder does and records
+/// its hash before the next block runs.
+#[test]
+fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
+    use weft_protocol::{
+        batch::{BatchCommitment, apply_batch},
+        block::BlockHeader,
+        da::{DaBlock, da_hash, encode_batch},
+        merkle,
+        signature::SigningKey,
+        state::{Balance, GenesisAccount, State},
+    };
+    let key = SigningKey::from_seed(b"blockhash");
+    let genesis = State::genesis(
+        &[GenesisAccount {
+            address: key.address(),
+            balances: vec![Balance {
+                token: 0,
+                amount: 10u128.pow(20),
+            }],
+        }],
+        1,
+    )
+    .unwrap();
+    // Init code: SSTORE(0, BLOCKHASH(NUMBER - 1)); STOP. The created contract keeps the
+    // hash of the block before its own in slot 0.
+    let init = vec![0x60, 0x01, 0x43, 0x03, 0x40, 0x60, 0x00, 0x55, 0x00];
+    let mut sequencer = genesis.clone();
+    let (mut parent, mut blocks, mut leaves, mut hashes) = (B256::ZERO, vec![], vec![], vec![]);
+    for number in 1..=3u64 {
+        let tx = sign_tx(
+            &key,
+            TxType::DynamicFee,
+            number - 1,
+            None,
+            U256::ZERO,
+            init.clone().into(),
+            100_000,
+            MAX_FEE,
+        );
+        let e = env(number);
+        let out = SequentialExecutor
+            .execute_block(&mut sequencer, &e, std::slice::from_ref(&tx))
+            .unwrap();
+        assert_eq!(out.receipts[0].status, Status::Success);
+        // As the builder seals a block.
+        let header = BlockHeader::seal(
+            number,
+            e.timestamp,
+            e.fee_recipient,
+            parent,
+            &[tx.hash],
+            &out,
+        );
+        parent = header.hash();
+        sequencer.push_block_hash(number, parent);
+        hashes.push(parent);
+        leaves.extend(out.withdrawal_leaves);
+        blocks.push(DaBlock {
+            number,
+            timestamp: e.timestamp,
+            fee_recipient: e.fee_recipient,
+            transactions: vec![tx.transaction.clone()],
+        });
+    }
+    // Blocks 2 and 3 read real hashes (block 1 reads the genesis', unknown: zero).
+    for (nonce, expected) in [(0, B256::ZERO), (1, hashes[0]), (2, hashes[1])] {
+        let contract = key.address().create(nonce);
+        let stored = sequencer.storage_at(&contract, &U256::ZERO);
+        assert_eq!(B256::from(stored), expected, "contract of nonce {nonce}");
+    }
+
+    let (payload, _) = encode_batch(&blocks, genesis.account_count(), 0, |a| genesis.index_of(a));
+    let commitment = BatchCommitment {
+        index: 1,
+        from_block: 1,
+        to_block: 3,
+        prev_state_root: genesis.state_root(),
+        new_state_root: sequencer.state_root(),
+        withdrawals_root: merkle::root_of(&leaves),
+        queue_position: 0,
+        queue_hash: B256::ZERO,
+        da_hash: da_hash(&payload),
+    };
+    let mut replayed = genesis.clone();
+    apply_batch(
+        &mut replayed,
+        &env(1).domain,
+        env(1).dispute_window,
+        &commitment,
+        &payload,
+        &mut SequentialExecutor,
+    )
+    .expect("the batch re-executes to its commitment");
+    assert_eq!(replayed.state_root(), sequencer.state_root());
+    // And it carries the hashes on, for the next batch's BLOCKHASH.
+    assert_eq!(replayed.block_hash(3), Some(hashes[2]));
+}
