@@ -473,7 +473,7 @@ fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
         queue_hash: B256::ZERO,
         da_hash: da_hash(&payload),
     };
-    let mut replayed = genesis.clone();
+    let mut replayed = genesis;
     apply_batch(
         &mut replayed,
         &env(1).domain,
