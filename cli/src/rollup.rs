@@ -282,7 +282,7 @@ pub(crate) async fn claim(ctx: &Ctx, hash: B256) -> CliResult<Reply> {
     progress.set("claiming on L1");
     let call = rollup.withdraw(
         w.batch_index,
-        hash,
+        w.id,
         w.recipient,
         w.token,
         w.amount,

@@ -17,7 +17,9 @@ use tracing::info;
 use weft_protocol::{
     batch::BatchCommitment,
     da::{DaBlock, da_hash, encode_batch},
+    execution::Withdrawal,
     merkle,
+    primitives::B256,
 };
 
 use crate::{
@@ -121,11 +123,7 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
             .await?
             .with_context(|| format!("block {n} missing"))?;
         let txs = node.store.block_transactions(n).await?;
-        for t in &txs {
-            if let Some(w) = t.receipt.withdrawal {
-                withdrawal_leaves.push(w.leaf(&t.hash));
-            }
-        }
+        withdrawal_leaves.extend(withdrawal_leaves_of(&txs).map(|(leaf, _, _)| leaf));
         blocks.push(DaBlock {
             number: n,
             timestamp: header.timestamp,
@@ -219,4 +217,20 @@ fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+/// The withdrawal leaves of a block's stored transactions in block order, each with its
+/// identifier and withdrawal: a native withdrawal's, then an EVM transaction's withdrawal
+/// predeploy events ([`weft_protocol::execution::Receipt::withdrawals`]), exactly the
+/// leaves the executor puts in the block's withdrawals tree, so the batch root matches
+/// re-execution. The withdrawal route builds its proofs from the same leaves.
+pub(crate) fn withdrawal_leaves_of(
+    txs: &[crate::store::StoredTransaction],
+) -> impl Iterator<Item = (B256, B256, Withdrawal)> + '_ {
+    txs.iter().flat_map(|t| {
+        t.receipt
+            .withdrawals(&t.hash)
+            .into_iter()
+            .map(|(id, w)| (w.leaf(&id), id, w))
+    })
 }

@@ -424,7 +424,7 @@ impl Stack {
             self.rollup()
                 .withdraw(
                     w.batch_index,
-                    *tx,
+                    w.id,
                     w.recipient,
                     w.token,
                     w.amount,

@@ -8,9 +8,26 @@
 
 use std::{path::Path, process::Command};
 
+use alloy::{
+    primitives::{Address, U256},
+    providers::{Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+    sol,
+};
 use serde_json::{Value, json};
 use weft_api::BatchStatus;
-use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack};
+use weft_protocol::evm::predeploy::WITHDRAWALS;
+use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack, mined};
+
+const ETHER: u128 = 1_000_000_000_000_000_000;
+
+sol! {
+    /// The withdrawal predeploy (docs/evm.md): burns the value, a leaf for L1.
+    #[sol(rpc)]
+    interface IWithdrawals {
+        function withdraw(address to) external payable;
+    }
+}
 
 /// Runs the JavaScript client tests against `url`; panics with their output if one fails.
 fn run_client_tests(root: &Path, url: &str, chain_id: u64) {
@@ -71,6 +88,35 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     let chain_id =
         u64::from_str_radix(chain_id.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
     run_client_tests(root, &url, chain_id);
+    // L1 holds ETH to pay it with (the devnet's genesis balances have no deposit behind
+    // them): a deposit of 1 ETH.
+    let payer = stack.l1().accounts[4];
+    mined(
+        stack
+            .rollup()
+            .depositETH(payer)
+            .value(U256::from(ETHER))
+            .from(payer),
+    )
+    .await;
+    // An EOA withdraws 1 ETH to L1 through the withdrawal predeploy, sent by alloy's own
+    // provider (nonce, gas and fees filled over Weft's JSON-RPC).
+    let l1_recipient = Address::repeat_byte(0x7a);
+    let signer =
+        PrivateKeySigner::from_bytes(&weft_protocol::genesis::dev_key(5).secret_bytes()).unwrap();
+    let l2 = ProviderBuilder::new()
+        .wallet(signer)
+        .connect_http(format!("{url}/rpc").parse().unwrap());
+    let withdrawal = IWithdrawals::new(WITHDRAWALS, &l2)
+        .withdraw(l1_recipient)
+        .value(U256::from(ETHER))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(withdrawal.status(), "{withdrawal:?}");
     // The prover accepts the batches of Ethereum transactions: all of them reach finality.
     let covered = stack
         .wait_all_committed(std::time::Duration::from_secs(60))
@@ -78,6 +124,16 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     stack
         .wait_batch_status(covered, BatchStatus::Finalized)
         .await;
+    // Its leaf is in the batch's withdrawals root (the prover re-executed the same root),
+    // and it is claimed on L1 with the proof the API serves.
+    let tx = withdrawal.transaction_hash;
+    let w = stack.api().withdrawal(&tx).await.unwrap();
+    assert_eq!((w.id, w.recipient, w.amount), (tx, l1_recipient, ETHER));
+    stack.claim(&tx, payer).await;
+    assert_eq!(
+        stack.l1().provider.get_balance(l1_recipient).await.unwrap(),
+        U256::from(ETHER)
+    );
 
     // Every receipt of the newest block, before the crash.
     let head = rpc(&url, "eth_blockNumber", json!([])).await;

@@ -161,6 +161,10 @@ pub struct WithdrawalView {
     pub batch_status: BatchStatus,
     /// The L2 transaction that withdrew.
     pub tx_hash: B256,
+    /// The identifier the leaf commits to, `Rollup.withdraw`'s `txHash` argument: the
+    /// transaction hash for its first withdrawal, `keccak256(txHash ‖ uint256(k))` for the
+    /// k-th (k ≥ 1) withdrawal predeploy event of an EVM transaction.
+    pub id: B256,
     /// Who can claim it on L1.
     pub recipient: Address,
     /// The token.

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::State,
+    extract::{Query, State, rejection::QueryRejection},
     http::{StatusCode, header},
     response::{IntoResponse, Response},
 };
@@ -224,26 +224,37 @@ pub async fn transaction(
     }
 }
 
-/// `GET /v1/transactions/{hash}/withdrawal`: what `Rollup.withdraw` takes to pay the
-/// withdrawal of a `Withdraw` or a served forced withdrawal: the batch, the leaf, its index
-/// and Merkle proof under the batch's withdrawals root, and the batch's status (claimable on
-/// L1 once `finalized`).
+/// `GET /v1/transactions/{hash}/withdrawal[?index=k]`: what `Rollup.withdraw` takes to pay
+/// withdrawal `k` (default 0) of a transaction: a `Withdraw`, a served forced withdrawal, or
+/// an EVM transaction's calls of the withdrawal predeploy, in event order. The batch, the
+/// identifier the leaf commits to (`Rollup.withdraw`'s `txHash`), the leaf, its index and
+/// Merkle proof under the batch's withdrawals root, and the batch's status (claimable on L1
+/// once `finalized`).
 pub async fn withdrawal(
     State(node): AppState,
     ApiPath(hash): ApiPath<String>,
+    query: Result<Query<WithdrawalQuery>, QueryRejection>,
 ) -> Result<ApiJson<WithdrawalView>, ApiError> {
     let hash = parse_hash(&hash)?;
+    let k = query
+        .map_err(|e| ApiError::bad_request(e.body_text()))?
+        .0
+        .index;
     let store = &node.store;
     let tx = store
         .transaction(&hash)
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not executed")))?;
-    let withdrawal = tx.receipt.withdrawal.ok_or_else(|| {
+    let withdrawals = tx.receipt.withdrawals(&hash);
+    let (id, withdrawal) = *withdrawals.get(k).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
             "not_a_withdrawal",
-            format!("transaction {hash} withdraws nothing"),
+            format!(
+                "transaction {hash} has {} withdrawal(s), none at index {k}",
+                withdrawals.len()
+            ),
         )
     })?;
     let batch = store
@@ -260,17 +271,13 @@ pub async fn withdrawal(
     // The batch's leaves in block order, as the batcher built its withdrawals root.
     let mut leaves = Vec::new();
     for n in batch.commitment.from_block..=batch.commitment.to_block {
-        for t in store
+        let txs = store
             .block_transactions(n)
             .await
-            .map_err(ApiError::internal)?
-        {
-            if let Some(w) = t.receipt.withdrawal {
-                leaves.push(w.leaf(&t.hash));
-            }
-        }
+            .map_err(ApiError::internal)?;
+        leaves.extend(crate::batcher::withdrawal_leaves_of(&txs).map(|(leaf, _, _)| leaf));
     }
-    let leaf = withdrawal.leaf(&hash);
+    let leaf = withdrawal.leaf(&id);
     let index = leaves
         .iter()
         .position(|l| *l == leaf)
@@ -281,6 +288,7 @@ pub async fn withdrawal(
         batch_index: batch.commitment.index,
         batch_status: batch_status(batch.status),
         tx_hash: hash,
+        id,
         recipient: withdrawal.recipient,
         token: withdrawal.token,
         amount: withdrawal.amount,
@@ -289,6 +297,15 @@ pub async fn withdrawal(
         proof,
         withdrawals_root: batch.commitment.withdrawals_root,
     }))
+}
+
+/// The query of `GET /v1/transactions/{hash}/withdrawal`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalQuery {
+    /// Which of the transaction's withdrawals (0 unless an EVM transaction made several).
+    #[serde(default)]
+    index: usize,
 }
 
 /// `GET /v1/accounts/{address}`: an unknown address is an empty account.
