@@ -59,10 +59,9 @@ struct Open {
     _lock: File,
 }
 
-/// Opens the account's wallet: unlocks the key, takes the account's lock, connects to the hub.
-/// `watch` starts the library's rollup watcher.
-async fn open(ctx: &Ctx, watch: bool) -> CliResult<Open> {
-    let u = ctx.unlock()?;
+/// Takes the account's channel lock (one process at a time uses an account's channels) and
+/// returns the wallet database's folder with the held lock.
+pub(crate) fn lock_channels(ctx: &Ctx) -> CliResult<(std::path::PathBuf, File)> {
     let dir = ctx.home.join("channels");
     std::fs::create_dir_all(&dir)
         .map_err(|e| CliError::other(format!("{}: {e}", dir.display())))?;
@@ -79,6 +78,14 @@ async fn open(ctx: &Ctx, watch: bool) -> CliResult<Open> {
             exit::OTHER,
         ));
     }
+    Ok((dir, lock))
+}
+
+/// Opens the account's wallet: unlocks the key, takes the account's lock, connects to the hub.
+/// `watch` starts the library's rollup watcher.
+async fn open(ctx: &Ctx, watch: bool) -> CliResult<Open> {
+    let u = ctx.unlock()?;
+    let (dir, lock) = lock_channels(ctx)?;
     let mut config = WalletConfig::new(ctx.net.hub_url(), ctx.net.l2_url(), u.key, dir);
     config.fee = ctx.fee(None).await?;
     if !watch {

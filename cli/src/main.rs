@@ -21,6 +21,7 @@
 mod channel;
 mod ctx;
 mod error;
+mod exit;
 mod keys;
 mod money;
 mod network;
@@ -214,6 +215,16 @@ enum ChannelCommand {
     List,
     /// Stay online: answer the hub, refute stale registrations, reveal secrets near expiry.
     Watch,
+    /// When the Rollup contract is frozen: settle the account's channels on L1 with the
+    /// states the wallet holds (run again after the L1 dispute window to take the funds out).
+    Exit {
+        #[arg(long)]
+        channel: Option<B256>,
+        /// The channel's proofs saved earlier (GET /v1/channels/{id}/proof); default: ask the
+        /// node.
+        #[arg(long)]
+        proof_file: Option<PathBuf>,
+    },
 }
 
 fn main() {
@@ -305,6 +316,10 @@ async fn run(cli: Cli, out: Output) -> CliResult<Reply> {
             ChannelCommand::Status { channel } => channel::status(&ctx, channel).await,
             ChannelCommand::List => channel::list(&ctx).await,
             ChannelCommand::Watch => channel::watch(&ctx).await,
+            ChannelCommand::Exit {
+                channel,
+                proof_file,
+            } => exit::exit(&ctx, channel, proof_file.as_deref()).await,
         },
     }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use alloy::{
     primitives::{Address, B256, U256},
-    providers::Provider,
+    providers::{DynProvider, Provider},
     rpc::types::TransactionReceipt,
 };
 use serde_json::json;
@@ -352,21 +352,9 @@ pub(crate) async fn exodus(ctx: &Ctx, proof_file: Option<&Path>) -> CliResult<Re
     let u = ctx.unlock()?;
     let address = u.signer.address();
     let rollup = Rollup::new(ctx.net.rollup()?, ctx.l1_signing(&u.signer)?);
-    if !rollup.frozen().call().await? {
-        return Err(CliError::new(
-            "not_frozen",
-            "the Rollup contract is not frozen: exodus opens only after an unserved forced \
-             withdrawal; withdraw normally with `weft withdraw`",
-            exit::REFUSED,
-        ));
-    }
+    require_frozen(&rollup).await?;
     let proof: ProofView = match proof_file {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?
-        }
+        Some(path) => read_json(path)?,
         None => ctx.api().account_proof(&address).await?.ok_or_else(|| {
             CliError::new(
                 "not_found",
@@ -381,18 +369,7 @@ pub(crate) async fn exodus(ctx: &Ctx, proof_file: Option<&Path>) -> CliResult<Re
             proof.proof.account.address
         )));
     }
-    let finalized = rollup.finalizedStateRoot().call().await?;
-    if proof.state_root != finalized {
-        return Err(CliError::new(
-            "stale_proof",
-            format!(
-                "the proof is against state root {}, not the last finalized one on L1 ({finalized}); \
-                 take it from a node that has rebuilt the finalized state (weft-sequencer rebuild)",
-                proof.state_root
-            ),
-            exit::REFUSED,
-        ));
-    }
+    require_finalized_root(&rollup, proof.state_root).await?;
     let mut claimed = Vec::new();
     let mut text = String::new();
     for balance in proof.proof.account.balances() {
@@ -432,6 +409,46 @@ pub(crate) async fn exodus(ctx: &Ctx, proof_file: Option<&Path>) -> CliResult<Re
     ))
 }
 
+/// Refuses unless the Rollup contract is frozen (exodus).
+pub(crate) async fn require_frozen(rollup: &Rollup::RollupInstance<DynProvider>) -> CliResult<()> {
+    if rollup.frozen().call().await? {
+        return Ok(());
+    }
+    Err(CliError::new(
+        "not_frozen",
+        "the Rollup contract is not frozen: exodus opens only after an unserved forced \
+         withdrawal; withdraw normally with `weft withdraw`",
+        exit::REFUSED,
+    ))
+}
+
+/// Refuses a proof against any root but the last finalized one on L1.
+pub(crate) async fn require_finalized_root(
+    rollup: &Rollup::RollupInstance<DynProvider>,
+    state_root: B256,
+) -> CliResult<()> {
+    let finalized = rollup.finalizedStateRoot().call().await?;
+    if state_root == finalized {
+        return Ok(());
+    }
+    Err(CliError::new(
+        "stale_proof",
+        format!(
+            "the proof is against state root {state_root}, not the last finalized one on L1 \
+             ({finalized}); take it from a node that has rebuilt the finalized state \
+             (weft-sequencer rebuild)"
+        ),
+        exit::REFUSED,
+    ))
+}
+
+/// A JSON file the user names (a saved proof).
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> CliResult<T> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::usage(format!("{}: {e}", path.display())))?;
+    serde_json::from_str(&text).map_err(|e| CliError::usage(format!("{}: {e}", path.display())))
+}
+
 /// The L2 id of `token`: an ERC-20's L1 address is looked up on the Rollup contract.
 pub(crate) async fn token_id(ctx: &Ctx, token: TokenArg) -> CliResult<u32> {
     match token {
@@ -451,7 +468,7 @@ pub(crate) async fn token_id(ctx: &Ctx, token: TokenArg) -> CliResult<u32> {
 }
 
 /// The receipt of a mined L1 transaction, or an error if it reverted.
-fn mined(receipt: TransactionReceipt) -> CliResult<TransactionReceipt> {
+pub(crate) fn mined(receipt: TransactionReceipt) -> CliResult<TransactionReceipt> {
     if receipt.status() {
         Ok(receipt)
     } else {

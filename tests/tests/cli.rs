@@ -436,3 +436,118 @@ async fn exodus_takes_the_finalized_balance_out_when_the_sequencer_is_gone() {
         .await;
     assert_eq!(again["claimed"].as_array().unwrap().len(), 0, "{again}");
 }
+
+/// With channels open when the Rollup contract freezes, `weft channel exit` settles them on
+/// L1 from the wallet's own states: the first run proves the finalized roots and the
+/// channel, registers the newest co-signed state and says when the L1 dispute ends; the run
+/// after it concludes and takes the wallet's balance out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channel_exit_takes_a_channel_out_on_l1_when_frozen() {
+    let mut stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions::default())
+        .prover(ProverOptions::default())
+        .hub(HubOptions {
+            key: Some(dev_key(7)),
+            ..HubOptions::default()
+        })
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let weft = Weft::new(dir.path(), &stack, true);
+    let erin = stack.l1().accounts[8];
+    let key_file = write_secret(dir.path(), "erin.key", &stack.l1().keys[8]);
+    let import = ["wallet", "import", "erin", "--private-key-file"];
+    weft.ok(
+        "erin",
+        &[&import[..], &[key_file.to_str().unwrap()]].concat(),
+    )
+    .await;
+    let refused = weft.fails("erin", &["channel", "exit"]);
+    assert_eq!(refused.json["error"]["code"], "not_frozen", "{refused:?}");
+
+    weft.ok("erin", &["deposit", "1"]).await;
+    let opened = weft.ok("erin", &["channel", "open", "0.5"]).await;
+    let id = opened["id"].as_str().unwrap().to_string();
+    let balance = amount(&opened["balance"]);
+    assert_eq!(balance, ETHER / 2, "{opened}");
+    let last = stack.wait_all_committed(Duration::from_secs(20)).await;
+    stack.wait_batch_status(last, BatchStatus::Finalized).await;
+    let (_, proof) = stack.get(&format!("/v1/channels/{id}/proof")).await;
+    let proof_file = dir.path().join("channel.json");
+    std::fs::write(&proof_file, proof.to_string()).unwrap();
+
+    // The sequencer goes away; a forced withdrawal is never served; exodus opens.
+    stack.sequencer_mut().stop().await;
+    let dev = stack.l1();
+    let forced = mined(dev.rollup.forceWithdraw(0).from(erin)).await;
+    let entry = forced
+        .decoded_log::<weft_l1::Rollup::QueueEntry>()
+        .unwrap()
+        .data;
+    let window = dev.config.forced_withdrawal_deadline;
+    dev.increase_time(window + 1).await;
+    mined(
+        dev.rollup
+            .activateExodus(entry.queueIndex)
+            .from(dev.accounts[4]),
+    )
+    .await;
+
+    let args = [
+        "channel",
+        "exit",
+        "--proof-file",
+        proof_file.to_str().unwrap(),
+    ];
+    let first = weft.ok("erin", &args).await;
+    let c = &first["channels"][0];
+    assert_eq!(
+        (c["id"].as_str(), c["status"].as_str()),
+        (Some(id.as_str()), Some("disputed")),
+        "{first}"
+    );
+    let steps: Vec<&str> = c["l1Txs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["step"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["proveRoots", "start", "register"], "{first}");
+    // Nothing to do until the window ends.
+    let again = weft.ok("erin", &args).await;
+    assert_eq!(
+        again["channels"][0]["l1Txs"],
+        serde_json::json!([]),
+        "{again}"
+    );
+
+    dev.increase_time(window + 1).await;
+    let before = dev.provider.get_balance(erin).await.unwrap();
+    let done = weft.ok("erin", &args).await;
+    let c = &done["channels"][0];
+    assert_eq!(c["status"], "concluded", "{done}");
+    assert_eq!(amount(&c["amount"]), balance);
+    let mut gas = U256::ZERO;
+    for t in c["l1Txs"].as_array().unwrap() {
+        let tx: alloy::primitives::B256 = t["l1Tx"].as_str().unwrap().parse().unwrap();
+        let r = dev
+            .provider
+            .get_transaction_receipt(tx)
+            .await
+            .unwrap()
+            .unwrap();
+        gas += U256::from(r.gas_used) * U256::from(r.effective_gas_price);
+    }
+    assert_eq!(
+        dev.provider.get_balance(erin).await.unwrap(),
+        before + U256::from(balance) - gas
+    );
+    // Once only.
+    let after = weft.ok("erin", &args).await;
+    assert_eq!(
+        after["channels"][0]["l1Txs"],
+        serde_json::json!([]),
+        "{after}"
+    );
+}
