@@ -15,8 +15,8 @@ use tokio::{sync::watch, time::Instant};
 use tracing::{error, info, warn};
 
 use crate::{
-    config::LeaseConfig,
-    node::Node,
+    config::{Config, LeaseConfig},
+    node::{Node, Warm},
     store::{Fence, Store},
 };
 
@@ -52,14 +52,27 @@ fn safe(ttl: Duration) -> Duration {
     ttl - ttl / 10
 }
 
-/// Waits as a standby until this node takes the lease; logs who holds it meanwhile.
-pub async fn take(store: &Store, config: &LeaseConfig) -> anyhow::Result<Lease> {
+/// Waits as a hot standby until this node takes the lease: between polls it follows the
+/// stored blocks ([`crate::node::follow`]: each re-executed and its roots checked), so that
+/// on takeover only the blocks stored since the last poll are replayed. Logs who holds the
+/// lease meanwhile. Returns the lease and the followed state.
+pub async fn take(
+    store: &Store,
+    node_config: &Config,
+    config: &LeaseConfig,
+) -> anyhow::Result<(Lease, Option<Warm>)> {
     let mut logged = None;
+    let mut warm = None;
     loop {
         let asked = Instant::now();
         if let Some(fence) = store.acquire_lease(&config.holder, config.ttl).await? {
-            info!(holder = %fence.holder, epoch = fence.epoch, "took the leader lease");
-            return Ok(Lease::new(fence, config.ttl, asked));
+            info!(
+                holder = %fence.holder,
+                epoch = fence.epoch,
+                followed_to = warm.as_ref().map(|w: &Warm| w.head().number),
+                "took the leader lease"
+            );
+            return Ok((Lease::new(fence, config.ttl, asked), warm));
         }
         let row = store.lease().await?;
         if logged.as_ref() != Some(&(row.holder.clone(), row.epoch)) {
@@ -71,7 +84,14 @@ pub async fn take(store: &Store, config: &LeaseConfig) -> anyhow::Result<Lease> 
             );
             logged = Some((row.holder, row.epoch));
         }
-        tokio::time::sleep(config.ttl / 4).await;
+        let polled = Instant::now();
+        match crate::node::follow(node_config, store, warm.take()).await {
+            Ok(w) => warm = Some(w),
+            // Followed again from the snapshot at the next poll; a takeover meanwhile
+            // replays as a start does.
+            Err(e) => warn!(error = %e, "standby: following the stored blocks failed"),
+        }
+        tokio::time::sleep((config.ttl / 4).saturating_sub(polled.elapsed())).await;
     }
 }
 

@@ -93,20 +93,20 @@ pub async fn start_with_l1<C: l1::L1Client>(
     l1: Option<C>,
 ) -> anyhow::Result<Running> {
     let (listen, limits) = (config.listen, config.api.server);
-    // A leased node is a standby until it takes the lease; it then opens the state from
-    // the database, with every block the previous leader committed.
-    let lease = match &config.lease {
+    // A leased node is a hot standby until it takes the lease (it follows the stored
+    // blocks); it then replays the blocks the previous leader committed since.
+    let (lease, warm) = match &config.lease {
         Some(lease_config) => {
             let store = store::Store::connect(config.database_url.as_deref(), &config.data_dir)
                 .await
                 .context("open storage")?;
-            let lease = lease::take(&store, lease_config).await?;
+            let (lease, warm) = lease::take(&store, &config, lease_config).await?;
             store.close().await;
-            Some(lease)
+            (Some(lease), warm)
         }
-        None => None,
+        None => (None, None),
     };
-    let node = Node::open_with_lease(config, lease).await?;
+    let node = Node::open_leader(config, lease, warm).await?;
     let (stop, stopped) = watch::channel(false);
     let server =
         Server::start_with(listen, api::app(node.clone()), limits, stopped.clone()).await?;

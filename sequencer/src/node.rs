@@ -13,7 +13,7 @@ use anyhow::{Context, bail, ensure};
 use parking_lot::{Mutex, RwLock};
 use rayon::prelude::*;
 use tokio::sync::{Notify, watch};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 use weft_protocol::{
     block::BlockHeader,
     eip712::Domain,
@@ -142,6 +142,16 @@ impl Node {
         config: Config,
         lease: Option<crate::lease::Lease>,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::open_leader(config, lease, None).await
+    }
+
+    /// [`Self::open_with_lease`] from `warm`, the state a standby kept current with the
+    /// stored blocks ([`follow`]): only the blocks stored since are replayed.
+    pub async fn open_leader(
+        config: Config,
+        lease: Option<crate::lease::Lease>,
+        warm: Option<Warm>,
+    ) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
         let mut store = Store::connect(config.database_url.as_deref(), &config.data_dir)
@@ -155,8 +165,15 @@ impl Node {
         let executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
-        let (state, head, recovery, executor) =
-            recover(&store, genesis, &domain, config.dispute_window, executor).await?;
+        let (state, head, recovery, executor) = recover(
+            &store,
+            genesis,
+            warm,
+            &domain,
+            config.dispute_window,
+            executor,
+        )
+        .await?;
         let store_queue_len = store.queue_len().await?;
         let metrics = Metrics::new();
         metrics.block_height.set(head.number as i64);
@@ -219,6 +236,40 @@ impl Node {
     }
 }
 
+/// A state kept current with the stored blocks by a standby ([`follow`]), and its block.
+#[derive(Debug)]
+pub struct Warm {
+    state: State,
+    head: Head,
+}
+
+impl Warm {
+    /// The block the state is at.
+    pub fn head(&self) -> Head {
+        self.head
+    }
+}
+
+/// One step of a hot standby: brings `warm` (or, the first time, a state rebuilt from the
+/// snapshot and the stored blocks) up to the newest stored block, re-executing each block
+/// and checking its state root and receipts, as a start does.
+pub async fn follow(config: &Config, store: &Store, warm: Option<Warm>) -> anyhow::Result<Warm> {
+    let executor = ParallelExecutor::new(config.executor_threads);
+    let genesis = genesis_state(config)?;
+    let (mut state, head, _, _) = recover(
+        store,
+        genesis,
+        warm,
+        &config.domain(),
+        config.dispute_window,
+        executor,
+    )
+    .await?;
+    // Nothing snapshots a standby's changes: dropped, not kept growing.
+    state.take_changes();
+    Ok(Warm { state, head })
+}
+
 /// Admitted transaction hashes buffered for each `newPendingTransactions` subscriber.
 const PENDING_TX_CHANNEL: usize = 4096;
 
@@ -263,11 +314,13 @@ const REPLAY_READ_AHEAD: usize = 4;
 async fn recover(
     store: &Store,
     genesis: State,
+    warm: Option<Warm>,
     domain: &Domain,
     dispute_window: u64,
     mut executor: ParallelExecutor,
 ) -> anyhow::Result<(State, Head, Recovery, ParallelExecutor)> {
     let mut recovery = Recovery::default();
+    let quiet = warm.is_some();
     let Some((head_header, head_hash)) = store.head().await? else {
         info!(state_root = %genesis.state_root(), "starting from genesis");
         let mut genesis = genesis;
@@ -284,13 +337,35 @@ async fn recover(
         ));
     };
     let started = Instant::now();
-    let (mut state, from) = match load_snapshot(store, head_header.number, &mut recovery).await? {
-        Some((state, point)) => (state, point + 1),
-        None => (genesis, 1),
+    let (mut state, from) = match warm {
+        Some(w) => {
+            // Stored blocks never change (fenced writes, unique numbers): a mismatch means
+            // another chain in this database.
+            let stored = match w.head.number {
+                0 => Some(B256::ZERO),
+                n => store.header_by_number(n).await?.map(|(_, hash)| hash),
+            };
+            ensure!(
+                stored == Some(w.head.hash),
+                "the followed block {} is not the stored one",
+                w.head.number
+            );
+            // Its changes since the last snapshot point are not tracked: `snapshot_block`
+            // stays `None`, so the first point written is a full snapshot.
+            (w.state, w.head.number + 1)
+        }
+        None => match load_snapshot(store, head_header.number, &mut recovery).await? {
+            Some((state, point)) => (state, point + 1),
+            None => (genesis, 1),
+        },
     };
     state.track_changes();
     recovery.load = started.elapsed();
-    info!(from, to = head_header.number, "replaying stored blocks");
+    if quiet {
+        debug!(from, to = head_header.number, "following stored blocks");
+    } else {
+        info!(from, to = head_header.number, "replaying stored blocks");
+    }
     // A reader task fetches and decodes the next blocks while this one executes.
     let (to_replay, mut reads) = tokio::sync::mpsc::channel(REPLAY_READ_AHEAD);
     let reader = {
@@ -334,7 +409,7 @@ async fn recover(
         recovery.execute += execute;
         recovery.txs_replayed += txs;
         recovery.blocks_replayed += 1;
-        if (expected - 1).is_multiple_of(1_000) {
+        if (expected - 1).is_multiple_of(1_000) && !quiet {
             info!(number = expected - 1, to = head_header.number, "replaying");
         }
     }
@@ -348,20 +423,28 @@ async fn recover(
         "rebuilt state root differs from the head's"
     );
     recovery.total = started.elapsed();
-    info!(
-        head = head_header.number,
-        state_root = %head_header.state_root,
-        snapshot_block = recovery.snapshot_block,
-        deltas_applied = recovery.deltas_applied,
-        blocks_replayed = recovery.blocks_replayed,
-        txs_replayed = recovery.txs_replayed,
-        load_ms = recovery.load.as_millis() as u64,
-        read_ms = recovery.read.as_millis() as u64,
-        hash_ms = recovery.hash.as_millis() as u64,
-        execute_ms = recovery.execute.as_millis() as u64,
-        elapsed_ms = recovery.total.as_millis() as u64,
-        "state rebuilt"
-    );
+    if quiet {
+        debug!(
+            head = head_header.number,
+            blocks = recovery.blocks_replayed,
+            "followed"
+        );
+    } else {
+        info!(
+            head = head_header.number,
+            state_root = %head_header.state_root,
+            snapshot_block = recovery.snapshot_block,
+            deltas_applied = recovery.deltas_applied,
+            blocks_replayed = recovery.blocks_replayed,
+            txs_replayed = recovery.txs_replayed,
+            load_ms = recovery.load.as_millis() as u64,
+            read_ms = recovery.read.as_millis() as u64,
+            hash_ms = recovery.hash.as_millis() as u64,
+            execute_ms = recovery.execute.as_millis() as u64,
+            elapsed_ms = recovery.total.as_millis() as u64,
+            "state rebuilt"
+        );
+    }
     Ok((
         state,
         Head {

@@ -1,5 +1,5 @@
 //! The leader lease on PostgreSQL (skipped without `DATABASE_URL`): a second node waits as a
-//! standby; when the leader's lease runs out (it stopped renewing: paused, cut off) the
+//! hot standby, following the stored blocks; when the leader's lease runs out (it stopped renewing: paused, cut off) the
 //! standby takes it with a higher epoch, opens the state with every block the leader
 //! committed and goes on; the deposed leader cannot write a block any more and stops; a
 //! clean stop releases the lease so the next standby takes over at once. Block numbers stay
@@ -47,11 +47,17 @@ async fn a_standby_takes_over_a_lapsed_lease_and_the_deposed_leader_cannot_write
     let a = weft_sequencer::start(config(&db, "a")).await.unwrap();
     let domain = a.node.domain;
     let client_a = Client::new(a.addr);
-    let first = submit(&client_a, &transfer(&domain, 0, 1, 5, 0)).await;
+    // Three blocks (each transfer waits for its block) before the standby starts.
+    for nonce in 0..3 {
+        submit(&client_a, &transfer(&domain, 0, 1, 5, nonce)).await;
+    }
 
-    // b waits while a renews.
+    // b waits while a renews, following a's blocks as a hot standby; a seals one more.
     let standby = tokio::spawn(weft_sequencer::start(config(&db, "b")));
-    tokio::time::sleep(TTL * 2).await;
+    tokio::time::sleep(TTL).await;
+    let first = submit(&client_a, &transfer(&domain, 0, 1, 5, 3)).await;
+    assert!(first >= 4, "four blocks: {first}");
+    tokio::time::sleep(TTL).await;
     assert!(
         !standby.is_finished(),
         "b must wait while a holds the lease"
@@ -77,10 +83,14 @@ async fn a_standby_takes_over_a_lapsed_lease_and_the_deposed_leader_cannot_write
     let lease = store.lease().await.unwrap();
     assert_eq!((lease.holder.as_str(), lease.epoch), ("b", 2));
 
-    // b has a's blocks and continues the chain.
+    // b has a's blocks and continues the chain. It followed them while waiting: the
+    // takeover replayed at most the block sealed since its last poll (a cold start replays
+    // all four).
     let client_b = Client::new(b.addr);
     assert_eq!(b.node.head().number, first);
-    let second = submit(&client_b, &transfer(&domain, 0, 1, 5, 1)).await;
+    let replayed = b.node.recovery.blocks_replayed;
+    assert!(replayed <= 1, "b replayed {replayed} blocks at takeover");
+    let second = submit(&client_b, &transfer(&domain, 0, 1, 5, 4)).await;
     assert_eq!(second, first + 1);
 
     // a finds its lease lost at its next renewal and stops sealing; whatever it still
