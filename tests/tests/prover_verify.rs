@@ -1,8 +1,9 @@
 //! The prover's check against batches built by the real sequencer (its binary; the
 //! batches and witnesses come from its API): honest batches pass; a wrong state root, a
 //! tampered payload, a forged signature and a witness of another batch are each refused
-//! with their own code; and the sequencer's published chain parameters are compared with
-//! the prover's.
+//! with their own code, for native and for EVM traffic (a changed storage write, a dropped
+//! withdrawal event, a swapped transaction, a forged EVM signature); and the sequencer's
+//! published chain parameters are compared with the prover's.
 //!
 //! Moved from `prover-stub/tests/verify.rs`, so the prover crate does not depend on the
 //! sequencer's.
@@ -217,4 +218,224 @@ async fn the_sequencers_published_chain_parameters_are_compared_with_the_provers
         ..ours
     };
     assert!(check_chain(&other_chain, &published).is_err());
+}
+
+/// EVM traffic from a real client (alloy's provider over the sequencer's JSON-RPC): an
+/// ERC-20 deployed, minted and transferred in two transactions of one sender, and 1 ETH
+/// withdrawn through the predeploy, sealed into batches. The honest batches pass; a changed
+/// storage write (the commitment's root), a dropped withdrawal event (its leaf missing from
+/// the withdrawals root), two transactions swapped in the payload and a forged EVM signature
+/// are each refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evm_batches_pass_and_their_tampered_copies_are_refused() {
+    use alloy::{
+        network::TransactionBuilder,
+        primitives::{Address, U256},
+        providers::{Provider, ProviderBuilder},
+        rpc::types::TransactionRequest,
+        signers::local::PrivateKeySigner,
+    };
+    use weft_protocol::{
+        evm::predeploy::{WITHDRAWALS, withdraw_selector},
+        testkit::evm::{Arg, calldata, token_init_code},
+    };
+
+    let stack = Stack::builder()
+        .sequencer(SequencerOptions {
+            block_time: Duration::from_millis(20),
+            // The EVM transactions below share a batch or two.
+            batch_max_age: Duration::from_secs(3),
+            dev_accounts: DEV_ACCOUNTS,
+            ..SequencerOptions::default()
+        })
+        .start()
+        .await;
+    let chain = stack.api().chain().await.unwrap();
+    let c = Config {
+        domain: chain.domain,
+        dispute_window: chain.dispute_window,
+    };
+    let signer = PrivateKeySigner::from_bytes(&dev_key(3).secret_bytes()).unwrap();
+    let l2 = ProviderBuilder::new()
+        .wallet(signer)
+        .connect_http(format!("{}/rpc", stack.sequencer_url()).parse().unwrap());
+    let send = |tx: TransactionRequest| {
+        let l2 = &l2;
+        async move {
+            let r = l2
+                .send_transaction(tx)
+                .await
+                .unwrap()
+                .get_receipt()
+                .await
+                .unwrap();
+            assert!(r.status(), "{r:?}");
+            r
+        }
+    };
+    let deployed =
+        send(TransactionRequest::default().with_deploy_code(token_init_code("Tamper", "TMP")))
+            .await;
+    let token = deployed.contract_address.unwrap();
+    let holder = dev_key(3).address();
+    send(
+        TransactionRequest::default()
+            .with_to(token)
+            .with_input(calldata(
+                "mint(address,uint256)",
+                &[Arg::A(holder), Arg::U(U256::from(1_000))],
+            )),
+    )
+    .await;
+    // Two transactions of one sender in one block (nonce order matters), then a withdrawal.
+    let nonce = l2.get_transaction_count(holder).await.unwrap();
+    let transfer = |to: u8, nonce: u64| {
+        TransactionRequest::default()
+            .with_to(token)
+            .with_nonce(nonce)
+            .with_input(calldata(
+                "transfer(address,uint256)",
+                &[Arg::A(Address::repeat_byte(to)), Arg::U(U256::from(10))],
+            ))
+    };
+    let (a, b) = tokio::join!(
+        l2.send_transaction(transfer(0x71, nonce)),
+        l2.send_transaction(transfer(0x72, nonce + 1))
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    a.get_receipt().await.unwrap();
+    b.get_receipt().await.unwrap();
+    let mut input = withdraw_selector().to_vec();
+    input.extend_from_slice(&Address::repeat_byte(0x7b).into_word().0);
+    let withdrawal = send(
+        TransactionRequest::default()
+            .with_to(WITHDRAWALS)
+            // The provider's nonce cache did not see the two transfers' nonces.
+            .with_nonce(nonce + 2)
+            .with_value(U256::from(1_000_000_000_000_000_000u128))
+            .with_input(input),
+    )
+    .await;
+    let last = stack
+        .wait(
+            "the withdrawal batched",
+            Duration::from_secs(20),
+            || async {
+                let v = stack
+                    .api()
+                    .transaction(&withdrawal.transaction_hash)
+                    .await
+                    .ok()?;
+                v?.batch.map(|b| b.index)
+            },
+        )
+        .await;
+
+    // Every batch up to the withdrawal's passes, each from the state after the one before.
+    let mut state = genesis_state();
+    let mut evm_batches = Vec::new();
+    for index in 1..=last {
+        let (view, payload, witness) = batch(&stack, index).await;
+        let before = state.clone();
+        check(&mut state, &c, &view.commitment, &payload, &witness).unwrap();
+        let evm = witness
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .filter(|t| matches!(t.transaction, Transaction::Evm(_)))
+            .count();
+        if evm > 0 {
+            evm_batches.push((before, view, payload, witness));
+        }
+    }
+    assert!(!evm_batches.is_empty());
+
+    let (mut swaps, mut withdrawals) = (0, 0);
+    for (before, view, payload, witness) in &evm_batches {
+        let refused = |commitment: &BatchCommitment, payload: &[u8], w: &Witness| {
+            let mut s = before.clone();
+            let err = check(&mut s, &c, commitment, payload, w).unwrap_err();
+            assert_eq!(
+                s.state_root(),
+                before.state_root(),
+                "a refused batch changes nothing"
+            );
+            err
+        };
+        // A changed storage write: the commitment claims another post-state.
+        let mut lie = view.commitment;
+        lie.new_state_root = B256::repeat_byte(0x5a);
+        assert_eq!(refused(&lie, payload, witness).code(), "state_mismatch");
+
+        // A dropped withdrawal event: the root of the batch's leaves but the predeploy's.
+        let has_withdrawal = witness
+            .blocks
+            .iter()
+            .flat_map(|b| &b.transactions)
+            .any(|t| t.hash == withdrawal.transaction_hash);
+        if has_withdrawal {
+            let mut lie = view.commitment;
+            lie.withdrawals_root = weft_protocol::merkle::root_of(&[]);
+            let err = refused(&lie, payload, witness);
+            assert_eq!(err.code(), "state_mismatch", "{err}");
+            assert!(err.to_string().contains("withdrawals root"), "{err}");
+            withdrawals += 1;
+        }
+
+        // An EVM transaction swapped with the next transaction of the batch (re-encoded, so
+        // it decodes).
+        let decoded = decode_batch(payload, |i| before.account(i).map(|a| a.address)).unwrap();
+        let mut blocks: Vec<DaBlock> = decoded.blocks.clone();
+        let positions: Vec<(usize, usize)> = blocks
+            .iter()
+            .enumerate()
+            .flat_map(|(b, block)| (0..block.transactions.len()).map(move |i| (b, i)))
+            .collect();
+        let first_evm = positions
+            .iter()
+            .position(|&(b, i)| matches!(blocks[b].transactions[i], Transaction::Evm(_)))
+            .unwrap();
+        if let Some(&(qb, qi)) = positions.get(first_evm + 1) {
+            let (pb, pi) = positions[first_evm];
+            let next = blocks[qb].transactions[qi].clone();
+            let moved = std::mem::replace(&mut blocks[pb].transactions[pi], next);
+            blocks[qb].transactions[qi] = moved;
+            let (swapped, _) = encode_batch(
+                &blocks,
+                decoded.accounts_before,
+                decoded.queue_before,
+                |a| before.index_of(a),
+            );
+            let mut commitment = view.commitment;
+            commitment.da_hash = weft_protocol::da::da_hash(&swapped);
+            let err = refused(&commitment, &swapped, witness);
+            assert!(
+                matches!(err.code(), "payload_mismatch" | "state_mismatch"),
+                "{err}"
+            );
+            swaps += 1;
+        }
+
+        // A forged EVM signature in the witness: one byte of the envelope's `s` changed.
+        let mut forged = witness.clone();
+        let t = forged
+            .blocks
+            .iter_mut()
+            .flat_map(|b| &mut b.transactions)
+            .find(|t| matches!(t.transaction, Transaction::Evm(_)))
+            .unwrap();
+        if let Transaction::Evm(evm) = &mut t.transaction {
+            let mut raw = evm.encoded().to_vec();
+            let last = raw.len() - 1;
+            raw[last] ^= 1;
+            let other = weft_protocol::evm::EvmTransaction::decode(&raw)
+                .expect("still a valid signature, of another sender");
+            assert_ne!(other.sender(), evm.sender());
+            **evm = other;
+        }
+        let err = refused(&view.commitment, payload, &forged);
+        assert_eq!(err.code(), "bad_signature", "{err}");
+    }
+    assert!(swaps > 0, "no EVM batch held two transactions");
+    assert_eq!(withdrawals, 1, "the withdrawal's batch was checked");
 }
