@@ -487,3 +487,39 @@ fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
     // And it carries the hashes on, for the next batch's BLOCKHASH.
     assert_eq!(replayed.block_hash(3), Some(hashes[2]));
 }
+
+/// A deposit to a contract's address credits its ETH without running its code: the ERC-20
+/// has no `receive`, so an ETH transfer to it reverts, but a deposit from L1 lands.
+#[test]
+fn a_deposit_to_a_contract_credits_eth_without_a_call() {
+    use weft_protocol::transaction::{Deposit, Transaction};
+    let mut world = EvmWorld::new(4, 1);
+    let token = world.tokens[0];
+    let eth = |w: &EvmWorld| w.state.account_by_address(&token).map_or(0, |a| a.eth());
+    let before = eth(&world);
+    let sent = world.tx(1, Some(token), U256::from(5), Default::default(), 100_000);
+    let out = world.execute_unchecked(&[sent]);
+    assert_eq!(
+        out.receipts[0].status,
+        Status::Failed(FailureReason::Reverted)
+    );
+    assert_eq!(eth(&world), before);
+
+    let deposit = Transaction::Deposit(Deposit {
+        queue_index: world.state.queue_position(),
+        to: token,
+        token: 0,
+        amount: 7,
+    })
+    .assume_verified(&env(1).domain);
+    let out = world.execute(&[deposit]);
+    assert_eq!(out.receipts[0].status, Status::Success);
+    assert_eq!(eth(&world), before + 7);
+    // Still the contract, its code untouched.
+    assert!(
+        world
+            .state
+            .code_hash(world.state.index_of(&token).unwrap())
+            .is_some()
+    );
+}
