@@ -108,6 +108,37 @@ pub fn signed(
     t.encoded()
 }
 
+/// [`signed`] for another chain than the testkit's (a node deployed on L1 has its own).
+#[allow(dead_code, clippy::too_many_arguments)]
+pub fn signed_on(
+    chain_id: u64,
+    from: u32,
+    nonce: u64,
+    to: Option<Address>,
+    input: Bytes,
+    gas_limit: u64,
+    max_fee: u128,
+) -> Bytes {
+    use alloy::eips::eip2718::Encodable2718;
+    use alloy_consensus::{TxEip1559, TxEnvelope};
+    let tx = TxEip1559 {
+        chain_id,
+        nonce,
+        gas_limit,
+        max_fee_per_gas: max_fee,
+        max_priority_fee_per_gas: weft_protocol::testkit::evm::TIP.min(max_fee),
+        to: to.map_or(
+            alloy::primitives::TxKind::Create,
+            alloy::primitives::TxKind::Call,
+        ),
+        value: U256::ZERO,
+        input,
+        access_list: Default::default(),
+    };
+    let envelope: TxEnvelope = weft_protocol::testkit::evm::seal(tx, &GenesisConfig::dev_key(from));
+    envelope.encoded_2718().into()
+}
+
 /// A quantity's value.
 pub fn number(v: &Value) -> u128 {
     let s = v.as_str().unwrap_or_else(|| panic!("not a quantity: {v}"));
