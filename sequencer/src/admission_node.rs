@@ -1,10 +1,13 @@
 //! An admission node (`weft-sequencer admission`, DESIGN.md "Beyond one machine"): the
 //! stateless front of a scaled-out deployment. It serves `POST /v1/transactions` and
-//! `POST /v1/transactions/batch` as the sequencer does, runs the checks that need no state
-//! (domain, kind, signature shape, low `s`, minimum fee, amounts) and signature recovery on
+//! `POST /v1/transactions/batch` as the sequencer does, and `eth_sendRawTransaction` (with
+//! `eth_chainId` and `net_version`) at `POST /rpc`; runs the checks that need no state
+//! (domain, kind, signature shape, low `s`, minimum fee, amounts; for Ethereum transactions
+//! size, type, canonical encoding, chain id, gas and fee bounds) and signature recovery on
 //! every core, publishes each accepted transaction to the leader's JetStream stream
-//! ([`crate::ingress::publish`], `Nats-Msg-Id` = hash) and answers `queued` once the stream
-//! has stored it. The leader runs the state checks (nonce, balance) when it takes the
+//! ([`crate::ingress::publish`], `Nats-Msg-Id` = hash; an Ethereum transaction with its
+//! recovered sender, [`crate::ingress::publish_evm`]) and answers once the stream has
+//! stored it. The leader runs the state checks (nonce, balance) when it takes the
 //! transaction; one refused there is logged by the leader, not reported to this client.
 //! Run as many as needed behind a load balancer: they share nothing but the stream.
 
@@ -13,7 +16,8 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, State},
-    http::StatusCode,
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use rayon::prelude::*;
@@ -28,14 +32,16 @@ use weft_protocol::{
 use weft_service::Server;
 
 use crate::{
-    admission::{Incoming, IncomingBatch, Rejection, check_shape},
+    admission::{Incoming, IncomingBatch, Rejection, check_evm_shape, check_shape, geth_message},
     api::{ApiError, ApiJson, ErrorBody},
     config::Config,
-    ingress::{IngressConfig, open_stream, publish},
+    ingress::{IngressConfig, open_stream, publish, publish_evm},
+    rpc::{self, RpcError},
 };
 
 /// What every request shares.
 struct Admission {
+    chain_id: u64,
     js: async_nats::jetstream::Context,
     subject: String,
     domain: Domain,
@@ -70,6 +76,7 @@ pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<R
         .thread_name(|i| format!("weft-admit-{i}"))
         .build()?;
     let state = Arc::new(Admission {
+        chain_id: config.domain().chain_id(),
         js,
         subject: ingress.subject(),
         domain: config.domain(),
@@ -80,6 +87,7 @@ pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<R
     let app = Router::new()
         .route(weft_api::SUBMIT_PATH, post(submit))
         .route(weft_api::SUBMIT_BATCH_PATH, post(submit_batch))
+        .route(crate::rpc::PATH, post(rpc))
         .route(
             "/health",
             get(|| async { axum::Json(json!({"status": "ok"})) }),
@@ -188,4 +196,69 @@ async fn submit_batch(
     }))
     .await;
     Ok(ApiJson(SubmitBatchReply { results }))
+}
+
+/// `POST /rpc`: JSON-RPC (single requests and batches, the sequencer's framing and bounds)
+/// with the methods a stateless node can answer.
+async fn rpc(State(state): State<Arc<Admission>>, body: axum::body::Bytes) -> Response {
+    let answer = rpc::answer_body_with(&body, |request| rpc_one(&state, request)).await;
+    match answer {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn rpc_one(state: &Arc<Admission>, value: serde_json::Value) -> Option<serde_json::Value> {
+    let request = match rpc::parse_request(value) {
+        Ok(r) => r,
+        Err((id, e)) => return Some(rpc::response(&id, Err(e))),
+    };
+    let result = match rpc::Params::parse(request.params) {
+        Ok(params) => match request.method.as_str() {
+            "eth_sendRawTransaction" => send_raw(state, params).await,
+            "eth_chainId" => Ok(json!(format!("{:#x}", state.chain_id))),
+            "net_version" => Ok(json!(state.chain_id.to_string())),
+            other => Err(RpcError::new(
+                rpc::code::METHOD_NOT_FOUND,
+                format!(
+                    "the method {other} does not exist/is not available: an admission node \
+                     takes eth_sendRawTransaction only; read from the sequencer"
+                ),
+            )),
+        },
+        Err(e) => Err(e),
+    };
+    (!request.notification).then(|| rpc::response(&request.id, result))
+}
+
+/// `eth_sendRawTransaction`: the stateless checks, the recovery on the pool, the publish;
+/// the hash once the stream stored it. The leader runs the checks against the sender's
+/// account (nonce, balance) when it takes it.
+async fn send_raw(
+    state: &Arc<Admission>,
+    params: rpc::Params,
+) -> Result<serde_json::Value, RpcError> {
+    params.at_most(1)?;
+    let raw: alloy::primitives::Bytes = params.get(0, "data")?;
+    let refused = |r: Rejection| RpcError::new(rpc::code::SERVER, geth_message(&r));
+    let parsed = check_evm_shape(state.chain_id, &raw).map_err(refused)?;
+    let hash = parsed.hash();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    state.pool.spawn(move || {
+        let _ = tx.send(parsed.recover());
+    });
+    let recovered = rx
+        .await
+        .expect("the pool answers")
+        .map_err(|e| refused(Rejection::new(e.code(), e.to_string())))?;
+    publish_evm(&state.js, &state.subject, &hash, &raw, &recovered.sender())
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "publishing to the ingress stream failed");
+            RpcError::new(
+                rpc::code::SERVER,
+                "the transaction stream is unavailable; retry",
+            )
+        })?;
+    Ok(json!(hash))
 }

@@ -9,6 +9,10 @@
 //! acknowledged as handled, logged and counted; one refused for capacity (mempool full) is
 //! redelivered later.
 //!
+//! A standard Ethereum transaction travels as its EIP-2718 bytes with the sender the
+//! admission node recovered in the header [`SENDER_HEADER`]; the leader runs every other
+//! check of `eth_sendRawTransaction` on it.
+//!
 //! The stream's publish permission must be limited to the admission nodes (NATS accounts):
 //! the leader trusts their signature check. The stream has work-queue retention: an
 //! acknowledged message is gone, so the stream holds exactly what is not yet durable here.
@@ -28,12 +32,12 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 use weft_protocol::{
     codec::{Decode, Encode},
-    primitives::B256,
+    primitives::{Address, B256},
     transaction::SignedTransaction,
 };
 
 use crate::{
-    admission::{self, Accepted},
+    admission::{self, Accepted, EvmAdmitted},
     node::Node,
 };
 
@@ -46,6 +50,9 @@ const FETCH_WAIT: Duration = Duration::from_millis(50);
 /// How long the server waits for an acknowledgement before it redelivers (a crashed
 /// leader's messages go to the next one after this).
 pub const ACK_WAIT: Duration = Duration::from_secs(30);
+/// The header carrying the recovered sender of an Ethereum transaction's message (its
+/// payload is the EIP-2718 envelope); messages without it are native signed transactions.
+pub const SENDER_HEADER: &str = "Weft-Sender";
 /// Delay before a message refused for capacity comes back.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 
@@ -100,6 +107,27 @@ pub async fn publish(
     headers.insert("Nats-Msg-Id", hash.to_string().as_str());
     let ack = js
         .publish_with_headers(subject.to_string(), headers, tx.to_bytes().into())
+        .await
+        .map_err(|e| anyhow::anyhow!("publish: {e}"))?
+        .await
+        .map_err(|e| anyhow::anyhow!("publish not acknowledged: {e}"))?;
+    Ok(ack.duplicate)
+}
+
+/// Publishes a standard Ethereum transaction (its EIP-2718 bytes) with the sender the
+/// admission node recovered; `true` if the stream had it already.
+pub async fn publish_evm(
+    js: &jetstream::Context,
+    subject: &str,
+    hash: &B256,
+    raw: &[u8],
+    sender: &Address,
+) -> anyhow::Result<bool> {
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("Nats-Msg-Id", hash.to_string().as_str());
+    headers.insert(SENDER_HEADER, sender.to_string().as_str());
+    let ack = js
+        .publish_with_headers(subject.to_string(), headers, raw.to_vec().into())
         .await
         .map_err(|e| anyhow::anyhow!("publish: {e}"))?
         .await
@@ -247,9 +275,20 @@ pub async fn run(
         };
         let mut txs = Vec::new();
         let mut ackers = Vec::new();
+        let mut evm = Vec::new();
         while let Some(message) = batch.next().await {
             let Ok(message) = message else { break };
             let (message, acker) = message.split();
+            if let Some(sender) = message.headers.as_ref().and_then(|h| h.get(SENDER_HEADER)) {
+                match sender.as_str().parse::<Address>() {
+                    Ok(sender) => evm.push((message.payload, sender, acker)),
+                    Err(_) => {
+                        warn!("an ingress message has a malformed sender: dropped");
+                        let _ = acker.ack_with(AckKind::Term).await;
+                    }
+                }
+                continue;
+            }
             match SignedTransaction::from_bytes(&message.payload) {
                 Ok(tx) => {
                     txs.push(tx);
@@ -261,15 +300,21 @@ pub async fn run(
                 }
             }
         }
-        if txs.is_empty() {
+        if txs.is_empty() && evm.is_empty() {
             continue;
         }
         if *stop.borrow() {
             // Stopping: the last block may be sealed already; the next leader takes them.
-            for acker in ackers {
+            for acker in ackers.into_iter().chain(evm.into_iter().map(|(_, _, a)| a)) {
                 let _ = acker.ack_with(AckKind::Nak(None)).await;
             }
             return Ok(());
+        }
+        for (raw, sender, acker) in evm {
+            admit_evm(&node, &raw, sender, acker).await;
+        }
+        if txs.is_empty() {
+            continue;
         }
         // Held before admission: the block holding a transaction can be committed before
         // admission returns, and its acknowledgement must find the message.
@@ -295,5 +340,33 @@ pub async fn run(
                 let _ = acker.ack_with(settle).await;
             }
         }
+    }
+}
+
+/// Admits one Ethereum transaction of the stream and settles its message as [`run`] does a
+/// native one's: held until its block is committed, acknowledged now if it is included
+/// already or refused for good, redelivered later if refused for capacity.
+async fn admit_evm(node: &Arc<Node>, raw: &[u8], sender: Address, acker: Acker) {
+    let hash = match weft_protocol::evm::EvmTransaction::parse(raw) {
+        Ok(parsed) => parsed.hash(),
+        Err(e) => {
+            warn!(error = %e, "an ingress message is not an Ethereum transaction: dropped");
+            let _ = acker.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    // Held before admission, as for native transactions.
+    node.ingress_acks.hold(hash, acker);
+    let settle = match admission::admit_trusted_evm(node, raw, sender).await {
+        Ok((_, EvmAdmitted::Queued | EvmAdmitted::Known)) => return,
+        Ok((_, EvmAdmitted::Included)) => AckKind::Ack,
+        Err(r) if r.is_unavailable() => AckKind::Nak(Some(RETRY_DELAY)),
+        Err(r) => {
+            warn!(code = r.code, reason = %r.message, "ingress transaction refused");
+            AckKind::Ack
+        }
+    };
+    if let Some(acker) = node.ingress_acks.take(&hash) {
+        let _ = acker.ack_with(settle).await;
     }
 }

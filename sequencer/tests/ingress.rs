@@ -240,3 +240,98 @@ async fn a_leader_whose_nats_is_down_keeps_serving_and_retries() {
     assert!(!running.builder_finished());
     running.stop().await.unwrap();
 }
+
+/// `eth_sendRawTransaction` through an admission node: the stateless checks and the recovery
+/// there, the envelope published with its sender; the leader executes it without recovering
+/// it again and acknowledges it after commit. A wrong chain is refused at the front with
+/// geth's text; a method that needs state is not served there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_node_takes_raw_ethereum_transactions() {
+    use common::rpc::{Rpc, number, signed_on};
+    use weft_protocol::{primitives::U256, testkit::evm::MAX_FEE};
+
+    let ingress = ingress_config();
+    let Ok((js, mut stream)) = open_stream(&ingress).await else {
+        eprintln!("no NATS with JetStream at {NATS}: skipping");
+        return;
+    };
+    let db = TestDatabase::sqlite();
+    let leader = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let front_dir = tempfile::tempdir().unwrap();
+    let front =
+        weft_sequencer::admission_node::start(&common::config(front_dir.path(), None), &ingress)
+            .await
+            .unwrap();
+    let front_rpc = Rpc::new(front.addr);
+    let leader_rpc = Rpc::new(leader.addr);
+    let chain = number(&front_rpc.ok("eth_chainId", serde_json::json!([])).await);
+    assert_eq!(
+        chain,
+        u128::from(leader.node.domain.chain_id()),
+        "the front answers the chain id"
+    );
+    let chain_id = leader.node.domain.chain_id();
+
+    // Two transfers of one sender, in nonce order, then one to a new address.
+    let to = weft_protocol::primitives::Address::repeat_byte(0x5d);
+    let mut hashes = Vec::new();
+    for nonce in 0..2 {
+        let raw = signed_on(
+            chain_id,
+            4,
+            nonce,
+            Some(to),
+            U256::from(1_000 + nonce),
+            Default::default(),
+            21_000,
+            MAX_FEE,
+        );
+        hashes.push(front_rpc.send(&raw).await);
+    }
+    for hash in &hashes {
+        let receipt = leader_rpc.receipt(hash, WAIT).await;
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+    let balance = leader_rpc
+        .ok("eth_getBalance", serde_json::json!([to, "latest"]))
+        .await;
+    assert_eq!(number(&balance), 2_001);
+
+    // Refused at the front: another chain (geth's words), and reads.
+    let other_chain = signed_on(
+        chain_id + 1,
+        4,
+        2,
+        Some(to),
+        U256::ZERO,
+        Default::default(),
+        21_000,
+        MAX_FEE,
+    );
+    let err = front_rpc
+        .call("eth_sendRawTransaction", serde_json::json!([other_chain]))
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid chain id for signer"),
+        "{err}"
+    );
+    let err = front_rpc
+        .call("eth_getBalance", serde_json::json!([to, "latest"]))
+        .await
+        .unwrap_err();
+    assert_eq!(err["code"], -32601, "{err}");
+
+    // Every message acknowledged after its block.
+    let deadline = Instant::now() + WAIT;
+    while stream.info().await.unwrap().state.messages > 0 {
+        assert!(Instant::now() < deadline, "messages left unacknowledged");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    front.stop().await.unwrap();
+    leader.stop().await.unwrap();
+    js.delete_stream(&ingress.stream).await.unwrap();
+}

@@ -354,7 +354,16 @@ async fn rebuild_from_l1_reproduces_contracts_and_their_storage() {
     ];
     let reader = me.create(txs.len() as u64 - 1);
     for (nonce, (to, input)) in txs.into_iter().enumerate() {
-        let raw = signed_on(chain_id, 0, nonce as u64, to, input, 3_000_000, MAX_FEE);
+        let raw = signed_on(
+            chain_id,
+            0,
+            nonce as u64,
+            to,
+            U256::ZERO,
+            input,
+            3_000_000,
+            MAX_FEE,
+        );
         let hash = rpc.send(&raw).await;
         let receipt = rpc.receipt(&hash, Duration::from_secs(20)).await;
         assert_eq!(receipt["status"], "0x1", "transaction {nonce}: {receipt}");

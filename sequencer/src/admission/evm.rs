@@ -54,6 +54,11 @@ pub fn geth_message(rejection: &Rejection) -> String {
 
 /// Step 1: the stateless checks.
 fn check_shape(node: &Node, raw: &[u8]) -> Result<ParsedEvm, Rejection> {
+    check_shape_for(node.domain.chain_id(), raw)
+}
+
+/// The stateless checks for chain `chain_id` (what an admission node runs too).
+pub(crate) fn check_shape_for(chain_id: u64, raw: &[u8]) -> Result<ParsedEvm, Rejection> {
     let refuse = |e: EvmTxError| {
         let code = match &e {
             EvmTxError::TooLarge(_) => "oversized_data",
@@ -65,7 +70,7 @@ fn check_shape(node: &Node, raw: &[u8]) -> Result<ParsedEvm, Rejection> {
         Rejection::new(code, e.to_string())
     };
     let parsed = EvmTransaction::parse(raw).map_err(refuse)?;
-    parsed.check_chain(node.domain.chain_id()).map_err(refuse)?;
+    parsed.check_chain(chain_id).map_err(refuse)?;
     let tx = parsed.envelope();
     let block_gas = weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT;
     if tx.gas_limit() > block_gas {
@@ -125,8 +130,47 @@ async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
     let tx = on_signature_pool(node, move || parsed.recover())
         .await
         .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
-    // Step 4: the sender's account, then the mempool.
-    let size = raw.len();
+    admit_recovered(node, tx, hash, raw.len()).await?;
+    Ok(hash)
+}
+
+/// Where a transaction from the ingress stream ended up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum EvmAdmitted {
+    /// Inserted now.
+    Queued,
+    /// It was in the mempool already.
+    Known,
+    /// It is in a committed block already.
+    Included,
+}
+
+/// Admits a raw Ethereum transaction whose sender an admission node recovered (the
+/// JetStream ingress, whose publishers the leader trusts): every check but the recovery.
+pub(crate) async fn admit_trusted(
+    node: &Arc<Node>,
+    raw: &[u8],
+    sender: weft_protocol::primitives::Address,
+) -> Result<(B256, EvmAdmitted), Rejection> {
+    let parsed = check_shape(node, raw)?;
+    let hash = parsed.hash();
+    if node.mempool.lock().get(&hash).is_some() {
+        return Ok((hash, EvmAdmitted::Known));
+    }
+    let outcome = admit_recovered(node, parsed.assume_sender(sender), hash, raw.len()).await;
+    if let Err(r) = &outcome {
+        node.metrics.reject(r.code);
+    }
+    Ok((hash, outcome?))
+}
+
+/// Step 4, for a recovered transaction: the sender's account, then the mempool.
+async fn admit_recovered(
+    node: &Arc<Node>,
+    tx: EvmTransaction,
+    hash: B256,
+    size: usize,
+) -> Result<EvmAdmitted, Rejection> {
     let pending = {
         let state = read_state(node);
         let account = state.account_by_address(&tx.sender());
@@ -166,12 +210,12 @@ async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
     if let Err(e) = pending {
         // Maybe this very transaction, already included.
         return match node.store.transaction(&hash).await {
-            Ok(Some(_)) => Ok(hash),
+            Ok(Some(_)) => Ok(EvmAdmitted::Included),
             _ => Err(mempool_rejection(e)),
         };
     }
     node.metrics.admitted.inc();
     node.ready.notify_one();
     node.announce_pending(hash);
-    Ok(hash)
+    Ok(EvmAdmitted::Queued)
 }

@@ -36,6 +36,9 @@ use crate::{
     node::Node,
 };
 
+pub(crate) use evm::{
+    EvmAdmitted, admit_trusted as admit_trusted_evm, check_shape_for as check_evm_shape,
+};
 pub use evm::{admit_raw, geth_message};
 pub use weft_api::Submission;
 

@@ -100,7 +100,7 @@ impl RpcError {
 pub(crate) struct Params(Vec<Value>);
 
 impl Params {
-    fn parse(params: Option<Value>) -> Result<Self, RpcError> {
+    pub(crate) fn parse(params: Option<Value>) -> Result<Self, RpcError> {
         match params {
             None | Some(Value::Null) => Ok(Self(Vec::new())),
             Some(Value::Array(values)) => Ok(Self(values)),
@@ -143,14 +143,14 @@ impl Params {
 }
 
 /// One parsed request: `None` id with `notification` set means no answer is due.
-struct Request {
-    id: Value,
-    notification: bool,
-    method: String,
-    params: Option<Value>,
+pub(crate) struct Request {
+    pub(crate) id: Value,
+    pub(crate) notification: bool,
+    pub(crate) method: String,
+    pub(crate) params: Option<Value>,
 }
 
-fn parse_request(value: Value) -> Result<Request, (Value, RpcError)> {
+pub(crate) fn parse_request(value: Value) -> Result<Request, (Value, RpcError)> {
     let Value::Object(mut object) = value else {
         return Err((
             Value::Null,
@@ -188,7 +188,7 @@ fn parse_request(value: Value) -> Result<Request, (Value, RpcError)> {
     })
 }
 
-fn response(id: &Value, result: Result<Value, RpcError>) -> Value {
+pub(crate) fn response(id: &Value, result: Result<Value, RpcError>) -> Value {
     match result {
         Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
         Err(e) => json!({ "jsonrpc": "2.0", "id": id, "error": e.to_json() }),
@@ -230,6 +230,17 @@ pub(crate) async fn answer_body(
     body: &[u8],
     connection: Option<&ws::Connection>,
 ) -> Option<Vec<u8>> {
+    answer_body_with(body, |request| answer(node, request, connection)).await
+}
+
+/// [`answer_body`] with `answer_one` answering each request value (`None` for a
+/// notification): the JSON-RPC framing (parse errors, batches and their bounds, the
+/// response-size bound) that the sequencer and admission nodes share.
+pub(crate) async fn answer_body_with<F, Fut>(body: &[u8], mut answer: F) -> Option<Vec<u8>>
+where
+    F: FnMut(Value) -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => {
@@ -238,7 +249,7 @@ pub(crate) async fn answer_body(
         }
     };
     let Value::Array(requests) = value else {
-        let answer = answer(node, value, connection).await?;
+        let answer = answer(value).await?;
         return Some(bounded(&answer, &mut 0));
     };
     if requests.is_empty() || requests.len() > MAX_BATCH {
@@ -256,7 +267,7 @@ pub(crate) async fn answer_body(
     let mut out = vec![b'['];
     let mut size = 0;
     for request in requests {
-        if let Some(a) = answer(node, request, connection).await {
+        if let Some(a) = answer(request).await {
             if out.len() > 1 {
                 out.push(b',');
             }

@@ -115,6 +115,7 @@ pub fn signed_on(
     from: u32,
     nonce: u64,
     to: Option<Address>,
+    value: U256,
     input: Bytes,
     gas_limit: u64,
     max_fee: u128,
@@ -131,7 +132,7 @@ pub fn signed_on(
             alloy::primitives::TxKind::Create,
             alloy::primitives::TxKind::Call,
         ),
-        value: U256::ZERO,
+        value,
         input,
         access_list: Default::default(),
     };
