@@ -138,6 +138,33 @@ pub async fn start_with_l1<C: l1::L1Client>(
     })
 }
 
+/// Starts a follower (`weft-sequencer follower`): the state rebuilt from the leader's
+/// database and kept current with it ([`node::follow_blocks`] in place of the builder), the
+/// API serving reads and refusing submissions (`not_leader`); no batcher, lease, ingress or
+/// L1 tasks, and nothing written.
+pub async fn start_follower(config: Config) -> anyhow::Result<Running> {
+    let (listen, limits) = (config.listen, config.api.server);
+    let node = Node::open_follower(config).await?;
+    let (stop, stopped) = watch::channel(false);
+    let server =
+        Server::start_with(listen, api::app(node.clone()), limits, stopped.clone()).await?;
+    let addr = server.addr();
+    let follow = tokio::spawn(node::follow_blocks(node.clone(), stopped.clone()));
+    let idle = || tokio::spawn(async { anyhow::Ok(()) });
+    info!(%addr, head = node.head().number, "follower listening");
+    Ok(Running {
+        addr,
+        node,
+        stop,
+        server,
+        builder: follow,
+        batcher: idle(),
+        l1: Vec::new(),
+        lease: idle(),
+        ingress: None,
+    })
+}
+
 impl Running {
     /// Stops accepting requests, seals what is ready, writes a snapshot and returns.
     pub async fn stop(self) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! `weft-sequencer`: parse the configuration, set up tracing, then run the node until SIGINT
-//! or SIGTERM, or run one of its commands (`rebuild`, `genesis-root`, `dev-keys`).
+//! or SIGTERM, or run one of its commands (`admission`, `follower`, `rebuild`, `genesis-root`,
+//! `dev-keys`).
 
 use weft_sequencer::{
     config::{Cli, Command, Config, GenesisConfig, Settings},
@@ -19,6 +20,11 @@ async fn main() -> anyhow::Result<()> {
                 anyhow::anyhow!("an admission node needs --nats-url (the leader's stream)")
             })?;
             let running = weft_sequencer::admission_node::start(&config, &ingress).await?;
+            weft_service::shutdown_signal().await;
+            running.stop().await
+        }
+        Some(Command::Follower) => {
+            let running = weft_sequencer::start_follower(config).await?;
             weft_service::shutdown_signal().await;
             running.stop().await
         }

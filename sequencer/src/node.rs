@@ -24,7 +24,13 @@ use weft_protocol::{
     transaction::VerifiedTransaction,
 };
 
-use crate::{config::Config, l1::L1Status, mempool::Mempool, metrics::Metrics, store::Store};
+use crate::{
+    config::Config,
+    l1::L1Status,
+    mempool::Mempool,
+    metrics::Metrics,
+    store::{SealedBlock, Store},
+};
 
 /// The latest stored block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +113,9 @@ pub struct Node {
     pub feed_slots: Arc<tokio::sync::Semaphore>,
     /// The leader lease this node holds (a leased node), or none (the only node).
     pub lease: Option<crate::lease::Lease>,
+    /// A follower ([`follow_blocks`]): serves the read routes from the leader's database and
+    /// refuses submissions (`not_leader`); it writes nothing.
+    pub follower: bool,
     /// Ingress messages (JetStream) to acknowledge once their blocks are committed.
     pub ingress_acks: crate::ingress::Acks,
 }
@@ -152,6 +161,21 @@ impl Node {
         lease: Option<crate::lease::Lease>,
         warm: Option<Warm>,
     ) -> anyhow::Result<Arc<Self>> {
+        Self::open_as(config, lease, warm, false).await
+    }
+
+    /// A follower of the leader's database: the state rebuilt from it, kept current by
+    /// [`follow_blocks`]; nothing is written.
+    pub async fn open_follower(config: Config) -> anyhow::Result<Arc<Self>> {
+        Self::open_as(config, None, None, true).await
+    }
+
+    async fn open_as(
+        config: Config,
+        lease: Option<crate::lease::Lease>,
+        warm: Option<Warm>,
+        follower: bool,
+    ) -> anyhow::Result<Arc<Self>> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("create data directory {}", config.data_dir.display()))?;
         let mut store = Store::connect(config.database_url.as_deref(), &config.data_dir)
@@ -160,7 +184,9 @@ impl Node {
         if let Some(lease) = &lease {
             store = store.fenced(lease.fence.clone());
         }
-        check_chain_params(&store, &config).await?;
+        if !follower {
+            check_chain_params(&store, &config).await?;
+        }
         let domain = config.domain();
         let executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
@@ -207,6 +233,7 @@ impl Node {
             feed: crate::feed::Feed::default(),
             feed_slots,
             lease,
+            follower,
             ingress_acks: crate::ingress::Acks::default(),
         }))
     }
@@ -268,6 +295,67 @@ pub async fn follow(config: &Config, store: &Store, warm: Option<Warm>) -> anyho
     // Nothing snapshots a standby's changes: dropped, not kept growing.
     state.take_changes();
     Ok(Warm { state, head })
+}
+
+/// How often a follower looks for new stored blocks.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
+/// A follower's task until `stop`: every [`FOLLOW_POLL`], replays the blocks the leader has
+/// stored since (each re-executed, its state root and receipts checked), then moves the
+/// head and tells the feed, as the leader's builder does after a commit.
+pub async fn follow_blocks(node: Arc<Node>, mut stop: watch::Receiver<bool>) -> anyhow::Result<()> {
+    let mut executor = Some(ParallelExecutor::new(node.config.executor_threads));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+        let Some((stored_head, _)) = node.store.head().await? else {
+            continue;
+        };
+        for number in node.head().number + 1..=stored_head.number {
+            let (header, hash) = node
+                .store
+                .header_by_number(number)
+                .await?
+                .with_context(|| format!("block {number} missing"))?;
+            let transactions = node.store.block_transactions(number).await?;
+            let account_count = node.store.block_account_count(number).await?;
+            let env = header.env(node.domain, node.config.dispute_window);
+            let (mut ex, shared) = (executor.take().expect("returned"), node.clone());
+            let block = SealedBlock {
+                header,
+                hash,
+                transactions,
+                account_count,
+            };
+            let (ex, block, replayed) = tokio::task::spawn_blocking(move || {
+                let mut state = shared.state.write();
+                let r = replay_block(
+                    &shared.domain,
+                    &mut ex,
+                    &mut state,
+                    &block.header,
+                    &env,
+                    &block.transactions,
+                );
+                // Nothing snapshots a follower's changes.
+                state.take_changes();
+                (ex, block, r)
+            })
+            .await
+            .context("replay task")?;
+            executor = Some(ex);
+            replayed.with_context(|| format!("follow block {number}"))?;
+            node.head.send_replace(Head {
+                number,
+                hash,
+                timestamp: block.header.timestamp,
+            });
+            node.metrics.block_height.set(number as i64);
+            node.feed.block(&block);
+        }
+    }
 }
 
 /// Admitted transaction hashes buffered for each `newPendingTransactions` subscriber.

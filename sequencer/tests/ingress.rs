@@ -151,6 +151,26 @@ async fn published_transactions_are_executed_once_and_acknowledged_after_commit(
     js.delete_stream(&ingress.stream).await.unwrap();
 }
 
+/// A leader on SQLite taking `ingress`, and an admission node publishing to it (its own
+/// listener, the same chain settings, no database).
+async fn leader_and_front(
+    ingress: &IngressConfig,
+) -> (
+    TestDatabase,
+    weft_sequencer::Running,
+    weft_sequencer::admission_node::RunningAdmission,
+    tempfile::TempDir,
+) {
+    let db = TestDatabase::sqlite();
+    let leader = weft_sequencer::start(config(&db, ingress)).await.unwrap();
+    let front_dir = tempfile::tempdir().unwrap();
+    let front =
+        weft_sequencer::admission_node::start(&common::config(front_dir.path(), None), ingress)
+            .await
+            .unwrap();
+    (db, leader, front, front_dir)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_admission_node_checks_publishes_and_the_leader_executes() {
     let ingress = ingress_config();
@@ -158,15 +178,8 @@ async fn an_admission_node_checks_publishes_and_the_leader_executes() {
         eprintln!("no NATS with JetStream at {NATS}: skipping");
         return;
     };
-    let db = TestDatabase::sqlite();
-    let leader = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let (_db, leader, front, _front_dir) = leader_and_front(&ingress).await;
     let domain = leader.node.domain;
-    // The admission node: its own listener, the same chain settings, no database.
-    let front_dir = tempfile::tempdir().unwrap();
-    let front_config = common::config(front_dir.path(), None);
-    let front = weft_sequencer::admission_node::start(&front_config, &ingress)
-        .await
-        .unwrap();
     let front_client = Client::new(front.addr);
 
     // One at a time and as a batch, through the admission node.
@@ -255,13 +268,7 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
         eprintln!("no NATS with JetStream at {NATS}: skipping");
         return;
     };
-    let db = TestDatabase::sqlite();
-    let leader = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
-    let front_dir = tempfile::tempdir().unwrap();
-    let front =
-        weft_sequencer::admission_node::start(&common::config(front_dir.path(), None), &ingress)
-            .await
-            .unwrap();
+    let (_db, leader, front, _front_dir) = leader_and_front(&ingress).await;
     let front_rpc = Rpc::new(front.addr);
     let leader_rpc = Rpc::new(leader.addr);
     let chain = number(&front_rpc.ok("eth_chainId", serde_json::json!([])).await);

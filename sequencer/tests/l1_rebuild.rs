@@ -112,18 +112,7 @@ async fn rebuild_from_l1_reproduces_every_committed_block() {
     let original = node.running().node.clone();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut fresh = config(dir.path(), None);
-    fresh.rollup_address = node.config.rollup_address;
-    fresh.l1 = Some(L1Config {
-        from_block: node.dev.deploy_block,
-        ..L1Config::new(node.dev.endpoint())
-    });
-    let l1 = AlloyL1::new(
-        &node.dev.endpoint(),
-        fresh.rollup_address,
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let (mut fresh, l1) = rebuild_setup(&node, dir.path());
     let report = rebuild(&fresh, &l1).await.unwrap();
     assert_eq!(report.batches, batches);
     assert_eq!(report.queue_entries, 1);
@@ -136,24 +125,53 @@ async fn rebuild_from_l1_reproduces_every_committed_block() {
     // The node starts from the rebuilt directory, with the sequencer's very blocks.
     fresh.l1 = None;
     let rebuilt = weft_sequencer::start(fresh).await.unwrap();
-    for n in 1..=report.blocks {
-        let (a, b) = (
-            original.store.header_by_number(n).await.unwrap().unwrap(),
-            rebuilt
-                .node
-                .store
-                .header_by_number(n)
-                .await
-                .unwrap()
-                .unwrap(),
+    assert_same_blocks(&original, &rebuilt.node, report.blocks).await;
+    let b = rebuilt.node.store.batch(batches).await.unwrap().unwrap();
+    assert_eq!(b.commitment, committed.commitment);
+    assert!(b.status >= BatchStatus::Committed && b.commit_l1_tx.is_some());
+    assert_eq!(rebuilt.node.state.read().state_root(), report.state_root);
+    rebuilt.stop().await.unwrap();
+}
+
+/// A fresh configuration in `dir` that rebuilds from `node`'s L1, and the L1 client.
+fn rebuild_setup(
+    node: &L1Node,
+    dir: &std::path::Path,
+) -> (weft_sequencer::config::Config, AlloyL1) {
+    let mut fresh = config(dir, None);
+    fresh.rollup_address = node.config.rollup_address;
+    fresh.l1 = Some(L1Config {
+        from_block: node.dev.deploy_block,
+        ..L1Config::new(node.dev.endpoint())
+    });
+    let l1 = AlloyL1::new(
+        &node.dev.endpoint(),
+        fresh.rollup_address,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    (fresh, l1)
+}
+
+/// Blocks `1..=to` of the rebuilt node are the original's: headers, transactions and
+/// receipts (signatures are not on L1: rebuilt transactions have none apart).
+async fn assert_same_blocks(
+    original: &weft_sequencer::node::Node,
+    rebuilt: &weft_sequencer::node::Node,
+    to: u64,
+) {
+    for n in 1..=to {
+        assert_eq!(
+            original.store.header_by_number(n).await.unwrap(),
+            rebuilt.store.header_by_number(n).await.unwrap(),
+            "block {n}"
         );
-        assert_eq!(a, b, "block {n}");
-        let (ta, tb) = (
+        let (x, y) = (
             original.store.block_transactions(n).await.unwrap(),
-            rebuilt.node.store.block_transactions(n).await.unwrap(),
+            rebuilt.store.block_transactions(n).await.unwrap(),
         );
-        assert_eq!(ta.len(), tb.len());
-        for (x, y) in ta.iter().zip(&tb) {
+        assert_eq!(x.len(), y.len(), "block {n}");
+        for (x, y) in x.iter().zip(&y) {
             assert_eq!(
                 (x.hash, &x.transaction, &x.receipt),
                 (y.hash, &y.transaction, &y.receipt)
@@ -161,11 +179,6 @@ async fn rebuild_from_l1_reproduces_every_committed_block() {
             assert!(y.signature.is_none(), "signatures are not on L1");
         }
     }
-    let b = rebuilt.node.store.batch(batches).await.unwrap().unwrap();
-    assert_eq!(b.commitment, committed.commitment);
-    assert!(b.status >= BatchStatus::Committed && b.commit_l1_tx.is_some());
-    assert_eq!(rebuilt.node.state.read().state_root(), report.state_root);
-    rebuilt.stop().await.unwrap();
 }
 
 /// A node posting batches of at most 2 blocks, and alice with 1 ETH deposited from L1.
@@ -372,42 +385,13 @@ async fn rebuild_from_l1_reproduces_contracts_and_their_storage() {
     let original = node.running().node.clone();
 
     let dir = tempfile::tempdir().unwrap();
-    let mut fresh = config(dir.path(), None);
-    fresh.rollup_address = node.config.rollup_address;
-    fresh.l1 = Some(L1Config {
-        from_block: node.dev.deploy_block,
-        ..L1Config::new(node.dev.endpoint())
-    });
-    let l1 = AlloyL1::new(
-        &node.dev.endpoint(),
-        fresh.rollup_address,
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let (mut fresh, l1) = rebuild_setup(&node, dir.path());
     let report = rebuild(&fresh, &l1).await.unwrap();
     let committed = original.store.batch(batches).await.unwrap().unwrap();
     assert_eq!(report.state_root, committed.commitment.new_state_root);
     fresh.l1 = None;
     let rebuilt = weft_sequencer::start(fresh).await.unwrap();
-    for n in 1..=report.blocks {
-        assert_eq!(
-            original.store.header_by_number(n).await.unwrap(),
-            rebuilt.node.store.header_by_number(n).await.unwrap(),
-            "block {n}"
-        );
-        let (x, y) = (
-            original.store.block_transactions(n).await.unwrap(),
-            rebuilt.node.store.block_transactions(n).await.unwrap(),
-        );
-        let strip = |t: &weft_sequencer::store::StoredTransaction| {
-            (t.hash, t.transaction.clone(), t.receipt.clone())
-        };
-        assert_eq!(
-            x.iter().map(strip).collect::<Vec<_>>(),
-            y.iter().map(strip).collect::<Vec<_>>(),
-            "block {n}"
-        );
-    }
+    assert_same_blocks(&original, &rebuilt.node, report.blocks).await;
     // Code and storage, as a client reads them from each node.
     let again = Rpc::new(rebuilt.addr);
     for (contract, slots) in [(a, 6), (b, 6), (pair, 8), (reader, 1)] {

@@ -134,3 +134,83 @@ async fn a_standby_takes_over_a_lapsed_lease_and_the_deposed_leader_cannot_write
     store.close().await;
     db.drop_database().await;
 }
+
+/// A follower of the leader's database serves the read routes from the blocks the leader
+/// stores (each replayed and checked) and refuses submissions with `not_leader`, REST and
+/// JSON-RPC alike; its feed tells of the blocks it follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_serves_reads_and_refuses_submissions() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let leader = weft_sequencer::start(config(&db, "leader")).await.unwrap();
+    let domain = leader.node.domain;
+    let leader_client = Client::new(leader.addr);
+    let first = submit(&leader_client, &transfer(&domain, 0, 1, 5, 0)).await;
+
+    let mut follower_config = config(&db, "follower");
+    follower_config.lease = None;
+    let follower = weft_sequencer::start_follower(follower_config)
+        .await
+        .unwrap();
+    let client = Client::new(follower.addr);
+    assert_eq!(follower.node.head().number, first, "caught up at start");
+
+    // A block sealed after the follower started reaches it, its state and its feed.
+    let mut feed = follower.node.feed.subscribe();
+    let tx = transfer(&domain, 0, 1, 7, 1);
+    let second = submit(&leader_client, &tx).await;
+    let hash = tx.transaction.hash(&domain);
+    let seen = client.wait_executed(&hash, WAIT).await;
+    assert_eq!(seen["blockNumber"], second, "{seen}");
+    let receiver = weft_sequencer::config::GenesisConfig::dev_key(1).address();
+    let deadline = Instant::now() + WAIT;
+    while client.balance(&receiver).await != leader_client.balance(&receiver).await {
+        assert!(Instant::now() < deadline, "the follower's state lags");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(follower.node.head().number, second);
+    let event = tokio::time::timeout(WAIT, feed.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    match &*event {
+        weft_sequencer::feed::Event::Block(b) => assert_eq!(b.number, second),
+        other => panic!("a block event, not {other:?}"),
+    }
+    let (_, ours) = client.get("/v1/blocks/latest").await;
+    let (_, theirs) = leader_client.get("/v1/blocks/latest").await;
+    assert_eq!(ours, theirs);
+
+    // Submissions are the leader's.
+    let (status, v) = client.submit(&transfer(&domain, 2, 3, 5, 0)).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (503, Some("not_leader")),
+        "{v}"
+    );
+    let raw = common::rpc::signed(
+        4,
+        0,
+        Some(receiver),
+        weft_protocol::primitives::U256::from(1),
+        Default::default(),
+        21_000,
+        weft_protocol::testkit::evm::MAX_FEE,
+    );
+    let err = common::rpc::Rpc::new(follower.addr)
+        .call("eth_sendRawTransaction", serde_json::json!([raw]))
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("follows the leader"),
+        "{err}"
+    );
+
+    follower.stop().await.unwrap();
+    leader.stop().await.unwrap();
+    db.drop_database().await;
+}

@@ -14,7 +14,10 @@ use std::{
     time::Duration,
 };
 
-use alloy::{primitives::U256, providers::Provider};
+use alloy::{
+    primitives::{Address, U256},
+    providers::Provider,
+};
 use serde_json::Value;
 use weft_api::BatchStatus;
 use weft_protocol::genesis::dev_key;
@@ -131,6 +134,31 @@ fn write_secret(dir: &Path, name: &str, key: &alloy::primitives::B256) -> PathBu
     let path = dir.join(name);
     std::fs::write(&path, format!("{key}\n")).unwrap();
     path
+}
+
+/// Once everything is finalized, saves the node's answer to `proof_path` in `file`, stops the
+/// sequencer and freezes the Rollup contract: `who`'s forced withdrawal is never served.
+async fn freeze_after_saving(stack: &mut Stack, proof_path: &str, file: &Path, who: Address) {
+    let last = stack.wait_all_committed(Duration::from_secs(20)).await;
+    stack.wait_batch_status(last, BatchStatus::Finalized).await;
+    let (status, proof) = stack.get(proof_path).await;
+    assert_eq!(status, 200, "{proof}");
+    std::fs::write(file, proof.to_string()).unwrap();
+    stack.sequencer_mut().stop().await;
+    let dev = stack.l1();
+    let forced = mined(dev.rollup.forceWithdraw(0).from(who)).await;
+    let entry = forced
+        .decoded_log::<weft_l1::Rollup::QueueEntry>()
+        .unwrap()
+        .data;
+    dev.increase_time(dev.config.forced_withdrawal_deadline + 1)
+        .await;
+    mined(
+        dev.rollup
+            .activateExodus(entry.queueIndex)
+            .from(dev.accounts[4]),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -385,25 +413,16 @@ async fn exodus_takes_the_finalized_balance_out_when_the_sequencer_is_gone() {
     );
 
     weft.ok("dave", &["deposit", "1"]).await;
-    let last = stack.wait_all_committed(Duration::from_secs(20)).await;
-    stack.wait_batch_status(last, BatchStatus::Finalized).await;
-    // The proof, saved while the sequencer serves it.
-    let (_, proof) = stack.get(&format!("/v1/accounts/{dave}/proof")).await;
+    // The proof, saved while the sequencer serves it; then exodus.
     let proof_file = dir.path().join("proof.json");
-    std::fs::write(&proof_file, proof.to_string()).unwrap();
-
-    // The sequencer goes away; dave's forced withdrawal is never served; exodus opens.
-    stack.sequencer_mut().stop().await;
+    freeze_after_saving(
+        &mut stack,
+        &format!("/v1/accounts/{dave}/proof"),
+        &proof_file,
+        dave,
+    )
+    .await;
     let dev = stack.l1();
-    let forced = mined(dev.rollup.forceWithdraw(0).from(dave)).await;
-    let entry = forced
-        .decoded_log::<weft_l1::Rollup::QueueEntry>()
-        .unwrap()
-        .data;
-    dev.increase_time(dev.config.forced_withdrawal_deadline + 1)
-        .await;
-    let relayer = dev.accounts[4];
-    mined(dev.rollup.activateExodus(entry.queueIndex).from(relayer)).await;
 
     let before = dev.provider.get_balance(dave).await.unwrap();
     let out = weft
@@ -471,28 +490,16 @@ async fn channel_exit_takes_a_channel_out_on_l1_when_frozen() {
     let id = opened["id"].as_str().unwrap().to_string();
     let balance = amount(&opened["balance"]);
     assert_eq!(balance, ETHER / 2, "{opened}");
-    let last = stack.wait_all_committed(Duration::from_secs(20)).await;
-    stack.wait_batch_status(last, BatchStatus::Finalized).await;
-    let (_, proof) = stack.get(&format!("/v1/channels/{id}/proof")).await;
     let proof_file = dir.path().join("channel.json");
-    std::fs::write(&proof_file, proof.to_string()).unwrap();
-
-    // The sequencer goes away; a forced withdrawal is never served; exodus opens.
-    stack.sequencer_mut().stop().await;
-    let dev = stack.l1();
-    let forced = mined(dev.rollup.forceWithdraw(0).from(erin)).await;
-    let entry = forced
-        .decoded_log::<weft_l1::Rollup::QueueEntry>()
-        .unwrap()
-        .data;
-    let window = dev.config.forced_withdrawal_deadline;
-    dev.increase_time(window + 1).await;
-    mined(
-        dev.rollup
-            .activateExodus(entry.queueIndex)
-            .from(dev.accounts[4]),
+    freeze_after_saving(
+        &mut stack,
+        &format!("/v1/channels/{id}/proof"),
+        &proof_file,
+        erin,
     )
     .await;
+    let dev = stack.l1();
+    let window = dev.config.forced_withdrawal_deadline;
 
     let args = [
         "channel",

@@ -121,6 +121,9 @@ pub async fn admit_raw(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> 
 }
 
 async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
+    if node.follower {
+        return Err(Rejection::not_leader());
+    }
     let parsed = check_shape(node, raw)?;
     let hash = parsed.hash();
     if node.mempool.lock().get(&hash).is_some() {

@@ -126,7 +126,16 @@ impl Rejection {
 
     /// Whether it is the node's condition (full) rather than the transaction's fault.
     pub fn is_unavailable(&self) -> bool {
-        self.code == "mempool_full"
+        matches!(self.code, "mempool_full" | "not_leader")
+    }
+
+    /// A follower's answer to a submission.
+    pub(crate) fn not_leader() -> Self {
+        Self::new(
+            "not_leader",
+            "this node follows the leader and takes no transactions: submit to the sequencer \
+             or an admission node",
+        )
     }
 }
 
@@ -313,6 +322,12 @@ fn copy_outcome(first: &Outcome, copy: LaterCopy) -> Outcome {
 
 /// Admits a batch of submissions; one outcome per submission, in order.
 pub async fn admit(node: &Arc<Node>, subs: Vec<impl Into<Incoming>>) -> Vec<Outcome> {
+    if node.follower {
+        return subs
+            .into_iter()
+            .map(|_| Err(Rejection::not_leader()))
+            .collect();
+    }
     admit_with(node, subs, Signatures::Recover).await
 }
 

@@ -36,6 +36,10 @@ pub enum Command {
     /// them and their signatures, publishes them to the JetStream stream of --nats-url for
     /// the leader; stateless, any number side by side.
     Admission,
+    /// Runs a follower of the leader's database (--database-url, PostgreSQL): serves the
+    /// read routes (REST, JSON-RPC, feed, explorer) from the blocks the leader stores, each
+    /// replayed and checked; refuses submissions; writes nothing. Any number side by side.
+    Follower,
 }
 
 /// Every setting, declared once: a flag with its environment variable (clap) and a key of
