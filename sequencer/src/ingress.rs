@@ -103,15 +103,7 @@ pub async fn publish(
     hash: &B256,
     tx: &SignedTransaction,
 ) -> anyhow::Result<bool> {
-    let mut headers = async_nats::HeaderMap::new();
-    headers.insert("Nats-Msg-Id", hash.to_string().as_str());
-    let ack = js
-        .publish_with_headers(subject.to_string(), headers, tx.to_bytes().into())
-        .await
-        .map_err(|e| anyhow::anyhow!("publish: {e}"))?
-        .await
-        .map_err(|e| anyhow::anyhow!("publish not acknowledged: {e}"))?;
-    Ok(ack.duplicate)
+    publish_with(js, subject, hash, None, tx.to_bytes()).await
 }
 
 /// Publishes a standard Ethereum transaction (its EIP-2718 bytes) with the sender the
@@ -123,11 +115,25 @@ pub async fn publish_evm(
     raw: &[u8],
     sender: &Address,
 ) -> anyhow::Result<bool> {
+    publish_with(js, subject, hash, Some(sender), raw.to_vec()).await
+}
+
+/// Publishes `payload` under the message id `hash` (and the sender header of an Ethereum
+/// transaction) and waits for the stream to store it; `true` if it had it already.
+async fn publish_with(
+    js: &jetstream::Context,
+    subject: &str,
+    hash: &B256,
+    sender: Option<&Address>,
+    payload: Vec<u8>,
+) -> anyhow::Result<bool> {
     let mut headers = async_nats::HeaderMap::new();
     headers.insert("Nats-Msg-Id", hash.to_string().as_str());
-    headers.insert(SENDER_HEADER, sender.to_string().as_str());
+    if let Some(sender) = sender {
+        headers.insert(SENDER_HEADER, sender.to_string().as_str());
+    }
     let ack = js
-        .publish_with_headers(subject.to_string(), headers, raw.to_vec().into())
+        .publish_with_headers(subject.to_string(), headers, payload.into())
         .await
         .map_err(|e| anyhow::anyhow!("publish: {e}"))?
         .await
