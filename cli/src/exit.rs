@@ -14,22 +14,14 @@
 use std::{collections::HashMap, path::Path};
 
 use alloy::{
-    eips::BlockNumberOrTag,
-    primitives::{Address, B256},
-    providers::{DynProvider, Provider},
+    primitives::{B256, Bytes},
+    providers::DynProvider,
 };
 use serde_json::{Value, json};
 use weft_api::ChannelProofView;
 use weft_l1::{
     Rollup,
-    exodus::{
-        channel_state, exodus_channel_register_call, exodus_channel_start_call, exodus_roots_call,
-    },
-};
-use weft_protocol::{
-    channel::{ChannelState, ChannelStatus, LockDirection},
-    eip712::Eip712,
-    primitives::Bytes,
+    channel_exit::{self, ExitError, ExitInput, ExitStatus, Side},
 };
 use weft_wallet::{WalletState, WalletStore};
 
@@ -39,10 +31,8 @@ use crate::{
     error::{CliError, CliResult, exit},
     money::Tokens,
     output::Reply,
-    rollup::{mined, read_json, require_finalized_root, require_frozen},
+    rollup::{read_json, require_finalized_root, require_frozen},
 };
-
-type RollupL1 = Rollup::RollupInstance<DynProvider>;
 
 /// `weft channel exit [--channel ID] [--proof-file F]`.
 pub(crate) async fn exit(
@@ -119,164 +109,75 @@ async fn fetch(ctx: &Ctx, id: &B256) -> CliResult<ChannelProofView> {
     })
 }
 
-/// Every step of one channel's exit that is due now; its JSON and a line of text.
+/// Every step of one channel's exit that is due now ([`channel_exit::drive`]); its JSON
+/// and a line of text.
 async fn exit_one(
-    rollup: &RollupL1,
+    rollup: &Rollup::RollupInstance<DynProvider>,
     view: &ChannelProofView,
     history: &[WalletState],
     secrets: &HashMap<B256, B256>,
 ) -> CliResult<(Value, String)> {
     let id = view.channel.record.id;
-    let mut sent: Vec<(&str, B256)> = Vec::new();
-    if !rollup.exodusRootsProven().call().await? {
-        let call = exodus_roots_call(&view.wallet);
-        sent.push(("proveRoots", send(rollup, &call).await?));
-    }
-    let mut exit = rollup.channelExits(id).call().await?;
-    if exit.wallet == Address::ZERO {
-        if view.channel.record.total == 0 {
-            let line = format!("{id}: nothing to take out (closed before the freeze)\n");
-            return Ok((json!({"id": id, "status": "closed"}), line));
-        }
-        let call = exodus_channel_start_call(&view.channel, &view.wallet, &view.hub);
-        sent.push(("start", send(rollup, &call).await?));
-        exit = rollup.channelExits(id).call().await?;
-    }
-    let now = l1_time(rollup).await?;
-    if !exit.concluded && now <= exit.deadline {
-        // The newest state both signed, if it is newer than the registered one.
-        let newest = history
-            .iter()
-            .rev()
-            .find_map(|w| Some((&w.state, w.wallet_signature?, w.hub_signature?)));
-        if let Some((state, wallet_sig, hub_sig)) = newest
-            && (!exit.registered || state.version > exit.version)
-        {
-            let call = exodus_channel_register_call(
-                state,
-                Bytes::copy_from_slice(&wallet_sig.to_bytes()),
-                Bytes::copy_from_slice(&hub_sig.to_bytes()),
-            );
-            sent.push(("register", send(rollup, &call).await?));
-            exit = rollup.channelExits(id).call().await?;
-        }
-        // Locks that pay the wallet when their secret is out.
-        if let Some(registered) = registered_state(view, history, exit.stateHash) {
-            for lock in &registered.locks {
-                if lock.direction != LockDirection::HubToWallet
-                    || rollup.revealedOnL1(lock.hashlock).call().await?
-                {
-                    continue;
-                }
-                if let Some(secret) = secrets.get(&lock.hashlock) {
-                    let call = rollup.exodusRevealSecret(*secret);
-                    sent.push(("revealSecret", tx_hash(call.send().await?).await?));
-                }
-            }
-        }
-        let line = format!(
-            "{id}: {}; the dispute on L1 ends at {} (L1 time; now {now}): run `weft channel exit` again after it\n",
-            if exit.registered {
-                format!("version {} registered", exit.version)
-            } else {
-                "no state registered (each side gets back what it put in)".into()
-            },
-            exit.deadline,
-        );
-        let json = json!({"id": id, "status": "disputed", "deadline": exit.deadline,
-            "version": exit.registered.then_some(exit.version), "l1Txs": txs_json(&sent)});
-        return Ok((json, line));
-    }
-    if !exit.concluded {
-        let state = if exit.registered {
-            registered_state(view, history, exit.stateHash)
-                .cloned()
-                .ok_or_else(|| {
-                    CliError::new(
-                        "unknown_state",
-                        format!(
-                            "the state registered for {id} (version {}) is not in this wallet's history",
-                            exit.version
-                        ),
-                        exit::REFUSED,
-                    )
-                })?
-        } else {
-            placeholder(id)
-        };
-        let call = rollup.exodusChannelConclude(id, channel_state(&state));
-        sent.push(("conclude", tx_hash(call.send().await?).await?));
-        exit = rollup.channelExits(id).call().await?;
-    }
-    let mut line = format!("{id}: concluded");
-    if exit.toWallet > 0 {
-        let call = rollup.exodusChannelWithdraw(id, false);
-        sent.push(("withdraw", tx_hash(call.send().await?).await?));
-        line.push_str(&format!(
-            "; took out {} to {}",
-            Tokens(exit.toWallet),
-            exit.wallet
-        ));
-    } else {
-        line.push_str("; nothing (left) for the wallet");
-    }
-    let json = json!({"id": id, "status": "concluded", "amount": exit.toWallet.to_string(),
-        "token": exit.token, "l1Txs": txs_json(&sent)});
-    Ok((json, line + "\n"))
-}
-
-/// The state whose EIP-712 hash was registered: from the wallet's history, or the state the
-/// record carried over from an L2 dispute.
-fn registered_state<'a>(
-    view: &'a ChannelProofView,
-    history: &'a [WalletState],
-    hash: B256,
-) -> Option<&'a ChannelState> {
-    let from_l2 = match &view.channel.record.status {
-        ChannelStatus::Disputed { state, .. } => Some(state),
-        _ => None,
+    // The newest state both signed.
+    let newest = history.iter().rev().find_map(|w| {
+        Some((
+            &w.state,
+            Bytes::copy_from_slice(&w.wallet_signature?.to_bytes()),
+            Bytes::copy_from_slice(&w.hub_signature?.to_bytes()),
+        ))
+    });
+    let states: Vec<_> = history.iter().map(|w| w.state.clone()).collect();
+    let input = ExitInput {
+        channel: &view.channel,
+        wallet: &view.wallet,
+        hub: &view.hub,
+        newest,
+        history: &states,
+        secrets,
+        side: Side::Wallet,
     };
-    history
+    let report = channel_exit::drive(rollup, input)
+        .await
+        .map_err(|e| match e {
+            ExitError::UnknownState(_) => {
+                CliError::new("unknown_state", e.to_string(), exit::REFUSED)
+            }
+            ExitError::Reverted(_) => CliError::new("l1_reverted", e.to_string(), exit::REFUSED),
+            ExitError::L1(_) => CliError::other(e.to_string()),
+        })?;
+    let txs: Value = report
+        .l1_txs
         .iter()
-        .map(|w| &w.state)
-        .chain(from_l2)
-        .find(|s| s.struct_hash() == hash)
-}
-
-/// A conclusion of an exit without a registered state ignores its state argument.
-fn placeholder(id: B256) -> ChannelState {
-    ChannelState {
-        channel_id: id,
-        version: 0,
-        balance_wallet: 0,
-        balance_hub: 0,
-        locks: Vec::new(),
-        is_final: false,
-    }
-}
-
-async fn send<C: alloy::sol_types::SolCall>(rollup: &RollupL1, call: &C) -> CliResult<B256> {
-    tx_hash(rollup.call_builder(call).send().await?).await
-}
-
-async fn tx_hash(
-    pending: alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
-) -> CliResult<B256> {
-    Ok(mined(pending.get_receipt().await?)?.transaction_hash)
-}
-
-/// The latest L1 block's timestamp: what the contract compares deadlines with.
-async fn l1_time(rollup: &RollupL1) -> CliResult<u64> {
-    let block = rollup
-        .provider()
-        .get_block_by_number(BlockNumberOrTag::Latest)
-        .await?
-        .ok_or_else(|| CliError::other("L1 has no latest block"))?;
-    Ok(block.header.timestamp)
-}
-
-fn txs_json(sent: &[(&str, B256)]) -> Value {
-    sent.iter()
-        .map(|(what, tx)| json!({"step": what, "l1Tx": tx}))
-        .collect()
+        .map(|(step, tx)| json!({"step": step, "l1Tx": tx}))
+        .collect();
+    Ok(match report.status {
+        ExitStatus::Closed => (
+            json!({"id": id, "status": "closed", "l1Txs": txs}),
+            format!("{id}: nothing to take out (closed before the freeze)\n"),
+        ),
+        ExitStatus::Disputed { deadline, version } => (
+            json!({"id": id, "status": "disputed", "deadline": deadline, "version": version,
+                "l1Txs": txs}),
+            format!(
+                "{id}: {}; the dispute on L1 ends at {deadline} (L1 time): run `weft channel exit` again after it\n",
+                match version {
+                    Some(v) => format!("version {v} registered"),
+                    None => "no state registered (each side gets back what it put in)".into(),
+                },
+            ),
+        ),
+        ExitStatus::Concluded { amount, token } => (
+            json!({"id": id, "status": "concluded", "amount": amount.to_string(), "token": token,
+                "l1Txs": txs}),
+            if amount > 0 {
+                format!(
+                    "{id}: concluded; took out {} to {}\n",
+                    Tokens(amount),
+                    view.wallet.account.address
+                )
+            } else {
+                format!("{id}: concluded; nothing (left) for the wallet\n")
+            },
+        ),
+    })
 }

@@ -22,7 +22,8 @@
 //!   `deploy/contracts/out` (rebuilt and checked by `make contracts`).
 //! - [`queue`]: queue entry hashes and the queue hash chain.
 //! - [`commitment`]: the batch commitment hash, the attestation digest, the attestation.
-//! - [`exodus`]: the arguments of `exodusWithdraw` from a protocol account proof.
+//! - [`exodus`]: the arguments of the exodus calls from the protocol's proofs;
+//!   [`channel_exit`]: one participant's side of a channel's exit, step by step.
 //! - `client.rs`: [`L1Client`], the L1 operations the sequencer and the prover need, its
 //!   types, and [`AlloyL1`], its JSON-RPC implementation; `error.rs`: [`L1Error`] and its
 //!   policy (revert, transient).
@@ -32,6 +33,7 @@
 #![warn(missing_docs)]
 
 pub mod bindings;
+pub mod channel_exit;
 mod client;
 pub mod commitment;
 pub mod deploy;
