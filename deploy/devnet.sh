@@ -179,8 +179,16 @@ wait_port "${prover_listen##*:}" prover "$prover_pid"
 read -r hub_index hub_address hub_key < <("$bin/weft-sequencer" dev-keys --dev-accounts "$dev_accounts" | tail -n 1) \
   || die "the hub needs an L2 dev account (WEFT_DEV_ACCOUNTS is 0)"
 log "starting the channel hub on http://$hub_listen (L2 dev account $hub_index, $hub_address)"
+# The hub runs its side of channel exits if the Rollup contract freezes; its key pays the L1
+# gas, so its L1 address gets 100 ETH on anvil.
+node -e 'fetch(process.argv[1], { method: "POST", headers: { "content-type": "application/json" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "anvil_setBalance",
+    params: [process.argv[2], "0x56bc75e2d63100000"] }) })
+  .then((r) => r.json()).then((j) => { if (j.error) { console.error(j.error.message); process.exit(1); } })' \
+  "$l1_rpc" "$hub_address" || die "could not fund the hub's L1 address"
 "$bin/weft-channel-hub" --key-file "$(key_file hub "$hub_key")" --listen "$hub_listen" --data-dir "$data/hub" \
-  --sequencer-url "$l2_url" --fee "$min_fee" >"$data/hub.log" 2>&1 &
+  --sequencer-url "$l2_url" --fee "$min_fee" --l1-rpc "$l1_rpc" --rollup-address "$rollup" \
+  >"$data/hub.log" 2>&1 &
 hub_pid=$!
 pids+=("$hub_pid")
 wait_port "${hub_listen##*:}" hub "$hub_pid"

@@ -94,6 +94,19 @@ pub struct Config {
     /// Bearer token of the operator's routes (`/v1/admin/...`); `None`: they refuse
     /// every request.
     pub admin_token: Option<AdminToken>,
+    /// The L1 whose Rollup contract the hub watches for an exodus (its side of every
+    /// channel's exit, [`crate::exodus`]); `None`: not watched.
+    pub exodus: Option<ExodusConfig>,
+}
+
+/// Where the hub watches for an exodus: the L1 node and the Rollup contract. The hub's key
+/// signs its L1 transactions, so its address needs ETH on L1 for gas.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExodusConfig {
+    /// L1 JSON-RPC URL.
+    pub l1_rpc: String,
+    /// The Rollup contract.
+    pub rollup: weft_protocol::primitives::Address,
 }
 
 /// The operator's bearer token: a secret, so never printed.
@@ -170,6 +183,7 @@ impl Default for Config {
             auth_window: DEFAULT_AUTH_WINDOW,
             max_payments_in_flight: DEFAULT_MAX_PAYMENTS_IN_FLIGHT,
             admin_token: None,
+            exodus: None,
         }
     }
 }
@@ -246,6 +260,13 @@ pub struct Settings {
     /// WEFT_HUB_ADMIN_TOKEN. Without either, the admin routes refuse every request.
     #[arg(long, env = "WEFT_HUB_ADMIN_TOKEN_FILE")]
     pub admin_token_file: Option<PathBuf>,
+    /// L1 JSON-RPC URL: with --rollup-address, the hub runs its side of each channel's exit
+    /// if the Rollup contract freezes (its address needs ETH on L1 for gas).
+    #[arg(long, env = "WEFT_L1_RPC")]
+    pub l1_rpc: Option<String>,
+    /// The Rollup contract on L1 (with --l1-rpc).
+    #[arg(long, env = "WEFT_ROLLUP_ADDRESS")]
+    pub rollup_address: Option<weft_protocol::primitives::Address>,
 }
 
 /// Name of the environment variable that may hold the hub's key (0x-hex).
@@ -292,6 +313,15 @@ impl Config {
             settle_idle: s.settle_idle_ms.map_or(d.settle_idle, ms),
             max_payments_in_flight: s.max_payments_in_flight.unwrap_or(d.max_payments_in_flight),
             admin_token: admin_token.and_then(|t| AdminToken::new(t.expose())),
+            exodus: match (s.l1_rpc.filter(|u| !u.is_empty()), s.rollup_address) {
+                (Some(l1_rpc), Some(rollup)) => Some(ExodusConfig { l1_rpc, rollup }),
+                (None, None) => None,
+                _ => {
+                    return Err(HubError::Config(
+                        "--l1-rpc and --rollup-address go together".into(),
+                    ));
+                }
+            },
             ..d
         };
         c.validate()?;

@@ -28,6 +28,7 @@
 pub mod api;
 pub mod config;
 pub mod error;
+pub mod exodus;
 pub mod hub;
 pub mod metrics;
 pub mod store;
@@ -53,6 +54,7 @@ pub struct Running {
     stop: watch::Sender<bool>,
     server: Server,
     watcher: JoinHandle<anyhow::Result<()>>,
+    exodus: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
 /// Runs the hub until `shutdown` resolves, then stops it as [`Running::stop`] does.
@@ -73,14 +75,20 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let (stop, stopped) = watch::channel(false);
     let server = Server::start(listen, api::app(hub.clone()), stopped.clone()).await?;
     let addr = server.addr();
+    let exodus = hub
+        .config
+        .exodus
+        .clone()
+        .map(|c| tokio::spawn(exodus::run(hub.clone(), c, stopped.clone())));
     let watcher = tokio::spawn(watcher::run(hub.clone(), stopped));
-    info!(%addr, hub = %hub.address, "channel hub listening");
+    info!(%addr, hub = %hub.address, exodus_watch = exodus.is_some(), "channel hub listening");
     Ok(Running {
         addr,
         hub,
         stop,
         server,
         watcher,
+        exodus,
     })
 }
 
@@ -89,6 +97,9 @@ impl Running {
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
         self.watcher.await.context("watcher task")??;
+        if let Some(exodus) = self.exodus {
+            exodus.await.context("exodus task")??;
+        }
         // Open WebSockets would keep a graceful shutdown waiting: close them (the wallets
         // reconnect to the next hub) and stop serving.
         self.hub.sessions.close_all();

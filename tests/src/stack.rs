@@ -341,6 +341,18 @@ impl StackBuilder {
                 "--route-timeout-ms".into(),
                 options.route_timeout.as_millis().to_string().into(),
             ];
+            if let Some(dev) = &stack.l1 {
+                // The hub runs its side of channel exits if the Rollup contract freezes; its
+                // key pays the L1 gas.
+                dev.set_balance(signing_key.address(), U256::from(10u128.pow(20)))
+                    .await;
+                args.extend([
+                    "--l1-rpc".into(),
+                    dev.endpoint().into(),
+                    "--rollup-address".into(),
+                    dev.rollup.address().to_string().into(),
+                ]);
+            }
             args.extend(options.args.iter().map(OsString::from));
             let mut process = Process::new("hub", &bins.hub, args, stack.path("hub.log"));
             process.start(true).await;
@@ -377,7 +389,8 @@ impl Stack {
         self.dir.path()
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    /// A file of the stack's directory (`sequencer.toml`, the logs, the data directories).
+    pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 

@@ -558,3 +558,153 @@ async fn channel_exit_takes_a_channel_out_on_l1_when_frozen() {
         "{after}"
     );
 }
+
+/// The hub defends its side of an exit: erin pays bob through the hub, the rollup freezes,
+/// and erin registers on L1 her older state (before the payment, more for her); the hub
+/// registers its newest co-signed state within the L1 window, concludes after it and takes
+/// its part, and erin's `weft channel exit` takes out only what the newest state gives her.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hub_refutes_a_stale_exit_and_takes_its_part() {
+    use weft_l1::exodus::{
+        exodus_channel_register_call, exodus_channel_start_call, exodus_roots_call,
+    };
+
+    let mut stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions::default())
+        .prover(ProverOptions::default())
+        .hub(HubOptions {
+            key: Some(dev_key(7)),
+            ..HubOptions::default()
+        })
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let weft = Weft::new(dir.path(), &stack, true);
+    let (erin, hub) = (stack.l1().accounts[8], dev_key(7).address());
+    for (name, i) in [("erin", 8), ("bob", 3)] {
+        let key_file = write_secret(dir.path(), name, &stack.l1().keys[i]);
+        let import = ["wallet", "import", name, "--private-key-file"];
+        weft.ok(name, &[&import[..], &[key_file.to_str().unwrap()]].concat())
+            .await;
+        weft.ok(name, &["deposit", "1"]).await;
+    }
+    let opened = weft.ok("erin", &["channel", "open", "0.5"]).await;
+    let id: alloy::primitives::B256 = opened["id"].as_str().unwrap().parse().unwrap();
+    weft.ok("bob", &["channel", "open", "0.1"]).await;
+    let mut invoice = weft.command("bob", &["channel", "invoice", "0.1", "--wait"]);
+    invoice.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut payee = invoice.spawn().unwrap();
+    let mut lines = BufReader::new(payee.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    let paid = weft
+        .ok(
+            "erin",
+            &["channel", "pay", first["invoice"].as_str().unwrap()],
+        )
+        .await;
+    assert_eq!(paid["status"], "settled", "{paid}");
+    assert!(
+        tokio::task::block_in_place(|| payee.wait())
+            .unwrap()
+            .success()
+    );
+
+    let proof_file = dir.path().join("channel.json");
+    freeze_after_saving(
+        &mut stack,
+        &format!("/v1/channels/{id}/proof"),
+        &proof_file,
+        erin,
+    )
+    .await;
+    // The sequencer again, without its L1 side: it serves the finalized state, the proofs the
+    // hub's exit takes.
+    let config = stack.path("sequencer.toml");
+    let mut settings: toml::Table = std::fs::read_to_string(&config).unwrap().parse().unwrap();
+    settings.retain(|key, _| !key.starts_with("l1_"));
+    std::fs::write(&config, toml::to_string(&settings).unwrap()).unwrap();
+    stack.sequencer_mut().restart().await;
+
+    // erin's states: the opening one both signed (0.5 for her), and the newest, her lock of
+    // 0.1 to the hub, which she signed and the hub took (its secret revealed by bob).
+    let store = weft_wallet::WalletStore::open(&weft.home.join("channels"))
+        .await
+        .unwrap();
+    let history = store.states(&id).await.unwrap();
+    store.close().await;
+    let (old, old_w, old_h) =
+        history
+            .iter()
+            .find_map(|w| {
+                (w.state.balance_wallet == ETHER / 2 && w.state.balance_hub == ETHER / 2)
+                    .then_some((&w.state, w.wallet_signature?, w.hub_signature?))
+            })
+            .unwrap();
+    let newest = &history.last().unwrap().state;
+    assert_eq!(newest.balance_wallet, ETHER / 2 - ETHER / 10, "{newest:?}");
+    assert_eq!(newest.locks.len(), 1, "{newest:?}");
+
+    // erin tries the old state first (she races the hub: either hers is registered and then
+    // refuted, or the hub's came first and hers is stale).
+    let dev = stack.l1();
+    let rollup = &dev.rollup;
+    let view: weft_api::ChannelProofView =
+        serde_json::from_str(&std::fs::read_to_string(&proof_file).unwrap()).unwrap();
+    let _ = rollup
+        .call_builder(&exodus_roots_call(&view.wallet))
+        .from(erin)
+        .send()
+        .await;
+    let start = exodus_channel_start_call(&view.channel, &view.wallet, &view.hub);
+    let _ = rollup.call_builder(&start).from(erin).send().await;
+    let cheat = exodus_channel_register_call(
+        old,
+        alloy::primitives::Bytes::copy_from_slice(&old_w.to_bytes()),
+        alloy::primitives::Bytes::copy_from_slice(&old_h.to_bytes()),
+    );
+    let _ = rollup.call_builder(&cheat).from(erin).send().await;
+    let exit = stack
+        .wait(
+            "the hub's newest state registered",
+            Duration::from_secs(30),
+            || async {
+                let e = rollup.channelExits(id).call().await.ok()?;
+                (e.registered && e.version == newest.version).then_some(e)
+            },
+        )
+        .await;
+    assert!(exit.version > old.version);
+
+    // After the window the hub concludes and takes its part (0.5 and the lock's 0.1).
+    dev.increase_time(dev.config.forced_withdrawal_deadline + 1)
+        .await;
+    let hub_before = dev.provider.get_balance(hub).await.unwrap();
+    stack
+        .wait(
+            "the hub's part withdrawn",
+            Duration::from_secs(30),
+            || async {
+                let e = rollup.channelExits(id).call().await.ok()?;
+                (e.concluded && e.toHub == 0).then_some(())
+            },
+        )
+        .await;
+    let hub_gained = dev.provider.get_balance(hub).await.unwrap() - hub_before;
+    // Its balance and the lock, whose secret it revealed on L1.
+    let hub_part = U256::from(newest.balance_hub + newest.locks[0].amount);
+    // Less the gas of the hub's conclude and withdraw transactions (well under 0.01 ETH).
+    assert!(hub_gained <= hub_part && hub_gained > hub_part - U256::from(ETHER / 100));
+
+    // erin's exit pays her the newest state's balance, not the old one's.
+    let args = [
+        "channel",
+        "exit",
+        "--proof-file",
+        proof_file.to_str().unwrap(),
+    ];
+    let done = weft.ok("erin", &args).await;
+    let c = &done["channels"][0];
+    assert_eq!(c["status"], "concluded", "{done}");
+    assert_eq!(amount(&c["amount"]), newest.balance_wallet);
+}

@@ -129,7 +129,7 @@ use weft_channel::{HeldState, HubInfo, HubMessage, OfferKind};
 pub struct Hub {
     /// The configuration.
     pub config: Config,
-    key: SigningKey,
+    pub(crate) key: SigningKey,
     /// The hub's address.
     pub address: Address,
     /// The EIP-712 domain of the rollup.
@@ -296,7 +296,7 @@ impl Hub {
     }
 
     /// The hub's signature of `state`. Call only for states whose row is committed.
-    fn sign(&self, state: &ChannelState) -> Signature {
+    pub(crate) fn sign(&self, state: &ChannelState) -> Signature {
         self.key.sign_digest(&state.signing_hash(&self.domain))
     }
 
