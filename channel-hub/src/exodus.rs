@@ -64,6 +64,13 @@ pub async fn run(
                 continue;
             }
         }
+        let finalized = match rollup.finalizedStateRoot().call().await {
+            Ok(root) => root,
+            Err(e) => {
+                warn!(error = %e, "exodus watch: reading the finalized root failed");
+                continue;
+            }
+        };
         let channels = match hub.store.channels().await {
             Ok(c) => c,
             Err(e) => {
@@ -75,7 +82,7 @@ pub async fn run(
             if done.contains(&channel.id) {
                 continue;
             }
-            match exit_one(&hub, &rollup, channel).await {
+            match exit_one(&hub, &rollup, channel, finalized).await {
                 Ok(report) => {
                     if !report.l1_txs.is_empty() {
                         info!(channel = %channel.id, steps = ?report.l1_txs, status = ?report.status, "exodus: channel exit");
@@ -95,16 +102,16 @@ pub async fn run(
     }
 }
 
-/// One run of the hub's side of `channel`'s exit.
+/// One run of the hub's side of `channel`'s exit; `finalized` is L1's finalized root.
 async fn exit_one(
     hub: &Hub,
     rollup: &Rollup::RollupInstance<DynProvider>,
     channel: &StoredChannel,
+    finalized: B256,
 ) -> anyhow::Result<ExitReport> {
     let Some(view) = hub.rollup.channel_proof(&channel.id).await? else {
         bail!("the node does not know the channel");
     };
-    let finalized = rollup.finalizedStateRoot().call().await?;
     if view.state_root != finalized {
         bail!(
             "the node's proofs are against {}, not the last finalized root {finalized}: \

@@ -353,14 +353,9 @@ pub async fn run(
 /// native one's: held until its block is committed, acknowledged now if it is included
 /// already or refused for good, redelivered later if refused for capacity.
 async fn admit_evm(node: &Arc<Node>, raw: &[u8], sender: Address, acker: Acker) {
-    let hash = match weft_protocol::evm::EvmTransaction::parse(raw) {
-        Ok(parsed) => parsed.hash(),
-        Err(e) => {
-            warn!(error = %e, "an ingress message is not an Ethereum transaction: dropped");
-            let _ = acker.ack_with(AckKind::Term).await;
-            return;
-        }
-    };
+    // An Ethereum transaction's hash is keccak256 of its EIP-2718 bytes: no decoding here
+    // (admission decodes once, and refuses bytes that are not one).
+    let hash = weft_protocol::primitives::keccak256(raw);
     // Held before admission, as for native transactions.
     node.ingress_acks.hold(hash, acker);
     let settle = match admission::admit_trusted_evm(node, raw, sender).await {

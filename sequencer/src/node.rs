@@ -188,12 +188,15 @@ impl Node {
             check_chain_params(&store, &config).await?;
         }
         let domain = config.domain();
-        let executor = ParallelExecutor::new(config.executor_threads);
         let genesis = genesis_state(&config)?;
         let (genesis_root, genesis_accounts) = (genesis.state_root(), genesis.account_count());
+        let (executor, warm) = match warm {
+            Some(w) => (w.executor, Some((w.state, w.head))),
+            None => (ParallelExecutor::new(config.executor_threads), None),
+        };
         let (state, head, recovery, executor) = recover(
             &store,
-            genesis,
+            move || Ok(genesis),
             warm,
             &domain,
             config.dispute_window,
@@ -268,6 +271,8 @@ impl Node {
 pub struct Warm {
     state: State,
     head: Head,
+    /// Its executor (a thread pool), kept from one step to the next.
+    executor: ParallelExecutor,
 }
 
 impl Warm {
@@ -281,11 +286,13 @@ impl Warm {
 /// snapshot and the stored blocks) up to the newest stored block, re-executing each block
 /// and checking its state root and receipts, as a start does.
 pub async fn follow(config: &Config, store: &Store, warm: Option<Warm>) -> anyhow::Result<Warm> {
-    let executor = ParallelExecutor::new(config.executor_threads);
-    let genesis = genesis_state(config)?;
-    let (mut state, head, _, _) = recover(
+    let (executor, warm) = match warm {
+        Some(w) => (w.executor, Some((w.state, w.head))),
+        None => (ParallelExecutor::new(config.executor_threads), None),
+    };
+    let (mut state, head, _, executor) = recover(
         store,
-        genesis,
+        || genesis_state(config),
         warm,
         &config.domain(),
         config.dispute_window,
@@ -294,7 +301,11 @@ pub async fn follow(config: &Config, store: &Store, warm: Option<Warm>) -> anyho
     .await?;
     // Nothing snapshots a standby's changes: dropped, not kept growing.
     state.take_changes();
-    Ok(Warm { state, head })
+    Ok(Warm {
+        state,
+        head,
+        executor,
+    })
 }
 
 /// How often a follower looks for new stored blocks.
@@ -320,14 +331,14 @@ pub async fn follow_blocks(node: Arc<Node>, mut stop: watch::Receiver<bool>) -> 
                 .await?
                 .with_context(|| format!("block {number} missing"))?;
             let transactions = node.store.block_transactions(number).await?;
-            let account_count = node.store.block_account_count(number).await?;
             let env = header.env(node.domain, node.config.dispute_window);
             let (mut ex, shared) = (executor.take().expect("returned"), node.clone());
             let block = SealedBlock {
                 header,
                 hash,
                 transactions,
-                account_count,
+                // Only the feed reads this block, not its account count.
+                account_count: None,
             };
             let (ex, block, replayed) = tokio::task::spawn_blocking(move || {
                 let mut state = shared.state.write();
@@ -401,8 +412,8 @@ const REPLAY_READ_AHEAD: usize = 4;
 /// replayed blocks.
 async fn recover(
     store: &Store,
-    genesis: State,
-    warm: Option<Warm>,
+    genesis: impl FnOnce() -> anyhow::Result<State>,
+    warm: Option<(State, Head)>,
     domain: &Domain,
     dispute_window: u64,
     mut executor: ParallelExecutor,
@@ -410,11 +421,18 @@ async fn recover(
     let mut recovery = Recovery::default();
     let quiet = warm.is_some();
     let Some((head_header, head_hash)) = store.head().await? else {
-        info!(state_root = %genesis.state_root(), "starting from genesis");
-        let mut genesis = genesis;
-        genesis.track_changes();
+        let mut state = match warm {
+            // A standby following an empty chain.
+            Some((state, _)) => state,
+            None => {
+                let genesis = genesis()?;
+                info!(state_root = %genesis.state_root(), "starting from genesis");
+                genesis
+            }
+        };
+        state.track_changes();
         return Ok((
-            genesis,
+            state,
             Head {
                 number: 0,
                 hash: B256::ZERO,
@@ -426,25 +444,25 @@ async fn recover(
     };
     let started = Instant::now();
     let (mut state, from) = match warm {
-        Some(w) => {
+        Some((state, head)) => {
             // Stored blocks never change (fenced writes, unique numbers): a mismatch means
             // another chain in this database.
-            let stored = match w.head.number {
+            let stored = match head.number {
                 0 => Some(B256::ZERO),
                 n => store.header_by_number(n).await?.map(|(_, hash)| hash),
             };
             ensure!(
-                stored == Some(w.head.hash),
+                stored == Some(head.hash),
                 "the followed block {} is not the stored one",
-                w.head.number
+                head.number
             );
             // Its changes since the last snapshot point are not tracked: `snapshot_block`
             // stays `None`, so the first point written is a full snapshot.
-            (w.state, w.head.number + 1)
+            (state, head.number + 1)
         }
         None => match load_snapshot(store, head_header.number, &mut recovery).await? {
             Some((state, point)) => (state, point + 1),
-            None => (genesis, 1),
+            None => (genesis()?, 1),
         },
     };
     state.track_changes();

@@ -92,6 +92,22 @@ impl Weft {
         run.json
     }
 
+    /// Imports `key` as account `name` from a key file written in `dir`; the reply.
+    async fn import(&self, dir: &Path, name: &str, key: &alloy::primitives::B256) -> Value {
+        let file = write_secret(dir, &format!("{name}.key"), key);
+        self.ok(
+            name,
+            &[
+                "wallet",
+                "import",
+                name,
+                "--private-key-file",
+                file.to_str().unwrap(),
+            ],
+        )
+        .await
+    }
+
     /// Runs a command that must fail.
     fn fails(&self, account: &str, args: &[&str]) -> Run {
         let run = tokio::task::block_in_place(|| self.run_with(self.command(account, args)));
@@ -134,6 +150,23 @@ fn write_secret(dir: &Path, name: &str, key: &alloy::primitives::B256) -> PathBu
     let path = dir.join(name);
     std::fs::write(&path, format!("{key}\n")).unwrap();
     path
+}
+
+/// A stack with the prover and the hub (dev key 7), and `weft` for it in a fresh directory.
+async fn stack_with_hub() -> (Stack, tempfile::TempDir, Weft) {
+    let stack = Stack::builder()
+        .l1(L1Options::default())
+        .sequencer(SequencerOptions::default())
+        .prover(ProverOptions::default())
+        .hub(HubOptions {
+            key: Some(dev_key(7)),
+            ..HubOptions::default()
+        })
+        .start()
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let weft = Weft::new(dir.path(), &stack, true);
+    (stack, dir, weft)
 }
 
 /// Once everything is finalized, saves the node's answer to `proof_path` in `file`, stops the
@@ -192,19 +225,7 @@ async fn the_quick_start_runs_with_the_cli_and_balances_are_exact() {
     assert_eq!(fee, 3);
 
     // Keys: alice's from a file, bob's on stdin; stored encrypted, listed without a password.
-    let key_file = write_secret(dir.path(), "alice.key", &stack.l1().keys[1]);
-    let imported = weft
-        .ok(
-            "alice",
-            &[
-                "wallet",
-                "import",
-                "alice",
-                "--private-key-file",
-                key_file.to_str().unwrap(),
-            ],
-        )
-        .await;
+    let imported = weft.import(dir.path(), "alice", &stack.l1().keys[1]).await;
     assert_eq!(imported["address"], serde_json::json!(alice));
     let mut import_bob = weft.command("bob", &["wallet", "import", "bob"]);
     import_bob.stdin(Stdio::piped()).stdout(Stdio::piped());
@@ -392,18 +413,7 @@ async fn exodus_takes_the_finalized_balance_out_when_the_sequencer_is_gone() {
     let dir = tempfile::tempdir().unwrap();
     let weft = Weft::new(dir.path(), &stack, false);
     let dave = stack.l1().accounts[6];
-    let key_file = write_secret(dir.path(), "dave.key", &stack.l1().keys[6]);
-    weft.ok(
-        "dave",
-        &[
-            "wallet",
-            "import",
-            "dave",
-            "--private-key-file",
-            key_file.to_str().unwrap(),
-        ],
-    )
-    .await;
+    weft.import(dir.path(), "dave", &stack.l1().keys[6]).await;
 
     // Not frozen yet: the exodus is refused.
     let refused = weft.fails("dave", &["exodus"]);
@@ -462,26 +472,9 @@ async fn exodus_takes_the_finalized_balance_out_when_the_sequencer_is_gone() {
 /// after it concludes and takes the wallet's balance out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channel_exit_takes_a_channel_out_on_l1_when_frozen() {
-    let mut stack = Stack::builder()
-        .l1(L1Options::default())
-        .sequencer(SequencerOptions::default())
-        .prover(ProverOptions::default())
-        .hub(HubOptions {
-            key: Some(dev_key(7)),
-            ..HubOptions::default()
-        })
-        .start()
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let weft = Weft::new(dir.path(), &stack, true);
+    let (mut stack, dir, weft) = stack_with_hub().await;
     let erin = stack.l1().accounts[8];
-    let key_file = write_secret(dir.path(), "erin.key", &stack.l1().keys[8]);
-    let import = ["wallet", "import", "erin", "--private-key-file"];
-    weft.ok(
-        "erin",
-        &[&import[..], &[key_file.to_str().unwrap()]].concat(),
-    )
-    .await;
+    weft.import(dir.path(), "erin", &stack.l1().keys[8]).await;
     let refused = weft.fails("erin", &["channel", "exit"]);
     assert_eq!(refused.json["error"]["code"], "not_frozen", "{refused:?}");
 
@@ -569,24 +562,10 @@ async fn the_hub_refutes_a_stale_exit_and_takes_its_part() {
         exodus_channel_register_call, exodus_channel_start_call, exodus_roots_call,
     };
 
-    let mut stack = Stack::builder()
-        .l1(L1Options::default())
-        .sequencer(SequencerOptions::default())
-        .prover(ProverOptions::default())
-        .hub(HubOptions {
-            key: Some(dev_key(7)),
-            ..HubOptions::default()
-        })
-        .start()
-        .await;
-    let dir = tempfile::tempdir().unwrap();
-    let weft = Weft::new(dir.path(), &stack, true);
+    let (mut stack, dir, weft) = stack_with_hub().await;
     let (erin, hub) = (stack.l1().accounts[8], dev_key(7).address());
     for (name, i) in [("erin", 8), ("bob", 3)] {
-        let key_file = write_secret(dir.path(), name, &stack.l1().keys[i]);
-        let import = ["wallet", "import", name, "--private-key-file"];
-        weft.ok(name, &[&import[..], &[key_file.to_str().unwrap()]].concat())
-            .await;
+        weft.import(dir.path(), name, &stack.l1().keys[i]).await;
         weft.ok(name, &["deposit", "1"]).await;
     }
     let opened = weft.ok("erin", &["channel", "open", "0.5"]).await;
