@@ -1,5 +1,6 @@
 //! Batches and their witnesses: `/v1/batches…`.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use weft_protocol::{
     batch::BatchCommitment, block::BlockHeader, primitives::B256, signature::Signature,
@@ -7,7 +8,9 @@ use weft_protocol::{
 };
 
 /// Where a batch stands on L1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BatchStatus {
     /// Built and stored, not yet accepted by L1.
@@ -21,7 +24,7 @@ pub enum BatchStatus {
 }
 
 /// Where a batch stands on L1, with the L1 transactions that moved it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchRef {
     /// Batch index.
@@ -30,17 +33,20 @@ pub struct BatchRef {
     pub status: BatchStatus,
     /// The L1 transaction that committed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<weft_protocol::schema::Hash>")]
     pub commit_l1_tx: Option<B256>,
     /// The L1 transaction that proved it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<weft_protocol::schema::Hash>")]
     pub prove_l1_tx: Option<B256>,
     /// The L1 transaction that finalized it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<weft_protocol::schema::Hash>")]
     pub finalize_l1_tx: Option<B256>,
 }
 
 /// A batch (`GET /v1/batches/{index}`): the commitment, the L1 status, the DA size.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchView {
     /// Batch index.
@@ -50,6 +56,7 @@ pub struct BatchView {
     /// What `commitBatch` records.
     pub commitment: BatchCommitment,
     /// The commitment's hash.
+    #[schemars(with = "weft_protocol::schema::Hash")]
     pub commitment_hash: B256,
     /// Size of the DA payload in bytes.
     pub da_bytes: u64,
@@ -59,7 +66,7 @@ pub struct BatchView {
 
 /// A batch's witness (`GET /v1/batches/{index}/witness`): every block with its
 /// transactions and their signatures, in order: what a prover needs besides L1.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Witness {
     /// The batch index.
@@ -71,22 +78,24 @@ pub struct Witness {
 }
 
 /// One block of a [`Witness`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WitnessBlock {
     /// The block's header.
     pub header: BlockHeader,
     /// The header's hash.
+    #[schemars(with = "weft_protocol::schema::Hash")]
     pub hash: B256,
     /// Its transactions in order.
     pub transactions: Vec<WitnessTransaction>,
 }
 
 /// One transaction of a [`Witness`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WitnessTransaction {
     /// Its hash as the sequencer reports it.
+    #[schemars(with = "weft_protocol::schema::Hash")]
     pub hash: B256,
     /// The transaction.
     pub transaction: Transaction,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use weft_protocol::{
@@ -12,7 +13,7 @@ use weft_protocol::{
 
 /// The chain parameters every client and every party to a channel needs
 /// (`GET /v1/chain`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChainInfo {
     /// The EIP-712 domain transactions and channel states are signed under (as
@@ -27,18 +28,19 @@ pub struct ChainInfo {
 /// The fee rule admission applies: a signed transaction's `fee` is at least `minFee`,
 /// paid in `token`; a lower one is refused with `fee_too_low`. The fee goes to the
 /// sequencer's fee recipient, and is charged also when the transaction fails in its block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FeeRule {
     /// The smallest fee admitted (a decimal string, in the fee token's base unit).
     #[serde(with = "weft_protocol::primitives::serde_dec")]
+    #[schemars(with = "weft_protocol::schema::Amount")]
     pub min_fee: Amount,
     /// Which token pays the fee.
     pub token: FeeToken,
 }
 
 /// Which token pays a transaction's fee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum FeeToken {
     /// `transaction`: the token the transaction moves: `token` of a transfer, withdraw or
@@ -49,7 +51,7 @@ pub enum FeeToken {
 
 /// The EIP-712 domain and the typed-data types of every kind (`GET /v1/types`), so a
 /// wallet can sign without reading Weft's code.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypesView {
     /// The domain as `eth_signTypedData` takes it.
@@ -61,7 +63,7 @@ pub struct TypesView {
 }
 
 /// The typed-data description of one kind.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KindTypes {
     /// The kind's EIP-712 struct name (PascalCase), the `primaryType` of its typed data.
@@ -73,7 +75,7 @@ pub struct KindTypes {
 }
 
 /// The node's state in one word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum HealthStatus {
     /// Everything works.
@@ -85,7 +87,7 @@ pub enum HealthStatus {
 }
 
 /// `GET /health`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
     /// `ok`, `degraded` or `halted`.
@@ -93,6 +95,7 @@ pub struct Health {
     /// The latest stored block.
     pub head: u64,
     /// Its hash.
+    #[schemars(with = "weft_protocol::schema::Hash")]
     pub head_hash: B256,
     /// Transactions in the mempool.
     pub mempool: u64,
@@ -102,7 +105,7 @@ pub struct Health {
 }
 
 /// What the node reports about its L1 side, under `l1` of `/health`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct L1Health {
     /// Whether the node has an L1 side.

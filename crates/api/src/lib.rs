@@ -16,8 +16,9 @@
 //! | `client.rs`       | [`Client`]: one method per route, over reqwest                |
 //!
 //! Amounts travel as decimal strings, hashes and addresses as `0x` hex; optional fields are
-//! left out when absent unless a type says `null`. The routes are documented in
-//! `sequencer/src/api/openapi.json`.
+//! left out when absent unless a type says `null`. Every type here derives its JSON Schema
+//! (schemars, from the same serde attributes); the sequencer builds its OpenAPI document
+//! from them (`sequencer/src/api/openapi.rs`).
 //!
 //! This crate depends on the protocol's types, serde and reqwest only: no server framework,
 //! no database, no L1 provider.
@@ -36,14 +37,14 @@ pub use chain::{
     ChainInfo, FeeRule, FeeToken, Health, HealthStatus, KindTypes, L1Health, TypesView,
 };
 pub use client::{Client, DEFAULT_REQUEST_TIMEOUT, POLL_INTERVAL, SUBMIT_BATCH_PATH, SUBMIT_PATH};
-pub use error::{ClientError, ErrorBody};
+pub use error::{ClientError, ERROR_CODES, ErrorBody, is_error_code};
 pub use state::{
     AccountView, BlockTransactions, BlockView, ChannelProofView, ChannelView, IncludedTransaction,
     ProofView, SecretProofView,
 };
 pub use transactions::{
-    Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult, TransactionStatus,
-    TransactionView, WithdrawalView,
+    SignedKind, Submission, SubmitBatch, SubmitBatchReply, SubmitReply, SubmitResult,
+    TransactionStatus, TransactionView, WithdrawalView,
 };
 
 /// How many submissions a batch may carry unless the node is configured otherwise.

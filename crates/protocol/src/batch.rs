@@ -1,12 +1,13 @@
 //! Batches as L1 sees them: the commitment posted with `commitBatch`, the L1 queue's hash
 //! chain, and the digest a prover attests.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::primitives::{Address, B256, keccak256, word_address, word_u64};
 
 /// What `commitBatch` records for a run of consecutive blocks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BatchCommitment {
     /// Batch number, from 1, consecutive.
@@ -16,16 +17,21 @@ pub struct BatchCommitment {
     /// Last block.
     pub to_block: u64,
     /// State root before `from_block` (the previous batch's new root).
+    #[schemars(with = "crate::schema::Hash")]
     pub prev_state_root: B256,
     /// State root after `to_block`.
+    #[schemars(with = "crate::schema::Hash")]
     pub new_state_root: B256,
     /// [`crate::merkle::root_of`] every withdrawal leaf of the batch, in block order.
+    #[schemars(with = "crate::schema::Hash")]
     pub withdrawals_root: B256,
     /// L1 queue entries consumed after `to_block`.
     pub queue_position: u64,
     /// The queue hash chain at `queue_position`.
+    #[schemars(with = "crate::schema::Hash")]
     pub queue_hash: B256,
     /// keccak256 of the DA payload.
+    #[schemars(with = "crate::schema::Hash")]
     pub da_hash: B256,
 }
 

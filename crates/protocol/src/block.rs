@@ -1,5 +1,6 @@
 //! L2 block headers and their hashes.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -13,24 +14,29 @@ use crate::{
 ///
 /// Beyond DESIGN.md's list it commits to the fee recipient: re-executing a block (the
 /// prover, a rebuild from L1) needs it, so it must be part of what the hash binds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BlockHeader {
     /// Height; the first block after genesis is 1.
     pub number: u64,
     /// Hash of the previous header (zero for block 1's parent, the genesis).
+    #[schemars(with = "crate::schema::Hash")]
     pub parent_hash: B256,
     /// Seconds since the Unix epoch.
     pub timestamp: u64,
     /// Receives the block's fees.
+    #[schemars(with = "crate::schema::Address")]
     pub fee_recipient: Address,
     /// Number of transactions.
     pub tx_count: u64,
     /// [`merkle::root_of`] the transaction hashes in block order.
+    #[schemars(with = "crate::schema::Hash")]
     pub transactions_root: B256,
     /// State root after the block.
+    #[schemars(with = "crate::schema::Hash")]
     pub state_root: B256,
     /// [`merkle::root_of`] the block's withdrawal leaves.
+    #[schemars(with = "crate::schema::Hash")]
     pub withdrawals_root: B256,
     /// Next unconsumed L1 queue index after the block.
     pub queue_position: u64,

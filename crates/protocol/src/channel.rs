@@ -20,6 +20,7 @@
 //! registered state enters through its EIP-712 `hashStruct`, so a contract holding the state
 //! can check it against a leaf with the same hashing it uses for signatures.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -47,7 +48,7 @@ pub const MAX_LOCKS: usize = 64;
 pub const DEFAULT_DISPUTE_WINDOW: u64 = 36_000;
 
 /// Who pays whom when a lock resolves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum LockDirection {
     /// Locked from the wallet's balance, paid to the hub on reveal.
@@ -76,13 +77,15 @@ impl LockDirection {
 }
 
 /// A hashlocked conditional payment inside a channel state.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Lock {
     /// Amount moved if the secret is revealed in time.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
     /// `keccak256(secret)`.
+    #[schemars(with = "crate::schema::Hash")]
     pub hashlock: B256,
     /// L2 block number by which the secret must be revealed on the rollup.
     pub expiry: u64,
@@ -91,18 +94,21 @@ pub struct Lock {
 }
 
 /// A co-signed channel state.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelState {
     /// The channel, see [`channel_id`].
+    #[schemars(with = "crate::schema::Hash")]
     pub channel_id: B256,
     /// Strictly increasing; a higher version supersedes a lower one.
     pub version: u64,
     /// The wallet's balance, excluding locked amounts.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub balance_wallet: Amount,
     /// The hub's balance, excluding locked amounts.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub balance_hub: Amount,
     /// Pending conditional payments.
     pub locks: Vec<Lock>,
@@ -185,7 +191,7 @@ pub fn channel_id(opener: &Address, hub: &Address, nonce: Nonce) -> B256 {
 }
 
 /// Where a channel is in its life.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum ChannelStatus {
     /// Funded; deposits, a cooperative close or a registration may follow.
@@ -215,10 +221,11 @@ impl ChannelStatus {
 }
 
 /// The rollup's record of one channel (see the module docs for its leaf).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelRecord {
     /// [`channel_id`] of the opening transaction.
+    #[schemars(with = "crate::schema::Hash")]
     pub id: B256,
     /// The wallet's account index (the opener).
     pub wallet: AccountIndex,
@@ -228,12 +235,15 @@ pub struct ChannelRecord {
     pub token: TokenId,
     /// What the channel holds: `wallet_side + hub_side` until it closes, zero once paid out.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub total: Amount,
     /// Everything the wallet put in on the rollup (open and deposits).
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub wallet_side: Amount,
     /// Everything the hub put in on the rollup (deposits).
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub hub_side: Amount,
     /// Open, disputed or closed.
     pub status: ChannelStatus,

@@ -82,6 +82,7 @@ pub mod execution;
 pub mod genesis;
 pub mod merkle;
 pub mod primitives;
+pub mod schema;
 pub mod signature;
 pub mod snapshot;
 pub mod state;

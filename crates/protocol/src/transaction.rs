@@ -3,6 +3,7 @@
 //! Each Rust struct mirrors its EIP-712 struct field for field, so the JSON of the API,
 //! the typed data a wallet signs and the binary codec all describe the same thing.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -15,60 +16,72 @@ use crate::{
 };
 
 /// Move `amount` of `token` from `from` to `to`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Transfer {
     /// Sender and signer.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// Receiver.
+    #[schemars(with = "crate::schema::Address")]
     pub to: Address,
     /// Token moved; the fee is paid in it too.
     pub token: TokenId,
     /// Amount moved, in base units.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
     /// Fee to the sequencer, in `token`.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// The sender's next nonce.
     pub nonce: Nonce,
 }
 
 /// Burn `amount` of `token` on L2, claimable by `l1Recipient` on L1 once finalized.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Withdraw {
     /// Sender and signer.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// Who can claim on L1.
+    #[schemars(with = "crate::schema::Address")]
     pub l1_recipient: Address,
     /// Token withdrawn; the fee is paid in it too.
     pub token: TokenId,
     /// Amount withdrawn.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
     /// Fee, in `token`.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// The sender's next nonce.
     pub nonce: Nonce,
 }
 
 /// Open a channel with `hub`, locking `amount` of `token` as the opener's side.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelOpen {
     /// The wallet opening the channel.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// The hub.
+    #[schemars(with = "crate::schema::Address")]
     pub hub: Address,
     /// The channel's token; the fee is paid in it too.
     pub token: TokenId,
     /// The opener's deposit.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
     /// Fee, in `token`.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// The opener's next nonce (also makes the channel id unique).
     pub nonce: Nonce,
@@ -77,25 +90,31 @@ pub struct ChannelOpen {
 /// Top up one side of a channel: the side of `from`, who must be a participant. The
 /// deposit carries the channel's state after it, co-signed by both participants, so no
 /// deposit ever leaves the channel holding a total that no co-signed state splits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelDeposit {
     /// A participant.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// The channel.
+    #[schemars(with = "crate::schema::Hash")]
     pub channel_id: B256,
     /// Added to `from`'s side.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
     /// The channel's state once the deposit is in: its balances and locks sum to the
     /// channel's total plus `amount`.
     pub state: ChannelState,
     /// The wallet's signature over `state`.
+    #[schemars(with = "crate::schema::HexBytes")]
     pub wallet_signature: Bytes,
     /// The hub's signature over `state`.
+    #[schemars(with = "crate::schema::HexBytes")]
     pub hub_signature: Bytes,
     /// Fee, in the channel's token.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// `from`'s next nonce.
     pub nonce: Nonce,
@@ -104,84 +123,97 @@ pub struct ChannelDeposit {
 /// A co-signed channel state presented on the rollup: the body of `ChannelClose`
 /// (cooperative, `state.isFinal`), `ChannelRegister` (start a dispute) and `ChannelRefute`
 /// (supersede a registered state with a higher version).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelSettle {
     /// A participant submitting the state.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// The co-signed state.
     pub state: ChannelState,
     /// The wallet's signature over `state`.
+    #[schemars(with = "crate::schema::HexBytes")]
     pub wallet_signature: Bytes,
     /// The hub's signature over `state`.
+    #[schemars(with = "crate::schema::HexBytes")]
     pub hub_signature: Bytes,
     /// Fee, in the channel's token.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// `from`'s next nonce.
     pub nonce: Nonce,
 }
 
 /// Pay out a registered channel after its dispute deadline.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ChannelConclude {
     /// Anyone.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// The channel.
+    #[schemars(with = "crate::schema::Hash")]
     pub channel_id: B256,
     /// Fee, in the channel's token.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// `from`'s next nonce.
     pub nonce: Nonce,
 }
 
 /// Record `secret` in the secret registry with the block it was revealed in.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RevealSecret {
     /// Anyone.
+    #[schemars(with = "crate::schema::Address")]
     pub from: Address,
     /// The preimage; its hashlock is `keccak256(secret)`.
+    #[schemars(with = "crate::schema::Hash")]
     pub secret: B256,
     /// Fee, in ETH.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee: Amount,
     /// `from`'s next nonce.
     pub nonce: Nonce,
 }
 
 /// A deposit from the L1 queue (system kind, unsigned).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Deposit {
     /// Position in the L1 queue.
     pub queue_index: u64,
     /// L2 recipient.
+    #[schemars(with = "crate::schema::Address")]
     pub to: Address,
     /// Token id assigned by the L1 contract.
     pub token: TokenId,
     /// Amount deposited.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
 }
 
 /// A forced withdrawal from the L1 queue (system kind, unsigned): withdraws `account`'s whole
 /// balance of `token` to the same address on L1.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ForcedWithdraw {
     /// Position in the L1 queue.
     pub queue_index: u64,
     /// The account (the L1 caller of `forceWithdraw`).
+    #[schemars(with = "crate::schema::Address")]
     pub account: Address,
     /// The token to withdraw.
     pub token: TokenId,
 }
 
 /// Every kind of L2 transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum Transaction {
     /// See [`Transfer`].

@@ -16,6 +16,8 @@
 //!   under [`http::Limits`]: a connection cap below the open-file limit (idle connections
 //!   make room, reserved slots keep `/health` answerable), header/idle and body timeouts, a
 //!   memory budget for request bodies; `TCP_NODELAY` on every accepted socket.
+//! - [`openapi`]: OpenAPI documents built from the types of the bodies (schemars) and a
+//!   table of routes.
 //! - [`testing`]: runs a test again in a child process with extra environment variables
 //!   (to test the environment layer without mutating the test process's environment).
 
@@ -23,6 +25,7 @@
 
 pub mod config;
 pub mod http;
+pub mod openapi;
 pub mod secret;
 pub mod testing;
 

@@ -70,8 +70,27 @@ impl From<Rejection> for ApiError {
     }
 }
 
+impl From<Rejection> for ErrorBody {
+    fn from(r: Rejection) -> Self {
+        debug_assert!(
+            weft_api::is_error_code(r.code),
+            "rejection code {} is not in weft_api::ERROR_CODES",
+            r.code
+        );
+        Self {
+            code: r.code.to_owned(),
+            message: r.message,
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        debug_assert!(
+            weft_api::is_error_code(self.code),
+            "error code {} is not in weft_api::ERROR_CODES",
+            self.code
+        );
         (
             self.status,
             Json(ErrorBody {

@@ -9,7 +9,7 @@ use axum::{
 };
 use weft_api::{
     AccountView, BatchRef, BatchStatus as ApiBatchStatus, BatchView, BlockTransactions, BlockView,
-    ChainInfo, ChannelProofView, ChannelView, ErrorBody, FeeRule, FeeToken, Health, HealthStatus,
+    ChainInfo, ChannelProofView, ChannelView, FeeRule, FeeToken, Health, HealthStatus,
     IncludedTransaction, KindTypes, ProofView, SecretProofView, SubmitBatchReply, SubmitReply,
     SubmitResult, TransactionStatus, TransactionView, TypesView, WithdrawalView, Witness,
     WitnessBlock, WitnessTransaction,
@@ -24,7 +24,7 @@ use weft_protocol::{
 
 use crate::{
     admission::{self, Accepted, Incoming, IncomingBatch},
-    api::{ApiError, ApiJson, OPENAPI, error::ApiPath, limit::RateCharge},
+    api::{ApiError, ApiJson, error::ApiPath, limit::RateCharge},
     node::Node,
     store::{BatchStatus, StoredBatch, StoredTransaction},
 };
@@ -116,12 +116,7 @@ pub async fn submit_batch(
     for outcome in outcomes {
         results.push(match outcome {
             Ok((hash, accepted)) => SubmitResult::Accepted(reply(&node, hash, accepted).await?),
-            Err(r) => SubmitResult::Rejected {
-                error: ErrorBody {
-                    code: r.code.to_owned(),
-                    message: r.message,
-                },
-            },
+            Err(r) => SubmitResult::Rejected { error: r.into() },
         });
     }
     Ok(ApiJson(SubmitBatchReply { results }))
@@ -633,7 +628,11 @@ pub async fn types(State(node): AppState) -> ApiJson<TypesView> {
 
 /// `GET /v1/openapi.json`
 pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        super::openapi::DOCUMENT.as_str(),
+    )
+        .into_response()
 }
 
 /// `GET /health`: `status` is `ok`; `degraded` (HTTP 200) while an L1 alert is raised

@@ -1,13 +1,14 @@
 //! The REST API (axum): JSON under `/v1`, errors as `{code, message}`.
 //!
 //! `app(node)` builds the router; handlers are tested in-process with `oneshot` and end to
-//! end over a socket. The OpenAPI document (`openapi.json`) is served at
-//! `/v1/openapi.json`.
+//! end over a socket. The OpenAPI document, generated from the types ([`openapi`]), is
+//! served at `/v1/openapi.json`.
 
 pub mod error;
 pub mod feed;
 pub mod handlers;
 pub mod limit;
+pub mod openapi;
 
 use std::sync::Arc;
 
@@ -22,9 +23,6 @@ pub use error::{ApiError, ApiJson, ErrorBody};
 pub use limit::RateLimiter;
 
 use crate::node::Node;
-
-/// The OpenAPI document of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The public router.
 pub fn app(node: Arc<Node>) -> Router {

@@ -28,6 +28,7 @@ pub(crate) mod exec;
 pub mod predeploy;
 pub mod tx;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::primitives::{Address, B256, Bytes, keccak256};
@@ -78,7 +79,7 @@ pub fn prevrandao(number: u64) -> B256 {
 pub type Log = alloy_primitives::Log;
 
 /// What an EVM transaction's receipt adds to the native receipt.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EvmReceipt {
     /// Gas charged for the transaction (after refunds).
@@ -89,10 +90,13 @@ pub struct EvmReceipt {
     /// The price per gas it paid.
     pub effective_gas_price: u128,
     /// Logs, in emission order (none when it reverted or halted).
+    #[schemars(with = "Vec<crate::schema::Log>")]
     pub logs: Vec<Log>,
     /// The address of the contract a creation deployed.
+    #[schemars(with = "Option<crate::schema::Address>")]
     pub contract_address: Option<Address>,
     /// The revert data of a reverted transaction (empty otherwise).
+    #[schemars(with = "crate::schema::HexBytes")]
     pub revert_data: Bytes,
 }
 

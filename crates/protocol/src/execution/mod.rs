@@ -58,6 +58,7 @@ pub(crate) mod prepare;
 mod rules;
 mod sequential;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use optimistic::OptimisticStats;
@@ -144,7 +145,7 @@ pub struct ChainParams {
 /// - `channelRefute`: `not_participant`, `channel_not_disputed`, `dispute_expired`,
 ///   `invalid_co_signature`, `too_many_locks`, `stale_version`, `total_mismatch`.
 /// - `channelConclude` (anyone may send it): `channel_not_disputed`, `dispute_pending`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureReason {
     /// Nonce is not the sender's next nonce (a gap or a replay).
@@ -310,7 +311,7 @@ impl FailureReason {
 }
 
 /// The outcome of an included transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", content = "reason", rename_all = "snake_case")]
 pub enum Status {
     /// Applied.
@@ -320,15 +321,17 @@ pub enum Status {
 }
 
 /// A withdrawal to L1 produced by a `withdraw` or `forcedWithdraw`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Withdrawal {
     /// Who can claim it on L1.
+    #[schemars(with = "crate::schema::Address")]
     pub recipient: Address,
     /// The token.
     pub token: TokenId,
     /// The amount.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
 }
 
@@ -347,7 +350,7 @@ impl Withdrawal {
 }
 
 /// The receipt of an included transaction.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipt {
     /// Success or the failure reason.
@@ -355,6 +358,7 @@ pub struct Receipt {
     pub status: Status,
     /// Fee charged (in the kind's fee token).
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub fee_paid: Amount,
     /// The withdrawal it produced, if any.
     pub withdrawal: Option<Withdrawal>,

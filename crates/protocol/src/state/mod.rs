@@ -37,6 +37,7 @@ pub use storage::{SHARD_DEPTH, STORAGE_SHARDS, shard_of, slot_key, slot_leaf};
 
 use alloy_primitives::map::{AddressMap, B256Map, HashMap};
 use revm::bytecode::Bytecode;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -83,24 +84,27 @@ pub fn proof_path(index: AccountIndex) -> u64 {
 }
 
 /// One token balance of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Balance {
     /// The token.
     pub token: TokenId,
     /// The amount held.
     #[serde(with = "crate::primitives::serde_dec")]
+    #[schemars(with = "crate::schema::Amount")]
     pub amount: Amount,
 }
 
 /// An account: its address, nonce and non-zero balances sorted by token.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub struct Account {
     /// The account's address.
+    #[schemars(with = "crate::schema::Address")]
     pub address: Address,
     /// Number of transactions it has sent.
     pub nonce: Nonce,
     /// Non-zero balances, sorted by token. Most accounts hold one token, so the first lives
     /// inline (see the memory figure in the executor benchmark).
+    #[schemars(with = "Vec<Balance>")]
     balances: Balances,
 }
 

@@ -3,7 +3,7 @@
 use super::*;
 
 /// An account with a proof of its leaf under a state root.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountProof {
     /// The account's index.
@@ -12,15 +12,20 @@ pub struct AccountProof {
     pub account: Account,
     /// The code hash of a contract (absent for other accounts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<crate::schema::Hash>")]
     pub code_hash: Option<B256>,
     /// `ACCOUNT_PROOF_LEN` siblings: partition path, the path over partition roots, the
     /// storage root.
+    #[schemars(with = "Vec<crate::schema::Hash>")]
     pub siblings: Vec<B256>,
     /// The rest of the state root's preimage.
+    #[schemars(with = "crate::schema::Hash")]
     pub channels_root: B256,
     /// See [`State::state_root`].
+    #[schemars(with = "crate::schema::Hash")]
     pub secrets_root: B256,
     /// See [`State::state_root`].
+    #[schemars(with = "crate::schema::Hash")]
     pub tokens_hash: B256,
     /// See [`State::state_root`].
     pub queue_position: u64,
@@ -118,7 +123,7 @@ impl StorageProof {
 
 /// A channel record with a proof of its leaf under the channels root (what an exit of a
 /// frozen rollup proves on L1: `Rollup.exodusChannelStart`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChannelProof {
     /// The record.
@@ -126,6 +131,7 @@ pub struct ChannelProof {
     /// Its position in the channels tree (open order).
     pub position: u32,
     /// [`REGISTRY_DEPTH`] siblings.
+    #[schemars(with = "Vec<crate::schema::Hash>")]
     pub siblings: Vec<B256>,
 }
 
@@ -144,16 +150,18 @@ impl ChannelProof {
 
 /// A revealed secret's leaf `keccak256(hashlock ‖ uint64 block)` with its proof under the
 /// secrets root (`Rollup.exodusProveSecret`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretProof {
     /// `keccak256(secret)`.
+    #[schemars(with = "crate::schema::Hash")]
     pub hashlock: B256,
     /// The block the secret was revealed in.
     pub block: u64,
     /// Its position in the secrets tree (reveal order).
     pub position: u32,
     /// [`REGISTRY_DEPTH`] siblings.
+    #[schemars(with = "Vec<crate::schema::Hash>")]
     pub siblings: Vec<B256>,
 }
 

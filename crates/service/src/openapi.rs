@@ -1,0 +1,227 @@
+//! OpenAPI 3.1 documents built from types: each body's JSON Schema comes from its Rust type
+//! (schemars, through the same serde attributes that make the JSON), requests under the
+//! deserialize contract (what a server accepts) and answers under the serialize contract
+//! (what it sends). A service lists its routes as [`Operation`]s: what a type cannot say
+//! (path parameters with their patterns, statuses, error answers) is said there.
+//!
+//! The sequencer's document is `sequencer/src/api/openapi.rs`, the hub's
+//! `channel-hub/src/openapi.rs`.
+
+use std::collections::BTreeSet;
+
+use schemars::{JsonSchema, SchemaGenerator, generate::SchemaSettings};
+use serde_json::{Map, Value, json};
+
+const SCHEMAS: &str = "/components/schemas";
+
+/// Statuses every route may answer besides its own: 405 (`method_not_allowed`), 429
+/// (`rate_limited`) and 503 (`overloaded`, or the service cannot serve now).
+pub const EVERY_ROUTE: [u16; 3] = [405, 429, 503];
+
+/// One operation: a method on a route.
+#[derive(Debug, Default)]
+pub struct Operation {
+    /// One line.
+    pub summary: &'static str,
+    /// More, when a line is not enough.
+    pub description: &'static str,
+    /// Its parameters ([`path_param`], or query parameters as OpenAPI writes them).
+    pub params: Vec<Value>,
+    /// The schema of its JSON body ([`Document::request`]).
+    pub body: Option<Value>,
+    /// The success status, its description and its body's schema ([`Document::response`]).
+    pub ok: (u16, &'static str, Value),
+    /// Other answers whose body is not an error.
+    pub also: Vec<(u16, &'static str, Value)>,
+    /// The statuses of this route's own error answers (their body is the document's error
+    /// type); [`EVERY_ROUTE`] is added to every operation.
+    pub errors: &'static [u16],
+    /// The answer is OpenMetrics text, not JSON.
+    pub text: bool,
+}
+
+/// A path parameter.
+pub fn path_param(name: &str, description: &str, schema: &Value) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description,
+            "schema": schema })
+}
+
+/// A document being built: one schema generator per contract (their definitions are
+/// merged by [`Document::finish`]) and the paths.
+#[derive(Debug)]
+pub struct Document {
+    requests: SchemaGenerator,
+    responses: SchemaGenerator,
+    paths: Map<String, Value>,
+    error: Value,
+}
+
+impl Document {
+    /// A document whose error answers have `E`'s body.
+    pub fn new<E: JsonSchema>() -> Self {
+        let settings = SchemaSettings::draft2020_12().with(|s| {
+            s.definitions_path = SCHEMAS.into();
+            s.meta_schema = None;
+        });
+        let requests = settings.clone().for_deserialize().into_generator();
+        let mut responses = settings.for_serialize().into_generator();
+        let error = responses.subschema_for::<E>().to_value();
+        Self {
+            requests,
+            responses,
+            paths: Map::new(),
+            error,
+        }
+    }
+
+    /// The schema of a scalar format (the same under both contracts), for parameters.
+    pub fn scalar<T: JsonSchema>(&mut self) -> Value {
+        self.responses.subschema_for::<T>().to_value()
+    }
+
+    /// The schema of a request body of type `T` (what the server deserialises).
+    pub fn request<T: JsonSchema>(&mut self) -> Value {
+        self.requests.subschema_for::<T>().to_value()
+    }
+
+    /// The schema of an answer of type `T` (what the server serialises).
+    pub fn response<T: JsonSchema>(&mut self) -> Value {
+        self.responses.subschema_for::<T>().to_value()
+    }
+
+    /// Adds `method` (lowercase) on `route`.
+    pub fn operation(&mut self, method: &str, route: &str, op: Operation) {
+        let json_body = |description: &str, schema: Value| {
+            json!({ "description": description,
+                    "content": { "application/json": { "schema": schema } } })
+        };
+        let mut responses = Map::new();
+        let (status, description, schema) = op.ok;
+        let ok = if op.text {
+            json!({ "description": description,
+                    "content": { "application/openmetrics-text": { "schema": schema } } })
+        } else {
+            json_body(description, schema)
+        };
+        responses.insert(status.to_string(), ok);
+        for (status, description, schema) in op.also {
+            responses.insert(status.to_string(), json_body(description, schema));
+        }
+        for status in op.errors.iter().chain(&EVERY_ROUTE) {
+            let description = match status {
+                400 => "the request is invalid (see the code)",
+                404 => "not_found",
+                405 => "method_not_allowed",
+                409 => "not ready (see the code)",
+                413 => "body_too_large",
+                415 => "unsupported_media_type",
+                429 => "rate_limited",
+                503 => "overloaded, or the node cannot admit now (see the code)",
+                _ => "an error",
+            };
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| json_body(description, self.error.clone()));
+        }
+        let mut operation = json!({ "summary": op.summary, "responses": responses });
+        if !op.description.is_empty() {
+            operation["description"] = op.description.into();
+        }
+        if !op.params.is_empty() {
+            operation["parameters"] = op.params.into();
+        }
+        if let Some(schema) = op.body {
+            operation["requestBody"] = json!({ "required": true,
+                "content": { "application/json": { "schema": schema } } });
+        }
+        let item = self
+            .paths
+            .entry(route)
+            .or_insert_with(|| Value::Object(Map::new()));
+        item[method] = operation;
+    }
+
+    /// The document, with `info` (title, version, description): the paths and the
+    /// definitions of both contracts. A type whose two schemas are the same is defined once;
+    /// one that differs keeps its answer's schema under its name and its request's under
+    /// `<name>Input`.
+    pub fn finish(mut self, info: &Value) -> Value {
+        let mut schemas = self.responses.take_definitions(true);
+        let requests = self.requests.take_definitions(true);
+        // A request schema differs if its content does or if it refers to one that does.
+        let mut renamed: BTreeSet<String> = BTreeSet::new();
+        loop {
+            let before = renamed.len();
+            for (name, schema) in &requests {
+                let differs = schemas.get(name).is_some_and(|s| {
+                    s != schema || renamed.iter().any(|r| refers_to(schema, &reference(r)))
+                });
+                if differs {
+                    renamed.insert(name.clone());
+                }
+            }
+            if renamed.len() == before {
+                break;
+            }
+        }
+        let rename = |v: &mut Value| {
+            for name in &renamed {
+                rename_ref(v, &reference(name), &reference(&format!("{name}Input")));
+            }
+        };
+        for (name, mut schema) in requests {
+            rename(&mut schema);
+            let name = if renamed.contains(&name) {
+                format!("{name}Input")
+            } else {
+                name
+            };
+            schemas.entry(name).or_insert(schema);
+        }
+        let mut paths = Value::Object(self.paths);
+        for item in paths.as_object_mut().expect("paths").values_mut() {
+            if let Some(post) = item.get_mut("post") {
+                rename(&mut post["requestBody"]);
+            }
+        }
+        json!({
+            "openapi": "3.1.0",
+            "info": info,
+            "paths": paths,
+            "components": { "schemas": schemas },
+        })
+    }
+}
+
+/// The `$ref` of a component schema.
+fn reference(name: &str) -> String {
+    format!("#{SCHEMAS}/{name}")
+}
+
+/// Whether `value` holds a `$ref` equal to `target`.
+fn refers_to(value: &Value, target: &str) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(k, v)| (k == "$ref" && v.as_str() == Some(target)) || refers_to(v, target)),
+        Value::Array(items) => items.iter().any(|v| refers_to(v, target)),
+        _ => false,
+    }
+}
+
+/// Replaces every `$ref` equal to `from` in `value` by `to`.
+fn rename_ref(value: &mut Value, from: &str, to: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if key == "$ref" && v.as_str() == Some(from) {
+                    *v = to.into();
+                } else {
+                    rename_ref(v, from, to);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| rename_ref(v, from, to)),
+        _ => {}
+    }
+}
