@@ -15,6 +15,7 @@
 //! | `POST /v1/channels/{id}/sync` | the wallet's latest state, after the hub restarted |
 //! | `POST /v1/admin/channels/{id}/pay` | the operator pays the channel's wallet (bearer token) |
 //! | `GET /v1/ws` | the wallet's WebSocket (logged in by a one-time challenge) |
+//! | `GET /v1/openapi.json` | this table as OpenAPI 3.1, built from the types ([`crate::openapi`]) |
 //! | `GET /health`, `GET /metrics` | liveness; Prometheus metrics |
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use axum::{
     Json, Router,
     extract::{
         DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State, WebSocketUpgrade,
-        rejection::JsonRejection,
+        rejection::JsonRejection, ws::rejection::WebSocketUpgradeRejection,
     },
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
@@ -62,9 +63,11 @@ pub fn app(hub: Arc<Hub>) -> Router {
         .route("/v1/channels/{id}/sync", post(sync))
         .route("/v1/admin/channels/{id}/pay", post(admin_pay))
         .route("/v1/ws", get(ws))
+        .route("/v1/openapi.json", get(openapi))
         .route("/health", get(health))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(limit))
         .with_state(hub)
 }
@@ -82,6 +85,11 @@ impl HubError {
             }
             other => other.to_string(),
         };
+        debug_assert!(
+            weft_channel::is_error_code(self.code()),
+            "error code {} is not in weft_channel::ERROR_CODES",
+            self.code()
+        );
         ErrorBody {
             code: self.code().into(),
             message,
@@ -355,7 +363,12 @@ async fn admin_pay(
 
 /// `GET /v1/ws`: the upgrade needs no credentials; the socket's first exchange is the
 /// login over a one-time challenge ([`crate::ws`]).
-async fn ws(State(hub): AppState, upgrade: WebSocketUpgrade) -> Result<Response, HubError> {
+/// A request that is not a WebSocket upgrade is refused as `invalid_request`.
+async fn ws(
+    State(hub): AppState,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, HubError> {
+    let upgrade = upgrade.map_err(|e| HubError::InvalidRequest(e.body_text()))?;
     Ok(upgrade
         .read_buffer_size(weft_channel::SOCKET_BUFFER)
         .write_buffer_size(0)
@@ -380,6 +393,25 @@ async fn metrics(State(hub): AppState) -> Response {
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
         hub.metrics.render(),
+    )
+        .into_response()
+}
+
+/// `GET /v1/openapi.json`: the hub's OpenAPI document ([`crate::openapi`]).
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(
+            json!({ "code": "method_not_allowed", "message": "method not allowed on this route" }),
+        ),
     )
         .into_response()
 }

@@ -31,6 +31,7 @@ pub mod error;
 pub mod exodus;
 pub mod hub;
 pub mod metrics;
+pub mod openapi;
 pub mod store;
 pub mod watcher;
 pub mod ws;

@@ -35,7 +35,8 @@ pub use auth::{
 pub use event::{ChannelEvent, channel_event};
 pub use transition::{Side, TransitionError};
 pub use wire::{
-    Ack, AdminPayRequest, ChannelView, CloseReply, CloseRequest, ErrorBody, HeldState, HubInfo,
-    HubMessage, MAX_SOCKET_MESSAGE, Offer, OfferKind, RegisterReply, RouteReply, RouteRequest,
-    RouteStatus, SOCKET_BUFFER, SignedUpdate, SyncReply, SyncRequest, WalletMessage,
+    Ack, AdminPayRequest, ChannelView, CloseReply, CloseRequest, ERROR_CODES, ErrorBody, HeldState,
+    HubInfo, HubMessage, MAX_SOCKET_MESSAGE, Offer, OfferKind, RegisterReply, RouteReply,
+    RouteRequest, RouteStatus, SOCKET_BUFFER, SignedUpdate, SyncReply, SyncRequest, WalletMessage,
+    is_error_code,
 };

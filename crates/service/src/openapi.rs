@@ -53,6 +53,9 @@ pub struct Document {
     requests: SchemaGenerator,
     responses: SchemaGenerator,
     paths: Map<String, Value>,
+    /// Where the paths hold request schemas (JSON pointers into `paths`), whose references
+    /// [`Document::finish`] renames where a request type's schema differs from its answer's.
+    request_schemas: Vec<String>,
     error: Value,
 }
 
@@ -70,6 +73,7 @@ impl Document {
             requests,
             responses,
             paths: Map::new(),
+            request_schemas: Vec::new(),
             error,
         }
     }
@@ -133,12 +137,24 @@ impl Document {
         if let Some(schema) = op.body {
             operation["requestBody"] = json!({ "required": true,
                 "content": { "application/json": { "schema": schema } } });
+            self.request_schemas
+                .push(format!("{}/requestBody", pointer(route, method)));
         }
         let item = self
             .paths
             .entry(route)
             .or_insert_with(|| Value::Object(Map::new()));
         item[method] = operation;
+    }
+
+    /// Adds the extension `key` (`x-…`) to `method` on `route`; `request` says whether the
+    /// schemas in `value` come from [`Document::request`].
+    pub fn extend(&mut self, method: &str, route: &str, key: &str, value: Value, request: bool) {
+        self.paths[route][method][key] = value;
+        if request {
+            self.request_schemas
+                .push(format!("{}/{key}", pointer(route, method)));
+        }
     }
 
     /// The document, with `info` (title, version, description): the paths and the
@@ -179,10 +195,12 @@ impl Document {
             schemas.entry(name).or_insert(schema);
         }
         let mut paths = Value::Object(self.paths);
-        for item in paths.as_object_mut().expect("paths").values_mut() {
-            if let Some(post) = item.get_mut("post") {
-                rename(&mut post["requestBody"]);
-            }
+        for at in &self.request_schemas {
+            rename(
+                paths
+                    .pointer_mut(at)
+                    .expect("a request schema is where it was put"),
+            );
         }
         json!({
             "openapi": "3.1.0",
@@ -191,6 +209,11 @@ impl Document {
             "components": { "schemas": schemas },
         })
     }
+}
+
+/// The JSON pointer of an operation inside `paths`.
+fn pointer(route: &str, method: &str) -> String {
+    format!("/{}/{method}", route.replace('~', "~0").replace('/', "~1"))
 }
 
 /// The `$ref` of a component schema.
@@ -224,4 +247,69 @@ fn rename_ref(value: &mut Value, from: &str, to: &str) {
         Value::Array(items) => items.iter_mut().for_each(|v| rename_ref(v, from, to)),
         _ => {}
     }
+}
+
+/// What is wrong with a document's references: each `$ref` that points outside the
+/// components or to no schema, and each component schema nothing refers to.
+pub fn reference_errors(doc: &Value) -> Vec<String> {
+    fn collect(value: &Value, out: &mut BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (k, v) in map {
+                    match (k.as_str(), v) {
+                        ("$ref", Value::String(r)) => {
+                            out.insert(r.clone());
+                        }
+                        _ => collect(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
+            _ => {}
+        }
+    }
+    let mut used = BTreeSet::new();
+    collect(doc, &mut used);
+    let empty = Map::new();
+    let schemas = doc["components"]["schemas"].as_object().unwrap_or(&empty);
+    let mut errors = Vec::new();
+    for r in &used {
+        match r.strip_prefix(&format!("#{SCHEMAS}/")) {
+            Some(name) if schemas.contains_key(name) => {}
+            Some(_) => errors.push(format!("{r} is not defined")),
+            None => errors.push(format!("{r} points outside the components")),
+        }
+    }
+    for name in schemas.keys() {
+        if !used.contains(&reference(name)) {
+            errors.push(format!("{name} is defined and never used"));
+        }
+    }
+    errors
+}
+
+/// What is wrong with `body`, answered with `status` by `method` on `route`, according to
+/// `doc`: empty when the document lists that status for the operation and the body matches
+/// its schema.
+#[cfg(feature = "validate")]
+pub fn answer_errors(
+    doc: &Value,
+    route: &str,
+    method: &str,
+    status: u16,
+    body: &Value,
+) -> Vec<String> {
+    let response = &doc["paths"][route][method]["responses"][status.to_string()];
+    if !response.is_object() {
+        return vec![format!("{method} {route} does not document {status}")];
+    }
+    let schema = &response["content"]["application/json"]["schema"];
+    // The whole document is the root, so that its `#/components/...` references resolve.
+    let mut root = doc.clone();
+    root["allOf"] = serde_json::json!([schema]);
+    let validator = jsonschema::draft202012::new(&root).expect("the schema compiles");
+    validator
+        .iter_errors(body)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
 }

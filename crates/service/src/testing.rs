@@ -47,3 +47,27 @@ pub fn in_child_with_env(name: &str, vars: &[(&str, &str)]) -> bool {
     );
     false
 }
+
+/// Runs `program` with `args` as a child process, killed if it runs past `timeout_secs`;
+/// whether it exited with success, and its stdout and stderr together. For tests that
+/// drive an outside tool (schemathesis) against a running service.
+pub async fn run_bounded(
+    program: &std::path::Path,
+    args: &[&str],
+    timeout_secs: u64,
+) -> (bool, String) {
+    let run = tokio::process::Command::new(program)
+        .args(args)
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(timeout_secs), run)
+        .await
+        .unwrap_or_else(|_| panic!("{} did not finish in {timeout_secs} s", program.display()))
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.display()));
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), report)
+}
