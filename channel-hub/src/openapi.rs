@@ -228,15 +228,6 @@ fn routes(doc: &mut Document) {
         true,
     );
 
-    doc.operation(
-        "get",
-        "/v1/openapi.json",
-        Op {
-            summary: "This document",
-            ok: (200, "OpenAPI 3.1", json!({ "type": "object" })),
-            ..Op::default()
-        },
-    );
     let address = doc.scalar::<schema::Address>();
     doc.operation(
         "get",
@@ -260,14 +251,5 @@ fn routes(doc: &mut Document) {
             ..Op::default()
         },
     );
-    doc.operation(
-        "get",
-        "/metrics",
-        Op {
-            summary: "Prometheus metrics (OpenMetrics text)",
-            ok: (200, "OpenMetrics text", json!({ "type": "string" })),
-            text: true,
-            ..Op::default()
-        },
-    );
+    doc.service_routes();
 }

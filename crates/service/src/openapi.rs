@@ -147,6 +147,30 @@ impl Document {
         item[method] = operation;
     }
 
+    /// Adds the routes every service has: `GET /v1/openapi.json` (the document) and
+    /// `GET /metrics` (OpenMetrics text).
+    pub fn service_routes(&mut self) {
+        self.operation(
+            "get",
+            "/v1/openapi.json",
+            Operation {
+                summary: "This document",
+                ok: (200, "OpenAPI 3.1", json!({ "type": "object" })),
+                ..Operation::default()
+            },
+        );
+        self.operation(
+            "get",
+            "/metrics",
+            Operation {
+                summary: "Prometheus metrics (OpenMetrics text)",
+                ok: (200, "OpenMetrics text", json!({ "type": "string" })),
+                text: true,
+                ..Operation::default()
+            },
+        );
+    }
+
     /// Adds the extension `key` (`x-…`) to `method` on `route`; `request` says whether the
     /// schemas in `value` come from [`Document::request`].
     pub fn extend(&mut self, method: &str, route: &str, key: &str, value: Value, request: bool) {
@@ -311,5 +335,14 @@ pub fn answer_errors(
     validator
         .iter_errors(body)
         .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect()
+}
+
+/// The codes of `codes` that `markdown` never mentions as `` `code` ``.
+pub fn undocumented<'a>(codes: &[(&'a str, &str)], markdown: &str) -> Vec<&'a str> {
+    codes
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| !markdown.contains(&format!("`{c}`")))
         .collect()
 }

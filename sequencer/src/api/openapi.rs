@@ -269,15 +269,6 @@ fn routes(doc: &mut Document) {
             ..Op::default()
         },
     );
-    doc.operation(
-        "get",
-        "/v1/openapi.json",
-        Op {
-            summary: "This document",
-            ok: (200, "OpenAPI 3.1", json!({ "type": "object" })),
-            ..Op::default()
-        },
-    );
     let ok = doc.response::<Health>();
     doc.operation(
         "get",
@@ -292,14 +283,5 @@ fn routes(doc: &mut Document) {
             ..Op::default()
         },
     );
-    doc.operation(
-        "get",
-        "/metrics",
-        Op {
-            summary: "Prometheus metrics (OpenMetrics text). Not rate limited.",
-            ok: (200, "OpenMetrics text", json!({ "type": "string" })),
-            text: true,
-            ..Op::default()
-        },
-    );
+    doc.service_routes();
 }
