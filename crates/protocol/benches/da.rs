@@ -274,10 +274,7 @@ impl Traffic {
             Kind::Eth => (to, self.round(14..=18), Bytes::new(), 21_000),
             Kind::Erc20 => {
                 let amount = U256::from(self.round(15..=19));
-                let data = calldata(
-                    "transfer(address,uint256)",
-                    &[Arg::A(to), Arg::U(amount)],
-                );
+                let data = calldata("transfer(address,uint256)", &[Arg::A(to), Arg::U(amount)]);
                 let gas = self.gas_limit(from, 65_000, 52_000..70_000);
                 (self.world.tokens[0], 0, data, gas)
             }
@@ -375,7 +372,10 @@ fn evm_bench() -> String {
         "\nEVM traffic: {ACCOUNTS} accounts, ERC-20 and AMM deployed ({:.1} s to set up)",
         started.elapsed().as_secs_f64()
     );
-    println!("  {:<40} {:>10} {:>10} {:>8}", "batch", "payload B", "B / tx", "signed/DA");
+    println!(
+        "  {:<40} {:>10} {:>10} {:>8}",
+        "batch", "payload B", "B / tx", "signed/DA"
+    );
     let mut fields = Vec::new();
     for kind in [Kind::Eth, Kind::Erc20, Kind::Swap] {
         let before = traffic.world.state.clone();
