@@ -3,7 +3,8 @@
 //! transactions with their signatures, from the sequencer) and the L1 queue entries:
 //!
 //! 1. every signed transaction of the witness carries a valid signature by its sender;
-//! 2. the DA payload decodes to exactly the witness's blocks and transactions;
+//! 2. the DA payload decodes to exactly the witness's blocks and transactions (EVM
+//!    transactions less their signatures, which the payload leaves out);
 //! 3. re-executing them from the previous state gives the committed state root,
 //!    withdrawals root and queue position ([`weft_protocol::batch::apply_batch`]);
 //! 4. the system transactions are exactly the L1 queue entries they claim to consume.
@@ -130,6 +131,13 @@ pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Ref
                 let Transaction::Evm(tx) = &t.transaction else {
                     unreachable!("matched above")
                 };
+                // One without its signature (the DA payload's form) proves nothing.
+                if !tx.is_signed() {
+                    return Err(Refusal::Signature {
+                        hash: t.hash,
+                        reason: "EVM transaction without its signature".into(),
+                    });
+                }
                 tx.check_chain(domain.chain_id())
                     .map_err(|e| Refusal::Signature {
                         hash: t.hash,
@@ -192,8 +200,10 @@ pub fn check_batch(
         {
             return Err(Refusal::PayloadMismatch(at));
         }
+        // The payload carries EVM transactions without their signatures (checked above
+        // from the witness): it must equal the witness's transactions less those.
         for (i, (d, t)) in decoded.transactions.iter().zip(&w.transactions).enumerate() {
-            if *d != t.transaction {
+            if *d != t.transaction.without_signature() {
                 return Err(Refusal::PayloadMismatch(format!("{at}, transaction {i}")));
             }
         }

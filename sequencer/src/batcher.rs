@@ -229,7 +229,7 @@ pub(crate) fn withdrawal_leaves_of(
 ) -> impl Iterator<Item = (B256, B256, Withdrawal)> + '_ {
     txs.iter().flat_map(|t| {
         t.receipt
-            .withdrawals(&t.hash)
+            .withdrawals(&t.transaction.leaf_with(t.hash))
             .into_iter()
             .map(|(id, w)| (w.leaf(&id), id, w))
     })

@@ -381,7 +381,9 @@ fn execute(
         })
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
-    let hashes: Vec<B256> = verified.iter().map(|t| t.hash).collect();
+    // The transactions root commits to leaves that need no signature (an EVM transaction's
+    // is not its Ethereum hash), so a block re-executed from L1 hashes alike.
+    let leaves: Vec<B256> = verified.iter().map(VerifiedTransaction::leaf).collect();
     let (output, header, changes, account_count) = {
         let mut state = node.state.write();
         let output = node
@@ -394,7 +396,7 @@ fn execute(
             env.timestamp,
             env.fee_recipient,
             parent.hash,
-            &hashes,
+            &leaves,
             &output,
         );
         // BLOCKHASH of the blocks after it reads it; recorded before the changes are

@@ -435,6 +435,18 @@ async fn evm_batches_pass_and_their_tampered_copies_are_refused() {
         }
         let err = refused(&view.commitment, payload, &forged);
         assert_eq!(err.code(), "bad_signature", "{err}");
+
+        // An EVM transaction in the witness without its signature, as the payload has it.
+        let mut unsigned = witness.clone();
+        let t = unsigned
+            .blocks
+            .iter_mut()
+            .flat_map(|b| &mut b.transactions)
+            .find(|t| matches!(t.transaction, Transaction::Evm(_)))
+            .unwrap();
+        t.transaction = t.transaction.without_signature();
+        let err = refused(&view.commitment, payload, &unsigned);
+        assert_eq!(err.code(), "bad_signature", "{err}");
     }
     assert!(swaps > 0, "no EVM batch held two transactions");
     assert_eq!(withdrawals, 1, "the withdrawal's batch was checked");

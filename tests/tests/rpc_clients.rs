@@ -128,7 +128,16 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     // and it is claimed on L1 with the proof the API serves.
     let tx = withdrawal.transaction_hash;
     let w = stack.api().withdrawal(&tx).await.unwrap();
-    assert_eq!((w.id, w.recipient, w.amount), (tx, l1_recipient, ETHER));
+    // An EVM transaction's leaf is identified by its transactions-root leaf, which
+    // re-execution from L1 computes without the signature, not by its Ethereum hash.
+    let view = stack.api().transaction(&tx).await.unwrap().unwrap();
+    let weft_protocol::transaction::Transaction::Evm(sent) = &view.transaction else {
+        panic!("an EVM transaction: {view:?}")
+    };
+    assert_eq!(
+        (w.tx_hash, w.id, w.recipient, w.amount),
+        (tx, sent.leaf(), l1_recipient, ETHER)
+    );
     stack.claim(&tx, payer).await;
     assert_eq!(
         stack.l1().provider.get_balance(l1_recipient).await.unwrap(),

@@ -200,8 +200,9 @@ pub struct WithdrawalView {
     #[schemars(with = "weft_protocol::schema::Hash")]
     pub tx_hash: B256,
     /// The identifier the leaf commits to, `Rollup.withdraw`'s `txHash` argument: the
-    /// transaction hash for its first withdrawal, `keccak256(txHash ‖ uint256(k))` for the
-    /// k-th (k ≥ 1) withdrawal predeploy event of an EVM transaction.
+    /// transaction hash of a native withdrawal; for an EVM transaction its transactions-root
+    /// leaf (`keccak256(sender ‖ signingHash)`, which needs no signature) for its first
+    /// withdrawal and `keccak256(leaf ‖ uint256(k))` for the k-th (k ≥ 1).
     #[schemars(with = "weft_protocol::schema::Hash")]
     pub id: B256,
     /// Who can claim it on L1.

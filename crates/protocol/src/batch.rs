@@ -297,13 +297,13 @@ pub fn apply_batch_with(
                 number: block.number,
                 source,
             })?;
-        let hashes: Vec<B256> = txs.iter().map(|t| t.hash).collect();
+        let tx_leaves: Vec<B256> = txs.iter().map(|t| t.leaf()).collect();
         let header = crate::block::BlockHeader::seal(
             block.number,
             block.timestamp,
             block.fee_recipient,
             parent,
-            &hashes,
+            &tx_leaves,
             &out,
         );
         parent = header.hash();

@@ -29,7 +29,9 @@ pub struct BlockHeader {
     pub fee_recipient: Address,
     /// Number of transactions.
     pub tx_count: u64,
-    /// [`merkle::root_of`] the transaction hashes in block order.
+    /// [`merkle::root_of`] the transactions' leaves in block order
+    /// ([`crate::transaction::Transaction::leaf`]: the canonical hash, or for an EVM
+    /// transaction `keccak256(sender ‖ signingHash)`, which needs no signature).
     #[schemars(with = "crate::schema::Hash")]
     pub transactions_root: B256,
     /// State root after the block.
@@ -44,15 +46,16 @@ pub struct BlockHeader {
 
 impl BlockHeader {
     /// The header of block `number` (at `timestamp`, fees to `fee_recipient`) on top of
-    /// `parent_hash`, holding the transactions `hashes` in block order, from what executing
-    /// them gave: the one assembly the builder and a rebuild from L1 share, so a rebuilt
-    /// block hashes as the sequencer's.
+    /// `parent_hash`, holding transactions of transactions-root `leaves` in block order
+    /// ([`crate::transaction::Transaction::leaf`]), from what executing them gave: the one
+    /// assembly the builder, the prover and a rebuild from L1 share, so a rebuilt block
+    /// hashes as the sequencer's.
     pub fn seal(
         number: u64,
         timestamp: u64,
         fee_recipient: Address,
         parent_hash: B256,
-        hashes: &[B256],
+        leaves: &[B256],
         output: &BlockOutput,
     ) -> Self {
         Self {
@@ -60,8 +63,8 @@ impl BlockHeader {
             parent_hash,
             timestamp,
             fee_recipient,
-            tx_count: hashes.len() as u64,
-            transactions_root: transactions_root(hashes),
+            tx_count: leaves.len() as u64,
+            transactions_root: transactions_root(leaves),
             state_root: output.state_root,
             withdrawals_root: output.withdrawals_root,
             queue_position: output.queue_position,
@@ -99,9 +102,10 @@ impl BlockHeader {
     }
 }
 
-/// [`merkle::root_of`] a block's transaction hashes.
-pub fn transactions_root(hashes: &[B256]) -> B256 {
-    merkle::root_of(hashes)
+/// [`merkle::root_of`] a block's transaction leaves
+/// ([`crate::transaction::Transaction::leaf`]).
+pub fn transactions_root(leaves: &[B256]) -> B256 {
+    merkle::root_of(leaves)
 }
 
 #[cfg(test)]

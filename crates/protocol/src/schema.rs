@@ -106,12 +106,15 @@ impl JsonSchema for crate::evm::EvmTransaction {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         let bytes = generator.subschema_for::<HexBytes>();
+        let address = generator.subschema_for::<Address>();
         json_schema!({
-            "description": "A standard signed Ethereum transaction: its EIP-2718 bytes.",
+            "description": "A standard Ethereum transaction: its EIP-2718 bytes. One rebuilt \
+                from L1 data carries no signature (its bytes hold an all-zero placeholder) \
+                and names its `sender`.",
             "type": "object",
             "additionalProperties": false,
             "required": ["raw"],
-            "properties": { "raw": bytes },
+            "properties": { "raw": bytes, "sender": address },
         })
     }
 }

@@ -497,10 +497,40 @@ impl Transaction {
     /// The canonical hash: the EIP-712 signing digest under `domain`. For signed kinds this
     /// is what the sender signs; it does not depend on the signature, so a resubmission
     /// with another valid signature is recognised as the same transaction.
+    ///
+    /// An EVM transaction's is its Ethereum hash ([`EvmTransaction::hash`]).
     pub fn hash(&self, domain: &Domain) -> B256 {
         match self {
             Self::Evm(t) => t.hash(),
             _ => self.signing_hash(domain),
+        }
+    }
+
+    /// Its leaf in the block's transactions root: [`Self::hash`], except for an EVM
+    /// transaction, whose Ethereum hash covers its signature, which the DA payload leaves
+    /// out: `keccak256(sender ‖ signingHash)` ([`EvmTransaction::leaf`]). No leaf depends
+    /// on a signature, so a block re-executed from L1 hashes as the sequencer's.
+    pub fn leaf(&self, domain: &Domain) -> B256 {
+        match self {
+            Self::Evm(t) => t.leaf(),
+            _ => self.signing_hash(domain),
+        }
+    }
+
+    /// [`Self::leaf`] given the canonical hash ([`Self::hash`]) already known.
+    pub fn leaf_with(&self, hash: B256) -> B256 {
+        match self {
+            Self::Evm(t) => t.leaf(),
+            _ => hash,
+        }
+    }
+
+    /// The transaction as the DA payload carries it: an EVM transaction loses its
+    /// signature ([`EvmTransaction::without_signature`]), other kinds are unchanged.
+    pub fn without_signature(&self) -> Self {
+        match self {
+            Self::Evm(t) => Self::Evm(Box::new(t.without_signature())),
+            other => other.clone(),
         }
     }
 
@@ -591,6 +621,14 @@ pub struct VerifiedTransaction {
     pub hash: B256,
     /// The transaction.
     pub transaction: Transaction,
+}
+
+impl VerifiedTransaction {
+    /// Its leaf in the block's transactions root ([`Transaction::leaf`]): the canonical
+    /// hash, except for an EVM transaction.
+    pub fn leaf(&self) -> B256 {
+        self.transaction.leaf_with(self.hash)
+    }
 }
 
 #[cfg(test)]

@@ -367,19 +367,19 @@ fn eoas_and_contracts_withdraw_to_l1_through_the_predeploy() {
         amount,
     };
     assert_eq!(
-        out.receipts[0].withdrawals(&txs[0].hash),
-        vec![(txs[0].hash, w(l1, 5_000))]
+        out.receipts[0].withdrawals(&txs[0].leaf()),
+        vec![(txs[0].leaf(), w(l1, 5_000))]
     );
-    let split_ws = out.receipts[3].withdrawals(&txs[3].hash);
+    let split_ws = out.receipts[3].withdrawals(&txs[3].leaf());
     assert_eq!(split_ws.len(), 2);
     assert_eq!((split_ws[0].1, split_ws[1].1), (w(a, 450), w(b, 451)));
-    assert_eq!(split_ws[0].0, txs[3].hash);
-    assert_ne!(split_ws[1].0, txs[3].hash);
+    assert_eq!(split_ws[0].0, txs[3].leaf());
+    assert_ne!(split_ws[1].0, txs[3].leaf());
     let leaves: Vec<B256> = [&out.receipts[0], &out.receipts[3]]
         .iter()
         .zip([&txs[0], &txs[3]])
         .flat_map(|(r, tx)| {
-            r.withdrawals(&tx.hash)
+            r.withdrawals(&tx.leaf())
                 .into_iter()
                 .map(|(id, w)| w.leaf(&id))
         })
@@ -440,7 +440,7 @@ fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
             e.timestamp,
             e.fee_recipient,
             parent,
-            &[tx.hash],
+            &[tx.leaf()],
             &out,
         );
         parent = header.hash();

@@ -241,7 +241,7 @@ pub async fn withdrawal(
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| ApiError::not_found(format!("transaction {hash} is not executed")))?;
-    let withdrawals = tx.receipt.withdrawals(&hash);
+    let withdrawals = tx.receipt.withdrawals(&tx.transaction.leaf_with(hash));
     let (id, withdrawal) = *withdrawals.get(k).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -268,13 +268,17 @@ fn sealed_block(
             );
         }
     }
+    // An EVM transaction from the payload has no signature, so no Ethereum hash: it is
+    // stored under its transactions-root leaf, which the header commits to as the
+    // builder's does.
     let hashes: Vec<B256> = block.transactions.iter().map(|t| t.hash(domain)).collect();
+    let leaves: Vec<B256> = block.transactions.iter().map(|t| t.leaf(domain)).collect();
     let header = BlockHeader::seal(
         block.number,
         block.timestamp,
         block.fee_recipient,
         parent_hash,
-        &hashes,
+        &leaves,
         &out,
     );
     let transactions = block

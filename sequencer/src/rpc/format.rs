@@ -123,7 +123,13 @@ fn evm_transaction(tx: &EvmTransaction, at: Option<Position>, base_fee: u64) -> 
         effective_gas_price: at.map(|_| tx.effective_gas_price(base_fee)),
         block_timestamp: None,
     };
-    serde_json::to_value(rpc).expect("RPC types serialize")
+    let mut value = serde_json::to_value(rpc).expect("RPC types serialize");
+    if !tx.is_signed() {
+        // Rebuilt from L1, without its signature (r = s = 0): known by its
+        // transactions-root leaf, not by the hash of a placeholder envelope.
+        value["hash"] = json!(tx.hash());
+    }
+    value
 }
 
 /// A log object.

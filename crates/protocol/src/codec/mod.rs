@@ -14,6 +14,10 @@
 //!   | 5   | `ChannelClose`    | 17  | `ForcedWithdraw`  |
 //!   | 6   | `ChannelRegister` |     |                   |
 //!
+//! - An EVM transaction is tag 32, a `u32` length and its EIP-2718 bytes (at most
+//!   [`crate::evm::MAX_TX_SIZE`]); one without its signature (read back from the DA
+//!   payload, [`crate::evm::EvmTransaction::from_unsigned`]) is tag 33, its 20-byte sender,
+//!   then the same with the all-zero placeholder signature in the envelope.
 //! - Fixed-width fields are big-endian: an address is 20 bytes, `uint32` 4, `uint64` 8,
 //!   `uint128` 16, `bytes32` 32; a `bool` is one byte that must be 0 or 1, a lock direction
 //!   one byte that must be 0 (`WalletToHub`) or 1 (`HubToWallet`).
@@ -96,6 +100,7 @@ mod tag {
     pub(super) const DEPOSIT: u8 = 16;
     pub(super) const FORCED_WITHDRAW: u8 = 17;
     pub(super) const EVM: u8 = 32;
+    pub(super) const EVM_UNSIGNED: u8 = 33;
 }
 
 /// Writes fields; each method's name matches the [`Reader`] method that reads it back.
@@ -348,7 +353,12 @@ impl Encode for Transaction {
     fn encode(&self, out: &mut Vec<u8>) {
         if let Self::Evm(t) = self {
             let raw = t.encoded();
-            out.push(tag::EVM);
+            if t.is_signed() {
+                out.push(tag::EVM);
+            } else {
+                out.push(tag::EVM_UNSIGNED);
+                out.extend_from_slice(t.sender().as_slice());
+            }
             out.extend_from_slice(&(raw.len() as u32).to_be_bytes());
             out.extend_from_slice(&raw);
             return;
@@ -387,7 +397,10 @@ impl Decode for Transaction {
             tag::REVEAL_SECRET => Self::RevealSecret(r.value()?),
             tag::DEPOSIT => Self::Deposit(r.value()?),
             tag::FORCED_WITHDRAW => Self::ForcedWithdraw(r.value()?),
-            tag::EVM => {
+            tag @ (tag::EVM | tag::EVM_UNSIGNED) => {
+                let sender = (tag == tag::EVM_UNSIGNED)
+                    .then(|| r.address())
+                    .transpose()?;
                 let len = r.u32()? as usize;
                 if len > crate::evm::MAX_TX_SIZE {
                     return Err(DecodeError::TooLong {
@@ -397,8 +410,13 @@ impl Decode for Transaction {
                     });
                 }
                 let raw = r.take(len)?;
-                let tx = crate::evm::EvmTransaction::decode(raw)
-                    .map_err(|_| DecodeError::Invalid("EVM transaction"))?;
+                let tx = match sender {
+                    None => crate::evm::EvmTransaction::decode(raw),
+                    Some(sender) => {
+                        crate::evm::EvmTransaction::parse(raw).and_then(|p| p.into_unsigned(sender))
+                    }
+                }
+                .map_err(|_| DecodeError::Invalid("EVM transaction"))?;
                 Self::Evm(Box::new(tx))
             }
             unknown => return Err(DecodeError::UnknownKind(unknown)),

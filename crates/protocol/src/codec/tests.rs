@@ -228,8 +228,9 @@ fn trailing_bytes_are_rejected() {
 
 #[test]
 fn unknown_tags_are_rejected() {
-    // 32 is an EVM transaction (its envelope follows; tested in `evm_transactions_round_trip`).
-    let known: Vec<u8> = TAGS.iter().map(|(t, _)| *t).chain([32]).collect();
+    // 32 is an EVM transaction, 33 one without its signature (tested in
+    // `evm_transactions_round_trip`).
+    let known: Vec<u8> = TAGS.iter().map(|(t, _)| *t).chain([32, 33]).collect();
     for tag in (0..=u8::MAX).filter(|t| !known.contains(t)) {
         let mut bytes = vec![tag];
         bytes.extend([0; 300]);
@@ -769,6 +770,29 @@ fn evm_transactions_round_trip() {
             let mut long = bytes.clone();
             long[1..5].copy_from_slice(&u32::MAX.to_be_bytes());
             assert!(Transaction::from_bytes(&long).is_err());
+
+            // Without its signature (as read back from the DA payload): tag 33, the
+            // sender, the envelope with the placeholder signature; and in JSON.
+            let unsigned = tx.transaction.without_signature();
+            let bytes = unsigned.to_bytes();
+            assert_eq!(bytes[0], 33);
+            assert_eq!(&bytes[1..21], tx.transaction.sender().unwrap().as_slice());
+            assert_eq!(Transaction::from_bytes(&bytes).unwrap(), unsigned);
+            assert_eq!(
+                Transaction::from_stored_bytes(&bytes, tx.transaction.sender()).unwrap(),
+                unsigned
+            );
+            assert!(Transaction::from_bytes(&bytes[..bytes.len() - 1]).is_err());
+            let json = serde_json::to_string(&unsigned).unwrap();
+            assert_eq!(
+                serde_json::from_str::<Transaction>(&json).unwrap(),
+                unsigned
+            );
+            // A signed envelope under tag 33 is refused: the tag means no signature.
+            let mut signed_as_unsigned = vec![33];
+            signed_as_unsigned.extend_from_slice(&bytes[1..21]);
+            signed_as_unsigned.extend_from_slice(&tx.transaction.to_bytes()[1..]);
+            assert!(Transaction::from_bytes(&signed_as_unsigned).is_err());
         }
     }
 }

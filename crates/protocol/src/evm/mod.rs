@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::primitives::{Address, B256, Bytes, keccak256};
 
 pub use predeploy::WITHDRAWALS;
-pub use tx::{EvmTransaction, EvmTxError, MAX_TX_SIZE, ParsedEvm};
+pub use tx::{EvmTransaction, EvmTxError, MAX_TX_SIZE, ParsedEvm, UnsignedEvm};
 
 /// The EVM specification every block runs under.
 pub const SPEC: revm::primitives::hardfork::SpecId = revm::primitives::hardfork::SpecId::PRAGUE;

@@ -69,14 +69,16 @@ pub fn withdrawal_of(log: &Log) -> Option<Withdrawal> {
 }
 
 /// The identifier a withdrawal's leaf commits to in place of a transaction hash: the
-/// transaction's hash for its first withdrawal, `keccak256(txHash ‖ uint256(k))` for the
-/// `k`-th after it, so every leaf is unique.
-pub fn withdrawal_id(tx_hash: &B256, k: usize) -> B256 {
+/// transaction's transactions-root leaf (`keccak256(sender ‖ signingHash)`,
+/// [`crate::evm::EvmTransaction::leaf`], computable without the signature the DA payload
+/// leaves out) for its first withdrawal, `keccak256(leaf ‖ uint256(k))` for the `k`-th
+/// after it, so every leaf is unique.
+pub fn withdrawal_id(tx_leaf: &B256, k: usize) -> B256 {
     if k == 0 {
-        return *tx_hash;
+        return *tx_leaf;
     }
     let mut buf = [0u8; 64];
-    buf[..32].copy_from_slice(tx_hash.as_slice());
+    buf[..32].copy_from_slice(tx_leaf.as_slice());
     buf[32..].copy_from_slice(&U256::from(k).to_be_bytes::<32>());
     keccak256(buf)
 }

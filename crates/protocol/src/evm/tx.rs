@@ -1,6 +1,8 @@
 //! Standard Ethereum transactions: decoding, chain and type checks, sender recovery.
 
-use alloy_consensus::{Transaction as _, TxEnvelope};
+use alloy_consensus::{
+    SignableTransaction, Transaction as _, TxEip1559, TxEip2930, TxEnvelope, TxLegacy,
+};
 use alloy_eips::{
     Typed2718,
     eip2718::{Decodable2718, Encodable2718},
@@ -65,13 +67,36 @@ impl EvmTxError {
     }
 }
 
-/// A signed Ethereum transaction (legacy with EIP-155, EIP-2930 or EIP-1559) with its
-/// recovered sender. It only exists decoded and recovered: construct it with
-/// [`EvmTransaction::decode`].
+/// An Ethereum transaction (legacy with EIP-155, EIP-2930 or EIP-1559) with its sender.
+///
+/// Usually signed, decoded and recovered ([`EvmTransaction::decode`]). A transaction read
+/// back from the DA payload has no signature (the payload leaves signatures out, the
+/// prover checks them from its witness): [`EvmTransaction::from_unsigned`] builds it from
+/// its fields and its sender, with an all-zero placeholder signature in the envelope.
+/// Such a transaction executes exactly as its signed original, and its transactions-root
+/// leaf ([`EvmTransaction::leaf`]) is the same; only its Ethereum hash is unknown.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvmTransaction {
     envelope: TxEnvelope,
     sender: Address,
+    signed: bool,
+}
+
+/// The fields of an Ethereum transaction without its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UnsignedEvm {
+    /// Legacy; its chain id must be set (EIP-155).
+    Legacy(TxLegacy),
+    /// EIP-2930.
+    Eip2930(TxEip2930),
+    /// EIP-1559.
+    Eip1559(TxEip1559),
+}
+
+/// The signature an unsigned transaction's envelope carries: `r = s = 0`, which no
+/// recovery accepts.
+fn placeholder_signature() -> alloy_primitives::Signature {
+    alloy_primitives::Signature::new(U256::ZERO, U256::ZERO, false)
 }
 
 impl std::hash::Hash for EvmTransaction {
@@ -119,19 +144,88 @@ impl EvmTransaction {
         Ok(ParsedEvm { envelope })
     }
 
+    /// The transaction of `fields` sent by `sender`, without a signature (read back from
+    /// the DA payload, whose senders the prover checked against signatures). Refuses a
+    /// legacy transaction without a chain id, as [`Self::decode`] does.
+    pub fn from_unsigned(fields: UnsignedEvm, sender: Address) -> Result<Self, EvmTxError> {
+        let sig = placeholder_signature();
+        let envelope: TxEnvelope = match fields {
+            UnsignedEvm::Legacy(tx) => {
+                if tx.chain_id.is_none() {
+                    return Err(EvmTxError::NoChainId);
+                }
+                tx.into_signed(sig).into()
+            }
+            UnsignedEvm::Eip2930(tx) => tx.into_signed(sig).into(),
+            UnsignedEvm::Eip1559(tx) => tx.into_signed(sig).into(),
+        };
+        Ok(Self {
+            envelope,
+            sender,
+            signed: false,
+        })
+    }
+
+    /// The fields without the signature.
+    pub fn unsigned_fields(&self) -> UnsignedEvm {
+        match &self.envelope {
+            TxEnvelope::Legacy(t) => UnsignedEvm::Legacy(t.tx().clone()),
+            TxEnvelope::Eip2930(t) => UnsignedEvm::Eip2930(t.tx().clone()),
+            TxEnvelope::Eip1559(t) => UnsignedEvm::Eip1559(t.tx().clone()),
+            _ => unreachable!("only admissible types are constructed"),
+        }
+    }
+
+    /// The same transaction without its signature: what the DA payload carries and
+    /// decodes to.
+    pub fn without_signature(&self) -> Self {
+        if !self.signed {
+            return self.clone();
+        }
+        Self::from_unsigned(self.unsigned_fields(), self.sender)
+            .expect("a decoded transaction has a chain id")
+    }
+
+    /// Whether it carries its signature (false for a transaction read back from the DA
+    /// payload).
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
     /// Requires the transaction to be signed for `chain_id`.
     pub fn check_chain(&self, chain_id: u64) -> Result<(), EvmTxError> {
         check_chain(&self.envelope, chain_id)
     }
 
-    /// The envelope's signature.
+    /// The envelope's signature (all zero when [`Self::is_signed`] is false).
     pub fn signature(&self) -> Signature {
         signature_of(&self.envelope)
     }
 
-    /// The Ethereum transaction hash (keccak256 of the envelope).
+    /// The Ethereum transaction hash (keccak256 of the envelope): its identity for the
+    /// RPC and the REST API. A transaction without its signature has none; its
+    /// [`Self::leaf`] stands in.
     pub fn hash(&self) -> B256 {
-        *self.envelope.tx_hash()
+        if self.signed {
+            *self.envelope.tx_hash()
+        } else {
+            self.leaf()
+        }
+    }
+
+    /// The hash the sender signs (EIP-155, EIP-2930 or EIP-1559 signing payload).
+    pub fn signing_hash(&self) -> B256 {
+        self.envelope.signature_hash()
+    }
+
+    /// Its leaf in the block's transactions root: `keccak256(sender ‖ signingHash)`, 52
+    /// bytes. It does not depend on the signature, so a block rebuilt from the DA payload
+    /// (which has none) hashes as the sequencer's, and `BLOCKHASH` re-executes alike.
+    pub fn leaf(&self) -> B256 {
+        let mut buf = [0u8; 52];
+        buf[..20].copy_from_slice(self.sender.as_slice());
+        buf[20..].copy_from_slice(self.signing_hash().as_slice());
+        crate::primitives::keccak256(buf)
     }
 
     /// The recovered sender.
@@ -139,7 +233,8 @@ impl EvmTransaction {
         self.sender
     }
 
-    /// The EIP-2718 bytes.
+    /// The EIP-2718 bytes (with the all-zero placeholder signature when
+    /// [`Self::is_signed`] is false).
     pub fn encoded(&self) -> Bytes {
         self.envelope.encoded_2718().into()
     }
@@ -239,7 +334,24 @@ impl ParsedEvm {
         EvmTransaction {
             envelope: self.envelope,
             sender,
+            signed: true,
         }
+    }
+
+    /// The transaction without a signature sent by `sender`: for the stored form of
+    /// [`EvmTransaction::from_unsigned`], whose envelope must carry the all-zero
+    /// placeholder signature.
+    pub fn into_unsigned(self, sender: Address) -> Result<EvmTransaction, EvmTxError> {
+        if *self.envelope.signature() != placeholder_signature() {
+            return Err(EvmTxError::Rlp(
+                "an unsigned transaction carries a signature".into(),
+            ));
+        }
+        Ok(EvmTransaction {
+            envelope: self.envelope,
+            sender,
+            signed: false,
+        })
     }
 
     /// Recovers the sender (one libsecp256k1 recovery, EIP-2 low-s).
@@ -248,6 +360,7 @@ impl ParsedEvm {
         Ok(EvmTransaction {
             envelope: self.envelope,
             sender,
+            signed: true,
         })
     }
 }
@@ -289,17 +402,21 @@ fn intrinsic_gas(envelope: &TxEnvelope) -> u64 {
     (gas.initial_regular_gas + gas.initial_state_gas).max(gas.floor_gas)
 }
 
-/// The JSON form: the EIP-2718 bytes, hex.
+/// The JSON form: the EIP-2718 bytes, hex; a transaction without its signature adds its
+/// `sender` (and its bytes carry the all-zero placeholder signature).
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub(crate) struct RawEvm {
     raw: Bytes,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sender: Option<Address>,
 }
 
 impl Serialize for EvmTransaction {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         RawEvm {
             raw: self.encoded(),
+            sender: (!self.signed).then_some(self.sender),
         }
         .serialize(s)
     }
@@ -308,7 +425,11 @@ impl Serialize for EvmTransaction {
 impl<'de> Deserialize<'de> for EvmTransaction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = RawEvm::deserialize(d)?;
-        Self::decode(&raw.raw).map_err(serde::de::Error::custom)
+        match raw.sender {
+            None => Self::decode(&raw.raw),
+            Some(sender) => Self::parse(&raw.raw).and_then(|p| p.into_unsigned(sender)),
+        }
+        .map_err(serde::de::Error::custom)
     }
 }
 

@@ -99,7 +99,7 @@ pub(crate) fn commit(
         .iter()
         .zip(txs)
         .flat_map(|(r, tx)| {
-            r.withdrawals(&tx.hash)
+            r.withdrawals(&tx.leaf())
                 .into_iter()
                 .map(|(id, w)| w.leaf(&id))
         })

@@ -392,17 +392,19 @@ impl Receipt {
     }
 
     /// The withdrawals it produced with the identifier each leaf commits to
-    /// ([`Withdrawal::leaf`]): a native withdrawal's is the transaction hash; an EVM
-    /// transaction's are its withdrawal predeploy events in order
-    /// ([`crate::evm::predeploy::withdrawal_id`]).
-    pub fn withdrawals(&self, tx_hash: &B256) -> Vec<(B256, Withdrawal)> {
-        let native = self.withdrawal.map(|w| (*tx_hash, w));
+    /// ([`Withdrawal::leaf`]), given the transaction's transactions-root leaf `tx_leaf`
+    /// ([`crate::transaction::Transaction::leaf`], the transaction hash of a native kind):
+    /// a native withdrawal's is that leaf; an EVM transaction's are its withdrawal
+    /// predeploy events in order ([`crate::evm::predeploy::withdrawal_id`]). The leaf, not
+    /// the Ethereum hash, because re-execution from L1 has no signature to hash.
+    pub fn withdrawals(&self, tx_leaf: &B256) -> Vec<(B256, Withdrawal)> {
+        let native = self.withdrawal.map(|w| (*tx_leaf, w));
         let evm = self.evm.iter().flat_map(|e| {
             e.logs
                 .iter()
                 .filter_map(crate::evm::predeploy::withdrawal_of)
                 .enumerate()
-                .map(|(k, w)| (crate::evm::predeploy::withdrawal_id(tx_hash, k), w))
+                .map(|(k, w)| (crate::evm::predeploy::withdrawal_id(tx_leaf, k), w))
         });
         native.into_iter().chain(evm).collect()
     }

@@ -1,19 +1,32 @@
 //! The data-availability codec: a batch of blocks as compact, compressed bytes from which
 //! anyone can re-execute every transaction (and so rebuild the state) with L1 data alone.
 //!
-//! What it leaves out, because it can be derived: signatures (the prover checks them),
-//! receipts and roots (re-execution yields them), block numbers (consecutive), queue
-//! indexes (consecutive from the batch's queue start), addresses already indexed (an
-//! account is referred to by its dense index), and most nonces (a sender's nonce is written
-//! on its first transaction of the batch and implied after). Amounts are packed as a
-//! decimal mantissa and exponent. The fields are laid out in columns (kinds, account
-//! references, nonces, amounts, the rest, new addresses) and the whole is compressed with
-//! zstd, so the skew of real traffic (a few hot accounts, round amounts) compresses well.
+//! What it leaves out, because it can be derived: signatures (the prover checks them from
+//! its witness), receipts and roots (re-execution yields them), block numbers
+//! (consecutive), queue indexes (consecutive from the batch's queue start), addresses
+//! already indexed (an account is referred to by its dense index), and most nonces (a
+//! sender's nonce is written on its first transaction of the batch and implied after).
+//! Amounts are packed as a decimal mantissa and exponent. The fields are laid out in
+//! columns (kinds, account references, nonces, amounts, the rest, new addresses, then the
+//! EVM columns) and the whole is compressed with zstd, so the skew of real traffic (a few
+//! hot accounts, round amounts, a few hot contracts and functions) compresses well.
 //!
 //! Account references follow exactly the order in which the executor assigns indexes
 //! (each block's fee recipient, then every transaction's addresses in field order), so a
 //! reference equal to the next free index introduces a new address, read from the address
 //! column.
+//!
+//! EVM transactions ([`evm`]) travel without their signature: sender by account
+//! reference, nonce implied, type, gas and fee fields behind a flags word (fees "as the
+//! sender's previous", gas limit "as the previous call to this callee"), the callee and
+//! address arguments as account references or entries of a batch-wide address
+//! dictionary, the selector from a batch-wide dictionary, other ABI words stripped of
+//! leading zeros or packed as amounts. Decoded, an EVM transaction has no signature
+//! ([`crate::evm::EvmTransaction::from_unsigned`]); its transactions-root leaf does not
+//! need one ([`crate::transaction::Transaction::leaf`]), so re-executed blocks hash as the
+//! sequencer's.
+
+mod evm;
 
 use alloy_primitives::map::AddressMap;
 
@@ -30,8 +43,9 @@ use crate::{
 };
 
 /// Format version written first in every payload (2: a channel opener's hub is an account
-/// reference, as the executor indexes it).
-pub const VERSION: u8 = 2;
+/// reference, as the executor indexes it; 3: EVM transactions without signatures, in
+/// their own columns).
+pub const VERSION: u8 = 3;
 /// zstd level used for payloads (the highest standard level).
 pub const COMPRESSION_LEVEL: i32 = 19;
 /// Most bytes a payload may decompress to (bounds a decompression bomb).
@@ -91,8 +105,8 @@ pub enum DaError {
     },
 }
 
-/// An EVM transaction: its sender's reference, then its EIP-2718 bytes in `misc` (a `u32`
-/// length first). Signature and all: the compact EVM encoding is still to come.
+/// An EVM transaction: its sender's reference, its nonce as native kinds', the rest in the
+/// EVM columns ([`evm`]).
 const EVM_KIND: u8 = 12;
 
 fn kind_tag(tx: &Transaction) -> u8 {
@@ -184,12 +198,44 @@ struct Columns {
     amounts: Vec<u8>,
     misc: Vec<u8>,
     new_addresses: Vec<u8>,
+    evm: evm::EvmColumns,
+}
+
+/// The encoder's account numbering: accounts that existed before the batch by their
+/// index, then every address the batch's transaction fields introduce, in the executor's
+/// order.
+struct Numbering<F> {
+    accounts_before: AccountIndex,
+    next: AccountIndex,
+    created: AddressMap<AccountIndex>,
+    index_of: F,
+}
+
+impl<F: Fn(&Address) -> Option<AccountIndex>> Numbering<F> {
+    /// The reference of `address` if it has one already.
+    fn known(&self, address: &Address) -> Option<AccountIndex> {
+        self.created
+            .get(address)
+            .copied()
+            .or_else(|| (self.index_of)(address).filter(|&i| i < self.accounts_before))
+    }
+
+    /// The reference of `address`, numbering it (and writing it to `new_addresses`) if new.
+    fn refer(&mut self, address: &Address, new_addresses: &mut Vec<u8>) -> AccountIndex {
+        self.known(address).unwrap_or_else(|| {
+            self.created.insert(*address, self.next);
+            new_addresses.extend_from_slice(address.as_slice());
+            self.next += 1;
+            self.next - 1
+        })
+    }
 }
 
 /// Encodes and compresses a batch; returns the payload and the number of accounts after
 /// the batch. `index_of` gives the index of an address that existed before the batch (the
 /// sequencer's state after the batch is fine: indexes at or past `accounts_before` are
-/// treated as created by the batch).
+/// treated as created by the batch). The count after the batch includes the senders the
+/// batch introduces, not the accounts contracts create while executing.
 pub fn encode_batch(
     blocks: &[DaBlock],
     accounts_before: AccountIndex,
@@ -202,22 +248,14 @@ pub fn encode_batch(
     put_varint(&mut head, blocks.first().map_or(0, |b| b.number).into());
     put_varint(&mut head, blocks.len() as u128);
     let mut cols = Columns::default();
-    let mut created: AddressMap<AccountIndex> = AddressMap::default();
-    let mut next = accounts_before;
-    let mut last_nonce: AddressMap<Nonce> = AddressMap::default();
-    let mut refer = |cols: &mut Columns, address: &Address| {
-        let index = created
-            .get(address)
-            .copied()
-            .or_else(|| index_of(address).filter(|&i| i < accounts_before));
-        let index = index.unwrap_or_else(|| {
-            created.insert(*address, next);
-            cols.new_addresses.extend_from_slice(address.as_slice());
-            next += 1;
-            next - 1
-        });
-        put_varint(&mut cols.refs, index.into());
+    let mut numbering = Numbering {
+        accounts_before,
+        next: accounts_before,
+        created: AddressMap::default(),
+        index_of,
     };
+    let mut evm_memory = evm::Memory::default();
+    let mut last_nonce: AddressMap<Nonce> = AddressMap::default();
     let mut previous_time = 0;
     for block in blocks {
         put_varint(
@@ -226,15 +264,29 @@ pub fn encode_batch(
         );
         previous_time = block.timestamp;
         put_varint(&mut head, block.transactions.len() as u128);
-        refer(&mut cols, &block.fee_recipient);
+        let index = numbering.refer(&block.fee_recipient, &mut cols.new_addresses);
+        put_varint(&mut cols.refs, index.into());
         for tx in &block.transactions {
             for address in addresses(tx).iter().flatten() {
-                refer(&mut cols, address);
+                let index = numbering.refer(address, &mut cols.new_addresses);
+                put_varint(&mut cols.refs, index.into());
             }
-            encode_fields(&mut cols, tx, &mut last_nonce);
+            if let Transaction::Evm(t) = tx {
+                let mut kind = EVM_KIND;
+                if !implied_nonce(&mut last_nonce, t.sender(), t.nonce()) {
+                    kind |= EXPLICIT_NONCE;
+                    put_varint(&mut cols.nonces, t.nonce().into());
+                }
+                cols.kinds.push(kind);
+                evm::encode(&mut cols.evm, &mut cols.amounts, &mut evm_memory, t, &|a| {
+                    numbering.known(a)
+                });
+            } else {
+                encode_fields(&mut cols, tx, &mut last_nonce);
+            }
         }
     }
-    let accounts_after = next;
+    let accounts_after = numbering.next;
     let mut raw = head;
     for col in [
         &cols.kinds,
@@ -243,7 +295,10 @@ pub fn encode_batch(
         &cols.amounts,
         &cols.misc,
         &cols.new_addresses,
-    ] {
+    ]
+    .into_iter()
+    .chain(cols.evm.all())
+    {
         put_varint(&mut raw, col.len() as u128);
         raw.extend_from_slice(col);
     }
@@ -252,15 +307,15 @@ pub fn encode_batch(
     (payload, accounts_after)
 }
 
-/// Writes a transaction's kind byte and its non-address fields.
+/// Records `nonce` as `from`'s latest; whether it is the one implied by the previous.
+fn implied_nonce(last_nonce: &mut AddressMap<Nonce>, from: Address, nonce: Nonce) -> bool {
+    let implied = last_nonce.get(&from).map(|n| n.wrapping_add(1));
+    last_nonce.insert(from, nonce);
+    implied == Some(nonce)
+}
+
+/// Writes a native transaction's kind byte and its non-address fields.
 fn encode_fields(cols: &mut Columns, tx: &Transaction, last_nonce: &mut AddressMap<Nonce>) {
-    if let Transaction::Evm(t) = tx {
-        cols.kinds.push(EVM_KIND);
-        let raw = t.encoded();
-        Writer(&mut cols.misc).u32(&(raw.len() as u32));
-        cols.misc.extend_from_slice(&raw);
-        return;
-    }
     let mut kind = kind_tag(tx);
     let (token, amount) = match tx {
         Transaction::Transfer(t) => (t.token, Some(t.amount)),
@@ -278,12 +333,10 @@ fn encode_fields(cols: &mut Columns, tx: &Transaction, last_nonce: &mut AddressM
         if fee != 0 {
             kind |= NONZERO_FEE;
         }
-        let implied = last_nonce.get(&from).map(|n| n.wrapping_add(1));
-        if implied != Some(nonce) {
+        if !implied_nonce(last_nonce, from, nonce) {
             kind |= EXPLICIT_NONCE;
             put_varint(&mut cols.nonces, nonce.into());
         }
-        last_nonce.insert(from, nonce);
         if fee != 0 {
             put_amount(&mut cols.amounts, fee);
         }
@@ -324,6 +377,54 @@ fn column<'a>(raw: &mut &'a [u8]) -> Result<&'a [u8], DecodeError> {
     Reader(raw).take(len)
 }
 
+/// The decoder's account numbering (see [`Numbering`]).
+struct Resolver<F> {
+    accounts_before: AccountIndex,
+    created: Vec<Address>,
+    address_of: F,
+}
+
+impl<F: Fn(AccountIndex) -> Option<Address>> Resolver<F> {
+    /// The address of reference `index`, which must be known already.
+    fn known(&self, index: AccountIndex) -> Result<Address, DaError> {
+        match index.checked_sub(self.accounts_before) {
+            Some(i) => self
+                .created
+                .get(i as usize)
+                .copied()
+                .ok_or(DaError::UnknownAccount(index)),
+            None => (self.address_of)(index).ok_or(DaError::UnknownAccount(index)),
+        }
+    }
+
+    /// Reads a reference from `refs`; the next free index introduces an address read from
+    /// `new_addresses`.
+    fn read(&mut self, refs: &mut &[u8], new_addresses: &mut &[u8]) -> Result<Address, DaError> {
+        let index = get_u32(refs)?;
+        let next = self
+            .accounts_before
+            .checked_add(self.created.len() as u32)
+            .ok_or(DaError::UnknownAccount(index))?;
+        if index == next {
+            let address = Reader(new_addresses).address()?;
+            self.created.push(address);
+            return Ok(address);
+        }
+        self.known(index)
+    }
+}
+
+/// The streams of a payload being decoded.
+struct Streams<'a> {
+    kinds: &'a [u8],
+    refs: &'a [u8],
+    nonces: &'a [u8],
+    amounts: &'a [u8],
+    misc: &'a [u8],
+    new_addresses: &'a [u8],
+    evm: evm::EvmStreams<'a>,
+}
+
 /// Decompresses and decodes a batch. `address_of` gives the address of an account that
 /// existed before the batch.
 pub fn decode_batch(
@@ -352,53 +453,47 @@ pub fn decode_batch(
         }
         shape.push((time, txs as usize));
     }
-    let (mut kinds, mut refs, mut nonces, mut amounts, mut misc, mut new_addresses) = (
-        column(&mut buf)?,
-        column(&mut buf)?,
-        column(&mut buf)?,
-        column(&mut buf)?,
-        column(&mut buf)?,
-        column(&mut buf)?,
-    );
+    let mut s = Streams {
+        kinds: column(&mut buf)?,
+        refs: column(&mut buf)?,
+        nonces: column(&mut buf)?,
+        amounts: column(&mut buf)?,
+        misc: column(&mut buf)?,
+        new_addresses: column(&mut buf)?,
+        evm: evm::EvmStreams::read(&mut buf, column)?,
+    };
     if !buf.is_empty() {
         return Err(DecodeError::TrailingBytes(buf.len()).into());
     }
-    let mut created: Vec<Address> = Vec::new();
-    let mut resolve = |refs: &mut &[u8], new_addresses: &mut &[u8]| -> Result<Address, DaError> {
-        let index = get_u32(refs)?;
-        let next = accounts_before
-            .checked_add(created.len() as u32)
-            .ok_or(DaError::UnknownAccount(index))?;
-        if index == next {
-            let address = Reader(new_addresses).address()?;
-            created.push(address);
-            return Ok(address);
-        }
-        if index > next {
-            return Err(DaError::UnknownAccount(index));
-        }
-        match index.checked_sub(accounts_before) {
-            Some(i) => Ok(created[i as usize]),
-            None => address_of(index).ok_or(DaError::UnknownAccount(index)),
-        }
+    let mut resolver = Resolver {
+        accounts_before,
+        created: Vec::new(),
+        address_of,
     };
+    let mut evm_memory = evm::Memory::default();
     let mut last_nonce: AddressMap<Nonce> = AddressMap::default();
     let mut queue = queue_before;
     let mut blocks = Vec::with_capacity(shape.len());
     for (i, (timestamp, txs)) in shape.into_iter().enumerate() {
-        let fee_recipient = resolve(&mut refs, &mut new_addresses)?;
-        let mut transactions = Vec::with_capacity(txs);
+        let fee_recipient = resolver.read(&mut s.refs, &mut s.new_addresses)?;
+        let mut transactions = Vec::with_capacity(txs.min(s.kinds.len()));
         for _ in 0..txs {
-            let kind = Reader(&mut kinds).u8()?;
-            let tx = decode_tx(
-                kind,
-                &mut refs,
-                &mut new_addresses,
-                &mut resolve,
-                (&mut nonces, &mut amounts, &mut misc),
-                &mut last_nonce,
-                &mut queue,
-            )?;
+            let kind = Reader(&mut s.kinds).u8()?;
+            let tx = if kind & KIND_MASK == EVM_KIND && kind & !(KIND_MASK | EXPLICIT_NONCE) == 0 {
+                let sender = resolver.read(&mut s.refs, &mut s.new_addresses)?;
+                let nonce = read_nonce(kind, sender, &mut s.nonces, &mut last_nonce)?;
+                let tx = evm::decode(
+                    &mut s.evm,
+                    &mut s.amounts,
+                    &mut evm_memory,
+                    sender,
+                    nonce,
+                    &|i| resolver.known(i),
+                )?;
+                Transaction::Evm(Box::new(tx))
+            } else {
+                decode_tx(kind, &mut s, &mut resolver, &mut last_nonce, &mut queue)?
+            };
             transactions.push(tx);
         }
         blocks.push(DaBlock {
@@ -409,17 +504,18 @@ pub fn decode_batch(
         });
     }
     for (name, rest) in [
-        ("kinds", kinds),
-        ("refs", refs),
-        ("nonces", nonces),
-        ("amounts", amounts),
-        ("misc", misc),
-        ("addresses", new_addresses),
+        ("kinds", s.kinds),
+        ("refs", s.refs),
+        ("nonces", s.nonces),
+        ("amounts", s.amounts),
+        ("misc", s.misc),
+        ("addresses", s.new_addresses),
     ] {
         if !rest.is_empty() {
             return Err(DecodeError::Invalid(name).into());
         }
     }
+    s.evm.finish()?;
     Ok(DaBatch {
         accounts_before,
         queue_before,
@@ -427,38 +523,44 @@ pub fn decode_batch(
     })
 }
 
-type Streams<'s, 'a> = (&'s mut &'a [u8], &'s mut &'a [u8], &'s mut &'a [u8]);
-
-#[allow(clippy::too_many_arguments)]
-fn decode_tx<'a>(
+/// A signed kind's nonce: explicit, or the one after its sender's previous in the batch.
+fn read_nonce(
     kind: u8,
-    refs: &mut &'a [u8],
-    new_addresses: &mut &'a [u8],
-    resolve: &mut impl FnMut(&mut &'a [u8], &mut &'a [u8]) -> Result<Address, DaError>,
-    (nonces, amounts, misc): Streams<'_, 'a>,
+    from: Address,
+    nonces: &mut &[u8],
+    last_nonce: &mut AddressMap<Nonce>,
+) -> Result<Nonce, DecodeError> {
+    let nonce = if kind & EXPLICIT_NONCE != 0 {
+        get_u64(nonces)?
+    } else {
+        last_nonce
+            .get(&from)
+            .map(|n| n.wrapping_add(1))
+            .ok_or(DecodeError::Invalid("implied nonce without an earlier one"))?
+    };
+    last_nonce.insert(from, nonce);
+    Ok(nonce)
+}
+
+/// Decodes one native transaction of kind byte `kind`.
+fn decode_tx<F: Fn(AccountIndex) -> Option<Address>>(
+    kind: u8,
+    s: &mut Streams<'_>,
+    resolver: &mut Resolver<F>,
     last_nonce: &mut AddressMap<Nonce>,
     queue: &mut u64,
 ) -> Result<Transaction, DaError> {
     let tag = kind & KIND_MASK;
-    let mut address = || resolve(refs, new_addresses);
-    let first = address()?;
+    let first = resolver.read(&mut s.refs, &mut s.new_addresses)?;
     let token: TokenId = if kind & NONZERO_TOKEN != 0 {
-        get_u32(misc)?
+        get_u32(&mut s.misc)?
     } else {
         0
     };
-    let mut signed = |from: Address, amounts: &mut &'a [u8]| -> Result<(Nonce, Amount), DaError> {
-        let nonce = if kind & EXPLICIT_NONCE != 0 {
-            get_u64(nonces)?
-        } else {
-            last_nonce
-                .get(&from)
-                .map(|n| n.wrapping_add(1))
-                .ok_or(DecodeError::Invalid("implied nonce without an earlier one"))?
-        };
-        last_nonce.insert(from, nonce);
+    let mut signed = |from: Address, s: &mut Streams<'_>| -> Result<(Nonce, Amount), DaError> {
+        let nonce = read_nonce(kind, from, &mut s.nonces, last_nonce)?;
         let fee = if kind & NONZERO_FEE != 0 {
-            get_amount(amounts)?
+            get_amount(&mut s.amounts)?
         } else {
             0
         };
@@ -468,38 +570,25 @@ fn decode_tx<'a>(
         *queue += 1;
         *queue - 1
     };
-    if kind == EVM_KIND {
-        let len = Reader(misc).u32()? as usize;
-        if len > crate::evm::MAX_TX_SIZE {
-            return Err(DecodeError::Invalid("EVM transaction length").into());
-        }
-        let raw = Reader(misc).take(len)?;
-        let tx = crate::evm::EvmTransaction::decode(raw)
-            .map_err(|_| DecodeError::Invalid("EVM transaction"))?;
-        if tx.sender() != first {
-            return Err(DecodeError::Invalid("EVM transaction sender").into());
-        }
-        return Ok(Transaction::Evm(Box::new(tx)));
-    }
     Ok(match tag {
         1 => {
-            let to = address()?;
-            let (nonce, fee) = signed(first, amounts)?;
+            let to = resolver.read(&mut s.refs, &mut s.new_addresses)?;
+            let (nonce, fee) = signed(first, s)?;
             Transaction::Transfer(Transfer {
                 from: first,
                 to,
                 token,
-                amount: get_amount(amounts)?,
+                amount: get_amount(&mut s.amounts)?,
                 fee,
                 nonce,
             })
         }
         2 => {
-            let (nonce, fee) = signed(first, amounts)?;
-            let amount = get_amount(amounts)?;
+            let (nonce, fee) = signed(first, s)?;
+            let amount = get_amount(&mut s.amounts)?;
             Transaction::Withdraw(Withdraw {
                 from: first,
-                l1_recipient: Reader(misc).address()?,
+                l1_recipient: Reader(&mut s.misc).address()?,
                 token,
                 amount,
                 fee,
@@ -507,9 +596,9 @@ fn decode_tx<'a>(
             })
         }
         3 => {
-            let hub = address()?;
-            let (nonce, fee) = signed(first, amounts)?;
-            let amount = get_amount(amounts)?;
+            let hub = resolver.read(&mut s.refs, &mut s.new_addresses)?;
+            let (nonce, fee) = signed(first, s)?;
+            let amount = get_amount(&mut s.amounts)?;
             Transaction::ChannelOpen(ChannelOpen {
                 from: first,
                 hub,
@@ -520,8 +609,9 @@ fn decode_tx<'a>(
             })
         }
         4 => {
-            let (nonce, fee) = signed(first, amounts)?;
-            let amount = get_amount(amounts)?;
+            let (nonce, fee) = signed(first, s)?;
+            let amount = get_amount(&mut s.amounts)?;
+            let misc = &mut s.misc;
             let channel_id = Reader(misc).b256()?;
             let state = ChannelState::decode(misc)?;
             let wallet_signature =
@@ -540,13 +630,14 @@ fn decode_tx<'a>(
             })
         }
         5..=7 => {
-            let (nonce, fee) = signed(first, amounts)?;
+            let (nonce, fee) = signed(first, s)?;
+            let misc = &mut s.misc;
             let state = ChannelState::decode(misc)?;
             let wallet_signature =
                 Reader(misc).bytes("walletSignature", crate::codec::MAX_CO_SIGNATURE_LEN)?;
             let hub_signature =
                 Reader(misc).bytes("hubSignature", crate::codec::MAX_CO_SIGNATURE_LEN)?;
-            let s = ChannelSettle {
+            let settle = ChannelSettle {
                 from: first,
                 state,
                 wallet_signature,
@@ -555,25 +646,25 @@ fn decode_tx<'a>(
                 nonce,
             };
             match tag {
-                5 => Transaction::ChannelClose(s),
-                6 => Transaction::ChannelRegister(s),
-                _ => Transaction::ChannelRefute(s),
+                5 => Transaction::ChannelClose(settle),
+                6 => Transaction::ChannelRegister(settle),
+                _ => Transaction::ChannelRefute(settle),
             }
         }
         8 => {
-            let (nonce, fee) = signed(first, amounts)?;
+            let (nonce, fee) = signed(first, s)?;
             Transaction::ChannelConclude(ChannelConclude {
                 from: first,
-                channel_id: Reader(misc).b256()?,
+                channel_id: Reader(&mut s.misc).b256()?,
                 fee,
                 nonce,
             })
         }
         9 => {
-            let (nonce, fee) = signed(first, amounts)?;
+            let (nonce, fee) = signed(first, s)?;
             Transaction::RevealSecret(RevealSecret {
                 from: first,
-                secret: Reader(misc).b256()?,
+                secret: Reader(&mut s.misc).b256()?,
                 fee,
                 nonce,
             })
@@ -582,7 +673,7 @@ fn decode_tx<'a>(
             queue_index: next_queue(),
             to: first,
             token,
-            amount: get_amount(amounts)?,
+            amount: get_amount(&mut s.amounts)?,
         }),
         11 => Transaction::ForcedWithdraw(ForcedWithdraw {
             queue_index: next_queue(),
@@ -599,146 +690,4 @@ pub fn da_hash(payload: &[u8]) -> B256 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{
-        execution::{BlockExecutor, SequentialExecutor},
-        state::State,
-        testkit::{BlockGen, Workload, env, genesis},
-    };
-    use proptest::prelude::*;
-
-    /// Executes `n` generated blocks on `state`, returning them as DA blocks.
-    fn run_blocks(state: &mut State, seed: u64, n: u64, w: &Workload) -> Vec<DaBlock> {
-        let mut blocks_gen = BlockGen::new(state, seed);
-        (1..=n)
-            .map(|number| {
-                let txs = blocks_gen.block(w);
-                let env = env(number);
-                SequentialExecutor.execute_block(state, &env, &txs).unwrap();
-                DaBlock {
-                    number,
-                    timestamp: env.timestamp,
-                    fee_recipient: env.fee_recipient,
-                    transactions: txs.into_iter().map(|t| t.transaction).collect(),
-                }
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_batch_round_trips_and_re_executes_to_the_same_root() {
-        let before = genesis(500, 1_000_000);
-        let mut after = before.clone();
-        let w = Workload {
-            odd_p: 0.3,
-            new_receiver_p: 0.1,
-            bad_nonce_p: 0.05,
-            hot_sender_p: 0.3,
-            hot_senders: 3,
-            ..Workload::transfers(300)
-        };
-        let blocks = run_blocks(&mut after, 11, 4, &w);
-        let (payload, accounts_after) = encode_batch(
-            &blocks,
-            before.account_count(),
-            before.queue_position(),
-            |a| after.index_of(a),
-        );
-        assert_eq!(accounts_after, after.account_count());
-        let decoded = decode_batch(&payload, |i| before.account(i).map(|a| a.address)).unwrap();
-        assert_eq!(decoded.blocks, blocks);
-        let kinds: std::collections::HashSet<&str> = blocks
-            .iter()
-            .flat_map(|b| &b.transactions)
-            .map(|t| t.kind())
-            .collect();
-        for kind in [
-            "channelOpen",
-            "channelDeposit",
-            "channelClose",
-            "channelRegister",
-            "channelRefute",
-            "channelConclude",
-        ] {
-            assert!(kinds.contains(kind), "the batch has a {kind}");
-        }
-        assert!(!after.channels().is_empty(), "channels were opened");
-        assert_eq!(decoded.accounts_before, before.account_count());
-
-        // Re-executed on a chain with another dispute window, the same blocks (they register
-        // channels) give another state: the window is part of what a verifier must share.
-        let mut other_chain = before.clone();
-        let mut rebuilt = before;
-        for b in &decoded.blocks {
-            let txs: Vec<_> = b
-                .transactions
-                .iter()
-                .map(|t| t.clone().assume_verified(&crate::testkit::test_domain()))
-                .collect();
-            let env = crate::execution::BlockEnv {
-                number: b.number,
-                timestamp: b.timestamp,
-                fee_recipient: b.fee_recipient,
-                domain: crate::testkit::test_domain(),
-                dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW,
-                gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
-                base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
-            };
-            SequentialExecutor
-                .execute_block(&mut rebuilt, &env, &txs)
-                .unwrap();
-            let env = crate::execution::BlockEnv {
-                dispute_window: crate::channel::DEFAULT_DISPUTE_WINDOW + 1,
-                gas_limit: crate::evm::DEFAULT_BLOCK_GAS_LIMIT,
-                base_fee: crate::evm::DEFAULT_MIN_BASE_FEE,
-                ..env
-            };
-            SequentialExecutor
-                .execute_block(&mut other_chain, &env, &txs)
-                .unwrap();
-        }
-        assert_eq!(rebuilt.state_root(), after.state_root());
-        assert_ne!(other_chain.state_root(), after.state_root());
-    }
-
-    #[test]
-    fn amounts_pack_round_numbers_small_and_keep_every_value() {
-        for amount in [
-            0,
-            1,
-            10,
-            1_000_000_000_000_000_000,
-            123_456_789,
-            u128::MAX,
-            u128::MAX - 1,
-            10u128.pow(38),
-        ] {
-            let mut buf = Vec::new();
-            put_amount(&mut buf, amount);
-            let mut r: &[u8] = &buf;
-            assert_eq!(get_amount(&mut r).unwrap(), amount);
-            assert!(r.is_empty());
-        }
-        let mut one_eth = Vec::new();
-        put_amount(&mut one_eth, 1_000_000_000_000_000_000);
-        assert_eq!(one_eth.len(), 1);
-    }
-
-    proptest! {
-        #[test]
-        fn arbitrary_payloads_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let _ = decode_batch(&bytes, |_| None);
-            let compressed = zstd::bulk::compress(&bytes, 1).unwrap();
-            let _ = decode_batch(&compressed, |i| Some(Address::repeat_byte(i as u8)));
-        }
-
-        #[test]
-        fn varints_round_trip(v in any::<u128>()) {
-            let mut buf = Vec::new();
-            put_varint(&mut buf, v);
-            let mut r: &[u8] = &buf;
-            prop_assert_eq!(get_varint(&mut r).unwrap(), v);
-        }
-    }
-}
+mod tests;
