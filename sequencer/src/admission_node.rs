@@ -163,15 +163,20 @@ async fn submit_batch(
     State(state): State<Arc<Admission>>,
     ApiJson(batch): ApiJson<IncomingBatch>,
 ) -> Result<ApiJson<SubmitBatchReply>, ApiError> {
+    // The sequencer's own codes for the same refusals.
     let n = batch.transactions.len();
-    if n == 0 || n > state.max_batch {
+    if n == 0 {
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
-            "batch_size",
-            format!(
-                "a batch holds 1 to {} transactions, this one {n}",
-                state.max_batch
-            ),
+            "empty_batch",
+            "a batch holds at least one transaction",
+        ));
+    }
+    if n > state.max_batch {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "batch_too_large",
+            format!("batch has {n} transactions, at most {}", state.max_batch),
         ));
     }
     let checked = check_all(&state, batch.transactions).await;

@@ -57,6 +57,14 @@ pub const ERROR_CODES: &[(&str, &str)] = &[
         "the transaction paid no withdrawal (409)",
     ),
     ("internal", "a fault of the node, logged there (500)"),
+    (
+        "from_block_too_old",
+        "the feed's `fromBlock` reaches further back than it replays",
+    ),
+    (
+        "too_many_connections",
+        "the feed serves as many sockets as it may (503)",
+    ),
     // admission of a transaction
     ("mempool_full", "the mempool is at capacity (503)"),
     ("not_leader", "this node does not sequence now (503)"),
