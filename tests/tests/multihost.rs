@@ -83,6 +83,8 @@ const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 const TARGET_MS: u64 = TTL_MS + 2_000;
 const BOUND_MS: u64 = TARGET_MS + 1_500;
 const NAMES: [&str; 2] = ["seq-a", "seq-b"];
+/// How long the stream may take to drain once the load stops (JetStream's ack wait is 30 s).
+const DRAIN_LIMIT: Duration = Duration::from_secs(75);
 /// Set to keep the temporary directory (logs, databases) after the test.
 const KEEP_ENV: &str = "WEFT_MULTIHOST_KEEP";
 
@@ -432,7 +434,9 @@ async fn failover_across_namespaces_loses_no_acknowledged_transaction() {
     assert_eq!(unique.len(), acked.len(), "each hash accepted once");
     let drain = Instant::now();
     let mut executed: i64 = 0;
-    while drain.elapsed() < Duration::from_secs(50) {
+    // Two ack waits: a message redelivered after the first can be held back once more.
+    let mut reported = 0;
+    while drain.elapsed() < DRAIN_LIMIT {
         executed = sqlx::query_scalar("SELECT count(*) FROM transactions WHERE hash = ANY($1)")
             .bind(&acked_bytes)
             .fetch_one(&pool)
@@ -440,6 +444,13 @@ async fn failover_across_namespaces_loses_no_acknowledged_transaction() {
             .unwrap();
         if executed as usize == acked.len() {
             break;
+        }
+        if drain.elapsed().as_secs() >= reported + 5 {
+            reported = drain.elapsed().as_secs();
+            println!(
+                "multihost: draining, {reported} s: {} accepted transactions not executed yet",
+                acked.len() - executed as usize
+            );
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
