@@ -37,7 +37,7 @@ use weft_protocol::{
 };
 
 use crate::{
-    admission::{self, Accepted, EvmAdmitted},
+    admission::{self, Accepted, EvmAdmitted, Rejection},
     node::Node,
 };
 
@@ -55,6 +55,28 @@ pub const ACK_WAIT: Duration = Duration::from_secs(30);
 pub const SENDER_HEADER: &str = "Weft-Sender";
 /// Delay before a message refused for capacity comes back.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+/// Redelivery delay of a transaction refused as `nonce_too_high`: a gap before it is
+/// usually transient (after a takeover, the sender's earlier transactions come back only
+/// when the deposed leader's [`ACK_WAIT`] runs out), so it is retried, not dropped.
+const GAP_RETRY_DELAY: Duration = Duration::from_secs(2);
+
+/// How many deliveries a transaction with a nonce gap gets before it is dropped: retried
+/// for 45 × 2 s = 90 s, three times the [`ACK_WAIT`] that brings its predecessors back.
+const GAP_MAX_DELIVERIES: i64 = 45;
+
+/// How a refused stream message is settled: redelivered later while the refusal may
+/// pass (capacity, a nonce gap within its retries), acknowledged (dropped) otherwise.
+fn refused(r: &Rejection, delivered: i64) -> AckKind {
+    if r.is_unavailable() {
+        return AckKind::Nak(Some(RETRY_DELAY));
+    }
+    if r.code == "nonce_too_high" && delivered < GAP_MAX_DELIVERIES {
+        return AckKind::Nak(Some(GAP_RETRY_DELAY));
+    }
+    warn!(code = r.code, reason = %r.message, delivered, "ingress transaction refused");
+    AckKind::Ack
+}
 
 /// Where the ingress stream is.
 #[derive(Debug, Clone)]
@@ -169,6 +191,21 @@ impl Acks {
         self.held.lock().remove(hash)
     }
 
+    /// Hands every held message back to the stream at once (a leader whose lease lapsed
+    /// seals none of them; the next leader takes them without waiting for [`ACK_WAIT`]).
+    async fn release_all(&self) {
+        let ackers: Vec<Acker> = self.held.lock().drain().map(|(_, a)| a).collect();
+        if !ackers.is_empty() {
+            warn!(
+                messages = ackers.len(),
+                "the lease lapsed: handing held messages back"
+            );
+        }
+        for acker in ackers {
+            let _ = acker.ack_with(AckKind::Nak(None)).await;
+        }
+    }
+
     /// Acknowledges the messages of a committed block's transactions (in the background).
     pub fn committed(&self, hashes: impl IntoIterator<Item = B256>) {
         let ackers: Vec<Acker> = {
@@ -262,6 +299,16 @@ pub async fn run(
         if *stop.borrow() {
             return Ok(());
         }
+        // A leader that may not seal (its lease lapsed, or not renewed in time) takes
+        // nothing from the stream and gives back what it holds.
+        if !node.may_seal() {
+            node.ingress_acks.release_all().await;
+            tokio::select! {
+                _ = tokio::time::sleep(FETCH_WAIT) => {}
+                _ = stop.changed() => {}
+            }
+            continue;
+        }
         let batch = consumer
             .fetch()
             .max_messages(FETCH_BATCH)
@@ -284,10 +331,11 @@ pub async fn run(
         let mut evm = Vec::new();
         while let Some(message) = batch.next().await {
             let Ok(message) = message else { break };
+            let delivered = message.info().map_or(1, |i| i.delivered);
             let (message, acker) = message.split();
             if let Some(sender) = message.headers.as_ref().and_then(|h| h.get(SENDER_HEADER)) {
                 match sender.as_str().parse::<Address>() {
-                    Ok(sender) => evm.push((message.payload, sender, acker)),
+                    Ok(sender) => evm.push((message.payload, sender, acker, delivered)),
                     Err(_) => {
                         warn!("an ingress message has a malformed sender: dropped");
                         let _ = acker.ack_with(AckKind::Term).await;
@@ -298,7 +346,7 @@ pub async fn run(
             match SignedTransaction::from_bytes(&message.payload) {
                 Ok(tx) => {
                     txs.push(tx);
-                    ackers.push(acker);
+                    ackers.push((acker, delivered));
                 }
                 Err(e) => {
                     warn!(error = %e, "an ingress message is not a signed transaction: dropped");
@@ -311,13 +359,14 @@ pub async fn run(
         }
         if *stop.borrow() {
             // Stopping: the last block may be sealed already; the next leader takes them.
-            for acker in ackers.into_iter().chain(evm.into_iter().map(|(_, _, a)| a)) {
+            let ackers = ackers.into_iter().map(|(a, _)| a);
+            for acker in ackers.chain(evm.into_iter().map(|(_, _, a, _)| a)) {
                 let _ = acker.ack_with(AckKind::Nak(None)).await;
             }
             return Ok(());
         }
-        for (raw, sender, acker) in evm {
-            admit_evm(&node, &raw, sender, acker).await;
+        for (raw, sender, acker, delivered) in evm {
+            admit_evm(&node, &raw, sender, acker, delivered).await;
         }
         if txs.is_empty() {
             continue;
@@ -328,19 +377,17 @@ pub async fn run(
             .iter()
             .map(|t| t.transaction.hash(&node.domain))
             .collect();
-        for (hash, acker) in hashes.iter().zip(ackers) {
+        let mut deliveries = Vec::with_capacity(ackers.len());
+        for (hash, (acker, delivered)) in hashes.iter().zip(ackers) {
             node.ingress_acks.hold(*hash, acker);
+            deliveries.push(delivered);
         }
         let outcomes = admission::admit_verified(&node, txs).await;
-        for (hash, outcome) in hashes.iter().zip(outcomes) {
+        for ((hash, outcome), delivered) in hashes.iter().zip(outcomes).zip(deliveries) {
             let settle = match outcome {
                 Ok((_, Accepted::Queued | Accepted::AlreadyQueued)) => continue,
                 Ok((_, Accepted::AlreadyIncluded { .. })) => AckKind::Ack,
-                Err(r) if r.is_unavailable() => AckKind::Nak(Some(RETRY_DELAY)),
-                Err(r) => {
-                    warn!(code = r.code, reason = %r.message, "ingress transaction refused");
-                    AckKind::Ack
-                }
+                Err(r) => refused(&r, delivered),
             };
             if let Some(acker) = node.ingress_acks.take(hash) {
                 let _ = acker.ack_with(settle).await;
@@ -352,7 +399,7 @@ pub async fn run(
 /// Admits one Ethereum transaction of the stream and settles its message as [`run`] does a
 /// native one's: held until its block is committed, acknowledged now if it is included
 /// already or refused for good, redelivered later if refused for capacity.
-async fn admit_evm(node: &Arc<Node>, raw: &[u8], sender: Address, acker: Acker) {
+async fn admit_evm(node: &Arc<Node>, raw: &[u8], sender: Address, acker: Acker, delivered: i64) {
     // An Ethereum transaction's hash is keccak256 of its EIP-2718 bytes: no decoding here
     // (admission decodes once, and refuses bytes that are not one).
     let hash = weft_protocol::primitives::keccak256(raw);
@@ -361,11 +408,7 @@ async fn admit_evm(node: &Arc<Node>, raw: &[u8], sender: Address, acker: Acker) 
     let settle = match admission::admit_trusted_evm(node, raw, sender).await {
         Ok((_, EvmAdmitted::Queued | EvmAdmitted::Known)) => return,
         Ok((_, EvmAdmitted::Included)) => AckKind::Ack,
-        Err(r) if r.is_unavailable() => AckKind::Nak(Some(RETRY_DELAY)),
-        Err(r) => {
-            warn!(code = r.code, reason = %r.message, "ingress transaction refused");
-            AckKind::Ack
-        }
+        Err(r) => refused(&r, delivered),
     };
     if let Some(acker) = node.ingress_acks.take(&hash) {
         let _ = acker.ack_with(settle).await;

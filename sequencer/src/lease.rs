@@ -110,7 +110,17 @@ pub async fn keep(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyho
             _ = shutdown.wait_for(|s| *s) => return Ok(()),
         }
         let asked = Instant::now();
-        match node.store.renew_lease(&lease.fence, lease.ttl).await {
+        // Bounded: a renewal over a silently dropped connection must not hang past the
+        // next one (the deadline stays put meanwhile, so sealing stops in time anyway).
+        let renewal = tokio::time::timeout(
+            lease.ttl / 3,
+            node.store.renew_lease(&lease.fence, lease.ttl),
+        );
+        let Ok(renewed) = renewal.await else {
+            warn!("renewing the leader lease timed out; retrying");
+            continue;
+        };
+        match renewed {
             Ok(true) => *lease.valid_until.lock() = asked + safe(lease.ttl),
             Ok(false) => {
                 *lease.valid_until.lock() = asked;

@@ -111,10 +111,23 @@ impl Store {
     }
 }
 
+/// How long the server keeps a fenced write transaction whose client went silent. A leader
+/// cut off from the database in the middle of a block's write leaves its transaction open
+/// and the lease row locked (`FOR SHARE`): with no packet from it, the server would not
+/// notice before TCP keepalive (hours), and no standby could take the lease meanwhile. A
+/// live leader never idles inside this transaction (its statements follow each other).
+const FENCED_IDLE_TIMEOUT_MS: u32 = 3_000;
+
 /// Inside a block's write transaction: fails with [`Error::Fenced`] unless `fence` still
 /// holds an unexpired lease. The row is locked (`FOR SHARE`) until the transaction ends, so
-/// no other node can take the lease between this check and the commit.
+/// no other node can take the lease between this check and the commit; the transaction is
+/// dropped by the server if its client goes silent ([`FENCED_IDLE_TIMEOUT_MS`]).
 pub(super) async fn check_fence(conn: &mut AnyConnection, fence: &Fence) -> Result<(), Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL idle_in_transaction_session_timeout = {FENCED_IDLE_TIMEOUT_MS}"
+    )))
+    .execute(&mut *conn)
+    .await?;
     let held = sqlx::query(
         "SELECT 1 AS held FROM leader_lease \
          WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > clock_timestamp() \
