@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{hub_config, key, l2_balance, sequencer, wait_for, wallet};
+use common::{hub_config, key, l2_balance, sequencer, start_hub, wait_for, wallet};
 use serde_json::{Value, json};
 use weft_channel::{RegisterReply, SignedUpdate};
 use weft_channel_hub::config::AdminToken;
@@ -97,9 +97,7 @@ async fn open_unfunded(
 async fn a_top_up_grows_the_channel_and_its_balance_pays() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
     let l2_before = l2_balance(&seq, &alice.address()).await;
@@ -155,9 +153,7 @@ async fn a_stray_deposit_is_refused_and_the_channel_goes_on() {
     use weft_protocol::transaction::ChannelDeposit;
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
     let domain = hub.hub.domain;
@@ -390,9 +386,7 @@ async fn a_funding_offer_countersigned_on_another_route_is_still_deposited() {
 async fn the_hub_serves_the_typed_data_wallets_sign() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let types: Value = reqwest::get(format!("http://{}/v1/types", hub.addr))
         .await
         .unwrap()

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{hub_config, pay_routed, sequencer, wallet};
+use common::{pay_routed, sequencer, start_hub, wallet};
 use serde_json::Value;
 use weft_channel_hub::openapi::document;
 use weft_service::openapi::{answer_errors, reference_errors};
@@ -38,9 +38,7 @@ fn every_reference_resolves_and_every_code_is_documented() {
 async fn a_live_hub_answers_as_its_document_says() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();

@@ -5,16 +5,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, wait_for, wallet};
+use common::{GENESIS_BALANCE, hub_config, l2_balance, sequencer, start_hub, wait_for, wallet};
 use weft_channel::RouteStatus;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_routed_payment_moves_value_through_the_hub_and_a_close_pays_out() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
 

@@ -6,7 +6,7 @@ mod common;
 
 use std::{path::Path, time::Duration};
 
-use common::{hub_config, key, sequencer, wallet, wallet_with};
+use common::{hub_config, key, sequencer, start_hub, wallet, wallet_with};
 use serde_json::Value;
 use sqlx::{Connection, SqliteConnection};
 use weft_channel::{
@@ -469,9 +469,7 @@ async fn a_restored_hub_adopts_the_payments_it_took_unsigned_but_not_a_forged_ga
 async fn a_stale_registration_is_refuted_with_the_latest_state() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
@@ -800,9 +798,7 @@ async fn a_payer_colluding_with_its_payee_cannot_keep_a_routed_payment() {
 async fn a_lock_that_could_outlast_a_dispute_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let bob = wallet(1, &dir.path().join("bob"), &hub, &seq).await;
     let a = alice.open_channel(0, 10_000).await.unwrap();
@@ -846,9 +842,7 @@ async fn a_lock_that_could_outlast_a_dispute_is_refused() {
 async fn a_sync_to_a_version_past_the_bound_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let alice = wallet(0, &dir.path().join("alice"), &hub, &seq).await;
     let a = alice.open_channel(0, 1_000).await.unwrap();
     let latest = alice.channel(&a).unwrap().latest;
@@ -915,9 +909,7 @@ async fn a_captured_websocket_login_cannot_be_replayed() {
 
     let dir = tempfile::tempdir().unwrap();
     let seq = sequencer(&dir.path().join("seq")).await;
-    let hub = weft_channel_hub::start(hub_config(&dir.path().join("hub"), &seq))
-        .await
-        .unwrap();
+    let hub = start_hub(dir.path(), &seq).await;
     let domain = hub.hub.domain;
     let url = format!("ws://{}/v1/ws", hub.addr);
     let carol = key(3);

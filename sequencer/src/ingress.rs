@@ -71,7 +71,7 @@ fn refused(r: &Rejection, delivered: i64) -> AckKind {
     if r.is_unavailable() {
         return AckKind::Nak(Some(RETRY_DELAY));
     }
-    if r.code == "nonce_too_high" && delivered < GAP_MAX_DELIVERIES {
+    if r.is_nonce_gap() && delivered < GAP_MAX_DELIVERIES {
         return AckKind::Nak(Some(GAP_RETRY_DELAY));
     }
     warn!(code = r.code, reason = %r.message, delivered, "ingress transaction refused");

@@ -39,7 +39,9 @@ mod process;
 mod stack;
 
 pub use bins::{Binaries, NO_BUILD_ENV, PROFILE_ENV, binaries};
-pub use process::{DEFAULT_LOG_FILTER, LOG_TAIL_LINES, Process, START_TIMEOUT, STOP_TIMEOUT};
+pub use process::{
+    DEFAULT_LOG_FILTER, LOG_TAIL_LINES, Process, START_TIMEOUT, STOP_TIMEOUT, logged_command,
+};
 pub use stack::{
     DEFAULT_WAIT, HUB_DEV_KEY_SEED, HubOptions, KEEP_ENV, L1Options, ProverOptions, SequencerL1,
     SequencerOptions, Stack, StackBuilder,

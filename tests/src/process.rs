@@ -78,39 +78,15 @@ impl Process {
 
     fn spawn(&mut self) {
         assert!(self.child.is_none(), "{} is running", self.name);
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open the log file");
-        writeln!(
-            log,
-            "=== weft-tests: starting {} on {}",
-            self.name, self.addr
-        )
-        .expect("write the log");
-        let mut command = Command::new(&self.program);
+        let mut command = logged_command(
+            &self.program,
+            &self.log,
+            &format!("=== weft-tests: starting {} on {}", self.name, self.addr),
+        );
         command
             .args(&self.args)
             .arg("--listen")
-            .arg(self.addr.to_string())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log);
-        // Only what the stack passes configures the service: nothing from the test's
-        // environment (a CI's DATABASE_URL, a developer's WEFT_* settings).
-        for (key, _) in std::env::vars_os() {
-            let key_str = key.to_string_lossy();
-            if key_str.starts_with("WEFT_") || key_str == "DATABASE_URL" {
-                command.env_remove(&key);
-            }
-        }
-        // Plain text in the log files (tracing-subscriber honours NO_COLOR).
-        command.env("NO_COLOR", "1");
-        command.env(
-            "RUST_LOG",
-            std::env::var("WEFT_STACK_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
-        );
+            .arg(self.addr.to_string());
         let child = command
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {}: {e}", self.program.display()));
@@ -254,4 +230,35 @@ pub(crate) fn write_secret(path: &Path, secret: &str) {
             .expect("restrict the key file");
     }
     writeln!(f, "{secret}").expect("write the key file");
+}
+
+/// A command for a service child: stdin closed, stdout and stderr appended to `log` (after
+/// a `banner` line), and configured only by what the test passes: no `WEFT_*` or
+/// `DATABASE_URL` from the test's environment (a CI's, a developer's), plain text
+/// (`NO_COLOR`), and `RUST_LOG` from `WEFT_STACK_LOG` or [`DEFAULT_LOG_FILTER`].
+pub fn logged_command(program: impl AsRef<std::ffi::OsStr>, log: &Path, banner: &str) -> Command {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("open the log file");
+    writeln!(file, "{banner}").expect("write the log");
+    let mut command = Command::new(program);
+    command
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().expect("clone the log handle"))
+        .stderr(file);
+    for (key, _) in std::env::vars_os() {
+        let key_str = key.to_string_lossy();
+        if key_str.starts_with("WEFT_") || key_str == "DATABASE_URL" {
+            command.env_remove(&key);
+        }
+    }
+    // Plain text in the log files (tracing-subscriber honours NO_COLOR).
+    command.env("NO_COLOR", "1");
+    command.env(
+        "RUST_LOG",
+        std::env::var("WEFT_STACK_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
+    );
+    command
 }

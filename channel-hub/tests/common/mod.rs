@@ -69,6 +69,13 @@ pub fn hub_config(dir: &Path, seq: &weft_sequencer::Running) -> HubConfig {
     }
 }
 
+/// A hub on `seq` with its data under `dir/hub`.
+pub async fn start_hub(dir: &Path, seq: &weft_sequencer::Running) -> weft_channel_hub::Running {
+    weft_channel_hub::start(hub_config(&dir.join("hub"), seq))
+        .await
+        .unwrap()
+}
+
 /// The `i`-th dev key (funded at genesis).
 pub fn key(i: u32) -> SigningKey {
     GenesisConfig::dev_key(i)

@@ -52,19 +52,30 @@ string_formats! {
         "r ‖ s ‖ v (65 bytes, 0x-prefixed hex); v is 27 or 28 (0 and 1 are accepted), s is low (EIP-2)";
 }
 
-/// An EVM log as alloy serialises it.
-#[derive(Debug, Clone, JsonSchema)]
-#[allow(dead_code)]
-pub struct Log {
-    /// The contract that emitted it.
-    #[schemars(with = "Address")]
-    address: (),
-    /// Its topics (at most four).
-    #[schemars(with = "Vec<Hash>", length(max = 4))]
-    topics: (),
-    /// Its data.
-    #[schemars(with = "HexBytes")]
-    data: (),
+/// An EVM log as alloy serialises it: `{address, topics, data}`.
+#[derive(Debug, Clone, Copy)]
+pub struct Log;
+
+impl JsonSchema for Log {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Log")
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let address = generator.subschema_for::<Address>();
+        let hash = generator.subschema_for::<Hash>();
+        let bytes = generator.subschema_for::<HexBytes>();
+        json_schema!({
+            "description": "An EVM log: the emitting contract, its topics (at most four), its data.",
+            "type": "object",
+            "required": ["address", "topics", "data"],
+            "properties": {
+                "address": address,
+                "topics": { "type": "array", "items": hash, "maxItems": 4 },
+                "data": bytes,
+            },
+        })
+    }
 }
 
 impl JsonSchema for crate::signature::Signature {

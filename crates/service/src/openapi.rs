@@ -114,7 +114,7 @@ impl Document {
         for status in op.errors.iter().chain(&EVERY_ROUTE) {
             let description = match status {
                 400 => "the request is invalid (see the code)",
-                404 => "not_found",
+                404 => "not found (see the code)",
                 405 => "method_not_allowed",
                 409 => "not ready (see the code)",
                 413 => "body_too_large",
@@ -194,7 +194,8 @@ impl Document {
             let before = renamed.len();
             for (name, schema) in &requests {
                 let differs = schemas.get(name).is_some_and(|s| {
-                    s != schema || renamed.iter().any(|r| refers_to(schema, &reference(r)))
+                    let used = refs(schema);
+                    s != schema || renamed.iter().any(|r| used.contains(reference(r).as_str()))
                 });
                 if differs {
                     renamed.insert(name.clone());
@@ -245,15 +246,27 @@ fn reference(name: &str) -> String {
     format!("#{SCHEMAS}/{name}")
 }
 
-/// Whether `value` holds a `$ref` equal to `target`.
-fn refers_to(value: &Value, target: &str) -> bool {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .any(|(k, v)| (k == "$ref" && v.as_str() == Some(target)) || refers_to(v, target)),
-        Value::Array(items) => items.iter().any(|v| refers_to(v, target)),
-        _ => false,
+/// Every `$ref` in `value`.
+fn refs(value: &Value) -> BTreeSet<&str> {
+    fn walk<'a>(value: &'a Value, out: &mut BTreeSet<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v) {
+                        ("$ref", Value::String(r)) => {
+                            out.insert(r);
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
     }
+    let mut out = BTreeSet::new();
+    walk(value, &mut out);
+    out
 }
 
 /// Replaces every `$ref` equal to `from` in `value` by `to`.
@@ -276,24 +289,7 @@ fn rename_ref(value: &mut Value, from: &str, to: &str) {
 /// What is wrong with a document's references: each `$ref` that points outside the
 /// components or to no schema, and each component schema nothing refers to.
 pub fn reference_errors(doc: &Value) -> Vec<String> {
-    fn collect(value: &Value, out: &mut BTreeSet<String>) {
-        match value {
-            Value::Object(map) => {
-                for (k, v) in map {
-                    match (k.as_str(), v) {
-                        ("$ref", Value::String(r)) => {
-                            out.insert(r.clone());
-                        }
-                        _ => collect(v, out),
-                    }
-                }
-            }
-            Value::Array(items) => items.iter().for_each(|v| collect(v, out)),
-            _ => {}
-        }
-    }
-    let mut used = BTreeSet::new();
-    collect(doc, &mut used);
+    let used = refs(doc);
     let empty = Map::new();
     let schemas = doc["components"]["schemas"].as_object().unwrap_or(&empty);
     let mut errors = Vec::new();
@@ -305,7 +301,7 @@ pub fn reference_errors(doc: &Value) -> Vec<String> {
         }
     }
     for name in schemas.keys() {
-        if !used.contains(&reference(name)) {
+        if !used.contains(reference(name).as_str()) {
             errors.push(format!("{name} is defined and never used"));
         }
     }
@@ -345,4 +341,88 @@ pub fn undocumented<'a>(codes: &[(&'a str, &str)], markdown: &str) -> Vec<&'a st
         .map(|(c, _)| *c)
         .filter(|c| !markdown.contains(&format!("`{c}`")))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    /// `note` has a default: optional in a request, always written in an answer.
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct Inner {
+        #[serde(default)]
+        note: Option<u64>,
+    }
+
+    /// The same under both contracts but for the `Inner` it refers to.
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct Outer {
+        inner: Inner,
+    }
+
+    /// Written the same under both contracts.
+    #[derive(Serialize, Deserialize, JsonSchema)]
+    struct Plain {
+        code: String,
+    }
+
+    #[test]
+    fn a_type_whose_request_schema_differs_is_defined_for_each_contract() {
+        let mut doc = Document::new::<Plain>();
+        let body = doc.request::<Outer>();
+        let ok = doc.response::<Outer>();
+        let plain = doc.request::<Plain>();
+        doc.operation(
+            "post",
+            "/outer",
+            Operation {
+                summary: "outer",
+                body: Some(body),
+                ok: (200, "outer", ok),
+                ..Operation::default()
+            },
+        );
+        doc.extend("post", "/outer", "x-plain", plain, true);
+        let doc = doc.finish(&json!({ "title": "test" }));
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Inner"]["required"], json!(["note"]));
+        assert!(schemas["InnerInput"]["required"].is_null(), "{schemas:#}");
+        assert_eq!(
+            schemas["Outer"]["properties"]["inner"]["$ref"],
+            "#/components/schemas/Inner"
+        );
+        assert_eq!(
+            schemas["OuterInput"]["properties"]["inner"]["$ref"],
+            "#/components/schemas/InnerInput"
+        );
+        let post = &doc["paths"]["/outer"]["post"];
+        assert_eq!(
+            post["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/OuterInput"
+        );
+        assert_eq!(
+            post["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/Outer"
+        );
+        // The same under both contracts: defined once.
+        assert_eq!(post["x-plain"]["$ref"], "#/components/schemas/Plain");
+        assert!(schemas.get("PlainInput").is_none());
+        for status in EVERY_ROUTE {
+            assert!(post["responses"][status.to_string()].is_object());
+        }
+        assert_eq!(reference_errors(&doc), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_dangling_or_unused_schema_is_reported() {
+        let doc = json!({
+            "paths": { "/a": { "get": { "schema": { "$ref": "#/components/schemas/Missing" } } } },
+            "components": { "schemas": { "Unused": { "type": "string" } } },
+        });
+        let errors = reference_errors(&doc);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+    }
 }

@@ -129,6 +129,12 @@ impl Rejection {
         matches!(self.code, "mempool_full" | "not_leader")
     }
 
+    /// Whether the transaction's nonce is beyond the sender's window: a gap its earlier
+    /// transactions may still fill.
+    pub fn is_nonce_gap(&self) -> bool {
+        self.code == "nonce_too_high"
+    }
+
     /// A follower's answer to a submission.
     pub(crate) fn not_leader() -> Self {
         Self::new(

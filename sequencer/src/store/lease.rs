@@ -111,32 +111,27 @@ impl Store {
     }
 }
 
-/// How long the server keeps a fenced write transaction whose client went silent. A leader
-/// cut off from the database in the middle of a block's write leaves its transaction open
-/// and the lease row locked (`FOR SHARE`): with no packet from it, the server would not
-/// notice before TCP keepalive (hours), and no standby could take the lease meanwhile. A
-/// live leader never idles inside this transaction (its statements follow each other).
-const FENCED_IDLE_TIMEOUT_MS: u32 = 3_000;
+/// The fence check. It also sets, for this transaction only (`set_config(…, true)`), how
+/// long the server keeps it while its client is silent: 3 s. A leader cut off from the
+/// database in the middle of a block's write leaves its transaction open and the lease row
+/// locked (`FOR SHARE`); with no packet from it the server would not notice before TCP
+/// keepalive (hours), and no standby could take the lease meanwhile. A live leader never
+/// idles inside this transaction (its statements follow each other).
+const FENCE_CHECK: &str = "SELECT set_config('idle_in_transaction_session_timeout', '3000', true) \
+     AS idle_timeout FROM leader_lease \
+     WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > clock_timestamp() \
+     FOR SHARE";
 
 /// Inside a block's write transaction: fails with [`Error::Fenced`] unless `fence` still
 /// holds an unexpired lease. The row is locked (`FOR SHARE`) until the transaction ends, so
 /// no other node can take the lease between this check and the commit; the transaction is
-/// dropped by the server if its client goes silent ([`FENCED_IDLE_TIMEOUT_MS`]).
+/// dropped by the server if its client goes silent ([`FENCE_CHECK`]).
 pub(super) async fn check_fence(conn: &mut AnyConnection, fence: &Fence) -> Result<(), Error> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SET LOCAL idle_in_transaction_session_timeout = {FENCED_IDLE_TIMEOUT_MS}"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    let held = sqlx::query(
-        "SELECT 1 AS held FROM leader_lease \
-         WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > clock_timestamp() \
-         FOR SHARE",
-    )
-    .bind(fence.holder.as_str())
-    .bind(fence.epoch as i64)
-    .fetch_optional(&mut *conn)
-    .await?;
+    let held = sqlx::query(FENCE_CHECK)
+        .bind(fence.holder.as_str())
+        .bind(fence.epoch as i64)
+        .fetch_optional(&mut *conn)
+        .await?;
     match held {
         Some(_) => Ok(()),
         None => Err(Error::Fenced {
@@ -212,6 +207,48 @@ mod tests {
             .expect("b's own");
         assert_eq!(again.epoch, 2);
         assert_eq!(store.lease().await.unwrap().holder, "b");
+        store.close().await;
+        db.drop_database().await;
+    }
+
+    /// A leader cut off in the middle of a block's write: its transaction holds the lease
+    /// row `FOR SHARE` and its client sends nothing more. The server drops the transaction
+    /// after the fence's idle timeout, so a standby's takeover waits seconds, not until TCP
+    /// keepalive notices the dead client.
+    #[tokio::test]
+    async fn a_silent_fenced_transaction_does_not_hold_the_lease_forever() {
+        let Some(db) = TestDatabase::postgres().await else {
+            return;
+        };
+        let store = connect(&db).await;
+        let ttl = std::time::Duration::from_millis(300);
+        let a = store.acquire_lease("a", ttl).await.unwrap().expect("free");
+        let mut silent = store.pool.acquire().await.unwrap();
+        sqlx::query("BEGIN").execute(&mut *silent).await.unwrap();
+        super::check_fence(&mut silent, &a).await.unwrap();
+        // a's lease lapses: b's takeover now has to lock the row a's transaction holds.
+        tokio::time::sleep(ttl * 2).await;
+
+        let asked = std::time::Instant::now();
+        let b = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            store.acquire_lease("b", ttl),
+        )
+        .await
+        .expect("the silent transaction is dropped well before 20 s")
+        .unwrap()
+        .expect("a's lease lapsed");
+        assert_eq!(b.epoch, 2);
+        let waited = asked.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_secs(1),
+            "b waited for a's transaction: {waited:?}"
+        );
+        assert!(
+            sqlx::query("SELECT 1").execute(&mut *silent).await.is_err(),
+            "the server ended a's session"
+        );
+        drop(silent);
         store.close().await;
         db.drop_database().await;
     }

@@ -6,11 +6,9 @@
 
 use std::{
     ffi::OsString,
-    fs::OpenOptions,
-    io::Write,
     net::{Ipv4Addr, SocketAddr},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command},
     time::{Duration, Instant},
 };
 
@@ -174,29 +172,12 @@ impl NsProcess {
     /// Spawns it (not waiting for anything).
     pub(crate) fn spawn(&mut self) {
         assert!(self.child.is_none(), "{} runs already", self.name);
-        let mut log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .expect("open the log");
-        writeln!(log, "=== multihost: starting {} in {}", self.name, self.ns).expect("log");
-        let mut command = Command::new("ip");
-        command
-            .args(["netns", "exec", &self.ns])
-            .args(&self.argv)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log handle"))
-            .stderr(log);
-        for (key, _) in std::env::vars_os() {
-            let k = key.to_string_lossy();
-            if k.starts_with("WEFT_") || k == "DATABASE_URL" {
-                command.env_remove(&key);
-            }
-        }
-        command.env("NO_COLOR", "1").env(
-            "RUST_LOG",
-            std::env::var("WEFT_STACK_LOG").unwrap_or_else(|_| "info".into()),
+        let mut command = weft_tests::logged_command(
+            "ip",
+            &self.log,
+            &format!("=== multihost: starting {} in {}", self.name, self.ns),
         );
+        command.args(["netns", "exec", &self.ns]).args(&self.argv);
         // `ip netns exec` execs the program: the child's id is the program's.
         self.child = Some(command.spawn().expect("spawn ip netns exec"));
     }

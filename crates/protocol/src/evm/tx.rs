@@ -80,6 +80,9 @@ pub struct EvmTransaction {
     envelope: TxEnvelope,
     sender: Address,
     signed: bool,
+    /// [`Self::leaf`], computed once: the block's transactions root and its withdrawal ids
+    /// need it, and the signing hash behind it costs an RLP encoding.
+    leaf: B256,
 }
 
 /// The fields of an Ethereum transaction without its signature.
@@ -159,11 +162,26 @@ impl EvmTransaction {
             UnsignedEvm::Eip2930(tx) => tx.into_signed(sig).into(),
             UnsignedEvm::Eip1559(tx) => tx.into_signed(sig).into(),
         };
-        Ok(Self {
+        Ok(Self::new(envelope, sender, false, None))
+    }
+
+    /// The transaction with its leaf; `signing_hash` when the caller has it already.
+    fn new(
+        envelope: TxEnvelope,
+        sender: Address,
+        signed: bool,
+        signing_hash: Option<B256>,
+    ) -> Self {
+        let signing_hash = signing_hash.unwrap_or_else(|| envelope.signature_hash());
+        let mut buf = [0u8; 52];
+        buf[..20].copy_from_slice(sender.as_slice());
+        buf[20..].copy_from_slice(signing_hash.as_slice());
+        Self {
             envelope,
             sender,
-            signed: false,
-        })
+            signed,
+            leaf: crate::primitives::keccak256(buf),
+        }
     }
 
     /// The fields without the signature.
@@ -222,10 +240,7 @@ impl EvmTransaction {
     /// bytes. It does not depend on the signature, so a block rebuilt from the DA payload
     /// (which has none) hashes as the sequencer's, and `BLOCKHASH` re-executes alike.
     pub fn leaf(&self) -> B256 {
-        let mut buf = [0u8; 52];
-        buf[..20].copy_from_slice(self.sender.as_slice());
-        buf[20..].copy_from_slice(self.signing_hash().as_slice());
-        crate::primitives::keccak256(buf)
+        self.leaf
     }
 
     /// The recovered sender.
@@ -331,11 +346,7 @@ impl ParsedEvm {
     /// The transaction with `sender` taken as its sender, without a recovery: only for a
     /// sender recovered from these very bytes before (a stored transaction read back).
     pub fn assume_sender(self, sender: Address) -> EvmTransaction {
-        EvmTransaction {
-            envelope: self.envelope,
-            sender,
-            signed: true,
-        }
+        EvmTransaction::new(self.envelope, sender, true, None)
     }
 
     /// The transaction without a signature sent by `sender`: for the stored form of
@@ -347,21 +358,19 @@ impl ParsedEvm {
                 "an unsigned transaction carries a signature".into(),
             ));
         }
-        Ok(EvmTransaction {
-            envelope: self.envelope,
-            sender,
-            signed: false,
-        })
+        Ok(EvmTransaction::new(self.envelope, sender, false, None))
     }
 
     /// Recovers the sender (one libsecp256k1 recovery, EIP-2 low-s).
     pub fn recover(self) -> Result<EvmTransaction, EvmTxError> {
-        let sender = signature_of(&self.envelope).recover(&self.envelope.signature_hash())?;
-        Ok(EvmTransaction {
-            envelope: self.envelope,
+        let signing_hash = self.envelope.signature_hash();
+        let sender = signature_of(&self.envelope).recover(&signing_hash)?;
+        Ok(EvmTransaction::new(
+            self.envelope,
             sender,
-            signed: true,
-        })
+            true,
+            Some(signing_hash),
+        ))
     }
 }
 
