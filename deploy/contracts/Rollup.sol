@@ -16,7 +16,7 @@ interface IERC20Minimal {
 /// @title Weft's L1 contract: the deposit queue, batch commitments, proofs, finality,
 /// withdrawals and the exodus escape hatch.
 ///
-/// @notice Lifecycle of a batch: `commitBatch` (sequencer) → `proveBatch` (any caller with a
+/// @notice Lifecycle of a batch: `commitBatch` or `commitBatchBlobs` (sequencer) → `proveBatch` (any caller with a
 /// valid proof) → `finalizeBatch` after `finalizationDelay` (anyone; with a zero delay the
 /// proof finalizes at once). Batches move through each step strictly in index order, so
 /// `lastFinalized <= lastProven <= lastCommitted` and a batch's status follows from them.
@@ -157,6 +157,9 @@ contract Rollup {
     /// @notice Most L2 blocks in one batch. It keeps `toBlock` far from `2^64 - 1`, so the next
     /// batch's `fromBlock = toBlock + 1` cannot overflow (2^44 full batches would be needed).
     uint64 public constant MAX_BATCH_BLOCKS = 1 << 20;
+    /// @notice Most blobs a batch transaction carries: above any L1's per-transaction limit
+    /// (6 since Osaka), it bounds the `BLOBHASH` scan.
+    uint256 public constant MAX_BLOBS = 16;
     /// @notice Least time between a batch's finalization delay and the forced-withdrawal
     /// deadline: what a correct sequencer needs to include the entry, commit and prove it.
     uint64 public constant MIN_PROVING_ALLOWANCE = 1 hours;
@@ -267,6 +270,7 @@ contract Rollup {
     error QueuePositionBeyondQueue(uint64 queueLength, uint64 got);
     error QueueHashMismatch(bytes32 expected, bytes32 got);
     error DaHashMismatch(bytes32 expected, bytes32 got);
+    error NoBlobs();
     error BatchOutOfOrder(uint64 expected, uint64 got);
     error BatchNotCommitted(uint64 index);
     error BatchNotProven(uint64 index);
@@ -404,10 +408,37 @@ contract Rollup {
 
     // ---------------------------------------------------------------- batches
 
-    /// @notice Commits the next batch. Every field is checked against what the contract
-    /// knows, so whatever the poster does, no batch is skipped, repeated, or built on another
-    /// root, and no queue entry is skipped or forged.
+    /// @notice Commits the next batch, its DA payload carried in calldata: `c.daHash` must be
+    /// `keccak256(daPayload)`. Every field is checked against what the contract knows, so
+    /// whatever the poster does, no batch is skipped, repeated, or built on another root, and
+    /// no queue entry is skipped or forged.
     function commitBatch(BatchCommitment calldata c, bytes calldata daPayload) external notFrozen {
+        _commit(c, keccak256(daPayload));
+    }
+
+    /// @notice Commits the next batch, its DA payload carried in this transaction's blobs
+    /// (EIP-4844): `c.daHash` must be `keccak256(abi.encodePacked(h0, h1, ...))` over the
+    /// versioned hashes of every blob of the transaction, in order (`BLOBHASH`), so the
+    /// commitment records them. A versioned hash binds its blob through its KZG commitment;
+    /// the prover reads the blobs (beacon API), checks them against these hashes, decodes
+    /// the payload and re-executes it. Checked otherwise as `commitBatch`.
+    function commitBatchBlobs(BatchCommitment calldata c) external notFrozen {
+        _commit(c, _blobsHash());
+    }
+
+    /// @dev `keccak256` of the transaction's blob versioned hashes, concatenated in order.
+    function _blobsHash() private view returns (bytes32) {
+        uint256 count;
+        while (count < MAX_BLOBS && blobhash(count) != bytes32(0)) ++count;
+        if (count == 0) revert NoBlobs();
+        bytes32[] memory hashes = new bytes32[](count);
+        for (uint256 i; i < count; ++i) {
+            hashes[i] = blobhash(i);
+        }
+        return keccak256(abi.encodePacked(hashes));
+    }
+
+    function _commit(BatchCommitment calldata c, bytes32 daHash) private {
         if (msg.sender != sequencer) revert NotSequencer();
         uint64 last = lastCommitted;
         if (c.index != last + 1) revert BatchIndexMismatch(last + 1, c.index);
@@ -423,7 +454,6 @@ contract Rollup {
         if (c.queuePosition > length) revert QueuePositionBeyondQueue(length, c.queuePosition);
         bytes32 expectedQueueHash = queueHashes[c.queuePosition];
         if (c.queueHash != expectedQueueHash) revert QueueHashMismatch(expectedQueueHash, c.queueHash);
-        bytes32 daHash = keccak256(daPayload);
         if (c.daHash != daHash) revert DaHashMismatch(daHash, c.daHash);
 
         bytes32 commitment = keccak256(abi.encode(c));

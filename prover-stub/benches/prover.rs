@@ -127,6 +127,11 @@ fn main() {
         commitment,
         blocks: witness_blocks,
     };
+    let committed = weft_l1::CommitData {
+        commitment,
+        payload: payload.into(),
+        carrier: weft_protocol::batch::Carrier::Calldata,
+    };
 
     let total = (BLOCKS * TXS) as f64;
     let mut times: Vec<Duration> = (0..5)
@@ -139,8 +144,7 @@ fn main() {
                     domain,
                     dispute_window: weft_protocol::channel::DEFAULT_DISPUTE_WINDOW,
                 },
-                &commitment,
-                &payload,
+                &committed,
                 &witness,
                 &[],
                 &mut executor,

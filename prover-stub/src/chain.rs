@@ -4,22 +4,32 @@
 
 use std::time::Duration;
 
-use alloy::primitives::{Address, B256};
+use alloy::primitives::B256;
 use anyhow::{Context, bail};
-use weft_l1::{AlloyL1, L1Client};
-use weft_protocol::signature::SigningKey;
+use weft_l1::{AlloyL1, L1Client, beacon::Beacon};
+
+use crate::config::Config;
 
 /// How long one L1 request may take before it fails (and the step is retried).
 pub const DEFAULT_L1_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The L1 client of the prover, signing `proveBatch` and `finalizeBatch` with `key`, and
+/// The L1 client of the prover, signing `proveBatch` and `finalizeBatch` with its key, and
 /// the L1 chain id (bound into attestations).
-pub async fn connect(
-    rpc: &str,
-    rollup: Address,
-    key: &SigningKey,
-) -> anyhow::Result<(AlloyL1, u64)> {
-    let l1 = AlloyL1::with_signer(rpc, rollup, DEFAULT_L1_TIMEOUT, key).context("L1 client")?;
+pub async fn connect(config: &Config) -> anyhow::Result<(AlloyL1, u64)> {
+    let beacon = Beacon::new(
+        &config.l1_beacon,
+        config.l1_beacon_block_id,
+        DEFAULT_L1_TIMEOUT,
+    )
+    .context("beacon client")?;
+    let l1 = AlloyL1::with_signer(
+        &config.l1_rpc,
+        config.rollup_address,
+        DEFAULT_L1_TIMEOUT,
+        &config.prover_key,
+    )
+    .context("L1 client")?
+    .with_beacon(beacon);
     let chain_id = l1.chain_id().await.context("L1 chain id")?;
     Ok((l1, chain_id))
 }

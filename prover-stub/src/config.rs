@@ -56,6 +56,14 @@ pub struct Settings {
     /// L1 JSON-RPC endpoint (required).
     #[arg(long, env = "WEFT_L1_RPC")]
     pub l1_rpc: Option<String>,
+    /// L1 beacon API URL, where batches posted in blobs are read [default: the L1 RPC
+    /// URL, as anvil serves both].
+    #[arg(long, env = "WEFT_L1_BEACON_URL")]
+    pub l1_beacon_url: Option<String>,
+    /// How the beacon API names blocks: number (anvil) or slot (a consensus client)
+    /// [default: number].
+    #[arg(long, env = "WEFT_L1_BEACON_BLOCK_ID")]
+    pub l1_beacon_block_id: Option<String>,
     /// The Rollup contract (required).
     #[arg(long, env = "WEFT_ROLLUP_ADDRESS")]
     pub rollup_address: Option<Address>,
@@ -94,6 +102,10 @@ pub struct Settings {
 pub struct Config {
     /// L1 JSON-RPC endpoint.
     pub l1_rpc: String,
+    /// L1 beacon API (blob-carried batches).
+    pub l1_beacon: String,
+    /// How it names blocks.
+    pub l1_beacon_block_id: weft_l1::beacon::BlockId,
     /// The Rollup contract.
     pub rollup_address: Address,
     /// The sequencer's API.
@@ -132,10 +144,17 @@ impl Config {
                 .map_err(|e| anyhow::anyhow!("dev_balance: {e}"))?,
             None => DEFAULT_DEV_BALANCE,
         };
+        let l1_rpc = s
+            .l1_rpc
+            .with_context(|| required("l1-rpc", "WEFT_L1_RPC"))?;
         Ok(Self {
-            l1_rpc: s
-                .l1_rpc
-                .with_context(|| required("l1-rpc", "WEFT_L1_RPC"))?,
+            l1_beacon: s.l1_beacon_url.unwrap_or_else(|| l1_rpc.clone()),
+            l1_beacon_block_id: s
+                .l1_beacon_block_id
+                .as_deref()
+                .map_or(Ok(Default::default()), str::parse)
+                .map_err(anyhow::Error::msg)?,
+            l1_rpc,
             rollup_address: s
                 .rollup_address
                 .with_context(|| required("rollup-address", "WEFT_ROLLUP_ADDRESS"))?,

@@ -13,7 +13,7 @@ use parking_lot::RwLock;
 use serde::Serialize;
 use tokio::sync::watch;
 use tracing::{error, info, warn};
-use weft_l1::{AlloyL1, L1Client};
+use weft_l1::{AlloyL1, CommitData, L1Client};
 use weft_protocol::{
     batch::attestation_digest,
     eip712::Domain,
@@ -76,8 +76,7 @@ pub struct Prover {
 impl Prover {
     /// Connects to L1 and opens the state file.
     pub async fn open(config: Config) -> anyhow::Result<Arc<Self>> {
-        let (l1, l1_chain_id) =
-            chain::connect(&config.l1_rpc, config.rollup_address, &config.prover_key).await?;
+        let (l1, l1_chain_id) = chain::connect(&config).await?;
         let file = StateFile::open(&config.data_dir)?;
         Ok(Arc::new(Self {
             domain: Domain::new(config.chain_id, config.rollup_address),
@@ -213,8 +212,8 @@ async fn step(
             return Ok(false);
         }
         // Sent before a restart and not mined: send the same attestation at the same nonce.
-        let (commitment, _) = committed_batch(l1, batch).await?;
-        attest(prover, batch, &commitment, nonce).await?;
+        let committed = committed_batch(l1, batch).await?;
+        attest(prover, batch, &committed.commitment, nonce).await?;
         return Ok(true);
     }
     let next = *checked + 1;
@@ -225,15 +224,15 @@ async fn step(
         prover.halt(next, "chain_mismatch", reason);
         return Ok(false);
     }
-    let (commitment, payload) = committed_batch(l1, next).await?;
+    let committed = committed_batch(l1, next).await?;
+    let commitment = committed.commitment;
     let witness = prover.witness(next).await?;
     let queue = chain::queue_entries(l1, state.queue_position(), commitment.queue_position).await?;
     let started = Instant::now();
     if let Err(refusal) = check_batch(
         state,
         &prover.chain_params(),
-        &commitment,
-        &payload,
+        &committed,
         &witness,
         &queue,
         executor,
@@ -297,14 +296,9 @@ fn prover_address(prover: &Prover) -> anyhow::Result<alloy::primitives::Address>
         .ok_or_else(|| anyhow::anyhow!("the prover's L1 client has no key"))
 }
 
-/// The commitment and DA payload of a batch L1 shows committed.
-async fn committed_batch(
-    l1: &impl L1Client,
-    index: u64,
-) -> anyhow::Result<(
-    weft_protocol::batch::BatchCommitment,
-    alloy::primitives::Bytes,
-)> {
+/// The commitment and DA payload of a batch L1 shows committed (from its blobs when it
+/// was posted in blobs).
+async fn committed_batch(l1: &impl L1Client, index: u64) -> anyhow::Result<CommitData> {
     l1.committed_batch(index)
         .await?
         .ok_or_else(|| anyhow::anyhow!("batch {index} has no BatchCommitted event"))

@@ -10,8 +10,9 @@
 //! 4. the system transactions are exactly the L1 queue entries they claim to consume.
 
 use rayon::prelude::*;
+use weft_l1::CommitData;
 use weft_protocol::{
-    batch::{BatchCommitment, BatchError, apply_batch},
+    batch::{BatchError, apply_batch},
     eip712::Domain,
     execution::{BlockExecutor, ChainParams},
     primitives::B256,
@@ -155,17 +156,19 @@ pub fn check_signatures(witness: &Witness, domain: &Domain) -> Result<usize, Ref
         .try_reduce(|| 0, |a, b| Ok(a + b))
 }
 
-/// The whole check (module docs). `queue_entries[i]` is the L1 entry hash of queue index
-/// `state.queue_position() + i`. On success `state` is the state after the batch.
+/// The whole check (module docs) of the batch L1 shows `committed` (its commitment, and its
+/// DA payload with the carrier that brought it). `queue_entries[i]` is the L1 entry hash of
+/// queue index `state.queue_position() + i`. On success `state` is the state after the
+/// batch.
 pub fn check_batch(
     state: &mut State,
     chain: &ChainParams,
-    commitment: &BatchCommitment,
-    payload: &[u8],
+    committed: &CommitData,
     witness: &Witness,
     queue_entries: &[B256],
     executor: &mut dyn BlockExecutor,
 ) -> Result<(), Refusal> {
+    let commitment = &committed.commitment;
     let range = witness
         .blocks
         .first()
@@ -185,10 +188,10 @@ pub fn check_batch(
     let mut scratch = state.clone();
     let blocks = apply_batch(
         &mut scratch,
-        domain,
-        chain.dispute_window,
+        chain,
         commitment,
-        payload,
+        &committed.payload,
+        committed.carrier,
         executor,
     )?;
     for (decoded, w) in blocks.iter().zip(&witness.blocks) {

@@ -60,11 +60,7 @@ pub struct Running {
 /// batcher and, with an L1 section, the L1 watcher and poster (over JSON-RPC).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
     let l1 = match &config.l1 {
-        Some(c) => Some(l1::AlloyL1::new(
-            &c.rpc_url,
-            config.rollup_address,
-            c.rpc_timeout,
-        )?),
+        Some(c) => Some(c.client(config.rollup_address)?),
         None => None,
     };
     start_with_l1(config, l1).await

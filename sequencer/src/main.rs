@@ -4,7 +4,7 @@
 
 use weft_sequencer::{
     config::{Cli, Command, Config, GenesisConfig, Settings},
-    l1::{AlloyL1, rebuild::rebuild},
+    l1::rebuild::rebuild,
     node::genesis_state,
 };
 
@@ -44,7 +44,7 @@ async fn main() -> anyhow::Result<()> {
                 .l1
                 .as_ref()
                 .ok_or_else(|| anyhow::anyhow!("rebuild needs --l1-rpc"))?;
-            let client = AlloyL1::new(&l1.rpc_url, config.rollup_address, l1.rpc_timeout)?;
+            let client = l1.client(config.rollup_address)?;
             let report = rebuild(&config, &client).await?;
             tracing::info!(
                 data_dir = %config.data_dir.display(),

@@ -20,6 +20,13 @@ pub struct Reason {
     pub reason: String,
 }
 
+/// Label of a counter keyed by a DA carrier (`calldata`, `blobs`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CarrierLabel {
+    /// The carrier.
+    pub carrier: String,
+}
+
 /// Every metric the sequencer exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -72,6 +79,12 @@ pub struct Metrics {
     pub l1_fees_paid_wei: Counter<f64, AtomicU64>,
     /// Gas used by the poster's included transactions.
     pub l1_gas_used: Counter,
+    /// Blob gas used by the poster's included transactions.
+    pub l1_blob_gas_used: Counter,
+    /// Blob base fee of the next L1 block, in wei per blob gas.
+    pub l1_blob_base_fee_wei: Gauge<f64, AtomicU64>,
+    /// Batches posted, by the DA carrier the poster chose.
+    pub l1_da_choices: Family<CarrierLabel, Counter>,
     /// Commit transactions signed and sent, by why (`new`, `bump`).
     pub l1_transactions_sent: Family<Reason, Counter>,
     /// Seconds from signing a batch's first commit transaction to seeing it included.
@@ -119,6 +132,9 @@ impl Metrics {
             l1_base_fee_wei: Gauge::default(),
             l1_fees_paid_wei: Counter::default(),
             l1_gas_used: Counter::default(),
+            l1_blob_gas_used: Counter::default(),
+            l1_blob_base_fee_wei: Gauge::default(),
+            l1_da_choices: Family::default(),
             l1_transactions_sent: Family::default(),
             l1_commit_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             feed_connections: Gauge::default(),
@@ -250,6 +266,21 @@ impl Metrics {
             "l1_gas_used",
             "Gas used by the poster's included transactions",
             m.l1_gas_used.clone(),
+        );
+        registry.register(
+            "l1_blob_gas_used",
+            "Blob gas used by the poster's included transactions",
+            m.l1_blob_gas_used.clone(),
+        );
+        registry.register(
+            "l1_blob_base_fee_wei",
+            "Blob base fee of the next L1 block, in wei per blob gas",
+            m.l1_blob_base_fee_wei.clone(),
+        );
+        registry.register(
+            "l1_da_choices",
+            "Batches posted, by the DA carrier chosen (calldata, blobs)",
+            m.l1_da_choices.clone(),
         );
         registry.register(
             "l1_transactions_sent",

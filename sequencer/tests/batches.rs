@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Client, config, transfer};
 use weft_protocol::{
-    batch::apply_batch,
+    batch::{Carrier, apply_batch},
     execution::SequentialExecutor,
     transaction::{Transaction, Withdraw},
 };
@@ -22,6 +22,10 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
     let running = weft_sequencer::start(c.clone()).await.unwrap();
     let client = Client::new(running.addr);
     let d = running.node.domain;
+    let chain = weft_protocol::execution::ChainParams {
+        domain: d,
+        dispute_window: c.dispute_window,
+    };
     let mut last = None;
     for nonce in 0..12u64 {
         for sender in 0..4u32 {
@@ -92,10 +96,10 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         next_block = batch.commitment.to_block + 1;
         let blocks = apply_batch(
             &mut state,
-            &d,
-            c.dispute_window,
+            &chain,
             &batch.commitment,
             &batch.da_payload,
+            Carrier::Calldata,
             &mut SequentialExecutor,
         )
         .unwrap_or_else(|e| panic!("batch {index}: {e}"));
@@ -117,10 +121,10 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
     assert!(
         apply_batch(
             &mut fresh,
-            &d,
-            c.dispute_window,
+            &chain,
             &batch.commitment,
             &tampered,
+            Carrier::Calldata,
             &mut SequentialExecutor
         )
         .is_err()

@@ -13,6 +13,7 @@ use common::{
 };
 use weft_l1::testkit::mined;
 use weft_protocol::{
+    batch::{BatchCommitment, Carrier},
     primitives::B256,
     signature::SigningKey,
     transaction::{Transaction, Transfer, Withdraw},
@@ -20,7 +21,7 @@ use weft_protocol::{
 use weft_sequencer::{
     config::L1Config,
     l1::{AlloyL1, rebuild::rebuild},
-    store::BatchStatus,
+    store::{BatchStatus, StoredBatch},
 };
 
 /// A signed L2 transfer.
@@ -188,6 +189,14 @@ async fn assert_same_blocks(
     }
 }
 
+/// `batch`'s commitment as `commitBatch` takes it: with its payload's calldata DA hash.
+fn in_calldata(batch: &StoredBatch) -> BatchCommitment {
+    BatchCommitment {
+        da_hash: Carrier::Calldata.da_hash(&batch.da_payload),
+        ..batch.commitment
+    }
+}
+
 /// A node posting batches of at most 2 blocks, and alice with 1 ETH deposited from L1.
 async fn node_with_funded_alice() -> (L1Node, SigningKey) {
     let node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
@@ -243,9 +252,10 @@ async fn rebuild_skips_reverted_commits() {
     assert_eq!(report.batches, batches - 1);
     assert_eq!(report.state_root, before.commitment.new_state_root);
 
-    // Committed again: the rebuild takes the later commit.
+    // Committed again (in calldata, whichever carrier the poster chose): the rebuild
+    // takes the later commit.
     mined(node.dev.rollup.commitBatch(
-        weft_l1::to_sol(&last.commitment),
+        weft_l1::to_sol(&in_calldata(&last)),
         last.da_payload.clone().into(),
     ))
     .await;
@@ -294,7 +304,7 @@ async fn the_watcher_follows_reverted_commits() {
 
     // Committed again (here by hand, as the poster would): the new commit is recorded.
     let again = mined(node.dev.rollup.commitBatch(
-        weft_l1::to_sol(&last.commitment),
+        weft_l1::to_sol(&in_calldata(&last)),
         last.da_payload.clone().into(),
     ))
     .await;

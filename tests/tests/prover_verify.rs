@@ -12,12 +12,13 @@ use std::time::Duration;
 
 use sqlx::{Connection, SqliteConnection};
 use weft_api::BatchView;
+use weft_l1::CommitData;
 use weft_protocol::{
-    batch::BatchCommitment,
+    batch::{BatchCommitment, Carrier},
     da::{DaBlock, decode_batch, encode_batch},
     execution::{ChainParams, SequentialExecutor},
     genesis::{dev_allocations, dev_key},
-    primitives::B256,
+    primitives::{B256, keccak256},
     signature::Signature,
     state::State,
     transaction::{Transaction, Transfer},
@@ -111,8 +112,16 @@ fn check(
             domain: c.domain,
             dispute_window: c.dispute_window,
         },
-        commitment,
-        payload,
+        &CommitData {
+            commitment: *commitment,
+            payload: payload.to_vec().into(),
+            // The stack's poster chose the carrier; the commitment's DA hash says which.
+            carrier: if keccak256(payload) == commitment.da_hash {
+                Carrier::Calldata
+            } else {
+                Carrier::Blobs
+            },
+        },
         w,
         &[],
         &mut SequentialExecutor,

@@ -21,9 +21,13 @@ use alloy::{
     signers::local::PrivateKeySigner,
     sol_types::{SolCall, SolEvent},
 };
-use weft_protocol::{batch::BatchCommitment, signature::SigningKey};
+use weft_protocol::{
+    batch::{BatchCommitment, Carrier},
+    da::blob,
+    signature::SigningKey,
+};
 
-use crate::{BatchStatus, L1Error, Rollup};
+use crate::{BatchStatus, L1Error, Rollup, beacon::Beacon};
 
 /// What the L1 operations return.
 pub type L1Result<T> = Result<T, L1Error>;
@@ -97,13 +101,27 @@ pub struct Deployment {
     pub genesis_state_root: B256,
 }
 
-/// Current fee levels (EIP-1559).
+/// Current fee levels (EIP-1559, EIP-4844).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fees {
     /// Base fee of the latest block.
     pub base_fee_per_gas: u128,
     /// Suggested priority fee.
     pub max_priority_fee_per_gas: u128,
+    /// Blob base fee of the next block (`eth_blobBaseFee`).
+    pub blob_base_fee: u128,
+}
+
+/// A batch commitment and its DA payload, as one commit transaction carried them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitData {
+    /// The commitment.
+    pub commitment: BatchCommitment,
+    /// The DA payload: `commitBatch`'s `daPayload`, or decoded from the blobs of
+    /// `commitBatchBlobs` (each checked against its versioned hash).
+    pub payload: Bytes,
+    /// Which of the two.
+    pub carrier: Carrier,
 }
 
 /// The part of a receipt the poster uses.
@@ -117,6 +135,19 @@ pub struct L1Receipt {
     pub gas_used: u64,
     /// Price paid per gas.
     pub effective_gas_price: u128,
+    /// Blob gas used (0 without blobs).
+    pub blob_gas_used: u64,
+    /// Price paid per blob gas.
+    pub blob_gas_price: u128,
+}
+
+impl L1Receipt {
+    /// What the transaction cost its sender, in wei: execution and blob gas.
+    pub fn fee(&self) -> u128 {
+        u128::from(self.gas_used)
+            .saturating_mul(self.effective_gas_price)
+            .saturating_add(u128::from(self.blob_gas_used).saturating_mul(self.blob_gas_price))
+    }
 }
 
 /// The L1 operations the node needs. Every method is one request (or a handful) and fails
@@ -145,31 +176,33 @@ pub trait L1Client: Send + Sync + 'static {
         from: u64,
         to: u64,
     ) -> impl Future<Output = L1Result<Vec<BatchLog>>> + Send;
-    /// The calldata of a transaction (`None` if unknown).
-    fn transaction_input(&self, tx: B256) -> impl Future<Output = L1Result<Option<Bytes>>> + Send;
+    /// The commitment and DA payload of the commit transaction `tx` (`None` if unknown):
+    /// from its calldata, or from its blobs through the beacon API.
+    fn commit_data(&self, tx: B256) -> impl Future<Output = L1Result<Option<CommitData>>> + Send;
     /// `account`'s nonce at the latest block (transactions included so far).
     fn nonce(&self, account: Address) -> impl Future<Output = L1Result<u64>> + Send;
     /// `account`'s balance at the latest block.
     fn balance(&self, account: Address) -> impl Future<Output = L1Result<U256>> + Send;
     /// Current fee levels.
     fn fees(&self) -> impl Future<Output = L1Result<Fees>> + Send;
-    /// Gas a call from `from` to the rollup with `input` needs; [`L1Error::Revert`] if it
-    /// reverts.
+    /// Gas a call from `from` to the rollup with `input` (and blobs with `blob_hashes`)
+    /// needs; [`L1Error::Revert`] if it reverts.
     fn estimate_gas(
         &self,
         from: Address,
         input: Bytes,
+        blob_hashes: Vec<B256>,
     ) -> impl Future<Output = L1Result<u64>> + Send;
     /// Broadcasts a signed transaction.
     fn send_raw(&self, raw: Bytes) -> impl Future<Output = L1Result<B256>> + Send;
     /// The receipt of `tx`, once it is in a block of the canonical chain.
     fn receipt(&self, tx: B256) -> impl Future<Output = L1Result<Option<L1Receipt>>> + Send;
-    /// The commitment and DA payload of batch `index`, from its `commitBatch` transaction
+    /// The commitment and DA payload of batch `index`, from its commit transaction
     /// (`None` if it is not committed).
     fn committed_batch(
         &self,
         index: u64,
-    ) -> impl Future<Output = L1Result<Option<(BatchCommitment, Bytes)>>> + Send;
+    ) -> impl Future<Output = L1Result<Option<CommitData>>> + Send;
     /// `account`'s next nonce, counting its pending transactions.
     fn pending_nonce(&self, account: Address) -> impl Future<Output = L1Result<u64>> + Send;
     /// When batch `index` may be finalized (unix seconds), once proven.
@@ -198,12 +231,15 @@ pub struct AlloyL1 {
     timeout: Duration,
     /// The account signing the client's own transactions, if it has a key.
     signer: Option<Address>,
+    /// Where blob-carried batches are read (by default the L1 RPC URL: anvil serves both).
+    beacon: Beacon,
 }
 
 impl AlloyL1 {
     /// A client of the node at `url` for the rollup at `rollup`. Connects lazily: the node
     /// may be down now and come up later.
     pub fn new(url: &str, rollup: Address, timeout: Duration) -> L1Result<Self> {
+        let beacon = Beacon::new(url, Default::default(), timeout)?;
         let url = url
             .parse()
             .map_err(|e| L1Error::Invalid(format!("l1 rpc url {url}: {e}")))?;
@@ -217,7 +253,14 @@ impl AlloyL1 {
             provider,
             timeout,
             signer: None,
+            beacon,
         })
+    }
+
+    /// Reads blobs from `beacon` instead of the L1 RPC URL.
+    pub fn with_beacon(mut self, beacon: Beacon) -> Self {
+        self.beacon = beacon;
+        self
     }
 
     /// A client that also signs and sends transactions with `key` (nonce given by the
@@ -229,6 +272,7 @@ impl AlloyL1 {
         timeout: Duration,
         key: &SigningKey,
     ) -> L1Result<Self> {
+        let beacon = Beacon::new(url, Default::default(), timeout)?;
         let url = url
             .parse()
             .map_err(|e| L1Error::Invalid(format!("l1 rpc url {url}: {e}")))?;
@@ -247,6 +291,7 @@ impl AlloyL1 {
             provider,
             timeout,
             signer: Some(sender),
+            beacon,
         })
     }
 
@@ -470,10 +515,44 @@ impl L1Client for AlloyL1 {
             .collect()
     }
 
-    async fn transaction_input(&self, tx: B256) -> L1Result<Option<Bytes>> {
+    async fn commit_data(&self, tx: B256) -> L1Result<Option<CommitData>> {
         use alloy::consensus::Transaction as _;
-        let found = self.rpc(self.provider.get_transaction_by_hash(tx)).await?;
-        Ok(found.map(|t| t.input().clone()))
+        let Some(found) = self.rpc(self.provider.get_transaction_by_hash(tx)).await? else {
+            return Ok(None);
+        };
+        let input = found.input();
+        let invalid = |what: &str, e: &dyn std::fmt::Display| {
+            L1Error::Invalid(format!("{what} of commit transaction {tx}: {e}"))
+        };
+        if input.starts_with(&Rollup::commitBatchCall::SELECTOR) {
+            let call = Rollup::commitBatchCall::abi_decode(input)
+                .map_err(|e| invalid("commitBatch calldata", &e))?;
+            return Ok(Some(CommitData {
+                commitment: crate::from_sol(&call.c),
+                payload: call.daPayload,
+                carrier: Carrier::Calldata,
+            }));
+        }
+        let call =
+            Rollup::commitBatchBlobsCall::abi_decode(input).map_err(|e| invalid("calldata", &e))?;
+        let hashes = found.blob_versioned_hashes().unwrap_or_default();
+        let number = found
+            .block_number
+            .ok_or_else(|| invalid("block", &"not mined"))?;
+        let block = self
+            .rpc(self.provider.get_block_by_number(number.into()))
+            .await?
+            .ok_or_else(|| invalid("block", &"not found"))?;
+        let blobs = self
+            .beacon
+            .blobs(number, block.header.timestamp, hashes)
+            .await?;
+        let payload = blob::decode(&blobs).map_err(|e| invalid("blobs", &e))?;
+        Ok(Some(CommitData {
+            commitment: crate::from_sol(&call.c),
+            payload: payload.into(),
+            carrier: Carrier::Blobs,
+        }))
     }
 
     async fn nonce(&self, account: Address) -> L1Result<u64> {
@@ -497,17 +576,27 @@ impl L1Client for AlloyL1 {
         let tip = self
             .rpc(self.provider.get_max_priority_fee_per_gas())
             .await?;
+        let blob_base_fee = self.rpc(self.provider.get_blob_base_fee()).await?;
         Ok(Fees {
             base_fee_per_gas: block.header.base_fee_per_gas.unwrap_or_default().into(),
             max_priority_fee_per_gas: tip,
+            blob_base_fee,
         })
     }
 
-    async fn estimate_gas(&self, from: Address, input: Bytes) -> L1Result<u64> {
-        let request = TransactionRequest::default()
+    async fn estimate_gas(
+        &self,
+        from: Address,
+        input: Bytes,
+        blob_hashes: Vec<B256>,
+    ) -> L1Result<u64> {
+        let mut request = TransactionRequest::default()
             .with_from(from)
             .with_to(*self.rollup.address())
             .with_input(input);
+        if !blob_hashes.is_empty() {
+            request.blob_versioned_hashes = Some(blob_hashes);
+        }
         self.rpc(self.provider.estimate_gas(request)).await
     }
 
@@ -516,7 +605,7 @@ impl L1Client for AlloyL1 {
         Ok(*pending.tx_hash())
     }
 
-    async fn committed_batch(&self, index: u64) -> L1Result<Option<(BatchCommitment, Bytes)>> {
+    async fn committed_batch(&self, index: u64) -> L1Result<Option<CommitData>> {
         let filter = Filter::new()
             .address(*self.rollup.address())
             .event_signature(Rollup::BatchCommitted::SIGNATURE_HASH)
@@ -530,13 +619,11 @@ impl L1Client for AlloyL1 {
         let tx = log
             .transaction_hash
             .ok_or_else(|| L1Error::Invalid("a log without its transaction".into()))?;
-        let input = self
-            .transaction_input(tx)
+        let data = self
+            .commit_data(tx)
             .await?
             .ok_or_else(|| L1Error::Invalid(format!("commit transaction {tx} not found")))?;
-        let call = Rollup::commitBatchCall::abi_decode(&input)
-            .map_err(|e| L1Error::Invalid(format!("commitBatch calldata of {tx}: {e}")))?;
-        Ok(Some((crate::from_sol(&call.c), call.daPayload)))
+        Ok(Some(data))
     }
 
     async fn pending_nonce(&self, account: Address) -> L1Result<u64> {
@@ -583,6 +670,8 @@ impl L1Client for AlloyL1 {
                 success: r.status(),
                 gas_used: r.gas_used,
                 effective_gas_price: r.effective_gas_price,
+                blob_gas_used: r.blob_gas_used.unwrap_or_default(),
+                blob_gas_price: r.blob_gas_price.unwrap_or_default(),
             })
         }))
     }

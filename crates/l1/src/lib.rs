@@ -7,7 +7,8 @@
 //!
 //! `Rollup` keeps the L1 queue (deposits, forced withdrawals) as a hash chain whose entries
 //! are the L2 transaction hashes of the system kinds ([`queue`]). The sequencer commits
-//! batches (`commitBatch`), each checked against the previous one and against the queue
+//! batches (`commitBatch` with the DA payload as calldata, `commitBatchBlobs` with it in
+//! blobs), each checked against the previous one and against the queue
 //! chain; a prover proves them in order (`proveBatch`, an attestation over
 //! [`commitment::attestation_digest`] checked by an `IBatchVerifier`); proven batches
 //! finalize after a delay, and their withdrawals are paid against their withdrawals root
@@ -22,6 +23,8 @@
 //!   `deploy/contracts/out` (rebuilt and checked by `make contracts`).
 //! - [`queue`]: queue entry hashes and the queue hash chain.
 //! - [`commitment`]: the batch commitment hash, the attestation digest, the attestation.
+//! - [`beacon`]: blobs of blob-carried batches from the L1 beacon API, checked against
+//!   their versioned hashes.
 //! - [`exodus`]: the arguments of the exodus calls from the protocol's proofs;
 //!   [`channel_exit`]: one participant's side of a channel's exit, step by step.
 //! - `client.rs`: [`L1Client`], the L1 operations the sequencer and the prover need, its
@@ -32,6 +35,7 @@
 
 #![warn(missing_docs)]
 
+pub mod beacon;
 pub mod bindings;
 pub mod channel_exit;
 mod client;
@@ -45,7 +49,8 @@ pub mod testkit;
 
 pub use bindings::{BatchStatus, EcdsaAttestationVerifier, IBatchVerifier, Rollup, TestToken};
 pub use client::{
-    AlloyL1, BatchLog, Deployment, Fees, L1Client, L1Receipt, L1Result, QueueLog, RollupView,
+    AlloyL1, BatchLog, CommitData, Deployment, Fees, L1Client, L1Receipt, L1Result, QueueLog,
+    RollupView,
 };
 pub use commitment::{attest, attestation_digest, commitment_hash, from_sol, to_sol};
 pub use error::L1Error;

@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use crate::da::blob::Carrier;
 use crate::primitives::{Address, B256, keccak256, word_address, word_u64};
 
 /// What `commitBatch` records for a run of consecutive blocks.
@@ -184,24 +185,25 @@ pub enum BatchError {
 
 /// Re-executes a batch from its DA payload on `state` (the state after the previous batch)
 /// and checks the result against `commitment`: previous and new state roots, withdrawals
-/// root, queue position, block range, DA hash. On success `state` is the state after the
+/// root, queue position, block range, DA hash (as `carrier` brought the payload to L1:
+/// [`Carrier::da_hash`]). On success `state` is the state after the
 /// batch; the decoded blocks are returned. Signatures are not in the payload: whoever needs
-/// them checks them separately. The queue hash is L1's to check. `dispute_window` is the
-/// chain's ([`crate::execution::BlockEnv::dispute_window`]).
+/// them checks them separately. The queue hash is L1's to check. `chain` is the chain's
+/// domain and dispute window ([`crate::execution::BlockEnv::dispute_window`]).
 pub fn apply_batch(
     state: &mut crate::state::State,
-    domain: &crate::eip712::Domain,
-    dispute_window: u64,
+    chain: &crate::execution::ChainParams,
     commitment: &BatchCommitment,
     payload: &[u8],
+    carrier: Carrier,
     executor: &mut dyn crate::execution::BlockExecutor,
 ) -> Result<Vec<crate::da::DaBlock>, BatchError> {
     apply_batch_with(
         state,
-        domain,
-        dispute_window,
+        chain,
         commitment,
         payload,
+        carrier,
         executor,
         |_, _| {},
     )
@@ -216,22 +218,24 @@ pub fn apply_batch(
 /// re-executes as it executed; block 1's parent is the genesis, hash zero.
 pub fn apply_batch_with(
     state: &mut crate::state::State,
-    domain: &crate::eip712::Domain,
-    dispute_window: u64,
+    chain: &crate::execution::ChainParams,
     commitment: &BatchCommitment,
     payload: &[u8],
+    carrier: Carrier,
     executor: &mut dyn crate::execution::BlockExecutor,
     mut on_block: impl FnMut(&crate::da::DaBlock, &crate::execution::BlockOutput),
 ) -> Result<Vec<crate::da::DaBlock>, BatchError> {
+    let (domain, dispute_window) = (&chain.domain, chain.dispute_window);
     let mismatch = |what, got: String, committed: String| BatchError::Mismatch {
         what,
         got,
         committed,
     };
-    if crate::da::da_hash(payload) != commitment.da_hash {
+    let da_hash = carrier.da_hash(payload);
+    if da_hash != commitment.da_hash {
         return Err(mismatch(
             "da hash",
-            crate::da::da_hash(payload).to_string(),
+            da_hash.to_string(),
             commitment.da_hash.to_string(),
         ));
     }

@@ -394,7 +394,7 @@ fn eoas_and_contracts_withdraw_to_l1_through_the_predeploy() {
 #[test]
 fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
     use weft_protocol::{
-        batch::{BatchCommitment, apply_batch},
+        batch::{BatchCommitment, Carrier, apply_batch},
         block::BlockHeader,
         da::{DaBlock, da_hash, encode_batch},
         merkle,
@@ -473,13 +473,39 @@ fn blockhash_re_executes_in_a_batch_as_the_builder_ran_it() {
         queue_hash: B256::ZERO,
         da_hash: da_hash(&payload),
     };
+    let chain = weft_protocol::execution::ChainParams {
+        domain: env(1).domain,
+        dispute_window: env(1).dispute_window,
+    };
+    // Carried in blobs, the same payload commits to its blobs' versioned hashes instead:
+    // the calldata commitment is refused for it, the blob one re-executes alike.
+    let in_blobs = BatchCommitment {
+        da_hash: Carrier::Blobs.da_hash(&payload),
+        ..commitment
+    };
+    for (c, carrier, ok) in [
+        (&commitment, Carrier::Blobs, false),
+        (&in_blobs, Carrier::Calldata, false),
+        (&in_blobs, Carrier::Blobs, true),
+    ] {
+        let mut state = genesis.clone();
+        let applied = apply_batch(
+            &mut state,
+            &chain,
+            c,
+            &payload,
+            carrier,
+            &mut SequentialExecutor,
+        );
+        assert_eq!(applied.is_ok(), ok, "{carrier:?}: {applied:?}");
+    }
     let mut replayed = genesis;
     apply_batch(
         &mut replayed,
-        &env(1).domain,
-        env(1).dispute_window,
+        &chain,
         &commitment,
         &payload,
+        Carrier::Calldata,
         &mut SequentialExecutor,
     )
     .expect("the batch re-executes to its commitment");

@@ -186,6 +186,63 @@ pub struct L1Config {
     pub rpc_timeout: Duration,
     /// The key that signs `commitBatch` (the rollup's `sequencer`); `None`: watch only.
     pub sequencer_key: Option<SigningKey>,
+    /// How the poster carries DA payloads to L1.
+    pub da_mode: DaMode,
+    /// The blob sidecar format the L1's mempool takes.
+    pub sidecar: SidecarFormat,
+    /// The beacon API blob-carried batches are read from (a rebuild from L1); `None`: the
+    /// L1 RPC URL (anvil serves both).
+    pub beacon_url: Option<String>,
+    /// How that beacon API names blocks.
+    pub beacon_block_id: weft_l1::beacon::BlockId,
+}
+
+/// How the poster carries a batch's DA payload to L1 (`docs/l1.md`, "DA carriers").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DaMode {
+    /// Always `commitBatch` with the payload as calldata.
+    Calldata,
+    /// Always `commitBatchBlobs` with the payload in blobs (calldata for a payload that
+    /// needs more blobs than one transaction may carry).
+    Blobs,
+    /// The cheaper of the two at the current base fee and blob base fee, per batch.
+    #[default]
+    Auto,
+}
+
+impl std::str::FromStr for DaMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "calldata" => Ok(Self::Calldata),
+            "blobs" => Ok(Self::Blobs),
+            "auto" => Ok(Self::Auto),
+            _ => Err(format!("DA mode {s:?}: expected calldata, blobs or auto")),
+        }
+    }
+}
+
+/// The sidecar of a blob transaction as the L1 mempool wants it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidecarFormat {
+    /// Cell proofs (EIP-7594, PeerDAS): every L1 from Osaka on.
+    #[default]
+    Eip7594,
+    /// One proof per blob (EIP-4844): L1s before Osaka.
+    Eip4844,
+}
+
+impl std::str::FromStr for SidecarFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "eip7594" => Ok(Self::Eip7594),
+            "eip4844" => Ok(Self::Eip4844),
+            _ => Err(format!("blob sidecar {s:?}: expected eip7594 or eip4844")),
+        }
+    }
 }
 
 impl L1Config {
@@ -199,6 +256,10 @@ impl L1Config {
             resend_after: DEFAULT_L1_RESEND_AFTER,
             rpc_timeout: DEFAULT_L1_RPC_TIMEOUT,
             sequencer_key: None,
+            da_mode: DaMode::default(),
+            sidecar: SidecarFormat::default(),
+            beacon_url: None,
+            beacon_block_id: Default::default(),
         }
     }
 }
@@ -326,6 +387,10 @@ impl Config {
                         .map_or(d.resend_after, Duration::from_secs),
                     rpc_timeout: s.l1_rpc_timeout_ms.map_or(d.rpc_timeout, ms),
                     sequencer_key: key.map(|k| signing_key(&k)).transpose()?,
+                    da_mode: parse_or(s.l1_da.as_deref(), d.da_mode)?,
+                    sidecar: parse_or(s.l1_blob_sidecar.as_deref(), d.sidecar)?,
+                    beacon_url: s.l1_beacon_url,
+                    beacon_block_id: parse_or(s.l1_beacon_block_id.as_deref(), d.beacon_block_id)?,
                     ..d
                 })
             }
@@ -476,6 +541,14 @@ fn default_node_name() -> String {
 
 /// The sequencer's L1 key: 32 bytes of 0x-hex. Never from a flag value or the TOML file
 /// itself, so it does not end up in shell histories or process listings.
+/// `value` parsed, or `default` where it is unset.
+fn parse_or<T: std::str::FromStr<Err = String>>(
+    value: Option<&str>,
+    default: T,
+) -> Result<T, ConfigError> {
+    value.map_or(Ok(default), |v| v.parse().map_err(ConfigError::Invalid))
+}
+
 fn signing_key(secret: &weft_service::secret::Secret) -> Result<SigningKey, ConfigError> {
     let invalid = |what: &str| ConfigError::Invalid(format!("{}: {what}", secret.source()));
     let bytes: weft_protocol::primitives::B256 = secret

@@ -187,6 +187,22 @@ pub struct Settings {
     /// Limit on one L1 JSON-RPC request, in milliseconds.
     #[arg(skip)]
     pub l1_rpc_timeout_ms: Option<u64>,
+    /// How batches carry their DA payload to L1: calldata, blobs or auto (the cheaper at
+    /// the current fees) [default: auto].
+    #[arg(long, global = true, env = "WEFT_L1_DA")]
+    pub l1_da: Option<String>,
+    /// Blob sidecar format the L1 takes: eip7594 (cell proofs, from Osaka) or eip4844
+    /// [default: eip7594].
+    #[arg(long, global = true, env = "WEFT_L1_BLOB_SIDECAR")]
+    pub l1_blob_sidecar: Option<String>,
+    /// L1 beacon API URL, where blob-carried batches are read back [default: the L1 RPC
+    /// URL, as anvil serves both].
+    #[arg(long, global = true, env = "WEFT_L1_BEACON_URL")]
+    pub l1_beacon_url: Option<String>,
+    /// How the beacon API names blocks: number (anvil) or slot (a consensus client)
+    /// [default: number].
+    #[arg(long, global = true, env = "WEFT_L1_BEACON_BLOCK_ID")]
+    pub l1_beacon_block_id: Option<String>,
     /// File holding the sequencer's L1 private key (hex); or set WEFT_SEQUENCER_KEY.
     #[arg(long, global = true, env = "WEFT_SEQUENCER_KEY_FILE")]
     pub sequencer_key_file: Option<PathBuf>,

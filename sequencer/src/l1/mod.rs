@@ -8,7 +8,8 @@
 //!   against the L2 hash of its system transaction and the queue hash chain, and hands them
 //!   to the builder; it also follows the batch events (committed, proven, finalized) into
 //!   the batches' statuses;
-//! - the [`poster`] commits the batcher's batches with `commitBatch`: it stores every signed
+//! - the [`poster`] commits the batcher's batches with `commitBatch` (DA payload as
+//!   calldata) or `commitBatchBlobs` (in blobs), by the DA mode: it stores every signed
 //!   transaction before sending it, re-signs at the same nonce with higher fees when one is
 //!   stuck, resumes after a restart from what L1 says was committed, and halts with an
 //!   alert when a commit would revert.
@@ -21,6 +22,7 @@
 //! |--------------|-----------------------------------------------------------|
 //! | `watcher.rs` | queue entries and batch events after confirmations        |
 //! | `poster.rs`  | `commitBatch`: persist, send, bump, resume, halt          |
+//! | `poster/carrier.rs` | calldata or blobs (`--l1-da`), blob sidecars       |
 //! | `rebuild.rs` | `weft-sequencer rebuild`                                  |
 //!
 //! What the node reports about its L1 side (`/health`, metrics) is kept in [`L1Status`].
@@ -38,6 +40,26 @@ use tracing::warn;
 /// A snapshot of [`L1Status`], as `/health` shows it under `l1`.
 pub use weft_api::L1Health;
 pub use weft_l1::{AlloyL1, L1Client, L1Error};
+
+impl crate::config::L1Config {
+    /// The JSON-RPC client of this L1 section for the rollup at `rollup`, reading blobs from
+    /// its beacon API.
+    pub fn client(&self, rollup: alloy::primitives::Address) -> Result<AlloyL1, L1Error> {
+        let client = AlloyL1::new(&self.rpc_url, rollup, self.rpc_timeout)?;
+        Ok(match &self.beacon_url {
+            Some(url) => client.with_beacon(weft_l1::beacon::Beacon::new(
+                url,
+                self.beacon_block_id,
+                self.rpc_timeout,
+            )?),
+            None => client.with_beacon(weft_l1::beacon::Beacon::new(
+                &self.rpc_url,
+                self.beacon_block_id,
+                self.rpc_timeout,
+            )?),
+        })
+    }
+}
 
 use crate::{node::Node, store::BatchStatus};
 

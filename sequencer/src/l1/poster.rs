@@ -9,11 +9,15 @@
 //!    and **halts** the poster. Without a receipt: if L1's nonce moved past it, something
 //!    else took the nonce (all of ours are `replaced`, and the next tick posts what L1
 //!    still lacks); if it has waited `resend_after`, it is re-signed at the **same nonce**
-//!    with fees raised by 12.5% (at least the 10% nodes require to replace) or to the
-//!    current level if higher, stored, and sent; otherwise the newest signature is sent
+//!    with fees raised by 12.5% (at least the 10% nodes require to replace; a blob
+//!    transaction's three fees doubled, as geth's blob pool requires) or to the current
+//!    level if higher, stored, and sent; otherwise the newest signature is sent
 //!    again (harmless if the node has it; needed if the node lost it, e.g. restarted).
-//! 2. **Post** the next batch, `lastCommitted + 1` on L1, from the store: estimate (a
-//!    revert **halts**), sign at L1's nonce, **store, then send**.
+//! 2. **Post** the next batch, `lastCommitted + 1` on L1, from the store: choose its DA
+//!    carrier ([`carrier`]: calldata or blobs, by the configured mode and the current fees),
+//!    record the DA hash that carrier commits to, estimate (a revert **halts**), sign at
+//!    L1's nonce, **store, then send**. A blob transaction is stored whole, sidecar
+//!    included, so a restart or a fee bump re-sends it without recomputing the proofs.
 //!
 //! Restart safety follows: whatever was signed is in the store before it can be on L1, so
 //! a restarted poster finds it and follows it; the next index comes from L1, never from
@@ -39,25 +43,32 @@ use alloy::{
         TxSignerSync,
         eip2718::{Decodable2718, Encodable2718},
     },
-    primitives::{Address, Bytes, TxKind, U256},
+    primitives::{Address, B256, Bytes, Signature, TxKind, U256},
     signers::local::PrivateKeySigner,
     sol_types::SolCall,
 };
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::{
+    SignableTransaction, Signed, Transaction as _, TxEip1559, TxEip4844, TxEip4844Variant,
+    TxEip4844WithSidecar, TxEnvelope,
+};
 use anyhow::{Context, anyhow};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 use weft_l1::Rollup;
-use weft_protocol::signature::SigningKey;
+use weft_protocol::{
+    batch::{BatchCommitment, Carrier},
+    da::blob,
+    signature::SigningKey,
+};
 
 use weft_l1::Fees;
 
 use super::{L1Client, L1Error};
 use crate::{
     config::L1Config,
-    metrics::Reason,
+    metrics::{CarrierLabel, Reason},
     node::Node,
-    store::{StoredBatch, StoredL1Transaction},
+    store::StoredL1Transaction,
 };
 
 /// `purpose` of commit transactions in the store.
@@ -265,9 +276,10 @@ impl<C: L1Client> Poster<C> {
                 .set_l1_transaction_status(&tx.tx_hash, status::INCLUDED)
                 .await?;
             let m = &self.node.metrics;
-            let fee = receipt.gas_used as f64 * receipt.effective_gas_price as f64;
+            let fee = receipt.fee() as f64;
             m.l1_fees_paid_wei.inc_by(fee);
             m.l1_gas_used.inc_by(receipt.gas_used);
+            m.l1_blob_gas_used.inc_by(receipt.blob_gas_used);
             let waited = match self.first_signed.remove(&batch) {
                 Some(at) => at.elapsed().as_secs_f64(),
                 None => {
@@ -281,6 +293,7 @@ impl<C: L1Client> Poster<C> {
                 tx = %tx.tx_hash,
                 l1_block = receipt.block_number,
                 gas = receipt.gas_used,
+                blob_gas = receipt.blob_gas_used,
                 nonce = tx.nonce,
                 seconds = waited,
                 "batch committed on L1"
@@ -355,8 +368,54 @@ impl<C: L1Client> Poster<C> {
             debug!(index, "L1 does not show the included commit yet");
             return Ok(None);
         }
-        let input = commit_calldata(&batch);
-        let gas = match self.l1.estimate_gas(self.address, input.clone()).await {
+        let fees = self.fees().await?;
+        let choice = carrier::choose(self.config.da_mode, &batch.da_payload, &fees);
+        let mut commitment = batch.commitment;
+        let mut sidecar = None;
+        let (input, blob_hashes) = match choice.carrier {
+            Carrier::Calldata => {
+                commitment.da_hash = Carrier::Calldata.da_hash(&batch.da_payload);
+                (commit_calldata(&commitment, &batch.da_payload), Vec::new())
+            }
+            Carrier::Blobs => {
+                let (payload, format) = (batch.da_payload.clone(), self.config.sidecar);
+                let built = tokio::task::spawn_blocking(move || carrier::sidecar(&payload, format))
+                    .await
+                    .context("sidecar task")??;
+                let hashes: Vec<B256> = built.versioned_hashes().collect();
+                commitment.da_hash = blob::blobs_da_hash(&hashes);
+                sidecar = Some(built);
+                let input = Rollup::commitBatchBlobsCall {
+                    c: (&commitment).into(),
+                }
+                .abi_encode();
+                (input.into(), hashes)
+            }
+        };
+        let m = &self.node.metrics;
+        let label = CarrierLabel {
+            carrier: choice.carrier.as_str().into(),
+        };
+        m.l1_da_choices.get_or_create(&label).inc();
+        info!(
+            batch = index,
+            carrier = choice.carrier.as_str(),
+            reason = choice.reason,
+            calldata_wei = choice.calldata_wei,
+            blobs_wei = choice.blobs_wei,
+            blobs = choice.blobs,
+            "DA carrier chosen"
+        );
+        // The DA hash is the carrier's: recorded before anything is signed, so the store
+        // holds the commitment L1 will show.
+        if commitment.da_hash != batch.commitment.da_hash {
+            store.set_batch_da_hash(&commitment).await?;
+        }
+        let gas = match self
+            .l1
+            .estimate_gas(self.address, input.clone(), blob_hashes.clone())
+            .await
+        {
             Ok(gas) => gas,
             Err(L1Error::Revert(reason)) => {
                 halt(
@@ -368,24 +427,53 @@ impl<C: L1Client> Poster<C> {
             Err(L1Error::InsufficientFunds(e)) => return Ok(Some(funds_alert(&e))),
             Err(e) => return Err(e.into()),
         };
-        let fees = self.fees().await?;
-        let tx = TxEip1559 {
-            chain_id: self.chain_id.context("deployment not checked")?,
-            nonce,
-            gas_limit: gas + gas * GAS_LIMIT_MARGIN_PERCENT / 100,
-            max_fee_per_gas: fees.base_fee_per_gas * 2 + fees.max_priority_fee_per_gas,
-            max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
-            to: TxKind::Call(self.node.config.rollup_address),
-            value: U256::ZERO,
-            access_list: Default::default(),
-            input,
+        let chain_id = self.chain_id.context("deployment not checked")?;
+        let gas_limit = gas + gas * GAS_LIMIT_MARGIN_PERCENT / 100;
+        let max_fee_per_gas = fees.base_fee_per_gas * 2 + fees.max_priority_fee_per_gas;
+        let rollup = self.node.config.rollup_address;
+        let signed = match sidecar {
+            None => self.sign(
+                TxEip1559 {
+                    chain_id,
+                    nonce,
+                    gas_limit,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+                    to: TxKind::Call(rollup),
+                    value: U256::ZERO,
+                    access_list: Default::default(),
+                    input,
+                },
+                Some(index),
+            )?,
+            Some(sidecar) => {
+                let tx = TxEip4844 {
+                    chain_id,
+                    nonce,
+                    gas_limit,
+                    max_fee_per_gas,
+                    max_priority_fee_per_gas: fees.max_priority_fee_per_gas,
+                    to: rollup,
+                    value: U256::ZERO,
+                    access_list: Default::default(),
+                    blob_versioned_hashes: blob_hashes,
+                    max_fee_per_blob_gas: (fees.blob_base_fee * 2).max(1),
+                    input,
+                };
+                self.sign(
+                    TxEip4844Variant::TxEip4844WithSidecar(
+                        TxEip4844WithSidecar::from_tx_and_sidecar(tx, sidecar),
+                    ),
+                    Some(index),
+                )?
+            }
         };
-        let signed = self.sign(tx, Some(index))?;
         self.first_signed.entry(index).or_insert_with(Instant::now);
         info!(
             batch = index,
             nonce,
             tx = %signed.tx_hash,
+            carrier = choice.carrier.as_str(),
             da_bytes = batch.da_payload.len(),
             gas_limit = gas,
             "posting batch"
@@ -428,31 +516,67 @@ impl<C: L1Client> Poster<C> {
             .metrics
             .l1_base_fee_wei
             .set(fees.base_fee_per_gas as f64);
+        self.node
+            .metrics
+            .l1_blob_base_fee_wei
+            .set(fees.blob_base_fee as f64);
         Ok(fees)
     }
 
-    /// `old` re-signed with fees raised by at least 10% (12.5%), or to the current level.
+    /// `old` re-signed with fees raised by at least 10% (12.5%), or to the current level; a
+    /// blob transaction (its sidecar kept) with all three fees doubled.
     fn bump(&self, old: &StoredL1Transaction, fees: Fees) -> anyhow::Result<StoredL1Transaction> {
         let envelope = TxEnvelope::decode_2718(&mut old.raw.as_slice())
             .map_err(|e| anyhow!("stored transaction {} does not decode: {e}", old.tx_hash))?;
-        let mut tx = envelope
-            .as_eip1559()
-            .context("stored commit is not an EIP-1559 transaction")?
-            .tx()
-            .clone();
-        let (max_fee, tip) = bumped_fees(tx.max_fee_per_gas, tx.max_priority_fee_per_gas, fees);
-        tx.max_fee_per_gas = max_fee;
-        tx.max_priority_fee_per_gas = tip;
-        self.sign(tx, old.batch_index)
+        match envelope {
+            TxEnvelope::Eip1559(signed) => {
+                let mut tx = signed.strip_signature();
+                let (max_fee, tip) =
+                    bumped_fees(tx.max_fee_per_gas, tx.max_priority_fee_per_gas, fees);
+                tx.max_fee_per_gas = max_fee;
+                tx.max_priority_fee_per_gas = tip;
+                self.sign(tx, old.batch_index)
+            }
+            TxEnvelope::Eip4844(signed) => {
+                let mut variant = signed.strip_signature();
+                let TxEip4844Variant::TxEip4844WithSidecar(with) = &mut variant else {
+                    anyhow::bail!("stored blob commit {} has no sidecar", old.tx_hash);
+                };
+                let tx = &mut with.tx;
+                let (max_fee, tip, blob_fee) = bumped_blob_fees(
+                    tx.max_fee_per_gas,
+                    tx.max_priority_fee_per_gas,
+                    tx.max_fee_per_blob_gas,
+                    fees,
+                );
+                tx.max_fee_per_gas = max_fee;
+                tx.max_priority_fee_per_gas = tip;
+                tx.max_fee_per_blob_gas = blob_fee;
+                self.sign(variant, old.batch_index)
+            }
+            other => anyhow::bail!(
+                "stored commit {} is a {:?} transaction",
+                old.tx_hash,
+                other.tx_type()
+            ),
+        }
     }
 
-    fn sign(&self, mut tx: TxEip1559, batch: Option<u64>) -> anyhow::Result<StoredL1Transaction> {
+    fn sign<T>(&self, mut tx: T, batch: Option<u64>) -> anyhow::Result<StoredL1Transaction>
+    where
+        T: SignableTransaction<Signature>,
+        TxEnvelope: From<Signed<T>>,
+    {
         let signature = self
             .signer
             .sign_transaction_sync(&mut tx)
             .map_err(|e| anyhow!("sign: {e}"))?;
-        let (nonce, max_fee, tip) = (tx.nonce, tx.max_fee_per_gas, tx.max_priority_fee_per_gas);
         let envelope = TxEnvelope::from(tx.into_signed(signature));
+        let (nonce, max_fee, tip) = (
+            envelope.nonce(),
+            envelope.max_fee_per_gas(),
+            envelope.max_priority_fee_per_gas().unwrap_or_default(),
+        );
         Ok(StoredL1Transaction {
             tx_hash: *envelope.tx_hash(),
             nonce,
@@ -491,11 +615,11 @@ impl<C: L1Client> Poster<C> {
     }
 }
 
-/// The calldata of `commitBatch(commitment, daPayload)` for a stored batch.
-pub fn commit_calldata(batch: &StoredBatch) -> Bytes {
+/// The calldata of `commitBatch(commitment, daPayload)`.
+pub fn commit_calldata(commitment: &BatchCommitment, payload: &[u8]) -> Bytes {
     Rollup::commitBatchCall {
-        c: (&batch.commitment).into(),
-        daPayload: Bytes::from(batch.da_payload.clone()),
+        c: commitment.into(),
+        daPayload: Bytes::copy_from_slice(payload),
     }
     .abi_encode()
     .into()
@@ -515,6 +639,22 @@ pub fn bumped_fees(
     (max_fee, tip)
 }
 
+/// A blob transaction's replacement fees: each doubled (geth's blob pool wants 100% more
+/// of every fee to replace one), or to the current level if that is higher.
+pub fn bumped_blob_fees(
+    max_fee_per_gas: u128,
+    max_priority_fee_per_gas: u128,
+    max_fee_per_blob_gas: u128,
+    now: Fees,
+) -> (u128, u128, u128) {
+    let double = |v: u128| v.saturating_mul(2).max(1);
+    let tip = double(max_priority_fee_per_gas).max(now.max_priority_fee_per_gas);
+    let max_fee =
+        double(max_fee_per_gas).max(now.base_fee_per_gas.saturating_mul(2).saturating_add(tip));
+    let blob_fee = double(max_fee_per_blob_gas).max(now.blob_base_fee.saturating_mul(2));
+    (max_fee, tip, blob_fee)
+}
+
 fn funds_alert(detail: &str) -> String {
     format!("the poster's L1 account cannot pay for commits: {detail}")
 }
@@ -525,5 +665,6 @@ fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+pub mod carrier;
 #[cfg(test)]
 mod tests;

@@ -32,15 +32,13 @@
 
 use std::collections::BTreeMap;
 
-use alloy::sol_types::SolCall;
 use anyhow::{Context, ensure};
 use tracing::info;
-use weft_l1::Rollup;
 use weft_protocol::{
-    batch::{BatchCommitment, apply_batch_with},
+    batch::apply_batch_with,
     block::BlockHeader,
     da::DaBlock,
-    execution::{BlockOutput, ParallelExecutor},
+    execution::{BlockOutput, ChainParams, ParallelExecutor},
     primitives::B256,
 };
 
@@ -147,16 +145,20 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
         state_root: state.state_root(),
     };
     for (index, log) in &commits {
-        let input = l1.transaction_input(log.tx_hash).await?.with_context(|| {
-            format!("L1 transaction {} of batch {index} not found", log.tx_hash)
-        })?;
-        let call = Rollup::commitBatchCall::abi_decode(&input).with_context(|| {
-            format!(
-                "L1 transaction {} of batch {index} is not a direct commitBatch call",
-                log.tx_hash
-            )
-        })?;
-        let commitment = BatchCommitment::from(&call.c);
+        let data = l1
+            .commit_data(log.tx_hash)
+            .await
+            .with_context(|| {
+                format!(
+                    "L1 transaction {} of batch {index} is not a direct commitBatch or \
+                     commitBatchBlobs call, or its blobs cannot be read",
+                    log.tx_hash
+                )
+            })?
+            .with_context(|| {
+                format!("L1 transaction {} of batch {index} not found", log.tx_hash)
+            })?;
+        let commitment = data.commitment;
         ensure!(
             commitment.index == *index && Some(commitment.hash()) == log.commitment_hash,
             "the calldata of batch {index} does not hash to its event's commitment"
@@ -171,14 +173,17 @@ pub async fn rebuild<C: L1Client>(config: &Config, l1: &C) -> anyhow::Result<Reb
             commitment.queue_hash,
             commitment.queue_position
         );
-        let payload = call.daPayload.to_vec();
+        let payload = data.payload.to_vec();
         let mut executed: Vec<(DaBlock, BlockOutput)> = Vec::new();
         apply_batch_with(
             &mut state,
-            &domain,
-            config.dispute_window,
+            &ChainParams {
+                domain,
+                dispute_window: config.dispute_window,
+            },
             &commitment,
             &payload,
+            data.carrier,
             &mut executor,
             |block, out| executed.push((block.clone(), out.clone())),
         )

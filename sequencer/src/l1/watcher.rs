@@ -35,7 +35,7 @@ use anyhow::{Context, bail, ensure};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 use weft_protocol::{
-    batch::next_queue_hash,
+    batch::{BatchCommitment, Carrier, next_queue_hash},
     eip712::Domain,
     primitives::B256,
     transaction::{Deposit, ForcedWithdraw, Transaction},
@@ -47,7 +47,7 @@ use super::{L1Client, poster::halt, stored_status};
 use crate::{
     config::L1Config,
     node::Node,
-    store::{BatchStatus, QueueEntry},
+    store::{BatchStatus, QueueEntry, StoredBatch},
 };
 
 /// Most blocks per `eth_getLogs` request (hosted nodes cap ranges near 10,000).
@@ -179,16 +179,23 @@ impl<C: L1Client> Watcher<C> {
             if let Some(hash) = log.commitment_hash
                 && hash != stored.commitment.hash()
             {
-                halt(
-                    &self.node,
-                    format!(
-                        "L1 batch {} has commitment {hash} (transaction {}), this node's is {}",
-                        log.index,
-                        log.tx_hash,
-                        stored.commitment.hash()
-                    ),
-                );
-                continue;
+                // Posted with the other carrier (a commit dropped by a reorg and posted
+                // again the other way, then the first one mined after all; or a commit made
+                // by hand): the same batch, with that carrier's DA hash.
+                if let Some(carried) = carried_otherwise(&stored, hash) {
+                    store.set_batch_da_hash(&carried).await?;
+                } else {
+                    halt(
+                        &self.node,
+                        format!(
+                            "L1 batch {} has commitment {hash} (transaction {}), this node's is {}",
+                            log.index,
+                            log.tx_hash,
+                            stored.commitment.hash()
+                        ),
+                    );
+                    continue;
+                }
             }
             let status = stored_status(log.status);
             store
@@ -298,4 +305,16 @@ fn system_transaction(log: &QueueLog) -> anyhow::Result<Transaction> {
         }),
         kind => bail!("queue entry {}: unknown kind {kind}", log.queue_index),
     })
+}
+
+/// `stored`'s commitment with the DA hash of the carrier whose commitment hashes to
+/// `hash`, if one does.
+fn carried_otherwise(stored: &StoredBatch, hash: B256) -> Option<BatchCommitment> {
+    [Carrier::Calldata, Carrier::Blobs]
+        .into_iter()
+        .map(|carrier| BatchCommitment {
+            da_hash: carrier.da_hash(&stored.da_payload),
+            ..stored.commitment
+        })
+        .find(|c| c.hash() == hash)
 }

@@ -367,6 +367,21 @@ impl Store {
         Ok(())
     }
 
+    /// Records the DA hash a stored batch is posted with (its carrier decides it: see
+    /// `weft_protocol::da::blob`), and so its commitment hash.
+    pub async fn set_batch_da_hash(
+        &self,
+        commitment: &weft_protocol::batch::BatchCommitment,
+    ) -> Result<(), Error> {
+        sqlx::query("UPDATE batches SET da_hash = $1, commitment_hash = $2 WHERE batch_index = $3")
+            .bind(commitment.da_hash.as_slice())
+            .bind(commitment.hash().as_slice())
+            .bind(to_i64("batch index", commitment.index)?)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Sets the status of a stored L1 transaction.
     pub async fn set_l1_transaction_status(
         &self,

@@ -26,6 +26,7 @@
 //! need one ([`crate::transaction::Transaction::leaf`]), so re-executed blocks hash as the
 //! sequencer's.
 
+pub mod blob;
 mod evm;
 
 use alloy_primitives::map::AddressMap;
@@ -684,7 +685,8 @@ fn decode_tx<F: Fn(AccountIndex) -> Option<Address>>(
     })
 }
 
-/// The hash of a DA payload as committed on L1.
+/// The DA hash of a payload carried as calldata, which a batch is sealed with; a batch
+/// posted in blobs commits to [`blob::Carrier::da_hash`] instead.
 pub fn da_hash(payload: &[u8]) -> B256 {
     crate::primitives::keccak256(payload)
 }

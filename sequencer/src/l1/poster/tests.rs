@@ -6,12 +6,12 @@ use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use alloy::primitives::{Address, B256, Bytes, U256};
 use parking_lot::Mutex;
-use weft_l1::{BatchLog, Deployment, L1Receipt, QueueLog, RollupView};
+use weft_l1::{BatchLog, CommitData, Deployment, L1Receipt, QueueLog, RollupView};
 use weft_protocol::{batch::BatchCommitment, signature::SigningKey};
 
 use super::*;
 use crate::{
-    config::{Config, L1Config},
+    config::{Config, DaMode, L1Config},
     node::Node,
     store::{BatchStatus, StoredBatch},
 };
@@ -29,7 +29,9 @@ struct Script {
     last_committed: u64,
     base_fee: u128,
     tip: u128,
+    blob_base_fee: u128,
     sent: Vec<B256>,
+    raw: Vec<Bytes>,
     receipts: HashMap<B256, L1Receipt>,
 }
 
@@ -60,7 +62,7 @@ impl L1Client for ScriptedL1 {
     async fn batch_logs(&self, _: u64, _: u64) -> R<Vec<BatchLog>> {
         Ok(Vec::new())
     }
-    async fn transaction_input(&self, _: B256) -> R<Option<Bytes>> {
+    async fn commit_data(&self, _: B256) -> R<Option<CommitData>> {
         Ok(None)
     }
     async fn nonce(&self, _: Address) -> R<u64> {
@@ -74,21 +76,24 @@ impl L1Client for ScriptedL1 {
         Ok(Fees {
             base_fee_per_gas: s.base_fee,
             max_priority_fee_per_gas: s.tip,
+            blob_base_fee: s.blob_base_fee,
         })
     }
-    async fn estimate_gas(&self, _: Address, _: Bytes) -> R<u64> {
+    async fn estimate_gas(&self, _: Address, _: Bytes, _: Vec<B256>) -> R<u64> {
         Ok(100_000)
     }
     async fn send_raw(&self, raw: Bytes) -> R<B256> {
         let tx = TxEnvelope::decode_2718(&mut raw.as_ref()).unwrap();
-        self.state.lock().sent.push(*tx.tx_hash());
+        let mut s = self.state.lock();
+        s.sent.push(*tx.tx_hash());
+        s.raw.push(raw);
         Ok(*tx.tx_hash())
     }
     async fn receipt(&self, tx: B256) -> R<Option<L1Receipt>> {
         Ok(self.state.lock().receipts.get(&tx).copied())
     }
     // The prover's operations: the poster never calls them.
-    async fn committed_batch(&self, _: u64) -> R<Option<(BatchCommitment, Bytes)>> {
+    async fn committed_batch(&self, _: u64) -> R<Option<CommitData>> {
         Err(L1Error::Invalid("not scripted".into()))
     }
     async fn pending_nonce(&self, _: Address) -> R<u64> {
@@ -120,6 +125,8 @@ impl ScriptedL1 {
                 success,
                 gas_used: 90_000,
                 effective_gas_price: 2,
+                blob_gas_used: 0,
+                blob_gas_price: 0,
             },
         );
         s.nonce += 1;
@@ -130,9 +137,22 @@ impl ScriptedL1 {
     }
 }
 
-/// A node with one sealed batch in its store and a poster on the scripted L1.
+/// A node with one sealed batch in its store and a poster on the scripted L1, posting
+/// calldata.
 async fn poster(
     resend_after: Duration,
+) -> (
+    tempfile::TempDir,
+    Arc<Node>,
+    Arc<ScriptedL1>,
+    Poster<ScriptedL1>,
+) {
+    poster_in(resend_after, DaMode::Calldata).await
+}
+
+async fn poster_in(
+    resend_after: Duration,
+    da_mode: DaMode,
 ) -> (
     tempfile::TempDir,
     Arc<Node>,
@@ -149,6 +169,7 @@ async fn poster(
     };
     config.l1 = Some(L1Config {
         resend_after,
+        da_mode,
         sequencer_key: Some(key.clone()),
         ..L1Config::new("http://127.0.0.1:1")
     });
@@ -184,6 +205,7 @@ async fn poster(
         s.nonce = 7;
         s.base_fee = 1_000;
         s.tip = 100;
+        s.blob_base_fee = 1;
     }
     let poster = Poster::new(node.clone(), l1.clone(), &key, config.l1.unwrap()).unwrap();
     (dir, node, l1, poster)
@@ -280,6 +302,7 @@ fn bumped_fees_rise_by_at_least_ten_percent_or_to_the_current_level() {
     let now = Fees {
         base_fee_per_gas: 10,
         max_priority_fee_per_gas: 1,
+        blob_base_fee: 1,
     };
     for (max, tip) in [(0, 0), (1, 1), (9, 3), (1_000, 100), (u128::MAX / 2, 7)] {
         let (new_max, new_tip) = bumped_fees(max, tip, now);
@@ -297,6 +320,70 @@ fn bumped_fees_rise_by_at_least_ten_percent_or_to_the_current_level() {
     let spiked = Fees {
         base_fee_per_gas: 1_000_000,
         max_priority_fee_per_gas: 50,
+        blob_base_fee: 1,
     };
     assert_eq!(bumped_fees(100, 10, spiked), (2_000_050, 50));
+}
+
+/// The blob transaction the scripted L1 received as `raw`: its fees and sidecar.
+fn blob_tx(raw: &Bytes) -> alloy_consensus::TxEip4844WithSidecar {
+    let TxEnvelope::Eip4844(signed) = TxEnvelope::decode_2718(&mut raw.as_ref()).unwrap() else {
+        panic!("a blob transaction")
+    };
+    match signed.strip_signature() {
+        TxEip4844Variant::TxEip4844WithSidecar(with) => with,
+        TxEip4844Variant::TxEip4844(_) => panic!("sent without its sidecar"),
+    }
+}
+
+#[tokio::test]
+async fn a_blob_commit_records_its_da_hash_and_a_stuck_one_is_re_signed_with_its_sidecar() {
+    let (_dir, node, l1, mut poster) = poster_in(Duration::ZERO, DaMode::Blobs).await;
+    poster.tick().await.unwrap();
+    let first = blob_tx(&l1.state.lock().raw[0]);
+    let hashes: Vec<B256> = first.sidecar.versioned_hashes().collect();
+    assert_eq!(first.tx.blob_versioned_hashes, hashes);
+    assert_eq!(hashes, blob::versioned_hashes(&blob::encode(&[1, 2, 3])));
+    // The stored batch now commits to the blobs, as the calldata of the call does.
+    let stored = node.store.batch(1).await.unwrap().unwrap();
+    assert_eq!(stored.commitment.da_hash, blob::blobs_da_hash(&hashes));
+    let call = Rollup::commitBatchBlobsCall::abi_decode(&first.tx.input).unwrap();
+    assert_eq!(call.c.daHash, stored.commitment.da_hash);
+    assert_eq!(
+        node.metrics
+            .l1_da_choices
+            .get_or_create(&CarrierLabel {
+                carrier: "blobs".into()
+            })
+            .get(),
+        1
+    );
+    // No receipt: re-signed at the same nonce, every fee doubled, the same sidecar.
+    poster.tick().await.unwrap();
+    let second = blob_tx(&l1.state.lock().raw[1]);
+    assert_eq!(second.tx.nonce, first.tx.nonce);
+    assert_eq!(second.tx.max_fee_per_gas, 2 * first.tx.max_fee_per_gas);
+    assert_eq!(
+        second.tx.max_priority_fee_per_gas,
+        2 * first.tx.max_priority_fee_per_gas
+    );
+    assert_eq!(
+        second.tx.max_fee_per_blob_gas,
+        2 * first.tx.max_fee_per_blob_gas
+    );
+    assert_eq!(second.sidecar, first.sidecar);
+    assert_eq!(second.tx.input, first.tx.input);
+}
+
+#[test]
+fn bumped_blob_fees_double_or_follow_the_current_level() {
+    let now = Fees {
+        base_fee_per_gas: 10,
+        max_priority_fee_per_gas: 1,
+        blob_base_fee: 1_000,
+    };
+    assert_eq!(bumped_blob_fees(100, 5, 3_000, now), (200, 10, 6_000));
+    // Blob fees spiked past twice the old cap: twice the current blob base fee.
+    assert_eq!(bumped_blob_fees(100, 5, 10, now).2, 2_000);
+    assert_eq!(bumped_blob_fees(0, 0, 0, now), (21, 1, 2_000));
 }
