@@ -17,6 +17,7 @@ use common::{
 };
 use weft_l1::testkit::{AnvilOptions, mined, next_batch};
 use weft_protocol::primitives::keccak256;
+use weft_sequencer::config::DaMode;
 
 /// Submits a transfer between dev accounts and waits until it is executed.
 async fn l2_transfer(node: &L1Node, from: u32, nonce: u64) {
@@ -58,9 +59,15 @@ async fn metric(client: &Client, series: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Every BatchCommitted on the canonical chain names a distinct index, 1, 2, 3, ...
+/// Every BatchCommitted on the canonical chain names a distinct index, 1, 2, 3, ... up to
+/// `lastCommitted` (anvil's log index may trail its state by a moment: waited for).
 async fn assert_each_index_committed_once(node: &L1Node) -> u64 {
-    let indexes: Vec<u64> = node.committed_events().await.iter().map(|e| e.0).collect();
+    let last = node.dev.rollup.lastCommitted().call().await.unwrap();
+    let indexes = wait(Duration::from_secs(10), "every commit's event", || async {
+        let events = node.committed_events().await;
+        (events.len() as u64 >= last).then(|| events.iter().map(|e| e.0).collect::<Vec<u64>>())
+    })
+    .await;
     assert_eq!(indexes, (1..=indexes.len() as u64).collect::<Vec<_>>());
     indexes.len() as u64
 }
@@ -117,7 +124,7 @@ async fn reorgs_after_a_deposit_never_credit_an_orphaned_entry() {
             (node.l2_balance(&bob, 0).await == credited).then_some(())
         })
         .await;
-        node.wait_all_committed(Duration::from_secs(10)).await;
+        node.wait_all_committed(Duration::from_secs(30)).await;
         // Bury the commit so the next reorg only takes empty blocks and the deposit.
         node.dev.mine(6).await;
         // L2 blocks are never rewritten.
@@ -145,6 +152,16 @@ async fn reorgs_after_a_deposit_never_credit_an_orphaned_entry() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reorgs_after_a_commit_post_the_batch_again_once() {
+    reorg_after_commit(DaMode::Calldata).await;
+}
+
+/// The same with the commits in blob transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reorgs_after_a_commit_post_the_batch_again_once_in_blobs() {
+    reorg_after_commit(DaMode::Blobs).await;
+}
+
+async fn reorg_after_commit(da: DaMode) {
     // Two confirmations: a reorg deeper than that drops a commit the watcher had already
     // recorded, and the re-posted commit's transaction replaces it in the store.
     let node = L1Node::start(
@@ -152,14 +169,17 @@ async fn reorgs_after_a_commit_post_the_batch_again_once() {
             heartbeat: None,
             ..Setup::default()
         },
-        |c| c.batch.max_blocks = 1,
+        |c| {
+            c.batch.max_blocks = 1;
+            c.l1.as_mut().unwrap().da_mode = da;
+        },
     )
     .await;
     let l2 = node.running().node.clone();
     let rollup = &node.dev.rollup;
     for depth in 1..=5u64 {
         l2_transfer(&node, 0, depth - 1).await;
-        let index = node.wait_all_committed(Duration::from_secs(10)).await;
+        let index = node.wait_all_committed(Duration::from_secs(30)).await;
         let posted = metric(
             &node.client,
             "weft_l1_transactions_sent_total{reason=\"new\"}",
@@ -220,6 +240,16 @@ async fn reorgs_after_a_commit_post_the_batch_again_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anvil_stopped_and_started_again_resumes_posting_without_gap_or_duplicate() {
+    anvil_restart(DaMode::Calldata).await;
+}
+
+/// The same with the commits in blob transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anvil_stopped_and_started_again_resumes_posting_without_gap_or_duplicate_in_blobs() {
+    anvil_restart(DaMode::Blobs).await;
+}
+
+async fn anvil_restart(da: DaMode) {
     let dir = tempfile::tempdir().unwrap();
     let mut node = L1Node::start(
         Setup {
@@ -228,12 +258,15 @@ async fn anvil_stopped_and_started_again_resumes_posting_without_gap_or_duplicat
             },
             ..Setup::default()
         },
-        |c| c.batch.max_blocks = 2,
+        |c| {
+            c.batch.max_blocks = 2;
+            c.l1.as_mut().unwrap().da_mode = da;
+        },
     )
     .await;
     let l2 = node.running().node.clone();
     l2_transfer(&node, 0, 0).await;
-    node.wait_all_committed(Duration::from_secs(10)).await;
+    node.wait_all_committed(Duration::from_secs(30)).await;
 
     // L1 goes away for a while (3 s here, 30 s in the issue: the node does the same for
     // any length); L2 keeps sealing blocks and batches.
@@ -266,7 +299,7 @@ async fn anvil_stopped_and_started_again_resumes_posting_without_gap_or_duplicat
     assert!(!node.running().builder_finished());
 
     node.dev.restart();
-    let committed = node.wait_all_committed(Duration::from_secs(20)).await;
+    let committed = node.wait_all_committed(Duration::from_secs(30)).await;
     assert_eq!(assert_each_index_committed_once(&node).await, committed);
     // No nonce gap: the poster's included transactions use consecutive nonces up to L1's.
     let all = wait(Duration::from_secs(10), "every commit followed", || async {
@@ -326,7 +359,7 @@ async fn an_empty_poster_balance_alerts_and_posting_resumes_once_refilled() {
     node.dev
         .set_balance(sequencer, U256::from(10 * ETHER))
         .await;
-    let committed = node.wait_all_committed(Duration::from_secs(20)).await;
+    let committed = node.wait_all_committed(Duration::from_secs(30)).await;
     assert_eq!(assert_each_index_committed_once(&node).await, committed);
     wait(Duration::from_secs(10), "the alert cleared", || async {
         let (_, h) = node.client.get("/health").await;
@@ -338,12 +371,26 @@ async fn an_empty_poster_balance_alerts_and_posting_resumes_once_refilled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stuck_commit_is_replaced_at_the_same_nonce_with_higher_fees() {
+    stuck_commit(DaMode::Calldata).await;
+}
+
+/// The same with the commits in blob transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_commit_is_replaced_at_the_same_nonce_with_higher_fees_in_blobs() {
+    stuck_commit(DaMode::Blobs).await;
+}
+
+async fn stuck_commit(da: DaMode) {
     let node = L1Node::start(
         Setup {
             heartbeat: None,
             ..Setup::default()
         },
-        |c| c.l1.as_mut().unwrap().resend_after = Duration::from_secs(1),
+        |c| {
+            let l1 = c.l1.as_mut().unwrap();
+            l1.resend_after = Duration::from_secs(1);
+            l1.da_mode = da;
+        },
     )
     .await;
     let l2 = node.running().node.clone();
@@ -358,13 +405,26 @@ async fn a_stuck_commit_is_replaced_at_the_same_nonce_with_higher_fees() {
     let (first, second) = (&stored[0], &stored[1]);
     assert_eq!(first.nonce, second.nonce);
     assert!(second.max_fee_per_gas >= first.max_fee_per_gas + first.max_fee_per_gas / 10);
+    if da == DaMode::Blobs {
+        // Both whole blob transactions, sidecar kept, the blob fee doubled too.
+        use alloy::{consensus::Transaction as _, eips::eip2718::Decodable2718};
+        let decode = |raw: &[u8]| {
+            let tx = alloy::consensus::TxEnvelope::decode_2718(&mut &raw[..]).unwrap();
+            let blob_fee = tx.max_fee_per_blob_gas().expect("a blob transaction");
+            (blob_fee, tx.blob_versioned_hashes().map(<[B256]>::to_vec))
+        };
+        let (a, b) = (decode(&first.raw), decode(&second.raw));
+        assert_eq!(b.0, 2 * a.0);
+        assert_eq!(b.1, a.1);
+        assert!(first.raw.len() > 131_072, "stored with its sidecar");
+    }
     assert!(
         second.max_priority_fee_per_gas
             >= first.max_priority_fee_per_gas + first.max_priority_fee_per_gas / 10
     );
     node.dev.mine(1).await;
     node.dev.set_automine(true).await;
-    node.wait_all_committed(Duration::from_secs(10)).await;
+    node.wait_all_committed(Duration::from_secs(30)).await;
     wait(
         Duration::from_secs(10),
         "one included, the rest replaced",

@@ -333,7 +333,12 @@ async fn rebuild_from_l1_reproduces_contracts_and_their_storage() {
     use weft_protocol::testkit::evm::{Arg, MAX_FEE, calldata, init_code, token_init_code};
     use weft_sequencer::config::GenesisConfig;
 
-    let node = L1Node::start(Setup::default(), |c| c.batch.max_blocks = 2).await;
+    // In blobs: the rebuild reads them back from anvil's beacon API.
+    let node = L1Node::start(Setup::default(), |c| {
+        c.batch.max_blocks = 2;
+        c.l1.as_mut().unwrap().da_mode = weft_sequencer::config::DaMode::Blobs;
+    })
+    .await;
     let rpc = Rpc::new(node.running().addr);
     let chain_id = node.running().node.domain.chain_id();
     let me = GenesisConfig::dev_key(0).address();
@@ -400,6 +405,12 @@ async fn rebuild_from_l1_reproduces_contracts_and_their_storage() {
     }
     let batches = node.wait_all_committed(Duration::from_secs(30)).await;
     let original = node.running().node.clone();
+    let posted = original.store.batch(1).await.unwrap().unwrap();
+    assert_eq!(
+        posted.commitment.da_hash,
+        Carrier::Blobs.da_hash(&posted.da_payload),
+        "posted in blobs"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let (mut fresh, l1) = rebuild_setup(&node, dir.path());

@@ -3,10 +3,14 @@
 //! Prints one table: the queue calls, `commitBatch` at several DA payload sizes,
 //! `proveBatch` (with and without a finalization delay), `finalizeBatch`, `withdraw` at
 //! several withdrawals-tree depths, and the exodus calls with an account proof from a real
-//! protocol state.
+//! protocol state. Then the two DA carriers side by side: the same payloads committed with
+//! `commitBatch` (calldata) and `commitBatchBlobs` (blobs), what each cost at anvil's
+//! fees, per transfer at the DA codec's measured bytes per transfer, and the payload size
+//! from which blobs are cheaper at several blob-fee levels.
 
 use alloy::{
     primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::Provider,
     rpc::types::TransactionReceipt,
 };
 use weft_l1::{
@@ -31,6 +35,88 @@ async fn main() {
     queue_and_batches().await;
     withdrawals().await;
     exodus().await;
+    carriers().await;
+}
+
+/// Bytes of DA payload per native transfer on random traffic (`cargo bench -p
+/// weft-protocol --bench da`).
+const BYTES_PER_TRANSFER: f64 = 4.52;
+
+/// What one commit cost: gas, blob gas, and the fee at the prices it paid.
+struct Cost {
+    gas: u64,
+    blob_gas: u64,
+    fee: u128,
+}
+
+impl From<&TransactionReceipt> for Cost {
+    fn from(r: &TransactionReceipt) -> Self {
+        let blob_gas = r.blob_gas_used.unwrap_or_default();
+        Self {
+            gas: r.gas_used,
+            blob_gas,
+            fee: u128::from(r.gas_used) * r.effective_gas_price
+                + u128::from(blob_gas) * r.blob_gas_price.unwrap_or_default(),
+        }
+    }
+}
+
+/// `commitBatch` against `commitBatchBlobs` with the same payloads on one anvil.
+async fn carriers() {
+    let dev = Devnet::start(DevnetConfig::default()).await;
+    let mut prev = dev.genesis_batch();
+    let sizes = [1_024usize, 10 * 1_024, 100 * 1_024, 120 * 1_024];
+    println!(
+        "\n| payload | transfers (at {BYTES_PER_TRANSFER} B) | calldata: gas | fee (wei) | per transfer | \
+         blobs: gas | blob gas | fee (wei) | per transfer |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
+    let mut measured = Vec::new();
+    for (i, len) in sizes.into_iter().enumerate() {
+        // Compressed payloads are nearly all non-zero bytes.
+        let da: Bytes = (0..len).map(|j| (j * 7 + i) as u8 | 1).collect();
+        let root = |k: u8| keccak256([i as u8, k]);
+        let c = next_batch(&prev, 1, root(0), B256::ZERO, (0, B256::ZERO), &da);
+        let calldata = Cost::from(&dev.commit(&c, &da).await);
+        let mut b = next_batch(&c, 1, root(1), B256::ZERO, (0, B256::ZERO), &da);
+        let blobs = Cost::from(&dev.commit_blobs(&mut b, &da).await);
+        prev = b;
+        let transfers = len as f64 / BYTES_PER_TRANSFER;
+        println!(
+            "| {len} B | {transfers:.0} | {} | {} | {:.0} | {} | {} | {} | {:.0} |",
+            calldata.gas,
+            calldata.fee,
+            calldata.fee as f64 / transfers,
+            blobs.gas,
+            blobs.blob_gas,
+            blobs.fee,
+            blobs.fee as f64 / transfers
+        );
+        measured.push((len, calldata, blobs));
+    }
+    let base_fee = dev.provider.get_gas_price().await.unwrap();
+    let blob_fee = dev.provider.get_blob_base_fee().await.unwrap();
+    // Calldata gas is affine in the payload (the EIP-7623 floor per byte); a blob commit's
+    // execution gas barely moves, and its blob gas is 131,072 per started blob.
+    let (first, last) = (&measured[0], &measured[2]);
+    let per_byte = (last.1.gas - first.1.gas) as f64 / (last.0 - first.0) as f64;
+    let calldata_fixed = first.1.gas as f64 - per_byte * first.0 as f64;
+    let blob_exec = measured.iter().map(|m| m.2.gas).max().unwrap_or_default() as f64;
+    println!(
+        "\nanvil's fees now: base fee {base_fee} wei, blob base fee {blob_fee} wei. Calldata: \
+         {calldata_fixed:.0} + {per_byte:.1} gas per byte; a blob commit: {blob_exec:.0} gas + \
+         131,072 blob gas per blob.\n\n| blob base fee / base fee | blobs cheaper from |\n|---:|---:|"
+    );
+    for ratio in [blob_fee as f64 / base_fee as f64, 0.01, 0.1, 1.0, 10.0] {
+        // The smallest payload whose calldata costs more than its one blob.
+        let one_blob = blob_exec + 131_072.0 * ratio;
+        let bytes = ((one_blob - calldata_fixed) / per_byte).max(0.0);
+        let at = if bytes > weft_protocol::da::blob::BLOB_CAPACITY as f64 {
+            "never within one blob".to_owned()
+        } else {
+            format!("{bytes:.0} B ({:.0} transfers)", bytes / BYTES_PER_TRANSFER)
+        };
+        println!("| {ratio:.2e} | {at} |");
+    }
 }
 
 async fn queue_and_batches() {

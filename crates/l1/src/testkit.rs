@@ -254,6 +254,26 @@ impl Devnet {
         mined(self.rollup.commitBatch(c.clone(), da.clone())).await
     }
 
+    /// Commits `c` with `payload` in blobs (`commitBatchBlobs`, an EIP-7594 sidecar);
+    /// `c.daHash` is set to what the blobs commit to.
+    pub async fn commit_blobs(
+        &self,
+        c: &mut BatchCommitment,
+        payload: &[u8],
+    ) -> TransactionReceipt {
+        use alloy::eips::eip7594::BlobTransactionSidecarEip7594;
+        use weft_protocol::da::blob;
+        let blobs = blob::encode(payload);
+        c.daHash = blob::blobs_da_hash(&blob::versioned_hashes(&blobs));
+        let sidecar = BlobTransactionSidecarEip7594::try_from_blobs(blobs).expect("sidecar");
+        mined(
+            self.rollup
+                .commitBatchBlobs(c.clone())
+                .sidecar_7594(sidecar),
+        )
+        .await
+    }
+
     /// Proves `c` with the prover's attestation.
     pub async fn prove(&self, c: &BatchCommitment) -> TransactionReceipt {
         mined(self.rollup.proveBatch(c.index, self.attestation(c))).await

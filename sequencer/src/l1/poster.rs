@@ -65,7 +65,7 @@ use weft_l1::Fees;
 
 use super::{L1Client, L1Error};
 use crate::{
-    config::L1Config,
+    config::{DaMode, L1Config},
     metrics::{CarrierLabel, Reason},
     node::Node,
     store::StoredL1Transaction,
@@ -98,6 +98,9 @@ pub async fn run<C: L1Client>(
         .clone()
         .context("the poster needs an L1 section")?;
     let poll = config.poll_interval;
+    if config.da_mode != DaMode::Calldata {
+        tokio::task::spawn_blocking(carrier::warm_up);
+    }
     let mut poster = Poster::new(node.clone(), l1, &key, config)?;
     info!(address = %poster.address, "L1 poster started");
     loop {

@@ -22,7 +22,7 @@ use weft_l1::{
 use weft_protocol::{primitives::Amount, signature::SigningKey};
 use weft_sequencer::{
     Running,
-    config::{Config, L1Config},
+    config::{Config, DaMode, L1Config},
     node::genesis_state,
     store::BatchStatus,
 };
@@ -84,6 +84,8 @@ impl L1Node {
             resend_after: Duration::from_secs(2),
             rpc_timeout: Duration::from_secs(2),
             sequencer_key: Some(SigningKey::from_bytes(&dev.keys[0]).unwrap()),
+            // Each test names its DA carrier (`auto` would pick blobs at anvil's fees).
+            da_mode: DaMode::Calldata,
             ..L1Config::new(dev.endpoint())
         });
         tune(&mut config);

@@ -64,6 +64,12 @@ pub fn choose(mode: DaMode, payload: &[u8], fees: &Fees) -> Choice {
     }
 }
 
+/// Loads the KZG trusted setup (seconds on a slow core) so that the first blob commit does
+/// not wait for it. Blocking: run it off the async threads.
+pub fn warm_up() {
+    EnvKzgSettings::Default.get();
+}
+
 /// The sidecar carrying `payload` in its canonical blobs, with KZG commitments and proofs
 /// in `format`. Costly (cell proofs take a few hundred milliseconds per blob): run it off
 /// the async threads.
