@@ -449,6 +449,35 @@ impl Stack {
         .await
     }
 
+    /// Runs `weft-sequencer rebuild` into a fresh data directory with the sequencer's
+    /// configuration (L1, rollup, genesis): the state root it rebuilt from L1 alone.
+    pub fn rebuild_from_l1(&self, name: &str) -> B256 {
+        let out = std::process::Command::new(&binaries().sequencer)
+            .arg("--config")
+            .arg(self.path("sequencer.toml"))
+            .arg("--data-dir")
+            .arg(self.path(name))
+            .arg("rebuild")
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("weft-sequencer rebuild runs");
+        let log = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "rebuild failed:\n{log}");
+        let root = log
+            .lines()
+            .filter(|l| l.contains("rebuilt from L1"))
+            .find_map(|l| {
+                let at = l.find("state_root=")? + "state_root=".len();
+                l.get(at..at + 66)?.parse().ok()
+            });
+        root.unwrap_or_else(|| panic!("no state root in the rebuild's log:\n{log}"))
+    }
+
     // ---- sequencer ----
 
     /// The sequencer's process.
