@@ -42,21 +42,17 @@ async fn main() {
 /// weft-protocol --bench da`).
 const BYTES_PER_TRANSFER: f64 = 4.52;
 
-/// What one commit cost: gas, blob gas, and the fee at the prices it paid.
+/// What one commit used: gas and blob gas.
 struct Cost {
     gas: u64,
     blob_gas: u64,
-    fee: u128,
 }
 
 impl From<&TransactionReceipt> for Cost {
     fn from(r: &TransactionReceipt) -> Self {
-        let blob_gas = r.blob_gas_used.unwrap_or_default();
         Self {
             gas: r.gas_used,
-            blob_gas,
-            fee: u128::from(r.gas_used) * r.effective_gas_price
-                + u128::from(blob_gas) * r.blob_gas_price.unwrap_or_default(),
+            blob_gas: r.blob_gas_used.unwrap_or_default(),
         }
     }
 }
@@ -65,6 +61,10 @@ impl From<&TransactionReceipt> for Cost {
 async fn carriers() {
     let dev = Devnet::start(DevnetConfig::default()).await;
     let mut prev = dev.genesis_batch();
+    // One price for every row (anvil's base fee drifts from block to block).
+    let base_fee = dev.provider.get_gas_price().await.unwrap();
+    let blob_fee = dev.provider.get_blob_base_fee().await.unwrap();
+    let fee = |c: &Cost| u128::from(c.gas) * base_fee + u128::from(c.blob_gas) * blob_fee;
     let sizes = [1_024usize, 10 * 1_024, 100 * 1_024, 120 * 1_024];
     println!(
         "\n| payload | transfers (at {BYTES_PER_TRANSFER} B) | calldata: gas | fee (wei) | per transfer | \
@@ -84,32 +84,36 @@ async fn carriers() {
         println!(
             "| {len} B | {transfers:.0} | {} | {} | {:.0} | {} | {} | {} | {:.0} |",
             calldata.gas,
-            calldata.fee,
-            calldata.fee as f64 / transfers,
+            fee(&calldata),
+            fee(&calldata) as f64 / transfers,
             blobs.gas,
             blobs.blob_gas,
-            blobs.fee,
-            blobs.fee as f64 / transfers
+            fee(&blobs),
+            fee(&blobs) as f64 / transfers
         );
         measured.push((len, calldata, blobs));
     }
-    let base_fee = dev.provider.get_gas_price().await.unwrap();
-    let blob_fee = dev.provider.get_blob_base_fee().await.unwrap();
-    // Calldata gas is affine in the payload (the EIP-7623 floor per byte); a blob commit's
-    // execution gas barely moves, and its blob gas is 131,072 per started blob.
-    let (first, last) = (&measured[0], &measured[2]);
-    let per_byte = (last.1.gas - first.1.gas) as f64 / (last.0 - first.0) as f64;
-    let calldata_fixed = first.1.gas as f64 - per_byte * first.0 as f64;
+    // A commit's calldata gas is the larger of execution + 16 per payload byte (the blob
+    // commit's gas is that execution without the payload) and EIP-7623's floor, affine in
+    // the payload (fitted on the floor-bound 10 KiB and 100 KiB rows); a blob commit adds
+    // 131,072 blob gas per blob.
+    let (small, large) = (&measured[1], &measured[2]);
+    let per_byte = (large.1.gas - small.1.gas) as f64 / (large.0 - small.0) as f64;
+    let floor_fixed = small.1.gas as f64 - per_byte * small.0 as f64;
     let blob_exec = measured.iter().map(|m| m.2.gas).max().unwrap_or_default() as f64;
     println!(
-        "\nanvil's fees now: base fee {base_fee} wei, blob base fee {blob_fee} wei. Calldata: \
-         {calldata_fixed:.0} + {per_byte:.1} gas per byte; a blob commit: {blob_exec:.0} gas + \
-         131,072 blob gas per blob.\n\n| blob base fee / base fee | blobs cheaper from |\n|---:|---:|"
+        "\nFees at anvil's gas price {base_fee} wei and blob base fee {blob_fee} wei. Calldata \
+         commit: max({blob_exec:.0} + 16 gas per byte, {floor_fixed:.0} + {per_byte:.1} gas per \
+         byte); blob commit: {blob_exec:.0} gas + 131,072 blob gas per blob.\n\n\
+         | blob base fee / base fee | blobs cheaper from |\n|---:|---:|"
     );
     for ratio in [blob_fee as f64 / base_fee as f64, 0.01, 0.1, 1.0, 10.0] {
-        // The smallest payload whose calldata costs more than its one blob.
-        let one_blob = blob_exec + 131_072.0 * ratio;
-        let bytes = ((one_blob - calldata_fixed) / per_byte).max(0.0);
+        // The smallest payload whose calldata gas exceeds the blob commit's gas plus one
+        // blob's blob gas (in base-fee units).
+        let extra = 131_072.0 * ratio;
+        let standard = extra / 16.0;
+        let floor = (extra + blob_exec - floor_fixed) / per_byte;
+        let bytes = standard.min(floor).max(0.0).ceil();
         let at = if bytes > weft_protocol::da::blob::BLOB_CAPACITY as f64 {
             "never within one blob".to_owned()
         } else {

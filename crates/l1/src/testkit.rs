@@ -266,10 +266,16 @@ impl Devnet {
         let blobs = blob::encode(payload);
         c.daHash = blob::blobs_da_hash(&blob::versioned_hashes(&blobs));
         let sidecar = BlobTransactionSidecarEip7594::try_from_blobs(blobs).expect("sidecar");
+        let blob_fee = self
+            .provider
+            .get_blob_base_fee()
+            .await
+            .expect("blob base fee");
         mined(
             self.rollup
                 .commitBatchBlobs(c.clone())
-                .sidecar_7594(sidecar),
+                .sidecar_7594(sidecar)
+                .max_fee_per_blob_gas(blob_fee * 2),
         )
         .await
     }
