@@ -54,7 +54,8 @@ bench: deps
 	$(TARGET_DIR)/release/weft-loadgen --feed
 	$(TARGET_DIR)/release/weft-loadgen --jetstream
 
-## Prints the gas used by each L1 contract call, measured on anvil.
+## Prints the gas used by each L1 contract call, measured on anvil, then the two DA carriers
+## (calldata, blobs) side by side: gas, blob gas, fee per transfer, and the break-even size.
 gas: deps
 	$(CARGO) $(BUILD)
 	$(TARGET_DIR)/debug/examples/gas
