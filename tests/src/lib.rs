@@ -44,6 +44,6 @@ pub use process::{
 };
 pub use stack::{
     DEFAULT_WAIT, HUB_DEV_KEY_SEED, HubOptions, KEEP_ENV, L1Options, ProverOptions, SequencerL1,
-    SequencerOptions, Stack, StackBuilder,
+    SequencerOptions, Stack, StackBuilder, send_l2,
 };
 pub use weft_l1::testkit::{AnvilOptions, Devnet, DevnetConfig, mined};

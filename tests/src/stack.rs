@@ -12,7 +12,7 @@ use std::{
 
 use alloy::{
     primitives::U256,
-    providers::{DynProvider, Provider},
+    providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::TransactionReceipt,
 };
 use serde_json::Value;
@@ -449,6 +449,32 @@ impl Stack {
         .await
     }
 
+    /// `from` (an anvil account) deposits `wei` to `to` on L2 with `depositETH`.
+    pub async fn deposit_eth(&self, from: Address, to: Address, wei: u128) -> TransactionReceipt {
+        mined(
+            self.rollup()
+                .depositETH(to)
+                .value(U256::from(wei))
+                .from(from),
+        )
+        .await
+    }
+
+    /// An alloy provider on the sequencer's JSON-RPC that signs with `key` (nonce, gas and
+    /// fees filled over Weft's JSON-RPC).
+    pub fn l2_wallet(&self, key: &SigningKey) -> DynProvider {
+        let signer = alloy::signers::local::PrivateKeySigner::from_bytes(&key.secret_bytes())
+            .expect("a valid key");
+        ProviderBuilder::new()
+            .wallet(signer)
+            .connect_http(
+                format!("{}/rpc", self.sequencer_url())
+                    .parse()
+                    .expect("url"),
+            )
+            .erased()
+    }
+
     /// Runs `weft-sequencer rebuild` into a fresh data directory with the sequencer's
     /// configuration (L1, rollup, genesis): the state root it rebuilt from L1 alone.
     pub fn rebuild_from_l1(&self, name: &str) -> B256 {
@@ -781,4 +807,20 @@ fn heartbeat(provider: DynProvider, every: Duration) -> JoinHandle<()> {
 fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// Sends `tx` through `l2` and waits for its receipt; asserts it succeeded.
+pub async fn send_l2(
+    l2: &impl Provider,
+    tx: alloy::rpc::types::TransactionRequest,
+) -> TransactionReceipt {
+    let receipt = l2
+        .send_transaction(tx)
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("a receipt");
+    assert!(receipt.status(), "{receipt:?}");
+    receipt
 }

@@ -12,9 +12,8 @@ use alloy::{
     consensus::Transaction as _,
     network::TransactionBuilder,
     primitives::{Address, B256, Bytes, U256},
-    providers::{Provider, ProviderBuilder},
+    providers::Provider,
     rpc::types::TransactionRequest,
-    signers::local::PrivateKeySigner,
 };
 use weft_api::BatchStatus;
 use weft_protocol::{
@@ -22,7 +21,7 @@ use weft_protocol::{
     genesis::dev_key,
     testkit::evm::{Arg, calldata, init_code, token_init_code},
 };
-use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack, mined};
+use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack, send_l2};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
@@ -39,40 +38,21 @@ async fn settle(carrier: Carrier) {
         .await;
     // L1 holds ETH to pay the withdrawal with (dev balances have no deposit behind them).
     let payer = stack.l1().accounts[4];
-    mined(
-        stack
-            .rollup()
-            .depositETH(payer)
-            .value(U256::from(ETHER))
-            .from(payer),
-    )
-    .await;
+    stack.deposit_eth(payer, payer, ETHER).await;
 
     let key = dev_key(6);
     let me = key.address();
-    let l2 = ProviderBuilder::new()
-        .wallet(PrivateKeySigner::from_bytes(&key.secret_bytes()).unwrap())
-        .connect_http(format!("{}/rpc", stack.sequencer_url()).parse().unwrap());
+    let l2 = stack.l2_wallet(&key);
     let send = |to: Option<Address>, input: Bytes, value: u128| {
+        let tx = TransactionRequest::default()
+            .with_input(input)
+            .with_value(U256::from(value));
+        let tx = match to {
+            Some(to) => tx.with_to(to),
+            None => tx.into_create(),
+        };
         let l2 = l2.clone();
-        async move {
-            let mut tx = TransactionRequest::default()
-                .with_input(input)
-                .with_value(U256::from(value));
-            tx = match to {
-                Some(to) => tx.with_to(to),
-                None => tx.into_create(),
-            };
-            let receipt = l2
-                .send_transaction(tx)
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
-            assert!(receipt.status(), "{receipt:?}");
-            receipt
-        }
+        async move { send_l2(&l2, tx).await }
     };
     let (a, b, pair, vault) = (me.create(0), me.create(1), me.create(2), me.create(3));
     send(None, token_init_code("A", "A"), 0).await;

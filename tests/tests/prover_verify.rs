@@ -24,7 +24,7 @@ use weft_protocol::{
     transaction::{Transaction, Transfer},
 };
 use weft_prover_stub::verify::{PublishedChain, Refusal, Witness, check_batch, check_chain};
-use weft_tests::{SequencerOptions, Stack};
+use weft_tests::{SequencerOptions, Stack, send_l2};
 
 /// The sequencer's default genesis: 10 dev accounts with the default balance.
 const DEV_ACCOUNTS: u32 = 10;
@@ -240,9 +240,8 @@ async fn evm_batches_pass_and_their_tampered_copies_are_refused() {
     use alloy::{
         network::TransactionBuilder,
         primitives::{Address, U256},
-        providers::{Provider, ProviderBuilder},
+        providers::Provider,
         rpc::types::TransactionRequest,
-        signers::local::PrivateKeySigner,
     };
     use weft_protocol::{
         evm::predeploy::{WITHDRAWALS, withdraw_selector},
@@ -264,23 +263,10 @@ async fn evm_batches_pass_and_their_tampered_copies_are_refused() {
         domain: chain.domain,
         dispute_window: chain.dispute_window,
     };
-    let signer = PrivateKeySigner::from_bytes(&dev_key(3).secret_bytes()).unwrap();
-    let l2 = ProviderBuilder::new()
-        .wallet(signer)
-        .connect_http(format!("{}/rpc", stack.sequencer_url()).parse().unwrap());
+    let l2 = stack.l2_wallet(&dev_key(3));
     let send = |tx: TransactionRequest| {
         let l2 = &l2;
-        async move {
-            let r = l2
-                .send_transaction(tx)
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
-            assert!(r.status(), "{r:?}");
-            r
-        }
+        async move { send_l2(l2, tx).await }
     };
     let deployed =
         send(TransactionRequest::default().with_deploy_code(token_init_code("Tamper", "TMP")))

@@ -10,14 +10,13 @@ use std::{path::Path, process::Command};
 
 use alloy::{
     primitives::{Address, U256},
-    providers::{Provider, ProviderBuilder},
-    signers::local::PrivateKeySigner,
+    providers::Provider,
     sol,
 };
 use serde_json::{Value, json};
 use weft_api::BatchStatus;
 use weft_protocol::evm::predeploy::WITHDRAWALS;
-use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack, mined};
+use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack};
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
@@ -91,22 +90,11 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     // L1 holds ETH to pay it with (the devnet's genesis balances have no deposit behind
     // them): a deposit of 1 ETH.
     let payer = stack.l1().accounts[4];
-    mined(
-        stack
-            .rollup()
-            .depositETH(payer)
-            .value(U256::from(ETHER))
-            .from(payer),
-    )
-    .await;
+    stack.deposit_eth(payer, payer, ETHER).await;
     // An EOA withdraws 1 ETH to L1 through the withdrawal predeploy, sent by alloy's own
     // provider (nonce, gas and fees filled over Weft's JSON-RPC).
     let l1_recipient = Address::repeat_byte(0x7a);
-    let signer =
-        PrivateKeySigner::from_bytes(&weft_protocol::genesis::dev_key(5).secret_bytes()).unwrap();
-    let l2 = ProviderBuilder::new()
-        .wallet(signer)
-        .connect_http(format!("{url}/rpc").parse().unwrap());
+    let l2 = stack.l2_wallet(&weft_protocol::genesis::dev_key(5));
     let withdrawal = IWithdrawals::new(WITHDRAWALS, &l2)
         .withdraw(l1_recipient)
         .value(U256::from(ETHER))
