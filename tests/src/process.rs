@@ -248,12 +248,7 @@ pub fn logged_command(program: impl AsRef<std::ffi::OsStr>, log: &Path, banner: 
         .stdin(Stdio::null())
         .stdout(file.try_clone().expect("clone the log handle"))
         .stderr(file);
-    for (key, _) in std::env::vars_os() {
-        let key_str = key.to_string_lossy();
-        if key_str.starts_with("WEFT_") || key_str == "DATABASE_URL" {
-            command.env_remove(&key);
-        }
-    }
+    scrub_env(&mut command);
     // Plain text in the log files (tracing-subscriber honours NO_COLOR).
     command.env("NO_COLOR", "1");
     command.env(
@@ -261,4 +256,15 @@ pub fn logged_command(program: impl AsRef<std::ffi::OsStr>, log: &Path, banner: 
         std::env::var("WEFT_STACK_LOG").unwrap_or_else(|_| DEFAULT_LOG_FILTER.into()),
     );
     command
+}
+
+/// Removes the test process's own Weft settings (`WEFT_*`, `DATABASE_URL`) from `command`'s
+/// environment: a child takes its settings from its flags and configuration file only.
+pub(crate) fn scrub_env(command: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key_str = key.to_string_lossy();
+        if key_str.starts_with("WEFT_") || key_str == "DATABASE_URL" {
+            command.env_remove(&key);
+        }
+    }
 }

@@ -104,6 +104,10 @@ pub struct SequencerOptions {
     pub l1_resend_after: Duration,
     /// Limit on one L1 request.
     pub l1_rpc_timeout: Duration,
+    /// How batches carry their DA payload (`--l1-da`): `calldata` by default here, so that
+    /// tests about something else do not pay for KZG proofs on every small batch; the blob
+    /// tests name `blobs` or `auto` (the node's own default).
+    pub l1_da: &'static str,
     /// Any other key of the configuration file; overrides the fields above.
     pub settings: toml::Table,
 }
@@ -126,6 +130,7 @@ impl Default for SequencerOptions {
             l1_poll: Duration::from_millis(50),
             l1_resend_after: Duration::from_secs(2),
             l1_rpc_timeout: Duration::from_secs(2),
+            l1_da: "calldata",
             settings: toml::Table::new(),
         }
     }
@@ -478,12 +483,16 @@ impl Stack {
     /// Runs `weft-sequencer rebuild` into a fresh data directory with the sequencer's
     /// configuration (L1, rollup, genesis): the state root it rebuilt from L1 alone.
     pub fn rebuild_from_l1(&self, name: &str) -> B256 {
-        let out = std::process::Command::new(&binaries().sequencer)
+        let mut command = std::process::Command::new(&binaries().sequencer);
+        command
             .arg("--config")
             .arg(self.path("sequencer.toml"))
             .arg("--data-dir")
             .arg(self.path(name))
-            .arg("rebuild")
+            .arg("rebuild");
+        // SQLite in the fresh data directory, whatever the test's environment says.
+        crate::process::scrub_env(&mut command);
+        let out = command
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .output()
@@ -736,6 +745,7 @@ impl Stack {
                     int(options.l1_resend_after.as_secs().max(1)),
                 );
                 t.insert("l1_rpc_timeout_ms".into(), ms(options.l1_rpc_timeout));
+                t.insert("l1_da".into(), options.l1_da.into());
             }
         }
         t.extend(options.settings.clone());

@@ -26,13 +26,12 @@ use weft_tests::{L1Options, ProverOptions, SequencerOptions, Stack, send_l2};
 const ETHER: u128 = 1_000_000_000_000_000_000;
 
 async fn settle(carrier: Carrier) {
-    let mut sequencer = SequencerOptions::default();
-    sequencer
-        .settings
-        .insert("l1_da".into(), carrier.as_str().into());
     let stack = Stack::builder()
         .l1(L1Options::default())
-        .sequencer(sequencer)
+        .sequencer(SequencerOptions {
+            l1_da: carrier.as_str(),
+            ..SequencerOptions::default()
+        })
         .prover(ProverOptions::default())
         .start()
         .await;

@@ -78,7 +78,11 @@ async fn cast_viem_and_ethers_work_against_weft_before_and_after_a_sequencer_cra
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut stack = Stack::builder()
         .l1(L1Options::default())
-        .sequencer(SequencerOptions::default())
+        .sequencer(SequencerOptions {
+            // The node's default: the cheaper carrier, blobs at anvil's fees.
+            l1_da: "auto",
+            ..SequencerOptions::default()
+        })
         .prover(ProverOptions::default())
         .start()
         .await;
