@@ -86,7 +86,7 @@ fn stale(binaries: &[PathBuf]) -> bool {
         let Some(built) = modified(binary) else {
             return true;
         };
-        let Ok(dep_info) = std::fs::read_to_string(binary.with_extension("d")) else {
+        let Some(dep_info) = dep_info(binary) else {
             return true;
         };
         let Some((_, sources)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
@@ -100,6 +100,30 @@ fn stale(binaries: &[PathBuf]) -> bool {
             .map(|p| PathBuf::from(p.replace('\0', " ")))
             .any(|source| modified(&source).is_none_or(|m| m > built))
     })
+}
+
+/// The dep-info of `binary`: the one cargo wrote for the artifact it uplifted there, in
+/// `deps/` (`cargo test` uplifts a package's binaries for its integration tests, as a hard
+/// link, but writes no `<binary>.d` beside them; `cargo build` writes both, and the one
+/// beside may then be older than the binary).
+fn dep_info(binary: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let inode = std::fs::metadata(binary).ok()?.ino();
+    let name = binary.file_name()?.to_str()?.replace('-', "_");
+    let deps = binary.parent()?.join("deps");
+    std::fs::read_dir(&deps)
+        .ok()?
+        .flatten()
+        .find(|entry| {
+            let file = entry.file_name();
+            let file = file.to_string_lossy();
+            file.strip_prefix(&name)
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|hash| !hash.contains('.'))
+                && entry.metadata().is_ok_and(|m| m.ino() == inode)
+        })
+        .and_then(|entry| std::fs::read_to_string(entry.path().with_extension("d")).ok())
+        .or_else(|| std::fs::read_to_string(binary.with_extension("d")).ok())
 }
 
 /// `cargo build --bins -p …` into the target directory holding `profile_dir`, with the
