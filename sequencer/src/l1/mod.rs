@@ -45,19 +45,12 @@ impl crate::config::L1Config {
     /// The JSON-RPC client of this L1 section for the rollup at `rollup`, reading blobs from
     /// its beacon API.
     pub fn client(&self, rollup: alloy::primitives::Address) -> Result<AlloyL1, L1Error> {
-        let client = AlloyL1::new(&self.rpc_url, rollup, self.rpc_timeout)?;
-        Ok(match &self.beacon_url {
-            Some(url) => client.with_beacon(weft_l1::beacon::Beacon::new(
-                url,
-                self.beacon_block_id,
-                self.rpc_timeout,
-            )?),
-            None => client.with_beacon(weft_l1::beacon::Beacon::new(
-                &self.rpc_url,
-                self.beacon_block_id,
-                self.rpc_timeout,
-            )?),
-        })
+        let beacon = weft_l1::beacon::Beacon::new(
+            self.beacon_url.as_deref().unwrap_or(&self.rpc_url),
+            self.beacon_block_id,
+            self.rpc_timeout,
+        )?;
+        Ok(AlloyL1::new(&self.rpc_url, rollup, self.rpc_timeout)?.with_beacon(beacon))
     }
 }
 

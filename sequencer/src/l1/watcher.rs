@@ -182,7 +182,12 @@ impl<C: L1Client> Watcher<C> {
                 // Posted with the other carrier (a commit dropped by a reorg and posted
                 // again the other way, then the first one mined after all; or a commit made
                 // by hand): the same batch, with that carrier's DA hash.
-                if let Some(carried) = carried_otherwise(&stored, hash) {
+                // Recomputing a blob DA hash takes KZG work: off the async threads.
+                let candidate = stored.clone();
+                let carried =
+                    tokio::task::spawn_blocking(move || carried_otherwise(&candidate, hash))
+                        .await?;
+                if let Some(carried) = carried {
                     store.set_batch_da_hash(&carried).await?;
                 } else {
                     halt(
