@@ -1,9 +1,9 @@
 //! The service binaries, found next to the test executable. `cargo test --workspace` has
 //! built them already; when one is missing or older than a source it is built from, they
 //! are built once per test process with the test's own cargo, profile and target directory
-//! (so `cargo test -p weft-tests` after an edit runs the edited services). The check reads
-//! cargo's dep-info of each binary and compares modification times: a plain `cargo build`
-//! with other features than `cargo test`'s would rebuild much of the workspace for nothing.
+//! (so `cargo test -p weft-tests` after an edit runs the edited services). The check
+//! compares modification times with the workspace's sources: a plain `cargo build` with
+//! other features than `cargo test`'s would rebuild much of the workspace for nothing.
 
 use std::{
     path::{Path, PathBuf},
@@ -77,53 +77,78 @@ pub fn binaries() -> &'static Binaries {
     })
 }
 
-/// Whether a binary is missing or older than a file it is built from: the files cargo
-/// listed for it in its dep-info (`<binary>.d` beside it), so an edit elsewhere in the
-/// workspace (a test, a crate the services do not use) never triggers a build.
+/// Whether a binary is missing or older than a source of the workspace it may be built
+/// from (see [`SOURCES`]). rustc's dep-info in `deps/` lists only the binary crate's own
+/// files, and `cargo test` writes no cargo dep-info beside the binaries it uplifts, so the
+/// check walks the sources instead: a few hundred files.
 fn stale(binaries: &[PathBuf]) -> bool {
-    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
-    binaries.iter().any(|binary| {
-        let Some(built) = modified(binary) else {
-            return true;
-        };
-        let Some(dep_info) = dep_info(binary) else {
-            return true;
-        };
-        let Some((_, sources)) = dep_info.lines().next().and_then(|l| l.split_once(": ")) else {
-            return true;
-        };
-        // Paths are separated by spaces; a space inside a path is escaped as `\ `.
-        sources
-            .replace("\\ ", "\0")
-            .split(' ')
-            .filter(|p| !p.is_empty())
-            .map(|p| PathBuf::from(p.replace('\0', " ")))
-            .any(|source| modified(&source).is_none_or(|m| m > built))
-    })
+    let Some(reason) = why_stale(binaries) else {
+        return false;
+    };
+    // Kept beside the binaries: a test's output is shown only when it fails, and a build
+    // here costs minutes, so whoever wonders why one happened can read this.
+    if let Some(dir) = binaries.first().and_then(|b| b.parent()) {
+        let now = std::time::SystemTime::now();
+        let line = format!("{now:?}: building the service binaries: {reason}\n");
+        let log = dir.join("weft-stack-build.log");
+        let _ = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, line.as_bytes()));
+    }
+    eprintln!("building the service binaries: {reason}");
+    true
 }
 
-/// The dep-info of `binary`: the one cargo wrote for the artifact it uplifted there, in
-/// `deps/` (`cargo test` uplifts a package's binaries for its integration tests, as a hard
-/// link, but writes no `<binary>.d` beside them; `cargo build` writes both, and the one
-/// beside may then be older than the binary).
-fn dep_info(binary: &Path) -> Option<String> {
-    use std::os::unix::fs::MetadataExt;
-    let inode = std::fs::metadata(binary).ok()?.ino();
-    let name = binary.file_name()?.to_str()?.replace('-', "_");
-    let deps = binary.parent()?.join("deps");
-    std::fs::read_dir(&deps)
-        .ok()?
-        .flatten()
-        .find(|entry| {
-            let file = entry.file_name();
-            let file = file.to_string_lossy();
-            file.strip_prefix(&name)
-                .and_then(|rest| rest.strip_prefix('-'))
-                .is_some_and(|hash| !hash.contains('.'))
-                && entry.metadata().is_ok_and(|m| m.ino() == inode)
-        })
-        .and_then(|entry| std::fs::read_to_string(entry.path().with_extension("d")).ok())
-        .or_else(|| std::fs::read_to_string(binary.with_extension("d")).ok())
+/// What the binaries are built from, relative to the workspace root: the packages they
+/// link (their tests, benches and examples aside), the migrations and contract artifacts
+/// they embed, and the manifests.
+const SOURCES: [&str; 9] = [
+    "Cargo.toml",
+    "Cargo.lock",
+    "crates",
+    "sequencer",
+    "prover-stub",
+    "channel-hub",
+    "cli",
+    "migrations",
+    "deploy/contracts/out",
+];
+
+/// Directories no binary is built from.
+const NOT_SOURCES: [&str; 5] = ["tests", "benches", "examples", "target", "node_modules"];
+
+/// Why the binaries must be built, if they must: one is missing, or a source is newer than
+/// the oldest.
+fn why_stale(binaries: &[PathBuf]) -> Option<String> {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let mut oldest = None;
+    for binary in binaries {
+        let Some(built) = modified(binary) else {
+            return Some(format!("{} is missing", binary.display()));
+        };
+        oldest = Some(oldest.map_or(built, |o: std::time::SystemTime| o.min(built)));
+    }
+    let oldest = oldest?;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut pending: Vec<PathBuf> = SOURCES.iter().map(|s| root.join(s)).collect();
+    while let Some(path) = pending.pop() {
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let entries = std::fs::read_dir(&path).into_iter().flatten().flatten();
+            pending.extend(
+                entries
+                    .filter(|e| !NOT_SOURCES.iter().any(|n| e.file_name() == *n))
+                    .map(|e| e.path()),
+            );
+        } else if meta.modified().is_ok_and(|m| m > oldest) {
+            return Some(format!("{} is newer than the binaries", path.display()));
+        }
+    }
+    None
 }
 
 /// `cargo build --bins -p …` into the target directory holding `profile_dir`, with the

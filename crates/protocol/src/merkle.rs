@@ -115,6 +115,9 @@ fn grow(level: &mut Vec<B256>, len: usize) {
 #[derive(Debug, Clone)]
 pub struct MerkleTree {
     depth: usize,
+    /// The height of this tree's leaves in a larger tree (0 unless it is the upper part of
+    /// a [`LeaflessTree`]): an empty node of level `k` is `zero_hash(base + k)`.
+    base: usize,
     /// `levels[0]` are the leaves, `levels[depth]` holds the root once non-empty.
     levels: Vec<Vec<B256>>,
 }
@@ -122,9 +125,17 @@ pub struct MerkleTree {
 impl MerkleTree {
     /// An empty tree of `depth` levels (up to `2^depth` leaves).
     pub fn new(depth: usize) -> Self {
-        assert!(depth <= MAX_DEPTH, "tree depth {depth} exceeds {MAX_DEPTH}");
+        Self::with_base(depth, 0)
+    }
+
+    fn with_base(depth: usize, base: usize) -> Self {
+        assert!(
+            depth + base <= MAX_DEPTH,
+            "tree depth {depth} exceeds {MAX_DEPTH}"
+        );
         Self {
             depth,
+            base,
             levels: vec![Vec::new(); depth + 1],
         }
     }
@@ -159,7 +170,7 @@ impl MerkleTree {
         self.levels[level]
             .get(pos)
             .copied()
-            .unwrap_or(zero_hash(level))
+            .unwrap_or(zero_hash(self.base + level))
     }
 
     /// Sets leaves and rehashes their paths. `changes` must be sorted by position without
@@ -194,7 +205,7 @@ impl MerkleTree {
             if level.len() < needed {
                 grow(level, needed);
             }
-            let zero = zero_hash(k - 1);
+            let zero = zero_hash(self.base + k - 1);
             for &pos in &dirty {
                 let left = child[2 * pos];
                 let right = child.get(2 * pos + 1).copied().unwrap_or(zero);
@@ -223,6 +234,103 @@ impl MerkleTree {
     /// Bytes held by the tree's node vectors (capacity, not length).
     pub fn heap_bytes(&self) -> usize {
         self.levels.iter().map(|l| l.capacity() * 32).sum()
+    }
+}
+
+/// A [`MerkleTree`] that does not keep its leaves, for leaves that are cheap to recompute
+/// from data held anyway (a storage slot's leaf is a keccak of its key and value): it
+/// stores the levels above, and asks for a leaf (`leaf_at`) when a path needs the sibling
+/// of a changed one. Half the memory of a tree that keeps them; the same roots and proofs.
+#[derive(Debug, Clone)]
+pub struct LeaflessTree {
+    /// Number of populated leaf positions.
+    len: usize,
+    /// The levels from 1 up: a tree over the pairs of leaves.
+    pairs: MerkleTree,
+}
+
+impl LeaflessTree {
+    /// An empty tree of `depth` levels (`depth` ≥ 1).
+    pub fn new(depth: usize) -> Self {
+        assert!(depth >= 1, "a leafless tree has a level above its leaves");
+        Self {
+            len: 0,
+            pairs: MerkleTree::with_base(depth - 1, 1),
+        }
+    }
+
+    /// Number of populated leaf positions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether no leaf was ever set.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The root.
+    pub fn root(&self) -> B256 {
+        self.pairs.root()
+    }
+
+    /// Sets leaves and rehashes their paths, like [`MerkleTree::update`] (same rules on
+    /// `changes`); `leaf_at(pos)` gives the current leaf of a populated position that
+    /// `changes` does not hold.
+    pub fn update(&mut self, changes: &[(usize, B256)], leaf_at: impl Fn(usize) -> B256) {
+        let Some(&(last, _)) = changes.last() else {
+            return;
+        };
+        debug_assert!(
+            changes.windows(2).all(|w| w[0].0 < w[1].0),
+            "unsorted changes"
+        );
+        self.len = self.len.max(last + 1);
+        let len = self.len;
+        let leaf = |pos: usize| {
+            if pos < len {
+                leaf_at(pos)
+            } else {
+                zero_hash(0)
+            }
+        };
+        let mut pairs = Vec::with_capacity(changes.len());
+        let mut i = 0;
+        while i < changes.len() {
+            let (pos, hash) = changes[i];
+            let pair = pos >> 1;
+            let (left, right) = if pos & 1 == 1 {
+                (leaf(pos - 1), hash)
+            } else if let Some(&(next, right)) = changes.get(i + 1)
+                && next == pos + 1
+            {
+                i += 1;
+                (hash, right)
+            } else {
+                (hash, leaf(pos + 1))
+            };
+            pairs.push((pair, hash_pair(&left, &right)));
+            i += 1;
+        }
+        self.pairs.update(&pairs);
+    }
+
+    /// The sibling path of `pos`, leaf level first (`leaf_at` as for [`Self::update`]).
+    pub fn proof(&self, pos: usize, leaf_at: impl Fn(usize) -> B256) -> Vec<B256> {
+        let sibling = pos ^ 1;
+        let mut proof = Vec::with_capacity(self.pairs.depth() + 1);
+        proof.push(if sibling < self.len {
+            leaf_at(sibling)
+        } else {
+            zero_hash(0)
+        });
+        proof.extend(self.pairs.proof(pos >> 1));
+        proof
+    }
+
+    /// Bytes held by the node vectors (capacity, not length).
+    pub fn heap_bytes(&self) -> usize {
+        self.pairs.heap_bytes()
     }
 }
 
@@ -290,6 +398,39 @@ mod tests {
     }
 
     proptest! {
+        /// A leafless tree has the roots and proofs of one that keeps its leaves, through
+        /// appends and scattered rewrites.
+        #[test]
+        fn leafless_equals_full(
+            batches in prop::collection::vec((0usize..9, prop::collection::vec(any::<prop::sample::Index>(), 0..6)), 1..8),
+            seed in any::<u8>(),
+        ) {
+            let mut full = MerkleTree::new(6);
+            let mut leafless = LeaflessTree::new(6);
+            let mut all: Vec<B256> = Vec::new();
+            for (round, (appended, rewrites)) in batches.into_iter().enumerate() {
+                let mut changes = std::collections::BTreeMap::new();
+                for pick in rewrites.iter().filter(|_| !all.is_empty()) {
+                    let pos = pick.index(all.len());
+                    changes.insert(pos, keccak256([seed, round as u8, pos as u8, 1]));
+                }
+                for pos in all.len()..(all.len() + appended).min(64) {
+                    changes.insert(pos, keccak256([seed, round as u8, pos as u8, 2]));
+                }
+                let changes: Vec<_> = changes.into_iter().collect();
+                for &(pos, hash) in &changes {
+                    if pos == all.len() { all.push(hash) } else { all[pos] = hash }
+                }
+                full.update(&changes);
+                leafless.update(&changes, |p| all[p]);
+                prop_assert_eq!(leafless.root(), full.root());
+                prop_assert_eq!(leafless.len(), full.len());
+                for pos in 0..all.len() {
+                    prop_assert_eq!(leafless.proof(pos, |p| all[p]), full.proof(pos));
+                }
+            }
+        }
+
         #[test]
         fn every_honest_proof_verifies(n in 1usize..80, pick in any::<prop::sample::Index>()) {
             let l = leaves(n);

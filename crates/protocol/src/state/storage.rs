@@ -20,7 +20,7 @@ use hashbrown::HashTable;
 use rayon::prelude::*;
 
 use crate::{
-    merkle::{self, MerkleTree},
+    merkle::{self, LeaflessTree},
     primitives::{Address, B256, U256, keccak256},
 };
 
@@ -54,6 +54,12 @@ pub fn slot_leaf(key: &B256, value: &U256) -> B256 {
     keccak256(buf)
 }
 
+/// The leaf of a stored slot.
+#[inline]
+fn leaf_of((key, value): &(B256, U256)) -> B256 {
+    slot_leaf(key, value)
+}
+
 /// The low 64 bits of a key's second word: its hash in a shard's table (keccak output is
 /// uniform; the first byte already chose the shard).
 #[inline]
@@ -67,7 +73,8 @@ pub(crate) struct Shard {
     /// `(key, value)` by position.
     pub(crate) slots: Vec<(B256, U256)>,
     index: HashTable<u32>,
-    pub(crate) tree: MerkleTree,
+    /// The tree above the slots' leaves (a leaf is recomputed from its slot when needed).
+    pub(crate) tree: LeaflessTree,
     /// Positions written since the changes were last taken, when tracked.
     pub(crate) changed: Option<Vec<u32>>,
 }
@@ -77,7 +84,7 @@ impl Default for Shard {
         Self {
             slots: Vec::new(),
             index: HashTable::new(),
-            tree: MerkleTree::new(SHARD_DEPTH),
+            tree: LeaflessTree::new(SHARD_DEPTH),
             changed: None,
         }
     }
@@ -123,7 +130,8 @@ impl Shard {
         if let Some(changed) = &mut self.changed {
             changed.extend(changes.iter().map(|&(pos, _)| pos as u32));
         }
-        self.tree.update(&changes);
+        let slots = &self.slots;
+        self.tree.update(&changes, |pos| leaf_of(&slots[pos]));
     }
 
     /// A shard holding `slots` in position order (keys of this shard, no repeats), its
@@ -208,7 +216,8 @@ impl Storage {
     pub(crate) fn proof(&self, key: &B256) -> Option<(usize, Vec<B256>)> {
         let shard = shard_of(key);
         let pos = self.shards[shard].position(key)?;
-        let mut siblings = self.shards[shard].tree.proof(pos);
+        let slots = &self.shards[shard].slots;
+        let mut siblings = self.shards[shard].tree.proof(pos, |p| leaf_of(&slots[p]));
         let roots: Vec<B256> = self.shards.iter().map(|s| s.tree.root()).collect();
         siblings.extend(merkle::proof_of(&roots, shard).expect("shard in range"));
         Some((pos, siblings))
