@@ -180,10 +180,21 @@ pub(crate) struct BlockDb<'a> {
 
 impl<'a> BlockDb<'a> {
     pub(crate) fn new(state: &'a State) -> Self {
+        Self::for_block(state, 0)
+    }
+
+    /// A database for a block of `txs` transactions: its maps sized for about two slots
+    /// and two accounts a transaction, so that a block does not spend its time rehashing
+    /// them as they grow.
+    pub(crate) fn for_block(state: &'a State, txs: usize) -> Self {
         Self {
             state,
-            overlay: Overlay::default(),
-            base_reads: HashMap::default(),
+            overlay: Overlay {
+                accounts: HashMap::with_capacity_and_hasher(2 * txs, Default::default()),
+                storage: HashMap::with_capacity_and_hasher(2 * txs, Default::default()),
+                ..Overlay::default()
+            },
+            base_reads: HashMap::with_capacity_and_hasher(2 * txs, Default::default()),
         }
     }
 
@@ -239,9 +250,31 @@ pub(crate) struct Published {
 
 impl Default for Published {
     fn default() -> Self {
+        Self::for_block(0)
+    }
+}
+
+impl Published {
+    /// Sized for a block of `txs` transactions, as [`BlockDb::for_block`].
+    pub(crate) fn for_block(txs: usize) -> Self {
+        let per_shard = 2 * txs / SHARDS;
         Self {
-            accounts: (0..SHARDS).map(|_| RwLock::default()).collect(),
-            storage: (0..SHARDS).map(|_| RwLock::default()).collect(),
+            accounts: (0..SHARDS)
+                .map(|_| {
+                    RwLock::new(AddressMap::with_capacity_and_hasher(
+                        per_shard,
+                        Default::default(),
+                    ))
+                })
+                .collect(),
+            storage: (0..SHARDS)
+                .map(|_| {
+                    RwLock::new(HashMap::with_capacity_and_hasher(
+                        per_shard,
+                        Default::default(),
+                    ))
+                })
+                .collect(),
             code: RwLock::default(),
         }
     }

@@ -153,7 +153,7 @@ impl<'a> InOrder<'a> {
         prepared: &Prepared,
     ) -> Self {
         Self {
-            evm: exec::new_evm(BlockDb::new(state), env),
+            evm: exec::new_evm(BlockDb::for_block(state, prepared.ops.len()), env),
             published: None,
             natives: NativeEffects::new(prepared.new_channels),
             ledger: GasLedger::default(),

@@ -180,7 +180,7 @@ pub(crate) fn run(
     let speculate = AtomicBool::new(true);
     let speculated = AtomicUsize::new(0);
     let result: Mutex<Option<(Overlay, Effects, u64, OptimisticStats)>> = Mutex::new(None);
-    let published = Published::default();
+    let published = Published::for_block(n);
     pool.broadcast(|ctx| {
         let mut evm = exec::new_evm(SpecDb::new(state, &published), env);
         let mut speculate_one = |i: usize| {
