@@ -10,8 +10,18 @@
 //! stored it. The leader runs the state checks (nonce, balance) when it takes the
 //! transaction; one refused there is logged by the leader, not reported to this client.
 //! Run as many as needed behind a load balancer: they share nothing but the stream.
+//!
+//! Given the leader's database (`--database-url`, PostgreSQL), an admission node is also a
+//! follower of it ([`crate::node::follow_blocks`]: the state rebuilt from the stored blocks
+//! and kept current, each block re-executed and its root checked) and refuses what that
+//! state already rules out before publishing it ([`crate::admission::check_account`]): a
+//! nonce below the sender's, a balance short of what the transaction moves. That state is
+//! a poll behind the leader's (100 ms), so a transaction that a credit in the last blocks
+//! makes affordable may be refused: the client retries, as with a node's own txpool.
 
 use std::{net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
 
 use axum::{
     Router,
@@ -32,10 +42,14 @@ use weft_protocol::{
 use weft_service::Server;
 
 use crate::{
-    admission::{Incoming, IncomingBatch, Rejection, check_evm_shape, check_shape, geth_message},
-    api::{ApiError, ApiJson, ErrorBody},
+    admission::{
+        Incoming, IncomingBatch, Rejection, check_account, check_evm_account, check_evm_shape,
+        check_shape, geth_message, included, read_state,
+    },
+    api::{ApiError, ApiJson, ErrorBody, handlers::reply},
     config::Config,
     ingress::{IngressConfig, open_stream, publish, publish_evm},
+    node::{Node, follow_blocks},
     rpc::{self, RpcError},
 };
 
@@ -48,6 +62,8 @@ struct Admission {
     min_fee: Amount,
     max_batch: usize,
     pool: rayon::ThreadPool,
+    /// The follower whose state the checks read, when given the leader's database.
+    follower: Option<Arc<Node>>,
 }
 
 /// A running admission node.
@@ -57,13 +73,18 @@ pub struct RunningAdmission {
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     server: Server,
+    follow: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 impl RunningAdmission {
-    /// Stops accepting requests and waits for those in flight.
+    /// Stops accepting requests and waits for those in flight (and the follower).
     pub async fn stop(self) -> anyhow::Result<()> {
         self.stop.send_replace(true);
-        Ok(self.server.finished().await?)
+        self.server.finished().await?;
+        if let Some(follow) = self.follow {
+            follow.await.context("follower task")??;
+        }
+        Ok(())
     }
 }
 
@@ -75,6 +96,21 @@ pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<R
         .num_threads(config.signature_threads)
         .thread_name(|i| format!("weft-admit-{i}"))
         .build()?;
+    let (stop, stopped) = watch::channel(false);
+    let (follower, follow) = match &config.database_url {
+        Some(_) => {
+            let node = Node::open_follower(config.clone())
+                .await
+                .context("follow the leader's database")?;
+            let task = tokio::spawn(follow_blocks(node.clone(), stopped.clone()));
+            tracing::info!(
+                head = node.head().number,
+                "admission node following the stored blocks"
+            );
+            (Some(node), Some(task))
+        }
+        None => (None, None),
+    };
     let state = Arc::new(Admission {
         chain_id: config.domain().chain_id(),
         js,
@@ -83,6 +119,7 @@ pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<R
         min_fee: config.min_fee,
         max_batch: config.api.max_batch,
         pool,
+        follower,
     });
     let app = Router::new()
         .route(weft_api::SUBMIT_PATH, post(submit))
@@ -94,11 +131,15 @@ pub async fn start(config: &Config, ingress: &IngressConfig) -> anyhow::Result<R
         )
         .layer(DefaultBodyLimit::max(config.api.max_body_bytes))
         .with_state(state);
-    let (stop, stopped) = watch::channel(false);
     let server = Server::start_with(config.listen, app, config.api.server, stopped).await?;
     let addr = server.addr();
     tracing::info!(%addr, stream = %ingress.stream, "admission node listening");
-    Ok(RunningAdmission { addr, stop, server })
+    Ok(RunningAdmission {
+        addr,
+        stop,
+        server,
+        follow,
+    })
 }
 
 /// Checks and recovers `subs` on the pool: the signed transaction and its hash, or why not.
@@ -126,6 +167,41 @@ async fn check_all(
         let _ = tx.send(checked);
     });
     rx.await.expect("the pool answers")
+}
+
+/// The checks against the follower's state, when this node has one. `Some(reply)`: this
+/// very transaction is included already, answered as the sequencer answers it and not
+/// published again.
+async fn check_state(
+    state: &Admission,
+    hash: B256,
+    tx: &SignedTransaction,
+) -> Result<Option<SubmitReply>, ApiError> {
+    let Some(node) = &state.follower else {
+        return Ok(None);
+    };
+    let checked = check_account(&read_state(node), &tx.transaction);
+    let Err(rejection) = checked else {
+        return Ok(None);
+    };
+    if rejection.code == "nonce_too_low"
+        && let Some(accepted) = included(node, &hash, tx.signature).await
+    {
+        return reply(node, hash, accepted).await.map(Some);
+    }
+    Err(rejection.into())
+}
+
+/// Checks one transaction against the follower's state and publishes it.
+async fn admit_one(
+    state: &Admission,
+    hash: B256,
+    tx: &SignedTransaction,
+) -> Result<SubmitReply, ApiError> {
+    match check_state(state, hash, tx).await? {
+        Some(reply) => Ok(reply),
+        None => publish_one(state, hash, tx).await,
+    }
 }
 
 /// Publishes one checked transaction; a failure is the node's (503), not the client's.
@@ -156,7 +232,7 @@ async fn submit(
     ApiJson(sub): ApiJson<Incoming>,
 ) -> Result<ApiJson<SubmitReply>, ApiError> {
     let (hash, tx) = check_all(&state, vec![sub]).await.pop().expect("one")?;
-    Ok(ApiJson(publish_one(&state, hash, &tx).await?))
+    Ok(ApiJson(admit_one(&state, hash, &tx).await?))
 }
 
 async fn submit_batch(
@@ -185,7 +261,7 @@ async fn submit_batch(
         let state = &state;
         async move {
             let outcome = match c {
-                Ok((hash, tx)) => publish_one(state, hash, &tx).await,
+                Ok((hash, tx)) => admit_one(state, hash, &tx).await,
                 Err(r) => Err(ApiError::from(r)),
             };
             match outcome {
@@ -256,6 +332,19 @@ async fn send_raw(
         .await
         .expect("the pool answers")
         .map_err(|e| refused(Rejection::new(e.code(), e.to_string())))?;
+    if let Some(node) = &state.follower {
+        let checked = check_evm_account(&read_state(node), &recovered);
+        if let Err(rejection) = checked {
+            // This very transaction, included already: its hash, as the sequencer answers.
+            let known = rejection.code == "nonce_too_low"
+                && matches!(node.store.transaction(&hash).await, Ok(Some(_)));
+            return if known {
+                Ok(json!(hash))
+            } else {
+                Err(refused(rejection))
+            };
+        }
+    }
     publish_evm(&state.js, &state.subject, &hash, &raw, &recovered.sender())
         .await
         .map_err(|e| {

@@ -342,3 +342,135 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
     leader.stop().await.unwrap();
     js.delete_stream(&ingress.stream).await.unwrap();
 }
+
+/// An admission node given the leader's database follows it and refuses what the state
+/// already rules out before publishing: a nonce below the sender's, a balance short of the
+/// transfer (native kinds and Ethereum transactions, with geth's words); this very
+/// transaction resubmitted after its inclusion is answered as included, not published.
+/// PostgreSQL (`DATABASE_URL`) and NATS, each skipped with a line when absent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admission_node_following_the_leader_checks_nonces_and_balances() {
+    use common::rpc::{Rpc, signed_on};
+    use weft_protocol::{primitives::U256, testkit::evm::MAX_FEE};
+
+    let ingress = ingress_config();
+    let Ok((js, _stream)) = open_stream(&ingress).await else {
+        eprintln!("no NATS with JetStream at {NATS}: skipping");
+        return;
+    };
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let leader = weft_sequencer::start(config(&db, &ingress)).await.unwrap();
+    let front_dir = tempfile::tempdir().unwrap();
+    let front_config = common::config(front_dir.path(), db.url().map(str::to_owned));
+    let front = weft_sequencer::admission_node::start(&front_config, &ingress)
+        .await
+        .unwrap();
+    let domain = leader.node.domain;
+    let (front_client, leader_client) = (Client::new(front.addr), Client::new(leader.addr));
+
+    let first = transfer(&domain, 0, 1, 3, 0);
+    let (status, v) = front_client.submit(&first).await;
+    assert_eq!((status, v["status"].as_str()), (200, Some("queued")), "{v}");
+    let hash = first.transaction.hash(&domain);
+    assert_eq!(
+        leader_client.wait_executed(&hash, WAIT).await["status"],
+        "executed"
+    );
+    // Once the front's follower has replayed that block, a resubmission is answered as
+    // included.
+    let deadline = Instant::now() + WAIT;
+    let included = loop {
+        let (status, v) = front_client.submit(&first).await;
+        assert_eq!(status, 200, "{v}");
+        if v["status"] != "queued" {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the front never saw the block");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(included["status"], "executed", "{included}");
+    assert!(included["blockNumber"].as_u64().is_some(), "{included}");
+
+    // Another transaction at the spent nonce; more than the sender holds.
+    let stale = transfer(&domain, 0, 2, 5, 0);
+    let (status, v) = front_client.submit(&stale).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("nonce_too_low")),
+        "{v}"
+    );
+    let broke = transfer(&domain, 0, 1, u128::from(u64::MAX) << 40, 1);
+    let (status, v) = front_client.submit(&broke).await;
+    assert_eq!(
+        (status, v["code"].as_str()),
+        (400, Some("insufficient_balance")),
+        "{v}"
+    );
+    for refused in [&stale, &broke] {
+        let hash = refused.transaction.hash(&domain);
+        let (status, _) = leader_client.get(&format!("/v1/transactions/{hash}")).await;
+        assert_eq!(
+            status, 404,
+            "a refused transaction never reached the leader"
+        );
+    }
+
+    // The same through eth_sendRawTransaction.
+    let front_rpc = Rpc::new(front.addr);
+    let chain_id = domain.chain_id();
+    let to = weft_protocol::primitives::Address::repeat_byte(0x6e);
+    let raw = |nonce, value| {
+        signed_on(
+            chain_id,
+            5,
+            nonce,
+            Some(to),
+            value,
+            Default::default(),
+            21_000,
+            MAX_FEE,
+        )
+    };
+    let sent = front_rpc.send(&raw(0, U256::from(7))).await;
+    Rpc::new(leader.addr).receipt(&sent, WAIT).await;
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let answer = front_rpc
+            .call(
+                "eth_sendRawTransaction",
+                serde_json::json!([raw(0, U256::from(8))]),
+            )
+            .await;
+        match answer {
+            Err(err) => {
+                let message = err["message"].as_str().unwrap();
+                assert!(message.starts_with("nonce too low"), "{err}");
+                break;
+            }
+            // Not replayed by the front yet: published, and refused by the leader.
+            Ok(_) => assert!(Instant::now() < deadline, "the front never saw the block"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let err = front_rpc
+        .call(
+            "eth_sendRawTransaction",
+            serde_json::json!([raw(1, U256::from(u128::MAX))]),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("insufficient funds for gas * price + value"),
+        "{err}"
+    );
+
+    front.stop().await.unwrap();
+    leader.stop().await.unwrap();
+    js.delete_stream(&ingress.stream).await.unwrap();
+    db.drop_database().await;
+}

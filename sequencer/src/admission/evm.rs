@@ -18,6 +18,7 @@ use alloy_consensus::Transaction as _;
 use weft_protocol::{
     evm::{EvmTransaction, EvmTxError, ParsedEvm},
     primitives::{B256, U256},
+    state::{Account, State},
     transaction::Transaction,
 };
 
@@ -137,6 +138,36 @@ async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
     Ok(hash)
 }
 
+/// Whether the sender's `account` holds `gasLimit × maxFee + value` in ETH.
+fn check_funds(account: Option<&Account>, tx: &EvmTransaction) -> Result<(), Rejection> {
+    let balance = account.map_or(0, |a| a.balance(0));
+    if U256::from(balance) < tx.max_cost() {
+        return Err(Rejection::new(
+            "insufficient_funds",
+            format!(
+                "balance {balance}, tx cost {} (address {})",
+                tx.max_cost(),
+                tx.sender()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// [`super::check_account`] for an Ethereum transaction: its nonce not below the
+/// account's, its maximal cost covered.
+pub(crate) fn check_account(state: &State, tx: &EvmTransaction) -> Result<(), Rejection> {
+    let account = state.account_by_address(&tx.sender());
+    let next = account.map_or(0, |a| a.nonce);
+    if tx.nonce() < next {
+        return Err(mempool_rejection(MempoolError::NonceTooLow {
+            got: tx.nonce(),
+            next,
+        }));
+    }
+    check_funds(account, tx)
+}
+
 /// Where a transaction from the ingress stream ended up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum EvmAdmitted {
@@ -178,17 +209,7 @@ async fn admit_recovered(
         let state = read_state(node);
         let account = state.account_by_address(&tx.sender());
         let state_nonce = account.map_or(0, |a| a.nonce);
-        let balance = account.map_or(0, |a| a.balance(0));
-        if U256::from(balance) < tx.max_cost() {
-            return Err(Rejection::new(
-                "insufficient_funds",
-                format!(
-                    "balance {balance}, tx cost {} (address {})",
-                    tx.max_cost(),
-                    tx.sender()
-                ),
-            ));
-        }
+        check_funds(account, &tx)?;
         let pending = PendingTx {
             hash,
             sender: tx.sender(),

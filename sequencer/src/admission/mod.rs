@@ -27,7 +27,7 @@ use weft_protocol::{
     eip712::Domain,
     primitives::{Address, Amount, B256, Nonce, TokenId},
     signature::Signature,
-    state::State,
+    state::{Account, State},
     transaction::{SignedTransaction, Transaction},
 };
 
@@ -37,7 +37,8 @@ use crate::{
 };
 
 pub(crate) use evm::{
-    EvmAdmitted, admit_trusted as admit_trusted_evm, check_shape_for as check_evm_shape,
+    EvmAdmitted, admit_trusted as admit_trusted_evm, check_account as check_evm_account,
+    check_shape_for as check_evm_shape,
 };
 pub use evm::{admit_raw, geth_message};
 pub use weft_api::Submission;
@@ -189,6 +190,62 @@ fn required_funds(tx: &Transaction, state: &State) -> Result<(TokenId, Amount, A
             ));
         }
     })
+}
+
+/// Whether the sender's `account` holds what `tx` moves out of it, in a token that exists.
+fn check_funds(
+    state: &State,
+    tx: &Transaction,
+    account: Option<&Account>,
+) -> Result<(), Rejection> {
+    let (token, amount, fee) = required_funds(tx, state)?;
+    if token >= state.token_count() {
+        return Err(Rejection::new(
+            "unknown_token",
+            format!("token {token} was never deposited"),
+        ));
+    }
+    let balance = account.map_or(0, |a| a.balance(token));
+    if balance < amount + fee {
+        return Err(Rejection::new(
+            "insufficient_balance",
+            format!("balance {balance} of token {token} cannot pay {amount} plus fee {fee}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The checks an admission node makes against a follower's state (its latest replayed
+/// block, a little behind the leader's): a nonce below the account's is refused (nonces
+/// only grow, so it is too low on the leader as well), and the balance must cover what
+/// the transaction moves, as the leader's own admission requires against its latest
+/// state. Nothing is checked against the pending queue, which only the leader holds, so a
+/// nonce ahead of the account's passes (the leader answers a gap).
+pub(crate) fn check_account(state: &State, tx: &Transaction) -> Result<(), Rejection> {
+    let (sender, nonce, _) = tx.signer_fields().expect("a signed kind");
+    let account = state.account_by_address(&sender);
+    let next = account.map_or(0, |a| a.nonce);
+    if nonce < next {
+        return Err(mempool_rejection(MempoolError::NonceTooLow {
+            got: nonce,
+            next,
+        }));
+    }
+    check_funds(state, tx, account)
+}
+
+/// How a transaction refused for its nonce stands if it is this very signed transaction,
+/// already included (resubmitting is idempotent, for the same signature only).
+pub(crate) async fn included(node: &Node, hash: &B256, signature: Signature) -> Option<Accepted> {
+    match node.store.transaction(hash).await {
+        Ok(Some(stored)) if stored.signature == Some(signature) => {
+            Some(Accepted::AlreadyIncluded {
+                block_number: stored.block_number,
+                success: stored.receipt.status == weft_protocol::execution::Status::Success,
+            })
+        }
+        _ => None,
+    }
 }
 
 /// Step 1: the shape of one submission (no state, no signature recovery); the signature
@@ -426,44 +483,17 @@ async fn admit_with(
                 }
                 return false;
             }
-            let (token, amount, fee) = match required_funds(&c.signed.transaction, &state) {
-                Ok(funds) => funds,
-                Err(r) => {
-                    outcomes[*i] = Some(Err(r));
-                    return false;
-                }
-            };
-            if token >= state.token_count() {
-                outcomes[*i] = Some(Err(Rejection::new(
-                    "unknown_token",
-                    format!("token {token} was never deposited"),
-                )));
-                return false;
-            }
-            let balance = account.map_or(0, |a| a.balance(token));
-            if balance < amount + fee {
-                outcomes[*i] = Some(Err(Rejection::new(
-                    "insufficient_balance",
-                    format!(
-                        "balance {balance} of token {token} cannot pay {amount} plus fee {fee}"
-                    ),
-                )));
+            if let Err(r) = check_funds(&state, &c.signed.transaction, account) {
+                outcomes[*i] = Some(Err(r));
                 return false;
             }
             true
         });
     }
     for (i, hash, signature, rejection) in stale {
-        outcomes[i] = Some(match node.store.transaction(&hash).await {
-            // Idempotent only for the same signed transaction.
-            Ok(Some(stored)) if stored.signature == Some(signature) => Ok((
-                hash,
-                Accepted::AlreadyIncluded {
-                    block_number: stored.block_number,
-                    success: stored.receipt.status == weft_protocol::execution::Status::Success,
-                },
-            )),
-            _ => Err(rejection),
+        outcomes[i] = Some(match included(node, &hash, signature).await {
+            Some(accepted) => Ok((hash, accepted)),
+            None => Err(rejection),
         });
     }
 

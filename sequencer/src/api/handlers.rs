@@ -47,7 +47,11 @@ fn included_status(success: bool, batch: Option<&StoredBatch>) -> TransactionSta
 }
 
 /// The reply to an accepted submission: where the transaction stands, as `GET` says.
-async fn reply(node: &Node, hash: B256, accepted: Accepted) -> Result<SubmitReply, ApiError> {
+pub(crate) async fn reply(
+    node: &Node,
+    hash: B256,
+    accepted: Accepted,
+) -> Result<SubmitReply, ApiError> {
     Ok(match accepted {
         Accepted::Queued | Accepted::AlreadyQueued => SubmitReply {
             hash,
