@@ -198,17 +198,8 @@ async fn a_follower_serves_reads_and_refuses_submissions() {
         21_000,
         weft_protocol::testkit::evm::MAX_FEE,
     );
-    let err = common::rpc::Rpc::new(follower.addr)
-        .call("eth_sendRawTransaction", serde_json::json!([raw]))
-        .await
-        .unwrap_err();
-    assert!(
-        err["message"]
-            .as_str()
-            .unwrap()
-            .contains("follows the leader"),
-        "{err}"
-    );
+    let message = common::rpc::Rpc::new(follower.addr).refused(&raw).await;
+    assert!(message.contains("follows the leader"), "{message}");
 
     follower.stop().await.unwrap();
     leader.stop().await.unwrap();

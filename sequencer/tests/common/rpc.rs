@@ -67,6 +67,19 @@ impl Rpc {
         hash.as_str().unwrap().parse().unwrap()
     }
 
+    /// The error message `eth_sendRawTransaction` answers `raw` with (panics if it is
+    /// accepted).
+    pub async fn refused(&self, raw: &Bytes) -> String {
+        let err = self
+            .call("eth_sendRawTransaction", json!([raw]))
+            .await
+            .expect_err("the transaction is refused");
+        err["message"]
+            .as_str()
+            .expect("an error message")
+            .to_owned()
+    }
+
     /// Polls for the receipt of `hash` (panics after `timeout`).
     pub async fn receipt(&self, hash: &B256, timeout: Duration) -> Value {
         let deadline = Instant::now() + timeout;
