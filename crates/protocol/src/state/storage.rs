@@ -13,7 +13,7 @@
 //! value zero. Keys are uniformly distributed, so the writes of one hot contract spread
 //! over every shard and commitment stays parallel. The trade-off against a sparse tree over
 //! the key: no non-membership proofs (a slot without a leaf reads zero), but the same dense
-//! tree code as accounts and about 169 bytes per slot at 2M slots (measured by `make
+//! tree code as accounts and about 129 bytes per slot at 2M slots (measured by `make
 //! bench`).
 
 use hashbrown::HashTable;
