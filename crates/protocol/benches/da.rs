@@ -185,11 +185,47 @@ fn native_bench() -> String {
         encode_time.as_secs_f64() * 1e3,
         decode_time.as_secs_f64() * 1e3
     );
+    let levels = level_sweep("native batch", &payload, transfers);
     format!(
-        "\"bytes_per_transfer\":{bytes_per_transfer:.3},\"compression_ratio\":{ratio:.2},\"l1_gas_per_transfer\":{gas_per_transfer:.1},\"l1_gas_per_batch\":{},\"transfers_per_batch\":{transfers},\"payload_bytes\":{}",
+        "\"levels_native\":{levels},\"bytes_per_transfer\":{bytes_per_transfer:.3},\"compression_ratio\":{ratio:.2},\"l1_gas_per_transfer\":{gas_per_transfer:.1},\"l1_gas_per_batch\":{},\"transfers_per_batch\":{transfers},\"payload_bytes\":{}",
         calldata_gas(&payload) + COMMIT_FIXED_GAS,
         payload.len()
     )
+}
+
+/// zstd levels against each other on one payload's uncompressed bytes: bytes per
+/// transaction and compression time (median of 3), the cost the batcher pays for
+/// `da::COMPRESSION_LEVEL`; printed, and returned as a JSON array.
+fn level_sweep(name: &str, payload: &[u8], txs: usize) -> String {
+    let raw = zstd::bulk::decompress(payload, weft_protocol::da::MAX_DECOMPRESSED)
+        .expect("a payload decompresses");
+    println!(
+        "  zstd level sweep on the {name} ({} bytes uncompressed; Weft uses {}):",
+        raw.len(),
+        weft_protocol::da::COMPRESSION_LEVEL
+    );
+    let mut rows = Vec::new();
+    for level in [3, 9, 12, 15, 17, 19] {
+        let mut times: Vec<f64> = (0..3)
+            .map(|_| {
+                let started = Instant::now();
+                let out = zstd::bulk::compress(&raw, level).expect("compresses");
+                std::hint::black_box(out.len());
+                started.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        let size = zstd::bulk::compress(&raw, level).expect("compresses").len();
+        let per_tx = size as f64 / txs as f64;
+        let us_per_tx = times[1] * 1e6 / txs as f64;
+        println!(
+            "    level {level:>2}: {per_tx:>6.2} B / tx, {us_per_tx:>6.2} µs / tx to compress"
+        );
+        rows.push(format!(
+            "{{\"level\":{level},\"bytes_per_tx\":{per_tx:.3},\"compress_us_per_tx\":{us_per_tx:.3}}}"
+        ));
+    }
+    format!("[{}]", rows.join(","))
 }
 
 /// The payload's calldata gas at the EIP-7623 floor.
@@ -417,6 +453,10 @@ fn evm_bench() -> String {
         payload.len()
     );
     fields.push(format!("\"bytes_per_tx_mixed\":{per_tx:.3}"));
+    fields.push(format!(
+        "\"levels_mixed\":{}",
+        level_sweep("mixed batch", &payload, total)
+    ));
     fields.push(format!(
         "\"l1_gas_per_tx_mixed\":{:.1}",
         (calldata_gas(&payload) + COMMIT_FIXED_GAS) as f64 / total as f64
