@@ -239,12 +239,13 @@ impl Database for BlockDb<'_> {
 const SHARDS: usize = 64;
 
 /// The writes committed so far, as speculative runs read them: accounts as the EVM sees
-/// them, storage, code. Written by the committer after each transaction, read by the
-/// workers; sharded so that readers and the writer rarely meet on one lock.
+/// them, storage, code, each value with the position of the transaction that wrote it
+/// last. Written by the committer after each transaction, read by the workers; sharded so
+/// that readers and the writer rarely meet on one lock.
 #[derive(Debug)]
 pub(crate) struct Published {
-    accounts: Vec<RwLock<AddressMap<AccountSeen>>>,
-    storage: Vec<RwLock<HashMap<SlotRef, U256>>>,
+    accounts: Vec<RwLock<AddressMap<(AccountSeen, u32)>>>,
+    storage: Vec<RwLock<HashMap<SlotRef, (U256, u32)>>>,
     code: RwLock<B256Map<Bytecode>>,
 }
 
@@ -291,14 +292,18 @@ fn slot_shard((address, slot): &SlotRef) -> usize {
 }
 
 impl Published {
-    pub(crate) fn account(&self, address: Address, seen: AccountSeen) {
+    /// Publishes an account as transaction `writer` left it.
+    pub(crate) fn account(&self, address: Address, seen: AccountSeen, writer: u32) {
         self.accounts[account_shard(&address)]
             .write()
-            .insert(address, seen);
+            .insert(address, (seen, writer));
     }
 
-    pub(crate) fn slot(&self, slot: SlotRef, value: U256) {
-        self.storage[slot_shard(&slot)].write().insert(slot, value);
+    /// Publishes a slot as transaction `writer` left it.
+    pub(crate) fn slot(&self, slot: SlotRef, value: U256, writer: u32) {
+        self.storage[slot_shard(&slot)]
+            .write()
+            .insert(slot, (value, writer));
     }
 
     pub(crate) fn code(&self, hash: B256, code: &Bytecode) {
@@ -317,6 +322,11 @@ pub(crate) struct SpecDb<'a> {
     pub(crate) state: &'a State,
     pub(crate) published: &'a Published,
     pub(crate) reads: Vec<Read>,
+    /// The position of the transaction being run.
+    pub(crate) position: u32,
+    /// Whether the run read a value that the transaction just before it wrote: it could
+    /// only run after that one's commit (a chain of dependent transactions).
+    pub(crate) follows_previous: bool,
     code: B256Map<Bytecode>,
 }
 
@@ -326,8 +336,15 @@ impl<'a> SpecDb<'a> {
             state,
             published,
             reads: Vec::new(),
+            position: 0,
+            follows_previous: false,
             code: B256Map::default(),
         }
+    }
+
+    /// Notes a value read from what transaction `writer` published.
+    fn read_from(&mut self, writer: u32) {
+        self.follows_previous |= writer + 1 == self.position;
     }
 
     fn code(&mut self, hash: &B256) -> Option<Bytecode> {
@@ -353,7 +370,13 @@ impl Database for SpecDb<'_> {
             .read()
             .get(&address)
             .copied();
-        let seen = published.unwrap_or_else(|| base_seen(self.state, &address));
+        let seen = match published {
+            Some((seen, writer)) => {
+                self.read_from(writer);
+                seen
+            }
+            None => base_seen(self.state, &address),
+        };
         self.reads.push(Read::Account(address, seen));
         Ok(info(seen, |h| self.code(h)))
     }
@@ -368,7 +391,13 @@ impl Database for SpecDb<'_> {
             .read()
             .get(&slot)
             .copied();
-        let value = published.unwrap_or_else(|| base_storage(self.state, &slot));
+        let value = match published {
+            Some((value, writer)) => {
+                self.read_from(writer);
+                value
+            }
+            None => base_storage(self.state, &slot),
+        };
         self.reads.push(Read::Storage(slot, value));
         Ok(value)
     }

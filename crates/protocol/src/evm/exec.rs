@@ -263,14 +263,15 @@ fn writes_of(state: EvmState) -> Writes {
     writes
 }
 
-/// Applies a transaction's writes to the block's overlay (over `state`), and to
-/// `published` when speculative runs read them. An account the block has not seen gets
-/// the next fresh index, unless the transaction left it empty.
+/// Applies the writes of the block's transaction at `position` to the block's overlay
+/// (over `state`), and to `published` when speculative runs read them. An account the
+/// block has not seen gets the next fresh index, unless the transaction left it empty.
 pub(crate) fn apply(
     overlay: &mut Overlay,
     state: &crate::state::State,
     writes: &Writes,
     published: Option<&Published>,
+    position: u32,
 ) {
     for w in &writes.accounts {
         let view = View { state, overlay };
@@ -316,13 +317,13 @@ pub(crate) fn apply(
             }
         }
         if let Some(p) = published {
-            p.account(w.address, View { state, overlay }.seen_at(idx));
+            p.account(w.address, View { state, overlay }.seen_at(idx), position);
         }
     }
     for &(slot, value) in &writes.storage {
         overlay.storage.insert(slot, value);
         if let Some(p) = published {
-            p.slot(slot, value);
+            p.slot(slot, value, position);
         }
     }
 }

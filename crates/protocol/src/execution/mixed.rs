@@ -123,6 +123,24 @@ pub(crate) fn evm_tx(tx: &VerifiedTransaction) -> &crate::evm::EvmTransaction {
     }
 }
 
+/// Whether `tx` only moves ETH to an account without code (in the state before the block):
+/// it costs about what committing it costs, so speculating it cannot pay. A guess for
+/// choosing a schedule, not a rule of execution: an account that gets code during the block
+/// runs its code either way.
+pub(crate) fn plain_transfer(state: &State, tx: &VerifiedTransaction) -> bool {
+    let Transaction::Evm(tx) = &tx.transaction else {
+        return false;
+    };
+    tx.input().is_empty()
+        && tx.to().is_some_and(|to| {
+            to != crate::evm::predeploy::WITHDRAWALS
+                && state
+                    .index_of(&to)
+                    .and_then(|i| state.code_hash(i))
+                    .is_none()
+        })
+}
+
 /// The running totals of a block's EVM transactions, kept by whoever commits in order.
 #[derive(Debug, Default)]
 pub(crate) struct GasLedger {
@@ -192,7 +210,7 @@ impl<'a> InOrder<'a> {
                 if let Key::Account(idx) = key
                     && let Some(account) = view.account(idx)
                 {
-                    published.account(account.address, view.seen_at(idx));
+                    published.account(account.address, view.seen_at(idx), i);
                 }
             });
         }
@@ -222,8 +240,16 @@ impl<'a> InOrder<'a> {
         let price = tx.effective_gas_price(self.env.base_fee);
         let fee = u128::from(executed.gas_used) * price;
         let published = self.published;
+        // Receipts are pushed in block order: this transaction's position.
+        let position = self.receipts.len() as u32;
         let db = self.db();
-        exec::apply(&mut db.overlay, db.state, &executed.writes, published);
+        exec::apply(
+            &mut db.overlay,
+            db.state,
+            &executed.writes,
+            published,
+            position,
+        );
         let status = executed.failure.map_or(Status::Success, Status::Failed);
         let receipt = executed.into_receipt(self.ledger.gas_used, price);
         self.ledger.gas_used += receipt.gas_used;
