@@ -116,7 +116,8 @@ const SOURCES: [&str; 9] = [
     "deploy/contracts/out",
 ];
 
-/// Directories no binary is built from.
+/// Directories no binary is built from (and hidden ones: tools' caches such as
+/// `.hypothesis/`).
 const NOT_SOURCES: [&str; 5] = ["tests", "benches", "examples", "target", "node_modules"];
 
 /// Why the binaries must be built, if they must: one is missing, or a source is newer than
@@ -141,7 +142,11 @@ fn why_stale(binaries: &[PathBuf]) -> Option<String> {
             let entries = std::fs::read_dir(&path).into_iter().flatten().flatten();
             pending.extend(
                 entries
-                    .filter(|e| !NOT_SOURCES.iter().any(|n| e.file_name() == *n))
+                    .filter(|e| {
+                        let name = e.file_name();
+                        !name.to_string_lossy().starts_with('.')
+                            && !NOT_SOURCES.iter().any(|n| name == *n)
+                    })
                     .map(|e| e.path()),
             );
         } else if meta.modified().is_ok_and(|m| m > oldest) {
