@@ -249,6 +249,8 @@ pub fn logged_command(program: impl AsRef<std::ffi::OsStr>, log: &Path, banner: 
         .stdout(file.try_clone().expect("clone the log handle"))
         .stderr(file);
     scrub_env(&mut command);
+    // Errors logged without a captured backtrace each (panics keep theirs: RUST_BACKTRACE).
+    command.env("RUST_LIB_BACKTRACE", "0");
     // Plain text in the log files (tracing-subscriber honours NO_COLOR).
     command.env("NO_COLOR", "1");
     command.env(

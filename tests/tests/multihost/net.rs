@@ -239,7 +239,14 @@ impl NsProcess {
     /// The last 40 lines of its log, under a header.
     pub(crate) fn tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
+        // Backtraces (RUST_BACKTRACE in the test's environment) would fill the tail.
+        let frame = |l: &&str| {
+            let t = l.trim_start();
+            t.starts_with("at ")
+                || t.split_once(": ")
+                    .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !frame(l)).collect();
         format!(
             "--- {} ({}) ---\n{}",
             self.name,

@@ -135,7 +135,8 @@ pub(crate) async fn cut_off_leader(
         }
         assert!(
             ms < 30_000,
-            "no takeover 30 s after the cut (epoch {e}, holder {h})\n{}",
+            "no takeover with a new block 30 s after the cut (lease epoch {e}, holder {h}; \
+             taken: {taken:?}, first block at: {first_block_ms:?} ms)\n{}",
             c.tails()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
