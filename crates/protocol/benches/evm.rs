@@ -11,6 +11,9 @@
 //!   is preparing and executing the block, `total` adds committing it (storage shards,
 //!   partition trees, the state root).
 //!
+//! `WEFT_BENCH_EVM_STATS=1` prints each block report of Weft's executor (schedule, phase
+//! times, speculated, re-executed, serialized, stopped) to stderr.
+//!
 //! Each figure is the median of `WEFT_BENCH_RUNS` runs (default 5) on a fresh copy of the
 //! world (copy not timed); each run goes through every executor in turn, so that the
 //! machine's drift spreads over all of them alike. mimalloc is the allocator, as in Weft's
@@ -184,6 +187,9 @@ fn bench_workload(
                 .execute_block_detailed(&mut state, &env, txs)
                 .expect("valid");
             let total = start.elapsed();
+            if std::env::var_os("WEFT_BENCH_EVM_STATS").is_some() {
+                eprintln!("{name}: {} thread(s): {report:?}", executor.threads());
+            }
             let re = report
                 .optimistic
                 .map(|o| 100.0 * f64::from(o.reexecuted) / evm_txs.len().max(1) as f64);
