@@ -5,7 +5,8 @@
 
 ROWS: one JSON object a line from the harnesses (peer, commit, workload, accounts, txs,
 threads, mode, medianSeconds, txPerSecond, gasPerBlock, runs, samplesSeconds, includes).
-BUILDS: one object a line per peer built (peer, commit, buildSeconds, rustc) or skipped.
+BUILDS: one object a line per peer: this invocation's build (buildSeconds, fresh), the record
+of its last build from scratch (freshBuild), or why it was skipped.
 WEFT_EVM: Weft's own `target/weft-bench/evm.json` (cargo bench --bench evm), when present:
 its figures are printed beside the peers' for the same workloads. They come from another
 run, possibly at another time: on a shared machine compare with care.
@@ -46,8 +47,14 @@ def main():
     for b in builds:
         if "skipped" in b:
             print(f"{b['peer']} {b['commit'][:12]}: skipped ({b['skipped']})")
+        elif b.get("freshBuild"):
+            print(
+                f"{b['peer']} {b['commit'][:12]}: release build from scratch took {b['buildSeconds']} s "
+                f"({b['rustc']}; load average then {b['loadAverage']})"
+            )
         else:
-            print(f"{b['peer']} {b['commit'][:12]}: built in {b['buildSeconds']} s ({b['rustc']})")
+            kind = "from scratch" if b["fresh"] else "incremental"
+            print(f"{b['peer']} {b['commit'][:12]}: this build {b['buildSeconds']} s ({kind})")
     if not rows:
         print("no rows")
         return
@@ -85,16 +92,17 @@ def main():
             by[(w["workload"], w["accounts"], w["executor"], w["threads"])] = w
         threads = sorted({r["threads"] for r in rows if r["mode"] == "parallel"})
         peers = sorted({r["peer"] for r in rows})
-        cols = ["Weft in-order 1", "Weft optimistic 2"]
+        cols = ["Weft revm", "Weft in-order 1", "Weft optimistic 2"]
         for p in peers:
             cols += [f"{p} seq"] + [f"{p} par {t}" for t in threads]
         print()
-        print(f"tx/s, execution only, beside Weft's {weft_path} (written {when}, another run):")
+        print(f"tx/s, execution only, beside Weft's {weft_path} (written {when}, another run;")
+        print("its block size is not recorded there, 10,000 unless WEFT_BENCH_EVM_TXS said otherwise):")
         print(f"{'workload':<13} {'accounts':>8} " + " ".join(f"{c:>17}" for c in cols))
         peer_rows = {(r["peer"], r["workload"], r["accounts"], r["mode"], r["threads"]): r for r in rows}
         for wl, acc in dict.fromkeys((r["workload"], r["accounts"]) for r in rows):
             vals = []
-            for ex, t in [("in-order", 1), ("optimistic", 2)]:
+            for ex, t in [("revm", 1), ("in-order", 1), ("optimistic", 2)]:
                 w = by.get((wl, acc, ex, t))
                 vals.append(f"{w['execTps']:.0f}" if w else "-")
             for p in peers:

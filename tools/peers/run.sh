@@ -109,24 +109,44 @@ EOF
     fi
     local bin=$dir/target/release/weft-peer-$peer
     if [ "${PEERS_NO_BUILD:-0}" != 1 ]; then
+        # A build into an empty target dir is recorded in $dir/fresh-build.json (the time to
+        # build the peer and its dependencies, crates already downloaded); later builds are
+        # incremental and report that record beside their own time.
+        local fresh=0
+        [ -d "$dir/target/release" ] || fresh=1
         echo "== $peer $commit: building (release) in $dir"
-        local start end
+        local start end secs
         start=$(date +%s.%N)
         (cd "$repo" && "$cargo" build --release --manifest-path "$dir/Cargo.toml" --target-dir "$dir/target")
         end=$(date +%s.%N)
-        local secs
         secs=$(python3 -c "print(round($end - $start, 1))")
-        echo "== $peer: built in $secs s"
-        printf '{"peer":"%s","commit":"%s","buildSeconds":%s,"rustc":"%s"}\n' \
-            "$peer" "$commit" "$secs" "$(rustc --version)" >>"$builds"
+        echo "== $peer: built in $secs s$([ $fresh = 1 ] && echo ' (from scratch)')"
+        if [ $fresh = 1 ]; then
+            printf '{"peer":"%s","commit":"%s","buildSeconds":%s,"rustc":"%s","loadAverage":"%s"}\n' \
+                "$peer" "$commit" "$secs" "$(rustc --version)" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+                >"$dir/fresh-build.json"
+        fi
+        printf '{"peer":"%s","commit":"%s","buildSeconds":%s,"fresh":%s}\n' \
+            "$peer" "$commit" "$secs" "$([ $fresh = 1 ] && echo true || echo false)" >>"$builds"
+    fi
+    if [ -f "$dir/fresh-build.json" ]; then
+        python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); r["freshBuild"]=True; print(json.dumps(r))' \
+            "$dir/fresh-build.json" >>"$builds"
     fi
     [ "${PEERS_BUILD_ONLY:-0}" = 1 ] && return
+    if [ ! -x "$bin" ]; then
+        echo "== $peer: not built ($bin): skipped"
+        return
+    fi
     echo "== $peer: running (load average before: $(cut -d' ' -f1-3 /proc/loadavg))"
-    PEERS_ARTIFACTS=$repo/crates/protocol/contracts/out "$bin" |
+    if ! PEERS_ARTIFACTS=$repo/crates/protocol/contracts/out "$bin" |
         python3 -c 'import json,sys
 for line in sys.stdin:
-    r = json.loads(line); r["commit"] = sys.argv[1]; print(json.dumps(r), flush=True)' "$commit" |
-        tee -a "$rows" >/dev/null
+    r = json.loads(line); r["commit"] = sys.argv[1]; print(json.dumps(r), flush=True)' "$commit" \
+            >>"$rows"; then
+        echo "== $peer: the run failed (rows so far kept)"
+        printf '{"peer":"%s","commit":"%s","skipped":"run failed"}\n' "$peer" "$commit" >>"$builds"
+    fi
 }
 
 build_and_run pevm "$pevm_src" crates/pevm 38
