@@ -45,7 +45,9 @@ def main():
     pathlib.Path(out_path).write_text(json.dumps(out, indent=1) + "\n")
 
     for b in builds:
-        if "skipped" in b:
+        if b.get("ownBench"):
+            print(f"{b['peer']} {b['commit'][:12]}: its own gigagas benchmark built in {b['buildSeconds']} s")
+        elif "skipped" in b:
             print(f"{b['peer']} {b['commit'][:12]}: skipped ({b['skipped']})")
         elif b.get("freshBuild"):
             print(
@@ -62,18 +64,22 @@ def main():
     head = f"{'peer':<6} {'workload':<13} {'accounts':>8} {'txs':>6} {'mode':<10} {'thr':>3} {'ms/block':>9} {'tx/s':>9} {'Mgas/s':>7} {'vs seq':>6}"
     print(head)
     print("-" * len(head))
-    seq = {
-        (r["peer"], r["workload"], r["accounts"]): r["medianSeconds"]
-        for r in rows
-        if r["mode"] == "sequential"
-    }
+    # A parallel row's speedup: over the sequential row of the same peer and block (for the
+    # peers' own benchmarks, run on the same cores).
+    def seq_key(r):
+        own = r["mode"].startswith("own-")
+        return (r["peer"], r["workload"], r["accounts"], own, r["threads"] if own else None)
+
+    seq = {seq_key(r): r["medianSeconds"] for r in rows if r["mode"].endswith("sequential")}
+    dash = lambda v, fmt: "-" if v is None else format(v, fmt)
     for r in rows:
-        s = seq.get((r["peer"], r["workload"], r["accounts"]))
-        speedup = f"{s / r['medianSeconds']:.2f}x" if s and r["mode"] == "parallel" else "-"
+        s = seq.get(seq_key(r))
+        speedup = f"{s / r['medianSeconds']:.2f}x" if s and r["mode"].endswith("parallel") else "-"
+        gas = r["gasPerBlock"] / r["medianSeconds"] / 1e6 if r["gasPerBlock"] else None
         print(
-            f"{r['peer']:<6} {r['workload']:<13} {r['accounts']:>8} {r['txs']:>6} {r['mode']:<10} "
-            f"{r['threads']:>3} {1e3 * r['medianSeconds']:>9.2f} {r['txPerSecond']:>9.0f} "
-            f"{r['gasPerBlock'] / r['medianSeconds'] / 1e6:>7.0f} {speedup:>6}"
+            f"{r['peer']:<6} {r['workload']:<13} {dash(r['accounts'], '>8')} {dash(r['txs'], '>6')} "
+            f"{r['mode']:<10} {r['threads']:>3} {1e3 * r['medianSeconds']:>9.2f} "
+            f"{dash(r['txPerSecond'], '>9.0f')} {dash(gas, '>7.0f')} {speedup:>6}"
         )
     print()
     print("What each figure includes (the median of `runs` blocks, seconds per block):")
@@ -90,6 +96,7 @@ def main():
         by = {}
         for w in weft:
             by[(w["workload"], w["accounts"], w["executor"], w["threads"])] = w
+        rows = [r for r in rows if not r["mode"].startswith("own-")]
         threads = sorted({r["threads"] for r in rows if r["mode"] == "parallel"})
         peers = sorted({r["peer"] for r in rows})
         cols = ["Weft revm", "Weft in-order 1", "Weft optimistic 2"]

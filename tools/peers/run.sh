@@ -17,7 +17,8 @@
 # PEERS_ACCOUNTS (10000,1000000), PEERS_RUNS (5; the figure is the median),
 # PEERS_THREADS (1,2: the parallel executors' concurrency levels), PEERS_WORKLOADS (all:
 # eth-transfer,erc20-random,erc20-hot30,swap-1,swap-4,swap-64,chain), CARGO, CARGO_TARGET_DIR.
-# PEERS_BUILD_ONLY=1 builds and stops; PEERS_NO_BUILD=1 runs what was built.
+# PEERS_BUILD_ONLY=1 builds and stops; PEERS_NO_BUILD=1 runs what was built;
+# PEERS_OWN_BENCH=1 adds the peers' own gigagas benchmarks (below, at own_bench).
 #
 # Each peer is built in release in its own directory ($TARGET/peers/<peer>: the generated
 # manifest, the lockfile and the target dir), with Weft's release profile (16 codegen units,
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --pevm) pevm_src=$2; shift 2 ;;
     --grevm) grevm_src=$2; shift 2 ;;
-    -h | --help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -149,8 +150,73 @@ for line in sys.stdin:
     fi
 }
 
+# PEERS_OWN_BENCH=1: also the peer's own `gigagas` benchmark (criterion), on a copy of its
+# tree (its Cargo.lock, .cargo/config.toml and profiles: pevm's fat LTO and target-cpu=native)
+# with the rustc of Weft's root, at each of PEERS_THREADS cores (`taskset`: both peers size
+# their thread count by available_parallelism), 10 samples a figure; its rows have
+# mode "own-sequential" / "own-parallel" and its workloads (1-gigagas blocks of independent
+# transactions; grevm's FILTER, default "independent", picks its benchmarks).
+own_bench() {
+    local peer=$1 src=$2 crate=$3
+    [ -f "$src/$crate/Cargo.toml" ] || return 0
+    src=$(cd "$src" && pwd)
+    # Beside, not inside, the harness's directory (a package under it would be taken for a
+    # member of the harness's workspace).
+    local commit copy=$work/own-$peer/src tdir=$work/own-$peer/target
+    commit=$(git -C "$src" rev-parse HEAD 2>/dev/null || echo unknown)
+    [ -n "$(git_deps "$src")" ] && return 0
+    rm -rf "$copy" && mkdir -p "$copy"
+    (cd "$src" && tar --exclude=./.git --exclude=./target --exclude=./data -cf - .) | (cd "$copy" && tar -xf -)
+    # A manifest without a [workspace] table (grevm's) would be taken for a member of the
+    # workspace above the copy (Weft's, when the copy is under Weft's target dir).
+    grep -q '^\[workspace\]' "$copy/Cargo.toml" || printf '\n[workspace]\n' >>"$copy/Cargo.toml"
+    local toolchain features=() envs=()
+    toolchain=$(cd "$repo" && rustup show active-toolchain 2>/dev/null | cut -d' ' -f1 || true)
+    local alloc=jemalloc
+    case $peer in
+    pevm)
+        # Its documented command turns on global-alloc (jemalloc for gigagas), whose snmalloc
+        # dependency builds with cmake: without cmake, the system allocator.
+        if command -v cmake >/dev/null; then features=(--features global-alloc); else alloc=system; fi
+        ;;
+    grevm) features=(--features test-utils); envs=(FILTER="${FILTER:-independent}") ;;
+    esac
+    echo "== $peer $commit: building its gigagas benchmark (its bench profile, $alloc allocator) in $tdir"
+    local start end secs
+    start=$(date +%s.%N)
+    # The jemalloc configuration of pevm's README; tikv-jemalloc-sys rebuilds when it changes,
+    # so the build and the runs see the same.
+    export JEMALLOC_SYS_WITH_MALLOC_CONF="thp:always,metadata_thp:always"
+    if ! (cd "$copy/$crate" && env ${toolchain:+RUSTUP_TOOLCHAIN=$toolchain} \
+        "$cargo" bench --no-run --bench gigagas "${features[@]}" --target-dir "$tdir"); then
+        echo "== $peer: its gigagas benchmark did not build"
+        printf '{"peer":"%s","commit":"%s","skipped":"own gigagas benchmark did not build"}\n' "$peer" "$commit" >>"$builds"
+        return 0
+    fi
+    end=$(date +%s.%N)
+    secs=$(python3 -c "print(round($end - $start, 1))")
+    echo "== $peer: its gigagas benchmark built in $secs s"
+    printf '{"peer":"%s","commit":"%s","buildSeconds":%s,"ownBench":true}\n' "$peer" "$commit" "$secs" >>"$builds"
+    local t
+    for t in $(echo "${PEERS_THREADS:-1,2}" | tr ',' ' '); do
+        rm -rf "$tdir/criterion"
+        echo "== $peer: its gigagas benchmark on $t core(s) (taskset -c 0-$((t - 1)))"
+        (cd "$copy/$crate" && env ${toolchain:+RUSTUP_TOOLCHAIN=$toolchain} "${envs[@]}" \
+            CRITERION_HOME="$tdir/criterion" taskset -c "0-$((t - 1))" "$cargo" bench --bench gigagas "${features[@]}" \
+            --target-dir "$tdir" -- --sample-size 10) || {
+            echo "== $peer: its gigagas benchmark failed"
+            continue
+        }
+        python3 "$repo/tools/peers/criterion.py" "$peer" "$commit" "$t" "$copy" "$tdir/criterion" "$alloc" >>"$rows"
+    done
+}
+
 build_and_run pevm "$pevm_src" crates/pevm 38
 build_and_run grevm "$grevm_src" . 40.0.3
+if [ "${PEERS_OWN_BENCH:-0}" = 1 ] && [ "${PEERS_BUILD_ONLY:-0}" != 1 ]; then
+    own_bench pevm "$pevm_src" crates/pevm
+    own_bench grevm "$grevm_src" .
+fi
 
 [ "${PEERS_BUILD_ONLY:-0}" = 1 ] && exit 0
 python3 "$repo/tools/peers/report.py" "$rows" "$builds" "$out_dir/peers.json" "$out_dir/evm.json"
