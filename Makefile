@@ -9,7 +9,7 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),target)
 # shared libraries (alloy, weft-l1, …) and rebuild them. deploy/devnet.sh builds the same.
 BUILD := build --workspace --bins --examples
 
-.PHONY: devnet test bench gas lint fmt deps contracts
+.PHONY: devnet test bench peers gas lint fmt deps contracts
 
 ## A local Weft: anvil (from npm), the L1 contracts, the sequencer (SQLite) with its L1 side;
 ## prints the endpoints and the funded dev keys. Ctrl-C stops everything. See deploy/devnet.sh.
@@ -53,6 +53,15 @@ bench: deps
 	$(TARGET_DIR)/release/weft-loadgen --evm
 	$(TARGET_DIR)/release/weft-loadgen --feed
 	$(TARGET_DIR)/release/weft-loadgen --jetstream
+
+## Weft's EVM workloads on its peers, pevm and grevm, built in release from checkouts of their
+## public repositories (target/peers/src/{pevm,grevm}, or PEVM_SRC / GREVM_SRC: see
+## tools/peers/run.sh for the clone commands; nothing of theirs is in this repository) with a
+## harness of ours (tools/peers/harness): sequential and parallel at 1 and 2 threads, medians
+## of 5 blocks; a table on stdout (beside Weft's figures when target/weft-bench/evm.json is
+## there), rows in $(TARGET_DIR)/weft-bench/peers.json. Not part of `make bench` or `make test`.
+peers:
+	CARGO="$(CARGO)" CARGO_TARGET_DIR="$(TARGET_DIR)" tools/peers/run.sh
 
 ## Prints the gas used by each L1 contract call, measured on anvil, then the two DA carriers
 ## (calldata, blobs) side by side: gas, blob gas, fee per transfer, and the break-even size.
