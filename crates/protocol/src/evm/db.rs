@@ -249,12 +249,6 @@ pub(crate) struct Published {
     code: RwLock<B256Map<Bytecode>>,
 }
 
-impl Default for Published {
-    fn default() -> Self {
-        Self::for_block(0)
-    }
-}
-
 impl Published {
     /// Sized for a block of `txs` transactions, as [`BlockDb::for_block`].
     pub(crate) fn for_block(txs: usize) -> Self {
