@@ -111,9 +111,23 @@ async fn reorgs_after_a_deposit_never_credit_an_orphaned_entry() {
             || async { (l2.l1.snapshot().safe_block >= Some(orphan_block)).then_some(()) },
         )
         .await;
+        // The orphan stayed orphaned on L1 (see `Devnet::reorg` for how anvil could mine it
+        // again), and L2 took nothing more than L1's canonical queue.
+        let orphan_now = node
+            .dev
+            .provider
+            .get_transaction_receipt(orphan.transaction_hash)
+            .await
+            .unwrap();
+        assert!(
+            orphan_now.is_none(),
+            "depth {depth}: anvil mined the orphaned deposit again: {orphan_now:?}"
+        );
+        assert_eq!(rollup.queueLength().call().await.unwrap(), queued);
         assert_eq!(
             l2.queue_len.load(std::sync::atomic::Ordering::Acquire),
-            queued
+            queued,
+            "depth {depth}: the orphan was in L1 block {orphan_block}"
         );
         assert_eq!(node.l2_balance(&bob, 0).await, credited, "depth {depth}");
 

@@ -187,7 +187,24 @@ impl Devnet {
 
     /// Replaces the newest `depth` blocks by as many empty ones: the transactions they held
     /// are gone (anvil does not return them to its pool).
+    ///
+    /// It first waits (up to 5 s) until anvil's pool is empty. Anvil's miner prunes a mined
+    /// transaction from its pool after the block, and so after the receipt, is visible: a
+    /// reorg in between rolls the sender's nonce back while the transaction is still ready,
+    /// and automine can mine it again on the new chain, so the reorg would not orphan it.
     pub async fn reorg(&self, depth: u64) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            let status: serde_json::Value = self
+                .provider
+                .raw_request("txpool_status".into(), ())
+                .await
+                .expect("txpool_status");
+            if status["pending"] == "0x0" && status["queued"] == "0x0" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let _: serde_json::Value = self
             .provider
             .raw_request(
