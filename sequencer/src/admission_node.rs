@@ -282,7 +282,10 @@ async fn submit_batch(
 /// `POST /rpc`: JSON-RPC (single requests and batches, the sequencer's framing and bounds)
 /// with the methods a stateless node can answer.
 async fn rpc(State(state): State<Arc<Admission>>, body: axum::body::Bytes) -> Response {
-    let answer = rpc::answer_body_with(&body, |request| rpc_one(&state, request)).await;
+    let answer = rpc::answer_body_with(&body, |requests| {
+        rpc::each(requests, |request| rpc_one(&state, request))
+    })
+    .await;
     match answer {
         Some(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),

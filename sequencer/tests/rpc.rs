@@ -527,6 +527,79 @@ async fn the_protocol_refuses_what_is_not_json_rpc_and_bounds_batches_and_ranges
     running.stop().await.unwrap();
 }
 
+/// A batch's `eth_sendRawTransaction` requests are admitted together (one recovery job):
+/// each answer is the one the request gets alone, in the batch's order, a sender's
+/// consecutive nonces in one batch both queue, and a notification is admitted unanswered.
+#[tokio::test]
+async fn a_batch_of_raw_transactions_is_answered_as_each_would_be_alone() {
+    let db = TestDatabase::sqlite();
+    let running = weft_sequencer::start(config(&db)).await.unwrap();
+    let rpc = Rpc::new(running.addr);
+    let pay = |from, nonce, value: u128| {
+        signed(
+            from,
+            nonce,
+            Some(dev(9)),
+            U256::from(value),
+            Bytes::new(),
+            21_000,
+            GWEI,
+        )
+    };
+    let (first, second, unaffordable) = (pay(2, 0, 1), pay(2, 1, 1), pay(3, 0, u128::MAX / 2));
+    let other_chain = sealed(eip1559(CHAIN_ID + 1, 0, 21_000, GWEI, Bytes::new()));
+    let unanswered = pay(4, 0, 1);
+    let send = |id: u64, raw: &Bytes| json!({ "jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [raw] });
+    let batch = json!([
+        send(1, &first),
+        send(2, &second),
+        send(3, &first),
+        send(4, &Bytes::from_static(&[0x02, 0xc0])),
+        { "jsonrpc": "2.0", "id": 5, "method": "eth_chainId" },
+        send(6, &unaffordable),
+        send(7, &other_chain),
+        { "jsonrpc": "2.0", "method": "eth_sendRawTransaction", "params": [unanswered] },
+        { "jsonrpc": "2.0", "id": 9, "method": "eth_sendRawTransaction", "params": [] },
+    ]);
+    let (status, v) = rpc.raw(batch.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    let answers = v.as_array().expect("a batch answer");
+    let ids: Vec<u64> = answers.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6, 7, 9], "{v}");
+    let hash = |raw: &Bytes| json!(keccak256(raw));
+    assert_eq!(answers[0]["result"], hash(&first), "{v}");
+    assert_eq!(answers[1]["result"], hash(&second), "{v}");
+    assert_eq!(
+        answers[2]["result"],
+        hash(&first),
+        "the same transaction again: {v}"
+    );
+    assert_eq!(answers[4]["result"], format!("{CHAIN_ID:#x}"));
+    assert_eq!(answers[7]["error"]["code"], -32602, "{v}");
+    // Each refusal as the request alone gets it.
+    for (answer, raw) in [
+        (&answers[3], Bytes::from_static(&[0x02, 0xc0])),
+        (&answers[5], unaffordable),
+        (&answers[6], other_chain),
+    ] {
+        assert_eq!(answer["error"]["code"], -32000, "{answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            rpc.refused(&raw).await,
+            "{answer}"
+        );
+    }
+    for raw in [&first, &second, &unanswered] {
+        let receipt = rpc.receipt(&keccak256(raw), WAIT).await;
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+    let nonce = rpc
+        .ok("eth_getTransactionCount", json!([dev(2), "latest"]))
+        .await;
+    assert_eq!(number(&nonce), 2);
+    running.stop().await.unwrap();
+}
+
 #[tokio::test]
 async fn websocket_subscribers_get_new_heads_logs_and_pending_transactions() {
     let db = TestDatabase::sqlite();

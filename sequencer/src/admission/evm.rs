@@ -14,6 +14,8 @@
 
 use std::{sync::Arc, time::Instant};
 
+use rayon::prelude::*;
+
 use alloy_consensus::Transaction as _;
 use weft_protocol::{
     evm::{EvmTransaction, EvmTxError, ParsedEvm},
@@ -114,28 +116,72 @@ pub(crate) fn check_shape_for(chain_id: u64, raw: &[u8]) -> Result<ParsedEvm, Re
 /// Admits one raw Ethereum transaction; its hash once it is in the mempool (or already was,
 /// or is already included: resubmitting is idempotent).
 pub async fn admit_raw(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
-    let outcome = admit(node, raw).await;
-    if let Err(r) = &outcome {
-        node.metrics.reject(r.code);
-    }
-    outcome
+    admit_raw_batch(node, &[raw])
+        .await
+        .pop()
+        .expect("one outcome per transaction")
 }
 
-async fn admit(node: &Arc<Node>, raw: &[u8]) -> Result<B256, Rejection> {
-    if node.follower {
-        return Err(Rejection::not_leader());
+/// Admits the raw transactions of one request (a JSON-RPC batch), each with the outcome
+/// [`admit_raw`] would give it alone: the shape checks first, then every recovery in one job
+/// on the signature pool (in parallel over its threads: one hop for the batch, not one per
+/// transaction), then the inserts in the batch's order, so a sender's consecutive nonces in
+/// one batch queue one after the other.
+pub async fn admit_raw_batch(
+    node: &Arc<Node>,
+    raws: &[impl AsRef<[u8]>],
+) -> Vec<Result<B256, Rejection>> {
+    let mut outcomes: Vec<Option<Result<B256, Rejection>>> = vec![None; raws.len()];
+    let mut candidates: Vec<(usize, B256, usize, ParsedEvm)> = Vec::with_capacity(raws.len());
+    for (i, raw) in raws.iter().map(AsRef::as_ref).enumerate() {
+        outcomes[i] = Some(if node.follower {
+            Err(Rejection::not_leader())
+        } else {
+            match check_shape(node, raw) {
+                Err(r) => Err(r),
+                Ok(parsed) => {
+                    let hash = parsed.hash();
+                    if node.mempool.lock().get(&hash).is_some() {
+                        Ok(hash)
+                    } else {
+                        candidates.push((i, hash, raw.len(), parsed));
+                        continue;
+                    }
+                }
+            }
+        });
     }
-    let parsed = check_shape(node, raw)?;
-    let hash = parsed.hash();
-    if node.mempool.lock().get(&hash).is_some() {
-        return Ok(hash);
-    }
-    // Step 3: the recovery, on the signature pool.
-    let tx = on_signature_pool(node, move || parsed.recover())
+    // Step 3: the recoveries, on the signature pool.
+    let recovered = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        on_signature_pool(node, move || {
+            candidates
+                .into_par_iter()
+                .map(|(i, hash, size, parsed)| (i, hash, size, parsed.recover()))
+                .collect::<Vec<_>>()
+        })
         .await
-        .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
-    admit_recovered(node, tx, hash, raw.len()).await?;
-    Ok(hash)
+    };
+    for (i, hash, size, tx) in recovered {
+        let outcome = match tx {
+            Err(e) => Err(Rejection::new(e.code(), e.to_string())),
+            // The same transaction earlier in this batch.
+            Ok(_) if node.mempool.lock().get(&hash).is_some() => Ok(hash),
+            Ok(tx) => admit_recovered(node, tx, hash, size).await.map(|_| hash),
+        };
+        outcomes[i] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| {
+            let o = o.expect("every transaction has an outcome");
+            if let Err(r) = &o {
+                node.metrics.reject(r.code);
+            }
+            o
+        })
+        .collect()
 }
 
 /// Whether the sender's `account` holds `gasLimit × maxFee + value` in ETH.

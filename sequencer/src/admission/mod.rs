@@ -40,7 +40,7 @@ pub(crate) use evm::{
     EvmAdmitted, admit_trusted as admit_trusted_evm, check_account as check_evm_account,
     check_shape_for as check_evm_shape,
 };
-pub use evm::{admit_raw, geth_message};
+pub use evm::{admit_raw, admit_raw_batch, geth_message};
 pub use weft_api::Submission;
 
 /// A submission as it arrives: [`Submission`] with the signature still text, so that a

@@ -38,6 +38,32 @@ pub const MAX_FEE_HISTORY: u64 = 1024;
 /// Most slots one `eth_getProof` proves.
 pub const MAX_PROOF_SLOTS: usize = 256;
 
+/// `eth_sendRawTransaction`'s one parameter.
+pub(super) fn raw_transaction(p: &Params) -> Result<Bytes, RpcError> {
+    p.at_most(1)?;
+    p.get(0, "data")
+}
+
+/// `eth_sendRawTransaction`'s answer for an admission outcome.
+fn sent(outcome: Result<B256, admission::Rejection>) -> Result<Value, RpcError> {
+    outcome
+        .map(|hash| json!(hash))
+        .map_err(|r| RpcError::new(code::SERVER, admission::geth_message(&r)))
+}
+
+/// The `eth_sendRawTransaction` requests of one batch, admitted together
+/// ([`admission::admit_raw_batch`]): each answer as it would be alone.
+pub(super) async fn send_raw_batch(
+    node: &Arc<Node>,
+    raws: &[Bytes],
+) -> Vec<Result<Value, RpcError>> {
+    admission::admit_raw_batch(node, raws)
+        .await
+        .into_iter()
+        .map(sent)
+        .collect()
+}
+
 /// Dispatches one call (everything but the subscriptions, which need a WebSocket).
 pub(super) async fn call(node: &Arc<Node>, method: &str, p: Params) -> Result<Value, RpcError> {
     let chain_id = node.domain.chain_id();
@@ -76,12 +102,8 @@ pub(super) async fn call(node: &Arc<Node>, method: &str, p: Params) -> Result<Va
         "eth_call" => eth_call(node, &p).await,
         "eth_estimateGas" => estimate_gas(node, &p).await,
         "eth_sendRawTransaction" => {
-            p.at_most(1)?;
-            let raw: Bytes = p.get(0, "data")?;
-            admission::admit_raw(node, &raw)
-                .await
-                .map(|hash| json!(hash))
-                .map_err(|r| RpcError::new(code::SERVER, admission::geth_message(&r)))
+            let raw = raw_transaction(&p)?;
+            sent(admission::admit_raw(node, &raw).await)
         }
         "eth_getBlockByNumber" => {
             p.at_most(2)?;

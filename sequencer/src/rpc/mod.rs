@@ -195,32 +195,70 @@ pub(crate) fn response(id: &Value, result: Result<Value, RpcError>) -> Value {
     }
 }
 
-/// Answers one request value; `None` for a notification.
-async fn answer(
+/// Answers the requests of one body (one request, or a batch's), in order; `None` for a
+/// notification. A batch's `eth_sendRawTransaction` requests are admitted together
+/// ([`eth::send_raw_batch`]: one recovery job on the signature pool for all of them); the
+/// other requests are answered one after the other.
+async fn answer_all(
     node: &Arc<Node>,
-    value: Value,
+    values: Vec<Value>,
     connection: Option<&ws::Connection>,
-) -> Option<Value> {
-    let request = match parse_request(value) {
-        Ok(r) => r,
-        Err((id, e)) => return Some(response(&id, Err(e))),
-    };
-    let result = match Params::parse(request.params) {
-        Ok(params) => match connection {
-            Some(c)
-                if request.method.starts_with("eth_subscribe")
-                    || request.method == "eth_unsubscribe" =>
-            {
-                c.handle(node, &request.method, params).await
+) -> Vec<Option<Value>> {
+    let requests: Vec<_> = values
+        .into_iter()
+        .map(|value| {
+            parse_request(value).map(|mut request| {
+                let params = Params::parse(request.params.take());
+                (request, params)
+            })
+        })
+        .collect();
+    let (sends, raws): (Vec<usize>, Vec<alloy::primitives::Bytes>) = requests
+        .iter()
+        .enumerate()
+        .filter_map(|(i, request)| match request {
+            Ok((request, Ok(params))) if request.method == "eth_sendRawTransaction" => {
+                eth::raw_transaction(params).ok().map(|raw| (i, raw))
             }
-            _ => eth::call(node, &request.method, params).await,
-        },
-        Err(e) => Err(e),
+            _ => None,
+        })
+        .unzip();
+    let mut sent = if raws.len() > 1 {
+        sends
+            .into_iter()
+            .zip(eth::send_raw_batch(node, &raws).await)
+            .collect()
+    } else {
+        std::collections::HashMap::new()
     };
-    if let Err(e) = &result {
-        node.metrics.rpc_error(e.code);
+    let mut answers = Vec::with_capacity(requests.len());
+    for (i, request) in requests.into_iter().enumerate() {
+        let (request, params) = match request {
+            Ok(r) => r,
+            Err((id, e)) => {
+                answers.push(Some(response(&id, Err(e))));
+                continue;
+            }
+        };
+        let result = match (sent.remove(&i), params) {
+            (Some(result), _) => result,
+            (None, Err(e)) => Err(e),
+            (None, Ok(params)) => match connection {
+                Some(c)
+                    if request.method.starts_with("eth_subscribe")
+                        || request.method == "eth_unsubscribe" =>
+                {
+                    c.handle(node, &request.method, params).await
+                }
+                _ => eth::call(node, &request.method, params).await,
+            },
+        };
+        if let Err(e) = &result {
+            node.metrics.rpc_error(e.code);
+        }
+        answers.push((!request.notification).then(|| response(&request.id, result)));
     }
-    (!request.notification).then(|| response(&request.id, result))
+    answers
 }
 
 /// Answers a body: one request or a batch, as the JSON bytes sent back (each answer is
@@ -230,16 +268,30 @@ pub(crate) async fn answer_body(
     body: &[u8],
     connection: Option<&ws::Connection>,
 ) -> Option<Vec<u8>> {
-    answer_body_with(body, |request| answer(node, request, connection)).await
+    answer_body_with(body, |requests| answer_all(node, requests, connection)).await
 }
 
-/// [`answer_body`] with `answer_one` answering each request value (`None` for a
-/// notification): the JSON-RPC framing (parse errors, batches and their bounds, the
-/// response-size bound) that the sequencer and admission nodes share.
-pub(crate) async fn answer_body_with<F, Fut>(body: &[u8], mut answer: F) -> Option<Vec<u8>>
+/// Answers `requests` one after the other with `answer` (`None` for a notification): the
+/// `answer_all` of [`answer_body_with`] for a server without batch-wide work.
+pub(crate) async fn each<F, Fut>(requests: Vec<Value>, mut answer: F) -> Vec<Option<Value>>
 where
     F: FnMut(Value) -> Fut,
     Fut: std::future::Future<Output = Option<Value>>,
+{
+    let mut answers = Vec::with_capacity(requests.len());
+    for request in requests {
+        answers.push(answer(request).await);
+    }
+    answers
+}
+
+/// [`answer_body`] with `answer_all` answering the request values of a body in order
+/// (`None` for a notification): the JSON-RPC framing (parse errors, batches and their
+/// bounds, the response-size bound) that the sequencer and admission nodes share.
+pub(crate) async fn answer_body_with<F, Fut>(body: &[u8], answer_all: F) -> Option<Vec<u8>>
+where
+    F: FnOnce(Vec<Value>) -> Fut,
+    Fut: std::future::Future<Output = Vec<Option<Value>>>,
 {
     let value: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
@@ -249,7 +301,7 @@ where
         }
     };
     let Value::Array(requests) = value else {
-        let answer = answer(value).await?;
+        let answer = answer_all(vec![value]).await.pop().flatten()?;
         return Some(bounded(&answer, &mut 0));
     };
     if requests.is_empty() || requests.len() > MAX_BATCH {
@@ -266,13 +318,11 @@ where
     }
     let mut out = vec![b'['];
     let mut size = 0;
-    for request in requests {
-        if let Some(a) = answer(request).await {
-            if out.len() > 1 {
-                out.push(b',');
-            }
-            out.extend(bounded(&a, &mut size));
+    for answer in answer_all(requests).await.into_iter().flatten() {
+        if out.len() > 1 {
+            out.push(b',');
         }
+        out.extend(bounded(&answer, &mut size));
     }
     out.push(b']');
     (out.len() > 2).then_some(out)

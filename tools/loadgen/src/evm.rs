@@ -2,8 +2,10 @@
 //! Weft (`/rpc`) and to anvil, side by side in one run: EOA ETH transfers, then ERC-20
 //! transfers (OpenZeppelin's, deployed and minted to every sender first, unmeasured).
 //!
-//! Each workload runs saturated (every sender's client sends its next transaction as soon
-//! as the previous one is accepted), then paced at half the saturated rate of that target.
+//! Each workload runs, for each request size of `--rpc-batch` (1: a request per transaction;
+//! more: JSON-RPC batch arrays of a sender's next transactions), saturated (every sender's
+//! client sends its next request as soon as the previous one is answered), then paced at
+//! half the saturated rate of that target and size.
 //! A transaction counts when it is seen in a block fetched with `eth_getBlockByNumber`
 //! (Weft answers from its database: executed and durable); submit→block latencies are
 //! measured per transaction. The ceiling is decoding and recovering the same transactions
@@ -52,12 +54,13 @@ struct Signed {
 /// A workload's transactions per sender, in nonce order.
 type PerSender = Vec<Vec<Signed>>;
 
-/// Every transaction of the run, signed before anything is timed.
+/// Every transaction of the run, signed before anything is timed: per workload, for each
+/// request size of `--rpc-batch`, the saturated phase's and the paced phase's.
 struct Plan {
     senders: Vec<Address>,
-    eth: [PerSender; 2],
+    eth: Vec<[PerSender; 2]>,
     setup: Vec<Signed>,
-    erc20: [PerSender; 2],
+    erc20: Vec<[PerSender; 2]>,
 }
 
 struct Signer {
@@ -146,7 +149,11 @@ fn plan(args: &Args, chain_id: u64) -> Plan {
             s.sign(from, Some(to), 1, Bytes::new(), TRANSFER_GAS)
         })
     };
-    let eth = [eth(&mut signer, n), eth(&mut signer, n / 2)];
+    let eth = args
+        .rpc_batch
+        .iter()
+        .map(|_| [eth(&mut signer, n), eth(&mut signer, n / 2)])
+        .collect();
     // The token: sender 0's next creation; minted to every sender.
     let deployer_nonce = signer.nonces[0];
     let token = senders[0].create(deployer_nonce);
@@ -171,7 +178,11 @@ fn plan(args: &Args, chain_id: u64) -> Plan {
             s.sign(from, Some(token), 0, data, TOKEN_TRANSFER_GAS)
         })
     };
-    let erc20 = [erc20(&mut signer, n), erc20(&mut signer, n / 2)];
+    let erc20 = args
+        .rpc_batch
+        .iter()
+        .map(|_| [erc20(&mut signer, n), erc20(&mut signer, n / 2)])
+        .collect();
     Plan {
         senders,
         eth,
@@ -185,6 +196,8 @@ fn plan(args: &Args, chain_id: u64) -> Plan {
 pub(crate) struct EvmRun {
     pub(crate) target: &'static str,
     pub(crate) workload: &'static str,
+    /// Transactions per request.
+    pub(crate) batch: usize,
     pub(crate) load: String,
     pub(crate) txs: usize,
     pub(crate) elapsed: Duration,
@@ -227,14 +240,39 @@ async fn track(
     Ok(())
 }
 
-/// Sends `per_sender` (one client per sender, in nonce order), paced at `rate` tx/s in
-/// total when given, and waits until every transaction is in a block.
+/// A sender's transactions as requests of `batch` transactions (JSON-RPC batch arrays when
+/// more than one): each request's hashes and body.
+fn requests(txs: &[Signed], batch: usize) -> Vec<(Vec<B256>, Vec<u8>)> {
+    txs.chunks(batch)
+        .map(|chunk| {
+            let hashes = chunk.iter().map(|t| t.hash).collect();
+            if let [one] = chunk {
+                return (hashes, one.body.clone());
+            }
+            let calls: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(id, t)| {
+                    json!({ "jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction",
+                            "params": [t.raw] })
+                })
+                .collect();
+            (hashes, serde_json::to_vec(&calls).expect("JSON serializes"))
+        })
+        .collect()
+}
+
+/// Sends `per_sender` (one client per sender, in nonce order, `batch` transactions per
+/// request), paced at `rate` tx/s in total when given, and waits until every transaction is
+/// in a block.
 async fn drive(
     rpc: &Rpc,
     per_sender: &PerSender,
+    batch: usize,
     rate: Option<f64>,
     timeout: Duration,
 ) -> Result<(Duration, Vec<f64>)> {
+    let bodies: Vec<_> = per_sender.iter().map(|txs| requests(txs, batch)).collect();
     let from = parse_quantity(&rpc.call("eth_blockNumber", json!([])).await?)? + 1;
     let seen = Arc::new(Mutex::new(HashMap::new()));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -243,18 +281,20 @@ async fn drive(
     let s = per_sender.len();
     let started = Instant::now();
     let mut clients = JoinSet::new();
-    for (sender, txs) in per_sender.iter().enumerate() {
-        let (rpc, txs, submitted) = (rpc.clone(), txs.clone(), submitted.clone());
+    for (sender, requests) in bodies.into_iter().enumerate() {
+        let (rpc, submitted) = (rpc.clone(), submitted.clone());
         clients.spawn(async move {
-            for (j, tx) in txs.into_iter().enumerate() {
+            for (j, (hashes, body)) in requests.into_iter().enumerate() {
                 if let Some(rate) = rate {
-                    let at = started + Duration::from_secs_f64((j * s + sender) as f64 / rate);
+                    let first = j * batch * s + sender;
+                    let at = started + Duration::from_secs_f64(first as f64 / rate);
                     tokio::time::sleep_until(at.into()).await;
                 }
-                submitted.lock().insert(tx.hash, Instant::now());
-                rpc.send_raw(tx.body)
-                    .await
-                    .context("eth_sendRawTransaction")?;
+                let now = Instant::now();
+                submitted
+                    .lock()
+                    .extend(hashes.into_iter().map(|hash| (hash, now)));
+                rpc.send_raw(body).await.context("eth_sendRawTransaction")?;
             }
             Ok::<_, anyhow::Error>(())
         });
@@ -317,32 +357,36 @@ async fn runs(target: &'static str, rpc: &Rpc, plan: &Plan, args: &Args) -> Resu
     for (workload, phases) in [("eth", &plan.eth), ("erc20", &plan.erc20)] {
         if workload == "erc20" {
             eprintln!("{target}: deploying and minting the token");
-            drive(rpc, &vec![plan.setup.clone()], None, timeout).await?;
+            drive(rpc, &vec![plan.setup.clone()], 1, None, timeout).await?;
         }
-        let (elapsed, latencies_ms) = drive(rpc, &phases[0], None, timeout).await?;
-        let saturated = EvmRun {
-            target,
-            workload,
-            load: "saturated".into(),
-            txs: phases[0].iter().map(Vec::len).sum(),
-            elapsed,
-            latencies_ms,
-        };
-        let rate = saturated.tps() / 2.0;
-        eprintln!(
-            "{target} {workload}: {:.0} tx/s saturated; pacing at {rate:.0}/s",
-            saturated.tps()
-        );
-        let (elapsed, latencies_ms) = drive(rpc, &phases[1], Some(rate), timeout).await?;
-        out.push(saturated);
-        out.push(EvmRun {
-            target,
-            workload,
-            load: format!("half ({rate:.0}/s)"),
-            txs: phases[1].iter().map(Vec::len).sum(),
-            elapsed,
-            latencies_ms,
-        });
+        for (&batch, [saturated, paced]) in args.rpc_batch.iter().zip(phases) {
+            let (elapsed, latencies_ms) = drive(rpc, saturated, batch, None, timeout).await?;
+            let saturated = EvmRun {
+                target,
+                workload,
+                batch,
+                load: "saturated".into(),
+                txs: saturated.iter().map(Vec::len).sum(),
+                elapsed,
+                latencies_ms,
+            };
+            let rate = saturated.tps() / 2.0;
+            eprintln!(
+                "{target} {workload} x{batch}: {:.0} tx/s saturated; pacing at {rate:.0}/s",
+                saturated.tps()
+            );
+            let (elapsed, latencies_ms) = drive(rpc, paced, batch, Some(rate), timeout).await?;
+            out.push(saturated);
+            out.push(EvmRun {
+                target,
+                workload,
+                batch,
+                load: format!("half ({rate:.0}/s)"),
+                txs: paced.iter().map(Vec::len).sum(),
+                elapsed,
+                latencies_ms,
+            });
+        }
     }
     Ok(out)
 }
@@ -378,7 +422,7 @@ pub(crate) async fn run_evm(args: &Args, weft: &str) -> Result<EvmReport> {
         3 * args.anvil_txs()
     );
     let plan = plan(args, chain_id);
-    let samples: Vec<Signed> = plan.eth[0]
+    let samples: Vec<Signed> = plan.eth[0][0]
         .iter()
         .flatten()
         .take(args.sig_samples)
@@ -410,9 +454,13 @@ impl EvmReport {
         self.per_thread * self.cores as f64
     }
 
-    fn find(&self, target: &str, workload: &str, saturated: bool) -> Option<&EvmRun> {
+    /// `target`'s saturated run of `run`'s workload and request size.
+    fn saturated(&self, target: &str, run: &EvmRun) -> Option<&EvmRun> {
         self.runs.iter().find(|r| {
-            r.target == target && r.workload == workload && (r.load == "saturated") == saturated
+            r.target == target
+                && r.workload == run.workload
+                && r.batch == run.batch
+                && r.load == "saturated"
         })
     }
 
@@ -420,7 +468,7 @@ impl EvmReport {
     pub(crate) fn table(&self, args: &Args) -> String {
         let mut out = format!(
             "\nEthereum transactions over JSON-RPC, Weft and anvil side by side: {} senders (one \
-             client each), eth_sendRawTransaction x1; anvil: block time {} s, gas limit {}\n  \
+             client each), eth_sendRawTransaction x<batch> per request; anvil: block time {} s, gas limit {}\n  \
              ceiling (decode + recover) {:.0}/s = {:.0}/s on one thread x {} cores\n",
             args.anvil_senders,
             args.anvil_block_time_s,
@@ -431,19 +479,29 @@ impl EvmReport {
         );
         let _ = writeln!(
             out,
-            "  {:<6} {:<6} {:<18} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
-            "target", "kind", "load", "txs", "tx/s", "p50 ms", "p99 ms", "/ceiling", "/anvil"
+            "  {:<6} {:<6} {:>5} {:<18} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "target",
+            "kind",
+            "batch",
+            "load",
+            "txs",
+            "tx/s",
+            "p50 ms",
+            "p99 ms",
+            "/ceiling",
+            "/anvil"
         );
         for r in &self.runs {
             let anvil = self
-                .find("anvil", r.workload, r.load == "saturated")
+                .saturated("anvil", r)
                 .filter(|_| r.target == "weft" && r.load == "saturated")
                 .map_or("-".to_owned(), |a| format!("{:.2}x", r.tps() / a.tps()));
             let _ = writeln!(
                 out,
-                "  {:<6} {:<6} {:<18} {:>7} {:>9.0} {:>9.0} {:>9.0} {:>9.2} {:>9}",
+                "  {:<6} {:<6} {:>5} {:<18} {:>7} {:>9.0} {:>9.0} {:>9.0} {:>9.2} {:>9}",
                 r.target,
                 r.workload,
+                r.batch,
                 r.load,
                 r.txs,
                 r.tps(),
@@ -462,12 +520,11 @@ impl EvmReport {
             .runs
             .iter()
             .map(|r| {
-                let anvil = self
-                    .find("anvil", r.workload, r.load == "saturated")
-                    .map(EvmRun::tps);
+                let anvil = self.saturated("anvil", r).map(EvmRun::tps);
                 json!({
                     "target": r.target,
                     "workload": r.workload,
+                    "batch": r.batch,
                     "load": r.load,
                     "txs": r.txs,
                     "tps": r.tps(),

@@ -182,6 +182,11 @@ pub(crate) struct Args {
     /// `target/weft-bench/rpc.json`. `--anvil-txs` and `--anvil-senders` size it.
     #[arg(long)]
     pub(crate) evm: bool,
+    /// `--evm`: transactions per request, one set of runs each (1: a request per
+    /// transaction, as cast and viem send; more: JSON-RPC batch arrays, as ethers' batching
+    /// provider and relayers send).
+    #[arg(long, value_delimiter = ',', default_value = "1,100")]
+    pub(crate) rpc_batch: Vec<usize>,
     /// Instead of the REST benchmark: `--feed-subscribers` live-feed connections
     /// (`/v1/ws`) through `--feed-seconds` of transfers at `--feed-rate`; every subscriber
     /// must receive every block. Results in `target/weft-bench/feed.json`.
@@ -234,6 +239,10 @@ impl Args {
         );
         ensure!(self.anvil_senders > 0, "--anvil-senders must be positive");
         ensure!(self.anvil_batch > 0, "--anvil-batch must be positive");
+        ensure!(
+            !self.rpc_batch.is_empty() && self.rpc_batch.iter().all(|b| (1..=100).contains(b)),
+            "--rpc-batch takes sizes from 1 to 100 (the sequencer's batch limit)"
+        );
         ensure!(
             self.anvil_block_time_s > 0.0,
             "--anvil-block-time-s must be positive (automine is pathological for bulk load)"
