@@ -122,7 +122,7 @@ async fn evm_receipts_and_logs_round_trip_and_logs_are_found_by_filter() {
             );
         }
         let logs = store
-            .transaction_logs(&first.transactions[0].hash)
+            .transaction_logs(first.header.number, first.transactions[0].index)
             .await
             .unwrap();
         assert_eq!(

@@ -170,12 +170,17 @@ impl Store {
             .collect()
     }
 
-    /// The logs of the transaction `hash`, in order.
-    pub(super) async fn transaction_logs(&self, hash: &B256) -> Result<Vec<StoredLog>, Error> {
+    /// The logs of the transaction at `index` in block `number`, in order.
+    pub(super) async fn transaction_logs(
+        &self,
+        number: u64,
+        index: u32,
+    ) -> Result<Vec<StoredLog>, Error> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "{SELECT_LOG} WHERE l.tx_hash = $1 ORDER BY l.log_index"
+            "{SELECT_LOG} WHERE l.block_number = $1 AND l.tx_index = $2 ORDER BY l.log_index"
         )))
-        .bind(hash.as_slice())
+        .bind(to_i64("block number", number)?)
+        .bind(i64::from(index))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|row| Ok(log_from_row(row)?)).collect()

@@ -200,4 +200,9 @@ const MIGRATIONS: &[EmbeddedMigration] = &[
         include_str!("../../../migrations/sequencer/sqlite/0006_lease.sql"),
         include_str!("../../../migrations/sequencer/postgres/0006_lease.sql"),
     ),
+    (
+        "0007_logs_by_position.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0007_logs_by_position.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0007_logs_by_position.sql"),
+    ),
 ];

@@ -125,7 +125,7 @@ impl Store {
         };
         let mut logs = Vec::new();
         if let Some(receipt) = tx.receipt.evm.as_mut() {
-            logs = self.transaction_logs(hash).await?;
+            logs = self.transaction_logs(tx.block_number, tx.index).await?;
             receipt.logs = logs.iter().map(|l| l.log.clone()).collect();
         }
         Ok(Some((tx, logs)))
