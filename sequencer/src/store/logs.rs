@@ -87,7 +87,10 @@ impl LogRow {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let sql = weft_storage::insert_sql(
                 backend,
-                &format!("INSERT INTO logs ({INSERT_COLUMNS}) VALUES "),
+                &format!(
+                    "{} logs ({INSERT_COLUMNS}) VALUES ",
+                    super::blocks::insert_in_block(backend)
+                ),
                 INSERT_COLUMN_COUNT,
                 chunk.len(),
                 "",

@@ -771,6 +771,15 @@ fn the_multi_row_insert_has_a_placeholder_per_column() {
     );
     let sqlite = transactions::insert_sql(Backend::Sqlite, 2);
     assert_eq!(sqlite.matches('?').count(), 2 * columns);
+    // No statement journal on SQLite; PostgreSQL has no `OR FAIL`.
+    assert!(
+        sqlite.starts_with("INSERT OR FAIL INTO transactions"),
+        "{sqlite}"
+    );
+    assert!(
+        postgres.starts_with("INSERT INTO transactions"),
+        "{postgres}"
+    );
 }
 
 #[tokio::test]

@@ -295,12 +295,16 @@ impl TransactionRow {
 
 type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
 
-/// `INSERT INTO transactions (..) VALUES (..), ..` for `rows` rows, with the placeholders of
+/// `INSERT INTO transactions (..) VALUES (..), ..` ([`super::blocks::insert_in_block`]) for
+/// `rows` rows, with the placeholders of
 /// [`weft_storage::insert_sql`] (anonymous on SQLite, which matters at 7,000 parameters).
 pub(super) fn insert_sql(backend: Backend, rows: usize) -> String {
     weft_storage::insert_sql(
         backend,
-        &format!("INSERT INTO transactions ({INSERT_COLUMNS}) VALUES "),
+        &format!(
+            "{} transactions ({INSERT_COLUMNS}) VALUES ",
+            super::blocks::insert_in_block(backend)
+        ),
         INSERT_COLUMN_COUNT,
         rows,
         "",
