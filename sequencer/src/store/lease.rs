@@ -33,7 +33,12 @@ pub struct LeaseRow {
 impl Store {
     /// Takes the lease for `holder` for `ttl` if it has expired (or is `holder`'s already):
     /// the new fence, with the epoch incremented when the holder changes; `None` while
-    /// another node holds it. PostgreSQL only (the clock is the database's).
+    /// another node holds it, or while a transaction holds its row (a leader's block write
+    /// in flight, or a cut-off leader's until the server drops it): the caller polls again.
+    /// It never waits on that lock: an `UPDATE` that waited computes the expiry before the
+    /// wait and keeps it when the holding transaction aborts, so it would take a lease that
+    /// had lapsed while it waited (a multi-host run took one and lost it at its first
+    /// renewal). PostgreSQL only (the clock is the database's).
     pub async fn acquire_lease(&self, holder: &str, ttl: Duration) -> Result<Option<Fence>, Error> {
         self.require_postgres()?;
         let row = sqlx::query(
@@ -41,7 +46,8 @@ impl Store {
                epoch = CASE WHEN holder = $1 THEN epoch ELSE epoch + 1 END, \
                holder = $1, \
                expires_at = clock_timestamp() + make_interval(secs => $2) \
-             WHERE id = 1 AND (holder = $1 OR expires_at <= clock_timestamp()) \
+             WHERE id = (SELECT id FROM leader_lease WHERE id = 1 FOR UPDATE SKIP LOCKED) \
+               AND (holder = $1 OR expires_at <= clock_timestamp()) \
              RETURNING epoch",
         )
         .bind(holder)
@@ -229,20 +235,34 @@ mod tests {
         // a's lease lapses: b's takeover now has to lock the row a's transaction holds.
         tokio::time::sleep(ttl * 2).await;
 
+        // b does not queue behind a's transaction: it polls, and takes a fresh lease once
+        // the server has dropped that transaction.
         let asked = std::time::Instant::now();
-        let b = tokio::time::timeout(
-            std::time::Duration::from_secs(20),
-            store.acquire_lease("b", ttl),
-        )
-        .await
-        .expect("the silent transaction is dropped well before 20 s")
-        .unwrap()
-        .expect("a's lease lapsed");
+        assert_eq!(store.acquire_lease("b", ttl).await.unwrap(), None);
+        assert!(
+            asked.elapsed() < std::time::Duration::from_secs(1),
+            "a take does not wait on the row lock: {:?}",
+            asked.elapsed()
+        );
+        let b = loop {
+            if let Some(b) = store.acquire_lease("b", ttl).await.unwrap() {
+                break b;
+            }
+            assert!(
+                asked.elapsed() < std::time::Duration::from_secs(20),
+                "the silent transaction is dropped well before 20 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
         assert_eq!(b.epoch, 2);
         let waited = asked.elapsed();
         assert!(
             waited >= std::time::Duration::from_secs(1),
-            "b waited for a's transaction: {waited:?}"
+            "b took it only once a's transaction was gone: {waited:?}"
+        );
+        assert!(
+            store.renew_lease(&b, ttl).await.unwrap(),
+            "b's lease is fresh, not one that lapsed while b waited"
         );
         assert!(
             sqlx::query("SELECT 1").execute(&mut *silent).await.is_err(),
