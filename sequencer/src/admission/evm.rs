@@ -24,7 +24,7 @@ use weft_protocol::{
     transaction::Transaction,
 };
 
-use super::{Rejection, mempool_rejection, on_signature_pool, read_state};
+use super::{Rejection, mempool_rejection, on_signature_pool, read_state, settled};
 use crate::{
     mempool::{MempoolError, PendingTx},
     node::Node,
@@ -172,16 +172,7 @@ pub async fn admit_raw_batch(
         };
         outcomes[i] = Some(outcome);
     }
-    outcomes
-        .into_iter()
-        .map(|o| {
-            let o = o.expect("every transaction has an outcome");
-            if let Err(r) = &o {
-                node.metrics.reject(r.code);
-            }
-            o
-        })
-        .collect()
+    settled(node, outcomes)
 }
 
 /// Whether the sender's `account` holds `gasLimit × maxFee + value` in ETH.

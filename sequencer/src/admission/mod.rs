@@ -551,6 +551,14 @@ async fn admit_with(
         let index = copy.index;
         outcomes[index] = Some(copy_outcome(&first, copy));
     }
+    settled(node, outcomes)
+}
+
+/// Every submission's outcome, the refusals counted in the metrics.
+pub(crate) fn settled<T>(
+    node: &Node,
+    outcomes: Vec<Option<Result<T, Rejection>>>,
+) -> Vec<Result<T, Rejection>> {
     outcomes
         .into_iter()
         .map(|o| {
