@@ -3,6 +3,7 @@
 //!
 //! Seal rules are small pieces ([`SealRule`]); a block is never empty.
 
+mod gas;
 mod snapshotter;
 
 use std::{
@@ -27,6 +28,7 @@ use crate::{
     store::{QueueEntry, SealedBlock, StoredTransaction},
 };
 
+pub use gas::{GasBudget, MAX_OVERPACK};
 use snapshotter::BlockChanges;
 pub use snapshotter::DELTA_BYTES_PER_FULL;
 
@@ -37,7 +39,8 @@ pub enum SealReason {
     MaxTxs,
     /// The byte limit is reached.
     MaxBytes,
-    /// The gas limits of the ready EVM transactions fill the block gas limit.
+    /// The ready EVM transactions are expected to use the block's gas (their gas limits
+    /// times the share of limits that recent blocks used: [`GasBudget`]).
     BlockGas,
     /// The block time elapsed.
     BlockTime,
@@ -65,7 +68,9 @@ pub struct Pending {
     pub txs: usize,
     /// Their encoded bytes.
     pub bytes: usize,
-    /// Their gas limits (EVM transactions; native kinds use no block gas).
+    /// The gas they are expected to use: their gas limits (EVM transactions; native kinds
+    /// use no block gas) times the share of limits that recent blocks used
+    /// ([`GasBudget::expected_use`]).
     pub gas: u64,
     /// Time since the last seal.
     pub since_last_seal: Duration,
@@ -83,7 +88,7 @@ pub struct MaxTxs(pub usize);
 /// Seal once the block is full by bytes.
 #[derive(Debug)]
 pub struct MaxBytes(pub usize);
-/// Seal once the ready gas limits fill the block gas limit.
+/// Seal once the ready transactions are expected to use the block gas limit.
 #[derive(Debug)]
 pub struct BlockGas(pub u64);
 /// Seal once the block time has passed since the last seal.
@@ -175,6 +180,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
     let writer = tokio::spawn(write_loop(node.clone(), writes, to_snapshotter));
     let mut tip = node.head();
     let mut last_seal = Instant::now();
+    let mut budget = GasBudget::new(weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT);
     let result: anyhow::Result<()> = async {
         loop {
             let pending = {
@@ -183,7 +189,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
                 Pending {
                     txs: pool.ready_len() + queued as usize,
                     bytes: pool.ready_bytes(),
-                    gas: pool.ready_gas(),
+                    gas: budget.expected_use(pool.ready_gas()),
                     since_last_seal: last_seal.elapsed(),
                 }
             };
@@ -200,7 +206,14 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
             }
             if *shutdown.borrow() {
                 while node.mempool.lock().ready_len() > 0 || node.pending_queue_entries() > 0 {
-                    seal(&node, SealReason::Shutdown, &mut tip, &to_writer).await?;
+                    seal(
+                        &node,
+                        SealReason::Shutdown,
+                        &mut tip,
+                        &mut budget,
+                        &to_writer,
+                    )
+                    .await?;
                 }
                 return Ok(());
             }
@@ -208,7 +221,7 @@ pub async fn run(node: Arc<Node>, mut shutdown: watch::Receiver<bool>) -> anyhow
                 // Block times count from the start of a seal, so execution time does not
                 // stretch the interval between blocks.
                 last_seal = Instant::now();
-                seal(&node, reason, &mut tip, &to_writer).await?;
+                seal(&node, reason, &mut tip, &mut budget, &to_writer).await?;
                 continue;
             }
             let wait = if pending.txs == 0 {
@@ -243,6 +256,7 @@ async fn seal(
     node: &Arc<Node>,
     reason: SealReason,
     tip: &mut Head,
+    budget: &mut GasBudget,
     to_writer: &tokio::sync::mpsc::Sender<Write>,
 ) -> anyhow::Result<()> {
     let cfg = node.config.block;
@@ -255,11 +269,10 @@ async fn seal(
     } else {
         Vec::new()
     };
-    let txs = node.mempool.lock().take_ready(
-        cfg.max_txs - system.len(),
-        cfg.max_bytes,
-        weft_protocol::evm::DEFAULT_BLOCK_GAS_LIMIT,
-    );
+    let txs =
+        node.mempool
+            .lock()
+            .take_ready(cfg.max_txs - system.len(), cfg.max_bytes, budget.to_take());
     if txs.is_empty() && system.is_empty() {
         return Ok(());
     }
@@ -274,7 +287,13 @@ async fn seal(
         base_fee: weft_protocol::evm::DEFAULT_MIN_BASE_FEE,
     };
     let started = Instant::now();
-    let (block, txs, changes) = {
+    let Executed {
+        block,
+        included: txs,
+        left_out,
+        gas_used,
+        changes,
+    } = {
         let node = node.clone();
         tokio::task::spawn_blocking(move || execute(&node, parent, env, &system, txs))
             .await
@@ -283,6 +302,12 @@ async fn seal(
     node.metrics
         .executor_seconds
         .observe(started.elapsed().as_secs_f64());
+    // Handed back before the next block is taken, which then starts with them.
+    if !left_out.is_empty() {
+        node.mempool.lock().release(&left_out);
+        node.metrics.left_out.inc_by(left_out.len() as u64);
+    }
+    budget.observe(txs.iter().map(|t| t.gas).sum(), gas_used);
     *tip = Head {
         number: env.number,
         hash: block.hash,
@@ -361,6 +386,18 @@ async fn write_loop(
     Ok(())
 }
 
+/// A block executed: what the store writes, and what it left out for a later block.
+struct Executed {
+    block: SealedBlock,
+    /// The mempool transactions in it.
+    included: Vec<Arc<PendingTx>>,
+    /// Those taken but left out ([`weft_protocol::execution::left_out`]), in block order.
+    left_out: Vec<Arc<PendingTx>>,
+    /// The gas its EVM transactions used.
+    gas_used: u64,
+    changes: weft_protocol::snapshot::StateDelta,
+}
+
 /// Executes the block against the shared state and builds what the store writes.
 fn execute(
     node: &Node,
@@ -368,12 +405,8 @@ fn execute(
     env: BlockEnv,
     system: &[QueueEntry],
     txs: Vec<Arc<PendingTx>>,
-) -> anyhow::Result<(
-    SealedBlock,
-    Vec<Arc<PendingTx>>,
-    weft_protocol::snapshot::StateDelta,
-)> {
-    let verified: Vec<_> = system
+) -> anyhow::Result<Executed> {
+    let mut verified: Vec<_> = system
         .iter()
         .map(|e| VerifiedTransaction {
             hash: e.entry_hash,
@@ -381,16 +414,35 @@ fn execute(
         })
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
-    // The transactions root commits to leaves that need no signature (an EVM transaction's
-    // is not its Ethereum hash), so a block re-executed from L1 hashes alike.
-    let leaves: Vec<B256> = verified.iter().map(VerifiedTransaction::leaf).collect();
+    let mut txs = txs;
+    let mut left_out = Vec::new();
     let (output, header, changes, account_count) = {
         let mut state = node.state.write();
-        let output = node
+        let accounts_before = state.account_count();
+        let mut output = node
             .executor
             .lock()
             .execute_block(&mut state, &env, &verified)
             .map_err(|e| anyhow!("block {} is invalid: {e}", env.number))?;
+        let left = weft_protocol::execution::left_out(
+            &state,
+            accounts_before,
+            &verified,
+            &output.receipts,
+        );
+        if !left.is_empty() {
+            // System entries have no sender and are never left out.
+            let pending = |i: usize| i - system.len();
+            left_out = left.iter().map(|&i| txs[pending(i)].clone()).collect();
+            let keep = |i: usize| left.binary_search(&i).is_err();
+            verified = retain_at(verified, keep);
+            output.receipts = retain_at(output.receipts, keep);
+            txs = retain_at(txs, |i| keep(i + system.len()));
+        }
+        // The transactions root commits to leaves that need no signature (an EVM
+        // transaction's is not its Ethereum hash), so a block re-executed from L1 hashes
+        // alike.
+        let leaves: Vec<B256> = verified.iter().map(VerifiedTransaction::leaf).collect();
         let header = BlockHeader::seal(
             env.number,
             env.timestamp,
@@ -405,6 +457,7 @@ fn execute(
         // A copy of what the block touched, in proportion to the block.
         (output, header, state.take_changes(), state.account_count())
     };
+    let gas_used = output.gas_used;
     let signatures = system
         .iter()
         .map(|_| None)
@@ -430,16 +483,27 @@ fn execute(
             receipt,
         })
         .collect();
-    Ok((
-        SealedBlock {
+    Ok(Executed {
+        block: SealedBlock {
             hash: header.hash(),
             header,
             transactions,
             account_count: Some(account_count),
         },
-        txs,
+        included: txs,
+        left_out,
+        gas_used,
         changes,
-    ))
+    })
+}
+
+/// The items of `items` whose position `keep` accepts, in order.
+fn retain_at<T>(items: Vec<T>, keep: impl Fn(usize) -> bool) -> Vec<T> {
+    items
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, t)| keep(i).then_some(t))
+        .collect()
 }
 
 /// The state already includes the block, so the write must succeed: retry a few times,

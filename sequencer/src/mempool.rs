@@ -357,6 +357,25 @@ impl Mempool {
         out
     }
 
+    /// Hands back transactions taken by [`Self::take_ready`] that their block left out
+    /// (given in block order): they are ready again, ahead of everything else, so the next
+    /// block starts with them.
+    pub fn release(&mut self, left_out: &[Arc<PendingTx>]) {
+        for tx in left_out.iter().rev() {
+            if !self.txs.contains_key(&tx.hash) {
+                continue;
+            }
+            let sender = self
+                .senders
+                .get_mut(&tx.sender)
+                .expect("a held transaction's sender is held");
+            sender.taken = sender.taken.min(tx.nonce);
+            self.ready.push_front((tx.sender, tx.nonce));
+            self.ready_bytes += tx.size;
+            self.ready_gas += tx.gas;
+        }
+    }
+
     /// Forgets transactions that are now in a stored block (after the state includes them).
     pub fn remove_included(&mut self, included: &[Arc<PendingTx>]) {
         for tx in included {
@@ -498,6 +517,42 @@ mod tests {
         assert!(pool.insert(evm(&key, 3, 121), 0).unwrap().is_some());
         assert_eq!(pool.next_nonce(&key.address(), 0), 2);
         assert_eq!(pool.len(), 3);
+    }
+
+    #[test]
+    fn transactions_a_block_left_out_come_first_in_the_next_and_are_replaceable_again() {
+        let (a, b) = (
+            weft_protocol::signature::SigningKey::from_seed(b"left a"),
+            weft_protocol::signature::SigningKey::from_seed(b"left b"),
+        );
+        let mut pool = Mempool::new(config());
+        for nonce in 0..3 {
+            pool.insert(evm(&a, nonce, 100), 0).unwrap();
+        }
+        pool.insert(evm(&b, 0, 100), 0).unwrap();
+        let taken = pool.take_ready(10, 10_000, 1 << 30);
+        assert_eq!((taken.len(), pool.ready_len(), pool.ready_gas()), (4, 0, 0));
+        // The block kept a's nonce 0 and left out its nonces 1 and 2.
+        pool.release(&taken[1..3]);
+        assert_eq!((pool.ready_len(), pool.ready_gas()), (2, 42_000));
+        pool.insert(evm(&a, 3, 100), 0).unwrap();
+        pool.remove_included(&[taken[0].clone(), taken[3].clone()]);
+        let replacement = evm(&a, 1, 110);
+        let replacement_hash = replacement.hash;
+        assert!(pool.insert(replacement, 1).unwrap().is_some());
+        let next: Vec<_> = pool
+            .take_ready(10, 10_000, 1 << 30)
+            .iter()
+            .map(|t| (t.sender, t.nonce, t.hash))
+            .collect();
+        assert_eq!(
+            next,
+            vec![
+                (a.address(), 1, replacement_hash),
+                (a.address(), 2, taken[2].hash),
+                (a.address(), 3, next[2].2),
+            ]
+        );
     }
 
     #[test]

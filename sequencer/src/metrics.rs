@@ -49,6 +49,8 @@ pub struct Metrics {
     pub rpc_errors: Family<Reason, Counter>,
     /// Transactions executed and stored.
     pub executed: Counter,
+    /// Transactions a block took but left out for a later one (they did not fit its gas).
+    pub left_out: Counter,
     /// Seconds to execute a block (state root included).
     pub executor_seconds: Histogram,
     /// Seconds to write a block to the database.
@@ -117,6 +119,7 @@ impl Metrics {
             admitted: Counter::default(),
             rpc_errors: Family::default(),
             executed: Counter::default(),
+            left_out: Counter::default(),
             executor_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             batches_sealed: Gauge::default(),
@@ -186,6 +189,11 @@ impl Metrics {
             "transactions_executed",
             "Transactions executed and stored",
             m.executed.clone(),
+        );
+        registry.register(
+            "transactions_left_out",
+            "Transactions a block took but left out for a later one: they did not fit its gas",
+            m.left_out.clone(),
         );
         registry.register(
             "executor_seconds",

@@ -286,7 +286,7 @@ async fn anvil_restart(da: DaMode) {
 
     // L1 goes away for a while (3 s here, 30 s in the issue: the node does the same for
     // any length); L2 keeps sealing blocks and batches.
-    node.dev.stop();
+    node.stop_l1().await;
     let (head, batches) = (
         l2.head().number,
         l2.store.latest_batch().await.unwrap().unwrap(),
@@ -314,7 +314,7 @@ async fn anvil_restart(da: DaMode) {
     );
     assert!(!node.running().builder_finished());
 
-    node.dev.restart();
+    node.restart_l1();
     let committed = node.wait_all_committed(Duration::from_secs(30)).await;
     assert_eq!(assert_each_index_committed_once(&node).await, committed);
     // No nonce gap: the poster's included transactions use consecutive nonces up to L1's.

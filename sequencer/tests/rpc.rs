@@ -663,3 +663,107 @@ async fn websocket_subscribers_get_new_heads_logs_and_pending_transactions() {
         .unwrap();
     running.stop().await.unwrap();
 }
+
+/// Transactions declare more gas than they use. Once the builder has seen that, a block
+/// takes more declared gas than it holds, and what does not fit by gas used is left out
+/// for the next block instead of failing: no receipt says "exceeds block gas limit".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blocks_are_packed_by_gas_used_and_what_does_not_fit_waits_for_the_next() {
+    let db = TestDatabase::sqlite();
+    let running = weft_sequencer::start(config(&db)).await.unwrap();
+    let rpc = Rpc::new(running.addr);
+    // One batch request: admitted together, so that the builder sees most of it at once.
+    let send_all = |raws: Vec<Bytes>| {
+        let rpc = &rpc;
+        async move {
+            let batch: Vec<Value> = raws
+                .iter()
+                .enumerate()
+                .map(|(id, raw)| json!({ "jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [raw] }))
+                .collect();
+            let (status, v) = rpc.raw(Value::from(batch).to_string()).await;
+            assert_eq!(status, 200, "{v}");
+            let mut receipts = Vec::new();
+            for raw in &raws {
+                receipts.push(rpc.receipt(&keccak256(raw), WAIT).await);
+            }
+            receipts
+        }
+    };
+    let blocks_of = |receipts: &[Value]| {
+        let mut counts = std::collections::BTreeMap::<u128, usize>::new();
+        for r in receipts {
+            *counts.entry(number(&r["blockNumber"])).or_default() += 1;
+        }
+        counts
+    };
+    // ETH transfers declaring 3M gas and using 21k: the builder learns the share.
+    let pay = |from: u32, nonce: u64| {
+        signed(
+            from,
+            nonce,
+            Some(dev(0)),
+            U256::from(1),
+            Bytes::new(),
+            3_000_000,
+            GWEI,
+        )
+    };
+    for nonce in 0..3 {
+        let receipts = send_all((1..=10).map(|from| pay(from, nonce)).collect()).await;
+        assert!(receipts.iter().all(|r| r["status"] == "0x1"));
+    }
+    // 30 of them declare 90M: one block holds more than 10 (30M declared).
+    let receipts = send_all(
+        (3..6)
+            .flat_map(|nonce| (1..=10).map(move |from| pay(from, nonce)))
+            .collect(),
+    )
+    .await;
+    assert!(receipts.iter().all(|r| r["status"] == "0x1"));
+    let most = blocks_of(&receipts).into_values().max().unwrap();
+    assert!(most > 10, "{:?}", blocks_of(&receipts));
+    // Creations that loop until their 9M gas is spent: three fit in a block (27M of 30M),
+    // the rest are left out, block after block, and each runs out of gas in its turn.
+    let endless = Bytes::from_static(&[0x5b, 0x60, 0x00, 0x56]); // JUMPDEST PUSH1 0 JUMP
+    let creates: Vec<Bytes> = (0..12u32)
+        .map(|i| {
+            signed(
+                11 + i % 9,
+                u64::from(i / 9),
+                None,
+                U256::ZERO,
+                endless.clone(),
+                9_000_000,
+                GWEI,
+            )
+        })
+        .collect();
+    let receipts = send_all(creates).await;
+    for r in &receipts {
+        assert_eq!(r["status"], "0x0", "{r}");
+        assert_eq!(
+            number(&r["gasUsed"]),
+            9_000_000,
+            "out of gas, not refused: {r}"
+        );
+    }
+    let per_block = blocks_of(&receipts);
+    assert!(per_block.values().all(|&n| n <= 3), "{per_block:?}");
+    let metrics = reqwest::get(format!("http://{}/metrics", running.addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let left_out: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("weft_transactions_left_out_total ")?
+                .parse()
+                .ok()
+        })
+        .expect("the left-out counter");
+    assert!(left_out >= 1.0, "{left_out}");
+    running.stop().await.unwrap();
+}

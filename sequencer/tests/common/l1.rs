@@ -39,6 +39,7 @@ pub struct L1Node {
     pub client: Client,
     pub dir: TempDir,
     heartbeat: Option<JoinHandle<()>>,
+    heartbeat_every: Option<Duration>,
 }
 
 /// How a test wants its L1.
@@ -91,18 +92,7 @@ impl L1Node {
         tune(&mut config);
         let running = weft_sequencer::start(config.clone()).await.unwrap();
         let client = Client::new(running.addr);
-        let heartbeat = setup.heartbeat.map(|every| {
-            let provider = dev.provider.clone();
-            tokio::spawn(async move {
-                loop {
-                    // Errors while anvil is down are expected.
-                    let _ = provider
-                        .raw_request::<_, serde_json::Value>("anvil_mine".into(), (1,))
-                        .await;
-                    tokio::time::sleep(every).await;
-                }
-            })
-        });
+        let heartbeat = setup.heartbeat.map(|every| heartbeat(&dev, every));
         Self {
             dev,
             config,
@@ -110,7 +100,22 @@ impl L1Node {
             client,
             dir,
             heartbeat,
+            heartbeat_every: setup.heartbeat,
         }
+    }
+
+    /// Stops anvil (see [`Devnet::stop`]), its heartbeat first.
+    pub async fn stop_l1(&mut self) {
+        self.stop_heartbeat();
+        self.dev.stop().await;
+    }
+
+    /// Starts anvil again from its state file, and its heartbeat.
+    pub fn restart_l1(&mut self) {
+        self.dev.restart();
+        self.heartbeat = self
+            .heartbeat_every
+            .map(|every| heartbeat(&self.dev, every));
     }
 
     pub fn running(&self) -> &Running {
@@ -203,6 +208,20 @@ impl Drop for L1Node {
     fn drop(&mut self) {
         self.stop_heartbeat();
     }
+}
+
+/// Mines an empty L1 block every `every`.
+fn heartbeat(dev: &Devnet, every: Duration) -> JoinHandle<()> {
+    let provider = dev.provider.clone();
+    tokio::spawn(async move {
+        loop {
+            // Errors while anvil is down are expected.
+            let _ = provider
+                .raw_request::<_, serde_json::Value>("anvil_mine".into(), (1,))
+                .await;
+            tokio::time::sleep(every).await;
+        }
+    })
 }
 
 /// Polls `check` until it returns `Some` (panics with `what` after `timeout`).

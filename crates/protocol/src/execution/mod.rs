@@ -53,6 +53,7 @@ mod channels;
 mod commit;
 mod mixed;
 mod optimistic;
+mod packing;
 mod parallel;
 pub(crate) mod prepare;
 mod rules;
@@ -62,6 +63,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use optimistic::OptimisticStats;
+pub use packing::left_out;
 pub use parallel::{ExecReport, ParallelExecutor, Schedule};
 pub use sequential::SequentialExecutor;
 
