@@ -283,7 +283,7 @@ async fn submit_batch(
 /// with the methods a stateless node can answer.
 async fn rpc(State(state): State<Arc<Admission>>, body: axum::body::Bytes) -> Response {
     let answer = rpc::answer_body_with(&body, |requests| {
-        rpc::each(requests, |request| rpc_one(&state, request))
+        rpc::concurrently(requests, |request| rpc_one(&state, request))
     })
     .await;
     match answer {

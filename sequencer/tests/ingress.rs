@@ -304,11 +304,56 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
         .await;
     assert_eq!(number(&balance), 2_001);
 
+    // A JSON-RPC batch (answered concurrently at the front): the sender's next three nonces
+    // around a refusal, each answer in its request's place, all three executed.
+    let pay = |nonce: u64| {
+        signed_on(
+            chain_id,
+            4,
+            nonce,
+            Some(to),
+            U256::from(1),
+            Default::default(),
+            21_000,
+            MAX_FEE,
+        )
+    };
+    let wrong_chain = signed_on(
+        chain_id + 1,
+        5,
+        0,
+        Some(to),
+        U256::ZERO,
+        Default::default(),
+        21_000,
+        MAX_FEE,
+    );
+    let raws = [pay(2), pay(3), wrong_chain, pay(4)];
+    let batch: Vec<_> = raws
+        .iter()
+        .enumerate()
+        .map(|(id, raw)| serde_json::json!({ "jsonrpc": "2.0", "id": id, "method": "eth_sendRawTransaction", "params": [raw] }))
+        .collect();
+    let (status, answers) = front_rpc
+        .raw(serde_json::Value::from(batch).to_string())
+        .await;
+    assert_eq!(status, 200, "{answers}");
+    let answers = answers.as_array().expect("a batch answer").clone();
+    let ids: Vec<_> = answers.iter().map(|a| a["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [0, 1, 2, 3]);
+    assert_eq!(answers[2]["error"]["code"], -32000, "{answers:?}");
+    for i in [0, 1, 3] {
+        let hash = weft_protocol::primitives::keccak256(&raws[i]);
+        assert_eq!(answers[i]["result"], serde_json::json!(hash), "{answers:?}");
+        let receipt = leader_rpc.receipt(&hash, WAIT).await;
+        assert_eq!(receipt["status"], "0x1", "{receipt}");
+    }
+
     // Refused at the front: another chain (geth's words), and reads.
     let other_chain = signed_on(
         chain_id + 1,
         4,
-        2,
+        5,
         Some(to),
         U256::ZERO,
         Default::default(),

@@ -271,18 +271,16 @@ pub(crate) async fn answer_body(
     answer_body_with(body, |requests| answer_all(node, requests, connection)).await
 }
 
-/// Answers `requests` one after the other with `answer` (`None` for a notification): the
-/// `answer_all` of [`answer_body_with`] for a server without batch-wide work.
-pub(crate) async fn each<F, Fut>(requests: Vec<Value>, mut answer: F) -> Vec<Option<Value>>
+/// Answers `requests` concurrently with `answer` (`None` for a notification), the answers in
+/// the requests' order: the `answer_all` of [`answer_body_with`] for a server without
+/// batch-wide work. An admission node's batch of raw transactions thus recovers on all the
+/// pool's threads and waits for the stream's acknowledgements together, not one by one.
+pub(crate) async fn concurrently<F, Fut>(requests: Vec<Value>, answer: F) -> Vec<Option<Value>>
 where
     F: FnMut(Value) -> Fut,
     Fut: std::future::Future<Output = Option<Value>>,
 {
-    let mut answers = Vec::with_capacity(requests.len());
-    for request in requests {
-        answers.push(answer(request).await);
-    }
-    answers
+    futures_util::future::join_all(requests.into_iter().map(answer)).await
 }
 
 /// [`answer_body`] with `answer_all` answering the request values of a body in order
