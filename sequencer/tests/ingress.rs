@@ -281,19 +281,21 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
 
     // Two transfers of one sender, in nonce order, then one to a new address.
     let to = weft_protocol::primitives::Address::repeat_byte(0x5d);
-    let mut hashes = Vec::new();
-    for nonce in 0..2 {
-        let raw = signed_on(
+    let pay = |chain_id: u64, nonce: u64, value: u64| {
+        signed_on(
             chain_id,
             4,
             nonce,
             Some(to),
-            U256::from(1_000 + nonce),
+            U256::from(value),
             Default::default(),
             21_000,
             MAX_FEE,
-        );
-        hashes.push(front_rpc.send(&raw).await);
+        )
+    };
+    let mut hashes = Vec::new();
+    for nonce in 0..2 {
+        hashes.push(front_rpc.send(&pay(chain_id, nonce, 1_000 + nonce)).await);
     }
     for hash in &hashes {
         let receipt = leader_rpc.receipt(hash, WAIT).await;
@@ -306,29 +308,13 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
 
     // A JSON-RPC batch (answered concurrently at the front): the sender's next three nonces
     // around a refusal, each answer in its request's place, all three executed.
-    let pay = |nonce: u64| {
-        signed_on(
-            chain_id,
-            4,
-            nonce,
-            Some(to),
-            U256::from(1),
-            Default::default(),
-            21_000,
-            MAX_FEE,
-        )
-    };
-    let wrong_chain = signed_on(
-        chain_id + 1,
-        5,
-        0,
-        Some(to),
-        U256::ZERO,
-        Default::default(),
-        21_000,
-        MAX_FEE,
-    );
-    let raws = [pay(2), pay(3), wrong_chain, pay(4)];
+    let other_chain = pay(chain_id + 1, 5, 0);
+    let raws = [
+        pay(chain_id, 2, 1),
+        pay(chain_id, 3, 1),
+        other_chain.clone(),
+        pay(chain_id, 4, 1),
+    ];
     let batch: Vec<_> = raws
         .iter()
         .enumerate()
@@ -350,16 +336,6 @@ async fn an_admission_node_takes_raw_ethereum_transactions() {
     }
 
     // Refused at the front: another chain (geth's words), and reads.
-    let other_chain = signed_on(
-        chain_id + 1,
-        4,
-        5,
-        Some(to),
-        U256::ZERO,
-        Default::default(),
-        21_000,
-        MAX_FEE,
-    );
     let message = front_rpc.refused(&other_chain).await;
     assert!(
         message.starts_with("invalid chain id for signer"),
