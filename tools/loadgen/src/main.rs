@@ -28,6 +28,7 @@
 //! | `anvil.rs`    | the same workload through anvil's `eth_sendRawTransaction`         |
 //! | `feed.rs`     | `--feed`: live-feed subscribers through a steady load              |
 //! | `scale.rs`    | `--jetstream`: the leader's rate from a preloaded JetStream stream |
+//! | `admission.rs`| `--jetstream`: one admission node's rate, per core                  |
 //! | `report.rs`   | the table and the JSON rows                                        |
 //!
 //! It talks to the node through `weft_api::Client` and decodes the API's own types.
@@ -38,6 +39,7 @@ use anyhow::{Result, ensure};
 use clap::Parser;
 use weft_api::DEFAULT_MAX_BATCH;
 
+mod admission;
 mod anvil;
 mod evm;
 mod feed;

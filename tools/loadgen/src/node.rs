@@ -38,13 +38,42 @@ impl Target {
 
     /// Starts `weft-sequencer` on a free loopback port with a fresh SQLite directory.
     pub(crate) async fn start(args: &Args) -> Result<Self> {
+        let mut target = Self::spawn(args, None, &[])?;
+        target.wait_ready().await?;
+        Ok(target)
+    }
+
+    /// Starts `weft-sequencer admission` with the chain's flags of [`Self::start`] and
+    /// `extra` (its stream), and waits until it answers `/health`.
+    pub(crate) async fn start_admission(args: &Args, extra: &[String]) -> Result<Self> {
+        let mut target = Self::spawn(args, Some("admission"), extra)?;
+        let health = format!("{}/health", target.api.base());
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        loop {
+            target.check_alive()?;
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(target);
+            }
+            ensure!(
+                Instant::now() < deadline,
+                "the admission node did not answer in time"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn spawn(args: &Args, command: Option<&str>, extra: &[String]) -> Result<Self> {
         let bin = node_binary(args)?;
         let dir = tempfile::Builder::new()
             .prefix("weft-loadgen-")
             .tempdir()
             .context("create a temporary data directory")?;
         let listen = format!("127.0.0.1:{}", free_port()?);
-        let mut argv: Vec<String> = vec![
+        let mut argv: Vec<String> = command.into_iter().map(String::from).collect();
+        argv.extend([
             "--listen".into(),
             listen.clone(),
             "--data-dir".into(),
@@ -55,8 +84,9 @@ impl Target {
             "0".into(),
             "--block-time-ms".into(),
             args.block_time_ms.to_string(),
-        ];
+        ]);
         argv.extend(args.node_arg.iter().cloned());
+        argv.extend(extra.iter().cloned());
         eprintln!("node: {} {}", bin.display(), argv.join(" "));
         let log = dir.path().join("node.log");
         let log_file = std::fs::File::create(&log).context("create the node log")?;
@@ -71,7 +101,7 @@ impl Target {
             .spawn()
             .with_context(|| format!("start {}", bin.display()))?;
         let pid = process.id().context("the node has no pid")?;
-        let mut target = Self {
+        Ok(Self {
             api: api_client(&format!("http://{listen}")),
             child: Some(ChildNode {
                 process,
@@ -79,9 +109,7 @@ impl Target {
                 log,
                 _dir: dir,
             }),
-        };
-        target.wait_ready().await?;
-        Ok(target)
+        })
     }
 
     pub(crate) async fn wait_ready(&mut self) -> Result<()> {

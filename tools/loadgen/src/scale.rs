@@ -4,7 +4,8 @@
 //! time from its start to the last transfer executed and stored is the leader's rate (no
 //! signature recovery: the stream's messages are pre-verified). Also the signature recovery
 //! rate of one core (what one admission core sustains) and how many admission cores the
-//! leader's rate needs. JSON in `target/weft-bench/scale.json`.
+//! leader's rate needs; then one admission node's measured rate with the same transfers
+//! ([`crate::admission`]). JSON in `target/weft-bench/scale.json`.
 
 use std::{
     sync::{Arc, atomic::Ordering::Relaxed},
@@ -62,17 +63,7 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         .await
         .with_context(|| format!("connect to NATS at {}", args.nats_url))?;
     let js = jetstream::new(client);
-    let _ = js.delete_stream(&name).await;
-    js.create_stream(stream::Config {
-        name: name.clone(),
-        subjects: vec![subject.clone()],
-        retention: stream::RetentionPolicy::WorkQueue,
-        storage: stream::StorageType::File,
-        duplicate_window: Duration::from_secs(120),
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("create the stream: {e}"))?;
+    fresh_stream(&js, &name, &subject).await?;
     let publishing = Instant::now();
     for (chunk_index, chunk) in workload.signed.chunks(PUBLISH_WINDOW).enumerate() {
         let mut acks = Vec::with_capacity(chunk.len());
@@ -132,6 +123,8 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         bail!("the leader did not take the stream: {e}");
     }
     let (executed, last_ns) = shared.executed_in(0..args.txs);
+    let admission =
+        crate::admission::measure(args, workload, &js, &format!("{name}_ADMISSION")).await?;
     let elapsed = shared.at(last_ns).duration_since(started);
     let tps = executed as f64 / elapsed.as_secs_f64();
     let per_core = sig.per_thread;
@@ -161,6 +154,22 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         "| admission cores for 100,000 tx/s | {:.1} |",
         100_000.0 / per_core
     );
+    println!(
+        "| one admission node, REST batches of {} from {} clients on the same box | {:.0} tx/s ({:.1} CPU s of the node for {} transfers) |",
+        args.batch,
+        args.clients,
+        admission.tps(),
+        admission.cpu_seconds,
+        admission.txs
+    );
+    println!(
+        "| the same, per core of the admission node (accepted / its CPU seconds) | {:.0} tx/s |",
+        admission.per_core()
+    );
+    println!(
+        "| admission cores for 100,000 tx/s, measured | {:.1} |",
+        100_000.0 / admission.per_core()
+    );
     let path = results_path(args).with_file_name("scale.json");
     write_json(
         &path,
@@ -169,8 +178,29 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
             "database": database, "publish_per_s": args.txs as f64 / publish_s,
             "recovery_per_core": per_core, "admission_cores_for_leader": tps / per_core,
             "admission_cores_for_100k": 100_000.0 / per_core, "block_time_ms": args.block_time_ms,
+            "admission_node_tps": admission.tps(), "admission_node_cpu_s": admission.cpu_seconds,
+            "admission_node_per_core": admission.per_core(),
+            "admission_cores_for_100k_measured": 100_000.0 / admission.per_core(),
+            "admission_batch": args.batch, "admission_clients": args.clients,
         }),
     )?;
     println!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Creates the stream `name` on `subject` afresh (deleting one left by an earlier run):
+/// work-queue retention on file, the deduplication window of a deployment.
+pub(crate) async fn fresh_stream(js: &jetstream::Context, name: &str, subject: &str) -> Result<()> {
+    let _ = js.delete_stream(name).await;
+    js.create_stream(stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subject.to_owned()],
+        retention: stream::RetentionPolicy::WorkQueue,
+        storage: stream::StorageType::File,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("create the stream {name}: {e}"))?;
     Ok(())
 }
