@@ -172,9 +172,10 @@ impl Devnet {
     /// lands in the reloaded state without its transactions, receipts and logs (seen in CI:
     /// `lastCommitted` counted a commit whose `BatchCommitted` event was gone; a loop of
     /// transfers stopped at random moments showed the sender's nonce ahead of the mined
-    /// transfers in 3 runs of 3). A real L1 node does not lose blocks that way. Transactions
-    /// that arrive after this stay in anvil's pool and are lost with it, as a node going
-    /// down loses its pool. The caller stops anything of its own that mines (`anvil_mine`).
+    /// transfers in 2 runs of 3, and in none of 5 with mining switched off first). A real
+    /// L1 node does not lose blocks that way. Transactions that arrive after this stay in
+    /// anvil's pool and are lost with it, as a node going down loses its pool. The caller
+    /// stops anything of its own that mines (`anvil_mine`).
     pub async fn stop(&mut self) {
         let _: Result<serde_json::Value, _> = self
             .provider
