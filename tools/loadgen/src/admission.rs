@@ -16,7 +16,17 @@ use std::{
 use anyhow::{Context, Result, ensure};
 use async_nats::jetstream;
 
-use crate::{Args, node::Target, progress::Shared, submit, usage::thread_cpu, workload::Workload};
+use serde_json::json;
+
+use crate::{
+    Args,
+    anvil::{Rpc, parse_quantity},
+    node::Target,
+    progress::Shared,
+    submit,
+    usage::thread_cpu,
+    workload::Workload,
+};
 
 /// What one admission node did with the workload.
 pub(crate) struct AdmissionRun {
@@ -27,6 +37,15 @@ pub(crate) struct AdmissionRun {
 }
 
 impl AdmissionRun {
+    fn new(txs: usize, seconds: f64, cpu_seconds: f64) -> Result<Self> {
+        ensure!(cpu_seconds > 0.0, "no CPU time read for the admission node");
+        Ok(Self {
+            txs,
+            seconds,
+            cpu_seconds,
+        })
+    }
+
     pub(crate) fn tps(&self) -> f64 {
         self.txs as f64 / self.seconds
     }
@@ -37,33 +56,56 @@ impl AdmissionRun {
     }
 }
 
-/// Posts the workload's throughput requests to a started admission node publishing into
-/// the fresh stream `name` (on the subject a node derives from it), with `--clients`
-/// clients.
+/// A stateless admission node publishing into the fresh stream `name` (on the subject a
+/// node derives from it), and its process's CPU seconds so far.
+struct AdmissionNode {
+    node: Target,
+    pid: u32,
+}
+
+impl AdmissionNode {
+    async fn start(args: &Args, js: &jetstream::Context, name: &str) -> Result<Self> {
+        let subject = format!("weft.{}", name.to_lowercase());
+        crate::scale::fresh_stream(js, name, &subject).await?;
+        // Stateless: the leader's database (if the run has one) would refuse every transfer
+        // as already included.
+        let mut stateless = args.clone();
+        stateless
+            .node_arg
+            .retain(|a| !a.starts_with("--database-url"));
+        let node = Target::start_admission(
+            &stateless,
+            &[
+                format!("--nats-url={}", args.nats_url),
+                format!("--ingress-stream={name}"),
+            ],
+        )
+        .await?;
+        let pid = node.pid().context("a started admission node")?;
+        Ok(Self { node, pid })
+    }
+
+    fn cpu(&self) -> f64 {
+        thread_cpu(self.pid).values().sum()
+    }
+
+    async fn stop(mut self, js: &jetstream::Context, name: &str) -> Result<()> {
+        let alive = self.node.check_alive();
+        self.node.stop().await;
+        let _ = js.delete_stream(name).await;
+        alive
+    }
+}
+
+/// Posts the workload's throughput requests as REST batches to an admission node, with
+/// `--clients` clients.
 pub(crate) async fn measure(
     args: &Args,
     workload: Workload,
     js: &jetstream::Context,
     name: &str,
 ) -> Result<AdmissionRun> {
-    let subject = format!("weft.{}", name.to_lowercase());
-    crate::scale::fresh_stream(js, name, &subject).await?;
-    // Stateless: the leader's database (if the run has one) would refuse every transfer as
-    // already included.
-    let mut stateless = args.clone();
-    stateless
-        .node_arg
-        .retain(|a| !a.starts_with("--database-url"));
-    let mut node = Target::start_admission(
-        &stateless,
-        &[
-            format!("--nats-url={}", args.nats_url),
-            format!("--ingress-stream={name}"),
-        ],
-    )
-    .await?;
-    let pid = node.pid().context("a started admission node")?;
-    let cpu = || thread_cpu(pid).values().sum::<f64>();
+    let node = AdmissionNode::start(args, js, name).await?;
     let shared = Arc::new(Shared::new(&workload.hashes, 0));
     let phase = Arc::new(workload.throughput);
     let txs: usize = phase.requests.iter().map(|r| r.txs.len()).sum();
@@ -73,11 +115,11 @@ pub(crate) async fn measure(
         phase.requests.len(),
         args.clients
     );
-    let (cpu_before, started) = (cpu(), Instant::now());
+    let (cpu_before, started) = (node.cpu(), Instant::now());
     let clients: Vec<_> = (0..args.clients)
         .map(|_| {
             tokio::spawn(submit::client(
-                node.api.clone(),
+                node.node.api.clone(),
                 shared.clone(),
                 phase.clone(),
                 next.clone(),
@@ -85,17 +127,9 @@ pub(crate) async fn measure(
             ))
         })
         .collect();
-    let mut outcome = Ok(());
-    for c in clients {
-        if let Err(e) = c.await.context("client task").and_then(|r| r) {
-            outcome = Err(e);
-        }
-    }
-    let seconds = started.elapsed().as_secs_f64();
-    let cpu_seconds = cpu() - cpu_before;
-    node.check_alive()?;
-    node.stop().await;
-    let _ = js.delete_stream(name).await;
+    let outcome = join(clients).await;
+    let (seconds, cpu_seconds) = (started.elapsed().as_secs_f64(), node.cpu() - cpu_before);
+    node.stop(js, name).await?;
     outcome?;
     let accepted = shared.submitted.load(Relaxed) as usize;
     ensure!(
@@ -103,10 +137,61 @@ pub(crate) async fn measure(
         "the admission node accepted {accepted} of {txs} (rejected: {:?})",
         shared.rejections.lock()
     );
-    ensure!(cpu_seconds > 0.0, "no CPU time read for the admission node");
-    Ok(AdmissionRun {
-        txs,
-        seconds,
-        cpu_seconds,
-    })
+    AdmissionRun::new(txs, seconds, cpu_seconds)
+}
+
+/// `eth_sendRawTransaction` to an admission node: `--anvil-txs` ETH transfers per size of
+/// `--rpc-batch`, one client per sender sending its requests in nonce order; one run each.
+pub(crate) async fn measure_rpc(
+    args: &Args,
+    js: &jetstream::Context,
+    name: &str,
+) -> Result<Vec<(usize, AdmissionRun)>> {
+    let node = AdmissionNode::start(args, js, name).await?;
+    let rpc = Rpc::new(&format!("{}/rpc", node.node.api.base()))?;
+    let chain_id = parse_quantity(&rpc.call("eth_chainId", json!([])).await?)?;
+    let n = args.anvil_txs();
+    let sets = crate::evm::eth_transfer_requests(args, chain_id, n, &args.rpc_batch);
+    let mut runs = Vec::new();
+    let mut outcome = Ok(());
+    for (batch, per_sender) in args.rpc_batch.iter().zip(sets) {
+        eprintln!("admission node: {n} raw transfers, {batch} per request...");
+        let (cpu_before, started) = (node.cpu(), Instant::now());
+        let clients: Vec<_> = per_sender
+            .into_iter()
+            .map(|requests| {
+                let rpc = rpc.clone();
+                tokio::spawn(async move {
+                    for (_, body) in requests {
+                        rpc.send_raw(body).await.context("eth_sendRawTransaction")?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        outcome = join(clients).await;
+        if outcome.is_err() {
+            break;
+        }
+        let seconds = started.elapsed().as_secs_f64();
+        runs.push((
+            *batch,
+            AdmissionRun::new(n, seconds, node.cpu() - cpu_before)?,
+        ));
+    }
+    node.stop(js, name).await?;
+    outcome.map(|()| runs)
+}
+
+/// Waits for every client; the first error, if any.
+async fn join(clients: Vec<tokio::task::JoinHandle<Result<()>>>) -> Result<()> {
+    let mut outcome = Ok(());
+    for c in clients {
+        if let Err(e) = c.await.context("client task").and_then(|r| r)
+            && outcome.is_ok()
+        {
+            outcome = Err(e);
+        }
+    }
+    outcome
 }

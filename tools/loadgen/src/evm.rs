@@ -133,16 +133,46 @@ fn seal(key: &SigningKey, tx: TxEip1559) -> Signed {
     Signed { hash, raw, body }
 }
 
+impl Signer {
+    /// The first `--anvil-senders` dev keys, every nonce at 0.
+    fn dev(args: &Args, chain_id: u64) -> Self {
+        let keys: Vec<SigningKey> = (0..args.anvil_senders as u32)
+            .map(weft_protocol::genesis::dev_key)
+            .collect();
+        Self {
+            nonces: vec![0; keys.len()],
+            keys,
+            chain_id,
+        }
+    }
+}
+
+/// Request bodies of `sets.len()` sets of `n` signed ETH transfers for `chain_id`, per
+/// sender, set `k` with `sets[k]` transactions per request (the admission node's JSON-RPC
+/// runs of `--jetstream`).
+pub(crate) fn eth_transfer_requests(
+    args: &Args,
+    chain_id: u64,
+    n: usize,
+    sets: &[usize],
+) -> Vec<Vec<Vec<Request>>> {
+    let mut signer = Signer::dev(args, chain_id);
+    sets.iter()
+        .map(|&batch| {
+            signer
+                .workload(n, |s, from, to| {
+                    s.sign(from, Some(to), 1, Bytes::new(), TRANSFER_GAS)
+                })
+                .iter()
+                .map(|txs| requests(txs, batch))
+                .collect()
+        })
+        .collect()
+}
+
 fn plan(args: &Args, chain_id: u64) -> Plan {
-    let keys: Vec<SigningKey> = (0..args.anvil_senders as u32)
-        .map(weft_protocol::genesis::dev_key)
-        .collect();
-    let senders: Vec<Address> = keys.iter().map(SigningKey::address).collect();
-    let mut signer = Signer {
-        nonces: vec![0; keys.len()],
-        keys,
-        chain_id,
-    };
+    let mut signer = Signer::dev(args, chain_id);
+    let senders: Vec<Address> = signer.keys.iter().map(SigningKey::address).collect();
     let n = args.anvil_txs();
     let eth = |signer: &mut Signer, count| {
         signer.workload(count, |s, from, to| {
@@ -242,7 +272,10 @@ async fn track(
 
 /// A sender's transactions as requests of `batch` transactions (JSON-RPC batch arrays when
 /// more than one): each request's hashes and body.
-fn requests(txs: &[Signed], batch: usize) -> Vec<(Vec<B256>, Vec<u8>)> {
+/// One request: the hashes of its transactions and its body.
+pub(crate) type Request = (Vec<B256>, Vec<u8>);
+
+fn requests(txs: &[Signed], batch: usize) -> Vec<Request> {
     txs.chunks(batch)
         .map(|chunk| {
             let hashes = chunk.iter().map(|t| t.hash).collect();

@@ -125,6 +125,8 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
     let (executed, last_ns) = shared.executed_in(0..args.txs);
     let admission =
         crate::admission::measure(args, workload, &js, &format!("{name}_ADMISSION")).await?;
+    let admission_rpc =
+        crate::admission::measure_rpc(args, &js, &format!("{name}_ADMISSION_RPC")).await?;
     let elapsed = shared.at(last_ns).duration_since(started);
     let tps = executed as f64 / elapsed.as_secs_f64();
     let per_core = sig.per_thread;
@@ -170,6 +172,14 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         "| admission cores for 100,000 tx/s, measured | {:.1} |",
         100_000.0 / admission.per_core()
     );
+    for (batch, run) in &admission_rpc {
+        println!(
+            "| one admission node, eth_sendRawTransaction x{batch} per request, {} senders | {:.0} tx/s, {:.0} per core |",
+            args.anvil_senders,
+            run.tps(),
+            run.per_core()
+        );
+    }
     let path = results_path(args).with_file_name("scale.json");
     write_json(
         &path,
@@ -182,6 +192,10 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
             "admission_node_per_core": admission.per_core(),
             "admission_cores_for_100k_measured": 100_000.0 / admission.per_core(),
             "admission_batch": args.batch, "admission_clients": args.clients,
+            "admission_rpc": admission_rpc.iter().map(|(batch, run)| json!({
+                "batch": batch, "txs": run.txs, "tps": run.tps(), "cpu_s": run.cpu_seconds,
+                "per_core": run.per_core(),
+            })).collect::<Vec<_>>(),
         }),
     )?;
     println!("wrote {}", path.display());
