@@ -404,7 +404,7 @@ fn execute(
     parent: Head,
     env: BlockEnv,
     system: &[QueueEntry],
-    txs: Vec<Arc<PendingTx>>,
+    mut txs: Vec<Arc<PendingTx>>,
 ) -> anyhow::Result<Executed> {
     let mut verified: Vec<_> = system
         .iter()
@@ -414,7 +414,6 @@ fn execute(
         })
         .chain(txs.iter().map(|t| t.verified()))
         .collect();
-    let mut txs = txs;
     let mut left_out = Vec::new();
     let (output, header, changes, account_count) = {
         let mut state = node.state.write();

@@ -535,7 +535,9 @@ mod tests {
         // The block kept a's nonce 0 and left out its nonces 1 and 2.
         pool.release(&taken[1..3]);
         assert_eq!((pool.ready_len(), pool.ready_gas()), (2, 42_000));
-        pool.insert(evm(&a, 3, 100), 0).unwrap();
+        let fourth = evm(&a, 3, 100);
+        let fourth_hash = fourth.hash;
+        pool.insert(fourth, 0).unwrap();
         pool.remove_included(&[taken[0].clone(), taken[3].clone()]);
         let replacement = evm(&a, 1, 110);
         let replacement_hash = replacement.hash;
@@ -550,7 +552,7 @@ mod tests {
             vec![
                 (a.address(), 1, replacement_hash),
                 (a.address(), 2, taken[2].hash),
-                (a.address(), 3, next[2].2),
+                (a.address(), 3, fourth_hash),
             ]
         );
     }

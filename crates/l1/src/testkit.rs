@@ -181,9 +181,11 @@ impl Devnet {
             .provider
             .raw_request("evm_setAutomine".into(), (false,))
             .await;
-        // A block being mined when automine went off lands within a moment.
+        // A block being mined when automine went off lands within a moment (bounded: a
+        // caller that left a miner running gets the old behaviour, not a hang).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
         let mut head = self.provider.get_block_number().await.ok();
-        loop {
+        while std::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(200)).await;
             let now = self.provider.get_block_number().await.ok();
             if now == head {

@@ -8,8 +8,8 @@ use std::sync::LazyLock;
 use proptest::prelude::*;
 use weft_protocol::{
     execution::{
-        self, BlockExecutor, BlockOutput, FailureReason, ParallelExecutor, SequentialExecutor,
-        Status,
+        self, BlockEnv, BlockExecutor, BlockOutput, FailureReason, ParallelExecutor,
+        SequentialExecutor, Status,
     },
     state::State,
     testkit::evm::{EvmWorkload, EvmWorld, rng},
@@ -32,8 +32,26 @@ fn workloads() -> impl Strategy<Value = EvmWorkload> {
     ]
 }
 
-/// Executes `txs` on a copy of the world with `gas_limit`, then leaves out what did not
-/// fit; returns the kept transactions, their receipts, the block's output and the state.
+/// The environment of the block after the world's, with `gas_limit`.
+fn env(gas_limit: u64) -> BlockEnv {
+    BlockEnv {
+        gas_limit,
+        ..EvmWorld::env(WORLD.number + 1)
+    }
+}
+
+/// The items of `items` whose positions are not in `left` (ascending).
+fn kept<T: Clone>(items: &[T], left: &[usize]) -> Vec<T> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| left.binary_search(i).is_err())
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+/// Executes `txs` on a copy of the world with `gas_limit`: the positions left out
+/// ([`execution::left_out`]), the block's output and the state after it.
 fn pack(
     executor: &mut dyn BlockExecutor,
     txs: &[VerifiedTransaction],
@@ -41,32 +59,20 @@ fn pack(
 ) -> (Vec<usize>, BlockOutput, State) {
     let mut state = WORLD.state.clone();
     let before = state.account_count();
-    let mut env = EvmWorld::env(WORLD.number + 1);
-    env.gas_limit = gas_limit;
-    let out = executor.execute_block(&mut state, &env, txs).unwrap();
+    let out = executor
+        .execute_block(&mut state, &env(gas_limit), txs)
+        .unwrap();
     let left = execution::left_out(&state, before, txs, &out.receipts);
     (left, out, state)
 }
 
-/// The block without the positions in `left`, executed alone on the world.
-fn without(
-    txs: &[VerifiedTransaction],
-    left: &[usize],
-    gas_limit: u64,
-) -> (Vec<VerifiedTransaction>, BlockOutput, State) {
-    let kept: Vec<_> = txs
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| left.binary_search(i).is_err())
-        .map(|(_, t)| t.clone())
-        .collect();
+/// The block without the positions in `left`, executed alone on a copy of the world.
+fn without(txs: &[VerifiedTransaction], left: &[usize], gas_limit: u64) -> (BlockOutput, State) {
     let mut state = WORLD.state.clone();
-    let mut env = EvmWorld::env(WORLD.number + 1);
-    env.gas_limit = gas_limit;
     let out = SequentialExecutor
-        .execute_block(&mut state, &env, &kept)
+        .execute_block(&mut state, &env(gas_limit), &kept(txs, left))
         .unwrap();
-    (kept, out, state)
+    (out, state)
 }
 
 proptest! {
@@ -98,15 +104,8 @@ proptest! {
             );
             prop_assert_eq!(packed.receipts[i].fee_paid, 0);
         }
-        let (_, alone, alone_state) = without(&txs, &left, gas_limit);
-        let kept_receipts: Vec<_> = packed
-            .receipts
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| left.binary_search(i).is_err())
-            .map(|(_, r)| r.clone())
-            .collect();
-        prop_assert_eq!(&alone.receipts, &kept_receipts);
+        let (alone, alone_state) = without(&txs, &left, gas_limit);
+        prop_assert_eq!(&alone.receipts, &kept(&packed.receipts, &left));
         prop_assert_eq!(alone.state_root, packed.state_root);
         prop_assert_eq!(alone.withdrawals_root, packed.withdrawals_root);
         prop_assert_eq!(&alone.withdrawal_leaves, &packed.withdrawal_leaves);
@@ -142,10 +141,9 @@ fn what_is_left_out_succeeds_in_the_next_block() {
         }
     }
     let next: Vec<_> = left.iter().map(|&i| txs[i].clone()).collect();
-    let mut env = EvmWorld::env(WORLD.number + 2);
-    env.gas_limit = 1 << 40;
+    // The world's block gas limit holds them all.
     let out = SequentialExecutor
-        .execute_block(&mut state, &env, &next)
+        .execute_block(&mut state, &EvmWorld::env(WORLD.number + 2), &next)
         .unwrap();
     for (i, r) in out.receipts.iter().enumerate() {
         assert_eq!(r.status, Status::Success, "left-out transaction {i}");
@@ -208,7 +206,7 @@ fn a_refusal_naming_a_new_address_stays_in_the_block() {
         assert_eq!(r.status, Status::Failed(FailureReason::BadNonce));
     }
     assert_eq!(left, [1, 3]);
-    let (_, alone, alone_state) = without(&txs, &left, gas_limit);
+    let (alone, alone_state) = without(&txs, &left, gas_limit);
     assert_eq!(alone.state_root, packed.state_root);
     assert_eq!(alone_state.account_count(), packed_state.account_count());
 }

@@ -1,9 +1,10 @@
 //! `--jetstream`, second part: one admission node's measured rate. A stateless
 //! `weft-sequencer admission` (no database) publishes into a fresh stream of its own while
-//! the load generator's clients post the same signed transfers as REST batches; its rate
-//! is accepted transactions (each answered once the stream stored it) over the wall time,
-//! and per core over the CPU seconds the admission process spent (`/proc`), which is what
-//! sizing a deployment needs on a box shared with the clients.
+//! the load generator's clients post the same signed transfers as REST batches; then another
+//! takes signed ETH transfers through `eth_sendRawTransaction`. A rate is accepted
+//! transactions (each answered once the stream stored it) over the wall time, and per core
+//! over the CPU seconds the admission process spent (`/proc`), which is what sizing a
+//! deployment needs on a box shared with the clients.
 
 use std::{
     sync::{
@@ -15,7 +16,6 @@ use std::{
 
 use anyhow::{Context, Result, ensure};
 use async_nats::jetstream;
-
 use serde_json::json;
 
 use crate::{
@@ -57,16 +57,14 @@ impl AdmissionRun {
 }
 
 /// A stateless admission node publishing into the fresh stream `name` (on the subject a
-/// node derives from it), and its process's CPU seconds so far.
+/// node derives from it).
 struct AdmissionNode {
     node: Target,
-    pid: u32,
 }
 
 impl AdmissionNode {
     async fn start(args: &Args, js: &jetstream::Context, name: &str) -> Result<Self> {
-        let subject = format!("weft.{}", name.to_lowercase());
-        crate::scale::fresh_stream(js, name, &subject).await?;
+        crate::scale::fresh_stream(js, name).await?;
         // Stateless: the leader's database (if the run has one) would refuse every transfer
         // as already included.
         let mut stateless = args.clone();
@@ -81,12 +79,15 @@ impl AdmissionNode {
             ],
         )
         .await?;
-        let pid = node.pid().context("a started admission node")?;
-        Ok(Self { node, pid })
+        Ok(Self { node })
     }
 
+    /// Its process's CPU seconds so far (0 where `/proc` is not readable, which
+    /// [`AdmissionRun::new`] refuses).
     fn cpu(&self) -> f64 {
-        thread_cpu(self.pid).values().sum()
+        self.node
+            .pid()
+            .map_or(0.0, |pid| thread_cpu(pid).values().sum())
     }
 
     async fn stop(mut self, js: &jetstream::Context, name: &str) -> Result<()> {

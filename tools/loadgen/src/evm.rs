@@ -270,11 +270,11 @@ async fn track(
     Ok(())
 }
 
-/// A sender's transactions as requests of `batch` transactions (JSON-RPC batch arrays when
-/// more than one): each request's hashes and body.
 /// One request: the hashes of its transactions and its body.
 pub(crate) type Request = (Vec<B256>, Vec<u8>);
 
+/// A sender's transactions as requests of `batch` transactions (JSON-RPC batch arrays when
+/// more than one): each request's hashes and body.
 fn requests(txs: &[Signed], batch: usize) -> Vec<Request> {
     txs.chunks(batch)
         .map(|chunk| {

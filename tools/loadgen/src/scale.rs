@@ -58,12 +58,11 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
 
     // A fresh stream, loaded ahead.
     let name = format!("WEFT_BENCH_{}", std::process::id());
-    let subject = format!("weft.{}", name.to_lowercase());
     let client = async_nats::connect(&args.nats_url)
         .await
         .with_context(|| format!("connect to NATS at {}", args.nats_url))?;
     let js = jetstream::new(client);
-    fresh_stream(&js, &name, &subject).await?;
+    let subject = fresh_stream(&js, &name).await?;
     let publishing = Instant::now();
     for (chunk_index, chunk) in workload.signed.chunks(PUBLISH_WINDOW).enumerate() {
         let mut acks = Vec::with_capacity(chunk.len());
@@ -123,12 +122,13 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         bail!("the leader did not take the stream: {e}");
     }
     let (executed, last_ns) = shared.executed_in(0..args.txs);
+    let elapsed = shared.at(last_ns).duration_since(started);
+    let tps = executed as f64 / elapsed.as_secs_f64();
+    // The admission side, each node on a fresh stream of its own.
     let admission =
         crate::admission::measure(args, workload, &js, &format!("{name}_ADMISSION")).await?;
     let admission_rpc =
         crate::admission::measure_rpc(args, &js, &format!("{name}_ADMISSION_RPC")).await?;
-    let elapsed = shared.at(last_ns).duration_since(started);
-    let tps = executed as f64 / elapsed.as_secs_f64();
     let per_core = sig.per_thread;
     let postgres = node_args
         .node_arg
@@ -202,13 +202,16 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
     Ok(())
 }
 
-/// Creates the stream `name` on `subject` afresh (deleting one left by an earlier run):
-/// work-queue retention on file, the deduplication window of a deployment.
-pub(crate) async fn fresh_stream(js: &jetstream::Context, name: &str, subject: &str) -> Result<()> {
+/// Creates the stream `name` afresh (deleting one left by an earlier run): work-queue
+/// retention on file, the deduplication window of a deployment, on the subject a node
+/// derives from the name (`weft.<name in lower case>`, as `IngressConfig::subject`), which
+/// it returns.
+pub(crate) async fn fresh_stream(js: &jetstream::Context, name: &str) -> Result<String> {
+    let subject = format!("weft.{}", name.to_lowercase());
     let _ = js.delete_stream(name).await;
     js.create_stream(stream::Config {
         name: name.to_owned(),
-        subjects: vec![subject.to_owned()],
+        subjects: vec![subject.clone()],
         retention: stream::RetentionPolicy::WorkQueue,
         storage: stream::StorageType::File,
         duplicate_window: Duration::from_secs(120),
@@ -216,5 +219,5 @@ pub(crate) async fn fresh_stream(js: &jetstream::Context, name: &str, subject: &
     })
     .await
     .map_err(|e| anyhow::anyhow!("create the stream {name}: {e}"))?;
-    Ok(())
+    Ok(subject)
 }
