@@ -3,7 +3,8 @@
 //!
 //! Seal rules: at most `max_blocks` blocks and `max_txs` transactions per batch, and no
 //! block waits longer than `max_age` to be batched. Batches are built only from stored
-//! blocks, so a batch never holds anything that could be lost.
+//! blocks, so a batch never holds anything that could be lost. Blocks come from the write
+//! loop's hand-over in memory ([`crate::recent`]) and from the store when they are not there.
 
 use std::{
     collections::HashMap,
@@ -24,7 +25,7 @@ use weft_protocol::{
 
 use crate::{
     node::Node,
-    store::{BatchStatus, StoredBatch},
+    store::{BatchStatus, SealedBlock, StoredBatch},
 };
 
 /// Runs until `shutdown` turns true.
@@ -75,11 +76,16 @@ async fn next_seal(node: &Node) -> anyhow::Result<Seal> {
     let mut to = from;
     let mut oldest = None;
     for n in from..=head.min(from + cfg.max_blocks - 1) {
-        let (header, _) = node
-            .store
-            .header_by_number(n)
-            .await?
-            .context("unbatched block missing")?;
+        let header = match node.recent_blocks.get(n) {
+            Some(block) => block.header,
+            None => {
+                node.store
+                    .header_by_number(n)
+                    .await?
+                    .context("unbatched block missing")?
+                    .0
+            }
+        };
         oldest.get_or_insert(header.timestamp);
         if n > from && txs + header.tx_count > cfg.max_txs {
             return Ok(Seal::Now(from, to));
@@ -115,24 +121,30 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
     };
     let mut blocks = Vec::with_capacity((to - from + 1) as usize);
     let mut withdrawal_leaves = Vec::new();
-    let mut last_header = None;
+    let mut last = None;
     for n in from..=to {
-        let (header, _) = node
-            .store
-            .header_by_number(n)
-            .await?
-            .with_context(|| format!("block {n} missing"))?;
-        let txs = node.store.block_transactions(n).await?;
-        withdrawal_leaves.extend(withdrawal_leaves_of(&txs).map(|(leaf, _, _)| leaf));
+        let block = match node.recent_blocks.get(n) {
+            Some(block) => block,
+            None => {
+                node.metrics.batcher_block_reads.inc();
+                Arc::new(stored_block(node, n).await?)
+            }
+        };
+        withdrawal_leaves
+            .extend(withdrawal_leaves_of(&block.transactions).map(|(leaf, _, _)| leaf));
         blocks.push(DaBlock {
             number: n,
-            timestamp: header.timestamp,
-            fee_recipient: header.fee_recipient,
-            transactions: txs.into_iter().map(|t| t.transaction).collect(),
+            timestamp: block.header.timestamp,
+            fee_recipient: block.header.fee_recipient,
+            transactions: block
+                .transactions
+                .iter()
+                .map(|t| t.transaction.clone())
+                .collect(),
         });
-        last_header = Some(header);
+        last = Some(block);
     }
-    let last = last_header.context("empty batch")?;
+    let last = last.context("empty batch")?;
     // Look up the batch's addresses under one short read lock, then encode without it.
     let indexes: HashMap<_, _> = {
         let state = node.state.read();
@@ -155,11 +167,8 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
     .context("DA encoding task")?;
     // The accounts the EVM created (contracts, ETH sent to new addresses) are not in the
     // transactions' fields the encoding numbers: the state's count after the last block is.
-    let accounts_after = node
-        .store
-        .block_account_count(to)
-        .await?
-        .unwrap_or(encoded_accounts_after);
+    let accounts_after = last.account_count.unwrap_or(encoded_accounts_after);
+    let last = last.header;
     let queue_hash = node
         .store
         .queue_hash_at(last.queue_position)
@@ -186,6 +195,7 @@ pub async fn seal(node: &Node, from: u64, to: u64) -> anyhow::Result<StoredBatch
         finalize_l1_tx: None,
     };
     node.store.insert_batch(&batch).await?;
+    node.recent_blocks.forget_through(to);
     node.feed.batch(&batch);
     node.metrics.batches_sealed.set(index as i64);
     info!(
@@ -211,6 +221,21 @@ fn addresses_of(
         T::ChannelOpen(o) => vec![o.from, o.hub],
         other => other.sender().into_iter().collect(),
     }
+}
+
+/// Block `number` as the store holds it, with the account count recorded after it.
+pub async fn stored_block(node: &Node, number: u64) -> anyhow::Result<SealedBlock> {
+    let (header, hash) = node
+        .store
+        .header_by_number(number)
+        .await?
+        .with_context(|| format!("block {number} missing"))?;
+    Ok(SealedBlock {
+        header,
+        hash,
+        transactions: node.store.block_transactions(number).await?,
+        account_count: node.store.block_account_count(number).await?,
+    })
 }
 
 fn unix_now() -> u64 {

@@ -347,6 +347,9 @@ async fn write_loop(
                 node.metrics
                     .store_seconds
                     .observe(write_started.elapsed().as_secs_f64());
+                // For the batcher, before the new head wakes it.
+                let block = Arc::new(block);
+                node.recent_blocks.insert(block.clone());
                 {
                     let mut pool = node.mempool.lock();
                     pool.remove_included(&txs);

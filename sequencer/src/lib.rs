@@ -28,6 +28,7 @@ pub mod lease;
 pub mod mempool;
 pub mod metrics;
 pub mod node;
+pub mod recent;
 pub mod rpc;
 pub mod store;
 

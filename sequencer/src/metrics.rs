@@ -57,6 +57,9 @@ pub struct Metrics {
     pub store_seconds: Histogram,
     /// Index of the newest sealed batch.
     pub batches_sealed: Gauge,
+    /// Blocks the batcher read back from the database (not handed over in memory: stored
+    /// before a restart, or past the hand-over's bound).
+    pub batcher_block_reads: Counter,
     /// Index of the newest batch committed on L1 (confirmed).
     pub batches_committed: Gauge,
     /// Index of the newest batch proven on L1 (confirmed).
@@ -123,6 +126,7 @@ impl Metrics {
             executor_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             store_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             batches_sealed: Gauge::default(),
+            batcher_block_reads: Counter::default(),
             batches_committed: Gauge::default(),
             batches_proven: Gauge::default(),
             batches_finalized: Gauge::default(),
@@ -194,6 +198,11 @@ impl Metrics {
             "transactions_left_out",
             "Transactions a block took but left out for a later one: they did not fit its gas",
             m.left_out.clone(),
+        );
+        registry.register(
+            "batcher_block_reads",
+            "Blocks the batcher read back from the database instead of taking them in memory",
+            m.batcher_block_reads.clone(),
         );
         registry.register(
             "executor_seconds",

@@ -118,6 +118,8 @@ pub struct Node {
     pub follower: bool,
     /// Ingress messages (JetStream) to acknowledge once their blocks are committed.
     pub ingress_acks: crate::ingress::Acks,
+    /// Blocks stored and not batched yet, for the batcher (`recent`).
+    pub recent_blocks: crate::recent::RecentBlocks,
 }
 
 impl Node {
@@ -216,6 +218,9 @@ impl Node {
             .build()
             .context("spawn signature threads")?;
         let feed_slots = Arc::new(tokio::sync::Semaphore::new(config.api.max_feed_connections));
+        // Room for two batches' transactions: the batcher is at most about one behind.
+        let recent_blocks =
+            crate::recent::RecentBlocks::new(2 * config.batch.max_txs.min(1 << 20) as usize);
         Ok(Arc::new(Self {
             mempool: Mutex::new(Mempool::new(config.mempool)),
             config,
@@ -238,6 +243,7 @@ impl Node {
             lease,
             follower,
             ingress_acks: crate::ingress::Acks::default(),
+            recent_blocks,
         }))
     }
 

@@ -9,9 +9,102 @@ use common::{Client, config, transfer};
 use weft_protocol::{
     batch::{Carrier, apply_batch},
     execution::SequentialExecutor,
+    primitives::B256,
     transaction::{Transaction, Withdraw},
 };
 use weft_sequencer::{config::GenesisConfig, node::genesis_state, store::BatchStatus};
+
+/// Signs transfers (some to new accounts) and withdrawals from dev accounts 0..4: `rounds`
+/// nonces each, a pause between rounds so that they spread over several blocks. Returns the
+/// last hash.
+async fn submit_rounds(client: &Client, d: &weft_protocol::eip712::Domain, rounds: u64) -> B256 {
+    let mut last = None;
+    for nonce in 0..rounds {
+        for sender in 0..4u32 {
+            let tx = if nonce % 4 == 3 {
+                let key = GenesisConfig::dev_key(sender);
+                Transaction::Withdraw(Withdraw {
+                    from: key.address(),
+                    l1_recipient: key.address(),
+                    token: 0,
+                    amount: 1_000,
+                    fee: 1,
+                    nonce,
+                })
+                .sign(&key, d)
+            } else {
+                // Some receivers are new accounts, so the DA introduces addresses.
+                let mut t = transfer(d, sender, 10 + sender, 7, nonce);
+                if let Transaction::Transfer(inner) = &mut t.transaction
+                    && nonce % 4 == 1
+                {
+                    inner.to =
+                        weft_protocol::testkit::test_address(u64::from(sender) * 100 + nonce);
+                }
+                t.transaction
+                    .clone()
+                    .sign(&GenesisConfig::dev_key(sender), d)
+            };
+            let (s, v) = client.submit(&tx).await;
+            assert_eq!(s, 200, "{v}");
+            last = Some(tx.transaction.hash(d));
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    last.expect("at least one round")
+}
+
+#[tokio::test]
+async fn blocks_handed_to_the_batcher_are_the_stored_blocks_and_the_store_stands_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = config(dir.path(), None);
+    // Nothing is batched while the test looks.
+    c.batch.max_blocks = 1_000;
+    c.batch.max_age = Duration::from_secs(3_600);
+    let running = weft_sequencer::start(c.clone()).await.unwrap();
+    let client = Client::new(running.addr);
+    let d = running.node.domain;
+    let last = submit_rounds(&client, &d, 8).await;
+    let head = client.wait_executed(&last, Duration::from_secs(20)).await["blockNumber"]
+        .as_u64()
+        .unwrap();
+    assert!(head >= 2, "several blocks");
+    let node = &running.node;
+    for n in 1..=head {
+        let handed = node
+            .recent_blocks
+            .get(n)
+            .expect("every stored block handed over");
+        let stored = weft_sequencer::batcher::stored_block(node, n)
+            .await
+            .unwrap();
+        assert_eq!(*handed, stored, "block {n}");
+    }
+    // Without the hand-over, the batcher reads the blocks back, to the same batch.
+    node.recent_blocks.forget_through(head);
+    let batch = weft_sequencer::batcher::seal(node, 1, head).await.unwrap();
+    assert_eq!(node.metrics.batcher_block_reads.get(), head);
+    let mut state = genesis_state(&c).unwrap();
+    let chain = weft_protocol::execution::ChainParams {
+        domain: d,
+        dispute_window: c.dispute_window,
+    };
+    apply_batch(
+        &mut state,
+        &chain,
+        &batch.commitment,
+        &batch.da_payload,
+        Carrier::Calldata,
+        &mut SequentialExecutor,
+    )
+    .unwrap();
+    assert_eq!(batch.accounts_after, state.account_count());
+    assert_eq!(
+        batch.commitment.new_state_root,
+        node.state.read().state_root()
+    );
+    running.stop().await.unwrap();
+}
 
 #[tokio::test]
 async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
@@ -26,42 +119,8 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         domain: d,
         dispute_window: c.dispute_window,
     };
-    let mut last = None;
-    for nonce in 0..12u64 {
-        for sender in 0..4u32 {
-            let tx = if nonce % 4 == 3 {
-                let key = GenesisConfig::dev_key(sender);
-                Transaction::Withdraw(Withdraw {
-                    from: key.address(),
-                    l1_recipient: key.address(),
-                    token: 0,
-                    amount: 1_000,
-                    fee: 1,
-                    nonce,
-                })
-                .sign(&key, &d)
-            } else {
-                // Some receivers are new accounts, so the DA introduces addresses.
-                let mut t = transfer(&d, sender, 10 + sender, 7, nonce);
-                if let Transaction::Transfer(inner) = &mut t.transaction
-                    && nonce % 4 == 1
-                {
-                    inner.to =
-                        weft_protocol::testkit::test_address(u64::from(sender) * 100 + nonce);
-                }
-                t.transaction
-                    .clone()
-                    .sign(&GenesisConfig::dev_key(sender), &d)
-            };
-            let (s, v) = client.submit(&tx).await;
-            assert_eq!(s, 200, "{v}");
-            last = Some(tx.transaction.hash(&d));
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
-    let done = client
-        .wait_executed(&last.unwrap(), Duration::from_secs(20))
-        .await;
+    let last = submit_rounds(&client, &d, 12).await;
+    let done = client.wait_executed(&last, Duration::from_secs(20)).await;
     let head = done["blockNumber"].as_u64().unwrap();
 
     // Wait until the batcher covers the head.
@@ -111,6 +170,8 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         assert_eq!(batch.accounts_after, state.account_count());
     }
     assert_eq!(withdrawals, 12);
+    // Every block reached the batcher in memory: none was read back from the database.
+    assert_eq!(running.node.metrics.batcher_block_reads.get(), 0);
 
     // A batch's payload with one byte changed no longer re-executes to its commitment.
     let batch = store.batch(1).await.unwrap().unwrap();
@@ -151,9 +212,7 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         }
     }
     assert!(signed > 0);
-    let (_, tx) = client
-        .get(&format!("/v1/transactions/{}", last.unwrap()))
-        .await;
+    let (_, tx) = client.get(&format!("/v1/transactions/{last}")).await;
     assert_eq!(tx["batch"]["index"].as_u64(), Some(latest));
     running.stop().await.unwrap();
 }

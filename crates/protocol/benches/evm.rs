@@ -5,11 +5,15 @@
 //! to `target/weft-bench/evm.json`:
 //!
 //! - `revm`: plain revm 43 (mainnet handler) over its in-memory `CacheDB`, one transaction
-//!   after another: the floor every revm-based engine stands on. Execution only.
+//!   after another: the floor every revm-based engine stands on. Execution only, with the
+//!   conversion of each transaction into revm's `TxEnv` (Weft's executors do it too).
 //! - `sequential`: Weft's `SequentialExecutor`, with the state root (the whole block).
 //! - `in-order` (1 thread) and `optimistic` (2 threads): Weft's `ParallelExecutor`; `exec`
 //!   is preparing and executing the block, `total` adds committing it (storage shards,
 //!   partition trees, the state root).
+//!
+//! `WEFT_BENCH_EVM_EXECUTORS` (a comma-separated subset of `revm,sequential,in-order,optimistic`)
+//! runs only those, e.g. to profile one of them.
 //!
 //! `WEFT_BENCH_EVM_STATS=1` prints each block report of Weft's executor (schedule, phase
 //! times, speculated, re-executed, serialized, stopped) to stderr.
@@ -53,6 +57,12 @@ fn env_list(name: &str, default: Vec<usize>) -> Vec<usize> {
         .ok()
         .map(|v| v.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or(default)
+}
+
+/// Whether `WEFT_BENCH_EVM_EXECUTORS` selects `executor` (all when it is unset).
+fn selected(executor: &str) -> bool {
+    std::env::var("WEFT_BENCH_EVM_EXECUTORS")
+        .map_or(true, |only| only.split(',').any(|e| e.trim() == executor))
 }
 
 fn median(mut xs: Vec<Duration>) -> Duration {
@@ -161,26 +171,33 @@ fn bench_workload(
     let (mut revm, mut seq) = (Samples::default(), Samples::default());
     let mut par = [Samples::default(), Samples::default()];
     for _ in 0..runs {
-        if all_evm {
+        if all_evm && selected("revm") {
             // Plain revm: EVM transactions only (native kinds have no counterpart).
+            // Converting each transaction into revm's `TxEnv` is timed, as in Weft's
+            // executors, which do it per transaction too.
             let mut evm = reference::evm(db.clone(), &env);
-            let envs: Vec<_> = evm_txs.iter().map(|t| reference::tx_env(t)).collect();
             let start = Instant::now();
             let mut gas = 0u64;
-            for tx in envs {
-                gas += evm.transact_commit(tx).map_or(0, |r| r.tx_gas_used());
+            for tx in &evm_txs {
+                gas += evm
+                    .transact_commit(reference::tx_env(tx))
+                    .map_or(0, |r| r.tx_gas_used());
             }
             revm.push(start.elapsed(), (gas, None, None));
             drop(evm);
         }
-        let mut state = world.state.clone();
-        let start = Instant::now();
-        let out = SequentialExecutor
-            .execute_block(&mut state, &env, txs)
-            .expect("valid");
-        seq.push(start.elapsed(), (out.gas_used, None, None));
-        drop(state);
+        if selected("sequential") {
+            let mut state = world.state.clone();
+            let start = Instant::now();
+            let out = SequentialExecutor
+                .execute_block(&mut state, &env, txs)
+                .expect("valid");
+            seq.push(start.elapsed(), (out.gas_used, None, None));
+        }
         for (executor, samples) in executors.iter_mut().zip(&mut par) {
+            if !selected(["in-order", "optimistic"][executor.threads() - 1]) {
+                continue;
+            }
             let mut state = world.state.clone();
             let start = Instant::now();
             let (out, report) = executor
@@ -200,7 +217,7 @@ fn bench_workload(
             drop(state);
         }
     }
-    if all_evm {
+    if !revm.total.is_empty() {
         let d = median(revm.total.clone()).as_secs_f64();
         rows.push(Row {
             workload: name.into(),
@@ -215,21 +232,26 @@ fn bench_workload(
         });
         rows.last().expect("pushed").print();
     }
-    let seq_total = median(seq.total.clone()).as_secs_f64();
-    rows.push(Row {
-        workload: name.into(),
-        accounts,
-        executor: "sequential",
-        threads: 1,
-        exec_tps: f64::NAN,
-        total_tps: Some(n / seq_total),
-        gas_per_s: seq.gas as f64 / seq_total,
-        speedup: None,
-        reexecuted: None,
-    });
-    rows.last().expect("pushed").print();
-    let base = median(par[0].exec.clone()).as_secs_f64();
+    if !seq.total.is_empty() {
+        let seq_total = median(seq.total.clone()).as_secs_f64();
+        rows.push(Row {
+            workload: name.into(),
+            accounts,
+            executor: "sequential",
+            threads: 1,
+            exec_tps: f64::NAN,
+            total_tps: Some(n / seq_total),
+            gas_per_s: seq.gas as f64 / seq_total,
+            speedup: None,
+            reexecuted: None,
+        });
+        rows.last().expect("pushed").print();
+    }
+    let base = (!par[0].exec.is_empty()).then(|| median(par[0].exec.clone()).as_secs_f64());
     for (threads, samples) in [1usize, 2].into_iter().zip(&par) {
+        if samples.exec.is_empty() {
+            continue;
+        }
         let exec = median(samples.exec.clone()).as_secs_f64();
         rows.push(Row {
             workload: name.into(),
@@ -243,7 +265,7 @@ fn bench_workload(
             exec_tps: n / exec,
             total_tps: Some(n / median(samples.total.clone()).as_secs_f64()),
             gas_per_s: samples.gas as f64 / exec,
-            speedup: Some(base / exec),
+            speedup: base.map(|base| base / exec),
             reexecuted: samples.reexecuted(),
         });
         rows.last().expect("pushed").print();
