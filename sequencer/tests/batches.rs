@@ -54,6 +54,23 @@ async fn submit_rounds(client: &Client, d: &weft_protocol::eip712::Domain, round
     last.expect("at least one round")
 }
 
+/// Re-executes `batch` from its payload (calldata) on `state`, the state after the batch
+/// before it, against its commitment.
+fn reexecute(
+    state: &mut weft_protocol::state::State,
+    chain: &weft_protocol::execution::ChainParams,
+    batch: &weft_sequencer::store::StoredBatch,
+) -> Result<Vec<weft_protocol::da::DaBlock>, weft_protocol::batch::BatchError> {
+    apply_batch(
+        state,
+        chain,
+        &batch.commitment,
+        &batch.da_payload,
+        Carrier::Calldata,
+        &mut SequentialExecutor,
+    )
+}
+
 #[tokio::test]
 async fn blocks_handed_to_the_batcher_are_the_stored_blocks_and_the_store_stands_in() {
     let dir = tempfile::tempdir().unwrap();
@@ -89,15 +106,7 @@ async fn blocks_handed_to_the_batcher_are_the_stored_blocks_and_the_store_stands
         domain: d,
         dispute_window: c.dispute_window,
     };
-    apply_batch(
-        &mut state,
-        &chain,
-        &batch.commitment,
-        &batch.da_payload,
-        Carrier::Calldata,
-        &mut SequentialExecutor,
-    )
-    .unwrap();
+    reexecute(&mut state, &chain, &batch).unwrap();
     assert_eq!(batch.accounts_after, state.account_count());
     assert_eq!(
         batch.commitment.new_state_root,
@@ -153,15 +162,8 @@ async fn every_batch_re_executes_from_its_payload_to_its_commitment() {
         assert_eq!(batch.commitment.from_block, next_block);
         assert!(batch.commitment.to_block - batch.commitment.from_block < 3);
         next_block = batch.commitment.to_block + 1;
-        let blocks = apply_batch(
-            &mut state,
-            &chain,
-            &batch.commitment,
-            &batch.da_payload,
-            Carrier::Calldata,
-            &mut SequentialExecutor,
-        )
-        .unwrap_or_else(|e| panic!("batch {index}: {e}"));
+        let blocks =
+            reexecute(&mut state, &chain, &batch).unwrap_or_else(|e| panic!("batch {index}: {e}"));
         withdrawals += blocks
             .iter()
             .flat_map(|b| &b.transactions)

@@ -200,6 +200,9 @@ pub(crate) struct Args {
     /// `target/weft-bench/scale.json`.
     #[arg(long)]
     pub(crate) jetstream: bool,
+    /// With `--jetstream`: the leader's figures only, no admission node measured.
+    #[arg(long)]
+    pub(crate) no_admission: bool,
     /// NATS server of `--jetstream`.
     #[arg(long, default_value = "nats://127.0.0.1:4222")]
     pub(crate) nats_url: String,

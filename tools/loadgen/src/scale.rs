@@ -22,7 +22,7 @@ use crate::{
     node::Target,
     progress::{Shared, track_blocks},
     report::{results_path, write_json},
-    usage::measure_sig_ceiling,
+    usage::{measure_sig_ceiling, thread_cpu},
     workload::{WorkloadSpec, build_workload, dev_accounts},
 };
 
@@ -116,6 +116,10 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     tracker.abort();
+    // Its CPU, start included: the figure a shared box's noise distorts least.
+    let leader_cpu_s = target
+        .pid()
+        .map_or(0.0, |pid| thread_cpu(pid).values().sum::<f64>());
     target.stop().await;
     let _ = js.delete_stream(&name).await;
     if let Err(e) = outcome {
@@ -124,11 +128,19 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
     let (executed, last_ns) = shared.executed_in(0..args.txs);
     let elapsed = shared.at(last_ns).duration_since(started);
     let tps = executed as f64 / elapsed.as_secs_f64();
+    let leader_us_per_tx = 1e6 * leader_cpu_s / executed as f64;
     // The admission side, each node on a fresh stream of its own.
-    let admission =
-        crate::admission::measure(args, workload, &js, &format!("{name}_ADMISSION")).await?;
-    let admission_rpc =
-        crate::admission::measure_rpc(args, &js, &format!("{name}_ADMISSION_RPC")).await?;
+    let (admission, admission_rpc) = if args.no_admission {
+        (None, Vec::new())
+    } else {
+        (
+            Some(
+                crate::admission::measure(args, workload, &js, &format!("{name}_ADMISSION"))
+                    .await?,
+            ),
+            crate::admission::measure_rpc(args, &js, &format!("{name}_ADMISSION_RPC")).await?,
+        )
+    };
     let per_core = sig.per_thread;
     let postgres = node_args
         .node_arg
@@ -140,6 +152,9 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
     println!(
         "| leader rate, start to last executed and stored | {tps:.0} tx/s ({:.2} s, node start included) |",
         elapsed.as_secs_f64()
+    );
+    println!(
+        "| the leader's CPU per transaction (its process's CPU seconds / executed) | {leader_us_per_tx:.1} µs ({leader_cpu_s:.1} CPU s) |"
     );
     println!(
         "| publishing them (one client, windows of {PUBLISH_WINDOW}) | {:.0} msg/s |",
@@ -156,22 +171,24 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         "| admission cores for 100,000 tx/s | {:.1} |",
         100_000.0 / per_core
     );
-    println!(
-        "| one admission node, REST batches of {} from {} clients on the same box | {:.0} tx/s ({:.1} CPU s of the node for {} transfers) |",
-        args.batch,
-        args.clients,
-        admission.tps(),
-        admission.cpu_seconds,
-        admission.txs
-    );
-    println!(
-        "| the same, per core of the admission node (accepted / its CPU seconds) | {:.0} tx/s |",
-        admission.per_core()
-    );
-    println!(
-        "| admission cores for 100,000 tx/s, measured | {:.1} |",
-        100_000.0 / admission.per_core()
-    );
+    if let Some(admission) = &admission {
+        println!(
+            "| one admission node, REST batches of {} from {} clients on the same box | {:.0} tx/s ({:.1} CPU s of the node for {} transfers) |",
+            args.batch,
+            args.clients,
+            admission.tps(),
+            admission.cpu_seconds,
+            admission.txs
+        );
+        println!(
+            "| the same, per core of the admission node (accepted / its CPU seconds) | {:.0} tx/s |",
+            admission.per_core()
+        );
+        println!(
+            "| admission cores for 100,000 tx/s, measured | {:.1} |",
+            100_000.0 / admission.per_core()
+        );
+    }
     for (batch, run) in &admission_rpc {
         println!(
             "| one admission node, eth_sendRawTransaction x{batch} per request, {} senders | {:.0} tx/s, {:.0} per core |",
@@ -185,12 +202,14 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         &path,
         &json!({
             "txs": executed, "seconds": elapsed.as_secs_f64(), "leader_tps": tps,
+            "leader_cpu_s": leader_cpu_s, "leader_cpu_us_per_tx": leader_us_per_tx,
             "database": database, "publish_per_s": args.txs as f64 / publish_s,
             "recovery_per_core": per_core, "admission_cores_for_leader": tps / per_core,
             "admission_cores_for_100k": 100_000.0 / per_core, "block_time_ms": args.block_time_ms,
-            "admission_node_tps": admission.tps(), "admission_node_cpu_s": admission.cpu_seconds,
-            "admission_node_per_core": admission.per_core(),
-            "admission_cores_for_100k_measured": 100_000.0 / admission.per_core(),
+            "admission_node_tps": admission.as_ref().map(|a| a.tps()),
+            "admission_node_cpu_s": admission.as_ref().map(|a| a.cpu_seconds),
+            "admission_node_per_core": admission.as_ref().map(|a| a.per_core()),
+            "admission_cores_for_100k_measured": admission.as_ref().map(|a| 100_000.0 / a.per_core()),
             "admission_batch": args.batch, "admission_clients": args.clients,
             "admission_rpc": admission_rpc.iter().map(|(batch, run)| json!({
                 "batch": batch, "txs": run.txs, "tps": run.tps(), "cpu_s": run.cpu_seconds,
