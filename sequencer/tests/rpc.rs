@@ -144,6 +144,12 @@ async fn an_erc20_is_deployed_used_and_read_back_and_survives_a_restart() {
         .await;
     assert_eq!(block["hash"], receipt["blockHash"]);
     assert_eq!(block["baseFeePerGas"], "0x989680");
+    // Its logs bloom, stored with the block, holds the transfer's log.
+    let bloom: alloy::primitives::Bloom =
+        serde_json::from_value(block["logsBloom"].clone()).unwrap();
+    for input in [token.as_slice(), transfer_topic().as_slice()] {
+        assert!(bloom.contains_input(alloy::primitives::BloomInput::Raw(input)));
+    }
     let txs = block["transactions"].as_array().unwrap();
     let tx = txs
         .iter()

@@ -241,12 +241,23 @@ pub(super) async fn block(node: &Node, number: u64, full: bool) -> Result<Value,
     let Some((header, hash)) = header(node, number).await? else {
         return Ok(Value::Null);
     };
-    let logs = node
+    let logs_bloom = match node
         .store
-        .block_logs(i64::try_from(number).map_err(internal)?)
+        .block_logs_bloom(number)
         .await
-        .map_err(internal)?;
-    let logs_bloom = format::bloom(logs.iter().map(|(_, log)| log));
+        .map_err(internal)?
+    {
+        Some(bloom) => bloom,
+        // No logs, or a block stored before the bloom was: from its logs.
+        None => {
+            let logs = node
+                .store
+                .block_logs(i64::try_from(number).map_err(internal)?)
+                .await
+                .map_err(internal)?;
+            format::bloom(logs.iter().map(|(_, log)| log))
+        }
+    };
     let (transactions, gas_used) = if full {
         let txs = node
             .store

@@ -2,6 +2,7 @@
 
 use std::time::Instant;
 
+use alloy::primitives::Bloom;
 use sqlx::{AnyConnection, any::AnyRow};
 use weft_protocol::{block::BlockHeader, primitives::B256};
 use weft_storage::{Backend, Columns, to_i64};
@@ -32,7 +33,8 @@ impl Store {
         let started = Instant::now();
         check_consistent(block)?;
         // Encode everything before the database transaction, to keep it short.
-        let header = HeaderRow::new(&block.header, &block.hash, block.account_count)?;
+        let mut header = HeaderRow::new(&block.header, &block.hash, block.account_count)?;
+        header.logs_bloom = logs_bloom(block);
         let rows = block
             .transactions
             .iter()
@@ -101,6 +103,31 @@ impl Store {
         let cols = Columns::new(&row, "blocks").keyed(format!("number {number}"));
         cols.opt_u64("account_count")?
             .map(|n| u32::try_from(n).map_err(|_| cols.corrupt("account_count", "exceeds u32")))
+            .transpose()
+            .map_err(Error::from)
+    }
+
+    /// The logs bloom stored with block `number`; `None` where none was: a block without
+    /// logs (its bloom is zero), one stored before the column existed, or no such block.
+    pub async fn block_logs_bloom(&self, number: u64) -> Result<Option<Bloom>, Error> {
+        let Ok(number) = i64::try_from(number) else {
+            return Ok(None);
+        };
+        let Some(row) = sqlx::query("SELECT logs_bloom FROM blocks WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let cols = Columns::new(&row, "blocks").keyed(format!("number {number}"));
+        let bytes: Option<Vec<u8>> = cols.get("logs_bloom")?;
+        bytes
+            .map(|b| {
+                Bloom::try_from(b.as_slice()).map_err(|_| {
+                    cols.corrupt("logs_bloom", format!("{} bytes, expected 256", b.len()))
+                })
+            })
             .transpose()
             .map_err(Error::from)
     }
@@ -179,6 +206,8 @@ struct HeaderRow<'a> {
     tx_count: i64,
     queue_position: i64,
     account_count: Option<i64>,
+    /// `None` for a block without logs.
+    logs_bloom: Option<Bloom>,
 }
 
 impl<'a> HeaderRow<'a> {
@@ -195,14 +224,15 @@ impl<'a> HeaderRow<'a> {
             tx_count: to_i64("block tx_count", header.tx_count)?,
             queue_position: to_i64("block queue_position", header.queue_position)?,
             account_count: account_count.map(i64::from),
+            logs_bloom: None,
         })
     }
 
     async fn insert(&self, conn: &mut AnyConnection) -> Result<(), Error> {
         sqlx::query(
             "INSERT INTO blocks (number, hash, parent_hash, timestamp, fee_recipient, tx_count, \
-             transactions_root, state_root, withdrawals_root, queue_position, account_count) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             transactions_root, state_root, withdrawals_root, queue_position, account_count, \
+             logs_bloom) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(self.number)
         .bind(self.hash.as_slice())
@@ -215,10 +245,27 @@ impl<'a> HeaderRow<'a> {
         .bind(self.header.withdrawals_root.as_slice())
         .bind(self.queue_position)
         .bind(self.account_count)
+        .bind(self.logs_bloom.as_ref().map(|b| b.as_slice()))
         .execute(&mut *conn)
         .await?;
         Ok(())
     }
+}
+
+/// The bloom of a block's logs, `None` if it has none.
+fn logs_bloom(block: &SealedBlock) -> Option<Bloom> {
+    let mut logs = block
+        .transactions
+        .iter()
+        .filter_map(|t| t.receipt.evm.as_ref())
+        .flat_map(|r| &r.logs)
+        .peekable();
+    logs.peek()?;
+    let mut bloom = Bloom::ZERO;
+    for log in logs {
+        bloom.accrue_log(log);
+    }
+    Some(bloom)
 }
 
 /// A row of [`select_header!`].

@@ -170,6 +170,25 @@ async fn evm_receipts_and_logs_round_trip_and_logs_are_found_by_filter() {
         by_topic.topics[0] = vec![B256::repeat_byte(7)];
         assert!(store.logs(&by_topic, 100).await.unwrap().is_empty());
 
+        // The bloom written with each block is the bloom of the logs stored with it.
+        for block in [&first, &second] {
+            let logs = store.block_logs(block.header.number as i64).await.unwrap();
+            let mut expected = alloy::primitives::Bloom::ZERO;
+            for (_, log) in &logs {
+                expected.accrue_log(log);
+            }
+            let stored = store.block_logs_bloom(block.header.number).await.unwrap();
+            assert_eq!(stored, Some(expected));
+            assert!(expected.contains_input(alloy::primitives::BloomInput::Raw(
+                Address::repeat_byte(0xbb).as_slice()
+            )));
+        }
+        // A block without logs stores none (its bloom is zero); so does a missing block.
+        let empty = seal(3, second.hash, Vec::new());
+        store.insert_block(&empty).await.unwrap();
+        assert_eq!(store.block_logs_bloom(3).await.unwrap(), None);
+        assert_eq!(store.block_logs_bloom(4).await.unwrap(), None);
+
         assert_eq!(
             store.evm_gas(1, 2).await.unwrap(),
             vec![

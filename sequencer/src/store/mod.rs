@@ -205,4 +205,9 @@ const MIGRATIONS: &[EmbeddedMigration] = &[
         include_str!("../../../migrations/sequencer/sqlite/0007_logs_by_position.sql"),
         include_str!("../../../migrations/sequencer/postgres/0007_logs_by_position.sql"),
     ),
+    (
+        "0008_logs_bloom.sql",
+        include_str!("../../../migrations/sequencer/sqlite/0008_logs_bloom.sql"),
+        include_str!("../../../migrations/sequencer/postgres/0008_logs_bloom.sql"),
+    ),
 ];
