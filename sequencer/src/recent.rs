@@ -78,7 +78,7 @@ impl RecentBlocks {
     }
 
     /// Blocks held and the transactions they hold.
-    pub fn len(&self) -> (usize, usize) {
+    pub fn held(&self) -> (usize, usize) {
         let inner = self.inner.lock();
         (inner.blocks.len(), inner.txs)
     }
@@ -146,17 +146,17 @@ mod tests {
             recent.insert(block(n, 3));
         }
         // 12 transactions do not fit in 10: block 1 made room.
-        assert_eq!(recent.len(), (3, 9));
+        assert_eq!(recent.held(), (3, 9));
         assert!(recent.get(1).is_none());
         assert_eq!(recent.get(3).unwrap().header.number, 3);
         recent.forget_through(3);
-        assert_eq!(recent.len(), (1, 3));
+        assert_eq!(recent.held(), (1, 3));
         assert!(recent.get(3).is_none());
         assert_eq!(recent.get(4).unwrap().transactions.len(), 3);
         // A block larger than the bound is not kept, and evicts nothing.
         recent.insert(block(5, 11));
-        assert_eq!(recent.len(), (1, 3));
+        assert_eq!(recent.held(), (1, 3));
         recent.insert(block(6, 0));
-        assert_eq!(recent.len(), (2, 3));
+        assert_eq!(recent.held(), (2, 3));
     }
 }
