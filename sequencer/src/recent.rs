@@ -78,7 +78,8 @@ impl RecentBlocks {
     }
 
     /// Blocks held and the transactions they hold.
-    pub fn held(&self) -> (usize, usize) {
+    #[cfg(test)]
+    fn held(&self) -> (usize, usize) {
         let inner = self.inner.lock();
         (inner.blocks.len(), inner.txs)
     }

@@ -33,8 +33,7 @@ impl Store {
         let started = Instant::now();
         check_consistent(block)?;
         // Encode everything before the database transaction, to keep it short.
-        let mut header = HeaderRow::new(&block.header, &block.hash, block.account_count)?;
-        header.logs_bloom = logs_bloom(block);
+        let header = HeaderRow::new(block)?;
         let rows = block
             .transactions
             .iter()
@@ -211,20 +210,17 @@ struct HeaderRow<'a> {
 }
 
 impl<'a> HeaderRow<'a> {
-    fn new(
-        header: &'a BlockHeader,
-        hash: &'a B256,
-        account_count: Option<u32>,
-    ) -> Result<Self, Error> {
+    fn new(block: &'a SealedBlock) -> Result<Self, Error> {
+        let header = &block.header;
         Ok(Self {
             header,
-            hash,
+            hash: &block.hash,
             number: to_i64("block number", header.number)?,
             timestamp: to_i64("block timestamp", header.timestamp)?,
             tx_count: to_i64("block tx_count", header.tx_count)?,
             queue_position: to_i64("block queue_position", header.queue_position)?,
-            account_count: account_count.map(i64::from),
-            logs_bloom: None,
+            account_count: block.account_count.map(i64::from),
+            logs_bloom: logs_bloom(block),
         })
     }
 

@@ -24,7 +24,7 @@ use crate::{
     node::Target,
     progress::Shared,
     submit,
-    usage::thread_cpu,
+    usage::process_cpu,
     workload::Workload,
 };
 
@@ -85,9 +85,7 @@ impl AdmissionNode {
     /// Its process's CPU seconds so far (0 where `/proc` is not readable, which
     /// [`AdmissionRun::new`] refuses).
     fn cpu(&self) -> f64 {
-        self.node
-            .pid()
-            .map_or(0.0, |pid| thread_cpu(pid).values().sum())
+        self.node.pid().and_then(process_cpu).unwrap_or(0.0)
     }
 
     async fn stop(mut self, js: &jetstream::Context, name: &str) -> Result<()> {

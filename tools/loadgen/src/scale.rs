@@ -22,7 +22,7 @@ use crate::{
     node::Target,
     progress::{Shared, track_blocks},
     report::{results_path, write_json},
-    usage::{measure_sig_ceiling, thread_cpu},
+    usage::{measure_sig_ceiling, process_cpu},
     workload::{WorkloadSpec, build_workload, dev_accounts},
 };
 
@@ -116,10 +116,9 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     tracker.abort();
-    // Its CPU, start included: the figure a shared box's noise distorts least.
-    let leader_cpu_s = target
-        .pid()
-        .map_or(0.0, |pid| thread_cpu(pid).values().sum::<f64>());
+    // Its CPU, start included: the figure a shared box's noise distorts least (none for an
+    // external node, or where `/proc` is not readable).
+    let leader_cpu_s = target.pid().and_then(process_cpu);
     target.stop().await;
     let _ = js.delete_stream(&name).await;
     if let Err(e) = outcome {
@@ -128,7 +127,7 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
     let (executed, last_ns) = shared.executed_in(0..args.txs);
     let elapsed = shared.at(last_ns).duration_since(started);
     let tps = executed as f64 / elapsed.as_secs_f64();
-    let leader_us_per_tx = 1e6 * leader_cpu_s / executed as f64;
+    let leader_us_per_tx = leader_cpu_s.map(|s| 1e6 * s / executed as f64);
     // The admission side, each node on a fresh stream of its own.
     let (admission, admission_rpc) = if args.no_admission {
         (None, Vec::new())
@@ -153,9 +152,14 @@ pub(crate) async fn run_scale_and_report(args: &Args) -> Result<()> {
         "| leader rate, start to last executed and stored | {tps:.0} tx/s ({:.2} s, node start included) |",
         elapsed.as_secs_f64()
     );
-    println!(
-        "| the leader's CPU per transaction (its process's CPU seconds / executed) | {leader_us_per_tx:.1} µs ({leader_cpu_s:.1} CPU s) |"
-    );
+    match (leader_us_per_tx, leader_cpu_s) {
+        (Some(us), Some(s)) => println!(
+            "| the leader's CPU per transaction (its process's CPU seconds / executed) | {us:.1} µs ({s:.1} CPU s) |"
+        ),
+        _ => println!(
+            "| the leader's CPU per transaction | not measured (no /proc for its process) |"
+        ),
+    }
     println!(
         "| publishing them (one client, windows of {PUBLISH_WINDOW}) | {:.0} msg/s |",
         args.txs as f64 / publish_s

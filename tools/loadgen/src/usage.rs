@@ -40,22 +40,36 @@ pub(crate) fn thread_cpu(pid: u32) -> BTreeMap<String, f64> {
         ) else {
             continue;
         };
-        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
+        let Some(seconds) = stat_cpu_seconds(&stat) else {
             continue;
         };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = fields.get(11..13).map_or(0.0, |f| {
-            f.iter().filter_map(|v| v.parse::<f64>().ok()).sum()
-        });
         let name = comm
             .trim()
             .trim_end_matches(|c: char| c.is_ascii_digit())
             .trim_end_matches('-')
             .to_string();
-        *out.entry(name).or_default() += ticks / CLOCK_TICKS;
+        *out.entry(name).or_default() += seconds;
     }
     out
+}
+
+/// CPU seconds of a whole process, its exited threads included (which [`thread_cpu`], reading
+/// the live ones, misses); `None` where `/proc` is not readable.
+pub(crate) fn process_cpu(pid: u32) -> Option<f64> {
+    stat_cpu_seconds(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// User plus system CPU seconds of a `/proc` `stat` line.
+fn stat_cpu_seconds(stat: &str) -> Option<f64> {
+    // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
+    let (_, rest) = stat.rsplit_once(')')?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = fields
+        .get(11..13)?
+        .iter()
+        .map(|v| v.parse::<f64>().ok())
+        .sum::<Option<f64>>()?;
+    Some(ticks / CLOCK_TICKS)
 }
 
 /// CPU seconds the whole box spent busy (all processes, all cores) since boot.
